@@ -1,0 +1,41 @@
+"""Aligned plain-text tables that fit a terminal."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Iterable, Mapping, Sequence
+
+
+def format_table(rows: Iterable[Mapping], columns: Sequence[str], headers: Sequence[str] | None = None) -> str:
+    rows = list(rows)
+    headers = list(headers or [c.replace("_", " ") for c in columns])
+    cells = [[_text(row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    room = shutil.get_terminal_size((120, 24)).columns
+    overflow = sum(widths) + 2 * (len(widths) - 1) - room
+    if overflow > 0:  # shrink the widest column, cutting its cells with an ellipsis
+        widest = widths.index(max(widths))
+        widths[widest] = max(len(headers[widest]), widths[widest] - overflow)
+        cells = [[_cut(c, widths[i]) for i, c in enumerate(r)] for r in cells]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    return "\n".join(lines)
+
+
+def print_table(rows: Iterable[Mapping], columns: Sequence[str], headers: Sequence[str] | None = None) -> None:
+    print(format_table(rows, columns, headers))
+
+
+def _text(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".") if value % 1 else f"{value:.0f}"
+    return str(value)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"

@@ -1,0 +1,29 @@
+"""The rule engine contract: hook specs, facts, decisions, parameters, loading.
+
+Imports neither boto3 nor pulumi: policies are pure functions of facts.
+"""
+
+from .decisions import DeploymentDecision, InferenceCapacity, LabelDecision, ReviewDecision, TrainingDecision
+from .engine import Engine, NoDecision, PolicyError
+from .facts import (
+    EVENT_KINDS,
+    DatasetStats,
+    Detection,
+    Evaluation,
+    LabelMetrics,
+    LabelScore,
+    LoopEvent,
+    ModelState,
+    ReviewResult,
+    WorkerAnswer,
+)
+from .hookspecs import hookimpl, hookspec
+from .manager import PolicyLoadError
+from .parameters import Catalog, CatalogError, InvalidParameterValue, ParameterSpec, Settings
+
+__all__ = [
+    "Catalog", "CatalogError", "DatasetStats", "DeploymentDecision", "Detection", "EVENT_KINDS", "Engine",
+    "Evaluation", "InferenceCapacity", "InvalidParameterValue", "LabelDecision", "LabelMetrics", "LabelScore",
+    "LoopEvent", "ModelState", "NoDecision", "ParameterSpec", "PolicyError", "PolicyLoadError", "ReviewDecision",
+    "ReviewResult", "Settings", "TrainingDecision", "WorkerAnswer", "hookimpl", "hookspec",
+]

@@ -1,0 +1,104 @@
+"""The engine facade: one typed method per decision.
+
+Handlers never call hooks directly: they ask the engine, which asks the
+policies in order, checks what came back, and returns the decision with the
+name of the policy that made it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any, Sequence, TypeVar
+
+import pluggy
+
+from . import manager
+from .decisions import DeploymentDecision, InferenceCapacity, LabelDecision, ReviewDecision, TrainingDecision
+from .facts import DatasetStats, Detection, Evaluation, LoopEvent, ModelState, ReviewResult
+from .parameters import Catalog, Settings
+
+log = logging.getLogger(__name__)
+D = TypeVar("D")
+
+
+class PolicyError(RuntimeError):
+    """A policy returned something that is not a decision, or raised."""
+
+
+class NoDecision(PolicyError):
+    """Every policy deferred (returned ``None``)."""
+
+
+class Engine:
+    """Asks the loaded policies. Build with :meth:`load` or from a plugin manager."""
+
+    def __init__(self, pm: pluggy.PluginManager):
+        self.pm = pm
+        self.catalog: Catalog = manager.catalog(pm)
+
+    @classmethod
+    def load(cls, modules: Sequence[str] | None = None, **options: Any) -> "Engine":
+        return cls(manager.load(modules, **options))
+
+    @property
+    def policies(self) -> list[str]:
+        """Loaded policy names, in the order they are asked (first asked first)."""
+        names: list[str] = []
+        for hook in manager.DECISION_HOOKS:
+            for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
+                if impl.plugin_name not in names:
+                    names.append(impl.plugin_name)
+        return names
+
+    def _decide(self, hook_name: str, expected: type[D], **kwargs: Any) -> D:
+        # Implementations are asked like pluggy's firstresult call (last
+        # registered first, tryfirst/trylast respected) so the decider is known.
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            args = {name: kwargs[name] for name in impl.argnames}
+            try:
+                result = impl.function(**args)
+            except Exception as exc:
+                raise PolicyError(f"policy {impl.plugin_name!r} failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
+            if result is None:
+                continue
+            if not isinstance(result, expected):
+                raise PolicyError(
+                    f"policy {impl.plugin_name!r} returned {type(result).__name__} from {hook_name}; "
+                    f"expected {expected.__name__} or None"
+                )
+            if not str(result.reason).strip():
+                raise PolicyError(f"policy {impl.plugin_name!r} returned a {expected.__name__} without a reason")
+            return replace(result, policy=impl.plugin_name)
+        raise NoDecision(f"no policy decided {hook_name}; every loaded policy returned None ({', '.join(self.policies)})")
+
+    def review(self, detection: Detection, settings: Settings) -> ReviewDecision:
+        return self._decide("review_decision", ReviewDecision, detection=detection, settings=settings)
+
+    def training(self, dataset: DatasetStats, model: ModelState, settings: Settings) -> TrainingDecision:
+        return self._decide("training_decision", TrainingDecision, dataset=dataset, model=model, settings=settings)
+
+    def deployment(self, candidate: Evaluation, incumbent: Evaluation | None, settings: Settings) -> DeploymentDecision:
+        return self._decide(
+            "deployment_decision", DeploymentDecision, candidate=candidate, incumbent=incumbent, settings=settings
+        )
+
+    def capacity(self, candidate: Evaluation, settings: Settings) -> InferenceCapacity:
+        return self._decide("inference_capacity", InferenceCapacity, candidate=candidate, settings=settings)
+
+    def label(self, review: ReviewResult, settings: Settings) -> LabelDecision:
+        decision = self._decide("label_decision", LabelDecision, review=review, settings=settings)
+        if decision.accept and decision.label not in review.label_set:
+            raise PolicyError(
+                f"policy {decision.policy!r} accepted label {decision.label!r}, which is not in the label set "
+                f"({', '.join(review.label_set)})"
+            )
+        return decision
+
+    def emit(self, event: LoopEvent) -> None:
+        """Tell every observer; one failing observer is logged, the others still run."""
+        for impl in reversed(self.pm.hook.loop_event.get_hookimpls()):
+            try:
+                impl.function(**({"event": event} if impl.argnames else {}))
+            except Exception:
+                log.exception("policy %r failed observing %s event", impl.plugin_name, event.kind)

@@ -1,0 +1,199 @@
+"""Facts: what a policy is told. Frozen, so a policy cannot change what others see.
+
+Handlers gather these from AWS; policies read them and return decisions. Nothing
+here talks to AWS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal, Mapping
+
+Purpose = Literal["training", "audit"]
+PURPOSES: tuple[str, ...] = ("training", "audit")
+
+
+def _frozen_map(value: Mapping | None) -> Mapping:
+    return MappingProxyType(dict(value or {}))
+
+
+@dataclass(frozen=True)
+class LabelScore:
+    """One label the model knows and its confidence for an image, 0–100."""
+
+    name: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The model's answer for one uploaded image, with every label's score.
+
+    ``labels`` is sorted by confidence, highest first, and may be empty (the
+    model returned nothing). ``sequence`` is this detection's 1-based position
+    among all detections of the stack (what audit sampling counts);
+    ``reviews_today`` is how many human reviews were started since 00:00 UTC.
+    """
+
+    detection_id: str
+    image_uri: str
+    model_version: str
+    labels: tuple[LabelScore, ...]
+    sequence: int = 1
+    reviews_today: int = 0
+    detected_at: str = ""
+
+    def __post_init__(self) -> None:
+        ordered = tuple(sorted(self.labels, key=lambda s: -s.confidence))
+        object.__setattr__(self, "labels", ordered)
+
+    @property
+    def top(self) -> LabelScore | None:
+        return self.labels[0] if self.labels else None
+
+    @property
+    def top_confidence(self) -> float:
+        """Confidence of the best label; 0 when the model returned no label."""
+        return self.labels[0].confidence if self.labels else 0.0
+
+    @property
+    def margin(self) -> float:
+        """Confidence gap between the two best labels (the best one's confidence if alone)."""
+        if not self.labels:
+            return 0.0
+        second = self.labels[1].confidence if len(self.labels) > 1 else 0.0
+        return self.labels[0].confidence - second
+
+    def score(self, label: str) -> float:
+        return next((s.confidence for s in self.labels if s.name == label), 0.0)
+
+
+@dataclass(frozen=True)
+class DatasetStats:
+    """The training folder: images per label now, and new ones since the last successful training."""
+
+    label_counts: Mapping[str, int]
+    new_since_training: Mapping[str, int]
+    label_set: tuple[str, ...] = ()
+    last_trained_at: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label_counts", _frozen_map(self.label_counts))
+        object.__setattr__(self, "new_since_training", _frozen_map(self.new_since_training))
+
+    @property
+    def total(self) -> int:
+        return sum(self.label_counts.values())
+
+    @property
+    def new_total(self) -> int:
+        return sum(self.new_since_training.values())
+
+    @property
+    def empty_labels(self) -> tuple[str, ...]:
+        """Labels of the label set that have no training image yet."""
+        return tuple(label for label in self.label_set if self.label_counts.get(label, 0) <= 0)
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """The running model and whether a training is in progress.
+
+    ``active_version`` is ``None`` before the first deployment.
+    """
+
+    active_version: str | None
+    active_f1: float | None = None
+    training_in_progress: bool = False
+    training_version: str | None = None
+    training_started_at: str | None = None
+
+
+@dataclass(frozen=True)
+class LabelMetrics:
+    """Evaluation of one label on the test split."""
+
+    f1: float
+    precision: float
+    recall: float
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A trained model version's evaluation: overall and per label."""
+
+    version: str
+    f1: float
+    precision: float | None = None
+    recall: float | None = None
+    per_label: Mapping[str, LabelMetrics] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "per_label", _frozen_map(self.per_label))
+
+
+@dataclass(frozen=True)
+class WorkerAnswer:
+    """One reviewer's answer. ``label`` is ``None`` when the answer named no label."""
+
+    worker_id: str
+    label: str | None
+    submitted_at: str = ""
+    seconds_spent: float | None = None
+
+
+@dataclass(frozen=True)
+class ReviewResult:
+    """A finished human loop: every worker's answer and what the loop was about.
+
+    ``label_set`` is the stack's configured labels; ``model_labels`` what the
+    model said when the loop was started.
+    """
+
+    human_loop_name: str
+    detection_id: str
+    image_uri: str
+    purpose: Purpose
+    answers: tuple[WorkerAnswer, ...]
+    label_set: tuple[str, ...]
+    model_labels: tuple[LabelScore, ...] = ()
+
+    @property
+    def answered_labels(self) -> tuple[str, ...]:
+        return tuple(a.label for a in self.answers if a.label)
+
+
+@dataclass(frozen=True)
+class LoopEvent:
+    """Something that happened in the loop, for observers (notifications, metrics).
+
+    ``kind`` is one of :data:`EVENT_KINDS`; ``detail`` holds the event's facts.
+    """
+
+    kind: str
+    summary: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    at: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "detail", _frozen_map(self.detail))
+
+
+EVENT_KINDS: tuple[str, ...] = (
+    "detection",
+    "review_started",
+    "review_completed",
+    "review_rejected",
+    "training_decided",
+    "training_started",
+    "training_finished",
+    "model_deployed",
+    "model_rejected",
+    "deployment_failed",
+    "rollback",
+    "parameter_changed",
+    "parameter_invalid",
+    "error",
+)

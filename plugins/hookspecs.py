@@ -1,0 +1,103 @@
+"""The hook specifications: every decision labelloop makes, as a pluggy hook.
+
+Decision hooks are ``firstresult``: plugins are asked in turn (team plugins
+first, :mod:`policies.defaults` last) and the first one that returns a decision
+decides. Returning ``None`` means "no opinion, ask the next policy". A plugin
+that only adds a constraint returns a "no" decision when its rule fails and
+``None`` otherwise.
+
+Implement a hook with ``@hookimpl`` and any subset of the arguments below, by
+name; do not give hook implementations defaulted arguments.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+from .decisions import DeploymentDecision, InferenceCapacity, LabelDecision, ReviewDecision, TrainingDecision
+from .facts import DatasetStats, Detection, Evaluation, LoopEvent, ModelState, ReviewResult
+from .parameters import ParameterSpec, Settings
+
+PROJECT = "labelloop"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def labelloop_parameters() -> list[ParameterSpec]:
+    """The operator parameters this plugin reads.
+
+    Called once when the plugins are loaded; every plugin's list is collected.
+    The Pulumi program creates one SSM parameter per entry, handlers read and
+    validate them, and the values reach every decision hook as ``settings``.
+    A name defined by two plugins is a load error. Return ``None`` or ``[]``
+    when the plugin has no parameters.
+    """
+
+
+@hookspec(firstresult=True)
+def review_decision(detection: Detection, settings: Settings) -> ReviewDecision | None:
+    """Should a person review this image, and for what purpose?
+
+    Called once per detected image, after the model answered. ``detection``
+    holds every label's confidence (possibly none), the detection's sequence
+    number and the reviews started today. Return ``ReviewDecision(review=True,
+    purpose="training"|"audit", …)`` to start a human loop: a ``training``
+    answer may become training data, an ``audit`` answer never does.
+    Return ``ReviewDecision(review=False, …)`` to decide against a review, or
+    ``None`` to let the next policy decide.
+    """
+
+
+@hookspec(firstresult=True)
+def training_decision(dataset: DatasetStats, model: ModelState, settings: Settings) -> TrainingDecision | None:
+    """Should a new model version be trained now?
+
+    Called on every scheduled or manual training check. ``dataset`` has the
+    images per label and how many are new since the last successful training
+    (or the last rejected candidate); ``model`` the running version and
+    whether a training is in progress. Return ``None`` to let the next policy
+    decide.
+    """
+
+
+@hookspec(firstresult=True)
+def deployment_decision(
+    candidate: Evaluation, incumbent: Evaluation | None, settings: Settings
+) -> DeploymentDecision | None:
+    """May this trained version replace the running one?
+
+    Called once per successfully trained version. ``incumbent`` is the running
+    version's evaluation, ``None`` before the first deployment. Return ``None``
+    to let the next policy decide.
+    """
+
+
+@hookspec(firstresult=True)
+def inference_capacity(candidate: Evaluation, settings: Settings) -> InferenceCapacity | None:
+    """How many inference units to start a version with (and the autoscaling ceiling).
+
+    Called when a version is about to be started (deployment or rollback).
+    A running model bills per unit per hour. Return ``None`` to let the next
+    policy decide.
+    """
+
+
+@hookspec(firstresult=True)
+def label_decision(review: ReviewResult, settings: Settings) -> LabelDecision | None:
+    """Does this human answer become training data, and under which label?
+
+    Called once per finished human loop whose output is well-formed. The
+    answers may be several (task count > 1) and may disagree; ``review.label_set``
+    is the stack's labels. An accepted label must be one of them. Return
+    ``None`` to let the next policy decide.
+    """
+
+
+@hookspec
+def loop_event(event: LoopEvent) -> None:
+    """Observe something that happened in the loop (for notifications, metrics, audit logs).
+
+    Every plugin is called; return values are ignored and an exception in one
+    observer is logged without stopping the loop or the other observers.
+    """

@@ -1,0 +1,1 @@
+"""Policy plugins shipped with labelloop: ``defaults`` and alternatives teams can switch on or copy."""

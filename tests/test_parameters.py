@@ -1,0 +1,164 @@
+import re
+
+import pytest
+
+from plugins import Catalog, CatalogError, InvalidParameterValue, ParameterSpec
+from plugins.parameters import _int_range_regex
+from policies.defaults import PARAMETERS
+from policies import names
+
+CATALOG = Catalog.merge([("policies.defaults", PARAMETERS)])
+
+
+def test_catalog_has_the_nine_parameters_of_the_design():
+    assert {s.name for s in CATALOG} == {
+        "Enable-Automatic-Training", "Automatic-Training-Poll-Frequency", "Minimum-Untrained-Images",
+        "Minimum-F1-Score", "Minimum-Inference-Units", "Minimum-Label-Detection-Confidence",
+        "Enable-A2I-Workflow", "Enable-Automatic-Human-Sampling", "Human-Sampling-Interval",
+    }
+    defaults = CATALOG.defaults()
+    assert defaults[names.ENABLE_TRAINING] is True
+    assert defaults[names.POLL_FREQUENCY] == 720
+    assert defaults[names.MIN_UNTRAINED] == 10
+    assert defaults[names.MIN_F1] == 0.8
+    assert defaults[names.MIN_INFERENCE_UNITS] == 1
+    assert defaults[names.MIN_CONFIDENCE] == 70.0
+    assert defaults[names.ENABLE_REVIEW] is True
+    assert defaults[names.ENABLE_SAMPLING] is False
+    assert defaults[names.SAMPLING_INTERVAL] == 1000
+    assert all(s.description for s in CATALOG)
+
+
+@pytest.mark.parametrize("raw", ["true", "True", "TRUE", "1", "yes", "YES", " on ", "tRuE"])
+def test_bool_true_spellings(raw):
+    assert CATALOG[names.ENABLE_REVIEW].parse(raw) is True
+
+
+@pytest.mark.parametrize("raw", ["false", "False", "FALSE", "0", "no", " off"])
+def test_bool_false_spellings(raw):
+    assert CATALOG[names.ENABLE_REVIEW].parse(raw) is False
+
+
+@pytest.mark.parametrize("raw", ["", "abc", "truee", "2", "-1", "y es"])
+def test_bool_rejects(raw):
+    with pytest.raises(InvalidParameterValue) as err:
+        CATALOG[names.ENABLE_REVIEW].parse(raw)
+    assert "Enable-A2I-Workflow" in str(err.value) and repr(raw) in str(err.value)
+    assert "true or false" in str(err.value)
+
+
+@pytest.mark.parametrize("raw,value", [("10", 10), ("  250 ", 250), ("+7", 7), ("1000000", 1_000_000), ("1", 1)])
+def test_int_parses(raw, value):
+    assert CATALOG[names.MIN_UNTRAINED].parse(raw) == value
+
+
+@pytest.mark.parametrize("raw", ["1,000", "abc", "", "1.5", "1e3", "0", "1000001", "-3", "10 0", "nan"])
+def test_int_rejects_with_a_message_naming_parameter_value_and_range(raw):
+    with pytest.raises(InvalidParameterValue) as err:
+        CATALOG[names.MIN_UNTRAINED].parse(raw)
+    message = str(err.value)
+    assert message.startswith("Minimum-Untrained-Images:")
+    assert repr(raw) in message
+    assert "a whole number from 1 to 1000000" in message
+
+
+@pytest.mark.parametrize("raw,value", [("0.8", 0.8), (" 1 ", 1.0), ("0", 0.0), (".5", 0.5), ("1.", 1.0)])
+def test_float_parses(raw, value):
+    assert CATALOG[names.MIN_F1].parse(raw) == value
+
+
+@pytest.mark.parametrize("raw", ["abc", "1,5", "1.01", "-0.1", "inf", "nan", "0.8.1", ""])
+def test_float_rejects(raw):
+    with pytest.raises(InvalidParameterValue, match="a number from 0.0 to 1.0"):
+        CATALOG[names.MIN_F1].parse(raw)
+
+
+def test_format_is_the_inverse_of_parse():
+    for spec in CATALOG:
+        assert spec.parse(spec.format(spec.default)) == spec.default
+
+
+def test_thresholds_kind():
+    spec = ParameterSpec("T", "thresholds", {}, "per label", 0, 100)
+    assert dict(spec.parse("none")) == {}
+    assert dict(spec.parse(" cat = 80, dog=65.5 ")) == {"cat": 80.0, "dog": 65.5}
+    for bad in ["cat", "cat=", "cat=abc", "cat=101", "cat=1,cat=2", "=5"]:
+        with pytest.raises(InvalidParameterValue, match="label=confidence"):
+            spec.parse(bad)
+    assert spec.format({"cat": 80.0}) == "cat=80.0"
+    pattern = re.compile(spec.allowed_pattern)
+    assert pattern.match("none") and pattern.match("cat=80, dog=65.5") and not pattern.match("cat")
+
+
+SAMPLES = ["0", "1", "5", "9", "10", "64", "65", "70", "70.5", "99.99", "100", "100.0", "100.01", "101",
+           "720", "43200", "43201", "1000000", "1000001", "0.8", "1.0", "1.5", "-1", " 12 ", "+3", "abc",
+           "1,000", "true", "True", "TRUE", "false", "yes", "no", "on", "0.", ".5", "007", "1e3", ""]
+
+
+@pytest.mark.parametrize("spec", list(CATALOG), ids=lambda s: s.name)
+def test_allowed_pattern_never_admits_a_value_the_parser_rejects(spec):
+    # Parameter Store enforces the pattern, the handlers the parser: whatever
+    # Parameter Store accepts must be usable by the loop.
+    pattern = re.compile(spec.allowed_pattern)
+    assert len(spec.allowed_pattern) <= 1024  # Parameter Store's limit for AllowedPattern
+    for raw in SAMPLES + [spec.format(spec.default)]:
+        if pattern.match(raw):
+            spec.parse(raw)
+
+
+@pytest.mark.parametrize("spec", [s for s in CATALOG if s.kind != "thresholds"], ids=lambda s: s.name)
+def test_allowed_pattern_admits_every_canonical_value(spec):
+    pattern = re.compile(spec.allowed_pattern)
+    assert pattern.match(spec.format(spec.default))
+    if spec.kind == "int":
+        for n in range(int(spec.minimum), int(min(spec.maximum, spec.minimum + 2000)) + 1):
+            assert pattern.match(str(n))
+        assert pattern.match(str(int(spec.maximum))) and not pattern.match(str(int(spec.maximum) + 1))
+        assert not pattern.match(str(int(spec.minimum) - 1)) or spec.minimum == 0
+    if spec.kind == "float":
+        assert pattern.match(spec.format(spec.maximum)) and pattern.match(spec.format(spec.minimum))
+        assert not pattern.match(str(spec.maximum + 1))
+
+
+@pytest.mark.parametrize("lo,hi", [(0, 0), (0, 9), (1, 64), (7, 1234), (10, 99), (123, 98765), (0, 100)])
+def test_int_range_regex_is_exact(lo, hi):
+    pattern = re.compile(f"^({_int_range_regex(lo, hi)})$")
+    for n in range(0, max(hi * 2, 200)):
+        assert bool(pattern.match(str(n))) == (lo <= n <= hi), n
+
+
+def test_plugin_parameters_merge_and_clash():
+    extra = ParameterSpec("Team-Knob", "int", 3, "a team knob", 0, 10)
+    merged = Catalog.merge([("policies.defaults", PARAMETERS), ("team.policy", [extra])])
+    assert merged["Team-Knob"].owner == "team.policy" and len(merged) == 10
+    clash = ParameterSpec("Minimum-F1-Score", "float", 0.5, "again", 0, 1)
+    with pytest.raises(CatalogError, match="'Minimum-F1-Score' is defined by both policies.defaults and team.policy"):
+        Catalog.merge([("policies.defaults", PARAMETERS), ("team.policy", [clash])])
+
+
+def test_invalid_specs_are_refused():
+    with pytest.raises(CatalogError, match="default is invalid"):
+        ParameterSpec("X", "int", 50, "d", 0, 10)
+    with pytest.raises(CatalogError, match="needs a minimum and a maximum"):
+        ParameterSpec("X", "int", 1, "d")
+    with pytest.raises(CatalogError, match="parameter name"):
+        ParameterSpec("bad name/with slash", "bool", True, "d")
+
+
+def test_read_falls_back_to_last_good_value_and_reports():
+    good = CATALOG.defaults().replace(**{names.MIN_UNTRAINED: 25})
+    settings, problems = CATALOG.read({names.MIN_UNTRAINED: "abc", names.MIN_F1: "0.9"}, fallback=good)
+    assert settings[names.MIN_UNTRAINED] == 25
+    assert settings[names.MIN_F1] == 0.9
+    assert [p.name for p in problems] == [names.MIN_UNTRAINED]
+    settings, _ = CATALOG.read({names.MIN_UNTRAINED: "abc"})
+    assert settings[names.MIN_UNTRAINED] == 10
+
+
+def test_stack_overrides_are_validated():
+    assert CATALOG.defaults({names.MIN_F1: 0.9})[names.MIN_F1] == 0.9
+    assert CATALOG.defaults({names.ENABLE_REVIEW: "no"})[names.ENABLE_REVIEW] is False
+    with pytest.raises(InvalidParameterValue):
+        CATALOG.defaults({names.MIN_F1: 2})
+    with pytest.raises(KeyError, match="unknown parameter 'Nope'"):
+        CATALOG.defaults({"Nope": 1})

@@ -1,0 +1,136 @@
+"""The default policy at its boundaries: exactly the original sample's behaviour."""
+
+import pytest
+
+from factories import detection
+from plugins import DatasetStats, Evaluation, LabelMetrics, ModelState, ReviewResult, WorkerAnswer
+from policies import names
+
+
+def with_(settings, **values):
+    return settings.replace(**values)
+
+
+# -- review_decision ------------------------------------------------------------
+def test_hook_review_decision_below_threshold_goes_to_training_review(engine, settings):
+    d = engine.review(detection(("cat", 69.9), ("dog", 30.1)), settings)
+    assert (d.review, d.purpose, d.policy) == (True, "training", "policies.defaults")
+    assert "'cat' at 69.9 is below Minimum-Label-Detection-Confidence 70" in d.reason
+
+
+def test_review_confidence_equal_to_threshold_is_not_reviewed(engine, settings):
+    d = engine.review(detection(("cat", 70.0), ("dog", 30.0)), settings)
+    assert d.review is False and "meets" in d.reason
+
+
+def test_review_zero_labels_is_reviewed_for_training(engine, settings):
+    d = engine.review(detection(), settings)
+    assert d.review and d.purpose == "training" and "no label returned" in d.reason
+
+
+def test_review_off_means_no_review_even_when_unsure(engine, settings):
+    d = engine.review(detection(("cat", 10.0)), with_(settings, **{names.ENABLE_REVIEW: False}))
+    assert d.review is False and "Enable-A2I-Workflow is off" in d.reason
+
+
+def test_review_uses_the_top_label_whatever_the_order_given(engine, settings):
+    d = engine.review(detection(("dog", 20.0), ("cat", 80.0)), settings)
+    assert d.review is False
+
+
+def test_audit_sampling_every_nth(engine, settings):
+    s = with_(settings, **{names.ENABLE_SAMPLING: True, names.SAMPLING_INTERVAL: 3})
+    picked = [n for n in range(1, 10) if engine.review(detection(("cat", 99.0), sequence=n), s).review]
+    assert picked == [3, 6, 9]
+    d = engine.review(detection(("cat", 99.0), sequence=6), s)
+    assert d.purpose == "audit" and "one in every 3" in d.reason
+
+
+def test_audit_interval_one_samples_every_confident_detection(engine, settings):
+    s = with_(settings, **{names.ENABLE_SAMPLING: True, names.SAMPLING_INTERVAL: 1})
+    assert all(engine.review(detection(("cat", 99.0), sequence=n), s).purpose == "audit" for n in range(1, 6))
+
+
+def test_low_confidence_wins_over_audit(engine, settings):
+    s = with_(settings, **{names.ENABLE_SAMPLING: True, names.SAMPLING_INTERVAL: 1})
+    assert engine.review(detection(("cat", 10.0)), s).purpose == "training"
+
+
+def test_sampling_off_never_audits(engine, settings):
+    s = with_(settings, **{names.SAMPLING_INTERVAL: 1})
+    assert not engine.review(detection(("cat", 99.0), sequence=1000), s).review
+
+
+# -- training_decision ----------------------------------------------------------
+def dataset(new: int) -> DatasetStats:
+    return DatasetStats({"cat": 50, "dog": 50}, {"cat": new}, ("cat", "dog"))
+
+
+def test_hook_training_decision_new_images_equal_to_minimum_trains(engine, settings):
+    d = engine.training(dataset(10), ModelState("v1"), settings)
+    assert d.train and d.policy == "policies.defaults" and "10 new labelled images" in d.reason
+
+
+def test_training_one_below_minimum_does_not_train(engine, settings):
+    d = engine.training(dataset(9), ModelState("v1"), settings)
+    assert not d.train and "Minimum-Untrained-Images is 10" in d.reason
+
+
+def test_training_toggle_off(engine, settings):
+    d = engine.training(dataset(100), ModelState("v1"), with_(settings, **{names.ENABLE_TRAINING: False}))
+    assert not d.train and "Enable-Automatic-Training is off" in d.reason
+
+
+def test_training_in_progress_blocks(engine, settings):
+    d = engine.training(dataset(100), ModelState("v1", training_in_progress=True, training_version="v2"), settings)
+    assert not d.train and "v2 is already in progress" in d.reason
+
+
+# -- deployment_decision / inference_capacity -----------------------------------
+def test_hook_deployment_decision_f1_equal_to_minimum_deploys(engine, settings):
+    d = engine.deployment(Evaluation("v2", 0.8), None, settings)
+    assert d.deploy and "meets Minimum-F1-Score 0.8" in d.reason
+
+
+def test_deployment_below_minimum_rejected(engine, settings):
+    d = engine.deployment(Evaluation("v2", 0.79), Evaluation("v1", 0.5), settings)
+    assert not d.deploy and "below Minimum-F1-Score" in d.reason
+
+
+def test_hook_inference_capacity_from_minimum_inference_units(engine, settings):
+    c = engine.capacity(Evaluation("v2", 0.9), with_(settings, **{names.MIN_INFERENCE_UNITS: 3}))
+    assert (c.min_units, c.max_units, c.policy) == (3, None, "policies.defaults")
+
+
+# -- label_decision -------------------------------------------------------------
+def review(*labels, purpose="training"):
+    return ReviewResult("loop", "d-1", "s3://b/images_for_detection/x.png", purpose,
+                        tuple(WorkerAnswer(f"w{i}", label) for i, label in enumerate(labels)), ("cat", "dog"))
+
+
+def test_hook_label_decision_accepts_a_known_label(engine, settings):
+    d = engine.label(review("dog"), settings)
+    assert d.accept and d.label == "dog" and d.policy == "policies.defaults"
+
+
+@pytest.mark.parametrize("answers,why", [
+    ((), "no answer"),
+    (("None of the Above",), "None of the Above"),
+    (("horse",), "'horse' is not one of the labels"),
+    ((None,), "names no label"),
+    (("cat", "dog"), "reviewers disagree"),
+    (("../manifests/x",), "not one of the labels"),
+])
+def test_label_rejections(engine, settings, answers, why):
+    d = engine.label(review(*answers), settings)
+    assert not d.accept and d.label is None and why in d.reason
+
+
+def test_audit_answers_never_become_training_data(engine, settings):
+    d = engine.label(review("cat", purpose="audit"), settings)
+    assert not d.accept and "audit review never becomes training data" in d.reason
+
+
+def test_majority_of_several_answers(engine, settings):
+    d = engine.label(review("cat", "cat", "dog"), settings)
+    assert d.accept and d.label == "cat" and "2 of 3 reviewers" in d.reason
