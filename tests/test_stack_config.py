@@ -1,0 +1,43 @@
+import pytest
+
+from components.config import ConfigError, parse_stack_config
+
+BASE = {"labels": ["cat", "dog"], "workteamName": "reviewers"}
+
+
+def cfg(**changes):
+    raw = dict(BASE, **changes)
+    return parse_stack_config({k: v for k, v in raw.items() if v is not None})
+
+
+def test_a_small_valid_config():
+    c = cfg(notificationEmail="ops@example.com", policies=["policies.uncertainty"], tags={"team": "vision"})
+    assert c.labels == ("cat", "dog") and c.workteam_name == "reviewers" and not c.create_workforce
+    assert c.lambda_architecture == "arm64" and c.log_retention_days == 30
+    assert c.policies == ("policies.uncertainty",)
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"labels": None}, "labelloop:labels is required"),
+    ({"labels": ["cat"]}, "has 1 label(s); Rekognition classification needs 2 to 250"),
+    ({"labels": [f"l{i}" for i in range(251)]}, "has 251 label(s)"),
+    ({"labels": ["cat", "a/b"]}, "contains 'a/b', which cannot be an S3 folder"),
+    ({"labels": ["cat", "../x"]}, "contains '../x'"),
+    ({"labels": ["cat", "Cat"]}, "contains 'cat' and 'Cat'"),
+    ({"labels": ["cat", "None of the Above"]}, "must not contain 'None of the Above'"),
+    ({"labels": "cat,dog"}, "must be a list of names"),
+    ({"createWorkforce": True}, "workteamName and createWorkforce are both set"),
+    ({"workteamName": None}, "workteamName is required unless createWorkforce is true"),
+    ({"notificationEmail": "not-an-address"}, "is not an e-mail address"),
+    ({"workteamName": None, "createWorkforce": True, "reviewerEmails": ["x"]}, "reviewerEmails contains 'x'"),
+    ({"reviewerEmails": ["a@b.co"]}, "only used when createWorkforce is true"),
+    ({"policies": ["acme/policy.py"]}, "importable module names"),
+    ({"lambdaArchitecture": "sparc"}, "use one of arm64, x86_64"),
+    ({"logRetentionDays": 10}, "which CloudWatch Logs does not accept"),
+    ({"tags": {"a": 1}}, "must map strings to strings"),
+    ({"createWorkforce": "yes"}, "must be true or false"),
+])
+def test_invalid_config_names_the_key_and_the_fix(changes, message):
+    with pytest.raises(ConfigError) as err:
+        cfg(**changes)
+    assert message in str(err.value) and "Fix:" in str(err.value)
