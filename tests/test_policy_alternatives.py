@@ -1,6 +1,5 @@
 """The alternative policies teams can switch on, composed with the defaults."""
 
-import pytest
 
 from factories import detection
 from plugins import Engine, Evaluation, LabelMetrics

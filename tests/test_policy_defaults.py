@@ -3,7 +3,7 @@
 import pytest
 
 from factories import detection
-from plugins import DatasetStats, Evaluation, LabelMetrics, ModelState, ReviewResult, WorkerAnswer
+from plugins import DatasetStats, Evaluation, ModelState, ReviewResult, WorkerAnswer
 from policies import names
 
 

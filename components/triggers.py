@@ -1,0 +1,52 @@
+"""The event rules that drive the loop, as plain descriptions.
+
+Uploads reach the loop through S3 → EventBridge rather than S3 notifications:
+one bucket may carry only one notification configuration (a second stack or
+tool on the same bucket would overwrite it), EventBridge keys are not
+URL-encoded, rules filter by prefix and event type without code, and the
+detection state machine is a direct target (no router function in the path).
+The Pulumi program and the sandbox both build their rules from this list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from handlers.runtime import layout
+
+
+@dataclass(frozen=True)
+class Trigger:
+    name: str
+    description: str
+    pattern: dict[str, Any]
+    target: str  # a FUNCTIONS key, or "detection" / "lifecycle" for a state machine
+
+
+def _objects(bucket: str, prefix: str, *detail_types: str) -> dict[str, Any]:
+    return {
+        "source": ["aws.s3"],
+        "detail-type": list(detail_types),
+        "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": prefix}]}},
+    }
+
+
+def bucket_triggers(bucket: str) -> list[Trigger]:
+    return [
+        Trigger("detection-upload", "An image uploaded for detection starts the detection state machine.",
+                _objects(bucket, layout.DETECTION_PREFIX, "Object Created"), "detection"),
+        Trigger("training-data", "Images added to or deleted from a label folder move the per-label counters.",
+                _objects(bucket, layout.TRAINING_PREFIX, "Object Created", "Object Deleted"), "training_data"),
+        Trigger("review-output", "An A2I output file is processed into training data.",
+                _objects(bucket, layout.REVIEW_OUTPUT_PREFIX, "Object Created"), "review_output"),
+    ]
+
+
+def parameter_trigger(parameter_path: str) -> Trigger:
+    return Trigger(
+        "parameter-change", "A change to an operator parameter is applied (training schedule) and recorded.",
+        {"source": ["aws.ssm"], "detail-type": ["Parameter Store Change"],
+         "detail": {"name": [{"prefix": parameter_path.rstrip("/") + "/"}]}},
+        "parameter_change",
+    )

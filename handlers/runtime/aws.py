@@ -1,0 +1,42 @@
+"""AWS clients, one per service per container, created on first use.
+
+Tests and the sandbox swap the session (``use_session``) to attach moto or
+local stand-ins; handlers only ever call ``client(name)``.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import boto3
+from botocore.config import Config
+
+_lock = threading.Lock()
+_session: boto3.Session | None = None
+_clients: dict[str, object] = {}
+_config_override: Config | None = None
+# Standard retry mode: exponential backoff with jitter on throttling, 3 attempts.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, user_agent_extra="labelloop")
+
+
+def use_session(session: boto3.Session | None, config: Config | None = None) -> None:
+    """Make every later ``client()`` come from ``session`` (None: the default session),
+    optionally with another client config (the sandbox leaves retries to the state machines)."""
+    global _session, _config_override
+    with _lock:
+        _session, _config_override = session, config
+        _clients.clear()
+
+
+def client(service: str):
+    with _lock:
+        if service not in _clients:
+            session = _session or boto3.Session()
+            _clients[service] = session.client(service, config=_config_override or CLIENT_CONFIG)
+        return _clients[service]
+
+
+def error_code(exc: Exception) -> str | None:
+    """The AWS error code of a botocore ClientError, else None."""
+    response = getattr(exc, "response", None)
+    return (response or {}).get("Error", {}).get("Code") if isinstance(response, dict) else None

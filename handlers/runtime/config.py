@@ -1,0 +1,79 @@
+"""What a handler knows about its stack, from the function's environment."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import cache
+
+
+class MissingConfiguration(RuntimeError):
+    """A required environment variable is not set on the function."""
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    table: str
+    bucket: str
+    parameter_path: str
+    labels: tuple[str, ...]
+    topic_arn: str | None = None
+    project_arn: str | None = None
+    flow_definition_arn: str | None = None
+    detection_state_machine_arn: str | None = None
+    lifecycle_state_machine_arn: str | None = None
+    schedule_rule: str | None = None
+    parameter_ttl_seconds: int = 60
+    stack: str = "dev"
+
+    @classmethod
+    def from_env(cls, environ=None) -> "RuntimeConfig":
+        env = os.environ if environ is None else environ
+
+        def need(name: str) -> str:
+            value = env.get(name)
+            if not value:
+                raise MissingConfiguration(f"environment variable {name} is not set on this function; "
+                                           "deploy it with the labelloop Pulumi program")
+            return value
+
+        labels = json.loads(need("LABELLOOP_LABELS"))
+        return cls(
+            table=need("LABELLOOP_TABLE"),
+            bucket=need("LABELLOOP_BUCKET"),
+            parameter_path=need("LABELLOOP_PARAMETER_PATH").rstrip("/") + "/",
+            labels=tuple(labels),
+            topic_arn=env.get("LABELLOOP_TOPIC_ARN") or None,
+            project_arn=env.get("LABELLOOP_PROJECT_ARN") or None,
+            flow_definition_arn=env.get("LABELLOOP_FLOW_DEFINITION_ARN") or None,
+            detection_state_machine_arn=env.get("LABELLOOP_DETECTION_STATE_MACHINE_ARN") or None,
+            lifecycle_state_machine_arn=env.get("LABELLOOP_LIFECYCLE_STATE_MACHINE_ARN") or None,
+            schedule_rule=env.get("LABELLOOP_SCHEDULE_RULE") or None,
+            parameter_ttl_seconds=int(env.get("LABELLOOP_PARAMETER_TTL", "60")),
+            stack=env.get("LABELLOOP_STACK", "dev"),
+        )
+
+    def to_env(self) -> dict[str, str]:
+        """The environment a function needs for this configuration (used by the Pulumi program and the sandbox)."""
+        values = {
+            "LABELLOOP_TABLE": self.table,
+            "LABELLOOP_BUCKET": self.bucket,
+            "LABELLOOP_PARAMETER_PATH": self.parameter_path,
+            "LABELLOOP_LABELS": json.dumps(list(self.labels)),
+            "LABELLOOP_TOPIC_ARN": self.topic_arn,
+            "LABELLOOP_PROJECT_ARN": self.project_arn,
+            "LABELLOOP_FLOW_DEFINITION_ARN": self.flow_definition_arn,
+            "LABELLOOP_DETECTION_STATE_MACHINE_ARN": self.detection_state_machine_arn,
+            "LABELLOOP_LIFECYCLE_STATE_MACHINE_ARN": self.lifecycle_state_machine_arn,
+            "LABELLOOP_SCHEDULE_RULE": self.schedule_rule,
+            "LABELLOOP_PARAMETER_TTL": str(self.parameter_ttl_seconds),
+            "LABELLOOP_STACK": self.stack,
+        }
+        return {k: v for k, v in values.items() if v}
+
+
+@cache
+def current() -> RuntimeConfig:
+    """This function's configuration, read once per container."""
+    return RuntimeConfig.from_env()

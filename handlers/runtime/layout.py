@@ -1,0 +1,50 @@
+"""The bucket layout (kept from the original) and the rules for keys in it."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+DETECTION_PREFIX = "images_for_detection/"
+TRAINING_PREFIX = "images_labeled_by_folder/"
+REVIEW_OUTPUT_PREFIX = "a2i-human-loop-data/"
+MANIFEST_PREFIX = "manifests/"
+EVALUATION_PREFIX = "evaluation/"
+PREFIXES = (DETECTION_PREFIX, TRAINING_PREFIX, REVIEW_OUTPUT_PREFIX, MANIFEST_PREFIX, EVALUATION_PREFIX)
+
+# Rekognition Custom Labels reads PNG and JPEG only.
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+MAX_IMAGE_BYTES = 15 * 1024 * 1024  # DetectCustomLabels limit for an image in S3
+
+
+def is_folder_marker(key: str) -> bool:
+    return key.endswith("/")
+
+
+def is_image(key: str) -> bool:
+    return key.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def extension(key: str) -> str:
+    ext = posixpath.splitext(key)[1].lower()
+    return ".jpg" if ext == ".jpeg" else ext
+
+
+def label_of_training_key(key: str) -> str | None:
+    """The label folder of ``images_labeled_by_folder/<label>/…``; None outside it or for the prefix itself."""
+    if not key.startswith(TRAINING_PREFIX):
+        return None
+    rest = key[len(TRAINING_PREFIX):]
+    label, sep, _ = rest.partition("/")
+    return label if sep and label else None
+
+
+def training_key(label: str, detection_id: str, source_key: str) -> str:
+    """Where an accepted review's image is copied. The label comes from the label
+    set and the file name from the detection id, so the key cannot leave the
+    label's folder whatever the reviewer typed or the upload was called."""
+    if not label or "/" in label or label in (".", ".."):
+        raise ValueError(f"label {label!r} cannot name a training folder")
+    if not re.fullmatch(r"[0-9a-f]{16,64}", detection_id):
+        raise ValueError(f"detection id {detection_id!r} is not a content hash")
+    return f"{TRAINING_PREFIX}{label}/{detection_id}{extension(source_key)}"

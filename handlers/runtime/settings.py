@@ -1,0 +1,52 @@
+"""Operator parameters as handlers see them: read in one call, cached, validated.
+
+Powertools' SSM provider reads the whole parameter path (``GetParametersByPath``)
+and caches it for the TTL; the catalog parses each value. A value that does not
+parse is never used: the last good value (or the default) stands in, and the
+operator is alerted once per bad value.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Mapping
+
+from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+from plugins import Catalog, InvalidParameterValue, Settings
+
+from . import aws
+
+log = logging.getLogger(__name__)
+
+
+class ParameterReader:
+    def __init__(self, catalog: Catalog, path: str, ttl_seconds: int,
+                 on_invalid: Callable[[InvalidParameterValue], None] | None = None):
+        self.catalog, self.path, self.ttl = catalog, path.rstrip("/") + "/", ttl_seconds
+        self.on_invalid = on_invalid
+        self._provider: SSMProvider | None = None
+        self._raw: Mapping[str, str] | None = None
+        self._settings: Settings | None = None
+        self.problems: list[InvalidParameterValue] = []
+
+    @property
+    def provider(self) -> SSMProvider:
+        if self._provider is None:
+            self._provider = SSMProvider(boto3_client=aws.client("ssm"))
+        return self._provider
+
+    def settings(self) -> Settings:
+        raw = self.provider.get_multiple(self.path, max_age=self.ttl, recursive=False)
+        if raw == self._raw and self._settings is not None:
+            return self._settings  # unchanged since last parse: nothing new to report
+        settings, problems = self.catalog.read(raw, fallback=self._settings)
+        missing = [spec.name for spec in self.catalog if spec.name not in raw]
+        if missing:
+            log.warning("parameters missing under %s, defaults used: %s", self.path, ", ".join(missing))
+        for problem in problems:
+            log.warning("invalid parameter value ignored: %s", problem)
+            if self.on_invalid:
+                self.on_invalid(problem)
+        self._raw, self._settings, self.problems = dict(raw), settings, problems
+        return settings

@@ -1,0 +1,52 @@
+"""The detection summary: one message per period with counts per outcome,
+instead of one e-mail per image. Scheduled daily; also run on demand."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from .runtime import context
+from .runtime.lambda_entry import entry_point
+
+OUTCOMES = {
+    "confident": "confident (no review)",
+    "to_training": "sent to review (training)",
+    "to_audit": "sent to review (audit)",
+    "no_label": "no label returned",
+    "pending": "waiting for a model",
+    "skipped": "skipped (not an image)",
+    "unreadable": "unreadable image",
+    "failed": "failed after retries",
+}
+REVIEWS = {
+    "reviews_started_training": "reviews started (training)",
+    "reviews_started_audit": "reviews started (audit)",
+    "reviews_accepted": "answers added to training data",
+    "reviews_rejected": "answers rejected",
+    "reviews_audited": "audits completed",
+    "outputs_rejected": "malformed A2I outputs",
+    "replayed": "pending images detected",
+}
+
+
+def summary_lines(stats: dict) -> list[tuple[str, int]]:
+    rows = [(label, int(stats.get(f"outcome_{key}", 0))) for key, label in OUTCOMES.items()]
+    rows += [(label, int(stats.get(key, 0))) for key, label in REVIEWS.items()]
+    return [(label, n) for label, n in rows if n]
+
+
+def send_summary(day: str) -> dict:
+    stats = context.table().day_stats(day)
+    detections = sum(int(v) for k, v in stats.items() if k.startswith("outcome_"))
+    rows = summary_lines(stats)
+    loop = context.table().loop()
+    footer = f"Active model: {loop.active_version or 'none yet'}; open reviews: {loop.open_reviews}."
+    context.notifier().send(f"{detections} images on {day}", f"Detections on {day} (UTC): {detections}",
+                            rows or [("nothing happened", "")], footer)
+    return {"day": day, "detections": detections, "rows": dict(rows)}
+
+
+@entry_point
+def handler(event: dict) -> dict:
+    day = event.get("day") or (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d")
+    return send_summary(day)

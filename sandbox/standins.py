@@ -1,0 +1,52 @@
+"""Answer boto3 calls of services moto does not have (Rekognition Custom Labels,
+A2I) from local Python objects, behind the very same client calls.
+
+A stand-in is any object with methods named like the API operations
+(``DetectCustomLabels(**params)``); it returns the response dict or raises
+``ServiceFault`` for an AWS error. ``attach`` hooks it into a boto3 session.
+"""
+
+from __future__ import annotations
+
+import copy
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+
+_PARAMS = "labelloop_api_params"
+
+
+class ServiceFault(Exception):
+    """An AWS error response: the client raises it as ``client.exceptions.<code>``."""
+
+    def __init__(self, code: str, message: str, status: int = 400):
+        super().__init__(f"{code}: {message}")
+        self.code, self.message, self.status = code, message, status
+
+
+def attach(session: boto3.Session, service: str, standin: object) -> None:
+    """Route every call of ``service`` (boto3 name, e.g. "rekognition") made by clients of ``session``."""
+    events = session._session.get_component("event_emitter")  # clients copy the session's handlers
+
+    def keep_params(params, context, **_):
+        context[_PARAMS] = copy.deepcopy(params)
+
+    def answer(model, context, **_):
+        operation = getattr(standin, model.name, None)
+        if operation is None:
+            return _response(400, {"Error": {"Code": "UnsupportedOperation",
+                                             "Message": f"{type(standin).__name__} does not implement {model.name}"}})
+        try:
+            return _response(200, operation(**context.get(_PARAMS, {})) or {})
+        except ServiceFault as fault:
+            return _response(fault.status, {"Error": {"Code": fault.code, "Message": fault.message}})
+
+    service_id = session._session.get_service_model(service).service_id.hyphenize()
+    events.register(f"before-parameter-build.{service_id}", keep_params)
+    events.register(f"before-call.{service_id}", answer)
+
+
+def _response(status: int, parsed: dict[str, Any]):
+    parsed.setdefault("ResponseMetadata", {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0})
+    return SimpleNamespace(status_code=status, headers={}, content=b"", raw=None), parsed
