@@ -1,12 +1,31 @@
-"""The Lambda functions of the loop: handler, purpose and sizing, as plain descriptions.
+"""The Lambda functions of the loop, as plain descriptions: handler, purpose,
+sizing and exactly the AWS actions the handler calls.
 
-The Pulumi program creates one function (and one role) per entry; the sandbox
-registers the same handlers in moto.
+The Pulumi program creates one function and one role per entry (the role gets
+``grants``, scoped to this stack's resources); the sandbox registers the same
+handlers in moto.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from handlers.runtime import layout
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Actions on one kind of this stack's resources.
+
+    ``resource`` is one of: ``objects:<prefix>`` (objects under a bucket
+    prefix), ``bucket:<prefix>`` (ListBucket limited to a prefix), ``table``,
+    ``topic``, ``parameters``, ``project`` (the Rekognition project),
+    ``project_versions`` (its model versions), ``flow_definition``,
+    ``state_machine:<name>``, ``schedule_rule``.
+    """
+
+    actions: tuple[str, ...]
+    resource: str
 
 
 @dataclass(frozen=True)
@@ -14,15 +33,67 @@ class FunctionSpec:
     key: str
     handler: str  # module.function inside the archive
     description: str
+    grants: tuple[Grant, ...]
     timeout: int = 30
     memory: int = 256
 
 
+TABLE_RW = Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"), "table")
+PARAMETERS = Grant(("ssm:GetParametersByPath",), "parameters")
+PUBLISH = Grant(("sns:Publish",), "topic")
+DESCRIBE_VERSIONS = Grant(("rekognition:DescribeProjectVersions",), "project")
+
 FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
-    FunctionSpec("detect", "handlers.detect.handler", "Classify an uploaded image and record the review decision"),
-    FunctionSpec("start_review", "handlers.start_review.handler", "Start an A2I human loop for a detection"),
-    FunctionSpec("detection_failed", "handlers.detection_failed.handler", "Record a detection that failed"),
-    FunctionSpec("training_data", "handlers.training_data.handler", "Count training images per label"),
-    FunctionSpec("review_output", "handlers.review_output.handler", "Turn an A2I answer into training data"),
-    FunctionSpec("summary", "handlers.summary.handler", "Send the daily detection summary"),
+    # -- detection and review ---------------------------------------------------
+    FunctionSpec("detect", "handlers.detect.handler", "Classify an uploaded image and record the review decision", (
+        Grant(("s3:GetObject", "s3:GetObjectVersion"), f"objects:{layout.DETECTION_PREFIX}"),
+        Grant(("rekognition:DetectCustomLabels",), "project_versions"),
+        TABLE_RW, PARAMETERS, PUBLISH)),
+    FunctionSpec("start_review", "handlers.start_review.handler", "Start an A2I human loop for a detection", (
+        Grant(("sagemaker:StartHumanLoop",), "flow_definition"), TABLE_RW)),
+    FunctionSpec("detection_failed", "handlers.detection_failed.handler", "Record a detection that failed", (
+        TABLE_RW, PUBLISH)),
+    FunctionSpec("training_data", "handlers.training_data.handler", "Count training images per label", (
+        Grant(("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"), "table"),)),
+    FunctionSpec("review_output", "handlers.review_output.handler", "Turn an A2I answer into training data", (
+        Grant(("s3:GetObject",), f"objects:{layout.REVIEW_OUTPUT_PREFIX}"),
+        Grant(("s3:GetObject", "s3:GetObjectVersion"), f"objects:{layout.DETECTION_PREFIX}"),
+        Grant(("s3:PutObject",), f"objects:{layout.TRAINING_PREFIX}"),
+        TABLE_RW, PARAMETERS, PUBLISH)),
+    FunctionSpec("summary", "handlers.summary.handler", "Send the daily detection summary", (TABLE_RW, PUBLISH)),
+    # -- model lifecycle ----------------------------------------------------------
+    FunctionSpec("training_check", "handlers.lifecycle.check.handler",
+                 "Decide whether to train now and take the training lock", (TABLE_RW, PARAMETERS, PUBLISH)),
+    FunctionSpec("build_manifest", "handlers.lifecycle.manifest.handler",
+                 "Write the training manifest from the label folders", (
+                     Grant(("s3:ListBucket",), f"bucket:{layout.TRAINING_PREFIX}"),
+                     Grant(("s3:PutObject",), f"objects:{layout.MANIFEST_PREFIX}"),
+                     TABLE_RW, PUBLISH), timeout=900, memory=512),
+    FunctionSpec("start_training", "handlers.lifecycle.training.start_handler", "Create a new model version", (
+        Grant(("rekognition:CreateProjectVersion",), "project"),
+        Grant(("rekognition:CreateProjectVersion",), "project_versions"), TABLE_RW)),
+    FunctionSpec("model_status", "handlers.lifecycle.training.status_handler",
+                 "Poll a model version's training or start status", (DESCRIBE_VERSIONS, TABLE_RW)),
+    FunctionSpec("evaluate", "handlers.lifecycle.evaluate.handler",
+                 "Read a version's evaluation and decide whether to deploy it", (
+                     DESCRIBE_VERSIONS, Grant(("s3:GetObject",), f"objects:{layout.EVALUATION_PREFIX}"),
+                     TABLE_RW, PARAMETERS, PUBLISH)),
+    FunctionSpec("start_model", "handlers.lifecycle.deploy.start_handler", "Start a model version", (
+        Grant(("rekognition:StartProjectVersion",), "project_versions"), TABLE_RW, PARAMETERS)),
+    FunctionSpec("switch_model", "handlers.lifecycle.deploy.switch_handler", "Point detection at the new version", (
+        TABLE_RW, PUBLISH)),
+    FunctionSpec("stop_model", "handlers.lifecycle.deploy.stop_handler", "Stop a model version", (
+        Grant(("rekognition:StopProjectVersion",), "project_versions"), TABLE_RW)),
+    FunctionSpec("replay_pending", "handlers.lifecycle.replay.handler", "Detect images that waited for a model", (
+        Grant(("dynamodb:Query",), "table"),
+        Grant(("states:StartExecution",), "state_machine:detection"))),
+    FunctionSpec("finish_run", "handlers.lifecycle.finish.handler", "Close a lifecycle run: lock, counters, report", (
+        Grant(("rekognition:StopProjectVersion",), "project_versions"), DESCRIBE_VERSIONS, TABLE_RW, PUBLISH)),
+    FunctionSpec("prepare_rollback", "handlers.lifecycle.rollback.handler",
+                 "Choose the previous version to roll back to", (TABLE_RW, PUBLISH)),
+    FunctionSpec("parameter_change", "handlers.parameter_change.handler",
+                 "Apply an operator parameter change to the training schedule", (
+                     Grant(("events:DescribeRule", "events:PutRule", "events:EnableRule", "events:DisableRule"),
+                           "schedule_rule"),
+                     Grant(("ssm:GetParameter",), "parameters"), PARAMETERS, TABLE_RW, PUBLISH)),
 ]}

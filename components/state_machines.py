@@ -30,12 +30,9 @@ def lambda_task(function_arn: str, *, payload: Any = None, result_path: str | No
                                                           else {"Payload.$": payload or "$"})},
         "ResultSelector": {"value.$": "$.Payload"},
         "ResultPath": result_path,
-        "OutputPath": "$",
     }
     if comment:
         task["Comment"] = comment
-    if result_path is None:
-        task["ResultPath"] = None
     if retry:
         task["Retry"] = [RETRY_SERVICE_ERRORS]
     if catch_to:
@@ -71,4 +68,96 @@ def detection_definition(detect_arn: str, start_review_arn: str, failed_arn: str
                        "Cause": "The detection failed after its retries; the failure is recorded on the detection."},
             "Done": {"Type": "Succeed"},
         },
+    }
+
+
+ROLLBACK = {"And": [{"Variable": "$.action", "IsPresent": True}, {"Variable": "$.action", "StringEquals": "rollback"}]}
+
+
+def _outcome(value: str, next_state: str = "Finish") -> dict[str, Any]:
+    return {"Type": "Pass", "Result": {"value": value}, "ResultPath": "$.outcome", "Next": next_state}
+
+
+def _poll_loop(prefix: str, status_arn: str, *, phase: str, version_path: str, since_path: str,
+               in_progress: str, done: str, on_done: str, wait_seconds: int, max_wait_seconds: int) -> dict:
+    """Wait → poll status → choice, bounded by ``max_wait_seconds`` (the poll answers TIMED_OUT)."""
+    return {
+        f"WaitFor{prefix}": {"Type": "Wait", "Seconds": wait_seconds, "Next": f"Poll{prefix}"},
+        f"Poll{prefix}": lambda_task(
+            status_arn, payload={"version.$": version_path, "phase": phase, "since.$": since_path,
+                                 "max_wait_seconds": max_wait_seconds},
+            result_path="$.poll", next_state=f"{prefix}Status", catch_to="CaughtError"),
+        f"{prefix}Status": {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": "$.poll.value.status", "StringEquals": done, "Next": on_done},
+                {"Variable": "$.poll.value.status", "StringEquals": in_progress, "Next": f"WaitFor{prefix}"},
+            ],
+            "Default": f"{prefix}Failed",
+        },
+        f"{prefix}Failed": _outcome("failed"),
+    }
+
+
+def lifecycle_definition(arns: dict[str, str], *, training_poll_seconds: int = 300, start_poll_seconds: int = 30,
+                         max_training_seconds: int = 6 * 3600, max_start_seconds: int = 3600) -> dict[str, Any]:
+    """Standard workflow for a training check (input ``{"trigger": …}``) or a rollback
+    (``{"action": "rollback"}``): check → manifest → train → poll → evaluate →
+    start → poll → switch → stop previous → replay pending → finish. Every task
+    retries service errors; any failure is caught into Finish, which stops what
+    the run started but did not promote and releases the lock."""
+    task = lambda key, **kw: lambda_task(arns[key], catch_to="CaughtError", **kw)  # noqa: E731
+    states: dict[str, Any] = {
+        "Init": {"Type": "Pass", "Parameters": {"owner.$": "$$.Execution.Id"}, "ResultPath": "$.run",
+                 "Next": "Action"},
+        "Action": {"Type": "Choice", "Choices": [ROLLBACK | {"Next": "PrepareRollback"}], "Default": "CheckTraining"},
+        "CheckTraining": task("training_check", result_path="$.check", next_state="ShouldTrain"),
+        "ShouldTrain": {"Type": "Choice",
+                        "Choices": [{"Variable": "$.check.value.train", "BooleanEquals": True, "Next": "BuildManifest"}],
+                        "Default": "NoTraining"},
+        "NoTraining": {"Type": "Succeed"},
+        "BuildManifest": task("build_manifest", result_path="$.manifest", next_state="Trainable"),
+        "Trainable": {"Type": "Choice",
+                      "Choices": [{"Variable": "$.manifest.value.ok", "BooleanEquals": True, "Next": "StartTraining"}],
+                      "Default": "NotTrainable"},
+        "NotTrainable": _outcome("not_trainable"),
+        "StartTraining": task("start_training", result_path="$.training", next_state="WaitForTraining"),
+        **_poll_loop("Training", arns["model_status"], phase="training", version_path="$.training.value.version",
+                     since_path="$.training.value.started_at", in_progress="TRAINING_IN_PROGRESS",
+                     done="TRAINING_COMPLETED", on_done="Evaluate", wait_seconds=training_poll_seconds,
+                     max_wait_seconds=max_training_seconds),
+        "Evaluate": task("evaluate", result_path="$.candidate", next_state="Deploy"),
+        "Deploy": {"Type": "Choice",
+                   "Choices": [{"Variable": "$.candidate.value.deploy", "BooleanEquals": True, "Next": "StartModel"}],
+                   "Default": "Rejected"},
+        "Rejected": _outcome("rejected"),
+        "PrepareRollback": task("prepare_rollback", result_path="$.candidate", next_state="StartModel"),
+        "StartModel": task("start_model", result_path="$.start", next_state="WaitForStart"),
+        **_poll_loop("Start", arns["model_status"], phase="starting", version_path="$.candidate.value.version",
+                     since_path="$.start.value.started_at", in_progress="STARTING", done="RUNNING",
+                     on_done="Switch", wait_seconds=start_poll_seconds, max_wait_seconds=max_start_seconds),
+        "Switch": task("switch_model", result_path="$.switch", next_state="StopPrevious"),
+        "StopPrevious": lambda_task(arns["stop_model"], result_path="$.stop", next_state="ReplayPending",
+                                    comment="A failure here leaves the new model serving; Finish reports it"),
+        "ReplayPending": task("replay_pending", result_path="$.replay", next_state="Promoted"),
+        "Promoted": {"Type": "Choice", "Choices": [ROLLBACK | {"Next": "RolledBack"}], "Default": "Deployed"},
+        "Deployed": _outcome("deployed"),
+        "RolledBack": _outcome("rolled_back"),
+        "CaughtError": _outcome("failed"),
+        "Finish": lambda_task(arns["finish_run"], result_path="$.finish", next_state="Outcome"),
+        "Outcome": {"Type": "Choice",
+                    "Choices": [{"Variable": "$.outcome.value", "StringEquals": "failed", "Next": "Failed"}],
+                    "Default": "Done"},
+        "Failed": {"Type": "Fail", "Error": "LifecycleFailed",
+                   "Cause": "The run failed; it was cleaned up (see the notification and the state table)."},
+        "Done": {"Type": "Succeed"},
+    }
+    states["StopPrevious"]["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.stop_error",
+                                        "Next": "ReplayPending"}]
+    states["Finish"]["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.finish_error", "Next": "Failed"}]
+    return {
+        "Comment": "labelloop model lifecycle: train, evaluate, deploy blue/green, roll back; always cleans up",
+        "StartAt": "Init",
+        "TimeoutSeconds": max_training_seconds + max_start_seconds + 3600,
+        "States": states,
     }

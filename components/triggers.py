@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from handlers.parameter_change import rate_expression
 from handlers.runtime import layout
+from policies.names import ENABLE_TRAINING, POLL_FREQUENCY
 
 
 @dataclass(frozen=True)
@@ -50,3 +52,20 @@ def parameter_trigger(parameter_path: str) -> Trigger:
          "detail": {"name": [{"prefix": parameter_path.rstrip("/") + "/"}]}},
         "parameter_change",
     )
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    description: str
+    expression: str
+    enabled: bool
+    target: str
+    input: dict[str, Any]
+
+
+def training_schedule(settings) -> Schedule:
+    """The training check schedule, from the parameter values (defaults at deploy time)."""
+    return Schedule("training-schedule", "Scheduled training check (Automatic-Training-Poll-Frequency)",
+                    rate_expression(int(settings[POLL_FREQUENCY])), bool(settings[ENABLE_TRAINING]), "lifecycle",
+                    {"trigger": "schedule"})

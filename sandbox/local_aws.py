@@ -29,8 +29,8 @@ import boto3
 from botocore.config import Config
 
 from components.functions import FUNCTIONS
-from components.state_machines import detection_definition
-from components.triggers import Trigger, bucket_triggers
+from components.state_machines import detection_definition, lifecycle_definition
+from components.triggers import Trigger, bucket_triggers, parameter_trigger, training_schedule
 from handlers.runtime import aws as runtime_aws
 from handlers.runtime import context as runtime_context
 from handlers.runtime.config import RuntimeConfig
@@ -138,12 +138,21 @@ class LocalStack:
             topic_arn=self.topic_arn, project_arn=self.project_arn, flow_definition_arn=self.flow_definition_arn,
             stack=self.stack, parameter_ttl_seconds=60)
         self.functions = {key: self._function(key, spec.handler) for key, spec in FUNCTIONS.items()}
-        self.state_machines = {"detection": self._state_machine(
-            "detection", "EXPRESS",
-            detection_definition(self.functions["detect"], self.functions["start_review"],
-                                 self.functions["detection_failed"]))}
-        self._environment(detection_state_machine_arn=self.state_machines["detection"])
-        self.deliveries = {t.name: (t, self._rule(t)) for t in bucket_triggers(self.bucket)}
+        self.state_machines = {
+            "detection": self._state_machine("detection", "EXPRESS", detection_definition(
+                self.functions["detect"], self.functions["start_review"], self.functions["detection_failed"])),
+            "lifecycle": self._state_machine("lifecycle", "STANDARD", lifecycle_definition(self.functions)),
+        }
+        schedule = training_schedule(defaults)
+        self.schedule_rule = f"labelloop-{self.stack}-{schedule.name}"
+        self.client("events").put_rule(Name=self.schedule_rule, ScheduleExpression=schedule.expression,
+                                       State="ENABLED" if schedule.enabled else "DISABLED",
+                                       Description=schedule.description)
+        self._environment(detection_state_machine_arn=self.state_machines["detection"],
+                          lifecycle_state_machine_arn=self.state_machines["lifecycle"],
+                          schedule_rule=self.schedule_rule)
+        triggers = bucket_triggers(self.bucket) + [parameter_trigger(self.parameter_path)]
+        self.deliveries = {t.name: (t, self._rule(t)) for t in triggers}
 
     def _environment(self, **changes: str) -> None:
         from dataclasses import replace
@@ -252,6 +261,21 @@ class LocalStack:
             for message in messages:
                 sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
                 yield json.loads(message["Body"])
+
+    def set_parameter(self, name: str, value: str) -> None:
+        """Change an operator parameter and emit the change event Parameter Store emits (moto does not)."""
+        full = self.parameter_path + name
+        self.client("ssm").put_parameter(Name=full, Value=value, Type="String", Overwrite=True)
+        self.client("events").put_events(Entries=[{
+            "Source": "aws.ssm", "DetailType": "Parameter Store Change",
+            "Detail": json.dumps({"operation": "Update", "name": full, "type": "String"})}])
+
+    def run_lifecycle(self, payload: Mapping[str, Any] | None = None) -> dict:
+        """Run the lifecycle state machine once (a scheduled check, or {"action": "rollback"}) to its end."""
+        arn = self.start_execution("lifecycle", payload or {"trigger": "schedule"})
+        self.wait_for_executions()
+        self.pump()
+        return next(e for e in self.executions if e["executionArn"] == arn)
 
     def notifications(self) -> list[dict]:
         """SNS messages sent so far (subject and text), oldest first; each returned once."""

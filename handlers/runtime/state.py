@@ -336,6 +336,67 @@ class StateTable:
         counts = {i["sk"][len("COUNT#"):]: i for i in items if i["sk"].startswith("COUNT#")}
         return LoopState.from_item(state), counts
 
+    # -- model lifecycle -------------------------------------------------------
+    def take_training_lock(self, owner: str, decision: Mapping[str, Any]) -> str:
+        """Take the lock and number the next version; raises Duplicate if a training holds it."""
+        at = now_iso()
+        try:
+            item = self.ddb.update_item(
+                TableName=self.name, Key=_key("LOOP", "STATE"),
+                UpdateExpression="SET training_owner = :o, training_started_at = :t, last_training_decision = :d "
+                                 "ADD versions :one",
+                ConditionExpression="attribute_not_exists(training_owner)",
+                ExpressionAttributeValues={":o": {"S": owner}, ":t": {"S": at}, ":one": {"N": "1"},
+                                           ":d": _ser.serialize(to_dynamo(dict(decision) | {"at": at}))},
+                ReturnValues="ALL_NEW",
+            )
+        except self.ddb.exceptions.ConditionalCheckFailedException as exc:
+            raise Duplicate("a training holds the lock") from exc
+        return f"v{int(_plain(item['Attributes'])['versions'])}"
+
+    def set_training_version(self, owner: str, version: str) -> None:
+        self.update("LOOP", "STATE", {"training_version": version}, condition="training_owner = :o",
+                    values={":o": owner})
+
+    def record_training_decision(self, decision: Mapping[str, Any]) -> None:
+        self.update("LOOP", "STATE", {"last_training_decision": dict(decision) | {"at": now_iso()}})
+
+    def release_training_lock(self, owner: str) -> bool:
+        try:
+            self.update("LOOP", "STATE", {}, condition="training_owner = :o", values={":o": owner},
+                        removes=("training_owner", "training_version", "training_started_at"))
+            return True
+        except Duplicate:
+            return False  # already released (a retried cleanup) or taken by another run
+
+    def switch_active(self, version: str, arn: str, f1: float | None, expected_version: str | None) -> dict:
+        """Compare-and-swap the active model pointer; raises Duplicate if it moved since ``expected_version``."""
+        loop = self.loop()
+        if loop.active_version != expected_version:
+            raise Duplicate(f"active model is {loop.active_version}, expected {expected_version}")
+        condition = "attribute_not_exists(active_version)" if expected_version is None else "active_version = :expected"
+        values = {} if expected_version is None else {":expected": expected_version}
+        self.update("LOOP", "STATE", {
+            "active_version": version, "active_arn": arn, "active_f1": f1, "switched_at": now_iso(),
+            "previous_version": loop.active_version or "", "previous_arn": loop.active_arn or "",
+        }, condition=condition, values=values)
+        return {"previous_version": loop.active_version, "previous_arn": loop.active_arn}
+
+    def set_trained_snapshot(self, counts: Mapping[str, int]) -> None:
+        """Images per label that the last finished training saw: 'new' is counted from here."""
+        self.update("LOOP", "STATE", {"trained_counts": dict(counts)})
+
+    def set_counts(self, counts: Mapping[str, int]) -> None:
+        """Reconcile the per-label counters with a listing of the training folders."""
+        for label, count in counts.items():
+            self.update("LOOP", f"COUNT#{label}", {"count": count, "reconciled_at": now_iso()})
+
+    def put_model(self, version: str, fields: Mapping[str, Any]) -> dict:
+        return self.update(f"MODEL#{version}", "MODEL", dict(fields) | {"version": version, "updated_at": now_iso()})
+
+    def model(self, version: str | None) -> dict | None:
+        return self.get(f"MODEL#{version}", "MODEL") if version else None
+
     # -- parameter alerts --------------------------------------------------------
     def first_alert(self, name: str, value: str, message: str) -> bool:
         """True the first time this invalid value of this parameter is seen."""
@@ -345,3 +406,4 @@ class StateTable:
             return True
         except Duplicate:
             return False
+

@@ -1,0 +1,77 @@
+"""The evaluation gate: read the trained version's evaluation (overall F1 and,
+from the evaluation summary, per-label metrics), ask the policies whether it
+may replace the running version and with how many inference units."""
+
+from __future__ import annotations
+
+import json
+
+from plugins import Evaluation, LabelMetrics
+
+from ..runtime import aws, context
+from ..runtime.lambda_entry import entry_point
+from .training import describe
+
+
+def read_evaluation(version: str) -> Evaluation:
+    result = describe(version).get("EvaluationResult") or {}
+    per_label, precision, recall = {}, None, None
+    summary = (result.get("Summary") or {}).get("S3Object")
+    if summary:
+        body = aws.client("s3").get_object(Bucket=summary["Bucket"], Key=summary["Name"])["Body"].read()
+        doc = json.loads(body)
+        aggregated = doc.get("AggregatedEvaluationResults") or {}
+        precision, recall = aggregated.get("Precision"), aggregated.get("Recall")
+        for entry in doc.get("LabelEvaluationResults", []):
+            metrics = entry.get("Metrics") or {}
+            per_label[entry["Label"]] = LabelMetrics(float(metrics.get("F1Score", 0.0)),
+                                                     float(metrics.get("Precision", 0.0)),
+                                                     float(metrics.get("Recall", 0.0)), metrics.get("Threshold"))
+    return Evaluation(version, float(result.get("F1Score", 0.0)), precision, recall, per_label)
+
+
+def evaluation_record(evaluation: Evaluation) -> dict:
+    return {"f1": evaluation.f1, "precision": evaluation.precision, "recall": evaluation.recall,
+            "per_label": {k: {"f1": m.f1, "precision": m.precision, "recall": m.recall, "threshold": m.threshold}
+                          for k, m in evaluation.per_label.items()}}
+
+
+def evaluation_from_record(version: str, record: dict | None) -> Evaluation | None:
+    ev = (record or {}).get("evaluation")
+    if not ev:
+        return None
+    return Evaluation(version, float(ev["f1"]), ev.get("precision"), ev.get("recall"),
+                      {k: LabelMetrics(m["f1"], m["precision"], m["recall"], m.get("threshold"))
+                       for k, m in (ev.get("per_label") or {}).items()})
+
+
+def candidate(version: str, version_arn: str, evaluation: Evaluation, incumbent_version: str | None,
+              incumbent_arn: str | None, settings) -> dict:
+    """The deployment candidate: the policies' capacity for it and who it replaces."""
+    capacity = context.engine().capacity(evaluation, settings)
+    return {"version": version, "version_arn": version_arn, "f1": evaluation.f1,
+            "min_units": capacity.min_units, "max_units": capacity.max_units,
+            "capacity_reason": capacity.reason, "incumbent_version": incumbent_version,
+            "incumbent_arn": incumbent_arn}
+
+
+def evaluate(version: str, version_arn: str, incumbent_version: str | None, incumbent_arn: str | None) -> dict:
+    table, settings = context.table(), context.settings()
+    evaluation = read_evaluation(version)
+    incumbent = evaluation_from_record(incumbent_version, table.model(incumbent_version))
+    decision = context.engine().deployment(evaluation, incumbent, settings)
+    table.put_model(version, {"evaluation": evaluation_record(evaluation),
+                              "decision": {"deploy": decision.deploy, "reason": decision.reason,
+                                           "policy": decision.policy}})
+    context.metrics.add_metric(name="ModelF1", unit="None", value=evaluation.f1)
+    result = {"deploy": decision.deploy, "reason": decision.reason, "policy": decision.policy}
+    if not decision.deploy:
+        return result | {"version": version, "version_arn": version_arn, "f1": evaluation.f1,
+                         "incumbent_version": incumbent_version, "incumbent_arn": incumbent_arn}
+    return result | candidate(version, version_arn, evaluation, incumbent_version, incumbent_arn, settings)
+
+
+@entry_point
+def handler(event: dict) -> dict:
+    check, training = event["check"]["value"], event["training"]["value"]
+    return evaluate(training["version"], training["version_arn"], check["incumbent_version"], check["incumbent_arn"])

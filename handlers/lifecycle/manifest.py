@@ -1,0 +1,78 @@
+"""Build the training manifest from the label folders.
+
+Lists only ``images_labeled_by_folder/``, streams one JSON line per image to a
+spooled file (memory stays flat however many images), writes it under
+``manifests/<version>.manifest`` (a new file per training), reconciles the
+per-label counters with what it listed, and checks Rekognition's rules first so
+a violation is a recorded reason, not a failed API call.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import Counter
+from datetime import datetime, timezone
+
+from ..runtime import aws, config, context, layout
+from ..runtime.lambda_entry import entry_point
+from ..training_data import classify
+
+SPOOL_BYTES = 8 * 1024 * 1024
+ATTRIBUTE = "labelloop-class"
+
+
+def manifest_line(bucket: str, key: str, label: str, created: datetime) -> str:
+    return json.dumps({
+        "source-ref": f"s3://{bucket}/{key}",
+        ATTRIBUTE: 1,
+        f"{ATTRIBUTE}-metadata": {
+            "confidence": 1,
+            "class-name": label,
+            "human-annotated": "yes",
+            "creation-date": created.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3],
+            "type": "groundtruth/image-classification",
+        },
+    }, separators=(",", ":")) + "\n"
+
+
+def rule_violation(counts: Counter, labels: tuple[str, ...]) -> str | None:
+    """Rekognition's rules for image classification, as a reason not to train."""
+    present = [label for label in labels if counts.get(label)]
+    if len(present) < 2:
+        return f"Rekognition needs images of at least 2 labels; found images of {len(present)} ({', '.join(present) or 'none'})"
+    missing = [label for label in labels if not counts.get(label)]
+    if missing:
+        return f"every label needs at least one image; none for {', '.join(missing)}"
+    return None
+
+
+def build(bucket: str, version: str, labels: tuple[str, ...]) -> dict:
+    s3 = aws.client("s3")
+    counts: Counter = Counter()
+    skipped: Counter = Counter()
+    key = f"{layout.MANIFEST_PREFIX}{version}.manifest"
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, mode="w+b") as spool:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=layout.TRAINING_PREFIX):
+            for obj in page.get("Contents", []):
+                label, why = classify(obj["Key"], labels)
+                if label is None:
+                    skipped[why] += 1
+                    continue
+                counts[label] += 1
+                spool.write(manifest_line(bucket, obj["Key"], label, obj["LastModified"]).encode())
+        context.table().set_counts({label: counts.get(label, 0) for label in labels})
+        violation = rule_violation(counts, labels)
+        result = {"ok": violation is None, "counts": {label: counts.get(label, 0) for label in labels},
+                  "images": sum(counts.values()), "skipped": dict(skipped)}
+        if violation:
+            return result | {"reason": violation}
+        spool.seek(0)
+        s3.upload_fileobj(spool, bucket, key, ExtraArgs={"ContentType": "application/x-ndjson"})
+    return result | {"manifest_key": key, "reason": f"{result['images']} images of {len(labels)} labels"}
+
+
+@entry_point
+def handler(event: dict) -> dict:
+    cfg = config.current()
+    return build(cfg.bucket, event["check"]["value"]["version"], cfg.labels)

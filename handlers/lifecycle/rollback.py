@@ -1,0 +1,40 @@
+"""Rollback (an operator action): make the previous version the deployment
+candidate again; the lifecycle state machine then starts it, switches back and
+stops the current one."""
+
+from __future__ import annotations
+
+from ..runtime import context
+from ..runtime.lambda_entry import entry_point
+from ..runtime.state import Duplicate
+from .evaluate import candidate, evaluation_from_record
+from plugins import Evaluation
+
+
+class NothingToRollBack(Exception):
+    """There is no previous version to go back to."""
+
+
+class TrainingInProgress(Exception):
+    """A lifecycle run holds the lock; roll back after it finishes."""
+
+
+def prepare(owner: str) -> dict:
+    table = context.table()
+    loop = table.loop()
+    if not loop.previous_version or not loop.previous_arn:
+        raise NothingToRollBack(f"no previous version to roll back to (active: {loop.active_version or 'none'})")
+    try:
+        table.take_training_lock(owner, {"train": False, "reason": f"rollback to {loop.previous_version}",
+                                         "policy": "operator", "trigger": "rollback"})
+    except Duplicate:
+        raise TrainingInProgress(f"a lifecycle run ({loop.training_version or 'starting'}) holds the lock") from None
+    evaluation = (evaluation_from_record(loop.previous_version, table.model(loop.previous_version))
+                  or Evaluation(loop.previous_version, 0.0))
+    return {"deploy": True, "reason": f"operator rollback from {loop.active_version}", "policy": "operator"} | candidate(
+        loop.previous_version, loop.previous_arn, evaluation, loop.active_version, loop.active_arn, context.settings())
+
+
+@entry_point
+def handler(event: dict) -> dict:
+    return prepare(event["run"]["owner"])

@@ -1,0 +1,64 @@
+"""Start training a new version, and poll a version's status (training or starting)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from ..runtime import aws, config, context, layout
+from ..runtime.lambda_entry import entry_point
+from ..runtime.state import now_iso
+
+IN_PROGRESS = {"training": "TRAINING_IN_PROGRESS", "starting": "STARTING"}
+TIMED_OUT = "TIMED_OUT"
+
+
+def start_training(owner: str, version: str, manifest_key: str, counts: dict) -> dict:
+    cfg = config.current()
+    response = aws.client("rekognition").create_project_version(
+        ProjectArn=cfg.project_arn, VersionName=version,
+        OutputConfig={"S3Bucket": cfg.bucket, "S3KeyPrefix": f"{layout.EVALUATION_PREFIX}{version}/"},
+        TrainingData={"Assets": [{"GroundTruthManifest": {"S3Object": {"Bucket": cfg.bucket, "Name": manifest_key}}}]},
+        TestingData={"AutoCreate": True},
+        Tags={"labelloop:stack": cfg.stack},
+    )
+    started = now_iso()
+    table = context.table()
+    table.set_training_version(owner, version)
+    table.put_model(version, {"arn": response["ProjectVersionArn"], "status": "TRAINING_IN_PROGRESS",
+                              "manifest": manifest_key, "counts": counts, "training_started_at": started,
+                              "run": owner})
+    context.announce("training_started", f"training {version} started",
+                     {"version": version, "images": sum(counts.values())})
+    return {"version": version, "version_arn": response["ProjectVersionArn"], "started_at": started}
+
+
+def describe(version: str) -> dict:
+    cfg = config.current()
+    versions = aws.client("rekognition").describe_project_versions(
+        ProjectArn=cfg.project_arn, VersionNames=[version])["ProjectVersionDescriptions"]
+    if not versions:
+        raise LookupError(f"model version {version} does not exist in {cfg.project_arn}")
+    return versions[0]
+
+
+def poll(version: str, phase: str, since: str, max_wait_seconds: int) -> dict:
+    """The version's status; TIMED_OUT once it has been in progress longer than the maximum wait."""
+    description = describe(version)
+    status, message = description["Status"], description.get("StatusMessage", "")
+    waited = (datetime.now(timezone.utc) - datetime.fromisoformat(since.replace("Z", "+00:00"))).total_seconds()
+    if status == IN_PROGRESS[phase] and waited > max_wait_seconds:
+        status, message = TIMED_OUT, f"still {status} after {int(waited)} s (maximum {max_wait_seconds} s)"
+    context.table().put_model(version, {"status": status, "status_message": message})
+    return {"status": status, "message": message, "waited_seconds": int(waited)}
+
+
+@entry_point
+def start_handler(event: dict) -> dict:
+    manifest = event["manifest"]["value"]
+    return start_training(event["run"]["owner"], event["check"]["value"]["version"], manifest["manifest_key"],
+                          manifest["counts"])
+
+
+@entry_point
+def status_handler(event: dict) -> dict:
+    return poll(event["version"], event["phase"], event["since"], int(event["max_wait_seconds"]))
