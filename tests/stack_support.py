@@ -244,3 +244,17 @@ def counts() -> dict[str, int]:
 def invocations_of(st, function_key: str) -> list:
     name = f"labelloop-{st.stack}-{function_key}"
     return [i for i in st.invocations if i.function == name]
+
+
+def clear_training_data(st) -> None:
+    """Empty the label folders, the per-image items and the per-label counters (between tests of a shared stack)."""
+    s3, ddb = st.client("s3"), st.client("dynamodb")
+    for key in training_keys(st):
+        s3.delete_object(Bucket=st.bucket, Key=key)
+    pages = ddb.get_paginator("scan").paginate(TableName=st.table, ProjectionExpression="pk, sk")
+    for item in (i for page in pages for i in page.get("Items", [])):
+        if item["pk"]["S"].startswith("IMG#") or item["sk"]["S"].startswith("COUNT#"):
+            ddb.delete_item(TableName=st.table, Key=item)
+    for _, queue in st.deliveries.values():  # the deletes' own events are not part of the next test
+        list(st._drain(queue))
+    st.invocations.clear()
