@@ -82,8 +82,20 @@ def detect(obj: ObjectEvent, pending_sk: str | None = None) -> dict[str, Any]:
                      "policy": decision.policy},
     }
     result = _finish(table, record, pending_sk)
-    return result | {"review": decision.review and not result.get("duplicate"), "purpose": decision.purpose,
+    if result.get("duplicate"):
+        return result | _unstarted_review(table, record["detection_id"])
+    return result | {"review": decision.review, "purpose": decision.purpose,
                      "model_version": loop.active_version, "labels": record["labels"]}
+
+
+def _unstarted_review(table, detection_id: str) -> dict:
+    """A duplicate event records nothing new; but a review its first delivery decided on and
+    could not start (StartHumanLoop failed after its retries) is started now, as first decided."""
+    existing = table.detection(detection_id) or {}
+    decision = existing.get("decision") or {}
+    return {"review": bool(decision.get("review")) and not existing.get("human_loop"),
+            "purpose": decision.get("purpose"), "model_version": existing.get("model_version"),
+            "labels": existing.get("labels", [])}
 
 
 def _pending(table, record: dict, reason: str, pending_sk: str | None) -> dict:

@@ -24,7 +24,11 @@ def record_failure(event: dict) -> dict:
                   "key": obj.key, "etag": obj.etag, "version_id": obj.version_id,
                   "image_uri": f"s3://{obj.bucket}/{obj.key}", "detected_at": now_iso(),
                   "outcome": "failed", "reason": reason}
-        context.table().mark_detection_failed(record["detection_id"], record)
+        table = context.table()
+        table.mark_detection_failed(record["detection_id"], record)
+        if (table.detection(record["detection_id"]) or {}).get("outcome") != "failed":
+            # detected before: a later step (the review start) failed; note it on the detection
+            table.update(f"DET#{record['detection_id']}", "DET", {"failure": reason, "failed_at": record["detected_at"]})
     if context.table().first_alert("detection-failure", f"{today()}:{name}", reason):
         context.announce("error", f"Detections are failing: {name}",
                          {"error": name, "cause": cause, "first image": obj.key if obj else "unknown"},

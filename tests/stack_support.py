@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote_plus
 
 import pytest
-
 from fakes import FakeA2I, FakeRekognition
+
 from handlers.runtime import context, layout
 from handlers.runtime.ids import detection_id
 from sandbox.local_aws import LocalStack
@@ -181,7 +181,7 @@ def etag_of(st, key: str) -> str:
 
 def output_key(st, loop_name: str, when: datetime | None = None) -> str:
     """Where A2I writes a loop's output: <prefix><flow definition>/YYYY/MM/DD/hh/mm/ss/<loop>/output.json."""
-    when = when or datetime.now(timezone.utc)
+    when = when or datetime.now(UTC)
     flow = st.flow_definition_arn.rsplit("/", 1)[1]
     return f"{layout.REVIEW_OUTPUT_PREFIX}{flow}/{when:%Y/%m/%d/%H/%M/%S}/{loop_name}/output.json"
 

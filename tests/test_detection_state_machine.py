@@ -4,10 +4,6 @@ interpreter with the Lambda tasks dispatched to the in-process handlers."""
 import json
 
 import pytest
-
-from handlers.runtime import context
-from handlers.runtime.ids import HUMAN_LOOP_NAME
-from policies.names import ENABLE_REVIEW, ENABLE_SAMPLING, MIN_CONFIDENCE, SAMPLING_INTERVAL
 from stack_support import (
     CONFIDENT,
     UNSURE,
@@ -24,11 +20,20 @@ from stack_support import (
     upload,
 )
 
+from handlers.runtime import context
+from handlers.runtime.ids import HUMAN_LOOP_NAME
+from policies.names import (
+    ENABLE_REVIEW,
+    ENABLE_SAMPLING,
+    MIN_CONFIDENCE,
+    SAMPLING_INTERVAL,
+)
+
 RETRIES = 6  # MaxAttempts of the Detect task's Retry rule
 
 
 @pytest.fixture
-def st(shared_stack):
+def st(shared_stack):  # noqa: F811  (the imported fixture)
     fresh(shared_stack)
     activate_model("v1")
     yield shared_stack

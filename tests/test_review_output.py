@@ -5,9 +5,6 @@ import json
 import uuid
 
 import pytest
-
-from handlers.runtime import context, layout
-from policies.names import ENABLE_SAMPLING, NONE_OF_THE_ABOVE, SAMPLING_INTERVAL
 from stack_support import (
     CONFIDENT,
     answer,
@@ -26,9 +23,12 @@ from stack_support import (
     write_output,
 )
 
+from handlers.runtime import context, layout
+from policies.names import ENABLE_SAMPLING, NONE_OF_THE_ABOVE, SAMPLING_INTERVAL
+
 
 @pytest.fixture
-def st(shared_stack):
+def st(shared_stack):  # noqa: F811  (the imported fixture)
     fresh(shared_stack)
     return shared_stack
 
@@ -118,7 +118,7 @@ def test_empty_answers_are_reported(st):
     None,
 ])
 def test_task_object_must_be_this_loops_image(st, task_object):
-    detection, name = open_review(st, f"images_for_detection/rv/task-{uuid.uuid4().hex[:8]}.png")
+    _, name = open_review(st, f"images_for_detection/rv/task-{uuid.uuid4().hex[:8]}.png")
     content = json.loads(st.a2i.loops[name]["input"])
     if task_object is None:
         del content["taskObject"]
@@ -183,7 +183,7 @@ def test_unknown_human_loop(st):
 
 
 def test_a_closed_loop_is_not_processed_again(st):
-    detection, name = open_review(st, "images_for_detection/rv/closed.png")
+    _, name = open_review(st, "images_for_detection/rv/closed.png")
     write_output(st, name, output_document(st, name, ["bird"]))
     assert loop_result(name)[0] == "rejected"
     snapshot = Snapshot(st)

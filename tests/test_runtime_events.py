@@ -1,11 +1,11 @@
 """S3 object events in both formats, identifiers from content, and keys that cannot escape."""
 
 import pytest
+from stack_support import eventbridge_event, notification_event
 
 from handlers.runtime import layout
 from handlers.runtime.events import UnrecognisedEvent, object_events
 from handlers.runtime.ids import HUMAN_LOOP_NAME, detection_id, human_loop_name
-from stack_support import eventbridge_event, notification_event
 
 AWKWARD = [
     "images_for_detection/my photo.png",

@@ -3,9 +3,6 @@
 import json
 
 import pytest
-
-from handlers.runtime import context
-from handlers.runtime.ids import detection_id
 from stack_support import (
     CONFIDENT,
     PNG,
@@ -21,9 +18,12 @@ from stack_support import (
     upload,
 )
 
+from handlers.runtime import context
+from handlers.runtime.ids import detection_id
+
 
 @pytest.fixture
-def st(shared_stack):
+def st(shared_stack):  # noqa: F811  (the imported fixture)
     fresh(shared_stack)
     return shared_stack
 

@@ -1,8 +1,16 @@
 """Per-label training image counters, kept current from S3 events on the label folders."""
 
 import pytest
-
-from stack_support import PNG, clear_training_data, counts, eventbridge_event, etag_of, invocations_of, local_stack, notification_event
+from stack_support import (
+    PNG,
+    clear_training_data,
+    counts,
+    etag_of,
+    eventbridge_event,
+    invocations_of,
+    local_stack,
+    notification_event,
+)
 
 LABELS = ("cat", "dog", "tabby cat")
 
