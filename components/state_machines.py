@@ -107,9 +107,12 @@ def lifecycle_definition(arns: dict[str, str], *, training_poll_seconds: int = 3
     retries service errors; any failure is caught into Finish, which stops what
     the run started but did not promote and releases the lock."""
     task = lambda key, **kw: lambda_task(arns[key], catch_to="CaughtError", **kw)  # noqa: E731
+    timeout = max_training_seconds + max_start_seconds + 3600
     states: dict[str, Any] = {
-        "Init": {"Type": "Pass", "Parameters": {"owner.$": "$$.Execution.Id"}, "ResultPath": "$.run",
-                 "Next": "Action"},
+        # A run never lasts longer than the timeout: a lock older than that belongs to a run that
+        # was stopped or timed out before its cleanup, and the next check takes it over.
+        "Init": {"Type": "Pass", "Parameters": {"owner.$": "$$.Execution.Id", "lock_seconds": timeout},
+                 "ResultPath": "$.run", "Next": "Action"},
         "Action": {"Type": "Choice", "Choices": [ROLLBACK | {"Next": "PrepareRollback"}], "Default": "CheckTraining"},
         "CheckTraining": task("training_check", result_path="$.check", next_state="ShouldTrain"),
         "ShouldTrain": {"Type": "Choice",
@@ -139,7 +142,11 @@ def lifecycle_definition(arns: dict[str, str], *, training_poll_seconds: int = 3
         "Switch": task("switch_model", result_path="$.switch", next_state="StopPrevious"),
         "StopPrevious": lambda_task(arns["stop_model"], result_path="$.stop", next_state="ReplayPending",
                                     comment="A failure here leaves the new model serving; Finish reports it"),
-        "ReplayPending": task("replay_pending", result_path="$.replay", next_state="Promoted"),
+        "ReplayPending": task("replay_pending", result_path="$.replay", next_state="MoreToReplay",
+                              comment="Starts detections of images that waited for a model, one page at a time"),
+        "MoreToReplay": {"Type": "Choice",
+                         "Choices": [{"Variable": "$.replay.value.more", "BooleanEquals": True, "Next": "ReplayPending"}],
+                         "Default": "Promoted"},
         "Promoted": {"Type": "Choice", "Choices": [ROLLBACK | {"Next": "RolledBack"}], "Default": "Deployed"},
         "Deployed": _outcome("deployed"),
         "RolledBack": _outcome("rolled_back"),
@@ -154,10 +161,13 @@ def lifecycle_definition(arns: dict[str, str], *, training_poll_seconds: int = 3
     }
     states["StopPrevious"]["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.stop_error",
                                         "Next": "ReplayPending"}]
+    # A version that is still stopping (a rollback right after the switch) starts once it has stopped.
+    states["StartModel"]["Retry"].insert(0, {"ErrorEquals": ["ModelBusy"], "IntervalSeconds": start_poll_seconds,
+                                             "MaxAttempts": 10, "BackoffRate": 1.5})
     states["Finish"]["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.finish_error", "Next": "Failed"}]
     return {
         "Comment": "labelloop model lifecycle: train, evaluate, deploy blue/green, roll back; always cleans up",
         "StartAt": "Init",
-        "TimeoutSeconds": max_training_seconds + max_start_seconds + 3600,
+        "TimeoutSeconds": timeout,
         "States": states,
     }

@@ -42,6 +42,7 @@ def apply_change(name: str, operation: str) -> dict:
     if short in (ENABLE_TRAINING, POLL_FREQUENCY) and cfg.schedule_rule:
         detail["schedule"] = apply_schedule(cfg.schedule_rule, short, value)
     context.table().update("PARAMCHANGE", now_iso(), detail)
+    context.parameters().provider.clear_cache()  # this container reads the new value at once
     context.announce("parameter_changed", f"Parameter {short} is now {spec.format(value)}", detail, notify=True)
     return detail | {"applied": True}
 

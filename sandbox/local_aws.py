@@ -65,6 +65,7 @@ class LocalStack:
     parameter_overrides: Mapping[str, Any] = field(default_factory=dict)
     standins: Mapping[str, object] = field(default_factory=dict)  # boto3 service name -> stand-in
     wait_scale: float = 0.0  # Wait states and retry back-off: 0 = instant, 1 = real time
+    lifecycle_options: Mapping[str, Any] = field(default_factory=dict)  # lifecycle_definition keyword arguments
     invocations: list[Invocation] = field(default_factory=list)
     retry_sleeps: list[float] = field(default_factory=list)
 
@@ -141,7 +142,8 @@ class LocalStack:
         self.state_machines = {
             "detection": self._state_machine("detection", "EXPRESS", detection_definition(
                 self.functions["detect"], self.functions["start_review"], self.functions["detection_failed"])),
-            "lifecycle": self._state_machine("lifecycle", "STANDARD", lifecycle_definition(self.functions)),
+            "lifecycle": self._state_machine("lifecycle", "STANDARD", lifecycle_definition(
+                self.functions, **self.lifecycle_options)),
         }
         schedule = training_schedule(defaults)
         self.schedule_rule = f"labelloop-{self.stack}-{schedule.name}"

@@ -8,27 +8,41 @@ from botocore.exceptions import ClientError
 from ..runtime import aws, context
 from ..runtime.lambda_entry import entry_point
 from ..runtime.state import Duplicate, now_iso
+from .training import describe
 
 
 class SwitchLost(Exception):
     """The active model changed since this run started; this run's candidate is not promoted."""
 
 
+class ModelBusy(Exception):
+    """The version cannot start now (it is still stopping); the state machine retries later."""
+
+
 def start_model(owner: str, candidate: dict) -> dict:
+    """Start the candidate. Whether this run started it decides whether the cleanup may stop it,
+    so the intent is recorded before the call: a retried step (the first attempt started the
+    model, then failed) still knows the model is its own."""
     params = {"ProjectVersionArn": candidate["version_arn"], "MinInferenceUnits": int(candidate["min_units"])}
     if candidate.get("max_units"):
         params["MaxInferenceUnits"] = int(candidate["max_units"])
+    version, table = candidate["version"], context.table()
     started = now_iso()
+    earlier = (table.model(version) or {}).get("start_requested_by")
+    table.put_model(version, {"start_requested_by": owner, "start_requested_at": started,
+                              "inference_units": params["MinInferenceUnits"]})
     try:
         aws.client("rekognition").start_project_version(**params)
         started_here = True
     except ClientError as exc:
         if aws.error_code(exc) != "ResourceInUseException":
             raise
-        started_here = False  # already starting or running (a retried step): poll it as it is
-    context.table().put_model(candidate["version"], {"status": "STARTING", "start_requested_at": started,
-                                                     "started_by": owner if started_here else None,
-                                                     "inference_units": params["MinInferenceUnits"]})
+        status = describe(version)["Status"]
+        if status not in ("STARTING", "RUNNING"):
+            raise ModelBusy(f"model {version} cannot start while it is {status}") from exc
+        # Already starting or running: this run's own start (a retried step) or a model nobody stopped.
+        started_here = earlier == owner
+    table.put_model(version, {"status": "STARTING", "started_by": owner if started_here else None})
     return {"started_at": started, "started_here": started_here}
 
 

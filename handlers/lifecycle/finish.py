@@ -38,7 +38,8 @@ def reason_of(state: dict, outcome: str) -> str:
         if poll:
             return f"model status {poll.get('status')}: {poll.get('message', '')}".strip()
         return "unknown failure"
-    return _value(state, "candidate").get("capacity_reason", "")
+    candidate = _value(state, "candidate")
+    return "; ".join(r for r in (candidate.get("reason"), candidate.get("capacity_reason")) if r)
 
 
 def finish(state: dict) -> dict:
@@ -67,8 +68,11 @@ def finish(state: dict) -> dict:
     elif outcome == "deployed" and manifest.get("counts"):
         table.set_trained_snapshot(manifest["counts"])
         table.update("LOOP", "STATE", {"trained_at": now_iso()})
-    table.release_training_lock(owner)
     reason = reason_of(state, outcome)
+    if outcome == "not_trainable":  # the recorded reason not to train (shown by `labelloop status`)
+        table.record_training_decision({"train": False, "reason": reason, "policy": "labelloop (Rekognition rules)",
+                                        "version": version})
+    table.release_training_lock(owner)
     summary = HEADLINES[outcome].format(version=version or "-")
     facts = {"outcome": outcome, "version": version, "reason": reason, "F1": candidate.get("f1"),
              "replaced": candidate.get("incumbent_version"), "replayed": _value(state, "replay").get("replayed")}

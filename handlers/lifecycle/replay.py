@@ -1,26 +1,54 @@
 """After a model is promoted, detect the images that were uploaded while no
-model was running (recorded as pending, never lost)."""
+model was running (recorded as pending, never lost).
+
+One invocation starts at most ``PAGE`` detections and returns a cursor; the
+state machine calls it again while there are more, so any number of pending
+images is replayed within the function's timeout. Execution names are derived
+from the run and the detection, so a retried step does not start a detection
+twice; the detection itself is idempotent too (the pending record is replaced
+once).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+
+from botocore.exceptions import ClientError
 
 from ..runtime import aws, config, context
 from ..runtime.lambda_entry import entry_point
 
+PAGE = 200
 
-def replay_pending() -> dict:
-    cfg = config.current()
+
+def execution_name(owner: str, detection_id: str) -> str:
+    """Unique per run and detection, within Step Functions' 80 characters of [A-Za-z0-9-_]."""
+    run = hashlib.sha256(owner.encode()).hexdigest()[:16]
+    return f"replay-{run}-{detection_id[:40]}"
+
+
+def replay_pending(owner: str, after: str | None = None, page: int | None = None) -> dict:
+    cfg, page = config.current(), page or PAGE
     sfn = aws.client("stepfunctions")
-    pending = context.table().pending()
-    for item in pending:
-        sfn.start_execution(stateMachineArn=cfg.detection_state_machine_arn, input=json.dumps({
-            "bucket": item["bucket"], "key": item["key"], "etag": item.get("etag"),
-            "version_id": item.get("version_id"), "pending_sk": item["sk"], "reason": "replay",
-        }))
-    return {"replayed": len(pending)}
+    items = context.table().pending_page(after, page)
+    started = 0
+    for item in items:
+        try:
+            sfn.start_execution(
+                stateMachineArn=cfg.detection_state_machine_arn, name=execution_name(owner, item["detection_id"]),
+                input=json.dumps({"bucket": item["bucket"], "key": item["key"], "etag": item.get("etag"),
+                                  "version_id": item.get("version_id"), "pending_sk": item["sk"], "reason": "replay"}))
+            started += 1
+        except ClientError as exc:
+            if aws.error_code(exc) != "ExecutionAlreadyExists":  # started by an earlier attempt of this step
+                raise
+    more = len(items) == page
+    return {"replayed": started, "more": more, "after": items[-1]["sk"] if items else after}
 
 
 @entry_point
 def handler(event: dict) -> dict:
-    return replay_pending()
+    previous = (event.get("replay") or {}).get("value") or {}
+    result = replay_pending(event["run"]["owner"], previous.get("after") if previous.get("more") else None)
+    return result | {"replayed": result["replayed"] + (previous.get("replayed", 0) if previous.get("more") else 0)}

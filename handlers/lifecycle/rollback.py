@@ -7,6 +7,7 @@ from __future__ import annotations
 from ..runtime import context
 from ..runtime.lambda_entry import entry_point
 from ..runtime.state import Duplicate
+from .check import stale_before
 from .evaluate import candidate, evaluation_from_record
 from plugins import Evaluation
 
@@ -19,14 +20,14 @@ class TrainingInProgress(Exception):
     """A lifecycle run holds the lock; roll back after it finishes."""
 
 
-def prepare(owner: str) -> dict:
+def prepare(owner: str, lock_seconds: int | None = None) -> dict:
     table = context.table()
     loop = table.loop()
     if not loop.previous_version or not loop.previous_arn:
         raise NothingToRollBack(f"no previous version to roll back to (active: {loop.active_version or 'none'})")
     try:
         table.take_training_lock(owner, {"train": False, "reason": f"rollback to {loop.previous_version}",
-                                         "policy": "operator", "trigger": "rollback"})
+                                         "policy": "operator", "trigger": "rollback"}, stale_before(lock_seconds))
     except Duplicate:
         raise TrainingInProgress(f"a lifecycle run ({loop.training_version or 'starting'}) holds the lock") from None
     evaluation = (evaluation_from_record(loop.previous_version, table.model(loop.previous_version))
@@ -37,4 +38,4 @@ def prepare(owner: str) -> dict:
 
 @entry_point
 def handler(event: dict) -> dict:
-    return prepare(event["run"]["owner"])
+    return prepare(event["run"]["owner"], event["run"].get("lock_seconds"))

@@ -227,18 +227,31 @@ class StateTable:
 
     def replace_pending(self, record: Mapping[str, Any], pending_sk: str) -> None:
         """A pending detection detected at last: overwrite the record, move the day's count, drop the pending item."""
-        day = record["detected_at"][:10]
+        day, pending_day = record["detected_at"][:10], pending_sk[:10]
+        counts = {f"outcome_{record['outcome']}": 1, "replayed": 1}
+        if pending_day == day:  # one item may appear only once in a transaction
+            moves = [self._add(f"STATS#{day}", "STATS", counts | {"outcome_pending": -1})]
+        else:
+            moves = [self._add(f"STATS#{day}", "STATS", counts),
+                     self._add(f"STATS#{pending_day}", "STATS", {"outcome_pending": -1})]
         self._transact([
             {"Put": {"TableName": self.name, "Item": _item({"pk": f"DET#{record['detection_id']}", "sk": "DET", **record}),
                      "ConditionExpression": "#o = :pending",
                      "ExpressionAttributeNames": {"#o": "outcome"},
                      "ExpressionAttributeValues": {":pending": {"S": "pending"}}}},
-            self._add(f"STATS#{day}", "STATS", {f"outcome_{record['outcome']}": 1, "replayed": 1}),
+            *moves,
             {"Delete": {"TableName": self.name, "Key": _key("PENDING", pending_sk)}},
         ])
 
     def pending(self) -> list[dict]:
         return self.query("PENDING")
+
+    def pending_page(self, after: str | None, limit: int) -> list[dict]:
+        """Up to ``limit`` pending detections whose ``sk`` sorts after ``after``, oldest first."""
+        values = {":pk": {"S": "PENDING"}, **({":after": {"S": after}} if after else {})}
+        page = self.ddb.query(TableName=self.name, ConsistentRead=True, Limit=limit, ExpressionAttributeValues=values,
+                              KeyConditionExpression="pk = :pk" + (" AND sk > :after" if after else ""))
+        return [_plain(i) for i in page.get("Items", [])]
 
     def detection(self, detection_id: str) -> dict | None:
         return self.get(f"DET#{detection_id}", "DET")
@@ -337,16 +350,21 @@ class StateTable:
         return LoopState.from_item(state), counts
 
     # -- model lifecycle -------------------------------------------------------
-    def take_training_lock(self, owner: str, decision: Mapping[str, Any]) -> str:
-        """Take the lock and number the next version; raises Duplicate if a training holds it."""
+    def take_training_lock(self, owner: str, decision: Mapping[str, Any], stale_before: str | None = None) -> str:
+        """Take the lock and number the next version; raises Duplicate if a training holds it.
+        A lock taken before ``stale_before`` (its run can no longer be running) is taken over."""
         at = now_iso()
+        condition, values = "attribute_not_exists(training_owner)", {}
+        if stale_before:
+            condition += " OR training_started_at < :stale"
+            values[":stale"] = {"S": stale_before}
         try:
             item = self.ddb.update_item(
                 TableName=self.name, Key=_key("LOOP", "STATE"),
                 UpdateExpression="SET training_owner = :o, training_started_at = :t, last_training_decision = :d "
-                                 "ADD versions :one",
-                ConditionExpression="attribute_not_exists(training_owner)",
-                ExpressionAttributeValues={":o": {"S": owner}, ":t": {"S": at}, ":one": {"N": "1"},
+                                 "REMOVE training_version ADD versions :one",
+                ConditionExpression=condition,
+                ExpressionAttributeValues={":o": {"S": owner}, ":t": {"S": at}, ":one": {"N": "1"}, **values,
                                            ":d": _ser.serialize(to_dynamo(dict(decision) | {"at": at}))},
                 ReturnValues="ALL_NEW",
             )

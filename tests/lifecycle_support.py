@@ -1,0 +1,81 @@
+"""Helpers of the lifecycle tests: a stack with the Custom Labels stand-in, seeding
+training images through the bucket, and reading what a run left behind."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+
+from fakes import FakeA2I, FakeCustomLabels
+from handlers.runtime import context
+from sandbox.local_aws import LocalStack
+
+LABELS = ("cat", "dog")
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
+
+
+@contextlib.contextmanager
+def lifecycle_stack(models: FakeCustomLabels | None = None, labels=LABELS, **options):
+    """A LocalStack with ``models`` standing in for Rekognition; ``options`` go to lifecycle_definition."""
+    models = models or FakeCustomLabels(labels=labels)
+    with LocalStack(labels=labels, standins={"rekognition": models, "sagemaker-a2i-runtime": FakeA2I()},
+                    lifecycle_options=options) as stack:
+        stack.models = models
+        yield stack
+
+
+def seed(stack, counts: dict[str, int], start: int = 0) -> None:
+    """Put PNG images into the label folders and let the training-data rule count them."""
+    s3 = stack.client("s3")
+    for label, n in counts.items():
+        for i in range(start, start + n):
+            s3.put_object(Bucket=stack.bucket, Key=f"images_labeled_by_folder/{label}/img-{i}.png",
+                          Body=PNG + i.to_bytes(4, "big"))
+    stack.pump()
+
+
+def loop():
+    return context.table().loop()
+
+
+def new_since_training(stack) -> int:
+    """New labelled images since the last training, as the training check counts them."""
+    from handlers.lifecycle.check import training_facts
+
+    return training_facts(stack.config.labels)[1].new_total
+
+
+def output(execution: dict) -> dict:
+    return json.loads(execution.get("output") or "{}")
+
+
+def finish_result(stack, execution: dict) -> dict:
+    """What the Finish task returned for this run (also present when the run failed)."""
+    name = execution["executionArn"]
+    for invocation in stack.invocations:
+        if invocation.function.endswith("-finish_run") and invocation.event.get("run", {}).get("owner") == name:
+            return invocation.result
+    raise AssertionError("Finish did not run")
+
+
+def deploy_first(stack) -> dict:
+    """A first model (v1) deployed the ordinary way; notifications so far are drained."""
+    seed(stack, {label: 6 for label in stack.config.labels})
+    execution = stack.run_lifecycle()
+    assert execution["status"] == "SUCCEEDED", execution
+    assert loop().active_version == "v1"
+    stack.notifications()
+    return execution
+
+
+def subjects(stack) -> list[str]:
+    return [n["subject"] for n in stack.notifications()]
+
+
+def wait_for_detections(stack, timeout: float = 30.0) -> None:
+    """Wait until no execution of the detection state machine is running (replays start them directly)."""
+    sfn, deadline = stack.client("stepfunctions"), time.monotonic() + timeout
+    while sfn.list_executions(stateMachineArn=stack.state_machines["detection"], statusFilter="RUNNING")["executions"]:
+        assert time.monotonic() < deadline, "detections still running"
+        time.sleep(0.01)

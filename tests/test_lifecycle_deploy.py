@@ -1,0 +1,238 @@
+"""The lifecycle state machine's happy paths, run by moto's Step Functions
+interpreter with the real handlers and a Custom Labels stand-in."""
+
+from __future__ import annotations
+
+import json
+
+from fakes import FakeCustomLabels
+from handlers.runtime import context
+from lifecycle_support import (PNG, deploy_first, finish_result, lifecycle_stack, loop, new_since_training, output,
+                               seed, subjects, wait_for_detections)
+
+
+def _calls(stack, operation: str) -> list[dict]:
+    return stack.models.operations(operation)
+
+
+def test_first_deployment_trains_evaluates_starts_and_switches():
+    with lifecycle_stack() as stack:
+        seed(stack, {"cat": 7, "dog": 5})
+        execution = stack.run_lifecycle()
+
+        assert execution["status"] == "SUCCEEDED"
+        assert output(execution)["outcome"]["value"] == "deployed"
+        state = loop()
+        assert (state.active_version, state.active_f1) == ("v1", 0.9)
+        assert state.active_arn == stack.models.arn("v1")
+        assert state.training_owner is None
+        assert stack.models.running == {"v1"}
+
+        (create,) = _calls(stack, "CreateProjectVersion")
+        assert create["ProjectArn"] == stack.project_arn and create["VersionName"] == "v1"
+        assert create["OutputConfig"] == {"S3Bucket": stack.bucket, "S3KeyPrefix": "evaluation/v1/"}
+        manifest = create["TrainingData"]["Assets"][0]["GroundTruthManifest"]["S3Object"]
+        assert manifest == {"Bucket": stack.bucket, "Name": "manifests/v1.manifest"}
+        assert create["TestingData"] == {"AutoCreate": True}
+        lines = stack.client("s3").get_object(Bucket=stack.bucket, Key=manifest["Name"])["Body"].read().splitlines()
+        assert len(lines) == 12
+
+        (start,) = _calls(stack, "StartProjectVersion")
+        assert start["MinInferenceUnits"] == 1 and start["MaxInferenceUnits"] is None
+        assert _calls(stack, "StopProjectVersion") == []
+
+        model = context.table().model("v1")
+        assert model["status"] == "RUNNING" and model["decision"]["deploy"] is True
+        assert model["evaluation"]["per_label"]["cat"]["f1"] == 0.9
+        assert model["counts"] == {"cat": 7, "dog": 5}
+
+        (note,) = stack.notifications()
+        assert note["subject"].startswith("[labelloop sandbox] Model v1 deployed")
+        assert "F1 0.900 meets Minimum-F1-Score" in note["message"]
+
+        # The data it was trained on does not train again.
+        assert new_since_training(stack) == 0
+        again = stack.run_lifecycle()
+        assert again["status"] == "SUCCEEDED" and output(again)["check"]["value"]["train"] is False
+        assert len(_calls(stack, "CreateProjectVersion")) == 1
+
+
+def test_per_label_metrics_come_from_the_evaluation_summary():
+    models = FakeCustomLabels(per_label={
+        "cat": {"F1Score": 0.95, "Precision": 0.97, "Recall": 0.93, "Threshold": 0.41},
+        "dog": {"F1Score": 0.81, "Precision": 0.78, "Recall": 0.84, "Threshold": 0.55}})
+    with lifecycle_stack(models) as stack:
+        deploy_first(stack)
+        evaluation = context.table().model("v1")["evaluation"]
+        assert evaluation["per_label"]["dog"] == {"f1": 0.81, "precision": 0.78, "recall": 0.84, "threshold": 0.55}
+        assert evaluation["per_label"]["cat"]["threshold"] == 0.41
+
+
+def test_replacement_starts_new_switches_then_stops_old():
+    with lifecycle_stack() as stack:
+        deploy_first(stack)
+        seed(stack, {"cat": 5, "dog": 5}, start=100)
+        execution = stack.run_lifecycle()
+
+        assert execution["status"] == "SUCCEEDED"
+        state = loop()
+        assert (state.active_version, state.previous_version) == ("v2", "v1")
+        assert state.previous_arn == stack.models.arn("v1")
+        assert stack.models.running == {"v2"}
+        assert stack.models.status("v1") == "STOPPING"
+        assert state.training_owner is None
+
+        # Blue/green: the new version runs before the pointer moves, the old one stops after it.
+        order = [i.function.rsplit("-", 1)[1] for i in stack.invocations
+                 if i.event.get("run", {}).get("owner") == execution["executionArn"]]
+        assert order.index("start_model") < order.index("switch_model") < order.index("stop_model")
+        (stop,) = _calls(stack, "StopProjectVersion")
+        assert stop["ProjectVersionArn"] == stack.models.arn("v1")
+        assert context.table().model("v1")["status"] == "STOPPING"
+
+        (note,) = stack.notifications()
+        assert "Model v2 deployed" in note["subject"] and "replaced  v1" in note["message"]
+        assert finish_result(stack, execution)["notes"] == []
+
+
+def test_stop_failure_of_the_old_model_is_reported_new_model_keeps_serving():
+    with lifecycle_stack() as stack:
+        deploy_first(stack)
+        seed(stack, {"cat": 5, "dog": 5}, start=100)
+        stack.models.fail_next("StopProjectVersion", "AccessDeniedException")
+        execution = stack.run_lifecycle()
+
+        assert execution["status"] == "SUCCEEDED"
+        assert loop().active_version == "v2" and loop().training_owner is None
+        assert stack.models.running == {"v1", "v2"}  # v1 could not be stopped: the operator must know
+        (note,) = stack.notifications()
+        assert "could not be stopped (AccessDeniedException)" in note["message"]
+
+
+def test_throttled_calls_are_retried_by_the_state_machine():
+    with lifecycle_stack() as stack:
+        seed(stack, {"cat": 6, "dog": 6})
+        stack.models.fail_next("CreateProjectVersion", "ThrottlingException")
+        stack.models.fail_next("StartProjectVersion", "ThrottlingException", "ThrottlingException")
+        execution = stack.run_lifecycle()
+        assert execution["status"] == "SUCCEEDED"
+        assert loop().active_version == "v1"
+        assert len(_calls(stack, "CreateProjectVersion")) == 2
+        assert len(_calls(stack, "StartProjectVersion")) == 3
+        assert stack.models.running == {"v1"}
+
+
+def test_pending_detections_are_replayed_after_the_first_deployment():
+    with lifecycle_stack() as stack:
+        s3 = stack.client("s3")
+        keys = [f"images_for_detection/upload-{i}.png" for i in range(3)]
+        for i, key in enumerate(keys):
+            s3.put_object(Bucket=stack.bucket, Key=key, Body=PNG + bytes([i]))
+        stack.pump()
+        table = context.table()
+        assert len(table.pending()) == 3
+        assert {d["outcome"] for d in table.scan_detections()} == {"pending"}
+
+        seed(stack, {"cat": 6, "dog": 6})
+        execution = stack.run_lifecycle()
+        wait_for_detections(stack)
+
+        assert execution["status"] == "SUCCEEDED"
+        assert output(execution)["replay"]["value"]["replayed"] == 3
+        assert table.pending() == []
+        records = list(table.scan_detections())
+        assert sorted(r["key"] for r in records) == keys
+        assert {(r["outcome"], r["model_version"]) for r in records} == {("confident", "v1")}
+        detected = [c["Image"]["S3Object"]["Name"] for c in stack.models.operations("DetectCustomLabels")]
+        assert sorted(detected) == keys
+        stats = table.day_stats()
+        assert (stats["outcome_pending"], stats["outcome_confident"], stats["replayed"]) == (0, 3, 3)
+        assert "replayed  3" in stack.notifications()[-1]["message"]
+
+
+def test_replay_pages_through_many_pending_detections(monkeypatch):
+    from handlers.lifecycle import replay
+
+    monkeypatch.setattr(replay, "PAGE", 2)
+    with lifecycle_stack() as stack:
+        s3 = stack.client("s3")
+        for i in range(5):
+            s3.put_object(Bucket=stack.bucket, Key=f"images_for_detection/u{i}.png", Body=PNG + bytes([i]))
+        stack.pump()
+        seed(stack, {"cat": 6, "dog": 6})
+        execution = stack.run_lifecycle()
+        wait_for_detections(stack)
+
+        assert execution["status"] == "SUCCEEDED"
+        replays = [i for i in stack.invocations if i.function.endswith("-replay_pending")]
+        assert len(replays) == 3  # 2 + 2 + 1
+        assert output(execution)["replay"]["value"]["replayed"] == 5
+        assert context.table().pending() == []
+        assert len(stack.models.operations("DetectCustomLabels")) == 5
+
+
+def test_replay_started_twice_by_a_retried_step_detects_each_image_once():
+    from handlers.lifecycle.replay import replay_pending
+
+    with lifecycle_stack() as stack:
+        stack.client("s3").put_object(Bucket=stack.bucket, Key="images_for_detection/a.png", Body=PNG)
+        stack.pump()
+        deploy_first(stack)  # replays a.png
+        wait_for_detections(stack)
+        owner = "arn:aws:states:us-east-1:123456789012:execution:x:run-1"
+        assert replay_pending(owner)["replayed"] == 0  # nothing pending any more
+        (record,) = context.table().scan_detections()
+        assert record["outcome"] == "confident"
+        assert len(stack.models.operations("DetectCustomLabels")) == 1
+
+
+def test_rollback_starts_previous_switches_back_and_stops_current():
+    with lifecycle_stack() as stack:
+        deploy_first(stack)
+        seed(stack, {"cat": 5, "dog": 5}, start=100)
+        assert stack.run_lifecycle()["status"] == "SUCCEEDED"
+        stack.notifications()
+        assert stack.models.status("v1") == "STOPPING"  # right after the switch: v1 is still stopping
+
+        execution = stack.run_lifecycle({"action": "rollback"})
+
+        assert execution["status"] == "SUCCEEDED"
+        assert output(execution)["outcome"]["value"] == "rolled_back"
+        state = loop()
+        assert (state.active_version, state.previous_version) == ("v1", "v2")
+        assert state.active_f1 == 0.9
+        assert stack.models.running == {"v1"}
+        assert stack.models.status("v2") == "STOPPING"
+        assert state.training_owner is None
+        assert len(stack.models.operations("CreateProjectVersion")) == 2  # no training for a rollback
+        # v1 was still stopping: the start was retried until it had stopped.
+        assert len(stack.models.operations("StartProjectVersion")) == 2 + 3
+        assert len(stack.retry_sleeps) == 2
+        (note,) = stack.notifications()
+        assert "Rolled back to model v1" in note["subject"]
+        assert "operator rollback from v2" in note["message"]
+
+
+def test_rollback_without_a_previous_version_changes_nothing_and_says_why():
+    with lifecycle_stack() as stack:
+        deploy_first(stack)
+        execution = stack.run_lifecycle({"action": "rollback"})
+        assert execution["status"] == "FAILED"
+        assert loop().active_version == "v1" and loop().training_owner is None
+        assert stack.models.running == {"v1"}
+        (note,) = stack.notifications()
+        assert "NothingToRollBack" in note["message"] and "no previous version" in note["message"]
+
+
+def test_rollback_while_a_training_runs_waits_its_turn():
+    with lifecycle_stack() as stack:
+        deploy_first(stack)
+        seed(stack, {"cat": 5, "dog": 5}, start=100)
+        stack.run_lifecycle()
+        stack.notifications()
+        context.table().take_training_lock("someone-else", {"train": True})
+        execution = stack.run_lifecycle({"action": "rollback"})
+        assert execution["status"] == "FAILED"
+        assert loop().active_version == "v2" and loop().training_owner == "someone-else"
+        assert stack.models.running == {"v2"}
+        assert "TrainingInProgress" in json.dumps(stack.notifications())
