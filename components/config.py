@@ -126,3 +126,26 @@ def load_stack_config(config) -> StackConfig:
         if value is not None:
             raw[key] = value
     return parse_stack_config(raw)
+
+
+def load_policies(config: StackConfig):
+    """The stack's policy engine and the parameter values to create: the configured policy
+    modules loaded (entry points aside: only what is bundled runs in the functions) and
+    ``parameterDefaults`` checked against the catalog. Problems are ConfigErrors."""
+    from plugins import Engine, InvalidParameterValue, PolicyLoadError
+
+    try:
+        engine = Engine.load(list(config.policies), entry_points=False)
+    except PolicyLoadError as exc:
+        raise ConfigError("policies", f"cannot be loaded: {exc}",
+                          "name modules importable from the program's virtualenv "
+                          "(pip install -e your-policy-package), or remove them") from exc
+    unknown = [name for name in config.parameter_defaults if name not in engine.catalog]
+    if unknown:
+        raise ConfigError("parameterDefaults", f"names {unknown[0]!r}, which no loaded policy defines",
+                          f"use one of {', '.join(engine.catalog.specs)}")
+    try:
+        settings = engine.catalog.defaults(config.parameter_defaults)
+    except InvalidParameterValue as exc:
+        raise ConfigError("parameterDefaults", f"sets {exc}", f"give {exc.name} {exc.allowed}") from exc
+    return engine, settings

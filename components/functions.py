@@ -71,7 +71,9 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
                      TABLE_RW, PUBLISH), timeout=900, memory=512),
     FunctionSpec("start_training", "handlers.lifecycle.training.start_handler", "Create a new model version", (
         Grant(("rekognition:CreateProjectVersion",), "project"),
-        Grant(("rekognition:CreateProjectVersion",), "project_versions"), TABLE_RW)),
+        Grant(("rekognition:CreateProjectVersion",), "project_versions"),
+        # The version is created with tags: IAM authorizes those as rekognition:TagResource on it.
+        Grant(("rekognition:TagResource",), "project_versions"), TABLE_RW)),
     FunctionSpec("model_status", "handlers.lifecycle.training.status_handler",
                  "Poll a model version's training or start status", (DESCRIBE_VERSIONS, TABLE_RW)),
     FunctionSpec("evaluate", "handlers.lifecycle.evaluate.handler",

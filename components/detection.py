@@ -1,0 +1,94 @@
+"""Detection: the upload trigger, the detection functions and the Express state
+machine built by :func:`components.state_machines.detection_definition`.
+
+Uploads arrive through S3 → EventBridge, not an S3 notification to a function:
+a bucket has one notification configuration (a second tool writing it would
+silently cut the loop off), EventBridge rules filter by prefix and event type
+without code, EventBridge keys are not URL-encoded, and the state machine is
+the rule's direct target with retries and a dead-letter queue — no router
+function in the path. The training folder's events (per-label counters) take
+the same route.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import pulumi
+import pulumi_aws as aws
+
+from components import events, iam
+from components.lambdas import DeployedFunction, FunctionFactory
+from components.naming import Account, Naming
+from components.state_machines import detection_definition
+
+DETECTION_FUNCTIONS = ("detect", "start_review", "detection_failed")
+MACHINE = "detection"
+UPLOAD_TRIGGER = "detection-upload"
+TRAINING_DATA_TRIGGER = "training-data"
+
+
+@dataclass
+class DetectionArgs:
+    naming: Naming
+    account: pulumi.Output[Account]
+    bucket_name: pulumi.Input[str]
+    functions: FunctionFactory
+    dead_letter_queue_arn: pulumi.Input[str]
+    log_retention_days: int = 30
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class Detection(pulumi.ComponentResource):
+    state_machine_arn: pulumi.Output[str]
+    definition: pulumi.Output[str]
+
+    def __init__(self, name: str, args: DetectionArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("labelloop:index:Detection", name, None, opts)
+        naming, tags = args.naming, dict(args.tags)
+        child = pulumi.ResourceOptions(parent=self)
+        account_id = args.account.apply(lambda a: a.account_id)
+
+        self.deployed: dict[str, DeployedFunction] = {key: args.functions.create(key, self)
+                                                      for key in DETECTION_FUNCTIONS}
+        self.deployed["training_data"] = args.functions.create("training_data", self, asynchronous=True)
+
+        arns = [self.deployed[key].arn for key in DETECTION_FUNCTIONS]
+        self.definition = pulumi.Output.all(*arns).apply(lambda a: json.dumps(detection_definition(*a), indent=2))
+        machine = naming.state_machine(MACHINE)
+        self.log_group = aws.cloudwatch.LogGroup(f"{machine}-logs", name=naming.state_machine_log_group(MACHINE),
+                                                 retention_in_days=args.log_retention_days, tags=tags, opts=child)
+        self.role, self.role_policy = iam.service_role(
+            f"{machine}-sfn", "states.amazonaws.com", iam.state_machine_statements(arns), parent=self,
+            account_id=account_id, tags=tags, description="The labelloop detection state machine")
+        # Express executions have no history of their own: their log is it, so log everything.
+        self.state_machine = aws.sfn.StateMachine(
+            machine, name=machine, type="EXPRESS", role_arn=self.role.arn, definition=self.definition,
+            logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
+                level="ALL", include_execution_data=True,
+                log_destination=pulumi.Output.concat(self.log_group.arn, ":*")),
+            tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]))
+
+        upload, pattern = events.bucket_trigger(args.bucket_name, UPLOAD_TRIGGER)
+        self.upload_rule = events.pattern_rule(naming, upload, pattern, parent=self, tags=tags)
+        self.events_role, self.events_policy = events.start_execution_role(
+            naming, MACHINE, self.state_machine.arn, account_id=account_id, parent=self, tags=tags)
+        self.upload_target = events.state_machine_target(
+            self.upload_rule, naming.rule(upload.name), self.state_machine.arn, self.events_role,
+            dead_letter_queue=args.dead_letter_queue_arn, parent=self, depends_on=[self.events_policy])
+
+        training, pattern = events.bucket_trigger(args.bucket_name, TRAINING_DATA_TRIGGER)
+        self.training_data_rule = events.pattern_rule(naming, training, pattern, parent=self, tags=tags)
+        self.training_data_target, _ = events.function_target(
+            self.training_data_rule, naming.rule(training.name), self.deployed["training_data"],
+            dead_letter_queue=args.dead_letter_queue_arn, parent=self)
+
+        self.state_machine_arn = self.state_machine.arn
+        self.register_outputs({
+            "stateMachineArn": self.state_machine_arn, "uploadRule": self.upload_rule.name,
+            "trainingDataRule": self.training_data_rule.name,
+            "functions": {key: fn.name for key, fn in self.deployed.items()},
+        })
+

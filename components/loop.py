@@ -1,0 +1,126 @@
+"""LabelLoop: the whole stack, one component composing the stages.
+
+Order matters only where a stage needs what another creates: Storage first;
+ModelLifecycle next, because every function's environment names the
+Rekognition project; the rest after. Names known before deploying (state
+machines, schedule rule, flow definition) come from :mod:`components.naming`,
+so no stage waits for one created later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components import iam
+from components.config import StackConfig, load_policies
+from components.detection import Detection, DetectionArgs
+from components.detection import MACHINE as DETECTION
+from components.human_review import HumanReview, HumanReviewArgs, flow_definition_name
+from components.lambdas import FunctionFactory, RuntimeEnvironment
+from components.model_lifecycle import MACHINE as LIFECYCLE
+from components.model_lifecycle import ModelLifecycle, ModelLifecycleArgs
+from components.naming import Account, Naming
+from components.observability import Observability, ObservabilityArgs
+from components.packaging import lambda_archive
+from components.parameters import OperatorParameters, OperatorParametersArgs
+from components.storage import Storage, StorageArgs
+from components.triggers import training_schedule
+from handlers.runtime import layout
+
+
+@dataclass
+class LabelLoopArgs:
+    config: StackConfig
+    stack: str  # the Pulumi stack name
+
+
+def account_of(parent: pulumi.Resource) -> pulumi.Output[Account]:
+    """The partition, region and account the provider deploys to."""
+    invoke = pulumi.InvokeOutputOptions(parent=parent)
+    return pulumi.Output.all(aws.get_partition_output(opts=invoke).partition,
+                             aws.get_region_output(opts=invoke).region,
+                             aws.get_caller_identity_output(opts=invoke).account_id).apply(lambda v: Account(*v))
+
+
+class LabelLoop(pulumi.ComponentResource):
+    def __init__(self, name: str, args: LabelLoopArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("labelloop:index:LabelLoop", name, None, opts)
+        config, naming = args.config, Naming(args.stack)
+        engine, settings = load_policies(config)
+        tags = {"labelloop:stack": args.stack, **config.tags}
+        prefix = naming.prefix
+        child = pulumi.ResourceOptions(parent=self)
+        account = account_of(self)
+
+        self.storage = Storage(f"{prefix}-storage", StorageArgs(
+            naming=naming, account=account, notification_email=config.notification_email, tags=tags), opts=child)
+
+        schedule_rule = naming.rule(training_schedule(settings).name)
+        flow_name = flow_definition_name(naming, config.labels, config.workteam_name)
+        state_machines = {m: account.apply(lambda a, m=m: a.state_machine_arn(naming.state_machine(m)))
+                          for m in (DETECTION, LIFECYCLE)}
+        functions = FunctionFactory(
+            naming=naming, code=lambda_archive(config.policies, config.lambda_architecture),
+            environment=RuntimeEnvironment(
+                table=self.storage.table_name, bucket=self.storage.bucket_name, parameter_path=naming.parameter_path,
+                labels=config.labels, topic_arn=self.storage.topic_arn,
+                flow_definition_arn=account.apply(lambda a: a.flow_definition_arn(flow_name)),
+                detection_state_machine_arn=state_machines[DETECTION],
+                lifecycle_state_machine_arn=state_machines[LIFECYCLE], schedule_rule=schedule_rule,
+                stack=args.stack, policies=config.policies),
+            arns=iam.StackArns(
+                bucket=self.storage.bucket_arn, table=self.storage.table_arn, topic=self.storage.topic_arn,
+                parameters=[account.apply(lambda a, i=i: a.parameter_arns(naming.parameter_path)[i]) for i in (0, 1)],
+                project_versions=account.apply(lambda a: a.project_versions_arn(naming("model"))),
+                flow_definition=account.apply(lambda a: a.flow_definition_arn(flow_name)),
+                schedule_rule=account.apply(lambda a: a.rule_arn(schedule_rule)),
+                state_machines=state_machines, dead_letter_queue=self.storage.dead_letter_queue_arn),
+            architecture=config.lambda_architecture, log_retention_days=config.log_retention_days, tags=tags)
+        dead_letters = self.storage.dead_letter_queue_arn
+
+        self.lifecycle = ModelLifecycle(f"{prefix}-lifecycle", ModelLifecycleArgs(
+            naming=naming, account=account, settings=settings, functions=functions, dead_letter_queue_arn=dead_letters,
+            log_retention_days=config.log_retention_days, tags=tags), opts=child)
+        functions = self.lifecycle.functions  # now with the project
+        self.human_review = HumanReview(f"{prefix}-review", HumanReviewArgs(
+            naming=naming, account=account, labels=config.labels, bucket_name=self.storage.bucket_name,
+            bucket_arn=self.storage.bucket_arn, functions=functions, dead_letter_queue_arn=dead_letters,
+            workteam_name=config.workteam_name, create_workforce=config.create_workforce,
+            reviewer_emails=config.reviewer_emails, tags=tags), opts=child)
+        self.detection = Detection(f"{prefix}-detection", DetectionArgs(
+            naming=naming, account=account, bucket_name=self.storage.bucket_name, functions=functions,
+            dead_letter_queue_arn=dead_letters, log_retention_days=config.log_retention_days, tags=tags), opts=child)
+        self.parameters = OperatorParameters(f"{prefix}-parameters", OperatorParametersArgs(
+            naming=naming, catalog=engine.catalog, settings=settings, functions=functions,
+            dead_letter_queue_arn=dead_letters, tags=tags), opts=child)
+        deployed = {**self.lifecycle.deployed, **self.human_review.deployed, **self.detection.deployed,
+                    "parameter_change": self.parameters.handler}
+        self.observability = Observability(f"{prefix}-observability", ObservabilityArgs(
+            naming=naming, account=account, functions=functions, deployed=deployed,
+            state_machines={DETECTION: self.detection.state_machine_arn, LIFECYCLE: self.lifecycle.state_machine_arn},
+            topic_arn=self.storage.topic_arn, dead_letter_queue_name=self.storage.dead_letter_queue_name,
+            dead_letter_queue_arn=dead_letters, tags=tags), opts=child)
+        self.deployed = {**deployed, "summary": self.observability.summary}
+
+        self.outputs: dict[str, Any] = {
+            "bucketName": self.storage.bucket_name,
+            "uploadPrefix": layout.DETECTION_PREFIX,
+            "trainingPrefix": layout.TRAINING_PREFIX,
+            "parameterPath": naming.parameter_path,
+            "detectionStateMachineArn": self.detection.state_machine_arn,
+            "lifecycleStateMachineArn": self.lifecycle.state_machine_arn,
+            "tableName": self.storage.table_name,
+            "topicArn": self.storage.topic_arn,
+            "projectArn": self.lifecycle.project_arn,
+            "flowDefinitionArn": self.human_review.flow_definition_arn,
+            "workteamArn": self.human_review.workteam_arn,
+            "dashboardUrl": self.observability.dashboard_url,
+            "policies": list(engine.policies),
+        }
+        if self.human_review.portal_url is not None:
+            self.outputs["reviewerPortalUrl"] = self.human_review.portal_url
+        self.register_outputs(self.outputs)

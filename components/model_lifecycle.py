@@ -1,0 +1,98 @@
+"""ModelLifecycle: the Rekognition Custom Labels project, the lifecycle functions,
+the Standard state machine built by :func:`components.state_machines.lifecycle_definition`
+and the schedule that starts it.
+
+The schedule is created from the parameter values (defaults or the stack's
+overrides); afterwards the ``parameter_change`` function owns its rate and state,
+so ``pulumi up`` leaves them as operators set them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import pulumi
+import pulumi_aws as aws
+
+from components import events, iam
+from components.lambdas import DeployedFunction, FunctionFactory
+from components.naming import Account, Naming
+from components.state_machines import lifecycle_definition
+from components.triggers import training_schedule
+from plugins import Settings
+
+LIFECYCLE_FUNCTIONS = ("training_check", "build_manifest", "start_training", "model_status", "evaluate",
+                       "start_model", "switch_model", "stop_model", "replay_pending", "finish_run",
+                       "prepare_rollback")
+MACHINE = "lifecycle"
+
+
+@dataclass
+class ModelLifecycleArgs:
+    naming: Naming
+    account: pulumi.Output[Account]
+    settings: Settings
+    functions: FunctionFactory  # without the project yet: it is created here
+    dead_letter_queue_arn: pulumi.Input[str]
+    log_retention_days: int = 30
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class ModelLifecycle(pulumi.ComponentResource):
+    project_arn: pulumi.Output[str]
+    project_name: str
+    state_machine_arn: pulumi.Output[str]
+    schedule_rule_name: pulumi.Output[str]
+    definition: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ModelLifecycleArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("labelloop:index:ModelLifecycle", name, None, opts)
+        naming, tags = args.naming, dict(args.tags)
+        child = pulumi.ResourceOptions(parent=self)
+        account_id = args.account.apply(lambda a: a.account_id)
+
+        self.project_name = naming("model")
+        self.project = aws.rekognition.Project(f"{name}-model", name=self.project_name, feature="CUSTOM_LABELS",
+                                               tags=tags, opts=child)
+        # Every function created from here on knows the project (environment and grants).
+        self.functions = args.functions.bind_project(self.project.arn)
+        self.deployed: dict[str, DeployedFunction] = {
+            key: self.functions.create(key, self) for key in LIFECYCLE_FUNCTIONS}
+
+        arns = {key: fn.arn for key, fn in self.deployed.items()}
+        self.definition = pulumi.Output.all(**arns).apply(lambda a: json.dumps(lifecycle_definition(a), indent=2))
+        machine = naming.state_machine(MACHINE)
+        self.log_group = aws.cloudwatch.LogGroup(f"{machine}-logs", name=naming.state_machine_log_group(MACHINE),
+                                                 retention_in_days=args.log_retention_days, tags=tags, opts=child)
+        self.role, self.role_policy = iam.service_role(
+            f"{machine}-sfn", "states.amazonaws.com", iam.state_machine_statements(list(arns.values())),
+            parent=self, account_id=account_id, tags=tags, description="The labelloop lifecycle state machine")
+        self.state_machine = aws.sfn.StateMachine(
+            machine, name=machine, type="STANDARD", role_arn=self.role.arn, definition=self.definition,
+            logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
+                level="ERROR", include_execution_data=True,
+                log_destination=pulumi.Output.concat(self.log_group.arn, ":*")),
+            tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]))
+
+        schedule = training_schedule(args.settings)
+        self.schedule = schedule
+        rule_name = naming.rule(schedule.name)
+        self.schedule_rule = events.schedule_rule(naming, schedule, parent=self, tags=tags, managed_at_run_time=True)
+        self.events_role, self.events_policy = events.start_execution_role(
+            naming, MACHINE, self.state_machine.arn, account_id=account_id, parent=self, tags=tags)
+        self.schedule_target = events.state_machine_target(
+            self.schedule_rule, rule_name, self.state_machine.arn, self.events_role,
+            dead_letter_queue=args.dead_letter_queue_arn, parent=self, depends_on=[self.events_policy],
+            input=schedule.input)
+
+        self.project_arn = self.project.arn
+        self.state_machine_arn = self.state_machine.arn
+        self.schedule_rule_name = self.schedule_rule.name
+        self.register_outputs({
+            "projectArn": self.project_arn, "projectName": self.project_name,
+            "stateMachineArn": self.state_machine_arn, "scheduleRule": self.schedule_rule_name,
+            "scheduleExpression": schedule.expression, "scheduleEnabled": schedule.enabled,
+            "functions": {key: fn.name for key, fn in self.deployed.items()},
+        })

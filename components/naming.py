@@ -1,0 +1,114 @@
+"""Names of a stack's resources, and the ARNs derived from them. Pure: no pulumi.
+
+Every resource a stack creates is named ``labelloop-<stack>-<part>`` (the stack
+name lower-cased, other characters turned into ``-``), so two stacks in one
+account never collide and every ARN a policy grants can be checked to belong to
+its stack. The operator parameters keep the original's path,
+``/labelloop/<stack>/``, with the stack name as Pulumi spells it.
+
+Names whose ARN a function needs before the resource exists (the state
+machines, the schedule rule, the flow definition) are fixed here, so the ARN
+can be written into environments and policies without a dependency cycle
+(the state machines invoke the functions whose environment names them).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PROJECT = "labelloop"
+# SageMaker names (flow definition, task UI: ``^[a-z0-9](-*[a-z0-9]){0,62}``), Lambda
+# function and IAM role names (64) leave room for a stack slug of this length.
+MAX_SLUG = 30
+
+
+class StackNameError(ValueError):
+    """The Pulumi stack name cannot name this stack's resources."""
+
+
+def slug(stack: str) -> str:
+    """The stack name as it appears in resource names: ``Prod_EU.1`` → ``prod-eu-1``."""
+    return re.sub(r"[^a-z0-9]+", "-", stack.lower()).strip("-")
+
+
+@dataclass(frozen=True)
+class Naming:
+    stack: str
+
+    def __post_init__(self) -> None:
+        s = slug(self.stack)
+        if not s:
+            raise StackNameError(f"stack name {self.stack!r} has no letters or digits to name resources with; "
+                                 "Fix: use a stack name like 'dev' or 'prod' (`pulumi stack init prod`)")
+        if len(s) > MAX_SLUG:
+            raise StackNameError(f"stack name {self.stack!r} is longer than {MAX_SLUG} characters, too long for "
+                                 "Lambda, IAM and SageMaker names; Fix: use a shorter stack name")
+
+    @property
+    def prefix(self) -> str:
+        """``labelloop-<stack>``: the start of every resource name of this stack."""
+        return f"{PROJECT}-{slug(self.stack)}"
+
+    def __call__(self, part: str) -> str:
+        """The name of one resource: ``labelloop-<stack>-<part>`` (``_`` becomes ``-``)."""
+        return f"{self.prefix}-{part.replace('_', '-')}"
+
+    @property
+    def parameter_path(self) -> str:
+        return f"/{PROJECT}/{self.stack}/"
+
+    def function(self, key: str) -> str:
+        return self(key)
+
+    def state_machine(self, name: str) -> str:
+        return self(name)
+
+    def log_group(self, function_key: str) -> str:
+        return f"/aws/lambda/{self.function(function_key)}"
+
+    def state_machine_log_group(self, name: str) -> str:
+        # The /aws/vendedlogs/ prefix keeps CloudWatch Logs' resource policy from growing per log group.
+        return f"/aws/vendedlogs/states/{self.state_machine(name)}"
+
+    def rule(self, name: str) -> str:
+        return self(name)
+
+
+@dataclass(frozen=True)
+class Account:
+    """Where a stack lives; ARNs are built from it."""
+
+    partition: str
+    region: str
+    account_id: str
+
+    def arn(self, service: str, resource: str, *, regional: bool = True, with_account: bool = True) -> str:
+        region = self.region if regional else ""
+        account = self.account_id if with_account else ""
+        return f"arn:{self.partition}:{service}:{region}:{account}:{resource}"
+
+    def state_machine_arn(self, name: str) -> str:
+        return self.arn("states", f"stateMachine:{name}")
+
+    def rule_arn(self, name: str) -> str:
+        return self.arn("events", f"rule/{name}")
+
+    def flow_definition_arn(self, name: str) -> str:
+        return self.arn("sagemaker", f"flow-definition/{name}")
+
+    def workteam_arn(self, name: str) -> str:
+        return self.arn("sagemaker", f"workteam/private-crowd/{name}")
+
+    def parameter_arns(self, path: str) -> list[str]:
+        """``GetParametersByPath`` is authorized against the path itself; reads of one
+        parameter against the parameter: the path and everything under it."""
+        base = path.strip("/")
+        return [self.arn("ssm", f"parameter/{base}"), self.arn("ssm", f"parameter/{base}/*")]
+
+    def project_versions_arn(self, project_name: str) -> str:
+        """Every model version of one Rekognition project (``project/<name>/version/<version>/<created>``)."""
+        return self.arn("rekognition", f"project/{project_name}/version/*")
+
+    def log_streams_arn(self, log_group: str) -> str:
+        return self.arn("logs", f"log-group:{log_group}:*")

@@ -1,0 +1,138 @@
+"""Observability: the daily summary, a CloudWatch dashboard of the loop and the
+alarms that tell the operator something failed (to the stack's topic).
+
+The loop's own metrics are the ones the handlers emit with Powertools (namespace
+``labelloop``, dimension ``service``): ``Detections_<outcome>``,
+``ReviewsStarted_<purpose>``, ``Reviews_<status>`` and ``ModelF1``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import pulumi
+import pulumi_aws as aws
+
+from components import events
+from components.lambdas import DeployedFunction, FunctionFactory
+from components.naming import Account, Naming
+from components.triggers import Schedule
+
+NAMESPACE, SERVICE = "labelloop", "labelloop"
+DETECTION_OUTCOMES = ("confident", "to_training", "to_audit", "no_label", "pending", "skipped", "unreadable")
+REVIEW_PURPOSES = ("training", "audit")
+REVIEW_STATUSES = ("accepted", "rejected", "audited")
+STATE_MACHINE_FAILURES = ("ExecutionsFailed", "ExecutionsTimedOut")
+SUMMARY = Schedule("daily-summary", "The daily detection summary (yesterday, UTC)", "cron(0 7 * * ? *)", True,
+                   "summary", {})
+PERIOD = 300
+WIDE, HALF = 24, 12
+
+
+@dataclass
+class ObservabilityArgs:
+    naming: Naming
+    account: pulumi.Output[Account]
+    functions: FunctionFactory
+    deployed: Mapping[str, DeployedFunction]  # every other function of the stack
+    state_machines: Mapping[str, pulumi.Input[str]]  # name -> ARN
+    topic_arn: pulumi.Input[str]
+    dead_letter_queue_name: pulumi.Input[str]
+    dead_letter_queue_arn: pulumi.Input[str]
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def _loop_metric(name: str, stat: str = "Sum", label: str | None = None) -> list[Any]:
+    return [NAMESPACE, name, "service", SERVICE, {"stat": stat, "label": label or name.split("_", 1)[-1]}]
+
+
+def dashboard_body(region: str, functions: Mapping[str, str], state_machines: Mapping[str, str],
+                   dead_letter_queue: str, evaluate_log_group: str) -> dict[str, Any]:
+    """The dashboard (pure: names in, JSON document out)."""
+    def metric_widget(title: str, metrics: list, x: int, y: int, width: int = HALF, stacked: bool = False,
+                      **extra: Any) -> dict:
+        return {"type": "metric", "x": x, "y": y, "width": width, "height": 6,
+                "properties": {"title": title, "region": region, "metrics": metrics, "period": PERIOD,
+                               "view": "timeSeries", "stacked": stacked, **extra}}
+
+    return {"widgets": [
+        {"type": "text", "x": 0, "y": 0, "width": WIDE, "height": 2, "properties": {"markdown": (
+            "## labelloop\nUploads classified, reviews started and answered, model versions evaluated, and what "
+            "failed. Tune the loop with the operator parameters; see docs/deploying.md.")}},
+        metric_widget("Detections by outcome", [_loop_metric(f"Detections_{o}") for o in DETECTION_OUTCOMES],
+                      0, 2, WIDE, stacked=True),
+        metric_widget("Reviews started", [_loop_metric(f"ReviewsStarted_{p}") for p in REVIEW_PURPOSES], 0, 8),
+        metric_widget("Reviews completed", [_loop_metric(f"Reviews_{s}") for s in REVIEW_STATUSES], HALF, 8),
+        metric_widget("Model F1 (one point per evaluated version)", [_loop_metric("ModelF1", "Maximum", "F1")],
+                      0, 14, yAxis={"left": {"min": 0, "max": 1}}),
+        {"type": "log", "x": HALF, "y": 14, "width": HALF, "height": 6, "properties": {
+            "title": "Model F1 per evaluated version", "region": region, "view": "table",
+            "query": (f"SOURCE '{evaluate_log_group}' | fields @timestamp, ModelF1 | filter ispresent(ModelF1) "
+                      "| sort @timestamp desc | limit 20")}},
+        metric_widget("Function errors", [["AWS/Lambda", "Errors", "FunctionName", name, {"label": key}]
+                                          for key, name in sorted(functions.items())], 0, 20, WIDE),
+        metric_widget("State machine failures", [["AWS/States", metric, "StateMachineArn", arn,
+                                                  {"label": f"{machine} {metric}"}]
+                                                 for machine, arn in sorted(state_machines.items())
+                                                 for metric in STATE_MACHINE_FAILURES], 0, 26),
+        metric_widget("Dead-lettered events", [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName",
+                                                dead_letter_queue, {"stat": "Maximum", "label": "waiting"}]],
+                      HALF, 26),
+    ]}
+
+
+class Observability(pulumi.ComponentResource):
+    dashboard_url: pulumi.Output[str]
+    alarm_names: list[pulumi.Output[str]]
+
+    def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("labelloop:index:Observability", name, None, opts)
+        naming, tags = args.naming, dict(args.tags)
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.summary = args.functions.create("summary", self, asynchronous=True)
+        self.summary_rule = events.schedule_rule(naming, SUMMARY, parent=self, tags=tags)
+        self.summary_target, _ = events.function_target(self.summary_rule, naming.rule(SUMMARY.name), self.summary,
+                                                        dead_letter_queue=args.dead_letter_queue_arn, parent=self)
+        deployed = {**args.deployed, "summary": self.summary}
+
+        # -- alarms ----------------------------------------------------------------------
+        def alarm(key: str, description: str, **metric: Any) -> aws.cloudwatch.MetricAlarm:
+            alarm_name = naming(f"alarm-{key}")
+            return aws.cloudwatch.MetricAlarm(
+                alarm_name, name=alarm_name, alarm_description=description, comparison_operator="GreaterThanThreshold",
+                threshold=0, evaluation_periods=1, period=PERIOD, treat_missing_data="notBreaching",
+                alarm_actions=[args.topic_arn], tags=tags, opts=child, **metric)
+
+        self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
+        for key, fn in sorted(deployed.items()):
+            self.alarms[f"errors-{key}"] = alarm(
+                f"errors-{key}", f"The {key} function failed (after retries, its events are dead-lettered).",
+                namespace="AWS/Lambda", metric_name="Errors", statistic="Sum", dimensions={"FunctionName": fn.name})
+        for machine, arn in sorted(args.state_machines.items()):
+            for metric in STATE_MACHINE_FAILURES:
+                self.alarms[f"{machine}-{metric}"] = alarm(
+                    f"{machine}-{metric.lower()}", f"{metric} > 0 for the {machine} state machine.",
+                    namespace="AWS/States", metric_name=metric, statistic="Sum", dimensions={"StateMachineArn": arn})
+        self.alarms["dead-letters"] = alarm(
+            "dead-letters", "Events could not be delivered or processed and wait in the dead-letter queue.",
+            namespace="AWS/SQS", metric_name="ApproximateNumberOfMessagesVisible", statistic="Maximum",
+            dimensions={"QueueName": args.dead_letter_queue_name})
+
+        # -- dashboard ---------------------------------------------------------------------
+        names = {key: fn.name for key, fn in deployed.items()}
+        body = pulumi.Output.all(region=args.account.apply(lambda a: a.region), functions=names,
+                                 machines=dict(args.state_machines), dlq=args.dead_letter_queue_name,
+                                 evaluate=deployed["evaluate"].log_group.name if "evaluate" in deployed else "").apply(
+            lambda v: json.dumps(dashboard_body(v["region"], v["functions"], v["machines"], v["dlq"], v["evaluate"])))
+        dashboard_name = naming.prefix
+        self.dashboard = aws.cloudwatch.Dashboard(f"{name}-dashboard", dashboard_name=dashboard_name,
+                                                  dashboard_body=body, opts=child)
+        self.dashboard_url = pulumi.Output.concat(
+            "https://", args.account.apply(lambda a: a.region), ".console.aws.amazon.com/cloudwatch/home?region=",
+            args.account.apply(lambda a: a.region), "#dashboards:name=", self.dashboard.dashboard_name)
+        self.alarm_names = [a.name for a in self.alarms.values()]
+        self.register_outputs({"dashboardUrl": self.dashboard_url, "alarms": self.alarm_names,
+                               "summaryRule": self.summary_rule.name})

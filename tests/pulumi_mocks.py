@@ -1,0 +1,339 @@
+"""Running the Pulumi program offline: a mock engine and provider, and snapshots of
+what a program run registered.
+
+Importing this module points the Pulumi runtime at the mocks (tests of other
+parts never import it, so they are unaffected). The mocks
+
+* fill the attributes the provider computes (``arn``, ``id``, names, URLs…) the
+  way AWS forms them — with ``preview=False`` a missing one would silently be
+  ``None`` — and echo the inputs;
+* render ``aws.iam.get_policy_document`` to the JSON IAM would get, so tests
+  read real policy documents;
+* record each resource's URN, parent, inputs and outputs, and the outputs each
+  component registers.
+
+:func:`run_program` runs ``__main__.py`` with a stack config and returns a
+:class:`Deployment` snapshot, cached per (stack, config) so each worker runs a
+given stack once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import runpy
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import pulumi
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = ROOT / "__main__.py"
+PROJECT = "labelloop"
+ACCOUNT, REGION, PARTITION = "123456789012", "eu-west-1", "aws"
+PROJECT_CREATED = "1767225600000"  # Rekognition puts the creation time in a project's ARN
+
+
+def arn(service: str, resource: str, region: str = REGION, account: str = ACCOUNT) -> str:
+    return f"arn:{PARTITION}:{service}:{region}:{account}:{resource}"
+
+
+def _hash(text: str, n: int = 7) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:n]
+
+
+def _g(args: Mapping[str, Any], camel: str) -> Any:
+    """Invoke arguments arrive camelCase from Args classes, as typed from dicts."""
+    snake = "".join("_" + c.lower() if c.isupper() else c for c in camel)
+    return args.get(camel, args.get(snake))
+
+
+def _one_or_list(values: list) -> Any:
+    values = sorted(set(values))
+    return values[0] if len(values) == 1 else values
+
+
+def render_policy_document(args: Mapping[str, Any]) -> dict[str, Any]:
+    """What the ``aws_iam_policy_document`` data source returns for these arguments."""
+    statements = []
+    for s in args.get("statements") or []:
+        st: dict[str, Any] = {}
+        if s.get("sid"):
+            st["Sid"] = s["sid"]
+        st["Effect"] = s.get("effect") or "Allow"
+        for src, dst in (("actions", "Action"), ("notActions", "NotAction"), ("resources", "Resource"),
+                         ("notResources", "NotResource")):
+            if _g(s, src):
+                st[dst] = _one_or_list(_g(s, src))
+        for src, dst in (("principals", "Principal"), ("notPrincipals", "NotPrincipal")):
+            if _g(s, src):
+                principal: Any = {}
+                for p in _g(s, src):
+                    if p["type"] == "*" and p["identifiers"] == ["*"]:
+                        principal = "*"
+                        break
+                    principal.setdefault(p["type"], []).extend(p["identifiers"])
+                st[dst] = principal if principal == "*" else {k: _one_or_list(v) for k, v in principal.items()}
+        for c in s.get("conditions") or []:
+            st.setdefault("Condition", {}).setdefault(c["test"], {})[c["variable"]] = _one_or_list(c["values"])
+        statements.append(st)
+    doc = {"Version": args.get("version") or "2012-10-17", "Statement": statements}
+    text = json.dumps(doc, indent=2)
+    return {"json": text, "minifiedJson": json.dumps(doc, separators=(",", ":")), "id": _hash(text, 40),
+            "statements": args.get("statements") or [], "version": doc["Version"]}
+
+
+def _computed(typ: str, name: str, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The id and the computed outputs of one resource, formed as AWS forms them."""
+    auto = f"{name}-{_hash(name)}"  # Pulumi's auto-naming: logical name + random suffix
+    named = inputs.get("name") or auto
+    simple = {  # type -> (id, outputs) for resources identified by their name
+        "aws:dynamodb/table:Table": lambda: (named, {"name": named, "arn": arn("dynamodb", f"table/{named}")}),
+        "aws:sns/topic:Topic": lambda: (arn("sns", named), {"name": named, "arn": arn("sns", named)}),
+        "aws:sqs/queue:Queue": lambda: (f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{named}", {
+            "name": named, "arn": arn("sqs", named), "url": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{named}"}),
+        "aws:ssm/parameter:Parameter": lambda: (named, {"name": named, "arn": arn("ssm", f"parameter/{named.lstrip('/')}"),
+                                                        "version": 1, "tier": "Standard"}),
+        "aws:iam/role:Role": lambda: (named, {"name": named, "arn": f"arn:{PARTITION}:iam::{ACCOUNT}:role/{named}",
+                                              "uniqueId": "AROA" + _hash(named, 16).upper()}),
+        "aws:iam/rolePolicy:RolePolicy": lambda: (f"{inputs.get('role')}:{named}", {"name": named}),
+        "aws:cloudwatch/logGroup:LogGroup": lambda: (named, {"name": named, "arn": arn("logs", f"log-group:{named}")}),
+        "aws:lambda/function:Function": lambda: (named, {
+            "name": named, "arn": arn("lambda", f"function:{named}"), "version": "$LATEST",
+            "qualifiedArn": arn("lambda", f"function:{named}:$LATEST"),
+            "invokeArn": f"arn:{PARTITION}:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
+                         f"{arn('lambda', f'function:{named}')}/invocations"}),
+        "aws:cloudwatch/eventRule:EventRule": lambda: (named, {"name": named, "arn": arn("events", f"rule/{named}")}),
+        "aws:sfn/stateMachine:StateMachine": lambda: (arn("states", f"stateMachine:{named}"), {
+            "name": named, "arn": arn("states", f"stateMachine:{named}"), "status": "ACTIVE"}),
+        "aws:rekognition/project:Project": lambda: (named, {
+            "name": named, "arn": arn("rekognition", f"project/{named}/{PROJECT_CREATED}")}),
+        "aws:cloudwatch/metricAlarm:MetricAlarm": lambda: (named, {"name": named, "arn": arn("cloudwatch",
+                                                                                          f"alarm:{named}")}),
+        "aws:kms/alias:Alias": lambda: (named, {"name": named, "arn": arn("kms", named)}),
+        "aws:cognito/userGroup:UserGroup": lambda: (f"{inputs.get('userPoolId')}/{named}", {"name": named}),
+    }
+    if typ in simple:
+        return simple[typ]()
+    if typ == "aws:s3/bucket:Bucket":
+        bucket = inputs.get("bucket") or auto
+        return bucket, {"bucket": bucket, "arn": f"arn:{PARTITION}:s3:::{bucket}", "region": REGION,
+                        "bucketDomainName": f"{bucket}.s3.amazonaws.com"}
+    if typ == "aws:kms/key:Key":
+        key_id = f"{_hash(name, 8)}-1234-5678-9abc-{_hash(name + 'k', 12)}"
+        return key_id, {"keyId": key_id, "arn": arn("kms", f"key/{key_id}")}
+    if typ == "aws:sagemaker/humanTaskUI:HumanTaskUI":
+        ui = inputs["humanTaskUiName"]
+        return ui, {"arn": arn("sagemaker", f"human-task-ui/{ui}")}
+    if typ == "aws:sagemaker/flowDefinition:FlowDefinition":
+        flow = inputs["flowDefinitionName"]
+        return flow, {"arn": arn("sagemaker", f"flow-definition/{flow}")}
+    if typ == "aws:sagemaker/workforce:Workforce":
+        workforce = inputs["workforceName"]
+        return workforce, {"arn": arn("sagemaker", f"workforce/{workforce}"),
+                           "subdomain": f"{_hash(workforce, 10)}.labeling.{REGION}.sagemaker.aws"}
+    if typ == "aws:sagemaker/workteam:Workteam":
+        team = inputs["workteamName"]
+        return team, {"arn": arn("sagemaker", f"workteam/private-crowd/{team}"),
+                      "subdomain": f"{_hash(team, 10)}.labeling.{REGION}.sagemaker.aws"}
+    if typ == "aws:cognito/userPool:UserPool":
+        pool = f"{REGION}_{_hash(name, 9)}"
+        return pool, {"arn": arn("cognito-idp", f"userpool/{pool}"), "endpoint": f"cognito-idp.{REGION}.amazonaws.com/{pool}",
+                      "name": named}
+    if typ == "aws:cognito/userPoolClient:UserPoolClient":
+        return _hash(name, 26), {"clientSecret": _hash(name + "secret", 40), "name": named}
+    if typ == "aws:cognito/user:User":
+        return f"{inputs.get('userPoolId')}/{inputs['username']}", {"sub": _hash(name, 32)}
+    if typ == "aws:cloudwatch/dashboard:Dashboard":
+        board = inputs["dashboardName"]
+        return board, {"dashboardArn": f"arn:{PARTITION}:cloudwatch::{ACCOUNT}:dashboard/{board}"}
+    if typ == "aws:cognito/userPoolDomain:UserPoolDomain":
+        return inputs["domain"], {"cloudfrontDistribution": f"{_hash(name, 14)}.cloudfront.net"}
+    bucket_config = inputs.get("bucket")
+    if typ.startswith("aws:s3/") and bucket_config:
+        return bucket_config, {}
+    service = typ.split(":")[1].split("/")[0]
+    return f"{auto}-id", {"arn": arn(service, auto)}
+
+
+@dataclass
+class Resource:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    id: str | None
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+
+
+class Mocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: dict[str, Resource] = {}
+        self.invokes: list[tuple[str, dict]] = []
+        self.component_outputs: dict[str, dict[str, Any]] = {}
+        self.registering = threading.local()
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.resources, self.invokes, self.component_outputs = {}, [], {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        urn, parent = getattr(self.registering, "urn", ""), getattr(self.registering, "parent", "")
+        inputs = dict(args.inputs)
+        if not args.custom:  # a component: no provider, no id
+            with self._lock:
+                self.resources[urn] = Resource(urn, args.typ, args.name, parent, False, None, inputs, {})
+            return None, {}
+        resource_id, computed = _computed(args.typ, args.name, inputs)
+        outputs = {**inputs, **computed}
+        with self._lock:
+            self.resources[urn] = Resource(urn, args.typ, args.name, parent, True, resource_id, inputs, outputs)
+        return resource_id, outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        with self._lock:
+            self.invokes.append((args.token, dict(args.args)))
+        if args.token == "aws:iam/getPolicyDocument:getPolicyDocument":
+            return render_policy_document(args.args)
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT, "arn": f"arn:{PARTITION}:iam::{ACCOUNT}:user/deployer", "userId": "AIDATEST",
+                    "id": ACCOUNT}
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"region": REGION, "name": REGION, "id": REGION, "endpoint": f"ec2.{REGION}.amazonaws.com",
+                    "description": "Europe (Ireland)"}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": PARTITION, "id": PARTITION, "dnsSuffix": "amazonaws.com",
+                    "reverseDnsPrefix": "com.amazonaws"}
+        raise NotImplementedError(f"the mocks do not answer invoke {args.token}")  # fail loudly, never None
+
+
+class Monitor(MockMonitor):
+    """Adds what the stock mock monitor drops: each resource's URN and parent, and the
+    outputs components register."""
+
+    mocks: Mocks
+
+    def RegisterResource(self, request):
+        self.mocks.registering.urn = self.make_urn(request.parent, request.type, request.name)
+        self.mocks.registering.parent = request.parent
+        return super().RegisterResource(request)
+
+    def RegisterResourceOutputs(self, request):
+        outputs = rpc.deserialize_properties(request.outputs)
+        with self.mocks._lock:
+            self.mocks.component_outputs[request.urn] = outputs
+        return super().RegisterResourceOutputs(request)
+
+
+MOCKS = Mocks()
+MONITOR = Monitor(MOCKS)
+
+
+def use_mocks(stack: str = "test") -> Mocks:
+    """Point the runtime at the (reset) mocks, as stack ``stack`` of this project."""
+    MOCKS.reset()
+    pulumi.runtime.set_mocks(MOCKS, project=PROJECT, stack=stack, preview=False, monitor=MONITOR)
+    return MOCKS
+
+
+use_mocks()
+
+
+@dataclass
+class Deployment:
+    """What one program run registered; read-only."""
+
+    stack: str
+    config: dict[str, Any]
+    resources: list[Resource]
+    component_outputs: dict[str, dict[str, Any]]
+    stack_outputs: dict[str, Any]
+    invokes: list[tuple[str, dict]] = field(default_factory=list)
+
+    def of_type(self, typ: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == typ]
+
+    def named(self, name: str, typ: str | None = None) -> Resource:
+        found = [r for r in self.resources if r.name == name and (typ is None or r.type == typ)]
+        assert len(found) == 1, f"{len(found)} resources named {name!r} ({typ or 'any type'})"
+        return found[0]
+
+    def where(self, typ: str, **inputs: Any) -> list[Resource]:
+        return [r for r in self.of_type(typ) if all(r.inputs.get(k) == v for k, v in inputs.items())]
+
+    def one(self, typ: str, **inputs: Any) -> Resource:
+        found = self.where(typ, **inputs)
+        assert len(found) == 1, f"{len(found)} {typ} with {inputs}"
+        return found[0]
+
+    def component(self, typ: str) -> Resource:
+        (found,) = [r for r in self.resources if r.type == typ and not r.custom]
+        return found
+
+    def children(self, parent: Resource, typ: str | None = None) -> list[Resource]:
+        return [r for r in self.resources if r.parent == parent.urn and (typ is None or r.type == typ)]
+
+    def descendants(self, ancestor: Resource) -> list[Resource]:
+        found, frontier = [], [ancestor.urn]
+        while frontier:
+            urn = frontier.pop()
+            for r in self.resources:
+                if r.parent == urn:
+                    found.append(r)
+                    frontier.append(r.urn)
+        return found
+
+    def registered(self, component: Resource) -> dict[str, Any]:
+        return self.component_outputs[component.urn]
+
+    def count_by_type(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for r in self.resources:
+            if r.custom:
+                counts[r.type] = counts.get(r.type, 0) + 1
+        return dict(sorted(counts.items()))
+
+
+def config_values(config: Mapping[str, Any]) -> dict[str, str]:
+    """Stack config as the engine hands it over: namespaced keys, JSON strings for structured values."""
+    return {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+
+
+def run(fn: Callable[[], Any], config: Mapping[str, Any], stack: str = "test") -> Mocks:
+    """Run ``fn`` as a Pulumi program (it may return an Output to wait on); all
+    registrations have finished when this returns. Exceptions propagate."""
+    mocks = use_mocks(stack)
+    pulumi.runtime.set_all_config(config_values(config))
+    pulumi.runtime.test(fn)()
+    return mocks
+
+
+_DEPLOYMENTS: dict[tuple[str, str], Deployment] = {}
+
+
+def run_program(config: Mapping[str, Any], stack: str = "test") -> Deployment:
+    """Run ``__main__.py`` with this stack config; one run per (stack, config) per process."""
+    key = (stack, json.dumps(config, sort_keys=True))
+    if key in _DEPLOYMENTS:
+        return _DEPLOYMENTS[key]
+    exported: dict[str, Any] = {}
+
+    def program():
+        root = pulumi.runtime.get_root_resource()
+        root.outputs.clear()
+        runpy.run_path(str(PROGRAM), run_name="__main__")
+        return pulumi.Output.all(**root.outputs).apply(exported.update)
+
+    mocks = run(program, config, stack)
+    with mocks._lock:
+        deployment = Deployment(stack, dict(config), list(mocks.resources.values()), dict(mocks.component_outputs),
+                                exported, list(mocks.invokes))
+    _DEPLOYMENTS[key] = deployment
+    return deployment
