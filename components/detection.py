@@ -51,38 +51,38 @@ class Detection(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         account_id = args.account.apply(lambda a: a.account_id)
 
-        self.deployed: dict[str, DeployedFunction] = {key: args.functions.create(key, self)
+        self.deployed: dict[str, DeployedFunction] = {key: args.functions.create(key, self, name)
                                                       for key in DETECTION_FUNCTIONS}
-        self.deployed["training_data"] = args.functions.create("training_data", self, asynchronous=True)
+        self.deployed["training_data"] = args.functions.create("training_data", self, name, asynchronous=True)
 
         arns = [self.deployed[key].arn for key in DETECTION_FUNCTIONS]
         self.definition = pulumi.Output.all(*arns).apply(lambda a: json.dumps(detection_definition(*a), indent=2))
         machine = naming.state_machine(MACHINE)
-        self.log_group = aws.cloudwatch.LogGroup(f"{machine}-logs", name=naming.state_machine_log_group(MACHINE),
+        self.log_group = aws.cloudwatch.LogGroup(f"{name}-state-machine-logs", name=naming.state_machine_log_group(MACHINE),
                                                  retention_in_days=args.log_retention_days, tags=tags, opts=child)
         self.role, self.role_policy = iam.service_role(
-            f"{machine}-sfn", "states.amazonaws.com", iam.state_machine_statements(arns), parent=self,
+            f"{name}-state-machine-role", naming(f"{MACHINE}-sfn"), "states.amazonaws.com", iam.state_machine_statements(arns), parent=self,
             account_id=account_id, tags=tags, description="The labelloop detection state machine")
         # Express executions have no history of their own: their log is it, so log everything.
         self.state_machine = aws.sfn.StateMachine(
-            machine, name=machine, type="EXPRESS", role_arn=self.role.arn, definition=self.definition,
+            f"{name}-state-machine", name=machine, type="EXPRESS", role_arn=self.role.arn, definition=self.definition,
             logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
                 level="ALL", include_execution_data=True,
                 log_destination=pulumi.Output.concat(self.log_group.arn, ":*")),
             tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]))
 
         upload, pattern = events.bucket_trigger(args.bucket_name, UPLOAD_TRIGGER)
-        self.upload_rule = events.pattern_rule(naming, upload, pattern, parent=self, tags=tags)
+        self.upload_rule = events.pattern_rule(name, naming, upload, pattern, parent=self, tags=tags)
         self.events_role, self.events_policy = events.start_execution_role(
-            naming, MACHINE, self.state_machine.arn, account_id=account_id, parent=self, tags=tags)
+            name, naming, MACHINE, self.state_machine.arn, account_id=account_id, parent=self, tags=tags)
         self.upload_target = events.state_machine_target(
-            self.upload_rule, naming.rule(upload.name), self.state_machine.arn, self.events_role,
+            self.upload_rule, f"{name}-{upload.name}", self.state_machine.arn, self.events_role,
             dead_letter_queue=args.dead_letter_queue_arn, parent=self, depends_on=[self.events_policy])
 
         training, pattern = events.bucket_trigger(args.bucket_name, TRAINING_DATA_TRIGGER)
-        self.training_data_rule = events.pattern_rule(naming, training, pattern, parent=self, tags=tags)
+        self.training_data_rule = events.pattern_rule(name, naming, training, pattern, parent=self, tags=tags)
         self.training_data_target, _ = events.function_target(
-            self.training_data_rule, naming.rule(training.name), self.deployed["training_data"],
+            self.training_data_rule, f"{name}-{training.name}", self.deployed["training_data"],
             dead_letter_queue=args.dead_letter_queue_arn, parent=self)
 
         self.state_machine_arn = self.state_machine.arn

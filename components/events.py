@@ -29,23 +29,22 @@ def bucket_trigger(bucket_name: pulumi.Input[str], trigger_name: str) -> tuple[T
     return trigger, pulumi.Output.from_input(bucket_name).apply(pattern)
 
 
-def pattern_rule(naming: Naming, trigger: Trigger, pattern: pulumi.Input[Mapping[str, Any]], *,
+def pattern_rule(prefix: str, naming: Naming, trigger: Trigger, pattern: pulumi.Input[Mapping[str, Any]], *,
                  parent: pulumi.Resource, tags: Mapping[str, str]) -> aws.cloudwatch.EventRule:
-    name = naming.rule(trigger.name)
+    """Rule ``labelloop-<stack>-<trigger>`` (logical name ``<prefix>-<trigger>``)."""
     return aws.cloudwatch.EventRule(
-        name, name=name, description=trigger.description, state="ENABLED",
+        f"{prefix}-{trigger.name}", name=naming.rule(trigger.name), description=trigger.description, state="ENABLED",
         event_pattern=pulumi.Output.from_input(pattern).apply(lambda p: json.dumps(p, sort_keys=True)),
         tags=dict(tags), opts=pulumi.ResourceOptions(parent=parent))
 
 
-def schedule_rule(naming: Naming, schedule: Schedule, *, parent: pulumi.Resource, tags: Mapping[str, str],
-                  managed_at_run_time: bool = False) -> aws.cloudwatch.EventRule:
+def schedule_rule(prefix: str, naming: Naming, schedule: Schedule, *, parent: pulumi.Resource,
+                  tags: Mapping[str, str], managed_at_run_time: bool = False) -> aws.cloudwatch.EventRule:
     """A schedule rule. ``managed_at_run_time``: a function changes its rate and state when
     operators change the parameters, so a later ``pulumi up`` must not put them back."""
-    name = naming.rule(schedule.name)
     ignore = ["scheduleExpression", "state"] if managed_at_run_time else []
     return aws.cloudwatch.EventRule(
-        name, name=name, description=schedule.description, schedule_expression=schedule.expression,
+        f"{prefix}-{schedule.name}", name=naming.rule(schedule.name), description=schedule.description, schedule_expression=schedule.expression,
         state="ENABLED" if schedule.enabled else "DISABLED", tags=dict(tags),
         opts=pulumi.ResourceOptions(parent=parent, ignore_changes=ignore))
 
@@ -65,12 +64,12 @@ def function_target(rule: aws.cloudwatch.EventRule, rule_name: str, target: Depl
     return event_target, permission
 
 
-def start_execution_role(naming: Naming, machine: str, state_machine_arn: pulumi.Input[str], *,
+def start_execution_role(prefix: str, naming: Naming, machine: str, state_machine_arn: pulumi.Input[str], *,
                          account_id: pulumi.Input[str], parent: pulumi.Resource, tags: Mapping[str, str]
                          ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
     """The role EventBridge uses to start one state machine."""
     return iam.service_role(
-        naming(f"events-{machine}"), "events.amazonaws.com",
+        f"{prefix}-events-role", naming(f"events-{machine}"), "events.amazonaws.com",
         [iam.Statement("StartItsStateMachine", ("states:StartExecution",), (state_machine_arn,))],
         parent=parent, account_id=account_id, tags=tags,
         description=f"EventBridge starts the labelloop {machine} state machine")

@@ -122,7 +122,7 @@ class HumanReview(pulumi.ComponentResource):
 
         objects = lambda prefix: pulumi.Output.concat(args.bucket_arn, "/", prefix, "*")  # noqa: E731
         self.role, self.role_policy = iam.service_role(
-            naming("review-flow"), "sagemaker.amazonaws.com", [
+            f"{name}-flow-role", naming("review-flow"), "sagemaker.amazonaws.com", [
                 iam.Statement("ShowReviewersTheImage", ("s3:GetObject",), (objects(layout.DETECTION_PREFIX),)),
                 iam.Statement("WriteTheAnswers", ("s3:PutObject",), (objects(layout.REVIEW_OUTPUT_PREFIX),)),
             ], parent=self, account_id=account_id, tags=tags, description="A2I reads uploads and writes answers")
@@ -138,11 +138,11 @@ class HumanReview(pulumi.ComponentResource):
             tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]))
 
         self.deployed: dict[str, DeployedFunction] = {
-            "review_output": args.functions.create("review_output", self, asynchronous=True)}
+            "review_output": args.functions.create("review_output", self, name, asynchronous=True)}
         trigger, pattern = events.bucket_trigger(args.bucket_name, OUTPUT_TRIGGER)
-        self.output_rule = events.pattern_rule(naming, trigger, pattern, parent=self, tags=tags)
+        self.output_rule = events.pattern_rule(name, naming, trigger, pattern, parent=self, tags=tags)
         self.output_target, _ = events.function_target(
-            self.output_rule, naming.rule(trigger.name), self.deployed["review_output"],
+            self.output_rule, f"{name}-{trigger.name}", self.deployed["review_output"],
             dead_letter_queue=args.dead_letter_queue_arn, parent=self)
 
         self.flow_definition_arn = self.flow_definition.arn

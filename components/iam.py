@@ -132,17 +132,17 @@ def state_machine_statements(function_arns: Sequence[pulumi.Input[str]]) -> list
     ]
 
 
-def service_role(name: str, service: str, statements: Sequence[Statement], *, parent: pulumi.Resource,
-                 account_id: pulumi.Input[str] | None, tags: Mapping[str, str], description: str
-                 ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
-    """A role ``service`` assumes (only on behalf of this account when ``account_id`` is given,
-    against the confused deputy), with one inline policy of ``statements``."""
+def service_role(logical_name: str, role_name: str, service: str, statements: Sequence[Statement], *,
+                 parent: pulumi.Resource, account_id: pulumi.Input[str] | None, tags: Mapping[str, str],
+                 description: str) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    """Role ``role_name``, which ``service`` assumes (only on behalf of this account when
+    ``account_id`` is given, against the confused deputy), with one inline policy of ``statements``."""
     conditions = (Condition("StringEquals", "aws:SourceAccount", (account_id,)),) if account_id is not None else ()
     trust = document([Statement("AssumedBy" + _pascal(service.split(".")[0]), ("sts:AssumeRole",), (),
                                 conditions=conditions, principals={"Service": [service]})], parent)
     child = pulumi.ResourceOptions(parent=parent)
-    role = aws.iam.Role(name, name=name, description=description[:1000], assume_role_policy=trust, tags=dict(tags),
-                        opts=child)
-    policy = aws.iam.RolePolicy(f"{name}-policy", name="access", role=role.id,
+    role = aws.iam.Role(logical_name, name=role_name, description=description[:1000], assume_role_policy=trust,
+                        tags=dict(tags), opts=child)
+    policy = aws.iam.RolePolicy(f"{logical_name}-policy", name="access", role=role.id,
                                 policy=document(list(statements), parent), opts=child)
     return role, policy

@@ -97,21 +97,24 @@ class FunctionFactory:
         return dataclasses.replace(self, environment=dataclasses.replace(self.environment, project_arn=project_arn),
                                    arns=dataclasses.replace(self.arns, project=project_arn))
 
-    def create(self, key: str, parent: pulumi.Resource, *, asynchronous: bool = False) -> DeployedFunction:
-        """Function ``key`` of FUNCTIONS. ``asynchronous``: EventBridge invokes it, so failed
-        events go to the dead-letter queue after the retries."""
+    def create(self, key: str, parent: pulumi.Resource, prefix: str, *, asynchronous: bool = False
+               ) -> DeployedFunction:
+        """Function ``key`` of FUNCTIONS, its resources named ``<prefix>-<key>…`` under ``parent``.
+        ``asynchronous``: EventBridge invokes it, so failed events go to the dead-letter queue
+        after the retries."""
         spec = FUNCTIONS[key]
         name = self.naming.function(key)
+        logical = f"{prefix}-{key.replace('_', '-')}"
         child = pulumi.ResourceOptions(parent=parent)
-        log_group = aws.cloudwatch.LogGroup(f"{name}-logs", name=self.naming.log_group(key),
+        log_group = aws.cloudwatch.LogGroup(f"{logical}-logs", name=self.naming.log_group(key),
                                             retention_in_days=self.log_retention_days, tags=dict(self.tags),
                                             opts=child)
         role, role_policy = iam.service_role(
-            name, "lambda.amazonaws.com",
+            f"{logical}-role", name, "lambda.amazonaws.com",
             iam.function_statements(spec, self.arns, log_group.arn, dead_letter=asynchronous),
             parent=parent, account_id=None, tags=self.tags, description=f"labelloop {key}: {spec.description}")
         function = aws.lambda_.Function(
-            name, name=name, description=spec.description[:256], role=role.arn, runtime=RUNTIME,
+            logical, name=name, description=spec.description[:256], role=role.arn, runtime=RUNTIME,
             handler=spec.handler, code=self.code, architectures=[self.architecture], timeout=spec.timeout,
             memory_size=spec.memory, environment=aws.lambda_.FunctionEnvironmentArgs(
                 variables=self.environment.variables()),
@@ -124,7 +127,7 @@ class FunctionFactory:
         invoke_config = None
         if asynchronous:
             invoke_config = aws.lambda_.FunctionEventInvokeConfig(
-                f"{name}-async", function_name=function.name, maximum_retry_attempts=ASYNC_RETRIES,
+                f"{logical}-async", function_name=function.name, maximum_retry_attempts=ASYNC_RETRIES,
                 maximum_event_age_in_seconds=ASYNC_MAX_EVENT_AGE_SECONDS,
                 destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
                     on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(

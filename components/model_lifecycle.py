@@ -59,18 +59,18 @@ class ModelLifecycle(pulumi.ComponentResource):
         # Every function created from here on knows the project (environment and grants).
         self.functions = args.functions.bind_project(self.project.arn)
         self.deployed: dict[str, DeployedFunction] = {
-            key: self.functions.create(key, self) for key in LIFECYCLE_FUNCTIONS}
+            key: self.functions.create(key, self, name) for key in LIFECYCLE_FUNCTIONS}
 
         arns = {key: fn.arn for key, fn in self.deployed.items()}
         self.definition = pulumi.Output.all(**arns).apply(lambda a: json.dumps(lifecycle_definition(a), indent=2))
         machine = naming.state_machine(MACHINE)
-        self.log_group = aws.cloudwatch.LogGroup(f"{machine}-logs", name=naming.state_machine_log_group(MACHINE),
+        self.log_group = aws.cloudwatch.LogGroup(f"{name}-state-machine-logs", name=naming.state_machine_log_group(MACHINE),
                                                  retention_in_days=args.log_retention_days, tags=tags, opts=child)
         self.role, self.role_policy = iam.service_role(
-            f"{machine}-sfn", "states.amazonaws.com", iam.state_machine_statements(list(arns.values())),
+            f"{name}-state-machine-role", naming(f"{MACHINE}-sfn"), "states.amazonaws.com", iam.state_machine_statements(list(arns.values())),
             parent=self, account_id=account_id, tags=tags, description="The labelloop lifecycle state machine")
         self.state_machine = aws.sfn.StateMachine(
-            machine, name=machine, type="STANDARD", role_arn=self.role.arn, definition=self.definition,
+            f"{name}-state-machine", name=machine, type="STANDARD", role_arn=self.role.arn, definition=self.definition,
             logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
                 level="ERROR", include_execution_data=True,
                 log_destination=pulumi.Output.concat(self.log_group.arn, ":*")),
@@ -78,12 +78,12 @@ class ModelLifecycle(pulumi.ComponentResource):
 
         schedule = training_schedule(args.settings)
         self.schedule = schedule
-        rule_name = naming.rule(schedule.name)
-        self.schedule_rule = events.schedule_rule(naming, schedule, parent=self, tags=tags, managed_at_run_time=True)
+        self.schedule_rule = events.schedule_rule(name, naming, schedule, parent=self, tags=tags,
+                                                  managed_at_run_time=True)
         self.events_role, self.events_policy = events.start_execution_role(
-            naming, MACHINE, self.state_machine.arn, account_id=account_id, parent=self, tags=tags)
+            name, naming, MACHINE, self.state_machine.arn, account_id=account_id, parent=self, tags=tags)
         self.schedule_target = events.state_machine_target(
-            self.schedule_rule, rule_name, self.state_machine.arn, self.events_role,
+            self.schedule_rule, f"{name}-{schedule.name}", self.state_machine.arn, self.events_role,
             dead_letter_queue=args.dead_letter_queue_arn, parent=self, depends_on=[self.events_policy],
             input=schedule.input)
 

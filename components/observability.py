@@ -92,17 +92,16 @@ class Observability(pulumi.ComponentResource):
         naming, tags = args.naming, dict(args.tags)
         child = pulumi.ResourceOptions(parent=self)
 
-        self.summary = args.functions.create("summary", self, asynchronous=True)
-        self.summary_rule = events.schedule_rule(naming, SUMMARY, parent=self, tags=tags)
-        self.summary_target, _ = events.function_target(self.summary_rule, naming.rule(SUMMARY.name), self.summary,
+        self.summary = args.functions.create("summary", self, name, asynchronous=True)
+        self.summary_rule = events.schedule_rule(name, naming, SUMMARY, parent=self, tags=tags)
+        self.summary_target, _ = events.function_target(self.summary_rule, f"{name}-{SUMMARY.name}", self.summary,
                                                         dead_letter_queue=args.dead_letter_queue_arn, parent=self)
         deployed = {**args.deployed, "summary": self.summary}
 
         # -- alarms ----------------------------------------------------------------------
         def alarm(key: str, description: str, **metric: Any) -> aws.cloudwatch.MetricAlarm:
-            alarm_name = naming(f"alarm-{key}")
             return aws.cloudwatch.MetricAlarm(
-                alarm_name, name=alarm_name, alarm_description=description, comparison_operator="GreaterThanThreshold",
+                f"{name}-alarm-{key}", name=naming(f"alarm-{key}"), alarm_description=description, comparison_operator="GreaterThanThreshold",
                 threshold=0, evaluation_periods=1, period=PERIOD, treat_missing_data="notBreaching",
                 alarm_actions=[args.topic_arn], tags=tags, opts=child, **metric)
 

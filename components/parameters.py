@@ -48,11 +48,11 @@ class OperatorParameters(pulumi.ComponentResource):
                 description=spec.description[:DESCRIPTION_LIMIT], tags=dict(args.tags) | {"labelloop:policy": spec.owner},
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]))
 
-        self.handler = args.functions.create("parameter_change", self, asynchronous=True)
+        self.handler = args.functions.create("parameter_change", self, name, asynchronous=True)
         trigger = parameter_trigger(path)
-        self.rule = events.pattern_rule(args.naming, trigger, trigger.pattern, parent=self, tags=args.tags)
+        self.rule = events.pattern_rule(name, args.naming, trigger, trigger.pattern, parent=self, tags=args.tags)
         self.target, self.permission = events.function_target(
-            self.rule, args.naming.rule(trigger.name), self.handler, dead_letter_queue=args.dead_letter_queue_arn,
+            self.rule, f"{name}-{trigger.name}", self.handler, dead_letter_queue=args.dead_letter_queue_arn,
             parent=self)
 
         self.parameter_path = path

@@ -168,8 +168,14 @@ class Resource:
     parent: str
     custom: bool
     id: str | None
-    inputs: dict[str, Any]
+    inputs: dict[str, Any]  # secrets unwrapped; their keys in ``secrets``
     outputs: dict[str, Any]
+    secrets: frozenset[str] = frozenset()
+
+
+def _unwrap(values: Mapping[str, Any]) -> tuple[dict[str, Any], frozenset[str]]:
+    plain = {k: rpc.unwrap_rpc_secret(v) if rpc.is_rpc_secret(v) else v for k, v in values.items()}
+    return plain, frozenset(k for k, v in values.items() if rpc.is_rpc_secret(v))
 
 
 class Mocks(pulumi.runtime.Mocks):
@@ -186,16 +192,16 @@ class Mocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         urn, parent = getattr(self.registering, "urn", ""), getattr(self.registering, "parent", "")
-        inputs = dict(args.inputs)
+        inputs, secrets = _unwrap(args.inputs)
         if not args.custom:  # a component: no provider, no id
             with self._lock:
                 self.resources[urn] = Resource(urn, args.typ, args.name, parent, False, None, inputs, {})
             return None, {}
         resource_id, computed = _computed(args.typ, args.name, inputs)
-        outputs = {**inputs, **computed}
         with self._lock:
-            self.resources[urn] = Resource(urn, args.typ, args.name, parent, True, resource_id, inputs, outputs)
-        return resource_id, outputs
+            self.resources[urn] = Resource(urn, args.typ, args.name, parent, True, resource_id, inputs,
+                                           {**inputs, **computed}, secrets)
+        return resource_id, {**args.inputs, **computed}  # secret inputs stay secret outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         with self._lock:
@@ -337,3 +343,61 @@ def run_program(config: Mapping[str, Any], stack: str = "test") -> Deployment:
                                 exported, list(mocks.invokes))
     _DEPLOYMENTS[key] = deployment
     return deployment
+
+
+# -- stacks the tests deploy ----------------------------------------------------------------
+# The smallest valid stack: two labels and an existing work team; everything else default.
+DEFAULT = {"labels": ["cat", "dog"], "workteamName": "reviewers"}
+# Everything set: a created workforce with reviewers, team policies (one shipped, one from
+# examples/acme-policy), parameter overrides, x86, longer log retention, tags.
+TEAM_POLICIES = ("policies.review_budget", "acme_min_per_label")
+FULL = {
+    "labels": ["cat", "dog", "bird"], "createWorkforce": True,
+    "reviewerEmails": ["ana@example.com", "bo@example.com"], "notificationEmail": "ops@example.com",
+    "policies": list(TEAM_POLICIES),
+    "parameterDefaults": {"Minimum-F1-Score": 0.9, "Automatic-Training-Poll-Frequency": 60,
+                          "Enable-Automatic-Training": False, "Maximum-Reviews-Per-Day": 40},
+    "lambdaArchitecture": "x86_64", "logRetentionDays": 90, "tags": {"team": "vision"},
+}
+
+# Resource types.
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
+EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
+EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+FUNCTION = "aws:lambda/function:Function"
+INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
+KMS_KEY = "aws:kms/key:Key"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+PARAMETER = "aws:ssm/parameter:Parameter"
+PERMISSION = "aws:lambda/permission:Permission"
+QUEUE = "aws:sqs/queue:Queue"
+QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+TABLE = "aws:dynamodb/table:Table"
+TOPIC = "aws:sns/topic:Topic"
+
+
+def function_name(key: str, stack: str = "test") -> str:
+    return f"labelloop-{stack}-{key.replace('_', '-')}"
+
+
+def role_policy(deployment: Deployment, role_name: str) -> dict[str, Any]:
+    """The inline policy document of one role."""
+    return json.loads(deployment.one(ROLE_POLICY, role=role_name).inputs["policy"])
+
+
+def trust_policy(deployment: Deployment, role_name: str) -> dict[str, Any]:
+    return json.loads(deployment.one(ROLE, name=role_name).inputs["assumeRolePolicy"])
+
+
+def as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def actions_of(document: Mapping[str, Any]) -> set[str]:
+    return {a for s in document["Statement"] for a in as_list(s.get("Action", []))}

@@ -1,0 +1,242 @@
+"""The program as a whole: what a stack creates, how it is structured, what it exports,
+what the stack config examples do, and that the mocks themselves are trustworthy."""
+
+import importlib
+import json
+from pathlib import Path
+
+import pulumi
+import pytest
+import yaml
+
+from components.config import ConfigError
+from components.functions import FUNCTIONS
+from components.naming import Account, Naming, StackNameError
+from components.storage import Storage, StorageArgs
+from pulumi_mocks import ACCOUNT, DEFAULT, FULL, FUNCTION, REGION, ROLE_POLICY, ROOT, Deployment, run, run_program
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+# What the smallest stack (two labels, an existing work team) creates.
+DEFAULT_STACK = {
+    "aws:cloudwatch/dashboard:Dashboard": 1,
+    "aws:cloudwatch/eventRule:EventRule": 6,  # 3 bucket prefixes, parameter changes, training and summary schedules
+    "aws:cloudwatch/eventTarget:EventTarget": 6,
+    "aws:cloudwatch/logGroup:LogGroup": 20,  # 18 functions, 2 state machines
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 23,  # 18 functions, 2 x 2 state machine failures, dead letters
+    "aws:dynamodb/table:Table": 1,
+    "aws:iam/role:Role": 23,  # 18 functions, 2 state machines, 2 EventBridge → state machine, A2I
+    "aws:iam/rolePolicy:RolePolicy": 23,
+    "aws:kms/alias:Alias": 1,
+    "aws:kms/key:Key": 1,
+    "aws:lambda/function:Function": 18,
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": 4,
+    "aws:lambda/permission:Permission": 4,
+    "aws:rekognition/project:Project": 1,
+    "aws:s3/bucket:Bucket": 1,
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
+    "aws:s3/bucketNotification:BucketNotification": 1,
+    "aws:s3/bucketPolicy:BucketPolicy": 1,
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 1,
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 1,
+    "aws:s3/bucketVersioning:BucketVersioning": 1,
+    "aws:sagemaker/flowDefinition:FlowDefinition": 1,
+    "aws:sagemaker/humanTaskUI:HumanTaskUI": 1,
+    "aws:sfn/stateMachine:StateMachine": 2,
+    "aws:sns/topic:Topic": 1,
+    "aws:sqs/queue:Queue": 1,
+    "aws:sqs/queuePolicy:QueuePolicy": 1,
+    "aws:ssm/parameter:Parameter": 9,
+}
+COMPONENTS = {"labelloop:index:LabelLoop", "labelloop:index:Storage", "labelloop:index:OperatorParameters",
+              "labelloop:index:Detection", "labelloop:index:HumanReview", "labelloop:index:ModelLifecycle",
+              "labelloop:index:Observability"}
+
+
+def test_a_default_stack_creates_these_resources():
+    assert run_program(DEFAULT).count_by_type() == DEFAULT_STACK
+
+
+def test_a_full_stack_adds_the_workforce_reviewers_email_and_team_parameters():
+    counts = run_program(FULL).count_by_type()
+    extra = {k: counts.get(k, 0) - DEFAULT_STACK.get(k, 0) for k in counts if counts.get(k, 0) != DEFAULT_STACK.get(k, 0)}
+    assert extra == {
+        "aws:cognito/user:User": 2, "aws:cognito/userGroup:UserGroup": 1, "aws:cognito/userInGroup:UserInGroup": 2,
+        "aws:cognito/userPool:UserPool": 1, "aws:cognito/userPoolClient:UserPoolClient": 1,
+        "aws:cognito/userPoolDomain:UserPoolDomain": 1, "aws:sagemaker/workforce:Workforce": 1,
+        "aws:sagemaker/workteam:Workteam": 1, "aws:sns/topicSubscription:TopicSubscription": 1,
+        "aws:ssm/parameter:Parameter": 2,  # Maximum-Reviews-Per-Day, Acme-Minimum-Images-Per-Label
+    }
+
+
+def test_every_function_is_deployed_once_with_its_handler():
+    d = run_program(DEFAULT)
+    deployed = {f.inputs["name"]: f.inputs for f in d.of_type(FUNCTION)}
+    assert set(deployed) == {f"labelloop-test-{k.replace('_', '-')}" for k in FUNCTIONS}
+    for key, spec in FUNCTIONS.items():
+        inputs = deployed[f"labelloop-test-{key.replace('_', '-')}"]
+        assert (inputs["handler"], inputs["timeout"], inputs["memorySize"]) == (spec.handler, spec.timeout, spec.memory)
+        assert inputs["runtime"] == "python3.13" and inputs["architectures"] == ["arm64"]
+
+
+def test_every_resource_belongs_to_a_component_and_carries_its_name():
+    d = run_program(FULL)
+    by_urn = {r.urn: r for r in d.resources}
+    components = [r for r in d.resources if not r.custom]
+    assert {c.type for c in components} == COMPONENTS
+    (loop,) = [c for c in components if c.type == "labelloop:index:LabelLoop"]
+    assert loop.parent.endswith("::labelloop-test")  # the stack itself
+    for resource in d.resources:
+        if resource is loop:
+            continue
+        parent = by_urn[resource.parent]
+        assert not parent.custom, f"{resource.name} is not inside a component"
+        if resource.custom:
+            assert resource.name.startswith(parent.name), (resource.name, parent.name)
+        else:
+            assert parent is loop and resource.name.startswith("labelloop-test-")
+
+
+def test_every_component_registers_its_outputs():
+    d = run_program(FULL)
+    for component in (r for r in d.resources if not r.custom):
+        outputs = d.registered(component)
+        assert outputs, component.type
+        assert all(v is not None for v in outputs.values()), component.type
+    loop = d.registered(d.component("labelloop:index:LabelLoop"))
+    assert loop == {k: v for k, v in d.stack_outputs.items()}
+
+
+def test_stack_outputs():
+    d = run_program(DEFAULT)
+    out = d.stack_outputs
+    assert out["bucketName"].startswith("labelloop-test-")
+    assert (out["uploadPrefix"], out["trainingPrefix"], out["parameterPath"]) == (
+        "images_for_detection/", "images_labeled_by_folder/", "/labelloop/test/")
+    assert out["detectionStateMachineArn"] == f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:labelloop-test-detection"
+    assert out["lifecycleStateMachineArn"] == f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:labelloop-test-lifecycle"
+    assert out["dashboardUrl"] == (f"https://{REGION}.console.aws.amazon.com/cloudwatch/home?region={REGION}"
+                                   "#dashboards:name=labelloop-test")
+    assert out["policies"] == ["policies.defaults"]
+    assert "reviewerPortalUrl" not in out  # no workforce created: the work team's own portal applies
+    portal = run_program(FULL).stack_outputs["reviewerPortalUrl"]
+    assert portal.startswith("https://") and portal.endswith(f".labeling.{REGION}.sagemaker.aws")
+
+
+def test_names_follow_the_stack_so_two_stacks_do_not_collide():
+    test, prod = run_program(DEFAULT), run_program(DEFAULT, stack="Prod_EU")
+    assert prod.stack_outputs["parameterPath"] == "/labelloop/Prod_EU/"
+    named = lambda d: {r.inputs.get("name") for r in d.resources  # noqa: E731
+                       if r.custom and r.inputs.get("name") and r.type != ROLE_POLICY}  # a role's policy: "access"
+    assert all(n.startswith(("labelloop-prod-eu-", "/aws/", "alias/labelloop-prod-eu-", "/labelloop/Prod_EU/"))
+               for n in named(prod))
+    assert not named(test) & named(prod)
+
+
+def test_the_mocks_fill_what_the_provider_computes():
+    """With preview=False a computed attribute the mocks forget is silently None: check them all."""
+    d = run_program(FULL)
+    with_arn = 0
+    for resource in d.resources:
+        if not resource.custom:
+            continue
+        assert resource.id, resource.name
+        assert all(v is not None for v in resource.outputs.values()), resource.name
+        if isinstance(getattr(_resource_class(resource.type), "arn", None), property):
+            assert resource.outputs["arn"].startswith("arn:aws:"), resource.name
+            with_arn += 1
+    assert with_arn > 100
+    assert all(v for v in d.stack_outputs.values())
+    assert {t for t, _ in d.invokes} == {"aws:iam/getPolicyDocument:getPolicyDocument",
+                                         "aws:index/getCallerIdentity:getCallerIdentity",
+                                         "aws:index/getRegion:getRegion", "aws:index/getPartition:getPartition"}
+
+
+def _resource_class(token: str) -> type:
+    """``aws:lambda/function:Function`` → ``pulumi_aws.lambda_.Function``."""
+    module, name = token.split(":")[1].split("/")[0], token.split(":")[2]
+    return getattr(importlib.import_module(f"pulumi_aws.{module}{'_' if module == 'lambda' else ''}"), name)
+
+
+# -- stack config ----------------------------------------------------------------------------------
+def _example(stack: str) -> dict:
+    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml.example").read_text())
+    return {k.split(":", 1)[1]: v for k, v in document["config"].items() if k.startswith("labelloop:")}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_stack_config_examples_deploy(stack):
+    config = _example(stack)
+    d = run_program(config, stack=stack)
+    assert len(d.of_type(FUNCTION)) == len(FUNCTIONS)
+    assert d.stack_outputs["parameterPath"] == f"/labelloop/{stack}/"
+    parameters = {p.inputs["name"]: p.inputs["value"] for p in d.of_type("aws:ssm/parameter:Parameter")}
+    for name, value in config.get("parameterDefaults", {}).items():
+        assert float(parameters[f"/labelloop/{stack}/{name}"]) == float(value)
+    assert ("reviewerPortalUrl" in d.stack_outputs) == bool(config.get("createWorkforce"))
+
+
+INVALID = [
+    ({"workteamName": "reviewers"}, "labels", "labelloop:labels is required"),
+    ({"labels": ["cat"], "workteamName": "reviewers"}, "labels",
+     "has 1 label(s); Rekognition classification needs 2 to 250"),
+    ({"labels": ["cat", "dogs/big"], "workteamName": "reviewers"}, "labels",
+     "contains 'dogs/big', which cannot be an S3 folder and review choice"),
+    ({"labels": ["cat", "dog"], "workteamName": "reviewers", "createWorkforce": True}, "workteamName",
+     "workteamName and createWorkforce are both set"),
+    ({"labels": ["cat", "dog"], "workteamName": "reviewers", "policies": ["acme_no_such_policy"]}, "policies",
+     "policy module 'acme_no_such_policy' cannot be imported"),
+    ({"labels": ["cat", "dog"], "workteamName": "reviewers", "parameterDefaults": {"Minimum-F1-Scor": 0.9}},
+     "parameterDefaults", "names 'Minimum-F1-Scor', which no loaded policy defines"),
+    ({"labels": ["cat", "dog"], "workteamName": "reviewers", "parameterDefaults": {"Minimum-F1-Score": 2}},
+     "parameterDefaults", "Minimum-F1-Score: '2' is not allowed"),
+]
+
+
+@pytest.mark.parametrize("config,key,message", INVALID, ids=[m for _, _, m in INVALID])
+def test_an_invalid_config_stops_the_program_naming_the_key_and_the_fix(config, key, message):
+    with pytest.raises(ConfigError) as error:
+        run_program(config)
+    assert error.value.key == key
+    assert message in str(error.value) and "Fix:" in str(error.value)
+
+
+def test_a_stack_name_that_cannot_name_resources_is_refused():
+    with pytest.raises(StackNameError, match="longer than 30 characters.*Fix: use a shorter stack name"):
+        run_program(DEFAULT, stack="a-very-long-stack-name-for-testing-limits")
+    assert Naming("Prod_EU.1").prefix == "labelloop-prod-eu-1"
+
+
+# -- the guard: assertions inside apply do run ----------------------------------------------------------
+def _storage_bucket_check(expected_prefix: str):
+    def program():
+        storage = Storage("labelloop-unit-storage", StorageArgs(
+            naming=Naming("unit"), account=pulumi.Output.from_input(Account("aws", REGION, ACCOUNT))))
+
+        def check(values):
+            bucket, table, topic = values
+            assert bucket.startswith(expected_prefix), bucket
+            assert table == "labelloop-unit-state"
+            assert topic == f"arn:aws:sns:{REGION}:{ACCOUNT}:labelloop-unit-notifications"
+
+        return pulumi.Output.all(storage.bucket_name, storage.table_name, storage.topic_arn).apply(check)
+
+    return program
+
+
+def test_assertions_inside_apply_run():
+    mocks = run(_storage_bucket_check("labelloop-unit-storage-data-"), {})
+    assert any(r.type == "aws:s3/bucket:Bucket" for r in mocks.resources.values())
+
+
+def test_a_wrong_expectation_inside_apply_fails():
+    with pytest.raises(AssertionError, match="labelloop-unit-storage-data-"):
+        run(_storage_bucket_check("definitely-not-the-bucket"), {})
+
+
+def test_snapshots_are_of_their_own_run():
+    default, full = run_program(DEFAULT), run_program(FULL)
+    assert isinstance(default, Deployment) and default is run_program(DEFAULT)
+    assert len(full.resources) > len(default.resources)
+    assert json.loads(json.dumps(default.stack_outputs)) == default.stack_outputs
+    assert Path(ROOT / "__main__.py").read_text().count("LabelLoop(") == 1

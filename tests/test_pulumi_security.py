@@ -1,0 +1,297 @@
+"""Security of the deployed stack, asserted on the documents the program generates:
+least-privilege roles, resource ARNs scoped to the stack, the bucket and topic locked down."""
+
+import json
+import re
+
+import pytest
+
+from components import iam
+from components.functions import FUNCTIONS
+from components.state_machines import detection_definition
+from pulumi_mocks import (ACCOUNT, BUCKET, BUCKET_POLICY, DEFAULT, EVENT_TARGET, FULL, FUNCTION, INVOKE_CONFIG,
+                          KMS_KEY, QUEUE_POLICY, REGION, ROLE, ROLE_POLICY, STATE_MACHINE, TOPIC, actions_of,
+                          as_list, function_name, role_policy, run_program, trust_policy)
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+PREFIX = "labelloop-test"
+ASYNCHRONOUS = {"training_data", "review_output", "parameter_change", "summary"}
+
+# Every statement whose Resource is "*", and why it cannot name a resource.
+UNSCOPED = {
+    # Step Functions sets up log delivery with logs:*LogDelivery / resource-policy calls that
+    # IAM does not scope to a resource; AWS documents "Resource": "*" for them.
+    ("role-policy", "DeliverLogsUnscopedPerAwsDocs"),
+    # In a key policy, "*" is the key the policy is attached to, and nothing else.
+    ("key-policy", "AccountAdministersKey"),
+    ("key-policy", "PublishThroughSnsInThisAccount"),
+    ("key-policy", "CloudWatchAlarmsPublish"),
+}
+# The only wildcard action: a Deny, which can only take access away.
+WILDCARD_ACTIONS = {("bucket-policy", "DenyInsecureTransport"): "s3:*"}
+
+
+@pytest.fixture(scope="module", params=["default", "full"])
+def stack(request):
+    return run_program(DEFAULT if request.param == "default" else FULL)
+
+
+def documents(deployment):
+    """(kind, owner, document) for every policy document the stack creates."""
+    for rp in deployment.of_type(ROLE_POLICY):
+        yield "role-policy", rp.inputs["role"], json.loads(rp.inputs["policy"])
+    for role in deployment.of_type(ROLE):
+        yield "trust-policy", role.inputs["name"], json.loads(role.inputs["assumeRolePolicy"])
+    for bp in deployment.of_type(BUCKET_POLICY):
+        yield "bucket-policy", bp.name, json.loads(bp.inputs["policy"])
+    for key in deployment.of_type(KMS_KEY):
+        yield "key-policy", key.name, json.loads(key.inputs["policy"])
+    for qp in deployment.of_type(QUEUE_POLICY):
+        yield "queue-policy", qp.name, json.loads(qp.inputs["policy"])
+
+
+def statements(deployment):
+    for kind, owner, document in documents(deployment):
+        for statement in document["Statement"]:
+            yield kind, owner, statement
+
+
+def test_the_stack_has_every_kind_of_policy_document(stack):
+    kinds = {kind for kind, _, _ in documents(stack)}
+    assert kinds == {"role-policy", "trust-policy", "bucket-policy", "key-policy", "queue-policy"}
+    assert len(stack.of_type(ROLE_POLICY)) == len(stack.of_type(ROLE)) == len(FUNCTIONS) + 5  # + 2 sfn, 2 events, A2I
+
+
+def test_no_action_has_a_wildcard(stack):
+    wildcards = {(kind, s.get("Sid")): a for kind, _, s in statements(stack)
+                 for a in as_list(s.get("Action", [])) if "*" in a}
+    assert wildcards == WILDCARD_ACTIONS
+    (kind, sid), _ = next(iter(WILDCARD_ACTIONS.items()))
+    assert all(s["Effect"] == "Deny" for k, _, s in statements(stack) if (k, s.get("Sid")) == (kind, sid))
+    assert not any("NotAction" in s or "NotResource" in s for _, _, s in statements(stack))
+
+
+def _scoped(resource: str, bucket: str) -> bool:
+    """An ARN of this stack: its resource part names the stack's prefix (or bucket, or
+    parameter path) before any wildcard, in this account and region."""
+    s3 = f"arn:aws:s3:::{bucket}"
+    if resource == s3 or resource.startswith(s3 + "/"):
+        return "*" not in resource or resource.index("*") > len(s3)
+    match = re.fullmatch(rf"arn:aws:([a-z0-9-]+):({REGION})?:({ACCOUNT}):(.+)", resource)
+    if not match:
+        return False
+    rest = match.group(4)
+    marks = [rest.find(m) for m in (PREFIX, "parameter/labelloop/test") if m in rest]
+    return bool(marks) and ("*" not in rest or rest.index("*") > min(marks))
+
+
+def test_every_resource_arn_is_scoped_to_this_stack(stack):
+    bucket = stack.of_type(BUCKET)[0].outputs["bucket"]
+    unscoped, checked = set(), 0
+    for kind, _, s in statements(stack):
+        for resource in as_list(s.get("Resource", [])):
+            checked += 1
+            if resource == "*":
+                unscoped.add((kind, s["Sid"]))
+            else:
+                assert _scoped(resource, bucket), f"{kind} {s.get('Sid')}: {resource} is not this stack's"
+    assert unscoped == UNSCOPED
+    assert checked > 60
+    # The exceptions are exactly what they claim: log delivery actions, and key policies.
+    for kind, _, s in statements(stack):
+        if (kind, s.get("Sid")) == ("role-policy", "DeliverLogsUnscopedPerAwsDocs"):
+            assert set(as_list(s["Action"])) == iam.UNSCOPED_ACTIONS
+
+
+def test_the_scope_check_rejects_other_stacks_and_wildcards():
+    bucket = "labelloop-test-storage-data-1234567"
+    assert _scoped(f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/labelloop-test-state", bucket)
+    assert _scoped(f"arn:aws:s3:::{bucket}/images_for_detection/*", bucket)
+    assert not _scoped(f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/labelloop-prod-state", bucket)
+    assert not _scoped(f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/*", bucket)
+    assert not _scoped(f"arn:aws:s3:::{bucket}*", bucket)
+    assert not _scoped(f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:labelloop-test-detect", bucket)
+    assert not _scoped(f"arn:aws:rekognition:{REGION}:{ACCOUNT}:project/*/labelloop-test", bucket)
+
+
+@pytest.mark.parametrize("key", sorted(FUNCTIONS))
+def test_each_function_role_has_exactly_its_grants(key):
+    deployment = run_program(DEFAULT)
+    name = function_name(key)
+    function = deployment.one(FUNCTION, name=name)
+    assert function.inputs["role"] == f"arn:aws:iam::{ACCOUNT}:role/{name}"
+    document = role_policy(deployment, name)
+    expected = {a for grant in FUNCTIONS[key].grants for a in grant.actions} | set(iam.LAMBDA_LOGGING)
+    if key in ASYNCHRONOUS:
+        expected |= set(iam.DEAD_LETTER)
+    assert actions_of(document) == expected
+    logging = next(s for s in document["Statement"] if s["Sid"] == "OwnLogGroup")
+    assert logging["Resource"] == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{name}:*"
+    trust = trust_policy(deployment, name)["Statement"]
+    assert trust == [{"Sid": "AssumedByLambda", "Effect": "Allow", "Action": "sts:AssumeRole",
+                      "Principal": {"Service": "lambda.amazonaws.com"}}]
+
+
+def test_grants_name_the_resources_of_their_kind():
+    d = run_program(DEFAULT)
+    bucket = d.of_type(BUCKET)[0].outputs["bucket"]
+    arn = lambda service, rest: f"arn:aws:{service}:{REGION}:{ACCOUNT}:{rest}"  # noqa: E731
+    by_sid = lambda key: {s["Sid"]: s for s in role_policy(d, function_name(key))["Statement"]}  # noqa: E731
+
+    detect = by_sid("detect")
+    assert detect["G0ObjectsImagesForDetection"]["Resource"] == f"arn:aws:s3:::{bucket}/images_for_detection/*"
+    assert detect["G1ProjectVersions"]["Resource"] == arn("rekognition", "project/labelloop-test-model/version/*")
+    assert detect["G2Table"]["Resource"] == arn("dynamodb", "table/labelloop-test-state")
+    assert detect["G3Parameters"]["Resource"] == [arn("ssm", "parameter/labelloop/test"),
+                                                  arn("ssm", "parameter/labelloop/test/*")]
+    assert detect["G4Topic"]["Resource"] == arn("sns", "labelloop-test-notifications")
+    manifest = by_sid("build_manifest")["G0BucketImagesLabeledByFolder"]
+    assert manifest == {"Sid": "G0BucketImagesLabeledByFolder", "Effect": "Allow", "Action": "s3:ListBucket",
+                        "Resource": f"arn:aws:s3:::{bucket}",
+                        "Condition": {"StringLike": {"s3:prefix": "images_labeled_by_folder/*"}}}
+    training = by_sid("start_training")
+    project = d.stack_outputs["projectArn"]
+    assert training["G0Project"]["Resource"] == project == arn("rekognition", "project/labelloop-test-model/1767225600000")
+    assert training["G2ProjectVersions"]["Action"] == "rekognition:TagResource"
+    assert by_sid("start_review")["G0FlowDefinition"]["Resource"] == d.stack_outputs["flowDefinitionArn"]
+    assert by_sid("replay_pending")["G1StateMachineDetection"]["Resource"] == d.stack_outputs["detectionStateMachineArn"]
+    rule = d.one("aws:cloudwatch/eventRule:EventRule", name="labelloop-test-training-schedule")
+    assert by_sid("parameter_change")["G0ScheduleRule"]["Resource"] == rule.outputs["arn"]
+    dead_letter = by_sid("review_output")["FailedEventsToDeadLetterQueue"]
+    assert dead_letter["Resource"] == arn("sqs", "labelloop-test-dead-letters")
+
+
+def test_only_eventbridge_targets_are_asynchronous_and_dead_letter():
+    d = run_program(DEFAULT)
+    targeted = {t.inputs["arn"] for t in d.of_type(EVENT_TARGET)}
+    async_functions = {c.inputs["functionName"] for c in d.of_type(INVOKE_CONFIG)}
+    assert async_functions == {function_name(k) for k in ASYNCHRONOUS}
+    assert {f.outputs["arn"] for f in d.of_type(FUNCTION) if f.inputs["name"] in async_functions} <= targeted
+    for config in d.of_type(INVOKE_CONFIG):
+        assert config.inputs["destinationConfig"]["onFailure"]["destination"] == d.stack_outputs["topicArn"].replace(
+            "sns", "sqs").replace("labelloop-test-notifications", "labelloop-test-dead-letters")
+
+
+def test_no_function_may_pass_a_role():
+    """Nothing the functions call takes a role: A2I and Rekognition act with the flow
+    definition's role and the bucket policy, which the program creates. So no iam:PassRole
+    at all — and were one added, it would have to name the service it passes to."""
+    for config in (DEFAULT, FULL):
+        passing = [s for kind, _, s in statements(run_program(config)) if "iam:PassRole" in as_list(s.get("Action"))]
+        assert all("iam:PassedToService" in s.get("Condition", {}).get("StringEquals", {}) for s in passing)
+        assert passing == []
+    assert not any("iam:PassRole" in g.actions for spec in FUNCTIONS.values() for g in spec.grants)
+
+
+def test_state_machine_roles_invoke_only_their_functions():
+    d = run_program(DEFAULT)
+    for machine in d.of_type(STATE_MACHINE):
+        definition = json.loads(machine.inputs["definition"])
+        invoked = {s["Parameters"]["FunctionName"] for s in definition["States"].values() if s["Type"] == "Task"}
+        role = machine.inputs["roleArn"].rsplit("/", 1)[1]
+        document = role_policy(d, role)
+        (invoke,) = [s for s in document["Statement"] if s["Sid"] == "InvokeItsFunctions"]
+        assert set(as_list(invoke["Resource"])) == invoked
+        assert invoke["Action"] == "lambda:InvokeFunction"
+        assert actions_of(document) == {"lambda:InvokeFunction"} | iam.UNSCOPED_ACTIONS
+        (trust,) = trust_policy(d, role)["Statement"]
+        assert trust["Principal"] == {"Service": "states.amazonaws.com"}
+        assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    detection = d.one(STATE_MACHINE, name="labelloop-test-detection")
+    assert len(detection_definition("a", "b", "c")["States"]) == len(json.loads(detection.inputs["definition"])["States"])
+
+
+def test_eventbridge_roles_start_only_their_state_machine():
+    d = run_program(DEFAULT)
+    for target in d.of_type(EVENT_TARGET):
+        if "roleArn" not in target.inputs:
+            continue
+        role = target.inputs["roleArn"].rsplit("/", 1)[1]
+        (statement,) = role_policy(d, role)["Statement"]
+        assert (statement["Action"], statement["Resource"]) == ("states:StartExecution", target.inputs["arn"])
+        (trust,) = trust_policy(d, role)["Statement"]
+        assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+        assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def test_the_review_role_reads_uploads_and_writes_answers_only():
+    d = run_program(DEFAULT)
+    bucket = d.stack_outputs["bucketName"]
+    document = role_policy(d, "labelloop-test-review-flow")
+    assert {(s["Action"], s["Resource"]) for s in document["Statement"]} == {
+        ("s3:GetObject", f"arn:aws:s3:::{bucket}/images_for_detection/*"),
+        ("s3:PutObject", f"arn:aws:s3:::{bucket}/a2i-human-loop-data/*")}
+    (trust,) = trust_policy(d, "labelloop-test-review-flow")["Statement"]
+    assert trust["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def test_statement_ids_are_valid_for_iam(stack):
+    for kind, owner, document in documents(stack):
+        sids = [s.get("Sid", "") for s in document["Statement"]]
+        assert all(re.fullmatch(r"[A-Za-z0-9]+", sid) for sid in sids), (kind, owner, sids)
+        assert len(set(sids)) == len(sids)
+
+
+# -- the bucket and the topic ------------------------------------------------------------------
+def _bucket_policy(d):
+    return {s["Sid"]: s for s in json.loads(d.of_type(BUCKET_POLICY)[0].inputs["policy"])["Statement"]}
+
+
+def test_bucket_is_encrypted_private_versioned_and_tls_only():
+    d = run_program(DEFAULT)
+    (bucket,) = d.of_type(BUCKET)
+    name = bucket.outputs["bucket"]
+    (sse,) = d.of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    assert sse.inputs["bucket"] == name
+    assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+    (block,) = d.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    assert {k: block.inputs[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                                         "restrictPublicBuckets")} == dict.fromkeys(
+        ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"), True)
+    assert block.inputs["bucket"] == name
+    (versioning,) = d.of_type("aws:s3/bucketVersioning:BucketVersioning")
+    assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
+    tls = _bucket_policy(d)["DenyInsecureTransport"]
+    assert tls == {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Action": "s3:*", "Principal": "*",
+                   "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"],
+                   "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    assert bucket.inputs.get("forceDestroy") is False
+
+
+def test_rekognition_may_read_training_data_and_write_evaluations_only_for_this_account():
+    d = run_program(DEFAULT)
+    name = d.stack_outputs["bucketName"]
+    policy = _bucket_policy(d)
+    rekognition = {sid: s for sid, s in policy.items() if s.get("Principal") == {"Service": "rekognition.amazonaws.com"}}
+    assert set(rekognition) == {"RekognitionLocatesBucket", "RekognitionReadsTrainingData", "RekognitionWritesEvaluation"}
+    for s in rekognition.values():
+        assert s["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    assert rekognition["RekognitionReadsTrainingData"]["Resource"] == [
+        f"arn:aws:s3:::{name}/images_labeled_by_folder/*", f"arn:aws:s3:::{name}/manifests/*"]
+    assert rekognition["RekognitionWritesEvaluation"] == {
+        "Sid": "RekognitionWritesEvaluation", "Effect": "Allow", "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{name}/evaluation/*", "Principal": {"Service": "rekognition.amazonaws.com"},
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}
+
+
+def test_topic_is_encrypted_with_a_rotated_key_alarms_can_use():
+    d = run_program(DEFAULT)
+    (topic,) = d.of_type(TOPIC)
+    (key,) = d.of_type(KMS_KEY)
+    assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"]
+    assert key.inputs["enableKeyRotation"] is True
+    policy = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    assert policy["CloudWatchAlarmsPublish"]["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert policy["PublishThroughSnsInThisAccount"]["Condition"] == {"StringEquals": {
+        "kms:CallerAccount": ACCOUNT, "kms:ViaService": f"sns.{REGION}.amazonaws.com"}}
+    assert policy["AccountAdministersKey"]["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    assert not {"kms:Decrypt", "kms:GenerateDataKey"} & set(as_list(policy["AccountAdministersKey"]["Action"]))
+
+
+def test_only_this_stacks_rules_may_dead_letter():
+    d = run_program(DEFAULT)
+    (statement,) = json.loads(d.of_type(QUEUE_POLICY)[0].inputs["policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"] == {"ArnLike": {"aws:SourceArn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{PREFIX}-*"}}
