@@ -76,6 +76,7 @@ class FakeCustomLabels:
         self.labels = tuple(labels)
         self.default_labels = default_labels
         self.by_key: dict[str, tuple] = {}
+        self.on_status: dict[tuple[str, str], object] = {}  # (version, status) -> called once when reached
         self._s3 = s3
 
     # -- scripting and inspection ---------------------------------------------
@@ -126,6 +127,9 @@ class FakeCustomLabels:
             before, v["status"] = v["status"], v["queue"].pop(0)
             if v["status"] == "TRAINING_COMPLETED" and before != "TRAINING_COMPLETED":
                 self._write_evaluation(v)
+            hook = self.on_status.pop((v["name"], v["status"]), None)
+            if hook:
+                hook()
 
     def _write_evaluation(self, v: dict) -> None:
         import json

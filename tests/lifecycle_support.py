@@ -16,11 +16,11 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 
 
 @contextlib.contextmanager
-def lifecycle_stack(models: FakeCustomLabels | None = None, labels=LABELS, **options):
+def lifecycle_stack(models: FakeCustomLabels | None = None, labels=LABELS, policies=(), **options):
     """A LocalStack with ``models`` standing in for Rekognition; ``options`` go to lifecycle_definition."""
     models = models or FakeCustomLabels(labels=labels)
-    with LocalStack(labels=labels, standins={"rekognition": models, "sagemaker-a2i-runtime": FakeA2I()},
-                    lifecycle_options=options) as stack:
+    with LocalStack(labels=labels, policies=tuple(policies), lifecycle_options=options,
+                    standins={"rekognition": models, "sagemaker-a2i-runtime": FakeA2I()}) as stack:
         stack.models = models
         yield stack
 

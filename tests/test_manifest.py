@@ -1,0 +1,143 @@
+"""The training manifest: what it lists, what it skips, the counters it
+reconciles, and Rekognition's rules checked before any training call."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from handlers.lifecycle import manifest
+from handlers.runtime import context
+from lifecycle_support import PNG, lifecycle_stack, loop, output, seed
+
+LABELS = ("cat", "big cat", "dog")
+TREE = {
+    "images_labeled_by_folder/": "folder marker",
+    "images_labeled_by_folder/cat/": "folder marker",
+    "images_labeled_by_folder/cat/a.png": "cat",
+    "images_labeled_by_folder/cat/nested/": "folder marker",
+    "images_labeled_by_folder/cat/nested/deeper/b.jpg": "cat",
+    "images_labeled_by_folder/cat/C.JPEG": "cat",
+    "images_labeled_by_folder/cat/readme.txt": "not a PNG or JPEG image",
+    "images_labeled_by_folder/cat/.DS_Store": "not a PNG or JPEG image",
+    "images_labeled_by_folder/big cat/x 1.png": "big cat",
+    "images_labeled_by_folder/dog/d.jpeg": "dog",
+    "images_labeled_by_folder/dog/e.png": "dog",
+    "images_labeled_by_folder/bird/f.png": "folder 'bird' is not one of the stack's labels",
+    "images_labeled_by_folder/loose.png": "not inside a label folder",
+    "images_for_detection/cat/z.png": None,  # outside the training folder: never listed
+    "manifests/old.manifest": None,
+}
+
+
+def _put_tree(stack, tree=TREE) -> None:
+    s3 = stack.client("s3")
+    for key in tree:
+        s3.put_object(Bucket=stack.bucket, Key=key, Body=b"" if key.endswith("/") else PNG)
+
+
+def _lines(stack, key: str) -> list[dict]:
+    body = stack.client("s3").get_object(Bucket=stack.bucket, Key=key)["Body"].read().decode()
+    assert body.endswith("\n")
+    return [json.loads(line) for line in body.splitlines()]
+
+
+def _listed_prefixes(stack) -> list[str]:
+    prefixes: list[str] = []
+    stack.client("s3").meta.events.register(
+        "provide-client-params.s3.ListObjectsV2", lambda params, **_: prefixes.append(params.get("Prefix")))
+    return prefixes
+
+
+def test_manifest_lists_every_image_once_with_its_label():
+    with lifecycle_stack(labels=LABELS) as stack:
+        _put_tree(stack)
+        listed = _listed_prefixes(stack)
+        result = manifest.build(stack.bucket, "v1", LABELS)
+
+        assert listed == ["images_labeled_by_folder/"]
+        assert result["ok"] is True and result["manifest_key"] == "manifests/v1.manifest"
+        assert result["counts"] == {"cat": 3, "big cat": 1, "dog": 2} and result["images"] == 6
+        expected_skips: dict[str, int] = {}
+        for why in TREE.values():
+            if why and why not in LABELS:
+                expected_skips[why] = expected_skips.get(why, 0) + 1
+        assert result["skipped"] == expected_skips
+
+        lines = _lines(stack, "manifests/v1.manifest")
+        by_source = {line["source-ref"]: line for line in lines}
+        expected = {f"s3://{stack.bucket}/{key}": label for key, label in TREE.items() if label in LABELS}
+        assert len(lines) == len(by_source) == 6
+        assert {src: line["labelloop-class-metadata"]["class-name"] for src, line in by_source.items()} == expected
+        for line in lines:
+            assert set(line) == {"source-ref", "labelloop-class", "labelloop-class-metadata"}
+            assert line["labelloop-class"] == 1
+            meta = line["labelloop-class-metadata"]
+            assert meta["confidence"] == 1 and meta["human-annotated"] == "yes"
+            assert meta["type"] == "groundtruth/image-classification"
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}", meta["creation-date"])
+        head = stack.client("s3").head_object(Bucket=stack.bucket, Key="manifests/v1.manifest")
+        assert head["ContentType"] == "application/x-ndjson"
+
+
+def test_counters_are_reconciled_with_the_listing():
+    with lifecycle_stack(labels=LABELS) as stack:
+        seed(stack, {"cat": 3, "dog": 2})
+        table = context.table()
+        table.update("LOOP", "COUNT#cat", {"count": 99})  # drifted
+        table.update("LOOP", "COUNT#dog", {"count": -4})
+        stack.client("s3").put_object(Bucket=stack.bucket, Key="images_labeled_by_folder/big cat/uncounted.png",
+                                      Body=PNG)  # its event never arrived
+
+        manifest.build(stack.bucket, "v1", LABELS)
+
+        _, counts = table.loop_and_counts()
+        assert {label: item["count"] for label, item in counts.items()} == {"cat": 3, "dog": 2, "big cat": 1}
+        assert all("reconciled_at" in item for item in counts.values())
+
+
+def test_each_version_gets_its_own_manifest(monkeypatch):
+    monkeypatch.setattr(manifest, "SPOOL_BYTES", 64)  # spill to disk after the first line
+    with lifecycle_stack() as stack:
+        seed(stack, {"cat": 2, "dog": 2})
+        first = manifest.build(stack.bucket, "v1", ("cat", "dog"))
+        seed(stack, {"cat": 3}, start=10)
+        second = manifest.build(stack.bucket, "v2", ("cat", "dog"))
+
+        assert (first["manifest_key"], second["manifest_key"]) == ("manifests/v1.manifest", "manifests/v2.manifest")
+        assert len(_lines(stack, "manifests/v1.manifest")) == 4  # untouched by the later build
+        assert len(_lines(stack, "manifests/v2.manifest")) == 7
+
+
+def test_one_label_only_is_a_reason_not_a_manifest():
+    with lifecycle_stack() as stack:
+        seed(stack, {"cat": 4})
+        result = manifest.build(stack.bucket, "v1", ("cat", "dog"))
+
+        assert result["ok"] is False
+        assert result["reason"] == "Rekognition needs images of at least 2 labels; found images of 1 (cat)"
+        assert "manifest_key" not in result
+        assert stack.client("s3").list_objects_v2(Bucket=stack.bucket, Prefix="manifests/")["KeyCount"] == 0
+
+
+def test_a_label_without_images_is_a_reason_not_a_manifest():
+    with lifecycle_stack(labels=("cat", "dog", "bird")) as stack:
+        seed(stack, {"cat": 2, "dog": 2})
+        result = manifest.build(stack.bucket, "v1", ("cat", "dog", "bird"))
+        assert result["ok"] is False
+        assert result["reason"] == "every label needs at least one image; none for bird"
+        assert result["counts"] == {"cat": 2, "dog": 2, "bird": 0}
+
+
+def test_rule_violation_in_a_run_is_recorded_and_no_training_is_started():
+    with lifecycle_stack() as stack:
+        seed(stack, {"cat": 12})
+        execution = stack.run_lifecycle()
+
+        assert execution["status"] == "SUCCEEDED"
+        assert output(execution)["outcome"]["value"] == "not_trainable"
+        assert stack.models.calls == []  # not one Rekognition call
+        state = loop()
+        assert state.training_owner is None and state.active_version is None
+        assert state.last_training_decision["train"] is False
+        assert "at least 2 labels" in state.last_training_decision["reason"]
