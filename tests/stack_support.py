@@ -205,9 +205,9 @@ def output_document(st, loop_name: str, labels=("cat",), *, input_content: dict 
             "humanAnswers": answers if answers is not None else [answer(l, f"worker-{i}") for i, l in enumerate(labels)]}
 
 
-def write_output(st, loop_name: str, document, *, pump: bool = True) -> str:
-    """Write an output.json (a dict, or raw bytes) where A2I would, and deliver its event."""
-    key = output_key(st, loop_name)
+def write_output(st, loop_name: str, document, *, pump: bool = True, key: str | None = None) -> str:
+    """Write an output.json (a dict, or raw bytes) where A2I would (or at ``key``), and deliver its event."""
+    key = key or output_key(st, loop_name)
     body = document if isinstance(document, bytes) else json.dumps(document).encode()
     st.client("s3").put_object(Bucket=st.bucket, Key=key, Body=body)
     if pump:

@@ -178,8 +178,9 @@ def test_unknown_human_loop(st):
     assert snapshot.unchanged()
     assert len(st.notifications()) == 1
     # the same file delivered again is not reported again
-    write_output(st, "labelloop-not-ours", document)
+    write_output(st, "labelloop-not-ours", document, key=key)
     assert st.notifications() == []
+    assert [i.result[0]["status"] for i in invocations_of(st, "review_output")] == ["rejected", "rejected"]
 
 
 def test_a_closed_loop_is_not_processed_again(st):

@@ -15,6 +15,8 @@ from stack_support import (
     notification_event,
     open_review,
     output_document,
+    output_of,
+    parameters,
     records_for,
     training_keys,
     upload,
@@ -22,7 +24,9 @@ from stack_support import (
 )
 
 from handlers.runtime import context
+from handlers.runtime.ids import human_loop_name
 from handlers.runtime.state import today
+from policies.names import ENABLE_REVIEW
 from sandbox.standins import ServiceFault
 
 KEY = "images_for_detection/dup/same image+1.png"
@@ -150,3 +154,25 @@ def test_redelivery_starts_a_review_whose_start_failed(st):
     st.start_execution("detection", json.loads(first["input"]))  # and once more: nothing new
     st.wait_for_executions()
     assert len(st.a2i.loops) == 1 and sum(st.a2i.attempts.values()) == 1
+
+
+def test_a_second_review_start_is_a_no_op(st):
+    first = upload(st, KEY, UNSURE)
+    detection = detection_result(first)
+    again = st.deliver("start_review", detection)
+    assert again == {"human_loop": output_of(first)["review"]["value"]["human_loop"], "started": False,
+                     "reason": "already started for this image"}
+    [name] = st.a2i.loops
+    assert st.a2i.attempts[name] == 2  # A2I refused the name: no second loop
+    assert context.table().loop().open_reviews == 1
+
+
+def test_review_start_resumes_a_loop_whose_record_was_not_written(st):
+    with parameters(st, {ENABLE_REVIEW: "false"}):
+        first = upload(st, KEY, UNSURE)
+    detection = detection_result(first) | {"purpose": "training"}
+    name = human_loop_name(detection["detection_id"])
+    st.a2i.loops[name] = {"flow": st.flow_definition_arn, "input": "{}"}  # started by an attempt that then failed
+    assert st.deliver("start_review", detection) == {"human_loop": name, "started": True, "resumed": True}
+    assert context.table().review(name)["status"] == "open"
+    assert len(st.a2i.loops) == 1

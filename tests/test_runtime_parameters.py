@@ -14,6 +14,7 @@ from stack_support import (
 )
 
 from handlers.runtime import aws, context
+from handlers.runtime.settings import ParameterReader
 from policies.names import (
     ENABLE_REVIEW,
     ENABLE_SAMPLING,
@@ -155,3 +156,29 @@ def test_one_parameter_read_per_ttl():
         context.parameters().provider.clear_cache()
         assert detect(st, EIGHTY, "ttl-expired") == "to_training"
         assert len(reads) == 2
+
+
+class StubProvider:
+    """Parameter Store as Powertools' provider returns it: name → raw string."""
+
+    def __init__(self, values):
+        self.values, self.reads = dict(values), 0
+
+    def get_multiple(self, path, max_age, recursive):
+        self.reads += 1
+        return dict(self.values)
+
+
+def test_reader_reports_a_bad_value_once_and_keeps_the_last_good_one(engine):
+    problems = []
+    reader = ParameterReader(engine.catalog, "/labelloop/t/", 0, problems.append)
+    reader._provider = StubProvider({MIN_CONFIDENCE: "85"})
+    assert reader.settings()[MIN_CONFIDENCE] == 85.0
+    reader._provider.values[MIN_CONFIDENCE] = "abc"
+    for _ in range(3):
+        assert reader.settings()[MIN_CONFIDENCE] == 85.0
+    assert [p.value for p in problems] == ["abc"]
+    reader._provider.values[MIN_CONFIDENCE] = "101"
+    assert reader.settings()[MIN_CONFIDENCE] == 85.0
+    assert [p.value for p in problems] == ["abc", "101"]
+    assert reader._provider.reads == 5
