@@ -7,9 +7,10 @@ import sys
 
 from plugins import PolicyLoadError
 
-from . import policies_cmd
+from . import policies_cmd, sandbox_cmd
+from .errors import UsageError
 
-COMMANDS = [policies_cmd]
+COMMANDS = [sandbox_cmd, policies_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,10 +28,6 @@ def main(argv: list[str] | None = None) -> int:
     except (PolicyLoadError, UsageError) as exc:
         print(f"labelloop: error: {exc}", file=sys.stderr)
         return 2
-
-
-class UsageError(Exception):
-    """A problem the user can fix; printed without a traceback."""
 
 
 if __name__ == "__main__":

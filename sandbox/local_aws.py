@@ -12,6 +12,7 @@ SQS queue and :meth:`LocalStack.pump` hands the events to the real targets.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import io
 import json
@@ -66,6 +67,7 @@ class LocalStack:
     standins: Mapping[str, object] = field(default_factory=dict)  # boto3 service name -> stand-in
     wait_scale: float = 0.0  # Wait states and retry back-off: 0 = instant, 1 = real time
     lifecycle_options: Mapping[str, Any] = field(default_factory=dict)  # lifecycle_definition keyword arguments
+    serial: bool = False  # one execution at a time: reproducible order (the sandbox), slower
     invocations: list[Invocation] = field(default_factory=list)
     retry_sleeps: list[float] = field(default_factory=list)
 
@@ -234,6 +236,8 @@ class LocalStack:
             stateMachineArn=self.state_machines[machine], name=uuid.uuid4().hex, input=json.dumps(payload),
         )["executionArn"]
         self._executions.append(arn)
+        if self.serial:
+            self.wait_for_executions()
         return arn
 
     def wait_for_executions(self, timeout: float = 120.0) -> list[dict]:
@@ -337,19 +341,95 @@ def _moto_patches(stack: LocalStack):
             if stack.wait_scale > 0:
                 time.sleep(seconds * stack.wait_scale)
 
+    import moto.dynamodb.models as dynamodb_models
+    from moto.sqs.models import SQSBackend
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
     with _patch_lock:
         saved = (LambdaSimpleBackend.invoke, LambdaFunction._invoke_lambda, WaitFunction._wait_interval,
-                 retrier_decl.time)
+                 retrier_decl.time, dynamodb_models.copy, dynamodb_models.DynamoDBBackend.transact_write_items,
+                 SQSBackend.is_message_valid_based_on_retention_period, ExecutionWorker.start,
+                 ExecutionWorker._get_evaluation_entrypoint)
         LambdaSimpleBackend.invoke = LambdaBackend.invoke  # the simple backend never reaches _invoke_lambda
         LambdaFunction._invoke_lambda = _dispatch
         WaitFunction._wait_interval = wait
         retrier_decl.time = ScaledTime()
+        dynamodb_models.copy = _TableSharingCopy(dynamodb_models.Table)
+        dynamodb_models.DynamoDBBackend.transact_write_items = _item_level_rollback(saved[5])
+        # moto re-reads every queue attribute per message per receive (quadratic in queue length);
+        # nothing in a sandbox run lives long enough to expire.
+        SQSBackend.is_message_valid_based_on_retention_period = lambda self, queue_name, message: True
+        # The interpreter parses the definition again for every execution (~80 ms); parsed
+        # programs keep no per-execution state (that lives in the environment), so parse once.
+        ExecutionWorker._get_evaluation_entrypoint = _cached_program
+        if stack.serial:  # run each execution to its end inside start_execution: reproducible and faster
+            ExecutionWorker.start = lambda worker: worker._execution_logic()
     try:
         yield
     finally:
         with _patch_lock:
             (LambdaSimpleBackend.invoke, LambdaFunction._invoke_lambda, WaitFunction._wait_interval,
-             retrier_decl.time) = saved
+             retrier_decl.time, dynamodb_models.copy, dynamodb_models.DynamoDBBackend.transact_write_items,
+             SQSBackend.is_message_valid_based_on_retention_period, ExecutionWorker.start,
+             ExecutionWorker._get_evaluation_entrypoint) = saved
+
+
+def _cached_program(worker):
+    return _parse_definition(worker._evaluation_details.state_machine_details.definition)
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_definition(definition: str):
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    return AmazonStateLanguageParser.parse(definition)[0]
+
+
+class _TableSharingCopy:
+    """moto's DynamoDB transaction backs up whole tables with deepcopy — O(table) per
+    call, which makes a long sandbox run quadratic. Tables are shared instead and
+    :func:`_item_level_rollback` backs up only the items a transaction touches."""
+
+    def __init__(self, table_type: type):
+        import copy
+
+        self._copy, self._table_type = copy, table_type
+
+    def __getattr__(self, name: str):
+        return getattr(self._copy, name)
+
+    def deepcopy(self, value, memo=None):
+        return value if isinstance(value, self._table_type) else self._copy.deepcopy(value, memo)
+
+
+def _item_level_rollback(transact_write_items):
+    import copy
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    def wrapper(backend, transact_items):
+        saved = []
+        for entry in transact_items:
+            op_type, op = next(iter(entry.items()))
+            table = backend.get_table(op["TableName"])
+            key = op["Item"] if op_type == "Put" else op["Key"]
+            hash_value = DynamoType(key[table.hash_key_attr])
+            range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+            current = table.get_item(hash_value, range_value)
+            saved.append((table, hash_value, range_value, copy.deepcopy(current)))
+        try:
+            return transact_write_items(backend, transact_items)
+        except Exception:
+            for table, hash_value, range_value, item in saved:
+                bucket = table.items[hash_value] if range_value is not None else table.items
+                slot = range_value if range_value is not None else hash_value
+                if item is None:
+                    bucket.pop(slot, None)
+                else:
+                    bucket[slot] = item
+            raise
+
+    return wrapper
 
 
 def _placeholder_zip() -> bytes:

@@ -14,12 +14,17 @@ from .errors import named
 
 def entry_point(fn: Callable[[dict], Any]) -> Callable[[dict, Any], Any]:
     @wraps(fn)
-    @metrics.log_metrics
     @logger.inject_lambda_context(clear_state=True)
     def handler(event: dict, context: Any) -> Any:
         try:
             return fn(event)
         except ClientError as exc:  # let Step Functions match the AWS error code
             raise named(exc) from exc
+        finally:
+            # Flush what was recorded (a no-op when metrics are disabled), then start empty:
+            # a handler that recorded nothing publishes nothing and warns about nothing.
+            if metrics.metric_set:
+                metrics.flush_metrics()
+            metrics.clear_metrics()
 
     return handler

@@ -1,0 +1,69 @@
+"""``labelloop sandbox``: the whole loop on this machine, no AWS account."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import UsageError
+
+
+def register(sub) -> None:
+    parser = sub.add_parser(
+        "sandbox", help="run the whole loop on this machine (no AWS account)",
+        description="Runs the real handlers and state machines against moto, with a local Rekognition Custom "
+                    "Labels (scikit-learn) and a simulated A2I workforce, on scikit-learn's handwritten digits.")
+    parser.add_argument("--images", type=int, default=None, help="images to use in all (default: all 1797)")
+    parser.add_argument("--rounds", type=int, default=8, help="rounds of uploads between training checks (default 8)")
+    parser.add_argument("--seed", type=int, default=7, help="random seed; the same seed gives the same run")
+    parser.add_argument("--error-rate", type=float, default=0.0, help="share of wrong reviewer answers (0-1)")
+    parser.add_argument("--policies", default="", help="comma-separated team policy modules to switch on")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="start with this operator parameter value (repeatable)")
+    parser.add_argument("--out", type=Path, default=Path("sandbox-report"), help="report folder (default ./sandbox-report)")
+    parser.add_argument("--no-report", action="store_true", help="print the table only")
+    parser.set_defaults(run=run)
+
+
+def parse_params(pairs: list[str]) -> dict[str, str]:
+    params = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--param {pair!r} must look like NAME=VALUE, e.g. Minimum-F1-Score=0.9")
+        params[name.strip()] = value
+    return params
+
+
+def run(args) -> int:
+    from plugins import Engine, InvalidParameterValue
+    from sandbox.console import SandboxConsole
+    from sandbox.runner import SandboxOptions, run as run_sandbox
+
+    if not 0 <= args.error_rate <= 1:
+        raise UsageError(f"--error-rate {args.error_rate} must be between 0 and 1")
+    if args.rounds < 1:
+        raise UsageError("--rounds must be at least 1")
+    if args.images is not None and args.images < 1:
+        raise UsageError("--images must be at least 1")
+    policies = tuple(p.strip() for p in args.policies.split(",") if p.strip())
+    params = parse_params(args.param)
+    catalog = Engine.load(list(policies), entry_points=False).catalog
+    for name, value in params.items():
+        if name not in catalog:
+            raise UsageError(f"--param {name}: no such parameter; known: {', '.join(catalog.specs)}")
+        try:
+            catalog[name].parse(value)
+        except InvalidParameterValue as exc:
+            raise UsageError(str(exc)) from None
+    options = SandboxOptions(images=args.images, seed=args.seed, error_rate=args.error_rate, policies=policies,
+                             rounds=args.rounds, parameters=params, out=None if args.no_report else args.out)
+    console = SandboxConsole()
+    console.header(options)
+    result = run_sandbox(options, progress=console.progress, on_round=console.round_done)
+    console.finish(result)
+    if options.out is not None:
+        from sandbox.report import write_report
+
+        written = write_report(result, options.out)
+        console.report(written)
+    return 0

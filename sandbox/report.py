@@ -1,0 +1,138 @@
+"""The sandbox report: a Markdown page with the round table and plots, and the
+run's saved state (what ``labelloop status --sandbox DIR`` reads)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .runner import RoundRow, SandboxResult
+
+COLUMNS = [
+    ("round", "Round"), ("uploaded", "Uploaded"), ("detected", "Detected"), ("pending", "Pending"),
+    ("to_review", "Reviews"), ("review_reasons", "Why"), ("accepted", "Accepted"),
+    ("training", "Training"), ("f1", "F1"), ("holdout_f1", "Holdout F1"), ("deployed", "Deployed"),
+]
+
+
+def cell(row: RoundRow, key: str) -> str:
+    value = getattr(row, key)
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return "-" if value in (None, "") else str(value)
+
+
+def summary_lines(result: SandboxResult) -> list[str]:
+    versions = result.versions
+    first, final = result.first_deployed, result.final_active
+    lines = []
+    if first and final:
+        lines.append(f"Model: {first} (holdout F1 {versions[first]['holdout_f1']:.3f}) → {final} "
+                     f"(holdout F1 {versions[final]['holdout_f1']:.3f}), {len(versions)} versions trained, "
+                     f"{sum(v['deployed'] for v in versions.values())} deployed")
+    else:
+        lines.append("Model: no version was deployed")
+    lines.append(f"Images: {result.detections} detected at {result.images_per_second:.1f} images/s; "
+                 f"{result.reviews_started} sent to review, {result.reviews_accepted} added to training data"
+                 + (f" ({result.wrong_answers} reviewer answers were wrong)" if result.wrong_answers else ""))
+    lines.append(f"Run: {result.wall_seconds:.1f} s wall time, peak memory {result.peak_memory_mb:.0f} MB")
+    return lines
+
+
+def write_report(result: SandboxResult, out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    plots = [_plot_f1(result, out / "f1_per_version.png"), _plot_reviews(result, out / "reviews_per_round.png"),
+             _plot_confidence(result, out / "confidence.png")]
+    options = result.options
+    lines = [
+        "# labelloop sandbox report", "",
+        f"Seed {options.seed}, {sum(r.uploaded for r in result.rows)} images streamed in "
+        f"{len(result.rows) - 1} rounds, reviewer error rate {options.error_rate:.0%}, "
+        f"policies: {', '.join(options.policies) or 'defaults only'}.", "",
+        *[f"- {line}" for line in summary_lines(result)], "",
+        "## Rounds", "",
+        "| " + " | ".join(title for _, title in COLUMNS) + " |",
+        "|" + "|".join("---" for _ in COLUMNS) + "|",
+        *["| " + " | ".join(cell(row, key).replace("|", "/") for key, _ in COLUMNS) + " |" for row in result.rows],
+        "",
+        "F1 is the model's own evaluation on its held-out test split (what the deployment gate sees); "
+        "holdout F1 is measured on images never uploaded, the same for every version.", "",
+        "## Plots", "",
+        *[f"![{p.stem.replace('_', ' ')}]({p.name})" for p in plots], "",
+    ]
+    (out / "report.md").write_text("\n".join(lines))
+    (out / "state.json").write_text(json.dumps(result.state, default=str))
+    return [out / "report.md", *plots, out / "state.json"]
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _plot_f1(result: SandboxResult, path: Path) -> Path:
+    plt = _figure()
+    names = list(result.versions)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    xs = range(len(names))
+    ax.plot(xs, [result.versions[n]["f1"] for n in names], "o-", label="F1 (test split, deployment gate)")
+    ax.plot(xs, [result.versions[n]["holdout_f1"] for n in names], "s-", label="F1 on holdout images")
+    for x, name in zip(xs, names):
+        if result.versions[name]["deployed"]:
+            ax.annotate("deployed", (x, result.versions[name]["holdout_f1"]), textcoords="offset points",
+                        xytext=(0, 8), ha="center", fontsize=7)
+    ax.set_xticks(list(xs), names)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("model version")
+    ax.set_ylabel("macro F1")
+    ax.set_title("F1 per model version")
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _plot_reviews(result: SandboxResult, path: Path) -> Path:
+    plt = _figure()
+    rounds = [r.round for r in result.rows]
+    labels = sorted({label for per in result.accepted_labels for label in per})
+    fig, ax = plt.subplots(figsize=(7, 4))
+    bottom = [0] * len(rounds)
+    for label in labels:
+        heights = [per.get(label, 0) for per in result.accepted_labels]
+        ax.bar(rounds, heights, bottom=bottom, label=label)
+        bottom = [b + h for b, h in zip(bottom, heights)]
+    ax.plot(rounds, [r.to_review for r in result.rows], "k.--", label="reviews started")
+    ax.set_xlabel("round")
+    ax.set_ylabel("images")
+    ax.set_title("Review volume and accepted labels per round")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _plot_confidence(result: SandboxResult, path: Path) -> Path:
+    plt = _figure()
+    rounds = sorted({r for r, _ in result.confidences})
+    data = [[c for r, c in result.confidences if r == n] for n in rounds]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if data:
+        ax.boxplot(data, positions=rounds, widths=0.6)
+    threshold = float(result.state.get("parameters", {}).get("Minimum-Label-Detection-Confidence", 70))
+    ax.axhline(threshold, color="red", linestyle="--", label=f"review threshold {threshold:g}")
+    ax.set_xlabel("round")
+    ax.set_ylabel("top-label confidence")
+    ax.set_title("Confidence of detections per round")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

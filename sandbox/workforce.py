@@ -1,0 +1,107 @@
+"""A local stand-in for Amazon A2I and a simulated private workforce.
+
+``StartHumanLoop`` keeps the loop as A2I would (a repeated name is a
+``ConflictException``). The workforce answers open loops with the image's true
+label — or, at ``error_rate``, a wrong one or "None of the Above" — and writes
+A2I's ``output.json`` into the bucket, where the real review processing picks
+it up.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+
+from handlers.runtime import layout
+from policies.names import NONE_OF_THE_ABOVE
+
+from .standins import ServiceFault
+
+
+@dataclass
+class HumanLoop:
+    name: str
+    flow_definition_arn: str
+    input: dict
+    status: str = "InProgress"
+    answer: str | None = None
+
+
+@dataclass
+class LocalA2I:
+    """sagemaker-a2i-runtime, in process."""
+
+    loops: dict[str, HumanLoop] = field(default_factory=dict)
+
+    def StartHumanLoop(self, HumanLoopName, FlowDefinitionArn, HumanLoopInput, **_):
+        if HumanLoopName in self.loops:
+            raise ServiceFault("ConflictException", f"a human loop named {HumanLoopName} already exists", 409)
+        self.loops[HumanLoopName] = HumanLoop(HumanLoopName, FlowDefinitionArn, json.loads(HumanLoopInput["InputContent"]))
+        return {"HumanLoopArn": f"{FlowDefinitionArn.replace('flow-definition', 'human-loop')}/{HumanLoopName}"}
+
+    def DescribeHumanLoop(self, HumanLoopName, **_):
+        loop = self.loops.get(HumanLoopName)
+        if loop is None:
+            raise ServiceFault("ResourceNotFoundException", f"no human loop {HumanLoopName}", 404)
+        return {"HumanLoopName": loop.name, "HumanLoopStatus": loop.status, "FlowDefinitionArn": loop.flow_definition_arn,
+                "HumanLoopArn": f"{loop.flow_definition_arn}/{loop.name}", "CreationTime": datetime.now(timezone.utc)}
+
+    @property
+    def open(self) -> list[HumanLoop]:
+        return [loop for loop in self.loops.values() if loop.status == "InProgress"]
+
+
+@dataclass
+class Workforce:
+    """Reviewers who know the truth, and make mistakes at ``error_rate``."""
+
+    a2i: LocalA2I
+    truth: dict[str, str]  # s3 uri -> true label
+    labels: tuple[str, ...]
+    error_rate: float = 0.0
+    seed: int = 0
+    answered: int = 0
+    wrong: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = np.random.default_rng(self.seed + 7919)
+
+    def answer_open_loops(self, s3, bucket: str) -> int:
+        """Answer every open loop; returns how many output files were written."""
+        written = 0
+        for loop in sorted(self.a2i.open, key=lambda l: l.name):
+            uri = loop.input["taskObject"]
+            label = self.truth.get(uri, NONE_OF_THE_ABOVE)
+            if self.rng.random() < self.error_rate:
+                choices = [l for l in self.labels if l != label] + [NONE_OF_THE_ABOVE]
+                label = choices[int(self.rng.integers(len(choices)))]
+                self.wrong += 1
+            s3.put_object(Bucket=bucket, Key=output_key(loop), Body=json.dumps(output_document(loop, label)).encode())
+            loop.status, loop.answer = "Completed", label
+            self.answered += 1
+            written += 1
+        return written
+
+
+def output_key(loop: HumanLoop) -> str:
+    flow = loop.flow_definition_arn.rsplit("/", 1)[-1]
+    stamp = datetime.now(timezone.utc).strftime("%Y/%m/%d/%H/%M/%S")
+    return f"{layout.REVIEW_OUTPUT_PREFIX}{flow}/{stamp}/{loop.name}/output.json"
+
+
+def output_document(loop: HumanLoop, label: str) -> dict:
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return {
+        "flowDefinitionArn": loop.flow_definition_arn,
+        "humanLoopName": loop.name,
+        "inputContent": loop.input,
+        "humanAnswers": [{
+            "answerContent": {"crowd-image-classifier": {"label": label}},
+            "submissionTime": now, "acceptanceTime": now, "timeSpentInSeconds": 4.2,
+            "workerId": "sandbox-reviewer-1",
+            "workerMetadata": {"identityData": {"identityProviderType": "Cognito", "issuer": "sandbox", "sub": "reviewer-1"}},
+        }],
+    }
