@@ -171,6 +171,7 @@ class Resource:
     inputs: dict[str, Any]  # secrets unwrapped; their keys in ``secrets``
     outputs: dict[str, Any]
     secrets: frozenset[str] = frozenset()
+    ignore_changes: tuple[str, ...] = ()
 
 
 def _unwrap(values: Mapping[str, Any]) -> tuple[dict[str, Any], frozenset[str]]:
@@ -192,6 +193,7 @@ class Mocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         urn, parent = getattr(self.registering, "urn", ""), getattr(self.registering, "parent", "")
+        ignore = tuple(getattr(self.registering, "ignore_changes", ()))
         inputs, secrets = _unwrap(args.inputs)
         if not args.custom:  # a component: no provider, no id
             with self._lock:
@@ -200,7 +202,7 @@ class Mocks(pulumi.runtime.Mocks):
         resource_id, computed = _computed(args.typ, args.name, inputs)
         with self._lock:
             self.resources[urn] = Resource(urn, args.typ, args.name, parent, True, resource_id, inputs,
-                                           {**inputs, **computed}, secrets)
+                                           {**inputs, **computed}, secrets, ignore)
         return resource_id, {**args.inputs, **computed}  # secret inputs stay secret outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -221,14 +223,15 @@ class Mocks(pulumi.runtime.Mocks):
 
 
 class Monitor(MockMonitor):
-    """Adds what the stock mock monitor drops: each resource's URN and parent, and the
-    outputs components register."""
+    """Adds what the stock mock monitor drops: each resource's URN, parent and
+    ``ignore_changes``, and the outputs components register."""
 
     mocks: Mocks
 
     def RegisterResource(self, request):
         self.mocks.registering.urn = self.make_urn(request.parent, request.type, request.name)
         self.mocks.registering.parent = request.parent
+        self.mocks.registering.ignore_changes = list(request.ignoreChanges)
         return super().RegisterResource(request)
 
     def RegisterResourceOutputs(self, request):

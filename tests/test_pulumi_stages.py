@@ -1,0 +1,355 @@
+"""Each stage component: its resources, their wiring and the outputs it registers."""
+
+import json
+import re
+
+import pytest
+
+from components.functions import FUNCTIONS
+from components.human_review import SAGEMAKER_MANAGED_CLIENT_FIELDS, categories
+from components.observability import DETECTION_OUTCOMES, REVIEW_PURPOSES, REVIEW_STATUSES
+from components.state_machines import detection_definition, lifecycle_definition
+from components.triggers import bucket_triggers, parameter_trigger, training_schedule
+from handlers import summary
+from handlers.runtime.config import RuntimeConfig
+from handlers.runtime.state import KEY_SCHEMA
+from plugins import Engine
+from plugins.decisions import PURPOSES
+from policies.names import NONE_OF_THE_ABOVE
+from pulumi_mocks import (ACCOUNT, DASHBOARD, DEFAULT, EVENT_RULE, EVENT_TARGET, FULL, FUNCTION, LOG_GROUP,
+                          METRIC_ALARM, PARAMETER, PERMISSION, REGION, STATE_MACHINE, TABLE, TEAM_POLICIES,
+                          function_name, run_program)
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def default():
+    return run_program(DEFAULT)
+
+
+@pytest.fixture(scope="module")
+def full():
+    return run_program(FULL)
+
+
+def arns_of(d, keys):
+    return {k: d.one(FUNCTION, name=function_name(k)).outputs["arn"] for k in keys}
+
+
+def rule(d, name):
+    return d.one(EVENT_RULE, name=f"labelloop-test-{name}")
+
+
+def target_of(d, rule_resource):
+    return d.one(EVENT_TARGET, rule=rule_resource.outputs["name"])
+
+
+def environment(d, key):
+    return d.one(FUNCTION, name=function_name(key)).inputs["environment"]["variables"]
+
+
+# -- Storage --------------------------------------------------------------------------------------------
+def test_storage(default, full):
+    storage = default.component("labelloop:index:Storage")
+    kinds = {r.type.split(":")[-1] for r in default.children(storage)}
+    assert kinds == {"Bucket", "BucketServerSideEncryptionConfiguration", "BucketPublicAccessBlock",
+                     "BucketVersioning", "BucketLifecycleConfiguration", "BucketPolicy", "BucketNotification",
+                     "Table", "Key", "Alias", "Topic", "Queue", "QueuePolicy"}
+    (table,) = default.of_type(TABLE)
+    assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
+    assert table.inputs["pointInTimeRecovery"] == {"enabled": True}
+    assert (table.inputs["hashKey"], table.inputs["rangeKey"]) == ("pk", "sk")
+    assert {(a["name"], a["type"]) for a in table.inputs["attributes"]} == {(n, t) for n, t, _ in KEY_SCHEMA}
+    (notification,) = default.of_type("aws:s3/bucketNotification:BucketNotification")
+    assert notification.inputs["eventbridge"] is True
+    (lifecycle,) = default.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    rules = {r["filter"]["prefix"]: r for r in lifecycle.inputs["rules"]}
+    assert set(rules) == {"images_for_detection/", "a2i-human-loop-data/", ""}
+    assert rules["images_for_detection/"]["expiration"]["days"] == rules["a2i-human-loop-data/"]["expiration"]["days"]
+    assert rules[""]["abortIncompleteMultipartUpload"]["daysAfterInitiation"] > 0
+    assert all(r["status"] == "Enabled" for r in rules.values())
+    assert default.registered(storage) == {
+        "bucketName": default.stack_outputs["bucketName"], "bucketArn": f"arn:aws:s3:::{default.stack_outputs['bucketName']}",
+        "tableName": "labelloop-test-state", "tableArn": table.outputs["arn"], "topicArn": default.stack_outputs["topicArn"],
+        "deadLetterQueueArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:labelloop-test-dead-letters"}
+    assert default.of_type("aws:sns/topicSubscription:TopicSubscription") == []
+    (subscription,) = full.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert subscription.inputs == {"topic": full.stack_outputs["topicArn"], "protocol": "email",
+                                   "endpoint": "ops@example.com"}
+
+
+# -- OperatorParameters -------------------------------------------------------------------------------
+@pytest.mark.parametrize("config", ["default", "full"])
+def test_one_parameter_per_catalog_entry_with_its_default_and_pattern(config, request):
+    d = request.getfixturevalue(config)
+    policies = list(d.config.get("policies", []))
+    catalog = Engine.load(policies, entry_points=False).catalog
+    expected = catalog.defaults(d.config.get("parameterDefaults"))
+    created = {p.inputs["name"]: p for p in d.of_type(PARAMETER)}
+    assert set(created) == {f"/labelloop/test/{spec.name}" for spec in catalog}
+    for spec in catalog:
+        parameter = created[f"/labelloop/test/{spec.name}"]
+        assert parameter.inputs["value"] == spec.format(expected[spec.name])
+        assert parameter.inputs["allowedPattern"] == spec.allowed_pattern
+        assert re.fullmatch(spec.allowed_pattern, parameter.inputs["value"])
+        assert parameter.inputs["description"] == spec.description
+        assert parameter.inputs["type"] == "String"
+        assert parameter.ignore_changes == ("value",)  # operators own the value once it exists
+        assert parameter.inputs["tags"]["labelloop:policy"] == spec.owner
+
+
+def test_parameter_overrides_reach_the_parameters(full):
+    values = {p.inputs["name"].rsplit("/", 1)[1]: p.inputs["value"] for p in full.of_type(PARAMETER)}
+    assert (values["Minimum-F1-Score"], values["Automatic-Training-Poll-Frequency"],
+            values["Enable-Automatic-Training"], values["Maximum-Reviews-Per-Day"]) == ("0.9", "60", "false", "40")
+    assert values["Acme-Minimum-Images-Per-Label"] == "5" and values["Minimum-Untrained-Images"] == "10"
+
+
+def test_parameter_changes_reach_their_handler(default):
+    component = default.component("labelloop:index:OperatorParameters")
+    change = rule(default, "parameter-change")
+    assert change.parent == component.urn
+    assert json.loads(change.inputs["eventPattern"]) == parameter_trigger("/labelloop/test/").pattern
+    target = target_of(default, change)
+    handler = default.one(FUNCTION, name=function_name("parameter_change"))
+    assert target.inputs["arn"] == handler.outputs["arn"]
+    assert target.inputs["deadLetterConfig"]["arn"].endswith(":labelloop-test-dead-letters")
+    permission = default.one(PERMISSION, function=handler.outputs["name"])
+    assert (permission.inputs["principal"], permission.inputs["sourceArn"]) == ("events.amazonaws.com",
+                                                                                change.outputs["arn"])
+    outputs = default.registered(component)
+    assert outputs["parameterPath"] == "/labelloop/test/"
+    assert len(outputs["parameterNames"]) == 9 and outputs["parameterChangeRule"] == "labelloop-test-parameter-change"
+
+
+# -- Detection ------------------------------------------------------------------------------------------
+def test_uploads_start_the_express_state_machine_of_the_builder(default):
+    d = default
+    bucket = d.stack_outputs["bucketName"]
+    patterns = {t.name: t.pattern for t in bucket_triggers(bucket)}
+    upload = rule(d, "detection-upload")
+    assert json.loads(upload.inputs["eventPattern"]) == patterns["detection-upload"]
+    assert patterns["detection-upload"]["detail"]["object"]["key"] == [{"prefix": "images_for_detection/"}]
+    machine = d.one(STATE_MACHINE, name="labelloop-test-detection")
+    assert machine.inputs["type"] == "EXPRESS"
+    arns = arns_of(d, ("detect", "start_review", "detection_failed"))
+    assert json.loads(machine.inputs["definition"]) == detection_definition(
+        arns["detect"], arns["start_review"], arns["detection_failed"])
+    logs = d.one(LOG_GROUP, name="/aws/vendedlogs/states/labelloop-test-detection")
+    assert machine.inputs["loggingConfiguration"] == {"level": "ALL", "includeExecutionData": True,
+                                                      "logDestination": logs.outputs["arn"] + ":*"}
+    target = target_of(d, upload)
+    assert target.inputs["arn"] == machine.outputs["arn"] == d.stack_outputs["detectionStateMachineArn"]
+    assert target.inputs["roleArn"].endswith(":role/labelloop-test-events-detection")
+    assert "input" not in target.inputs  # the S3 event itself is the execution's input
+
+    training = rule(d, "training-data")
+    assert json.loads(training.inputs["eventPattern"]) == patterns["training-data"]
+    assert target_of(d, training).inputs["arn"] == arns_of(d, ["training_data"])["training_data"]
+    component = d.component("labelloop:index:Detection")
+    assert upload.parent == training.parent == machine.parent == component.urn
+    assert d.registered(component) == {
+        "stateMachineArn": machine.outputs["arn"], "uploadRule": "labelloop-test-detection-upload",
+        "trainingDataRule": "labelloop-test-training-data",
+        "functions": {k: function_name(k) for k in ("detect", "start_review", "detection_failed", "training_data")}}
+
+
+# -- HumanReview ----------------------------------------------------------------------------------------
+def test_the_task_ui_offers_the_labels_and_none_of_the_above(full):
+    (ui,) = full.of_type("aws:sagemaker/humanTaskUI:HumanTaskUI")
+    template = ui.inputs["uiTemplate"]["content"]
+    assert '<crowd-image-classifier\n    name="crowd-image-classifier"' in template
+    assert 'src="{{ task.input.taskObject | grant_read_access }}"' in template
+    (choices,) = re.findall(r'categories="([^"]*)"', template)
+    assert json.loads(choices.replace("&quot;", '"')) == ["cat", "dog", "bird", NONE_OF_THE_ABOVE]
+    assert categories(["a&b", "c"]) == ["a&b", "c", NONE_OF_THE_ABOVE]
+
+
+def test_the_flow_definition_writes_answers_where_the_output_trigger_listens(default):
+    d = default
+    (flow,) = d.of_type("aws:sagemaker/flowDefinition:FlowDefinition")
+    (ui,) = d.of_type("aws:sagemaker/humanTaskUI:HumanTaskUI")
+    bucket = d.stack_outputs["bucketName"]
+    assert flow.inputs["outputConfig"] == {"s3OutputPath": f"s3://{bucket}/a2i-human-loop-data"}
+    loop = flow.inputs["humanLoopConfig"]
+    assert loop["humanTaskUiArn"] == ui.outputs["arn"]
+    assert loop["workteamArn"] == f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:workteam/private-crowd/reviewers"
+    assert loop["taskCount"] == 1 and loop["taskAvailabilityLifetimeInSeconds"] <= 864_000
+    assert flow.inputs["roleArn"].endswith(":role/labelloop-test-review-flow")
+    assert flow.outputs["arn"] == d.stack_outputs["flowDefinitionArn"]
+    assert environment(d, "start_review")["LABELLOOP_FLOW_DEFINITION_ARN"] == flow.outputs["arn"]
+    output = rule(d, "review-output")
+    assert json.loads(output.inputs["eventPattern"]) == {t.name: t.pattern for t in bucket_triggers(bucket)}[
+        "review-output"]
+    assert target_of(d, output).inputs["arn"] == arns_of(d, ["review_output"])["review_output"]
+    component = d.component("labelloop:index:HumanReview")
+    assert d.registered(component)["flowDefinitionArn"] == flow.outputs["arn"]
+    assert "portalUrl" not in d.registered(component)
+    assert not [r for r in d.resources if r.type.startswith(("aws:cognito", "aws:sagemaker/work"))]
+
+
+def test_a_changed_label_set_is_a_new_flow_definition():
+    other = run_program({**DEFAULT, "labels": ["cat", "dog", "fox"]})
+    names = {d.of_type("aws:sagemaker/flowDefinition:FlowDefinition")[0].inputs["flowDefinitionName"]
+             for d in (run_program(DEFAULT), other)}
+    assert len(names) == 2 and all(re.fullmatch(r"labelloop-test-review-[0-9a-f]{8}", n) for n in names)
+
+
+def test_a_created_workforce_signs_in_the_reviewers(full):
+    d = full
+    component = d.component("labelloop:index:HumanReview")
+    (pool,) = d.of_type("aws:cognito/userPool:UserPool")
+    assert pool.inputs["adminCreateUserConfig"] == {"allowAdminCreateUserOnly": True}
+    (client,) = d.of_type("aws:cognito/userPoolClient:UserPoolClient")
+    assert client.inputs["generateSecret"] is True and client.inputs["userPoolId"] == pool.id
+    assert set(client.ignore_changes) == set(SAGEMAKER_MANAGED_CLIENT_FIELDS)
+    (domain,) = d.of_type("aws:cognito/userPoolDomain:UserPoolDomain")
+    assert domain.inputs["domain"] == f"labelloop-test-{ACCOUNT}"
+    (group,) = d.of_type("aws:cognito/userGroup:UserGroup")
+    users = {u.inputs["username"]: u for u in d.of_type("aws:cognito/user:User")}
+    assert set(users) == {"ana@example.com", "bo@example.com"}
+    memberships = d.of_type("aws:cognito/userInGroup:UserInGroup")
+    assert {(m.inputs["username"], m.inputs["groupName"]) for m in memberships} == {
+        (u, group.inputs["name"]) for u in users}
+    (workforce,) = d.of_type("aws:sagemaker/workforce:Workforce")
+    assert workforce.inputs["cognitoConfig"] == {"clientId": client.id, "userPool": pool.id}
+    (team,) = d.of_type("aws:sagemaker/workteam:Workteam")
+    assert team.inputs["workforceName"] == workforce.id
+    assert team.inputs["memberDefinitions"] == [{"cognitoMemberDefinition": {
+        "clientId": client.id, "userGroup": group.inputs["name"], "userPool": pool.id}}]
+    (flow,) = d.of_type("aws:sagemaker/flowDefinition:FlowDefinition")
+    assert flow.inputs["humanLoopConfig"]["workteamArn"] == team.outputs["arn"]
+    portal = f"https://{team.outputs['subdomain']}"
+    assert d.registered(component)["portalUrl"] == d.stack_outputs["reviewerPortalUrl"] == portal
+    assert all(r.parent == component.urn for r in (pool, client, domain, group, workforce, team))
+
+
+# -- ModelLifecycle -------------------------------------------------------------------------------------
+LIFECYCLE_KEYS = ("training_check", "build_manifest", "start_training", "model_status", "evaluate", "start_model",
+                  "switch_model", "stop_model", "replay_pending", "finish_run", "prepare_rollback")
+
+
+@pytest.mark.parametrize("config", ["default", "full"])
+def test_the_schedule_starts_the_lifecycle_state_machine_of_the_builder(config, request):
+    d = request.getfixturevalue(config)
+    catalog = Engine.load(list(d.config.get("policies", [])), entry_points=False).catalog
+    schedule = training_schedule(catalog.defaults(d.config.get("parameterDefaults")))
+    machine = d.one(STATE_MACHINE, name="labelloop-test-lifecycle")
+    assert machine.inputs["type"] == "STANDARD"
+    assert json.loads(machine.inputs["definition"]) == lifecycle_definition(arns_of(d, LIFECYCLE_KEYS))
+    timer = rule(d, "training-schedule")
+    assert (timer.inputs["scheduleExpression"], timer.inputs["state"]) == (
+        schedule.expression, "ENABLED" if schedule.enabled else "DISABLED")
+    assert set(timer.ignore_changes) == {"scheduleExpression", "state"}  # parameter_change owns them
+    target = target_of(d, timer)
+    assert target.inputs["arn"] == machine.outputs["arn"] == d.stack_outputs["lifecycleStateMachineArn"]
+    assert json.loads(target.inputs["input"]) == {"trigger": "schedule"}
+    assert target.inputs["roleArn"].endswith(":role/labelloop-test-events-lifecycle")
+    assert machine.inputs["loggingConfiguration"]["logDestination"].endswith(
+        ":log-group:/aws/vendedlogs/states/labelloop-test-lifecycle:*")
+
+
+def test_the_schedule_follows_the_parameter_values(default, full):
+    assert rule(default, "training-schedule").inputs["scheduleExpression"] == "rate(720 minutes)"
+    assert rule(default, "training-schedule").inputs["state"] == "ENABLED"
+    assert rule(full, "training-schedule").inputs["scheduleExpression"] == "rate(60 minutes)"
+    assert rule(full, "training-schedule").inputs["state"] == "DISABLED"
+
+
+def test_the_project_and_the_lifecycle_outputs(default):
+    d = default
+    (project,) = d.of_type("aws:rekognition/project:Project")
+    assert (project.inputs["name"], project.inputs["feature"]) == ("labelloop-test-model", "CUSTOM_LABELS")
+    component = d.component("labelloop:index:ModelLifecycle")
+    outputs = d.registered(component)
+    assert outputs["projectArn"] == project.outputs["arn"] == d.stack_outputs["projectArn"]
+    assert (outputs["scheduleExpression"], outputs["scheduleEnabled"]) == ("rate(720 minutes)", True)
+    assert outputs["functions"] == {k: function_name(k) for k in LIFECYCLE_KEYS}
+    assert {r.parent for r in d.of_type(FUNCTION) if r.inputs["name"] in outputs["functions"].values()} == {
+        component.urn}
+
+
+# -- Observability --------------------------------------------------------------------------------------
+def test_the_dashboard_shows_the_loop(default):
+    d = default
+    (dashboard,) = d.of_type(DASHBOARD)
+    body = json.loads(dashboard.inputs["dashboardBody"])
+    widgets = {w["properties"].get("title"): w["properties"] for w in body["widgets"]}
+    loop_metrics = lambda title: [m[1] for m in widgets[title]["metrics"]]  # noqa: E731
+    # Every outcome and review the handlers count and the daily summary reports.
+    assert set(DETECTION_OUTCOMES) == set(summary.OUTCOMES) - {"failed"}
+    assert loop_metrics("Detections by outcome") == [f"Detections_{o}" for o in DETECTION_OUTCOMES]
+    assert set(REVIEW_PURPOSES) == set(PURPOSES)
+    assert loop_metrics("Reviews started") == [f"ReviewsStarted_{p}" for p in REVIEW_PURPOSES]
+    assert {f"reviews_{s}" for s in REVIEW_STATUSES} <= set(summary.REVIEWS)
+    assert loop_metrics("Reviews completed") == [f"Reviews_{s}" for s in REVIEW_STATUSES]
+    assert loop_metrics("Model F1 (one point per evaluated version)") == ["ModelF1"]
+    assert all(m[0] == "labelloop" and m[2:4] == ["service", "labelloop"]
+               for title in ("Detections by outcome", "Reviews started", "Reviews completed")
+               for m in widgets[title]["metrics"])
+    errors = {m[3] for m in widgets["Function errors"]["metrics"]}
+    assert errors == {function_name(k) for k in FUNCTIONS}
+    failures = {(m[1], m[3]) for m in widgets["State machine failures"]["metrics"]}
+    assert failures == {(metric, d.stack_outputs[f"{m}StateMachineArn"]) for m in ("detection", "lifecycle")
+                        for metric in ("ExecutionsFailed", "ExecutionsTimedOut")}
+    assert "/aws/lambda/labelloop-test-evaluate" in widgets["Model F1 per evaluated version"]["query"]
+    assert all(w["region"] == REGION for w in widgets.values() if "region" in w)
+    assert d.registered(d.component("labelloop:index:Observability"))["dashboardUrl"] == d.stack_outputs[
+        "dashboardUrl"]
+
+
+def test_alarms_tell_the_topic_about_failures(default):
+    d = default
+    alarms = d.of_type(METRIC_ALARM)
+    topic = d.stack_outputs["topicArn"]
+    assert all(a.inputs["alarmActions"] == [topic] for a in alarms)
+    assert all(a.inputs["threshold"] == 0 and a.inputs["comparisonOperator"] == "GreaterThanThreshold" for a in alarms)
+    watched = {(a.inputs["namespace"], a.inputs["metricName"], next(iter(a.inputs["dimensions"].values())))
+               for a in alarms}
+    assert watched == (
+        {("AWS/Lambda", "Errors", function_name(k)) for k in FUNCTIONS}
+        | {("AWS/States", m, d.stack_outputs[f"{s}StateMachineArn"]) for s in ("detection", "lifecycle")
+           for m in ("ExecutionsFailed", "ExecutionsTimedOut")}
+        | {("AWS/SQS", "ApproximateNumberOfMessagesVisible", "labelloop-test-dead-letters")})
+
+
+def test_the_daily_summary_is_scheduled(default):
+    timer = rule(default, "daily-summary")
+    assert re.fullmatch(r"cron\(\d+ \d+ \* \* \? \*\)", timer.inputs["scheduleExpression"])
+    assert target_of(default, timer).inputs["arn"] == arns_of(default, ["summary"])["summary"]
+    assert timer.parent == default.component("labelloop:index:Observability").urn
+
+
+# -- every function --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("config", ["default", "full"])
+def test_every_function_knows_its_stack(config, request):
+    d = request.getfixturevalue(config)
+    flow = d.of_type("aws:sagemaker/flowDefinition:FlowDefinition")[0].outputs["arn"]
+    expected = RuntimeConfig(
+        table="labelloop-test-state", bucket=d.stack_outputs["bucketName"], parameter_path="/labelloop/test/",
+        labels=tuple(d.config["labels"]), topic_arn=d.stack_outputs["topicArn"], project_arn=d.stack_outputs["projectArn"],
+        flow_definition_arn=flow, detection_state_machine_arn=d.stack_outputs["detectionStateMachineArn"],
+        lifecycle_state_machine_arn=d.stack_outputs["lifecycleStateMachineArn"],
+        schedule_rule=rule(d, "training-schedule").outputs["name"], stack="test")
+    policies = ",".join(d.config.get("policies", []))
+    for key in FUNCTIONS:
+        env = environment(d, key)
+        assert RuntimeConfig.from_env(env) == expected
+        assert env.get("LABELLOOP_POLICIES", "") == policies
+        assert {k: v for k, v in env.items() if k not in ("LABELLOOP_POLICIES", "POWERTOOLS_SERVICE_NAME")} == \
+            expected.to_env()
+    retention = d.config.get("logRetentionDays", 30)
+    assert {g.inputs["retentionInDays"] for g in d.of_type(LOG_GROUP)} == {retention}
+    architecture = d.config.get("lambdaArchitecture", "arm64")
+    assert {tuple(f.inputs["architectures"]) for f in d.of_type(FUNCTION)} == {(architecture,)}
+
+
+def test_team_policies_are_listed_for_the_functions(full):
+    assert environment(full, "detect")["LABELLOOP_POLICIES"] == ",".join(TEAM_POLICIES)
+    assert set(full.stack_outputs["policies"]) == {"policies.defaults", *TEAM_POLICIES}  # in the order asked
+
+
+def test_tags_reach_the_resources(full):
+    for resource in full.of_type(FUNCTION) + full.of_type(TABLE) + full.of_type(STATE_MACHINE):
+        assert resource.inputs["tags"] == {"labelloop:stack": "test", "team": "vision"}
