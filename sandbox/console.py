@@ -28,8 +28,8 @@ class SandboxConsole:
         self.live: Live | None = None
 
     def header(self, options: SandboxOptions) -> None:
-        self.console.print(f"[bold]labelloop sandbox[/] — the whole loop on this machine: moto for AWS, "
-                           f"a local Rekognition Custom Labels and A2I workforce, real handlers and state machines")
+        self.console.print("[bold]labelloop sandbox[/] — the whole loop on this machine: moto for AWS, "
+                           "a local Rekognition Custom Labels and A2I workforce, real handlers and state machines")
         self.console.print(f"seed {options.seed} · rounds {options.rounds} · images {options.images or 'all'} · "
                            f"reviewer error rate {options.error_rate:.0%} · "
                            f"policies {', '.join(options.policies) or 'defaults'}"

@@ -268,6 +268,11 @@ class LocalStack:
                 sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
                 yield json.loads(message["Body"])
 
+    def discard_pending_events(self) -> None:
+        """Forget events not yet delivered (restoring a saved stack replays no uploads)."""
+        for _, queue in self.deliveries.values():
+            self.client("sqs").purge_queue(QueueUrl=queue)
+
     def set_parameter(self, name: str, value: str) -> None:
         """Change an operator parameter and emit the change event Parameter Store emits (moto does not)."""
         full = self.parameter_path + name

@@ -1,9 +1,7 @@
-"""The sandbox report: a Markdown page with the round table and plots, and the
-run's saved state (what ``labelloop status --sandbox DIR`` reads)."""
+"""The sandbox report: a Markdown page with the round table, and plots."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .runner import RoundRow, SandboxResult
@@ -61,8 +59,7 @@ def write_report(result: SandboxResult, out: Path) -> list[Path]:
         *[f"![{p.stem.replace('_', ' ')}]({p.name})" for p in plots], "",
     ]
     (out / "report.md").write_text("\n".join(lines))
-    (out / "state.json").write_text(json.dumps(result.state, default=str))
-    return [out / "report.md", *plots, out / "state.json"]
+    return [out / "report.md", *plots]
 
 
 def _figure():

@@ -17,6 +17,7 @@ from handlers.runtime import aws as runtime_aws
 from handlers.runtime import layout
 
 from .dataset import LABELS, Sample, load_digits_samples, split
+from . import saved
 from .local_aws import LocalStack
 from .model_service import LocalCustomLabels
 from .workforce import LocalA2I, Workforce
@@ -137,8 +138,11 @@ def _run(options: SandboxOptions, progress: Progress, on_round: Callable[[RoundR
             row.active = stack_active(items) or "-"
             rows.append(row)
             on_round(row)
-        items = _table_items(stack, full=True)
-        state = export_state(stack, items, truth, options)
+        items = _table_items(stack)
+        state = {"parameters": saved.parameters(stack), "truth": truth}
+        if options.out is not None:
+            state = saved.save(stack, options.out, truth=truth, options=_options_json(options),
+                               model_service=model_service, a2i=a2i)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # peak RSS of this process (KiB on Linux)
     deployed = [v for v, info in versions.items() if info["deployed"]]
     detections = sum(r.detected for r in rows)
@@ -239,12 +243,5 @@ def _fill_reviews(row: RoundRow, items: list[dict], seen: Seen) -> dict[str, int
     return dict(labels)
 
 
-def export_state(stack: LocalStack, items: list[dict], truth: dict[str, str], options: SandboxOptions) -> dict:
-    """What the CLI needs to inspect this run later (``--sandbox DIR``)."""
-    parameters = {}
-    for page in stack.client("ssm").get_paginator("get_parameters_by_path").paginate(Path=stack.parameter_path):
-        for parameter in page["Parameters"]:
-            parameters[parameter["Name"][len(stack.parameter_path):]] = parameter["Value"]
-    return {"stack": stack.stack, "labels": list(stack.labels), "policies": list(options.policies),
-            "parameters": parameters, "items": items, "truth": truth,
-            "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}}
+def _options_json(options: SandboxOptions) -> dict:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}

@@ -1,0 +1,120 @@
+"""Save a sandbox stack to a folder and bring it back later, so operator
+commands (``labelloop status --sandbox DIR`` …) work on a finished run.
+
+The folder holds ``state.json`` (table items, parameter values, labels,
+policies, the true labels of the images), ``objects.tar`` (the bucket) and
+``services.pkl`` (the local model versions and human loops).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import pickle
+import tarfile
+from pathlib import Path
+from typing import Any, Iterator
+
+from handlers.runtime import aws as runtime_aws
+from handlers.runtime.state import _item
+
+from .local_aws import LocalStack
+from .model_service import LocalCustomLabels
+from .workforce import LocalA2I
+
+STATE, OBJECTS, SERVICES = "state.json", "objects.tar", "services.pkl"
+
+
+class NotASandbox(FileNotFoundError):
+    """The folder holds no saved sandbox run."""
+
+
+def save(stack: LocalStack, out: Path, *, truth: dict[str, str], options: dict[str, Any],
+         model_service: LocalCustomLabels, a2i: LocalA2I) -> dict:
+    """Write the stack's table, parameters, bucket and local services into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    state = {"stack": stack.stack, "labels": list(stack.labels), "policies": list(stack.policies),
+             "parameters": parameters(stack), "items": _items(stack), "truth": truth, "options": options}
+    (out / STATE).write_text(json.dumps(state, default=str))
+    s3 = stack.client("s3")
+    with tarfile.open(out / OBJECTS, "w") as archive:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket):
+            for obj in page.get("Contents", []):
+                body = s3.get_object(Bucket=stack.bucket, Key=obj["Key"])["Body"].read()
+                info = tarfile.TarInfo(obj["Key"])
+                info.size = len(body)
+                archive.addfile(info, io.BytesIO(body))
+    with open(out / SERVICES, "wb") as handle:
+        pickle.dump({"versions": model_service.versions, "loops": a2i.loops, "seed": model_service.seed}, handle)
+    return state
+
+
+def load_state(folder: Path) -> dict:
+    path = Path(folder) / STATE
+    if not path.is_file():
+        raise NotASandbox(f"{folder} holds no saved sandbox run ({STATE} is missing); "
+                          "run `labelloop sandbox --out DIR` first")
+    return json.loads(path.read_text())
+
+
+@contextlib.contextmanager
+def restore(folder: Path) -> Iterator[tuple[LocalStack, LocalCustomLabels, dict]]:
+    """A running LocalStack holding the saved run (saved back on a clean exit if it changed)."""
+    folder = Path(folder)
+    state = load_state(folder)
+    services: dict = {}
+    if (folder / SERVICES).is_file():
+        with open(folder / SERVICES, "rb") as handle:
+            services = pickle.load(handle)  # written by this tool into this folder
+    model_service = LocalCustomLabels(lambda: runtime_aws.client("s3"), seed=services.get("seed", 0))
+    model_service.versions = services.get("versions", {})
+    a2i = LocalA2I(loops=services.get("loops", {}))
+    with LocalStack(labels=tuple(state["labels"]), policies=tuple(state["policies"]), stack=state["stack"],
+                    standins={"rekognition": model_service, "sagemaker-a2i-runtime": a2i}, serial=True) as stack:
+        _load_objects(stack, folder / OBJECTS)
+        _load_items(stack, state["items"])
+        for name, value in state["parameters"].items():
+            stack.client("ssm").put_parameter(Name=stack.parameter_path + name, Value=value, Type="String",
+                                              Overwrite=True)
+        stack.discard_pending_events()
+        yield stack, model_service, state
+        save(stack, folder, truth=state.get("truth", {}), options=state.get("options", {}),
+             model_service=model_service, a2i=a2i)
+
+
+def parameters(stack: LocalStack) -> dict[str, str]:
+    values = {}
+    for page in stack.client("ssm").get_paginator("get_parameters_by_path").paginate(Path=stack.parameter_path):
+        for parameter in page["Parameters"]:
+            values[parameter["Name"][len(stack.parameter_path):]] = parameter["Value"]
+    return values
+
+
+def _items(stack: LocalStack) -> list[dict]:
+    from handlers.runtime.state import _plain
+
+    ddb, items, kwargs = stack.client("dynamodb"), [], {"TableName": stack.table}
+    while True:
+        page = ddb.scan(**kwargs)
+        items += [_plain(i) for i in page.get("Items", [])]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _load_items(stack: LocalStack, items: list[dict]) -> None:
+    ddb = stack.client("dynamodb")
+    for start in range(0, len(items), 25):
+        ddb.batch_write_item(RequestItems={stack.table: [{"PutRequest": {"Item": _item(item)}}
+                                                         for item in items[start:start + 25]]})
+
+
+def _load_objects(stack: LocalStack, path: Path) -> None:
+    if not path.is_file():
+        return
+    s3 = stack.client("s3")
+    with tarfile.open(path) as archive:
+        for member in archive.getmembers():
+            if member.isfile():
+                s3.put_object(Bucket=stack.bucket, Key=member.name, Body=archive.extractfile(member).read())
