@@ -10,6 +10,7 @@ parent, so each function's resources sit under the stage that uses it.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -17,11 +18,15 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
+from components.config import ConfigError
 from components.functions import FUNCTIONS
 from components.naming import Naming
 from handlers.runtime.config import RuntimeConfig
 
 RUNTIME = "python3.13"
+# Lambda allows 4 KB of environment in all; the ARNs, names and settings besides the labels
+# take well under 1.5 KB (a 30-character stack name, two team policies).
+LABELS_ENVIRONMENT_BUDGET = 2500
 # How long EventBridge's asynchronous events may wait and be retried before they dead-letter.
 ASYNC_MAX_EVENT_AGE_SECONDS = 6 * 3600
 ASYNC_RETRIES = 2
@@ -43,6 +48,13 @@ class RuntimeEnvironment:
     stack: str
     policies: tuple[str, ...] = ()
     project_arn: pulumi.Input[str] | None = None
+
+    def __post_init__(self) -> None:
+        size = len("LABELLOOP_LABELS") + len(json.dumps(list(self.labels)))
+        if size > LABELS_ENVIRONMENT_BUDGET:
+            raise ConfigError("labels", f"take {size} bytes of every function's environment, more than the "
+                                        f"{LABELS_ENVIRONMENT_BUDGET} left of Lambda's 4 KB",
+                              "use fewer or shorter label names")
 
     def variables(self) -> pulumi.Output[dict[str, str]]:
         """``RuntimeConfig(...).to_env()`` plus the policy modules and Powertools' settings."""
@@ -118,9 +130,8 @@ class FunctionFactory:
             handler=spec.handler, code=self.code, architectures=[self.architecture], timeout=spec.timeout,
             memory_size=spec.memory, environment=aws.lambda_.FunctionEnvironmentArgs(
                 variables=self.environment.variables()),
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name,
-                                                                 application_log_level="INFO",
-                                                                 system_log_level="WARN"),
+            # Text: Powertools writes its own JSON log lines and metrics (EMF) to stdout as they are.
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=log_group.name),
             tags=dict(self.tags),
             # The role's policy must be in place before the function can run (or be invoked by a test).
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[role_policy, log_group]))

@@ -3,13 +3,14 @@ what the stack config examples do, and that the mocks themselves are trustworthy
 
 import importlib
 import json
+import re
 from pathlib import Path
 
 import pulumi
 import pytest
 import yaml
 
-from components.config import ConfigError
+from components.config import KEYS, ConfigError
 from components.functions import FUNCTIONS
 from components.naming import Account, Naming, StackNameError
 from components.storage import Storage, StorageArgs
@@ -55,6 +56,13 @@ COMPONENTS = {"labelloop:index:LabelLoop", "labelloop:index:Storage", "labelloop
 
 def test_a_default_stack_creates_these_resources():
     assert run_program(DEFAULT).count_by_type() == DEFAULT_STACK
+
+
+def test_the_deploying_guide_describes_this_program():
+    guide = (ROOT / "docs" / "deploying.md").read_text()
+    assert f"A default stack (two labels, an existing work team) creates {sum(DEFAULT_STACK.values())} resources" in guide
+    assert all(f"| `{key}` |" in guide for key in KEYS)
+    assert all(f"`{output}`" in guide for output in run_program(FULL).stack_outputs)
 
 
 def test_a_full_stack_adds_the_workforce_reviewers_email_and_team_parameters():
@@ -190,6 +198,8 @@ INVALID = [
      "parameterDefaults", "names 'Minimum-F1-Scor', which no loaded policy defines"),
     ({"labels": ["cat", "dog"], "workteamName": "reviewers", "parameterDefaults": {"Minimum-F1-Score": 2}},
      "parameterDefaults", "Minimum-F1-Score: '2' is not allowed"),
+    ({"labels": [f"a rather long label name {i:03}" for i in range(200)], "workteamName": "reviewers"}, "labels",
+     "of every function's environment, more than the 2500 left of Lambda's 4 KB"),
 ]
 
 
@@ -199,6 +209,24 @@ def test_an_invalid_config_stops_the_program_naming_the_key_and_the_fix(config, 
         run_program(config)
     assert error.value.key == key
     assert message in str(error.value) and "Fix:" in str(error.value)
+
+
+def test_the_longest_stack_name_fits_every_name_limit():
+    d = run_program({**FULL, "labels": [f"l{i:03}" for i in range(250)]}, stack="s" * 30)
+    limits = {"aws:lambda/function:Function": ("name", 64), "aws:iam/role:Role": ("name", 64),
+              "aws:cloudwatch/eventRule:EventRule": ("name", 64), "aws:sqs/queue:Queue": ("name", 80),
+              "aws:sfn/stateMachine:StateMachine": ("name", 80), "aws:cognito/userPoolDomain:UserPoolDomain":
+              ("domain", 63), "aws:sagemaker/workforce:Workforce": ("workforceName", 63),
+              "aws:sagemaker/workteam:Workteam": ("workteamName", 63)}
+    sagemaker = {"aws:sagemaker/flowDefinition:FlowDefinition": "flowDefinitionName",
+                 "aws:sagemaker/humanTaskUI:HumanTaskUI": "humanTaskUiName"}
+    for typ, (field, limit) in limits.items():
+        assert all(len(r.inputs[field]) <= limit for r in d.of_type(typ)), typ
+    for typ, field in sagemaker.items():
+        (resource,) = d.of_type(typ)
+        assert re.fullmatch(r"[a-z0-9](-*[a-z0-9]){0,62}", resource.inputs[field])
+    environment = d.of_type(FUNCTION)[0].inputs["environment"]["variables"]
+    assert sum(len(k) + len(v) for k, v in environment.items()) < 4096
 
 
 def test_a_stack_name_that_cannot_name_resources_is_refused():

@@ -341,6 +341,9 @@ def test_every_function_knows_its_stack(config, request):
             expected.to_env()
     retention = d.config.get("logRetentionDays", 30)
     assert {g.inputs["retentionInDays"] for g in d.of_type(LOG_GROUP)} == {retention}
+    for function in d.of_type(FUNCTION):
+        assert function.inputs["loggingConfig"] == {"logFormat": "Text",
+                                                    "logGroup": f"/aws/lambda/{function.inputs['name']}"}
     architecture = d.config.get("lambdaArchitecture", "arm64")
     assert {tuple(f.inputs["architectures"]) for f in d.of_type(FUNCTION)} == {(architecture,)}
 
