@@ -55,17 +55,6 @@ def test_f1_below_the_gate_is_not_deployed():
         _assert_does_not_retrain(stack)
 
 
-def test_raised_f1_gate_applies_at_once_after_a_parameter_change():
-    with lifecycle_stack() as stack:
-        deploy_first(stack)
-        stack.set_parameter("Minimum-F1-Score", "0.95")
-        stack.pump()
-        stack.notifications()
-        execution = _replace_attempt(stack)
-        assert output(execution)["outcome"]["value"] == "rejected"
-        _assert_cleaned_up(stack, why="F1 0.900 is below Minimum-F1-Score 0.95")
-
-
 def test_training_failure():
     models = FakeCustomLabels()
     models.script("v2", training=FakeCustomLabels.TRAINING_FAILS, message="The manifest has no valid images.")
