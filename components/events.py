@@ -44,7 +44,8 @@ def schedule_rule(prefix: str, naming: Naming, schedule: Schedule, *, parent: pu
     operators change the parameters, so a later ``pulumi up`` must not put them back."""
     ignore = ["scheduleExpression", "state"] if managed_at_run_time else []
     return aws.cloudwatch.EventRule(
-        f"{prefix}-{schedule.name}", name=naming.rule(schedule.name), description=schedule.description, schedule_expression=schedule.expression,
+        f"{prefix}-{schedule.name}", name=naming.rule(schedule.name), description=schedule.description,
+        schedule_expression=schedule.expression,
         state="ENABLED" if schedule.enabled else "DISABLED", tags=dict(tags),
         opts=pulumi.ResourceOptions(parent=parent, ignore_changes=ignore))
 

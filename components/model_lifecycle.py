@@ -67,7 +67,8 @@ class ModelLifecycle(pulumi.ComponentResource):
         self.log_group = aws.cloudwatch.LogGroup(f"{name}-state-machine-logs", name=naming.state_machine_log_group(MACHINE),
                                                  retention_in_days=args.log_retention_days, tags=tags, opts=child)
         self.role, self.role_policy = iam.service_role(
-            f"{name}-state-machine-role", naming(f"{MACHINE}-sfn"), "states.amazonaws.com", iam.state_machine_statements(list(arns.values())),
+            f"{name}-state-machine-role", naming(f"{MACHINE}-sfn"), "states.amazonaws.com",
+            iam.state_machine_statements(list(arns.values())),
             parent=self, account_id=account_id, tags=tags, description="The labelloop lifecycle state machine")
         self.state_machine = aws.sfn.StateMachine(
             f"{name}-state-machine", name=machine, type="STANDARD", role_arn=self.role.arn, definition=self.definition,

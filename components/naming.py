@@ -110,5 +110,3 @@ class Account:
         """Every model version of one Rekognition project (``project/<name>/version/<version>/<created>``)."""
         return self.arn("rekognition", f"project/{project_name}/version/*")
 
-    def log_streams_arn(self, log_group: str) -> str:
-        return self.arn("logs", f"log-group:{log_group}:*")

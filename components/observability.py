@@ -101,7 +101,8 @@ class Observability(pulumi.ComponentResource):
         # -- alarms ----------------------------------------------------------------------
         def alarm(key: str, description: str, **metric: Any) -> aws.cloudwatch.MetricAlarm:
             return aws.cloudwatch.MetricAlarm(
-                f"{name}-alarm-{key}", name=naming(f"alarm-{key}"), alarm_description=description, comparison_operator="GreaterThanThreshold",
+                f"{name}-alarm-{key}", name=naming(f"alarm-{key}"), alarm_description=description,
+                comparison_operator="GreaterThanThreshold",
                 threshold=0, evaluation_periods=1, period=PERIOD, treat_missing_data="notBreaching",
                 alarm_actions=[args.topic_arn], tags=tags, opts=child, **metric)
 

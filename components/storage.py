@@ -53,7 +53,6 @@ class Storage(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: StorageArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("labelloop:index:Storage", name, None, opts)
-        self._args = args
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
         account_id = args.account.apply(lambda a: a.account_id)

@@ -142,7 +142,8 @@ def _computed(typ: str, name: str, inputs: Mapping[str, Any]) -> tuple[str, dict
                       "subdomain": f"{_hash(team, 10)}.labeling.{REGION}.sagemaker.aws"}
     if typ == "aws:cognito/userPool:UserPool":
         pool = f"{REGION}_{_hash(name, 9)}"
-        return pool, {"arn": arn("cognito-idp", f"userpool/{pool}"), "endpoint": f"cognito-idp.{REGION}.amazonaws.com/{pool}",
+        return pool, {"arn": arn("cognito-idp", f"userpool/{pool}"),
+                      "endpoint": f"cognito-idp.{REGION}.amazonaws.com/{pool}",
                       "name": named}
     if typ == "aws:cognito/userPoolClient:UserPoolClient":
         return _hash(name, 26), {"clientSecret": _hash(name + "secret", 40), "name": named}

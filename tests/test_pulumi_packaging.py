@@ -59,7 +59,8 @@ def test_every_function_runs_the_one_archive():
     assert {tuple(sorted(code.assets)) for code in codes} == {tuple(archive_files())}
     assets = codes[0].assets
     assert all(isinstance(a, pulumi.FileAsset) and Path(a.path).is_file() for a in assets.values())
-    assert Path(assets["handlers/detect.py"].path).resolve() == (Path(__file__).parent.parent / "handlers/detect.py").resolve()
+    checkout = Path(__file__).resolve().parent.parent
+    assert Path(assets["handlers/detect.py"].path).resolve() == checkout / "handlers" / "detect.py"
 
 
 def test_a_team_policy_is_bundled_listed_and_parameterized():

@@ -69,9 +69,10 @@ def test_storage(default, full):
     assert rules["images_for_detection/"]["expiration"]["days"] == rules["a2i-human-loop-data/"]["expiration"]["days"]
     assert rules[""]["abortIncompleteMultipartUpload"]["daysAfterInitiation"] > 0
     assert all(r["status"] == "Enabled" for r in rules.values())
+    bucket = default.stack_outputs["bucketName"]
     assert default.registered(storage) == {
-        "bucketName": default.stack_outputs["bucketName"], "bucketArn": f"arn:aws:s3:::{default.stack_outputs['bucketName']}",
-        "tableName": "labelloop-test-state", "tableArn": table.outputs["arn"], "topicArn": default.stack_outputs["topicArn"],
+        "bucketName": bucket, "bucketArn": f"arn:aws:s3:::{bucket}", "tableName": "labelloop-test-state",
+        "tableArn": table.outputs["arn"], "topicArn": default.stack_outputs["topicArn"],
         "deadLetterQueueArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:labelloop-test-dead-letters"}
     assert default.of_type("aws:sns/topicSubscription:TopicSubscription") == []
     (subscription,) = full.of_type("aws:sns/topicSubscription:TopicSubscription")
