@@ -87,7 +87,7 @@ class LocalCustomLabels:
             x[splittable], y[splittable], test_size=test_size, stratify=y[splittable], random_state=seed)
         x_train = np.vstack([x_train, x[~splittable]])
         y_train = np.concatenate([y_train, y[~splittable]])
-        model = LogisticRegression(max_iter=2000, C=0.5).fit(x_train / 16.0, y_train)
+        model = LogisticRegression(max_iter=2000, C=1.0).fit(x_train / 16.0, y_train)
         predicted = model.predict(x_test / 16.0)
         version.model, version.classes, version.images = model, tuple(model.classes_), len(y)
         version.f1 = float(f1_score(y_test, predicted, average="macro", zero_division=0))

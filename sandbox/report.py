@@ -83,7 +83,8 @@ def _plot_f1(result: SandboxResult, path: Path) -> Path:
             ax.annotate("deployed", (x, result.versions[name]["holdout_f1"]), textcoords="offset points",
                         xytext=(0, 8), ha="center", fontsize=7)
     ax.set_xticks(list(xs), names)
-    ax.set_ylim(0, 1.05)
+    values = [v for n in names for v in (result.versions[n]["f1"], result.versions[n]["holdout_f1"]) if v is not None]
+    ax.set_ylim(max(0.0, min(values, default=0.0) - 0.05), 1.02)
     ax.set_xlabel("model version")
     ax.set_ylabel("macro F1")
     ax.set_title("F1 per model version")
@@ -99,17 +100,18 @@ def _plot_reviews(result: SandboxResult, path: Path) -> Path:
     plt = _figure()
     rounds = [r.round for r in result.rows]
     labels = sorted({label for per in result.accepted_labels for label in per})
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(8, 4))
     bottom = [0] * len(rounds)
     for label in labels:
         heights = [per.get(label, 0) for per in result.accepted_labels]
         ax.bar(rounds, heights, bottom=bottom, label=label)
         bottom = [b + h for b, h in zip(bottom, heights)]
     ax.plot(rounds, [r.to_review for r in result.rows], "k.--", label="reviews started")
+    ax.set_xticks(rounds)
     ax.set_xlabel("round")
     ax.set_ylabel("images")
     ax.set_title("Review volume and accepted labels per round")
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -123,6 +125,7 @@ def _plot_confidence(result: SandboxResult, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4))
     if data:
         ax.boxplot(data, positions=rounds, widths=0.6)
+        ax.set_xticks(rounds)
     threshold = float(result.state.get("parameters", {}).get("Minimum-Label-Detection-Confidence", 70))
     ax.axhline(threshold, color="red", linestyle="--", label=f"review threshold {threshold:g}")
     ax.set_xlabel("round")

@@ -30,8 +30,8 @@ class SandboxOptions:
     error_rate: float = 0.0
     policies: tuple[str, ...] = ()
     rounds: int = 8
-    seed_per_label: int = 15
-    holdout: int = 300
+    seed_per_label: int = 20
+    holdout: int = 300  # images never uploaded: every version is also scored on them
     parameters: dict[str, str] = field(default_factory=dict)
     out: Path | None = Path("sandbox-report")
 
