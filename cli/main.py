@@ -7,10 +7,10 @@ import sys
 
 from plugins import PolicyLoadError
 
-from . import policies_cmd, sandbox_cmd
+from . import backtest_cmd, params_cmd, policies_cmd, sandbox_cmd, status_cmd, train_cmd
 from .errors import UsageError
 
-COMMANDS = [sandbox_cmd, policies_cmd]
+COMMANDS = [sandbox_cmd, policies_cmd, params_cmd, status_cmd, train_cmd, backtest_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +28,32 @@ def main(argv: list[str] | None = None) -> int:
     except (PolicyLoadError, UsageError) as exc:
         print(f"labelloop: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        message = aws_problem(exc)
+        if message is None:
+            raise
+        print(f"labelloop: error: {message}", file=sys.stderr)
+        return 1
+
+
+def aws_problem(exc: Exception) -> str | None:
+    """One line for an AWS failure (credentials, region, a refused or failed call); None for anything else."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+    if isinstance(exc, NoCredentialsError):
+        return "no AWS credentials found: set AWS_PROFILE or run `aws configure` (or `aws sso login`)"
+    if isinstance(exc, NoRegionError):
+        return "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or a region in your AWS profile"
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        operation = getattr(exc, "operation_name", "an AWS call")
+        fix = ("check the target (--stack / --parameter-path / --table / --lifecycle-arn) and the region"
+               if "NotFound" in str(error.get("Code")) or "NotExist" in str(error.get("Code"))
+               else "check your AWS credentials and their permissions on this stack")
+        return f"{operation} failed: {error.get('Code', 'error')}: {error.get('Message', exc)}; {fix}"
+    if isinstance(exc, BotoCoreError):
+        return f"AWS call failed: {exc}"
+    return None
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ import shutil
 from typing import Iterable, Mapping, Sequence
 
 
-def format_table(rows: Iterable[Mapping], columns: Sequence[str], headers: Sequence[str] | None = None) -> str:
+def format_table(rows: Iterable[Mapping], columns: Sequence[str], headers: Sequence[str] | None = None,
+                 right: Sequence[str] = ()) -> str:
+    """Rows as aligned text; ``right`` names the columns to right-align (numbers)."""
     rows = list(rows)
     headers = list(headers or [c.replace("_", " ") for c in columns])
     cells = [[_text(row.get(c)) for c in columns] for row in rows]
@@ -17,14 +19,19 @@ def format_table(rows: Iterable[Mapping], columns: Sequence[str], headers: Seque
         widest = widths.index(max(widths))
         widths[widest] = max(len(headers[widest]), widths[widest] - overflow)
         cells = [[_cut(c, widths[i]) for i, c in enumerate(r)] for r in cells]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    flush = [c in right for c in columns]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, flush)).rstrip()
+
+    lines = [line(headers), "  ".join("-" * w for w in widths)]
+    lines += [line(r) for r in cells]
     return "\n".join(lines)
 
 
-def print_table(rows: Iterable[Mapping], columns: Sequence[str], headers: Sequence[str] | None = None) -> None:
-    print(format_table(rows, columns, headers))
+def print_table(rows: Iterable[Mapping], columns: Sequence[str], headers: Sequence[str] | None = None,
+                right: Sequence[str] = ()) -> None:
+    print(format_table(rows, columns, headers, right))
 
 
 def _text(value) -> str:

@@ -1,0 +1,293 @@
+"""``labelloop export`` and ``labelloop backtest``: measure a policy on recorded detections
+before switching it on.
+
+``export`` writes every recorded detection as one JSON line. ``backtest``
+replays such records (from a file, a saved sandbox run, or a stack's table)
+through the review and label decisions of one or more sets of policies and
+prints, beside what the loop recorded, the reviews each would start and —
+when the true labels are known — the model errors each would catch.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Iterable
+
+from plugins import Engine, InvalidParameterValue
+
+from . import backtest as bt
+from .errors import UsageError
+from .sandbox_cmd import parse_params
+from .tables import format_table
+from .target import add_target_arguments, open_target
+
+
+def register(sub) -> None:
+    export = sub.add_parser("export", help="write the recorded detections as JSON Lines",
+                            description="Writes every recorded detection — all label scores, model version, time, "
+                                        "the recorded review decision, the human label, and the true label when "
+                                        "known (a sandbox run) — one JSON object per line, oldest first.")
+    add_target_arguments(export, names=("table",))
+    export.add_argument("--out", type=Path, default=None, metavar="FILE", help="write here (default: standard output)")
+    export.add_argument("--json", action="store_true", help="with --out, print a JSON summary of what was written")
+    export.set_defaults(run=run_export)
+
+    backtest = sub.add_parser(
+        "backtest", help="replay recorded detections through policies, beside the recorded decisions",
+        description="Replays recorded detections in time order through the review decisions of the given policies "
+                    "(and, when true labels are known, through their label decision for the reviewer's answer), "
+                    "and compares the reviews each would start with what the loop recorded.")
+    backtest.add_argument("--policies", action="append", required=True, metavar="MODULE[,MODULE…]",
+                          help="policy modules to measure, comma-separated ('' for the defaults alone); "
+                               "repeat to compare several sets side by side")
+    source = backtest.add_mutually_exclusive_group()
+    source.add_argument("--from-sandbox", type=Path, metavar="DIR", help="the detections of a saved sandbox run")
+    source.add_argument("--events", type=Path, metavar="FILE", help="a JSON Lines file (`labelloop export`)")
+    backtest.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                          help="replay with this parameter value (repeatable); otherwise the target's current "
+                               "values, the saved run's, or the defaults")
+    add_target_arguments(backtest, names=("parameter_path", "table"))
+    backtest.add_argument("--json", action="store_true", help="print JSON for scripts")
+    backtest.set_defaults(run=run_backtest)
+
+
+# -- export ----------------------------------------------------------------------------
+def export_record(item: dict, truth: dict[str, str]) -> dict[str, Any]:
+    """One detection item of the state table as an export line."""
+    uri = item.get("image_uri")
+    human = item.get("human_label")
+    return {
+        "detection_id": item.get("detection_id") or item["pk"].removeprefix("DET#"),
+        "image_uri": uri,
+        "detected_at": item.get("detected_at"),
+        "model_version": item.get("model_version"),
+        "labels": [{"name": s["name"], "confidence": float(s["confidence"])} for s in item.get("labels") or []],
+        "sequence": item.get("sequence"),
+        "outcome": item.get("outcome"),
+        "reason": item.get("reason"),
+        "decision": item.get("decision"),
+        "human_loop": item.get("human_loop"),
+        "review_status": item.get("review_status"),
+        "human_label": None if human in (None, "-") else human,
+        "true_label": truth.get(uri),
+    }
+
+
+def _sorted(records: Iterable[dict]) -> list[dict]:
+    return sorted(records, key=lambda r: (r.get("detected_at") or "", r.get("detection_id") or ""))
+
+
+def target_records(target) -> list[dict]:
+    truth = target.truth
+    return _sorted(export_record(item, truth) for item in target.table().scan_detections())
+
+
+def run_export(args) -> int:
+    with open_target(args) as target:
+        records = target_records(target)
+        description = target.description
+    lines = "".join(json.dumps(r, default=str) + "\n" for r in records)
+    if args.out is None:
+        sys.stdout.write(lines)
+        return 0
+    try:
+        args.out.write_text(lines)
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.out}: {exc.strerror}; pick another --out FILE") from None
+    with_truth = sum(1 for r in records if r["true_label"])
+    if args.json:
+        print(json.dumps({"target": description, "out": str(args.out), "detections": len(records),
+                          "with_true_label": with_truth}, indent=2))
+    else:
+        print(f"Wrote {len(records)} detections of {description} to {args.out}"
+              + (f" ({with_truth} with their true label)" if with_truth else ""))
+    return 0
+
+
+# -- backtest ----------------------------------------------------------------------------
+def read_events(path: Path) -> list[bt.Event]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UsageError(f"--events {path}: {exc.strerror}; write one with `labelloop export --out FILE`") from None
+    events = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            events.append(bt.event_from_record(json.loads(line), where))
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{where}: not JSON ({exc.msg}); --events needs one JSON object per line") from None
+        except bt.BadEvent as exc:
+            raise UsageError(str(exc)) from None
+    return events
+
+
+def _events(records: Iterable[dict], source: str) -> list[bt.Event]:
+    try:
+        return [bt.event_from_record(r, f"{source} detection {r.get('detection_id')}") for r in records]
+    except bt.BadEvent as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _target_given(args) -> bool:
+    return bool(args.stack or args.parameter_path or args.table or args.sandbox)
+
+
+def load_source(args) -> tuple[dict, list[bt.Event], dict[str, str], tuple[str, ...]]:
+    """(source description, events, base parameter values, label set)."""
+    if args.from_sandbox is not None:
+        if _target_given(args):
+            raise UsageError("--from-sandbox names the run to replay and where its parameters come from; "
+                             "drop --stack/--parameter-path/--table/--sandbox")
+        from sandbox.saved import NotASandbox, load_state
+
+        try:
+            state = load_state(args.from_sandbox)
+        except NotASandbox as exc:
+            raise UsageError(f"--from-sandbox: {exc}") from None
+        truth = state.get("truth") or {}
+        records = _sorted(export_record(i, truth) for i in state.get("items", []) if i.get("sk") == "DET")
+        return ({"kind": "sandbox", "name": f"sandbox {args.from_sandbox}"}, _events(records, "sandbox"),
+                dict(state.get("parameters") or {}), tuple(state.get("labels") or ()))
+    if args.events is not None:
+        events = read_events(args.events)
+        params: dict[str, str] = {}
+        labels: tuple[str, ...] = ()
+        if _target_given(args):
+            with open_target(args) as target:
+                params = {n: v["value"] for n, v in target.read_parameters().items()}
+                labels = target.labels
+        return {"kind": "events", "name": str(args.events)}, events, params, labels
+    if not _target_given(args):
+        raise UsageError("no detections to replay: pass --events FILE (from `labelloop export`), --from-sandbox DIR, "
+                         "or a target whose table to read (--stack NAME, --table NAME or --sandbox DIR)")
+    with open_target(args) as target:
+        records = target_records(target)
+        params = {n: v["value"] for n, v in target.read_parameters().items()} if target.names.get("parameter_path") \
+            else {}
+        return ({"kind": "target", "name": target.description}, _events(records, target.description), params,
+                target.labels)
+
+
+def _modules(value: str) -> list[str]:
+    return [m.strip() for m in value.split(",") if m.strip()]
+
+
+def column_settings(engine, base: dict[str, str], overrides: dict[str, str]) -> tuple[Any, dict[str, str], list[str]]:
+    """Settings for one engine: the base values its catalog knows (bad ones fall back to the default, as the
+    functions do), then the overrides (already validated). Returns (settings, non-default values, warnings)."""
+    catalog = engine.catalog
+    raw = {n: v for n, v in base.items() if n in catalog}
+    raw.update({n: v for n, v in overrides.items() if n in catalog})
+    settings, problems = catalog.read(raw)
+    changed = {spec.name: spec.format(settings[spec.name]) for spec in catalog if settings[spec.name] != spec.default}
+    return settings, changed, [f"{p}; the default is used" for p in problems]
+
+
+def run_backtest(args) -> int:
+    columns = [(_modules(value), value) for value in args.policies]
+    engines = [(modules, Engine.load(modules, entry_points=False)) for modules, _ in columns]
+    overrides = parse_params(args.param)
+    for name, value in overrides.items():
+        specs = [engine.catalog[name] for _, engine in engines if name in engine.catalog]
+        if not specs:
+            known = sorted({n for _, engine in engines for n in engine.catalog.specs})
+            raise UsageError(f"--param {name}: none of the policies being measured reads it; known: {', '.join(known)}")
+        try:
+            specs[0].parse(value)
+        except InvalidParameterValue as exc:
+            raise UsageError(f"--param {exc}") from None
+    source, events, base, known_labels = load_source(args)
+    replayable, skipped = bt.ordered(events)
+    if not replayable:
+        raise UsageError(f"{source['name']} holds no detection to replay (only: "
+                         f"{', '.join(f'{n} {o}' for o, n in skipped.items()) or 'nothing'})")
+    label_set = bt.label_set_of(replayable, known_labels)
+    tallies, warnings = [], []
+    recorded = bt.recorded(replayable)
+    if recorded is not None:
+        tallies.append(recorded)
+    for modules, engine in engines:
+        settings, changed, problems = column_settings(engine, base, overrides)
+        warnings += problems
+        tally = bt.replay(replayable, engine, settings, label_set, "+".join(modules) or "policies.defaults")
+        tally.policies, tally.settings = list(engine.policies), changed
+        tallies.append(tally)
+    result = {
+        "source": source, "detections": len(events), "replayed": len(replayable), "skipped": dict(skipped),
+        "from": replayable[0].detected_at, "to": replayable[-1].detected_at,
+        "true_labels": sum(1 for e in replayable if e.true_label is not None),
+        "model_errors": sum(1 for e in replayable if e.is_error),
+        "label_set": list(label_set), "parameters": {"base": base, "overrides": overrides},
+        "warnings": sorted(set(warnings)),
+        "columns": [t.summary() for t in tallies],
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    for warning in result["warnings"]:
+        print(f"labelloop: warning: {warning}", file=sys.stderr)
+    print("\n".join(render(result)))
+    return 0
+
+
+# -- rendering -----------------------------------------------------------------------------
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def _num(value) -> str:
+    return "-" if value is None else (f"{value:.1f}" if isinstance(value, float) else str(value))
+
+
+def render(result: dict) -> list[str]:
+    columns = result["columns"]
+    names = [c["name"] for c in columns]
+    keys = [f"c{i}" for i in range(len(columns))]
+    lines = [f"Backtest: {result['replayed']} detections from {result['source']['name']}, "
+             f"{result['from'][:16].replace('T', ' ')} → {result['to'][:16].replace('T', ' ')} UTC"]
+    if result["skipped"]:
+        lines.append("  not replayed (no model answer): "
+                     + ", ".join(f"{n} {o}" for o, n in sorted(result["skipped"].items())))
+    truth = result["true_labels"]
+    lines.append(f"  true labels known for {truth} of them" if truth else
+                 "  true labels unknown: model errors cannot be counted (a sandbox run knows them)")
+    for column in columns:
+        if column["policies"] is not None:
+            settings = ", ".join(f"{k}={v}" for k, v in column["settings"].items()) or "all defaults"
+            lines.append(f"  {column['name']}: policies {' → '.join(column['policies'])}; parameters: {settings}")
+    lines.append("")
+
+    def row(label: str, values: list) -> dict:
+        return {"what": label, **dict(zip(keys, values))}
+
+    rows = [
+        row("reviews started", [c["reviews"] for c in columns]),
+        row("  per 100 detections", [_num(c["reviews_per_100_detections"]) for c in columns]),
+        row("  for training", [c["by_purpose"].get("training", 0) for c in columns]),
+        row("  for audit", [c["by_purpose"].get("audit", 0) for c in columns]),
+        row("audit share", [_pct(c["audit_share"]) for c in columns]),
+    ]
+    if truth:
+        rows += [
+            row("model errors (top label ≠ true label)", [_num(c["model_errors"]) for c in columns]),
+            row("  caught by a review", [_num(c["errors_caught"]) for c in columns]),
+            row("  slipped through unreviewed", [_num(c["errors_slipped"]) for c in columns]),
+            row("errors caught per 100 reviews", [_num(c["errors_caught_per_100_reviews"]) for c in columns]),
+            row("answers added to training data", [_num(c["added_to_training"]) for c in columns]),
+        ]
+    lines.append(format_table(rows, ["what"] + keys, [""] + names, right=keys))
+    for title, key in (("Reviews by policy and purpose", "by_policy"), ("Reviews by reason", "by_reason"),
+                       ("Reviews by top label", "by_label")):
+        groups = sorted({g for c in columns for g in c[key]}, key=lambda g: (-sum(c[key].get(g, 0) for c in columns), g)
+                        if key != "by_label" else (0, g))
+        if not groups:
+            continue
+        lines += ["", title]
+        lines.append(format_table([row(g, [c[key].get(g, 0) for c in columns]) for g in groups], ["what"] + keys,
+                                  [""] + names, right=keys))
+    return lines

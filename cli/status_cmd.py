@@ -1,0 +1,145 @@
+"""``labelloop status``: the state of a stack on one screen.
+
+Everything is read from the state table in a handful of calls (the loop
+partition, two day-statistics items, the pending partition, the active model's
+record) and from the parameter path — no scan, whatever the table's size.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from handlers.summary import OUTCOMES, REVIEWS
+
+from .params_cmd import parameter_rows
+from .tables import format_table
+from .target import add_target_arguments, open_target
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("status", help="active model, training, reviews, detections of the last day, dataset",
+                            description="The state of a stack: active model and its F1, training in progress, the "
+                                        "last training decision, open human loops, detections and reviews of the "
+                                        "last day by outcome, images per label, invalid parameter values.")
+    add_target_arguments(parser, names=("parameter_path", "table"))
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    parser.set_defaults(run=run)
+
+
+def gather(target) -> dict:
+    table = target.table()
+    loop, counts = table.loop_and_counts()
+    raw = loop.raw
+    model = table.model(loop.active_version) or {}
+    f1 = loop.active_f1 if loop.active_f1 is not None else (model.get("evaluation") or {}).get("f1")
+    now = target.now()
+    days = []
+    for day in ((now - timedelta(days=1)).strftime("%Y-%m-%d"), now.strftime("%Y-%m-%d")):
+        stats = {k: int(v) for k, v in table.day_stats(day).items() if k not in ("pk", "sk")}
+        days.append({"day": day, "detections": sum(v for k, v in stats.items() if k.startswith("outcome_")),
+                     "counts": stats})
+    trained = raw.get("trained_counts") or {}
+    labels = sorted(set(counts) | set(trained) | set(target.labels))
+    label_rows = []
+    for label in labels:
+        images = max(0, int((counts.get(label) or {}).get("count", 0)))
+        before = int(trained.get(label, 0))
+        label_rows.append({"label": label, "images": images, "trained": before,
+                           "new_since_training": max(0, images - before)})
+    problems = [{"name": r["name"], "value": r["value"], "state": r["state"], "problem": r["problem"]}
+                for r in parameter_rows(target) if r["state"] in ("invalid", "missing")]
+    return {
+        "target": target.description,
+        "as_of": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "model": {"active_version": loop.active_version, "active_f1": f1, "switched_at": raw.get("switched_at"),
+                  "previous_version": loop.previous_version or None},
+        "training": {"in_progress": bool(loop.training_owner), "version": loop.training_version,
+                     "started_at": loop.training_started_at, "owner": loop.training_owner},
+        "last_training_decision": dict(loop.last_training_decision) or None,
+        "last_trained_at": raw.get("trained_at"),
+        "open_reviews": loop.open_reviews,
+        "pending_detections": len(table.pending()),
+        "days": days,
+        "labels": label_rows,
+        "parameters": {"checked": len(target.catalog), "problems": problems},
+    }
+
+
+def run(args) -> int:
+    with open_target(args) as target:
+        status = gather(target)
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    print("\n".join(render(status)))
+    return 0
+
+
+def _time(iso: str | None) -> str:
+    return iso[:19].replace("T", " ") if iso else "-"
+
+
+def _age(iso: str | None, now: str) -> str:
+    try:
+        start = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+        end = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        return ""
+    minutes = max(0, int((end - start).total_seconds() // 60))
+    return f" ({minutes // 60} h {minutes % 60} min)" if minutes >= 60 else f" ({minutes} min)"
+
+
+def render(status: dict) -> list[str]:
+    model, training, decision = status["model"], status["training"], status["last_training_decision"]
+    lines = [f"labelloop status — {status['target']} (UTC times)", "", "Model"]
+    if model["active_version"]:
+        f1 = f"F1 {model['active_f1']:.3f}" if model["active_f1"] is not None else "F1 unknown"
+        lines.append(f"  active         {model['active_version']} ({f1}), serving since {_time(model['switched_at'])}")
+    else:
+        lines.append("  active         none yet: uploads wait until a first model is deployed")
+    if model["previous_version"]:
+        lines.append(f"  previous       {model['previous_version']} (`labelloop rollback` switches back to it)")
+    if training["in_progress"]:
+        lines.append(f"  training       {training['version'] or 'a new version'} in progress since "
+                     f"{_time(training['started_at'])}{_age(training['started_at'], status['as_of'])}")
+    else:
+        lines.append("  training       none in progress")
+    if decision:
+        verdict = "train" if decision.get("train") else "no training"
+        via = ", ".join(str(x) for x in (decision.get("policy"), decision.get("trigger")) if x)
+        lines.append(f"  last check     {verdict}: {decision.get('reason', '-')}")
+        lines.append(f"                 ({via}; {_time(decision.get('at'))})")
+    else:
+        lines.append("  last check     no training check yet")
+    lines += ["", "Reviews",
+              f"  open human loops        {status['open_reviews']}",
+              f"  waiting for a model     {status['pending_detections']} detection(s)", ""]
+    days = status["days"]
+    rows = [{"what": "images detected", **{d["day"]: d["detections"] for d in days}}]
+    for key, label in [(f"outcome_{k}", v) for k, v in OUTCOMES.items()] + list(REVIEWS.items()):
+        if any(d["counts"].get(key) for d in days):
+            rows.append({"what": "  " + label, **{d["day"]: d["counts"].get(key, 0) for d in days}})
+    lines.append("Last day, by outcome")
+    lines.append(format_table(rows, ["what"] + [d["day"] for d in days], [""] + [d["day"] for d in days],
+                              right=[d["day"] for d in days]))
+    lines.append("")
+    labels = status["labels"]
+    if labels:
+        total = {"label": "total", "images": sum(r["images"] for r in labels),
+                 "new_since_training": sum(r["new_since_training"] for r in labels)}
+        lines.append(f"Training data (images per label; last training finished {_time(status['last_trained_at'])})")
+        lines.append(format_table(labels + [total], ["label", "images", "new_since_training"],
+                                  ["label", "images", "new since training"], right=["images", "new_since_training"]))
+    else:
+        lines.append("Training data: no labelled images yet")
+    lines.append("")
+    problems = status["parameters"]["problems"]
+    if problems:
+        lines.append("Parameter problems (the functions use the last good value or the default):")
+        lines += [f"  ! {p['name']} = {p['value'] if p['value'] is not None else '(not set)'}: {p['problem']}"
+                  for p in problems]
+        lines.append("  Fix: labelloop params set NAME VALUE (or params reset NAME)")
+    else:
+        lines.append(f"Parameters: all {status['parameters']['checked']} set and valid")
+    return lines
