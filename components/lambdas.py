@@ -68,7 +68,6 @@ class RuntimeEnvironment:
                                 schedule_rule=self.schedule_rule, stack=self.stack, **values).to_env()
             if self.policies:
                 env["LABELLOOP_POLICIES"] = ",".join(self.policies)
-            env["POWERTOOLS_SERVICE_NAME"] = "labelloop"
             return env
 
         return pulumi.Output.all(**inputs).apply(build)

@@ -2,8 +2,8 @@
 alarms that tell the operator something failed (to the stack's topic).
 
 The loop's own metrics are the ones the handlers emit with Powertools (namespace
-``labelloop``, dimension ``service``): ``Detections_<outcome>``,
-``ReviewsStarted_<purpose>``, ``Reviews_<status>`` and ``ModelF1``.
+``labelloop``, dimension ``service`` = ``labelloop-<stack>``): ``Detections_<outcome>``,
+``ReviewsStarted_<purpose>``, ``Reviews_<status>``, and ``ModelF1`` per ``version``.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ import pulumi
 import pulumi_aws as aws
 
 from components import events
+from handlers.runtime.config import RuntimeConfig
 from components.lambdas import DeployedFunction, FunctionFactory
 from components.naming import Account, Naming
 from components.triggers import Schedule
 
-NAMESPACE, SERVICE = "labelloop", "labelloop"
+NAMESPACE = "labelloop"
 DETECTION_OUTCOMES = ("confident", "to_training", "to_audit", "no_label", "pending", "skipped", "unreadable")
 REVIEW_PURPOSES = ("training", "audit")
 REVIEW_STATUSES = ("accepted", "rejected", "audited")
@@ -44,13 +45,12 @@ class ObservabilityArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
-def _loop_metric(name: str, stat: str = "Sum", label: str | None = None) -> list[Any]:
-    return [NAMESPACE, name, "service", SERVICE, {"stat": stat, "label": label or name.split("_", 1)[-1]}]
-
-
 def dashboard_body(region: str, functions: Mapping[str, str], state_machines: Mapping[str, str],
-                   dead_letter_queue: str, evaluate_log_group: str) -> dict[str, Any]:
-    """The dashboard (pure: names in, JSON document out)."""
+                   dead_letter_queue: str, evaluate_log_group: str, service: str) -> dict[str, Any]:
+    """The dashboard (pure: names in, JSON document out); ``service`` is the stack's metrics dimension."""
+    def _loop_metric(name: str, stat: str = "Sum", label: str | None = None) -> list[Any]:
+        return [NAMESPACE, name, "service", service, {"stat": stat, "label": label or name.split("_", 1)[-1]}]
+
     def metric_widget(title: str, metrics: list, x: int, y: int, width: int = HALF, stacked: bool = False,
                       **extra: Any) -> dict:
         return {"type": "metric", "x": x, "y": y, "width": width, "height": 6,
@@ -65,10 +65,12 @@ def dashboard_body(region: str, functions: Mapping[str, str], state_machines: Ma
                       0, 2, WIDE, stacked=True),
         metric_widget("Reviews started", [_loop_metric(f"ReviewsStarted_{p}") for p in REVIEW_PURPOSES], 0, 8),
         metric_widget("Reviews completed", [_loop_metric(f"Reviews_{s}") for s in REVIEW_STATUSES], HALF, 8),
-        metric_widget("Model F1 (one point per evaluated version)", [_loop_metric("ModelF1", "Maximum", "F1")],
+        metric_widget("Model F1 per evaluated version", [[{
+            "expression": f"SEARCH('{{{NAMESPACE},service,version}} MetricName=\"ModelF1\" service=\"{service}\"', "
+                          f"'Maximum', {PERIOD})", "id": "f1", "label": ""}]],
                       0, 14, yAxis={"left": {"min": 0, "max": 1}}),
         {"type": "log", "x": HALF, "y": 14, "width": HALF, "height": 6, "properties": {
-            "title": "Model F1 per evaluated version", "region": region, "view": "table",
+            "title": "Evaluations, latest first", "region": region, "view": "table",
             "query": (f"SOURCE '{evaluate_log_group}' | fields @timestamp, ModelF1 | filter ispresent(ModelF1) "
                       "| sort @timestamp desc | limit 20")}},
         metric_widget("Function errors", [["AWS/Lambda", "Errors", "FunctionName", name, {"label": key}]
@@ -126,7 +128,8 @@ class Observability(pulumi.ComponentResource):
         body = pulumi.Output.all(region=args.account.apply(lambda a: a.region), functions=names,
                                  machines=dict(args.state_machines), dlq=args.dead_letter_queue_name,
                                  evaluate=deployed["evaluate"].log_group.name if "evaluate" in deployed else "").apply(
-            lambda v: json.dumps(dashboard_body(v["region"], v["functions"], v["machines"], v["dlq"], v["evaluate"])))
+            lambda v: json.dumps(dashboard_body(v["region"], v["functions"], v["machines"], v["dlq"], v["evaluate"],
+                                                RuntimeConfig.service_of(naming.stack))))
         dashboard_name = naming.prefix
         self.dashboard = aws.cloudwatch.Dashboard(f"{name}-dashboard", dashboard_name=dashboard_name,
                                                   dashboard_body=body, opts=child)

@@ -285,8 +285,10 @@ def test_the_dashboard_shows_the_loop(default):
     assert loop_metrics("Reviews started") == [f"ReviewsStarted_{p}" for p in REVIEW_PURPOSES]
     assert {f"reviews_{s}" for s in REVIEW_STATUSES} <= set(summary.REVIEWS)
     assert loop_metrics("Reviews completed") == [f"Reviews_{s}" for s in REVIEW_STATUSES]
-    assert loop_metrics("Model F1 (one point per evaluated version)") == ["ModelF1"]
-    assert all(m[0] == "labelloop" and m[2:4] == ["service", "labelloop"]
+    (f1,) = widgets["Model F1 per evaluated version"]["metrics"]
+    assert 'MetricName="ModelF1" service="labelloop-test"' in f1[0]["expression"]
+    assert "{labelloop,service,version}" in f1[0]["expression"]
+    assert all(m[0] == "labelloop" and m[2:4] == ["service", "labelloop-test"]
                for title in ("Detections by outcome", "Reviews started", "Reviews completed")
                for m in widgets[title]["metrics"])
     errors = {m[3] for m in widgets["Function errors"]["metrics"]}
@@ -294,7 +296,7 @@ def test_the_dashboard_shows_the_loop(default):
     failures = {(m[1], m[3]) for m in widgets["State machine failures"]["metrics"]}
     assert failures == {(metric, d.stack_outputs[f"{m}StateMachineArn"]) for m in ("detection", "lifecycle")
                         for metric in ("ExecutionsFailed", "ExecutionsTimedOut")}
-    assert "/aws/lambda/labelloop-test-evaluate" in widgets["Model F1 per evaluated version"]["query"]
+    assert "/aws/lambda/labelloop-test-evaluate" in widgets["Evaluations, latest first"]["query"]
     assert all(w["region"] == REGION for w in widgets.values() if "region" in w)
     assert d.registered(d.component("labelloop:index:Observability"))["dashboardUrl"] == d.stack_outputs[
         "dashboardUrl"]
@@ -338,8 +340,8 @@ def test_every_function_knows_its_stack(config, request):
         env = environment(d, key)
         assert RuntimeConfig.from_env(env) == expected
         assert env.get("LABELLOOP_POLICIES", "") == policies
-        assert {k: v for k, v in env.items() if k not in ("LABELLOOP_POLICIES", "POWERTOOLS_SERVICE_NAME")} == \
-            expected.to_env()
+        assert {k: v for k, v in env.items() if k != "LABELLOOP_POLICIES"} == expected.to_env()
+        assert env["POWERTOOLS_SERVICE_NAME"] == "labelloop-test"  # the metrics' stack dimension
     retention = d.config.get("logRetentionDays", 30)
     assert {g.inputs["retentionInDays"] for g in d.of_type(LOG_GROUP)} == {retention}
     for function in d.of_type(FUNCTION):

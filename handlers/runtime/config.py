@@ -27,6 +27,15 @@ class RuntimeConfig:
     parameter_ttl_seconds: int = 60
     stack: str = "dev"
 
+    @property
+    def service(self) -> str:
+        """The Powertools service name: the metrics' ``service`` dimension, one per stack."""
+        return self.service_of(self.stack)
+
+    @staticmethod
+    def service_of(stack: str) -> str:
+        return f"labelloop-{stack}"
+
     @classmethod
     def from_env(cls, environ=None) -> "RuntimeConfig":
         env = os.environ if environ is None else environ
@@ -69,6 +78,7 @@ class RuntimeConfig:
             "LABELLOOP_SCHEDULE_RULE": self.schedule_rule,
             "LABELLOOP_PARAMETER_TTL": str(self.parameter_ttl_seconds),
             "LABELLOOP_STACK": self.stack,
+            "POWERTOOLS_SERVICE_NAME": self.service,
         }
         return {k: v for k, v in values.items() if v}
 

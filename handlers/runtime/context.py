@@ -18,8 +18,9 @@ from .notify import Notifier
 from .settings import ParameterReader
 from .state import StateTable, now_iso
 
-logger = Logger(service="labelloop")
-metrics = Metrics(namespace="labelloop", service="labelloop")
+# The service name (POWERTOOLS_SERVICE_NAME, "labelloop-<stack>") is the metrics' stack dimension.
+logger = Logger()
+metrics = Metrics(namespace="labelloop")
 log = logging.getLogger(__name__)
 
 
