@@ -29,7 +29,7 @@ def register(sub) -> None:
                             description="Writes every recorded detection — all label scores, model version, time, "
                                         "the recorded review decision, the human label, and the true label when "
                                         "known (a sandbox run) — one JSON object per line, oldest first.")
-    add_target_arguments(export, names=("table",))
+    add_target_arguments(export)
     export.add_argument("--out", type=Path, default=None, metavar="FILE", help="write here (default: standard output)")
     export.add_argument("--json", action="store_true", help="with --out, print a JSON summary of what was written")
     export.set_defaults(run=run_export)
@@ -48,7 +48,7 @@ def register(sub) -> None:
     backtest.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                           help="replay with this parameter value (repeatable); otherwise the target's current "
                                "values, the saved run's, or the defaults")
-    add_target_arguments(backtest, names=("parameter_path", "table"))
+    add_target_arguments(backtest)
     backtest.add_argument("--json", action="store_true", help="print JSON for scripts")
     backtest.set_defaults(run=run_backtest)
 

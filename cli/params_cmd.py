@@ -28,7 +28,7 @@ def register(sub) -> None:
 
     def action(name: str, help_text: str, run):
         p = actions.add_parser(name, help=help_text, description=help_text)
-        add_target_arguments(p, names=("parameter_path",))
+        add_target_arguments(p)
         p.add_argument("--json", action="store_true", help="print JSON for scripts")
         p.set_defaults(run=run)
         return p

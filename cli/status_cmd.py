@@ -22,7 +22,7 @@ def register(sub) -> None:
                             description="The state of a stack: active model and its F1, training in progress, the "
                                         "last training decision, open human loops, detections and reviews of the "
                                         "last day by outcome, images per label, invalid parameter values.")
-    add_target_arguments(parser, names=("parameter_path", "table"))
+    add_target_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     parser.set_defaults(run=run)
 

@@ -46,19 +46,17 @@ NO_TARGET = ("no stack to talk to: pass --stack NAME (names read with `pulumi st
 SANDBOX_REGION = "us-east-1"
 
 
-def add_target_arguments(parser, *, names: tuple[str, ...] = ("parameter_path", "table", "lifecycle_arn")) -> None:
-    """The target options, shared by every operator command."""
+def add_target_arguments(parser) -> None:
+    """The target options, shared by every operator command (each uses the names it needs, so one set of
+    options, e.g. in a shell alias, serves every command)."""
     group = parser.add_argument_group("target (one of --stack, the explicit names, or --sandbox)")
     group.add_argument("--stack", metavar="NAME",
                        help="a deployed stack; its names come from `pulumi stack output --json --stack NAME`")
-    if "parameter_path" in names:
-        group.add_argument("--parameter-path", metavar="PATH", help="SSM path of the operator parameters, "
-                           "e.g. /labelloop/prod/ (stack output parameterPath)")
-    if "table" in names:
-        group.add_argument("--table", metavar="NAME", help="DynamoDB state table (stack output tableName)")
-    if "lifecycle_arn" in names:
-        group.add_argument("--lifecycle-arn", metavar="ARN",
-                           help="lifecycle state machine ARN (stack output lifecycleStateMachineArn)")
+    group.add_argument("--parameter-path", metavar="PATH", help="SSM path of the operator parameters, "
+                       "e.g. /labelloop/prod/ (stack output parameterPath)")
+    group.add_argument("--table", metavar="NAME", help="DynamoDB state table (stack output tableName)")
+    group.add_argument("--lifecycle-arn", metavar="ARN",
+                       help="lifecycle state machine ARN (stack output lifecycleStateMachineArn)")
     group.add_argument("--stack-policies", metavar="MODULES", default=None,
                        help="comma-separated policy modules the stack runs, for their parameters "
                             "(default: stack output policies, else $LABELLOOP_POLICIES)")

@@ -28,7 +28,7 @@ def register(sub) -> None:
                            description="Starts the lifecycle state machine with {\"trigger\": \"manual\"}: the "
                                        "policies decide whether to train now (the same check the schedule runs). "
                                        "Shows the decision and its reason; with --wait, also how the run ended.")
-    add_target_arguments(train, names=("table", "lifecycle_arn"))
+    add_target_arguments(train)
     train.add_argument("--wait", action="store_true",
                        help="on AWS, wait for the whole run (training, evaluation, deployment), not only the check")
     train.add_argument("--timeout", type=int, default=None, metavar="SECONDS",
@@ -41,7 +41,7 @@ def register(sub) -> None:
                               description="Starts the lifecycle state machine with {\"action\": \"rollback\"}: "
                                           "starts the previous version, switches detections to it and stops the "
                                           "current one. Asks for confirmation unless --yes.")
-    add_target_arguments(rollback, names=("table", "lifecycle_arn"))
+    add_target_arguments(rollback)
     rollback.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     rollback.add_argument("--no-wait", action="store_true", help="on AWS, start the rollback and return")
     rollback.add_argument("--timeout", type=int, default=3600, metavar="SECONDS",
