@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import shutil
 import stat
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,9 +23,17 @@ SANDBOX_OPTIONS = dict(images=280, rounds=2, holdout=60, seed_per_label=12,
 
 
 def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    """Run `labelloop ARGV…` in process: (exit code, stdout, stderr)."""
+    """Run `labelloop ARGV…` in process, on a 150-column terminal: (exit code, stdout, stderr)."""
     capsys.readouterr()
-    code = main([str(a) for a in argv])
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "150"
+    try:
+        code = main([str(a) for a in argv])
+    finally:
+        if saved is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = saved
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -41,16 +51,25 @@ def saved_run(tmp_path_factory) -> Path:
     Read it only (commands that read open a snapshot of it); tests that change a run use ``run_copy``."""
     from sandbox.runner import SandboxOptions, run
 
-    root = tmp_path_factory.getbasetemp().parent  # shared by the xdist workers of one session
-    folder = root / "cli-sandbox-run"
-    with open(root / "cli-sandbox-run.lock", "w") as lock:
+    session = os.environ.get("PYTEST_XDIST_TESTRUNUID")  # the same in every worker of one test run
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent / f"cli-sandbox-{session}" if session else base
+    root.mkdir(exist_ok=True)
+    folder = root / "run"
+    with open(root / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (folder / "state.json").is_file():
-            building = root / "cli-sandbox-run.building"
-            shutil.rmtree(building, ignore_errors=True)
-            run(SandboxOptions(out=building, **SANDBOX_OPTIONS))
-            building.rename(folder)
+            run(SandboxOptions(out=root / "building", **SANDBOX_OPTIONS))
+            (root / "building").rename(folder)
+            _forget_old_runs(base.parent, keep=root)
     return folder
+
+
+def _forget_old_runs(parent: Path, keep: Path) -> None:
+    day_ago = time.time() - 86400
+    for old in parent.glob("cli-sandbox-*"):
+        if old != keep and old.stat().st_mtime < day_ago:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,0 +1,122 @@
+"""The operator commands on a saved sandbox run (`labelloop sandbox --out DIR`)."""
+
+from __future__ import annotations
+
+import json
+
+from cli_support import cli, cli_json, run_copy, saved_run  # noqa: F401 (fixtures)
+
+from sandbox.saved import load_state
+
+
+def loop_item(folder) -> dict:
+    return next(i for i in load_state(folder)["items"] if i["pk"] == "LOOP" and i["sk"] == "STATE")
+
+
+def detections(folder) -> list[dict]:
+    return [i for i in load_state(folder)["items"] if i["sk"] == "DET"]
+
+
+def test_status_of_a_sandbox_run(capsys, saved_run):
+    state, loop = load_state(saved_run), loop_item(saved_run)
+    data = cli_json(capsys, "status", "--sandbox", saved_run)
+    assert data["target"] == f"sandbox {saved_run}"
+    assert data["model"]["active_version"] == loop["active_version"]
+    assert data["model"]["active_f1"] == loop["active_f1"]
+    assert data["model"]["previous_version"] == loop["previous_version"]
+    assert data["last_training_decision"]["reason"] == loop["last_training_decision"]["reason"]
+    # 'today' of a saved run is the last day it recorded
+    day = max(i["pk"][6:] for i in state["items"] if i["pk"].startswith("STATS#"))
+    assert data["days"][-1]["day"] == day
+    assert sum(d["detections"] for d in data["days"]) == len(detections(saved_run)) == 100
+    counts = {i["sk"][6:]: i["count"] for i in state["items"] if i["pk"] == "LOOP" and i["sk"].startswith("COUNT#")}
+    assert {r["label"]: r["images"] for r in data["labels"]} == counts
+    assert [r["label"] for r in data["labels"]] == list(state["labels"])
+    assert data["parameters"]["problems"] == []
+
+    code, out, _ = cli(capsys, "status", "--sandbox", saved_run)
+    assert code == 0
+    assert f"active         {loop['active_version']} (F1 {loop['active_f1']:.3f})" in out
+    assert "Parameters: all 9 set and valid" in out
+    total = next(line for line in out.splitlines() if line.startswith("total"))
+    assert total.split()[1] == str(sum(counts.values()))
+
+
+def test_params_of_a_sandbox_run(capsys, saved_run):
+    saved = load_state(saved_run)["parameters"]
+    rows = {r["name"]: r for r in cli_json(capsys, "params", "list", "--sandbox", saved_run)["parameters"]}
+    assert {name: r["value"] for name, r in rows.items()} == saved
+    assert all(r["valid"] and r["modified"] is None for r in rows.values())
+    assert cli_json(capsys, "params", "get", "Human-Sampling-Interval", "--sandbox", saved_run)["value"] == "10"
+    diff = cli_json(capsys, "params", "diff", "--sandbox", saved_run)["differences"]
+    assert {d["name"]: d["value"] for d in diff} == {"Minimum-F1-Score": "0.5", "Enable-Automatic-Human-Sampling": "true",
+                                                     "Human-Sampling-Interval": "10"}
+
+
+def test_export_of_a_sandbox_run_carries_the_true_labels(capsys, saved_run, tmp_path):
+    out_file = tmp_path / "run.jsonl"
+    code, out, _ = cli(capsys, "export", "--sandbox", saved_run, "--out", out_file)
+    assert code == 0 and out.startswith(f"Wrote 100 detections of sandbox {saved_run} to {out_file}")
+    records = [json.loads(line) for line in out_file.read_text().splitlines()]
+    truth = load_state(saved_run)["truth"]
+    assert len(records) == 100 and all(r["true_label"] == truth[r["image_uri"]] for r in records)
+    assert all(len(r["labels"]) == 10 for r in records)  # every label's score, not only the top one
+    reviewed = [r for r in records if r["decision"]["review"]]
+    assert reviewed and all(r["review_status"] in ("accepted", "audited") for r in reviewed)
+    assert all(r["human_label"] == r["true_label"] for r in reviewed if r["review_status"] == "accepted")
+
+
+def test_backtest_of_the_defaults_reproduces_what_the_run_recorded(capsys, saved_run, tmp_path):
+    result = cli_json(capsys, "backtest", "--from-sandbox", saved_run, "--policies", "",
+                      "--policies", "policies.review_budget", "--param", "Maximum-Reviews-Per-Day=10")
+    recorded, defaults, budget = result["columns"]
+    assert result["replayed"] == 100 and result["true_labels"] == 100
+    # Same policies, same parameter values, same facts: the replay decides as the loop did.
+    for key in ("reviews", "by_purpose", "by_policy", "by_reason", "by_label", "model_errors", "errors_caught",
+                "added_to_training"):
+        assert defaults[key] == recorded[key], key
+    # Audits: detections numbered 10, 20, … (as the loop numbered them) that were not low-confidence reviews.
+    confident_tenths = [d for d in detections(saved_run)
+                        if d["sequence"] % 10 == 0 and d["labels"][0]["confidence"] >= 70]
+    assert defaults["by_purpose"]["audit"] == len(confident_tenths) > 0
+    assert defaults["settings"] == {"Enable-Automatic-Human-Sampling": "true", "Human-Sampling-Interval": "10",
+                                    "Minimum-F1-Score": "0.5"}
+    assert budget["reviews"] == 10 and budget["errors_slipped"] >= recorded["errors_slipped"]
+
+    # The same detections read from the run's table (the --sandbox target) and from an export.
+    assert cli_json(capsys, "backtest", "--sandbox", saved_run, "--policies", "")["columns"] == result["columns"][:2]
+    events = tmp_path / "run.jsonl"
+    cli(capsys, "export", "--sandbox", saved_run, "--out", events)
+    from_file = cli_json(capsys, "backtest", "--events", events, "--policies", "", "--sandbox", saved_run)
+    assert from_file["columns"] == result["columns"][:2]
+
+
+def test_params_set_on_a_sandbox_run(capsys, run_copy):
+    before = (run_copy / "state.json").read_text()
+    code, _, err = cli(capsys, "params", "set", "Minimum-F1-Score", "abc", "--sandbox", run_copy)
+    assert code == 2 and "'abc' is not allowed" in err
+    assert (run_copy / "state.json").read_text() == before  # refused before the run was even restored
+    code, out, _ = cli(capsys, "params", "set", "Minimum-F1-Score", "0.75", "--sandbox", run_copy)
+    assert code == 0 and out.startswith("Minimum-F1-Score: 0.5 → 0.75")
+    assert load_state(run_copy)["parameters"]["Minimum-F1-Score"] == "0.75"
+
+
+def test_train_and_rollback_on_a_sandbox_run(capsys, run_copy):
+    loop = loop_item(run_copy)
+    data = cli_json(capsys, "train", "--sandbox", run_copy)
+    assert data["status"] == "SUCCEEDED" and data["check"]["train"] is False and data["check"]["trigger"] == "manual"
+    assert "0 new labelled images since the last training" in data["check"]["reason"]
+    assert loop_item(run_copy)["last_training_decision"]["trigger"] == "manual"  # saved back
+
+    code, out, _ = cli(capsys, "rollback", "--yes", "--sandbox", run_copy)
+    assert code == 0
+    assert f"Rollback of sandbox {run_copy} from {loop['active_version']} to {loop['previous_version']}" in out
+    assert f"outcome    rolled_back {loop['previous_version']}" in out
+    assert loop_item(run_copy)["active_version"] == loop["previous_version"]
+
+
+def test_a_folder_without_a_run_is_named(capsys, tmp_path):
+    code, _, err = cli(capsys, "status", "--sandbox", tmp_path)
+    assert code == 2 and f"{tmp_path} holds no saved sandbox run" in err and "labelloop sandbox --out DIR" in err
+    code, _, err = cli(capsys, "status", "--sandbox", tmp_path, "--stack", "prod")
+    assert code == 2 and "--sandbox and --stack name two different targets" in err
