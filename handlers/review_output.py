@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from plugins import ReviewResult, WorkerAnswer
 
 from .runtime import aws, config, context, layout
@@ -99,10 +101,16 @@ def process_output(bucket: str, key: str) -> dict[str, Any]:
 
     source_key = loop["image_uri"][len(f"s3://{cfg.bucket}/"):]
     target = layout.training_key(decision.label, loop["detection_id"], source_key)
-    aws.client("s3").copy_object(
-        Bucket=cfg.bucket, Key=target, CopySource={"Bucket": cfg.bucket, "Key": source_key},
-        MetadataDirective="REPLACE",
-        Metadata={"labelloop-detection": loop["detection_id"], "labelloop-human-loop": loop["name"]})
+    try:
+        aws.client("s3").copy_object(
+            Bucket=cfg.bucket, Key=target, CopySource={"Bucket": cfg.bucket, "Key": source_key},
+            MetadataDirective="REPLACE",
+            Metadata={"labelloop-detection": loop["detection_id"], "labelloop-human-loop": loop["name"]})
+    except ClientError as exc:
+        if aws.error_code(exc) != "NoSuchKey":
+            raise
+        return _finish(loop, "rejected", details | {
+            "reason": f"{loop['image_uri']} was deleted before the answer arrived; nothing was copied"}, notify=True)
     table.add_training_image(target, decision.label)  # the copy's own S3 event finds it counted
     return _finish(loop, "accepted", details | {"label": decision.label, "training_key": target})
 

@@ -192,3 +192,17 @@ def test_a_closed_loop_is_not_processed_again(st):
     assert loop_result(name)[0] == "rejected"
     assert snapshot.unchanged()
     assert invocations_of(st, "review_output")[-1].result[0]["duplicate"] is True
+
+
+def test_image_deleted_before_the_answer(st):
+    source = "images_for_detection/rv/deleted before answer.png"
+    detection, name = open_review(st, source)
+    st.client("s3").delete_object(Bucket=st.bucket, Key=source)
+    snapshot = Snapshot(st)
+    write_output(st, name, output_document(st, name, ["cat"]))
+    status, result = loop_result(name)
+    assert status == "rejected" and "was deleted before the answer arrived" in result["reason"]
+    assert context.table().detection(detection)["review_status"] == "rejected"
+    assert snapshot.unchanged()
+    [message] = st.notifications()
+    assert source in message["message"]
