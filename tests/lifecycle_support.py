@@ -8,6 +8,7 @@ import json
 import time
 
 from fakes import FakeA2I, FakeCustomLabels
+
 from handlers.runtime import context
 from sandbox.local_aws import LocalStack
 

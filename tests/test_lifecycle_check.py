@@ -4,10 +4,10 @@ it reads the per-label counters, never the bucket."""
 from __future__ import annotations
 
 import pytest
+from lifecycle_support import lifecycle_stack, loop
 
 from handlers.lifecycle.check import check
 from handlers.runtime import aws, context
-from lifecycle_support import lifecycle_stack, loop
 
 SERVICES = ("dynamodb", "ssm", "sns", "s3", "rekognition", "stepfunctions")
 

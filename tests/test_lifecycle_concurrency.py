@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 
+from lifecycle_support import lifecycle_stack, loop, output, seed
+
 from handlers.lifecycle import check as check_module
 from handlers.runtime import context
-from lifecycle_support import lifecycle_stack, loop, output, seed
 
 
 def test_two_checks_that_read_the_same_facts_take_the_lock_once(monkeypatch):

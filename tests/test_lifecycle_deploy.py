@@ -6,9 +6,19 @@ from __future__ import annotations
 import json
 
 from fakes import FakeCustomLabels
+from lifecycle_support import (
+    PNG,
+    deploy_first,
+    finish_result,
+    lifecycle_stack,
+    loop,
+    new_since_training,
+    output,
+    seed,
+    wait_for_detections,
+)
+
 from handlers.runtime import context
-from lifecycle_support import (PNG, deploy_first, finish_result, lifecycle_stack, loop, new_since_training, output,
-                               seed, subjects, wait_for_detections)
 
 
 def _calls(stack, operation: str) -> list[dict]:
@@ -196,3 +206,20 @@ def test_rollback_while_a_training_runs_waits_its_turn():
         assert stack.models.running == {"v1"}
         assert len(stack.models.operations("StartProjectVersion")) == 1
         assert "TrainingInProgress" in json.dumps(stack.notifications())
+
+
+def test_capacity_from_a_team_policy(write_module):
+    name = write_module("capacity_policy", """
+from plugins import InferenceCapacity, hookimpl
+
+@hookimpl
+def inference_capacity(candidate, settings):
+    return InferenceCapacity(2, "team capacity: 2 to 5 units", 5)
+""")
+    with lifecycle_stack(policies=(name,)) as stack:
+        seed(stack, {"cat": 6, "dog": 6})
+        assert stack.run_lifecycle()["status"] == "SUCCEEDED"
+        (start,) = stack.models.operations("StartProjectVersion")
+        assert (start["MinInferenceUnits"], start["MaxInferenceUnits"]) == (2, 5)
+        assert context.table().model("v1")["inference_units"] == 2
+        assert "team capacity: 2 to 5 units" in stack.notifications()[0]["message"]

@@ -8,11 +8,12 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 
+from fakes import FakeCustomLabels
+from lifecycle_support import PNG, lifecycle_stack, seed, wait_for_detections
+
 import sandbox.local_aws as local_aws
 from components.functions import FUNCTIONS
-from fakes import FakeCustomLabels
 from handlers.runtime import aws
-from lifecycle_support import PNG, lifecycle_stack, seed, wait_for_detections
 
 SERVICES = ("dynamodb", "ssm", "sns", "s3", "rekognition", "stepfunctions", "events", "sagemaker-a2i-runtime")
 S3_ACTIONS = {"ListObjectsV2": "ListBucket", "HeadObject": "GetObject", "CreateMultipartUpload": "PutObject",
