@@ -20,7 +20,7 @@ from plugins import Engine, InvalidParameterValue
 from . import backtest as bt
 from .errors import UsageError
 from .sandbox_cmd import parse_params
-from .tables import format_table
+from .tables import format_table, print_json
 from .target import add_target_arguments, open_target
 
 
@@ -98,8 +98,8 @@ def run_export(args) -> int:
         raise UsageError(f"cannot write {args.out}: {exc.strerror}; pick another --out FILE") from None
     with_truth = sum(1 for r in records if r["true_label"])
     if args.json:
-        print(json.dumps({"target": description, "out": str(args.out), "detections": len(records),
-                          "with_true_label": with_truth}, indent=2))
+        print_json({"target": description, "out": str(args.out), "detections": len(records),
+                    "with_true_label": with_truth})
     else:
         print(f"Wrote {len(records)} detections of {description} to {args.out}"
               + (f" ({with_truth} with their true label)" if with_truth else ""))
@@ -227,7 +227,7 @@ def run_backtest(args) -> int:
         "columns": [t.summary() for t in tallies],
     }
     if args.json:
-        print(json.dumps(result, indent=2))
+        print_json(result)
         return 0
     for warning in result["warnings"]:
         print(f"labelloop: warning: {warning}", file=sys.stderr)
@@ -244,9 +244,14 @@ def _num(value) -> str:
     return "-" if value is None else (f"{value:.1f}" if isinstance(value, float) else str(value))
 
 
+def _short(name: str) -> str:
+    """A shipped policy's module without its package, to keep the columns narrow: policies.uncertainty → uncertainty."""
+    return "+".join(part.strip().removeprefix("policies.") for part in name.split("+"))
+
+
 def render(result: dict) -> list[str]:
     columns = result["columns"]
-    names = [c["name"] for c in columns]
+    names = [_short(c["name"]) for c in columns]
     keys = [f"c{i}" for i in range(len(columns))]
     lines = [f"Backtest: {result['replayed']} detections from {result['source']['name']}, "
              f"{result['from'][:16].replace('T', ' ')} → {result['to'][:16].replace('T', ' ')} UTC"]
@@ -256,10 +261,15 @@ def render(result: dict) -> list[str]:
     truth = result["true_labels"]
     lines.append(f"  true labels known for {truth} of them" if truth else
                  "  true labels unknown: model errors cannot be counted (a sandbox run knows them)")
-    for column in columns:
-        if column["policies"] is not None:
-            settings = ", ".join(f"{k}={v}" for k, v in column["settings"].items()) or "all defaults"
-            lines.append(f"  {column['name']}: policies {' → '.join(column['policies'])}; parameters: {settings}")
+    replays = [c for c in columns if c["policies"] is not None]
+    common = {k: v for k, v in replays[0]["settings"].items()
+              if all(c["settings"].get(k) == v for c in replays)} if replays else {}
+    lines.append("  parameters not at their default: "
+                 + (", ".join(f"{k}={v}" for k, v in common.items()) or "none"))
+    for column in replays:
+        extra = {k: v for k, v in column["settings"].items() if k not in common}
+        lines.append(f"  {_short(column['name'])}: asks {', then '.join(column['policies'])}"
+                     + (f"; also {', '.join(f'{k}={v}' for k, v in extra.items())}" if extra else ""))
     lines.append("")
 
     def row(label: str, values: list) -> dict:
@@ -274,11 +284,11 @@ def render(result: dict) -> list[str]:
     ]
     if truth:
         rows += [
-            row("model errors (top label ≠ true label)", [_num(c["model_errors"]) for c in columns]),
+            row("model errors (top ≠ true label)", [_num(c["model_errors"]) for c in columns]),
             row("  caught by a review", [_num(c["errors_caught"]) for c in columns]),
             row("  slipped through unreviewed", [_num(c["errors_slipped"]) for c in columns]),
             row("errors caught per 100 reviews", [_num(c["errors_caught_per_100_reviews"]) for c in columns]),
-            row("answers added to training data", [_num(c["added_to_training"]) for c in columns]),
+            row("answers added to training", [_num(c["added_to_training"]) for c in columns]),
         ]
     lines.append(format_table(rows, ["what"] + keys, [""] + names, right=keys))
     for title, key in (("Reviews by policy and purpose", "by_policy"), ("Reviews by reason", "by_reason"),
@@ -288,6 +298,6 @@ def render(result: dict) -> list[str]:
         if not groups:
             continue
         lines += ["", title]
-        lines.append(format_table([row(g, [c[key].get(g, 0) for c in columns]) for g in groups], ["what"] + keys,
+        lines.append(format_table([row(_short(g), [c[key].get(g, 0) for c in columns]) for g in groups], ["what"] + keys,
                                   [""] + names, right=keys))
     return lines

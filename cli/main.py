@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from plugins import PolicyLoadError
@@ -28,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     except (PolicyLoadError, UsageError) as exc:
         print(f"labelloop: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`labelloop export | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as exc:
         message = aws_problem(exc)
         if message is None:

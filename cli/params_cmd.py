@@ -9,12 +9,11 @@ written, and written in its normalised form (``TRUE`` → ``true``, ``+70`` →
 from __future__ import annotations
 
 import difflib
-import json
 
 from plugins import InvalidParameterValue
 
 from .errors import UsageError
-from .tables import print_table
+from .tables import print_json, print_table
 from .target import add_target_arguments, open_target
 
 NOT_SET = "(not set)"
@@ -113,7 +112,7 @@ def run_list(args) -> int:
         path = target.parameter_path
         description = target.description
     if args.json:
-        print(json.dumps({"target": description, "parameter_path": path, "parameters": rows}, indent=2))
+        print_json({"target": description, "parameter_path": path, "parameters": rows})
         return 0
     print(f"Parameters of {description} ({path})")
     print()
@@ -131,7 +130,7 @@ def run_get(args) -> int:
         spec = spec_of(target, args.name)
         row = describe(spec, target.read_parameters().get(spec.name))
     if args.json:
-        print(json.dumps(row, indent=2))
+        print_json(row)
         return 0
     print(f"{row['name']} = {row['value'] if row['value'] is not None else NOT_SET}")
     for key in ("default", "allowed", "valid", "problem", "modified", "policy", "description"):
@@ -158,7 +157,7 @@ def change(args, name: str, value: str | None) -> int:
         with open_target(args, write=True) as writable:  # the whole run, so the change event is handled
             writable.write_parameter(name, new)
     if args.json:
-        print(json.dumps({"target": description, "name": name, "old": old, "new": new, "changed": changed}, indent=2))
+        print_json({"target": description, "name": name, "old": old, "new": new, "changed": changed})
         return 0
     if changed:
         print(f"{name}: {old if old is not None else NOT_SET} → {new}   ({description})")
@@ -180,7 +179,7 @@ def run_diff(args) -> int:
         rows = [r for r in parameter_rows(target) if r["state"] != "ok" or not r.get("is_default")]
         description = target.description
     if args.json:
-        print(json.dumps({"target": description, "differences": rows}, indent=2))
+        print_json({"target": description, "differences": rows})
         return 0
     if not rows:
         print(f"Every parameter of {description} has its default value.")
@@ -189,3 +188,21 @@ def run_diff(args) -> int:
     print()
     print_table(_table_rows(rows), ["name", "value", "default", "allowed", "valid", "modified"])
     return 0
+
+
+# -- documentation ---------------------------------------------------------------------------
+DOCUMENTED_POLICIES = ("policies.uncertainty", "policies.review_budget", "policies.champion_challenger")
+
+
+def markdown_table(catalog=None) -> str:
+    """The parameter table of docs/operating.md: the default policy's parameters, then the shipped alternatives'."""
+    if catalog is None:
+        from plugins import Engine
+
+        catalog = Engine.load(list(DOCUMENTED_POLICIES), entry_points=False, replace_defaults=False).catalog
+    lines = ["| Parameter | Policy | Default | Allowed | What it does |", "|---|---|---|---|---|"]
+    for spec in sorted(catalog, key=lambda s: (s.owner != "policies.defaults", s.owner, s.name)):
+        cells = [f"`{spec.name}`", f"`{spec.owner}`", f"`{spec.format(spec.default)}`", short_range(spec),
+                 spec.description]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)

@@ -7,13 +7,12 @@ record) and from the parameter path — no scan, whatever the table's size.
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from handlers.summary import OUTCOMES, REVIEWS
 
 from .params_cmd import parameter_rows
-from .tables import format_table
+from .tables import format_table, print_json
 from .target import add_target_arguments, open_target
 
 
@@ -70,7 +69,7 @@ def run(args) -> int:
     with open_target(args) as target:
         status = gather(target)
     if args.json:
-        print(json.dumps(status, indent=2))
+        print_json(status)
         return 0
     print("\n".join(render(status)))
     return 0

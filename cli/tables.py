@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from typing import Iterable, Mapping, Sequence
 
+MIN_WIDTH = 12  # a text column is never cut narrower than this (or its header)
+
 
 def format_table(rows: Iterable[Mapping], columns: Sequence[str], headers: Sequence[str] | None = None,
                  right: Sequence[str] = ()) -> str:
@@ -15,9 +17,12 @@ def format_table(rows: Iterable[Mapping], columns: Sequence[str], headers: Seque
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
     room = shutil.get_terminal_size((120, 24)).columns
     overflow = sum(widths) + 2 * (len(widths) - 1) - room
-    if overflow > 0:  # shrink the widest column, cutting its cells with an ellipsis
-        widest = widths.index(max(widths))
-        widths[widest] = max(len(headers[widest]), widths[widest] - overflow)
+    if overflow > 0:  # cut the widest text column first (down to a floor), then the next, with an ellipsis
+        floors = [len(h) if c in right else max(len(h), MIN_WIDTH) for h, c in zip(headers, columns)]
+        for i in sorted(range(len(widths)), key=lambda i: -widths[i]):
+            cut = min(overflow, max(0, widths[i] - floors[i]))
+            widths[i] -= cut
+            overflow -= cut
         cells = [[_cut(c, widths[i]) for i, c in enumerate(r)] for r in cells]
     flush = [c in right for c in columns]
 
@@ -46,3 +51,10 @@ def _text(value) -> str:
 
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def print_json(data) -> None:
+    """JSON for scripts: indented, UTF-8 as is (no \\u escapes)."""
+    import json
+
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))

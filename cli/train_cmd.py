@@ -16,6 +16,7 @@ import uuid
 from datetime import datetime, timezone
 
 from .errors import UsageError
+from .tables import print_json
 from .target import add_target_arguments, open_target
 
 POLL_SECONDS = 5.0  # between two looks at a running execution on AWS
@@ -122,7 +123,7 @@ def run_train(args) -> int:
     if result is None:
         result = run_to_end(args, {"trigger": "manual"})
     if args.json:
-        print(json.dumps(result, indent=2))
+        print_json(result)
     else:
         print("\n".join(render_train(result)))
     return 1 if _failed(result) else 0
@@ -174,7 +175,7 @@ def run_rollback(args) -> int:
         result = run_to_end(args, {"action": "rollback"})
     result |= versions
     if args.json:
-        print(json.dumps(result, indent=2))
+        print_json(result)
     else:
         lines = [f"Rollback of {result['target']} from {versions['from_version']} to {versions['to_version']}"]
         lines += _outcome_lines(result)
