@@ -1,7 +1,7 @@
 """Notifications: no message per detected image; a readable summary with counts per outcome."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from stack_support import (
@@ -87,7 +87,7 @@ def test_summary_of_a_quiet_day(st):
 def test_scheduled_summary_covers_yesterday(st):
     st.deliver("summary", {})
     [message] = st.notifications()
-    yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d")
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
     assert message["subject"].endswith(f"images on {yesterday}")
 
 
