@@ -51,6 +51,9 @@ class LocalCustomLabels:
         self.versions: dict[str, ModelVersion] = {}
         self._lock = threading.Lock()
         self.detections = 0
+        # Decoded training images by (bucket, key, ETag): each version reads its whole manifest
+        # again, as Rekognition does, but an unchanged image is decoded once.
+        self._features: dict[tuple[str, str, str], np.ndarray] = {}
 
     # -- training ------------------------------------------------------------
     def CreateProjectVersion(self, ProjectArn, VersionName, OutputConfig, TrainingData, TestingData=None, **_):
@@ -74,7 +77,7 @@ class LocalCustomLabels:
             entry = json.loads(line)
             bucket, _, key = entry["source-ref"][len("s3://"):].partition("/")
             meta = next(v for k, v in entry.items() if k.endswith("-metadata"))
-            features.append(decode_features(self._read(bucket, key)).ravel())
+            features.append(self._training_features(bucket, key))
             labels.append(meta["class-name"])
         x, y = np.array(features), np.array(labels)
         classes, counts = np.unique(y, return_counts=True)
@@ -108,6 +111,13 @@ class LocalCustomLabels:
         key = f"{output['S3KeyPrefix'].rstrip('/')}/EvaluationResultSummary-{version.name}.json"
         self._s3().put_object(Bucket=output["S3Bucket"], Key=key, Body=json.dumps(summary).encode())
         version.summary_location = {"Bucket": output["S3Bucket"], "Name": key}
+
+    def _training_features(self, bucket: str, key: str) -> np.ndarray:
+        etag = self._s3().head_object(Bucket=bucket, Key=key)["ETag"]
+        cached = self._features.get((bucket, key, etag))
+        if cached is None:
+            cached = self._features[(bucket, key, etag)] = decode_features(self._read(bucket, key)).ravel()
+        return cached
 
     def _read(self, bucket: str, key: str) -> bytes:
         return self._s3().get_object(Bucket=bucket, Key=key)["Body"].read()
