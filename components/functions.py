@@ -58,6 +58,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
     FunctionSpec("review_output", "handlers.review_output.handler", "Turn an A2I answer into training data", (
         Grant(("s3:GetObject",), f"objects:{layout.REVIEW_OUTPUT_PREFIX}"),
         Grant(("s3:GetObject", "s3:GetObjectVersion"), f"objects:{layout.DETECTION_PREFIX}"),
+        # Without ListBucket a deleted image reads as AccessDenied instead of NoSuchKey.
+        Grant(("s3:ListBucket",), f"bucket:{layout.DETECTION_PREFIX}"),
         Grant(("s3:PutObject",), f"objects:{layout.TRAINING_PREFIX}"),
         TABLE_RW, PARAMETERS, PUBLISH)),
     FunctionSpec("summary", "handlers.summary.handler", "Send the daily detection summary", (TABLE_RW, PUBLISH)),
