@@ -70,10 +70,6 @@ def deploy_first(stack) -> dict:
     return execution
 
 
-def subjects(stack) -> list[str]:
-    return [n["subject"] for n in stack.notifications()]
-
-
 def wait_for_detections(stack, timeout: float = 30.0) -> None:
     """Wait until no execution of the detection state machine is running (replays start them directly)."""
     sfn, deadline = stack.client("stepfunctions"), time.monotonic() + timeout
