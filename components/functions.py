@@ -48,7 +48,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
     FunctionSpec("detect", "handlers.detect.handler", "Classify an uploaded image and record the review decision", (
         Grant(("s3:GetObject", "s3:GetObjectVersion"), f"objects:{layout.DETECTION_PREFIX}"),
         Grant(("rekognition:DetectCustomLabels",), "project_versions"),
-        TABLE_RW, PARAMETERS, PUBLISH)),
+        TABLE_RW, PARAMETERS, PUBLISH,
+        Grant(("dynamodb:DeleteItem",), "table"))),  # a replayed detection removes its pending item
     FunctionSpec("start_review", "handlers.start_review.handler", "Start an A2I human loop for a detection", (
         Grant(("sagemaker:StartHumanLoop",), "flow_definition"), TABLE_RW)),
     FunctionSpec("detection_failed", "handlers.detection_failed.handler", "Record a detection that failed", (
@@ -83,7 +84,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
                      DESCRIBE_VERSIONS, Grant(("s3:GetObject",), f"objects:{layout.EVALUATION_PREFIX}"),
                      TABLE_RW, PARAMETERS, PUBLISH)),
     FunctionSpec("start_model", "handlers.lifecycle.deploy.start_handler", "Start a model version", (
-        Grant(("rekognition:StartProjectVersion",), "project_versions"), TABLE_RW, PARAMETERS)),
+        Grant(("rekognition:StartProjectVersion",), "project_versions"), DESCRIBE_VERSIONS, TABLE_RW, PARAMETERS)),
     FunctionSpec("switch_model", "handlers.lifecycle.deploy.switch_handler", "Point detection at the new version", (
         TABLE_RW, PUBLISH)),
     FunctionSpec("stop_model", "handlers.lifecycle.deploy.stop_handler", "Stop a model version", (
