@@ -218,8 +218,14 @@ def aws_target(stack: str | None, explicit: dict[str, str | None], policies: tup
         raise UsageError(NO_TARGET)
     missing: dict[str, str] = {}
     outputs: dict[str, Any] = {}
-    if stack and (len(names) < len(OPTIONS) or policies is None):
-        outputs, why = pulumi_outputs(stack)
+    complete = len(names) == len(OPTIONS)
+    if stack and (not complete or policies is None):
+        try:
+            outputs, why = pulumi_outputs(stack)
+        except UsageError:
+            if not complete:
+                raise
+            outputs, why = {}, None  # every name is given: only the policies were asked for ($LABELLOOP_POLICIES then)
         for name, key in OUTPUTS.items():
             if not names.get(name) and outputs.get(key):
                 names[name] = outputs[key]

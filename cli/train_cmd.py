@@ -118,7 +118,8 @@ def run_train(args) -> int:
             arn = start(target, {"trigger": "manual"}, "train")
             _note(args, f"Training check started: {arn}")
             timeout = args.timeout or (RUN_TIMEOUT if args.wait else CHECK_TIMEOUT)
-            until = (lambda r: False) if args.wait else (lambda r: r["check"] is not None)
+            # A check that does not train ends the run a moment later: wait for that end, not only the decision.
+            until = (lambda r: False) if args.wait else (lambda r: bool(r["check"] and r["check"].get("train")))
             result = watch(target.stepfunctions, arn, until, timeout) | {"target": target.description}
     if result is None:
         result = run_to_end(args, {"trigger": "manual"})

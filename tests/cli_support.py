@@ -44,6 +44,12 @@ def cli_json(capsys, *argv: str):
     return json.loads(out)
 
 
+def cli_json_code(capsys, expected_code: int, *argv: str):
+    code, out, err = cli(capsys, *argv, "--json")
+    assert code == expected_code, err
+    return json.loads(out)
+
+
 @pytest.fixture(scope="session")
 def saved_run(tmp_path_factory) -> Path:
     """One saved sandbox run for the whole test session, built once however many workers ask for it.

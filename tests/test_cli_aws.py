@@ -8,7 +8,7 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from cli_support import cli, cli_json, fake_pulumi
+from cli_support import cli, cli_json, cli_json_code, fake_pulumi
 from lifecycle_support import deploy_first, lifecycle_stack, loop, seed
 
 from cli import train_cmd
@@ -177,6 +177,28 @@ def test_a_failing_pulumi_is_named_with_the_fix(capsys, tmp_path, monkeypatch):
     assert "pulumi stack ls" in err and "--parameter-path" in err
 
 
+def test_a_stack_without_outputs_is_named(capsys, tmp_path, monkeypatch):
+    fake_pulumi(tmp_path / "bin", monkeypatch, {})  # e.g. never deployed
+    code, _, err = cli(capsys, "params", "list", "--stack", "dev")
+    assert code == 2
+    assert "no parameter path for stack 'dev': the outputs of stack 'dev' have no parameterPath; " \
+           "pass --parameter-path /labelloop/dev/" in err
+    code, _, err = cli(capsys, "status", "--stack", "dev")
+    assert code == 2 and "the outputs of stack 'dev' have no tableName; pass --table labelloop-dev-state" in err
+
+
+def test_a_failing_pulumi_does_not_matter_when_every_name_is_given(capsys, st, target, tmp_path, monkeypatch):
+    fake_pulumi(tmp_path / "bin", monkeypatch, exit_code=255, stderr="error: no stack named 'dev' found\n")
+    data = cli_json(capsys, "params", "list", "--stack", "dev", *target)
+    assert data["target"] == "stack dev" and len(data["parameters"]) == len(st.engine.catalog)
+
+
+def test_an_unknown_stack_policy_module_is_named(capsys, st, target):
+    code, out, err = cli(capsys, "params", "list", *target, "--stack-policies", "team.nope")
+    assert code == 2 and out == ""
+    assert "policy module 'team.nope' cannot be imported" in err
+
+
 def test_without_pulumi_the_error_names_the_options_to_pass(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no pulumi here
     code, _, err = cli(capsys, "params", "list", "--stack", "prod")
@@ -292,6 +314,20 @@ def test_train_then_rollback(capsys, st, target, monkeypatch):
     data = cli_json(capsys, "rollback", "--yes", *target)
     assert (data["from_version"], data["to_version"], data["outcome"]["outcome"]) == (before, trained, "rolled_back")
     assert loop().active_version == trained
+
+
+def test_a_failed_run_exits_1_and_says_why(capsys, st, target, monkeypatch):
+    monkeypatch.setattr(train_cmd, "POLL_SECONDS", 0.02)
+    failing = f"v{int(loop().raw.get('versions', 0)) + 1}"
+    st.models.script(failing, training=st.models.TRAINING_FAILS)
+    seed(st, {"cat": 6, "dog": 6}, start=200)
+    active = loop().active_version
+    data = cli_json_code(capsys, 1, "train", "--wait", *target)
+    assert data["check"]["train"] is True and data["check"]["version"] == failing
+    assert data["status"] == "FAILED" and data["outcome"]["outcome"] == "failed"
+    assert "TRAINING_FAILED" in data["outcome"]["reason"]
+    assert loop().active_version == active  # nothing changed for the detections
+    assert loop().training_owner is None  # the lock is released
 
 
 def test_rollback_without_a_previous_version_starts_nothing(capsys, st, target):
