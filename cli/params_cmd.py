@@ -33,12 +33,13 @@ def register(sub) -> None:
         return p
 
     action("list", "every parameter: value, default, allowed range, validity, last change, description", run_list)
-    action("get", "one parameter and everything known about it", run_get).add_argument("name")
+    name_help = "the parameter's name, e.g. Minimum-F1-Score"
+    action("get", "one parameter and everything known about it", run_get).add_argument("name", help=name_help)
     setter = action("set", "change a parameter (checked before anything is written)", run_set)
-    setter.add_argument("name")
-    setter.add_argument("value")
+    setter.add_argument("name", help=name_help)
+    setter.add_argument("value", help="the new value; written in its normalised form (TRUE → true, +70 → 70.0)")
     action("diff", "the parameters whose value differs from the default (or is invalid or missing)", run_diff)
-    action("reset", "set a parameter back to its default", run_reset).add_argument("name")
+    action("reset", "set a parameter back to its default", run_reset).add_argument("name", help=name_help)
 
 
 # -- rows ------------------------------------------------------------------------

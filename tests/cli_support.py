@@ -9,7 +9,6 @@ import os
 import shutil
 import stat
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -57,9 +56,9 @@ def saved_run(tmp_path_factory) -> Path:
     Read it only (commands that read open a snapshot of it); tests that change a run use ``run_copy``."""
     from sandbox.runner import SandboxOptions, run
 
-    session = os.environ.get("PYTEST_XDIST_TESTRUNUID")  # the same in every worker of one test run
     base = tmp_path_factory.getbasetemp()
-    root = base.parent / f"cli-sandbox-{session}" if session else base
+    # Under xdist each worker's base is <session temp>/popen-gwN: their parent belongs to this test run.
+    root = base.parent / "cli-sandbox" if os.environ.get("PYTEST_XDIST_WORKER") else base / "cli-sandbox"
     root.mkdir(exist_ok=True)
     folder = root / "run"
     with open(root / "lock", "w") as lock:
@@ -67,15 +66,7 @@ def saved_run(tmp_path_factory) -> Path:
         if not (folder / "state.json").is_file():
             run(SandboxOptions(out=root / "building", **SANDBOX_OPTIONS))
             (root / "building").rename(folder)
-            _forget_old_runs(base.parent, keep=root)
     return folder
-
-
-def _forget_old_runs(parent: Path, keep: Path) -> None:
-    day_ago = time.time() - 86400
-    for old in parent.glob("cli-sandbox-*"):
-        if old != keep and old.stat().st_mtime < day_ago:
-            shutil.rmtree(old, ignore_errors=True)
 
 
 @pytest.fixture
