@@ -15,6 +15,7 @@ from sklearn.metrics import f1_score
 
 from handlers.runtime import aws as runtime_aws
 from handlers.runtime import layout
+from handlers.runtime.state import StateTable
 
 from .dataset import LABELS, Sample, load_digits_samples, split
 from . import saved
@@ -182,20 +183,11 @@ def _fill_training(row: RoundRow, execution: dict, versions: dict, number: int, 
                          "reason": candidate.get("reason") or finish.get("reason"), "round": number}
 
 
-def _table_items(stack: LocalStack, full: bool = False) -> list[dict]:
-    from handlers.runtime.state import _plain
-
-    ddb = stack.client("dynamodb")
-    items, kwargs = [], {"TableName": stack.table}
-    if not full:
-        kwargs |= {"ProjectionExpression": "pk, sk, outcome, decision, labels[0], #s, #r, active_version",
-                   "ExpressionAttributeNames": {"#s": "status", "#r": "result"}}
-    while True:
-        page = ddb.scan(**kwargs)
-        items += [_plain(i) for i in page.get("Items", [])]
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+def _table_items(stack: LocalStack) -> list[dict]:
+    """What the round table needs of every item (a projection keeps moto's scan cheap)."""
+    return list(StateTable(stack.table).scan(
+        ProjectionExpression="pk, sk, outcome, decision, labels[0], #s, #r, active_version",
+        ExpressionAttributeNames={"#s": "status", "#r": "result"}))
 
 
 def stack_active(items: list[dict]) -> str | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from handlers.runtime import aws as runtime_aws
-from handlers.runtime.state import _item
+from handlers.runtime.state import StateTable, _item
 
 from .local_aws import LocalStack
 from .model_service import LocalCustomLabels
@@ -92,15 +92,7 @@ def parameters(stack: LocalStack) -> dict[str, str]:
 
 
 def _items(stack: LocalStack) -> list[dict]:
-    from handlers.runtime.state import _plain
-
-    ddb, items, kwargs = stack.client("dynamodb"), [], {"TableName": stack.table}
-    while True:
-        page = ddb.scan(**kwargs)
-        items += [_plain(i) for i in page.get("Items", [])]
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return list(StateTable(stack.table).scan())
 
 
 def _load_items(stack: LocalStack, items: list[dict]) -> None:

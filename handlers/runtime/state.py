@@ -265,8 +265,11 @@ class StateTable:
 
     def scan_detections(self) -> Iterable[dict]:
         """Every detection record (for export and backtests; not on any hot path)."""
-        kwargs: dict[str, Any] = {"TableName": self.name, "FilterExpression": "sk = :det",
-                                  "ExpressionAttributeValues": {":det": {"S": "DET"}}}
+        return self.scan(FilterExpression="sk = :det", ExpressionAttributeValues={":det": {"S": "DET"}})
+
+    def scan(self, **options: Any) -> Iterable[dict]:
+        """Every item (or those a Scan's options select), all pages. Operator tools only."""
+        kwargs: dict[str, Any] = {"TableName": self.name, **options}
         while True:
             page = self.ddb.scan(**kwargs)
             yield from (_plain(i) for i in page.get("Items", []))
