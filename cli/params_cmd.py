@@ -153,7 +153,7 @@ def change(args, name: str, value: str | None) -> int:
         old = (target.read_parameters().get(name) or {}).get("value")
         description, changed = target.description, old != new
         if changed and target.kind == "aws":
-            target.write_parameter(name, new)
+            target.write_parameter(name, new, spec)
     if changed and target.kind == "sandbox":
         with open_target(args, write=True) as writable:  # the whole run, so the change event is handled
             writable.write_parameter(name, new)

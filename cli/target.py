@@ -166,15 +166,19 @@ class Target:
                 }
         return found
 
-    def write_parameter(self, name: str, value: str) -> None:
-        """Write one (already validated) value; on a sandbox the change event is delivered too."""
+    def write_parameter(self, name: str, value: str, spec=None) -> None:
+        """Write one (already validated) value; on a sandbox the change event is delivered too.
+
+        With the catalog entry, the description and allowed pattern are written as the Pulumi
+        program created them, so Parameter Store keeps checking later writes (console, AWS CLI)."""
         if self.stack is not None:
             self.stack.set_parameter(name, value)
             self.stack.pump()
             return
         if self.kind == "sandbox":
             raise RuntimeError("a sandbox target opened read-only cannot be written")
-        self.ssm.put_parameter(Name=self.parameter_path + name, Value=value, Type="String", Overwrite=True)
+        extra = {} if spec is None else {"Description": spec.description[:1024], "AllowedPattern": spec.allowed_pattern}
+        self.ssm.put_parameter(Name=self.parameter_path + name, Value=value, Type="String", Overwrite=True, **extra)
 
 
 class BoundTable(StateTable):

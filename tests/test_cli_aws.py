@@ -100,6 +100,11 @@ def test_params_set_writes_the_normalised_value_and_shows_old_and_new(capsys, st
     assert value(st, "Enable-A2I-Workflow") == "false"
     code, out, _ = cli(capsys, "params", "set", F1, "0.90", *target)
     assert code == 0 and "already 0.9; nothing written" in out
+    # Written as the stack created it: Parameter Store keeps refusing bad values written past the CLI.
+    described = st.client("ssm").describe_parameters(
+        ParameterFilters=[{"Key": "Name", "Values": [st.parameter_path + F1]}])["Parameters"][0]
+    spec = st.engine.catalog[F1]
+    assert (described["AllowedPattern"], described["Description"]) == (spec.allowed_pattern, spec.description)
 
 
 @pytest.mark.parametrize("name, raw, message", [
