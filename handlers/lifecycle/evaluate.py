@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 
-from aws_lambda_powertools.metrics import single_metric
-
 from plugins import Evaluation, LabelMetrics
 
 from ..runtime import aws, context
@@ -65,8 +63,8 @@ def evaluate(version: str, version_arn: str, incumbent_version: str | None, incu
     table.put_model(version, {"evaluation": evaluation_record(evaluation),
                               "decision": {"deploy": decision.deploy, "reason": decision.reason,
                                            "policy": decision.policy}})
-    with single_metric(name="ModelF1", unit="None", value=evaluation.f1, namespace="labelloop") as metric:
-        metric.add_dimension(name="version", value=version)
+    context.metrics.add_dimension(name="version", value=version)  # cleared with the invocation's metrics
+    context.metrics.add_metric(name="ModelF1", unit="None", value=evaluation.f1)
     result = {"deploy": decision.deploy, "reason": decision.reason, "policy": decision.policy}
     if not decision.deploy:
         return result | {"version": version, "version_arn": version_arn, "f1": evaluation.f1,
