@@ -40,6 +40,8 @@ class StackConfig:
     parameter_defaults: Mapping[str, Any] = field(default_factory=dict)
     lambda_architecture: str = "arm64"
     log_retention_days: int = 30
+    max_training_hours: float = 24.0
+    max_start_minutes: int = 60
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -106,13 +108,24 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     if not isinstance(overrides, Mapping):
         raise ConfigError("parameterDefaults", f"must map parameter names to values, got {overrides!r}",
                           "e.g. {Minimum-F1-Score: 0.9}")
+    training_hours = _number(raw, "maxTrainingHours", 24, 1, 72, "hours a training may take before the run gives "
+                                                                 "up on it (Rekognition trainings take minutes to hours)")
+    start_minutes = _number(raw, "maxStartMinutes", 60, 5, 240, "minutes a model may take to start")
     return StackConfig(labels, email, workteam or None, create, reviewers, policies, dict(overrides),
-                       architecture, retention, dict(tags))
+                       architecture, retention, float(training_hours), int(start_minutes), dict(tags))
+
+
+def _number(raw: Mapping[str, Any], key: str, default: float, low: float, high: float, what: str) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ConfigError(key, f"is {value!r}", f"set a number from {low:g} to {high:g}: the {what}")
+    return value
 
 
 KEYS = ("labels", "notificationEmail", "workteamName", "createWorkforce", "reviewerEmails", "policies",
-        "parameterDefaults", "lambdaArchitecture", "logRetentionDays", "tags")
-STRUCTURED = ("labels", "reviewerEmails", "policies", "parameterDefaults", "tags", "createWorkforce", "logRetentionDays")
+        "parameterDefaults", "lambdaArchitecture", "logRetentionDays", "tags", "maxTrainingHours", "maxStartMinutes")
+STRUCTURED = ("labels", "reviewerEmails", "policies", "parameterDefaults", "tags", "createWorkforce", "logRetentionDays",
+              "maxTrainingHours", "maxStartMinutes")
 
 
 def load_stack_config(config) -> StackConfig:

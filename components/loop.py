@@ -84,7 +84,8 @@ class LabelLoop(pulumi.ComponentResource):
 
         self.lifecycle = ModelLifecycle(f"{prefix}-lifecycle", ModelLifecycleArgs(
             naming=naming, account=account, settings=settings, functions=functions, dead_letter_queue_arn=dead_letters,
-            log_retention_days=config.log_retention_days, tags=tags), opts=child)
+            log_retention_days=config.log_retention_days, max_training_seconds=int(config.max_training_hours * 3600),
+            max_start_seconds=config.max_start_minutes * 60, tags=tags), opts=child)
         functions = self.lifecycle.functions  # now with the project
         self.human_review = HumanReview(f"{prefix}-review", HumanReviewArgs(
             naming=naming, account=account, labels=config.labels, bucket_name=self.storage.bucket_name,

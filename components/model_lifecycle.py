@@ -37,6 +37,8 @@ class ModelLifecycleArgs:
     functions: FunctionFactory  # without the project yet: it is created here
     dead_letter_queue_arn: pulumi.Input[str]
     log_retention_days: int = 30
+    max_training_seconds: int = 24 * 3600  # polling gives up on a training after this long
+    max_start_seconds: int = 3600  # … and on a model that does not reach RUNNING
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -62,7 +64,8 @@ class ModelLifecycle(pulumi.ComponentResource):
             key: self.functions.create(key, self, name) for key in LIFECYCLE_FUNCTIONS}
 
         arns = {key: fn.arn for key, fn in self.deployed.items()}
-        self.definition = pulumi.Output.all(**arns).apply(lambda a: json.dumps(lifecycle_definition(a), indent=2))
+        self.definition = pulumi.Output.all(**arns).apply(lambda a: json.dumps(lifecycle_definition(
+            a, max_training_seconds=args.max_training_seconds, max_start_seconds=args.max_start_seconds), indent=2))
         machine = naming.state_machine(MACHINE)
         self.log_group = aws.cloudwatch.LogGroup(f"{name}-state-machine-logs", name=naming.state_machine_log_group(MACHINE),
                                                  retention_in_days=args.log_retention_days, tags=tags, opts=child)

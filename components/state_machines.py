@@ -100,7 +100,7 @@ def _poll_loop(prefix: str, status_arn: str, *, phase: str, version_path: str, s
 
 
 def lifecycle_definition(arns: dict[str, str], *, training_poll_seconds: int = 300, start_poll_seconds: int = 30,
-                         max_training_seconds: int = 6 * 3600, max_start_seconds: int = 3600) -> dict[str, Any]:
+                         max_training_seconds: int = 24 * 3600, max_start_seconds: int = 3600) -> dict[str, Any]:
     """Standard workflow for a training check (input ``{"trigger": …}``) or a rollback
     (``{"action": "rollback"}``): check → manifest → train → poll → evaluate →
     start → poll → switch → stop previous → replay pending → finish. Every task

@@ -362,6 +362,7 @@ FULL = {
     "parameterDefaults": {"Minimum-F1-Score": 0.9, "Automatic-Training-Poll-Frequency": 60,
                           "Enable-Automatic-Training": False, "Maximum-Reviews-Per-Day": 40},
     "lambdaArchitecture": "x86_64", "logRetentionDays": 90, "tags": {"team": "vision"},
+    "maxTrainingHours": 3, "maxStartMinutes": 20,
 }
 
 # Resource types.

@@ -238,7 +238,12 @@ def test_the_schedule_starts_the_lifecycle_state_machine_of_the_builder(config, 
     schedule = training_schedule(catalog.defaults(d.config.get("parameterDefaults")))
     machine = d.one(STATE_MACHINE, name="labelloop-test-lifecycle")
     assert machine.inputs["type"] == "STANDARD"
-    assert json.loads(machine.inputs["definition"]) == lifecycle_definition(arns_of(d, LIFECYCLE_KEYS))
+    waits = {"max_training_seconds": int(d.config.get("maxTrainingHours", 24) * 3600),
+             "max_start_seconds": d.config.get("maxStartMinutes", 60) * 60}
+    definition = json.loads(machine.inputs["definition"])
+    assert definition == lifecycle_definition(arns_of(d, LIFECYCLE_KEYS), **waits)
+    assert definition["States"]["PollTraining"]["Parameters"]["Payload"]["max_wait_seconds"] == (
+        3 * 3600 if config == "full" else 24 * 3600)
     timer = rule(d, "training-schedule")
     assert (timer.inputs["scheduleExpression"], timer.inputs["state"]) == (
         schedule.expression, "ENABLED" if schedule.enabled else "DISABLED")

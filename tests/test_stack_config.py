@@ -15,6 +15,8 @@ def test_a_small_valid_config():
     assert c.labels == ("cat", "dog") and c.workteam_name == "reviewers" and not c.create_workforce
     assert c.lambda_architecture == "arm64" and c.log_retention_days == 30
     assert c.policies == ("policies.uncertainty",)
+    assert (c.max_training_hours, c.max_start_minutes) == (24.0, 60)
+    assert cfg(maxTrainingHours=2.5, maxStartMinutes=30).max_training_hours == 2.5
 
 
 @pytest.mark.parametrize("changes,message", [
@@ -36,6 +38,9 @@ def test_a_small_valid_config():
     ({"logRetentionDays": 10}, "which CloudWatch Logs does not accept"),
     ({"tags": {"a": 1}}, "must map strings to strings"),
     ({"createWorkforce": "yes"}, "must be true or false"),
+    ({"maxTrainingHours": 0}, "labelloop:maxTrainingHours is 0"),
+    ({"maxTrainingHours": "long"}, "set a number from 1 to 72"),
+    ({"maxStartMinutes": 1000}, "set a number from 5 to 240"),
 ])
 def test_invalid_config_names_the_key_and_the_fix(changes, message):
     with pytest.raises(ConfigError) as err:
