@@ -80,11 +80,9 @@ class Detection(pulumi.ComponentResource):
             self.upload_rule, f"{name}-{upload.name}", self.state_machine.arn, self.events_role,
             dead_letter_queue=args.dead_letter_queue_arn, parent=self, depends_on=[self.events_policy])
 
-        training, pattern = events.bucket_trigger(args.bucket_name, TRAINING_DATA_TRIGGER)
-        self.training_data_rule = events.pattern_rule(name, naming, training, pattern, parent=self, tags=tags)
-        self.training_data_target, _ = events.function_target(
-            self.training_data_rule, f"{name}-{training.name}", self.deployed["training_data"],
-            dead_letter_queue=args.dead_letter_queue_arn, parent=self)
+        self.training_data_rule, self.training_data_target = events.bucket_function_trigger(
+            name, naming, args.bucket_name, TRAINING_DATA_TRIGGER, self.deployed["training_data"],
+            dead_letter_queue=args.dead_letter_queue_arn, parent=self, tags=tags)
 
         self.state_machine_arn = self.state_machine.arn
         self.register_outputs({

@@ -65,6 +65,18 @@ def function_target(rule: aws.cloudwatch.EventRule, rule_name: str, target: Depl
     return event_target, permission
 
 
+def bucket_function_trigger(prefix: str, naming: Naming, bucket_name: pulumi.Input[str], trigger_name: str,
+                            target: DeployedFunction, *, dead_letter_queue: pulumi.Input[str],
+                            parent: pulumi.Resource, tags: Mapping[str, str],
+                            ) -> tuple[aws.cloudwatch.EventRule, aws.cloudwatch.EventTarget]:
+    """A bucket trigger whose target is a function: the rule, the target and its invoke permission."""
+    trigger, pattern = bucket_trigger(bucket_name, trigger_name)
+    rule = pattern_rule(prefix, naming, trigger, pattern, parent=parent, tags=tags)
+    target, _ = function_target(rule, f"{prefix}-{trigger.name}", target, dead_letter_queue=dead_letter_queue,
+                                parent=parent)
+    return rule, target
+
+
 def start_execution_role(prefix: str, naming: Naming, machine: str, state_machine_arn: pulumi.Input[str], *,
                          account_id: pulumi.Input[str], parent: pulumi.Resource, tags: Mapping[str, str]
                          ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:

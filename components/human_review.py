@@ -139,11 +139,9 @@ class HumanReview(pulumi.ComponentResource):
 
         self.deployed: dict[str, DeployedFunction] = {
             "review_output": args.functions.create("review_output", self, name, asynchronous=True)}
-        trigger, pattern = events.bucket_trigger(args.bucket_name, OUTPUT_TRIGGER)
-        self.output_rule = events.pattern_rule(name, naming, trigger, pattern, parent=self, tags=tags)
-        self.output_target, _ = events.function_target(
-            self.output_rule, f"{name}-{trigger.name}", self.deployed["review_output"],
-            dead_letter_queue=args.dead_letter_queue_arn, parent=self)
+        self.output_rule, self.output_target = events.bucket_function_trigger(
+            name, naming, args.bucket_name, OUTPUT_TRIGGER, self.deployed["review_output"],
+            dead_letter_queue=args.dead_letter_queue_arn, parent=self, tags=tags)
 
         self.flow_definition_arn = self.flow_definition.arn
         outputs = {"flowDefinitionArn": self.flow_definition_arn, "taskUiArn": self.task_ui.arn,
