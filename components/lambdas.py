@@ -10,7 +10,6 @@ parent, so each function's resources sit under the stage that uses it.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -18,15 +17,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
-from components.config import ConfigError
 from components.functions import FUNCTIONS
 from components.naming import Naming
-from handlers.runtime.config import RuntimeConfig
+from handlers.runtime.config import LABELS_FILE, RuntimeConfig
 
 RUNTIME = "python3.13"
-# Lambda allows 4 KB of environment in all; the ARNs, names and settings besides the labels
-# take well under 1.5 KB (a 30-character stack name, two team policies).
-LABELS_ENVIRONMENT_BUDGET = 2500
 # How long EventBridge's asynchronous events may wait and be retried before they dead-letter.
 ASYNC_MAX_EVENT_AGE_SECONDS = 6 * 3600
 ASYNC_RETRIES = 2
@@ -49,13 +44,6 @@ class RuntimeEnvironment:
     policies: tuple[str, ...] = ()
     project_arn: pulumi.Input[str] | None = None
 
-    def __post_init__(self) -> None:
-        size = len("LABELLOOP_LABELS") + len(json.dumps(list(self.labels)))
-        if size > LABELS_ENVIRONMENT_BUDGET:
-            raise ConfigError("labels", f"take {size} bytes of every function's environment, more than the "
-                                        f"{LABELS_ENVIRONMENT_BUDGET} left of Lambda's 4 KB",
-                              "use fewer or shorter label names")
-
     def variables(self) -> pulumi.Output[dict[str, str]]:
         """``RuntimeConfig(...).to_env()`` plus the policy modules and Powertools' settings."""
         inputs = {"table": self.table, "bucket": self.bucket, "topic_arn": self.topic_arn,
@@ -64,7 +52,7 @@ class RuntimeEnvironment:
                   "lifecycle_state_machine_arn": self.lifecycle_state_machine_arn}
 
         def build(values: dict) -> dict[str, str]:
-            env = RuntimeConfig(parameter_path=self.parameter_path, labels=self.labels,
+            env = RuntimeConfig(parameter_path=self.parameter_path, labels=self.labels, labels_file=LABELS_FILE,
                                 schedule_rule=self.schedule_rule, stack=self.stack, **values).to_env()
             if self.policies:
                 env["LABELLOOP_POLICIES"] = ",".join(self.policies)

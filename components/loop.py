@@ -64,7 +64,7 @@ class LabelLoop(pulumi.ComponentResource):
         state_machines = {m: account.apply(lambda a, m=m: a.state_machine_arn(naming.state_machine(m)))
                           for m in (DETECTION, LIFECYCLE)}
         functions = FunctionFactory(
-            naming=naming, code=lambda_archive(config.policies, config.lambda_architecture),
+            naming=naming, code=lambda_archive(config.policies, config.lambda_architecture, config.labels),
             environment=RuntimeEnvironment(
                 table=self.storage.table_name, bucket=self.storage.bucket_name, parameter_path=naming.parameter_path,
                 labels=config.labels, topic_arn=self.storage.topic_arn,

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import importlib.metadata as metadata
 import importlib.util
+import json
 import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Iterable, Mapping
+
+from handlers.runtime.config import LABELS_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_PACKAGES = ("handlers", "plugins", "policies")
@@ -158,9 +161,11 @@ def archive_files(policies: tuple[str, ...] = (), architecture: str = "arm64") -
     return dict(sorted(files.items()))
 
 
-def lambda_archive(policies: tuple[str, ...] = (), architecture: str = "arm64"):
-    """The archive every function of the stack runs (one code bundle, one handler per function)."""
+def lambda_archive(policies: tuple[str, ...] = (), architecture: str = "arm64", labels: tuple[str, ...] = ()):
+    """The archive every function of the stack runs (one code bundle, one handler per function),
+    with the stack's labels in ``LABELS_FILE``."""
     import pulumi
 
-    return pulumi.AssetArchive({path: pulumi.FileAsset(str(source))
-                                for path, source in archive_files(tuple(policies), architecture).items()})
+    assets = {path: pulumi.FileAsset(str(source)) for path, source in archive_files(tuple(policies), architecture).items()}
+    assets[LABELS_FILE] = pulumi.StringAsset(json.dumps(list(labels)))
+    return pulumi.AssetArchive(assets)

@@ -12,6 +12,7 @@ import pulumi
 import pytest
 
 from components.functions import FUNCTIONS
+from handlers.runtime.config import LABELS_FILE
 from components.packaging import (RUNTIME_PROVIDED, PackagingError, archive_files, dependency_closure,
                                   distribution_files, policy_module_files)
 from pulumi_mocks import DEFAULT, FULL, FUNCTION, PARAMETER, TEAM_POLICIES, function_name, run_program
@@ -56,9 +57,10 @@ def test_every_function_runs_the_one_archive():
     d = run_program(DEFAULT)
     codes = [f.inputs["code"] for f in d.of_type(FUNCTION)]
     assert all(isinstance(code, pulumi.AssetArchive) for code in codes)
-    assert {tuple(sorted(code.assets)) for code in codes} == {tuple(archive_files())}
+    assert {tuple(sorted(code.assets)) for code in codes} == {tuple(sorted([*archive_files(), LABELS_FILE]))}
+    assert json.loads(codes[0].assets[LABELS_FILE].text) == DEFAULT["labels"]
     assets = codes[0].assets
-    assert all(isinstance(a, pulumi.FileAsset) and Path(a.path).is_file() for a in assets.values())
+    assert all(isinstance(a, pulumi.FileAsset) and Path(a.path).is_file() for p, a in assets.items() if p != LABELS_FILE)
     checkout = Path(__file__).resolve().parent.parent
     assert Path(assets["handlers/detect.py"].path).resolve() == checkout / "handlers" / "detect.py"
 

@@ -11,7 +11,7 @@ from components.observability import DETECTION_OUTCOMES, REVIEW_PURPOSES, REVIEW
 from components.state_machines import detection_definition, lifecycle_definition
 from components.triggers import bucket_triggers, parameter_trigger, training_schedule
 from handlers import summary
-from handlers.runtime.config import RuntimeConfig
+from handlers.runtime.config import LABELS_FILE, RuntimeConfig
 from handlers.runtime.state import KEY_SCHEMA
 from plugins import Engine
 from plugins.decisions import PURPOSES
@@ -331,19 +331,23 @@ def test_the_daily_summary_is_scheduled(default):
 
 # -- every function --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("config", ["default", "full"])
-def test_every_function_knows_its_stack(config, request):
+def test_every_function_knows_its_stack(config, request, tmp_path):
     d = request.getfixturevalue(config)
+    # The labels travel in the archive; unpack that file where Lambda would (LAMBDA_TASK_ROOT).
+    code = d.of_type(FUNCTION)[0].inputs["code"]
+    task_root = tmp_path
+    (task_root / LABELS_FILE).write_text(code.assets[LABELS_FILE].text)
     flow = d.of_type("aws:sagemaker/flowDefinition:FlowDefinition")[0].outputs["arn"]
     expected = RuntimeConfig(
         table="labelloop-test-state", bucket=d.stack_outputs["bucketName"], parameter_path="/labelloop/test/",
         labels=tuple(d.config["labels"]), topic_arn=d.stack_outputs["topicArn"], project_arn=d.stack_outputs["projectArn"],
         flow_definition_arn=flow, detection_state_machine_arn=d.stack_outputs["detectionStateMachineArn"],
         lifecycle_state_machine_arn=d.stack_outputs["lifecycleStateMachineArn"],
-        schedule_rule=rule(d, "training-schedule").outputs["name"], stack="test")
+        schedule_rule=rule(d, "training-schedule").outputs["name"], stack="test", labels_file=LABELS_FILE)
     policies = ",".join(d.config.get("policies", []))
     for key in FUNCTIONS:
         env = environment(d, key)
-        assert RuntimeConfig.from_env(env) == expected
+        assert RuntimeConfig.from_env(env | {"LAMBDA_TASK_ROOT": str(task_root)}) == expected
         assert env.get("LABELLOOP_POLICIES", "") == policies
         assert {k: v for k, v in env.items() if k != "LABELLOOP_POLICIES"} == expected.to_env()
         assert env["POWERTOOLS_SERVICE_NAME"] == "labelloop-test"  # the metrics' stack dimension

@@ -1,5 +1,7 @@
 """S3 object events in both formats, identifiers from content, and keys that cannot escape."""
 
+import json
+
 import pytest
 from stack_support import eventbridge_event, notification_event
 
@@ -112,3 +114,15 @@ def test_training_key_name_comes_from_the_detection_id(source):
 def test_training_key_refuses_a_forged_detection_id():
     with pytest.raises(ValueError):
         layout.training_key("cat", "../../x", "images_for_detection/a.png")
+
+
+def test_labels_are_read_from_the_archive_when_the_environment_names_a_file(tmp_path):
+    from handlers.runtime.config import LABELS_FILE, RuntimeConfig
+
+    labels = [f"label {i}" for i in range(250)]
+    (tmp_path / LABELS_FILE).write_text(json.dumps(labels))
+    env = {"LABELLOOP_TABLE": "t", "LABELLOOP_BUCKET": "b", "LABELLOOP_PARAMETER_PATH": "/labelloop/x",
+           "LABELLOOP_LABELS_FILE": LABELS_FILE, "LAMBDA_TASK_ROOT": str(tmp_path)}
+    config = RuntimeConfig.from_env(env)
+    assert config.labels == tuple(labels) and config.parameter_path == "/labelloop/x/"
+    assert config.to_env()["LABELLOOP_LABELS_FILE"] == LABELS_FILE and "LABELLOOP_LABELS" not in config.to_env()

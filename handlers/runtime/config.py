@@ -6,6 +6,10 @@ import json
 import os
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
+
+# The labels travel in the function's archive: Lambda's 4 KB of environment cannot hold 250 labels.
+LABELS_FILE = "labelloop_labels.json"
 
 
 class MissingConfiguration(RuntimeError):
@@ -26,6 +30,7 @@ class RuntimeConfig:
     schedule_rule: str | None = None
     parameter_ttl_seconds: int = 60
     stack: str = "dev"
+    labels_file: str | None = None  # set: the labels are read from this file of the archive
 
     @property
     def service(self) -> str:
@@ -47,7 +52,11 @@ class RuntimeConfig:
                                            "deploy it with the labelloop Pulumi program")
             return value
 
-        labels = json.loads(need("LABELLOOP_LABELS"))
+        labels_file = env.get("LABELLOOP_LABELS_FILE") or None
+        if labels_file and "LABELLOOP_LABELS" not in env:
+            labels = json.loads((Path(env.get("LAMBDA_TASK_ROOT", ".")) / labels_file).read_text())
+        else:
+            labels = json.loads(need("LABELLOOP_LABELS"))
         return cls(
             table=need("LABELLOOP_TABLE"),
             bucket=need("LABELLOOP_BUCKET"),
@@ -61,6 +70,7 @@ class RuntimeConfig:
             schedule_rule=env.get("LABELLOOP_SCHEDULE_RULE") or None,
             parameter_ttl_seconds=int(env.get("LABELLOOP_PARAMETER_TTL", "60")),
             stack=env.get("LABELLOOP_STACK", "dev"),
+            labels_file=labels_file,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -69,7 +79,8 @@ class RuntimeConfig:
             "LABELLOOP_TABLE": self.table,
             "LABELLOOP_BUCKET": self.bucket,
             "LABELLOOP_PARAMETER_PATH": self.parameter_path,
-            "LABELLOOP_LABELS": json.dumps(list(self.labels)),
+            **({"LABELLOOP_LABELS_FILE": self.labels_file} if self.labels_file
+               else {"LABELLOOP_LABELS": json.dumps(list(self.labels))}),
             "LABELLOOP_TOPIC_ARN": self.topic_arn,
             "LABELLOOP_PROJECT_ARN": self.project_arn,
             "LABELLOOP_FLOW_DEFINITION_ARN": self.flow_definition_arn,
