@@ -1,7 +1,9 @@
 """A daily review budget: never start more than N human reviews per day (UTC).
 
 Switch on with ``policies: [policies.review_budget]``. A constraint only: it
-says "no" once the budget is spent and defers otherwise.
+says "no" once the budget is spent and defers otherwise. The count is the one
+read when the image was detected, so images detected at the same moment can
+overshoot the budget by the number of detections running concurrently.
 """
 
 from __future__ import annotations
