@@ -37,6 +37,7 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
 def run(args) -> int:
     from plugins import Engine, InvalidParameterValue
     from sandbox.console import SandboxConsole
+    from sandbox.dataset import TooFewImages, check_size
     from sandbox.runner import SandboxOptions, run as run_sandbox
 
     if not 0 <= args.error_rate <= 1:
@@ -57,6 +58,10 @@ def run(args) -> int:
             raise UsageError(str(exc)) from None
     options = SandboxOptions(images=args.images, seed=args.seed, error_rate=args.error_rate, policies=policies,
                              rounds=args.rounds, parameters=params, out=None if args.no_report else args.out)
+    try:
+        check_size(options.images, options.seed_per_label)
+    except TooFewImages as exc:
+        raise UsageError(str(exc)) from None
     console = SandboxConsole()
     console.header(options)
     result = run_sandbox(options, progress=console.progress, on_round=console.round_done)

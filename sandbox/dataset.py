@@ -57,8 +57,31 @@ def decode_features(data: bytes) -> np.ndarray:
     return (255 - np.asarray(small, dtype=np.float64)) * (16 / 255)
 
 
+class TooFewImages(ValueError):
+    """The run cannot seed every label and still stream images."""
+
+
+MIN_STREAM = 10
+
+
+def check_size(limit: int | None, seed_per_label: int) -> int:
+    """The seed images a run needs; raises TooFewImages when ``limit`` leaves nothing to stream."""
+    seeds_needed = seed_per_label * len(LABELS)
+    if limit is not None and limit < seeds_needed + MIN_STREAM:
+        raise TooFewImages(f"--images {limit} is too few: a run seeds {seeds_needed} images "
+                           f"({seed_per_label} per label) and streams at least {MIN_STREAM}; "
+                           f"use --images {seeds_needed + MIN_STREAM} or more")
+    return seeds_needed
+
+
 def split(samples: list[Sample], *, seed: int, seed_per_label: int, holdout: int, limit: int | None):
-    """(seed images per label, holdout set, stream) — disjoint, reproducible for a seed."""
+    """(seed images per label, holdout set, stream) — disjoint, reproducible for a seed.
+
+    With ``limit`` images in all, the holdout set shrinks to a third of what the seed
+    images leave, so a small run still streams images."""
+    seeds_needed = check_size(limit, seed_per_label)
+    if limit is not None:
+        holdout = min(holdout, (limit - seeds_needed) // 3)
     rng = np.random.default_rng(seed)
     order = [samples[i] for i in rng.permutation(len(samples))]
     seeds: list[Sample] = []

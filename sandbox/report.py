@@ -26,7 +26,7 @@ def summary_lines(result: SandboxResult) -> list[str]:
     lines = []
     if first and final:
         lines.append(f"Model: {first} (holdout F1 {versions[first]['holdout_f1']:.3f}) → {final} "
-                     f"(holdout F1 {versions[final]['holdout_f1']:.3f}), {len(versions)} versions trained, "
+                     f"(holdout F1 {versions[final]['holdout_f1']:.3f}), {_count(len(versions), 'version')} trained, "
                      f"{sum(v['deployed'] for v in versions.values())} deployed")
     else:
         lines.append("Model: no version was deployed")
@@ -35,6 +35,10 @@ def summary_lines(result: SandboxResult) -> list[str]:
                  + (f" ({result.wrong_answers} reviewer answers were wrong)" if result.wrong_answers else ""))
     lines.append(f"Run: {result.wall_seconds:.1f} s wall time, peak memory {result.peak_memory_mb:.0f} MB")
     return lines
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def write_report(result: SandboxResult, out: Path) -> list[Path]:

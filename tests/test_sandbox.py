@@ -89,3 +89,29 @@ def test_same_seed_same_table():
     assert first.wrong_answers == second.wrong_answers > 0
     other = run(SandboxOptions(**{**asdict(options), "seed": 6}))
     assert [asdict(r) for r in other.rows] != [asdict(r) for r in first.rows]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--images", "150"], "--images 150 is too few: a run seeds 200 images (20 per label)"),
+    (["--error-rate", "1.5"], "--error-rate 1.5 must be between 0 and 1"),
+    (["--rounds", "0"], "--rounds must be at least 1"),
+    (["--param", "Minimum-F1-Score"], "must look like NAME=VALUE"),
+    (["--param", "Minimum-F1-Scor=0.9"], "--param Minimum-F1-Scor: no such parameter"),
+    (["--param", "Minimum-F1-Score=abc"], "Minimum-F1-Score: 'abc' is not allowed; expected a number from 0.0 to 1.0"),
+    (["--policies", "team.nope"], "policy module 'team.nope' cannot be imported"),
+])
+def test_sandbox_refuses_bad_options_before_running(argv, message, capsys):
+    from cli.main import main
+
+    assert main(["sandbox", *argv]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "Rounds" not in captured.out
+
+
+def test_a_small_run_keeps_images_to_stream():
+    from sandbox.dataset import load_digits_samples, split
+
+    seeds, held, stream = split(load_digits_samples(), seed=1, seed_per_label=20, holdout=300, limit=260)
+    assert (len(seeds), len(held), len(stream)) == (200, 20, 40)
+    assert not {s.index for s in seeds} & ({s.index for s in held} | {s.index for s in stream})
+    assert {s.label for s in seeds} == {f"digit-{d}" for d in range(10)}
