@@ -77,11 +77,11 @@ def check_size(limit: int | None, seed_per_label: int) -> int:
 def split(samples: list[Sample], *, seed: int, seed_per_label: int, holdout: int, limit: int | None):
     """(seed images per label, holdout set, stream) — disjoint, reproducible for a seed.
 
-    With ``limit`` images in all, the holdout set shrinks to a third of what the seed
-    images leave, so a small run still streams images."""
+    When ``limit`` images in all leave too few to stream, the holdout set shrinks to a
+    third of what the seed images leave."""
     seeds_needed = check_size(limit, seed_per_label)
-    if limit is not None:
-        holdout = min(holdout, (limit - seeds_needed) // 3)
+    if limit is not None and seeds_needed + holdout + MIN_STREAM > limit:
+        holdout = (limit - seeds_needed) // 3
     rng = np.random.default_rng(seed)
     order = [samples[i] for i in rng.permutation(len(samples))]
     seeds: list[Sample] = []

@@ -114,4 +114,6 @@ def test_a_small_run_keeps_images_to_stream():
     seeds, held, stream = split(load_digits_samples(), seed=1, seed_per_label=20, holdout=300, limit=260)
     assert (len(seeds), len(held), len(stream)) == (200, 20, 40)
     assert not {s.index for s in seeds} & ({s.index for s in held} | {s.index for s in stream})
+    _, held, stream = split(load_digits_samples(), seed=1, seed_per_label=20, holdout=100, limit=400)
+    assert (len(held), len(stream)) == (100, 100)  # room enough: the holdout asked for is kept
     assert {s.label for s in seeds} == {f"digit-{d}" for d in range(10)}
