@@ -189,3 +189,14 @@ def labelloop_parameters():
     engine = Engine.load([name], entry_points=False)
     assert engine.catalog["Team-Knob"].owner == name
     assert engine.catalog.defaults()["Team-Knob"] == 3 and "Minimum-F1-Score" in engine.catalog
+
+
+def test_a_decision_without_a_reason_is_refused(write_module, settings):
+    engine = Engine.load([write_module("team_mute", '''
+from plugins import ReviewDecision, hookimpl
+@hookimpl
+def review_decision():
+    return ReviewDecision(False, "   ")
+''')], entry_points=False)
+    with pytest.raises(PolicyError, match="'team_mute' returned a ReviewDecision without a reason"):
+        engine.review(detection(("cat", 1.0)), settings)
