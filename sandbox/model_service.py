@@ -175,7 +175,8 @@ class LocalCustomLabels:
         try:
             data = self._read(location["Bucket"], location["Name"])
         except Exception as exc:
-            raise ServiceFault("InvalidS3ObjectException", f"cannot read s3://{location['Bucket']}/{location['Name']}: {exc}")
+            raise ServiceFault("InvalidS3ObjectException",
+                               f"cannot read s3://{location['Bucket']}/{location['Name']}: {exc}") from None
         try:
             features = decode_features(data).ravel()
         except ValueError as exc:

@@ -1,6 +1,5 @@
 """The sandbox end to end: the loop improves the model, loses nothing, duplicates nothing."""
 
-import io
 import json
 import tarfile
 from collections import Counter
