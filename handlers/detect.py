@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from plugins import Detection, LabelScore
 
-from .runtime import aws, config, context, layout
+from .runtime import aws, context, layout
 from .runtime.events import ObjectEvent, object_events
 from .runtime.ids import detection_id
 from .runtime.lambda_entry import entry_point
@@ -41,7 +41,7 @@ def skip_reason(obj: ObjectEvent) -> str | None:
 
 
 def detect(obj: ObjectEvent, pending_sk: str | None = None) -> dict[str, Any]:
-    _cfg, table = config.current(), context.table()
+    table = context.table()
     record: dict[str, Any] = {
         "detection_id": detection_id(obj.bucket, obj.key, obj.content_id),
         "bucket": obj.bucket, "key": obj.key, "etag": obj.etag, "version_id": obj.version_id,
