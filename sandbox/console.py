@@ -13,7 +13,7 @@ from rich.table import Table
 from .report import COLUMNS, cell, summary_lines
 from .runner import RoundRow, SandboxOptions, SandboxResult
 
-SHORT = {"training": 36, "deployed": 34, "review_reasons": 24}
+SHORT = {"training": 56, "deployed": 44, "review_reasons": 24}
 
 
 class SandboxConsole:
