@@ -342,7 +342,7 @@ def _sandbox_snapshot(folder: Path) -> Iterator[Target]:
     import boto3
     from moto import mock_aws
 
-    from handlers.runtime.state import KEY_SCHEMA, _item
+    from handlers.runtime.state import put_items, table_definition
 
     state = _load_saved(folder)
     saved_env = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
@@ -354,14 +354,8 @@ def _sandbox_snapshot(folder: Path) -> Iterator[Target]:
             session = boto3.Session(region_name=SANDBOX_REGION)
             table, path = f"labelloop-{state['stack']}-state", f"/labelloop/{state['stack']}/"
             ddb, ssm = session.client("dynamodb"), session.client("ssm")
-            ddb.create_table(
-                TableName=table, BillingMode="PAY_PER_REQUEST",
-                AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t, _ in KEY_SCHEMA],
-                KeySchema=[{"AttributeName": n, "KeyType": k} for n, _, k in KEY_SCHEMA])
-            items = state.get("items", [])
-            for start in range(0, len(items), 25):
-                ddb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": _item(i)}}
-                                                           for i in items[start:start + 25]]})
+            ddb.create_table(**table_definition(table))
+            put_items(ddb, table, state.get("items", []))
             for name, value in state.get("parameters", {}).items():
                 ssm.put_parameter(Name=path + name, Value=value, Type="String")
             yield Target(f"sandbox {folder}", {"parameter_path": path, "table": table, "lifecycle_arn": None},

@@ -25,7 +25,7 @@ def record_failure(event: dict) -> dict:
                   "image_uri": f"s3://{obj.bucket}/{obj.key}", "detected_at": now_iso(),
                   "outcome": "failed", "reason": reason}
         table = context.table()
-        table.mark_detection_failed(record["detection_id"], record)
+        table.mark_detection_failed(record)
         if (table.detection(record["detection_id"]) or {}).get("outcome") != "failed":
             # detected before: a later step (the review start) failed; note it on the detection
             table.update(f"DET#{record['detection_id']}", "DET", {"failure": reason, "failed_at": record["detected_at"]})

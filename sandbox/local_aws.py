@@ -35,7 +35,7 @@ from components.triggers import Trigger, bucket_triggers, parameter_trigger, tra
 from handlers.runtime import aws as runtime_aws
 from handlers.runtime import context as runtime_context
 from handlers.runtime.config import RuntimeConfig
-from handlers.runtime.state import KEY_SCHEMA
+from handlers.runtime.state import table_definition
 from plugins import Engine
 
 from .standins import attach
@@ -120,10 +120,7 @@ class LocalStack:
         s3.create_bucket(Bucket=self.bucket)
         s3.put_bucket_notification_configuration(
             Bucket=self.bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
-        ddb.create_table(
-            TableName=self.table, BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t, _ in KEY_SCHEMA],
-            KeySchema=[{"AttributeName": n, "KeyType": k} for n, _, k in KEY_SCHEMA])
+        ddb.create_table(**table_definition(self.table))
         self.topic_arn = self.client("sns").create_topic(Name=f"labelloop-{self.stack}")["TopicArn"]
         self.notifications_queue = self._queue(f"labelloop-{self.stack}-notifications")
         self.client("sns").subscribe(TopicArn=self.topic_arn, Protocol="sqs",

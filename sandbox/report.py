@@ -75,6 +75,13 @@ def _figure():
     return plt
 
 
+def _save(plt, fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _plot_f1(result: SandboxResult, path: Path) -> Path:
     plt = _figure()
     names = list(result.versions)
@@ -94,10 +101,7 @@ def _plot_f1(result: SandboxResult, path: Path) -> Path:
     ax.set_title("F1 per model version")
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def _plot_reviews(result: SandboxResult, path: Path) -> Path:
@@ -116,10 +120,7 @@ def _plot_reviews(result: SandboxResult, path: Path) -> Path:
     ax.set_ylabel("images")
     ax.set_title("Review volume and accepted labels per round")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def _plot_confidence(result: SandboxResult, path: Path) -> Path:
@@ -130,13 +131,10 @@ def _plot_confidence(result: SandboxResult, path: Path) -> Path:
     if data:
         ax.boxplot(data, positions=rounds, widths=0.6)
         ax.set_xticks(rounds)
-    threshold = float(result.state.get("parameters", {}).get("Minimum-Label-Detection-Confidence", 70))
+    threshold = float(result.parameters.get("Minimum-Label-Detection-Confidence", 70))
     ax.axhline(threshold, color="red", linestyle="--", label=f"review threshold {threshold:g}")
     ax.set_xlabel("round")
     ax.set_ylabel("top-label confidence")
     ax.set_title("Confidence of detections per round")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)

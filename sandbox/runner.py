@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 from sklearn.metrics import f1_score
@@ -71,7 +71,7 @@ class SandboxResult:
     peak_memory_mb: float
     confidences: list[tuple[int, float]]  # (round, top confidence) of every detection
     accepted_labels: list[dict[str, int]]  # per round
-    state: dict[str, Any] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=dict)  # operator parameter values at the end
 
     @property
     def images_per_second(self) -> float:
@@ -139,11 +139,10 @@ def _run(options: SandboxOptions, progress: Progress, on_round: Callable[[RoundR
             row.active = stack_active(items) or "-"
             rows.append(row)
             on_round(row)
-        items = _table_items(stack)
-        state = {"parameters": saved.parameters(stack), "truth": truth}
+        parameters = saved.parameters(stack)
         if options.out is not None:
-            state = saved.save(stack, options.out, truth=truth, options=_options_json(options),
-                               model_service=model_service, a2i=a2i)
+            saved.save(stack, options.out, truth=truth, options=_options_json(options),
+                       model_service=model_service, a2i=a2i)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # peak RSS of this process (KiB on Linux)
     deployed = [v for v, info in versions.items() if info["deployed"]]
     detections = sum(r.detected for r in rows)
@@ -152,7 +151,7 @@ def _run(options: SandboxOptions, progress: Progress, on_round: Callable[[RoundR
         detections=detections, reviews_started=sum(r.to_review for r in rows),
         reviews_accepted=sum(r.accepted for r in rows), wrong_answers=workforce.wrong,
         detection_seconds=detection_seconds, wall_seconds=time.perf_counter() - started,
-        peak_memory_mb=peak / 2**20, confidences=confidences, accepted_labels=accepted_labels, state=state)
+        peak_memory_mb=peak / 2**20, confidences=confidences, accepted_labels=accepted_labels, parameters=parameters)
 
 
 def _value(output: dict, name: str) -> dict:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from handlers.runtime import aws as runtime_aws
-from handlers.runtime.state import StateTable, _item
+from handlers.runtime.state import StateTable, put_items
 
 from .local_aws import LocalStack
 from .model_service import LocalCustomLabels
@@ -73,7 +73,7 @@ def restore(folder: Path) -> Iterator[tuple[LocalStack, LocalCustomLabels, dict]
     with LocalStack(labels=tuple(state["labels"]), policies=tuple(state["policies"]), stack=state["stack"],
                     standins={"rekognition": model_service, "sagemaker-a2i-runtime": a2i}, serial=True) as stack:
         _load_objects(stack, folder / OBJECTS)
-        _load_items(stack, state["items"])
+        put_items(stack.client("dynamodb"), stack.table, state["items"])
         for name, value in state["parameters"].items():
             stack.client("ssm").put_parameter(Name=stack.parameter_path + name, Value=value, Type="String",
                                               Overwrite=True)
@@ -93,13 +93,6 @@ def parameters(stack: LocalStack) -> dict[str, str]:
 
 def _items(stack: LocalStack) -> list[dict]:
     return list(StateTable(stack.table).scan())
-
-
-def _load_items(stack: LocalStack, items: list[dict]) -> None:
-    ddb = stack.client("dynamodb")
-    for start in range(0, len(items), 25):
-        ddb.batch_write_item(RequestItems={stack.table: [{"PutRequest": {"Item": _item(item)}}
-                                                         for item in items[start:start + 25]]})
 
 
 def _load_objects(stack: LocalStack, path: Path) -> None:

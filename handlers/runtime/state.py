@@ -71,6 +71,21 @@ def _plain(item: Mapping[str, Any] | None) -> dict | None:
     return None if item is None else {k: from_dynamo(_de.deserialize(v)) for k, v in item.items()}
 
 
+def table_definition(name: str) -> dict:
+    """``CreateTable`` arguments for a state table (the sandbox and local copies of saved runs)."""
+    return {"TableName": name, "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t, _ in KEY_SCHEMA],
+            "KeySchema": [{"AttributeName": n, "KeyType": k} for n, _, k in KEY_SCHEMA]}
+
+
+def put_items(ddb, table: str, items: list[Mapping[str, Any]]) -> None:
+    """Write plain items (a saved run's) into a table, 25 per call, retrying what is left unprocessed."""
+    for start in range(0, len(items), 25):
+        request = {table: [{"PutRequest": {"Item": _item(item)}} for item in items[start:start + 25]]}
+        while request:
+            request = ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+
+
 def _key(pk: str, sk: str) -> dict:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
 
@@ -256,7 +271,7 @@ class StateTable:
     def detection(self, detection_id: str) -> dict | None:
         return self.get(f"DET#{detection_id}", "DET")
 
-    def mark_detection_failed(self, detection_id: str, record: Mapping[str, Any]) -> None:
+    def mark_detection_failed(self, record: Mapping[str, Any]) -> None:
         """Record a failure outcome once (a retried failure does not count twice)."""
         try:
             self.record_detection(record)
