@@ -15,6 +15,8 @@ import time
 import uuid
 from datetime import datetime, timezone
 
+from handlers.runtime import workflow
+
 from .errors import UsageError
 from .tables import print_json
 from .target import add_target_arguments, open_target
@@ -52,6 +54,11 @@ def register(sub) -> None:
 
 
 # -- reading an execution ----------------------------------------------------------------
+# The report's keys, from the results of the tasks that decide what a run does.
+REPORTED = {task.state: (key, task) for key, task in (
+    ("check", workflow.CHECK_TRAINING), ("rollback", workflow.PREPARE_ROLLBACK), ("outcome", workflow.FINISH_RUN))}
+
+
 def _history(sfn, arn: str) -> list[dict]:
     events, kwargs = [], {"executionArn": arn, "maxResults": 1000}
     while True:
@@ -69,18 +76,14 @@ def report(sfn, arn: str) -> dict:
               "error": description.get("error"), "cause": description.get("cause")}
     for event in _history(sfn, arn):
         exited = event.get("stateExitedEventDetails")
-        if not exited or exited.get("name") not in ("CheckTraining", "PrepareRollback", "Finish"):
+        if not exited or exited.get("name") not in REPORTED:
             continue
         try:
             output = json.loads(exited.get("output") or "{}")
         except json.JSONDecodeError:
             continue
-        if exited["name"] == "CheckTraining":
-            result["check"] = (output.get("check") or {}).get("value")
-        elif exited["name"] == "PrepareRollback":
-            result["rollback"] = (output.get("candidate") or {}).get("value")
-        else:
-            result["outcome"] = (output.get("finish") or {}).get("value")
+        key, task = REPORTED[exited["name"]]
+        result[key] = task.result.value(output)
     return result
 
 
@@ -115,14 +118,14 @@ def run_train(args) -> int:
         if target.kind == "sandbox":
             result = None
         else:
-            arn = start(target, {"trigger": "manual"}, "train")
+            arn = start(target, workflow.lifecycle_input("manual"), "train")
             _note(args, f"Training check started: {arn}")
             timeout = args.timeout or (RUN_TIMEOUT if args.wait else CHECK_TIMEOUT)
             # A check that does not train ends the run a moment later: wait for that end, not only the decision.
             until = (lambda r: False) if args.wait else (lambda r: bool(r["check"] and r["check"].get("train")))
             result = watch(target.stepfunctions, arn, until, timeout) | {"target": target.description}
     if result is None:
-        result = run_to_end(args, {"trigger": "manual"})
+        result = run_to_end(args, workflow.lifecycle_input("manual"))
     if args.json:
         print_json(result)
     else:
@@ -168,12 +171,12 @@ def run_rollback(args) -> int:
         if target.kind == "sandbox":
             result = None
         else:
-            arn = start(target, {"action": "rollback"}, "rollback")
+            arn = start(target, workflow.rollback_input(), "rollback")
             _note(args, f"Rollback started: {arn}")
             until = (lambda r: True) if args.no_wait else (lambda r: False)
             result = watch(target.stepfunctions, arn, until, args.timeout) | {"target": target.description}
     if result is None:
-        result = run_to_end(args, {"action": "rollback"})
+        result = run_to_end(args, workflow.rollback_input())
     result |= versions
     if args.json:
         print_json(result)

@@ -1,14 +1,16 @@
 """State machine definitions, as pure functions of the function ARNs.
 
 The Pulumi program deploys exactly this JSON, the tests run it in moto's
-interpreter, and so does the sandbox.
+interpreter, and so does the sandbox. State names, result paths and payloads
+come from :mod:`handlers.runtime.workflow`, the contract the handlers read.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
-from handlers.runtime.errors import LAMBDA_TRANSIENT, RETRYABLE
+from handlers.runtime import workflow as wf
+from handlers.runtime.errors import LAMBDA_TRANSIENT, RETRYABLE, ModelBusy
 
 RETRY_SERVICE_ERRORS = {
     "ErrorEquals": [*RETRYABLE, *LAMBDA_TRANSIENT],
@@ -18,52 +20,63 @@ RETRY_SERVICE_ERRORS = {
     "MaxDelaySeconds": 60,
     "JitterStrategy": "FULL",
 }
+CAUGHT = "CaughtError"  # the lifecycle's catch-all: the run failed, Finish cleans up
 
 
-def lambda_task(function_arn: str, *, payload: Any = None, result_path: str | None, next_state: str | None,
-                catch_to: str | None = None, retry: bool = True, comment: str = "") -> dict[str, Any]:
-    """A Lambda task whose result (the function's return value) lands at ``result_path``."""
-    task: dict[str, Any] = {
+def catch_all(next_state: str, result_path: str = wf.ERROR.path) -> list[dict[str, Any]]:
+    return [{"ErrorEquals": ["States.ALL"], "ResultPath": result_path, "Next": next_state}]
+
+
+def lambda_task(task: wf.Task, function_arn: str, *, next_state: str | None, payload: Any = None,
+                retry: tuple[dict[str, Any], ...] = (RETRY_SERVICE_ERRORS,), catch: list[dict[str, Any]] | None = None,
+                comment: str = "") -> dict[str, Any]:
+    """A Lambda task whose return value lands at ``task.result`` (as ``{"value": …}``).
+
+    ``payload``: a JSONPath (default the whole state) or a dict of parameters."""
+    state: dict[str, Any] = {
         "Type": "Task",
         "Resource": "arn:aws:states:::lambda:invoke",
         "Parameters": {"FunctionName": function_arn, **({"Payload": payload} if isinstance(payload, dict)
                                                           else {"Payload.$": payload or "$"})},
-        "ResultSelector": {"value.$": "$.Payload"},
-        "ResultPath": result_path,
+        "ResultSelector": {f"{wf.VALUE}.$": "$.Payload"},
+        "ResultPath": task.result.path,
     }
     if comment:
-        task["Comment"] = comment
+        state["Comment"] = comment
     if retry:
-        task["Retry"] = [RETRY_SERVICE_ERRORS]
-    if catch_to:
-        task["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": catch_to}]
+        state["Retry"] = list(retry)
+    if catch:
+        state["Catch"] = catch
     if next_state:
-        task["Next"] = next_state
+        state["Next"] = next_state
     else:
-        task["End"] = True
-    return task
+        state["End"] = True
+    return state
+
+
+def is_true(path: str, next_state: str, default: str) -> dict[str, Any]:
+    """A Choice: ``next_state`` when the boolean at ``path`` is true, else ``default``."""
+    return {"Type": "Choice", "Choices": [{"Variable": path, "BooleanEquals": True, "Next": next_state}],
+            "Default": default}
 
 
 def detection_definition(detect_arn: str, start_review_arn: str, failed_arn: str) -> dict[str, Any]:
     """Express workflow started by an upload to ``images_for_detection/``:
     detect → review needed? → start human loop; any failure after retries is recorded."""
+    record_failure = catch_all(wf.RECORD_FAILURE.state)
     return {
         "Comment": "labelloop detection: classify an uploaded image and start a human review when a policy asks",
-        "StartAt": "Detect",
+        "StartAt": wf.DETECT.state,
         "States": {
-            "Detect": lambda_task(detect_arn, result_path="$.detection", next_state="ReviewNeeded",
-                                  catch_to="RecordFailure",
-                                  comment="DetectCustomLabels with every label score; records the policy's decision"),
-            "ReviewNeeded": {
-                "Type": "Choice",
-                "Choices": [{"Variable": "$.detection.value.review", "BooleanEquals": True, "Next": "StartReview"}],
-                "Default": "Done",
-            },
-            "StartReview": lambda_task(start_review_arn, payload="$.detection.value", result_path="$.review",
-                                       next_state="Done", catch_to="RecordFailure",
-                                       comment="StartHumanLoop named after the image content (idempotent)"),
-            "RecordFailure": lambda_task(failed_arn, payload={"input.$": "$$.Execution.Input", "error.$": "$.error"},
-                                         result_path="$.failure", next_state="Failed"),
+            wf.DETECT.state: lambda_task(
+                wf.DETECT, detect_arn, next_state="ReviewNeeded", catch=record_failure,
+                comment="DetectCustomLabels with every label score; records the policy's decision"),
+            "ReviewNeeded": is_true(wf.DETECTION.field("review"), wf.START_REVIEW.state, "Done"),
+            wf.START_REVIEW.state: lambda_task(
+                wf.START_REVIEW, start_review_arn, payload=wf.DETECTION.field(), next_state="Done",
+                catch=record_failure, comment="StartHumanLoop named after the image content (idempotent)"),
+            wf.RECORD_FAILURE.state: lambda_task(wf.RECORD_FAILURE, failed_arn, payload=wf.FailedDetection.payload(),
+                                                 next_state="Failed"),
             "Failed": {"Type": "Fail", "Error": "DetectionFailed",
                        "Cause": "The detection failed after its retries; the failure is recorded on the detection."},
             "Done": {"Type": "Succeed"},
@@ -71,32 +84,115 @@ def detection_definition(detect_arn: str, start_review_arn: str, failed_arn: str
     }
 
 
-ROLLBACK = {"And": [{"Variable": "$.action", "IsPresent": True}, {"Variable": "$.action", "StringEquals": "rollback"}]}
+ROLLBACK = {"And": [{"Variable": f"$.{wf.ACTION}", "IsPresent": True},
+                    {"Variable": f"$.{wf.ACTION}", "StringEquals": wf.ROLLBACK}]}
 
 
-def _outcome(value: str, next_state: str = "Finish") -> dict[str, Any]:
-    return {"Type": "Pass", "Result": {"value": value}, "ResultPath": "$.outcome", "Next": next_state}
+def _outcome(outcome: wf.Outcome, next_state: str = wf.FINISH_RUN.state) -> dict[str, Any]:
+    return {"Type": "Pass", "Result": {wf.VALUE: outcome.value}, "ResultPath": wf.OUTCOME.path, "Next": next_state}
 
 
-def _poll_loop(prefix: str, status_arn: str, *, phase: str, version_path: str, since_path: str,
+def _poll_loop(prefix: str, poll: wf.Task, status_arn: str, *, phase: str, version_path: str, since_path: str,
                in_progress: str, done: str, on_done: str, wait_seconds: int, max_wait_seconds: int) -> dict:
     """Wait → poll status → choice, bounded by ``max_wait_seconds`` (the poll answers TIMED_OUT)."""
+    status = wf.POLL.field("status")
     return {
-        f"WaitFor{prefix}": {"Type": "Wait", "Seconds": wait_seconds, "Next": f"Poll{prefix}"},
-        f"Poll{prefix}": lambda_task(
-            status_arn, payload={"version.$": version_path, "phase": phase, "since.$": since_path,
-                                 "max_wait_seconds": max_wait_seconds},
-            result_path="$.poll", next_state=f"{prefix}Status", catch_to="CaughtError"),
+        f"WaitFor{prefix}": {"Type": "Wait", "Seconds": wait_seconds, "Next": poll.state},
+        poll.state: lambda_task(
+            poll, status_arn, next_state=f"{prefix}Status", catch=catch_all(CAUGHT),
+            payload=wf.PollRequest.payload(version_path=version_path, phase=phase, since_path=since_path,
+                                           max_wait_seconds=max_wait_seconds)),
         f"{prefix}Status": {
             "Type": "Choice",
             "Choices": [
-                {"Variable": "$.poll.value.status", "StringEquals": done, "Next": on_done},
-                {"Variable": "$.poll.value.status", "StringEquals": in_progress, "Next": f"WaitFor{prefix}"},
+                {"Variable": status, "StringEquals": done, "Next": on_done},
+                {"Variable": status, "StringEquals": in_progress, "Next": f"WaitFor{prefix}"},
             ],
             "Default": f"{prefix}Failed",
         },
-        f"{prefix}Failed": _outcome("failed"),
+        f"{prefix}Failed": _outcome(wf.Outcome.FAILED),
     }
+
+
+def _run_start(lock_seconds: int) -> dict[str, Any]:
+    """Who this run is (its lock owner), and whether it trains or rolls back."""
+    return {
+        "Init": {"Type": "Pass", "Parameters": wf.run_parameters(lock_seconds), "ResultPath": wf.RUN.path,
+                 "Next": "Action"},
+        "Action": {"Type": "Choice", "Choices": [ROLLBACK | {"Next": wf.PREPARE_ROLLBACK.state}],
+                   "Default": wf.CHECK_TRAINING.state},
+    }
+
+
+def _training(arns: Mapping[str, str], *, poll_seconds: int, max_seconds: int) -> dict[str, Any]:
+    """Check → manifest → train → poll → evaluate: ends in StartModel, or in an outcome."""
+    return {
+        wf.CHECK_TRAINING.state: _task(wf.CHECK_TRAINING, arns, next_state="ShouldTrain"),
+        "ShouldTrain": is_true(wf.CHECK.field("train"), wf.BUILD_MANIFEST.state, "NoTraining"),
+        "NoTraining": {"Type": "Succeed"},
+        wf.BUILD_MANIFEST.state: _task(wf.BUILD_MANIFEST, arns, next_state="Trainable"),
+        "Trainable": is_true(wf.MANIFEST.field("ok"), wf.START_TRAINING.state, "NotTrainable"),
+        "NotTrainable": _outcome(wf.Outcome.NOT_TRAINABLE),
+        wf.START_TRAINING.state: _task(wf.START_TRAINING, arns, next_state="WaitForTraining"),
+        **_poll_loop("Training", wf.POLL_TRAINING, arns[wf.POLL_TRAINING.function], phase="training",
+                     version_path=wf.TRAINING.field("version"), since_path=wf.TRAINING.field("started_at"),
+                     in_progress="TRAINING_IN_PROGRESS", done="TRAINING_COMPLETED", on_done=wf.EVALUATE.state,
+                     wait_seconds=poll_seconds, max_wait_seconds=max_seconds),
+        wf.EVALUATE.state: _task(wf.EVALUATE, arns, next_state="Deploy"),
+        "Deploy": is_true(wf.CANDIDATE.field("deploy"), wf.START_MODEL.state, "Rejected"),
+        "Rejected": _outcome(wf.Outcome.REJECTED),
+    }
+
+
+def _deployment(arns: Mapping[str, str], *, poll_seconds: int, max_seconds: int) -> dict[str, Any]:
+    """Blue/green from the candidate (trained, or the rollback's): start → poll → switch → stop
+    the previous → replay what waited for a model."""
+    # A version that is still stopping (a rollback right after the switch) starts once it has stopped.
+    model_busy = {"ErrorEquals": [ModelBusy.__name__], "IntervalSeconds": poll_seconds, "MaxAttempts": 10,
+                  "BackoffRate": 1.5}
+    return {
+        wf.PREPARE_ROLLBACK.state: _task(wf.PREPARE_ROLLBACK, arns, next_state=wf.START_MODEL.state),
+        wf.START_MODEL.state: _task(wf.START_MODEL, arns, next_state="WaitForStart",
+                                    retry=(model_busy, RETRY_SERVICE_ERRORS)),
+        **_poll_loop("Start", wf.POLL_START, arns[wf.POLL_START.function], phase="starting",
+                     version_path=wf.CANDIDATE.field("version"), since_path=wf.START.field("started_at"),
+                     in_progress="STARTING", done="RUNNING", on_done=wf.SWITCH_MODEL.state,
+                     wait_seconds=poll_seconds, max_wait_seconds=max_seconds),
+        wf.SWITCH_MODEL.state: _task(wf.SWITCH_MODEL, arns, next_state=wf.STOP_PREVIOUS.state),
+        wf.STOP_PREVIOUS.state: _task(
+            wf.STOP_PREVIOUS, arns, next_state=wf.REPLAY_PENDING.state,
+            catch=catch_all(wf.REPLAY_PENDING.state, wf.STOP_ERROR.path),
+            comment="A failure here leaves the new model serving; Finish reports it"),
+        wf.REPLAY_PENDING.state: _task(
+            wf.REPLAY_PENDING, arns, next_state="MoreToReplay",
+            comment="Starts detections of images that waited for a model, one page at a time"),
+        "MoreToReplay": is_true(wf.REPLAY.field("more"), wf.REPLAY_PENDING.state, "Promoted"),
+        "Promoted": {"Type": "Choice", "Choices": [ROLLBACK | {"Next": "RolledBack"}], "Default": "Deployed"},
+    }
+
+
+def _endings(arns: Mapping[str, str]) -> dict[str, Any]:
+    """Every path ends in Finish, which cleans up and reports, then fails the run if it failed."""
+    return {
+        "Deployed": _outcome(wf.Outcome.DEPLOYED),
+        "RolledBack": _outcome(wf.Outcome.ROLLED_BACK),
+        CAUGHT: _outcome(wf.Outcome.FAILED),
+        wf.FINISH_RUN.state: _task(wf.FINISH_RUN, arns, next_state="Outcome",
+                                   catch=catch_all("Failed", wf.FINISH_ERROR.path)),
+        "Outcome": {"Type": "Choice",
+                    "Choices": [{"Variable": wf.OUTCOME.field(), "StringEquals": wf.Outcome.FAILED.value,
+                                 "Next": "Failed"}],
+                    "Default": "Done"},
+        "Failed": {"Type": "Fail", "Error": "LifecycleFailed",
+                   "Cause": "The run failed; it was cleaned up (see the notification and the state table)."},
+        "Done": {"Type": "Succeed"},
+    }
+
+
+def _task(task: wf.Task, arns: Mapping[str, str], *, next_state: str,
+          catch: list[dict[str, Any]] | None = None, **options: Any) -> dict[str, Any]:
+    """A lifecycle task: any failure it does not catch itself fails the run (CaughtError)."""
+    return lambda_task(task, arns[task.function], next_state=next_state, catch=catch or catch_all(CAUGHT), **options)
 
 
 def lifecycle_definition(arns: dict[str, str], *, training_poll_seconds: int = 300, start_poll_seconds: int = 30,
@@ -106,68 +202,17 @@ def lifecycle_definition(arns: dict[str, str], *, training_poll_seconds: int = 3
     start → poll → switch → stop previous → replay pending → finish. Every task
     retries service errors; any failure is caught into Finish, which stops what
     the run started but did not promote and releases the lock."""
-    task = lambda key, **kw: lambda_task(arns[key], catch_to="CaughtError", **kw)  # noqa: E731
+    # A run never lasts longer than the timeout: a lock older than that belongs to a run that
+    # was stopped or timed out before its cleanup, and the next check takes it over.
     timeout = max_training_seconds + max_start_seconds + 3600
-    states: dict[str, Any] = {
-        # A run never lasts longer than the timeout: a lock older than that belongs to a run that
-        # was stopped or timed out before its cleanup, and the next check takes it over.
-        "Init": {"Type": "Pass", "Parameters": {"owner.$": "$$.Execution.Id", "lock_seconds": timeout},
-                 "ResultPath": "$.run", "Next": "Action"},
-        "Action": {"Type": "Choice", "Choices": [ROLLBACK | {"Next": "PrepareRollback"}], "Default": "CheckTraining"},
-        "CheckTraining": task("training_check", result_path="$.check", next_state="ShouldTrain"),
-        "ShouldTrain": {"Type": "Choice",
-                        "Choices": [{"Variable": "$.check.value.train", "BooleanEquals": True, "Next": "BuildManifest"}],
-                        "Default": "NoTraining"},
-        "NoTraining": {"Type": "Succeed"},
-        "BuildManifest": task("build_manifest", result_path="$.manifest", next_state="Trainable"),
-        "Trainable": {"Type": "Choice",
-                      "Choices": [{"Variable": "$.manifest.value.ok", "BooleanEquals": True, "Next": "StartTraining"}],
-                      "Default": "NotTrainable"},
-        "NotTrainable": _outcome("not_trainable"),
-        "StartTraining": task("start_training", result_path="$.training", next_state="WaitForTraining"),
-        **_poll_loop("Training", arns["model_status"], phase="training", version_path="$.training.value.version",
-                     since_path="$.training.value.started_at", in_progress="TRAINING_IN_PROGRESS",
-                     done="TRAINING_COMPLETED", on_done="Evaluate", wait_seconds=training_poll_seconds,
-                     max_wait_seconds=max_training_seconds),
-        "Evaluate": task("evaluate", result_path="$.candidate", next_state="Deploy"),
-        "Deploy": {"Type": "Choice",
-                   "Choices": [{"Variable": "$.candidate.value.deploy", "BooleanEquals": True, "Next": "StartModel"}],
-                   "Default": "Rejected"},
-        "Rejected": _outcome("rejected"),
-        "PrepareRollback": task("prepare_rollback", result_path="$.candidate", next_state="StartModel"),
-        "StartModel": task("start_model", result_path="$.start", next_state="WaitForStart"),
-        **_poll_loop("Start", arns["model_status"], phase="starting", version_path="$.candidate.value.version",
-                     since_path="$.start.value.started_at", in_progress="STARTING", done="RUNNING",
-                     on_done="Switch", wait_seconds=start_poll_seconds, max_wait_seconds=max_start_seconds),
-        "Switch": task("switch_model", result_path="$.switch", next_state="StopPrevious"),
-        "StopPrevious": lambda_task(arns["stop_model"], result_path="$.stop", next_state="ReplayPending",
-                                    comment="A failure here leaves the new model serving; Finish reports it"),
-        "ReplayPending": task("replay_pending", result_path="$.replay", next_state="MoreToReplay",
-                              comment="Starts detections of images that waited for a model, one page at a time"),
-        "MoreToReplay": {"Type": "Choice",
-                         "Choices": [{"Variable": "$.replay.value.more", "BooleanEquals": True, "Next": "ReplayPending"}],
-                         "Default": "Promoted"},
-        "Promoted": {"Type": "Choice", "Choices": [ROLLBACK | {"Next": "RolledBack"}], "Default": "Deployed"},
-        "Deployed": _outcome("deployed"),
-        "RolledBack": _outcome("rolled_back"),
-        "CaughtError": _outcome("failed"),
-        "Finish": lambda_task(arns["finish_run"], result_path="$.finish", next_state="Outcome"),
-        "Outcome": {"Type": "Choice",
-                    "Choices": [{"Variable": "$.outcome.value", "StringEquals": "failed", "Next": "Failed"}],
-                    "Default": "Done"},
-        "Failed": {"Type": "Fail", "Error": "LifecycleFailed",
-                   "Cause": "The run failed; it was cleaned up (see the notification and the state table)."},
-        "Done": {"Type": "Succeed"},
-    }
-    states["StopPrevious"]["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.stop_error",
-                                        "Next": "ReplayPending"}]
-    # A version that is still stopping (a rollback right after the switch) starts once it has stopped.
-    states["StartModel"]["Retry"].insert(0, {"ErrorEquals": ["ModelBusy"], "IntervalSeconds": start_poll_seconds,
-                                             "MaxAttempts": 10, "BackoffRate": 1.5})
-    states["Finish"]["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.finish_error", "Next": "Failed"}]
     return {
         "Comment": "labelloop model lifecycle: train, evaluate, deploy blue/green, roll back; always cleans up",
         "StartAt": "Init",
         "TimeoutSeconds": timeout,
-        "States": states,
+        "States": {
+            **_run_start(timeout),
+            **_training(arns, poll_seconds=training_poll_seconds, max_seconds=max_training_seconds),
+            **_deployment(arns, poll_seconds=start_poll_seconds, max_seconds=max_start_seconds),
+            **_endings(arns),
+        },
     }

@@ -15,6 +15,7 @@ from typing import Any
 
 from handlers.parameter_change import rate_expression
 from handlers.runtime import layout
+from handlers.runtime.workflow import lifecycle_input
 from policies.names import ENABLE_TRAINING, POLL_FREQUENCY
 
 
@@ -68,4 +69,4 @@ def training_schedule(settings) -> Schedule:
     """The training check schedule, from the parameter values (defaults at deploy time)."""
     return Schedule("training-schedule", "Scheduled training check (Automatic-Training-Poll-Frequency)",
                     rate_expression(int(settings[POLL_FREQUENCY])), bool(settings[ENABLE_TRAINING]), "lifecycle",
-                    {"trigger": "schedule"})
+                    lifecycle_input("schedule"))

@@ -17,6 +17,7 @@ from plugins import DatasetStats, ModelState
 from ..runtime import config, context
 from ..runtime.lambda_entry import entry_point
 from ..runtime.state import Duplicate, LoopState
+from ..runtime.workflow import RunState
 
 
 def stale_before(lock_seconds: int | None) -> str | None:
@@ -72,5 +73,5 @@ def check(owner: str, trigger: str, lock_seconds: int | None = None) -> dict:
 
 @entry_point
 def handler(event: dict) -> dict:
-    run = event["run"]
-    return check(run["owner"], event.get("trigger", "schedule"), run.get("lock_seconds"))
+    run = RunState.from_event(event)
+    return check(run.owner, run.trigger, run.lock_seconds)

@@ -6,17 +6,15 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from ..runtime import aws, context
+from ..runtime.errors import ModelBusy
 from ..runtime.lambda_entry import entry_point
 from ..runtime.state import Duplicate, now_iso
+from ..runtime.workflow import RunState
 from .training import describe
 
 
 class SwitchLost(Exception):
     """The active model changed since this run started; this run's candidate is not promoted."""
-
-
-class ModelBusy(Exception):
-    """The version cannot start now (it is still stopping); the state machine retries later."""
 
 
 def start_model(owner: str, candidate: dict) -> dict:
@@ -72,15 +70,16 @@ def stop_model(version: str | None, version_arn: str | None) -> dict:
 
 @entry_point
 def start_handler(event: dict) -> dict:
-    return start_model(event["run"]["owner"], event["candidate"]["value"])
+    run = RunState.from_event(event)
+    return start_model(run.owner, run.candidate)
 
 
 @entry_point
 def switch_handler(event: dict) -> dict:
-    return switch(event["candidate"]["value"])
+    return switch(RunState.from_event(event).candidate)
 
 
 @entry_point
 def stop_handler(event: dict) -> dict:
-    previous = event["switch"]["value"]
+    previous = RunState.from_event(event).switch
     return stop_model(previous.get("previous_version"), previous.get("previous_arn"))

@@ -10,6 +10,7 @@ from plugins import Evaluation, LabelMetrics
 
 from ..runtime import aws, context
 from ..runtime.lambda_entry import entry_point
+from ..runtime.workflow import RunState
 from .training import describe
 
 
@@ -74,5 +75,6 @@ def evaluate(version: str, version_arn: str, incumbent_version: str | None, incu
 
 @entry_point
 def handler(event: dict) -> dict:
-    check, training = event["check"]["value"], event["training"]["value"]
+    run = RunState.from_event(event)
+    check, training = run.check, run.training
     return evaluate(training["version"], training["version_arn"], check["incumbent_version"], check["incumbent_arn"])

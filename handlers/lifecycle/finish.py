@@ -10,78 +10,94 @@ from botocore.exceptions import ClientError
 from ..runtime import aws, context
 from ..runtime.lambda_entry import entry_point
 from ..runtime.state import now_iso
+from ..runtime.workflow import Outcome, RunState
 from .deploy import stop_model
 
 HEADLINES = {
-    "deployed": "Model {version} deployed",
-    "rolled_back": "Rolled back to model {version}",
-    "rejected": "Model {version} not deployed",
-    "not_trainable": "Training not started",
-    "failed": "Model lifecycle run failed",
+    Outcome.DEPLOYED: "Model {version} deployed",
+    Outcome.ROLLED_BACK: "Rolled back to model {version}",
+    Outcome.REJECTED: "Model {version} not deployed",
+    Outcome.NOT_TRAINABLE: "Training not started",
+    Outcome.FAILED: "Model lifecycle run failed",
 }
+EVENT_KINDS = {Outcome.DEPLOYED: "model_deployed", Outcome.ROLLED_BACK: "rollback",
+               Outcome.REJECTED: "model_rejected", Outcome.NOT_TRAINABLE: "training_decided",
+               Outcome.FAILED: "deployment_failed"}
+PROMOTED = (Outcome.DEPLOYED, Outcome.ROLLED_BACK)
 
 
-def _value(state: dict, name: str) -> dict:
-    return (state.get(name) or {}).get("value") or {}
-
-
-def reason_of(state: dict, outcome: str) -> str:
-    if outcome == "not_trainable":
-        return _value(state, "manifest").get("reason", "")
-    if outcome == "rejected":
-        return _value(state, "candidate").get("reason", "")
-    if outcome == "failed":
-        error = state.get("error") or {}
-        poll = _value(state, "poll")
+def reason_of(run: RunState, outcome: str) -> str:
+    if outcome == Outcome.NOT_TRAINABLE:
+        return run.manifest.get("reason", "")
+    if outcome == Outcome.REJECTED:
+        return run.candidate.get("reason", "")
+    if outcome == Outcome.FAILED:
+        error, poll = run.error, run.poll
         if error:
             return f"{error.get('Error', 'error')}: {str(error.get('Cause', ''))[:500]}"
         if poll:
             return f"model status {poll.get('status')}: {poll.get('message', '')}".strip()
         return "unknown failure"
-    candidate = _value(state, "candidate")
+    candidate = run.candidate
     return "; ".join(r for r in (candidate.get("reason"), candidate.get("capacity_reason")) if r)
 
 
-def finish(state: dict) -> dict:
-    outcome = (state.get("outcome") or {}).get("value", "failed")
-    owner = state["run"]["owner"]
-    table = context.table()
-    candidate = _value(state, "candidate") or _value(state, "training")
-    version = candidate.get("version") or _value(state, "check").get("version")
-    notes = []
-    if outcome not in ("deployed", "rolled_back") and candidate.get("version_arn"):
-        # This run's candidate is not the active model: make sure it does not keep running.
-        if table.loop().active_arn != candidate["version_arn"] and _value(state, "start").get("started_here", True):
-            try:
-                stopped = stop_model(candidate.get("version"), candidate["version_arn"])
-                if stopped.get("stopped"):
-                    notes.append(f"stopped {candidate['version']}, which this run started")
-            except ClientError as exc:
-                notes.append(f"could not stop {candidate.get('version')}: {aws.error_code(exc)} — stop it by hand")
-    stop_error = state.get("stop_error")
-    if stop_error:
-        notes.append(f"the previous model could not be stopped ({stop_error.get('Error')}); it is still billing — "
-                     "stop it with `labelloop status` / the console")
-    manifest = _value(state, "manifest")
-    if manifest.get("ok") and outcome != "deployed":
+def stop_unpromoted(table, run: RunState, outcome: str, candidate: dict) -> list[str]:
+    """This run's candidate is not the active model: make sure it does not keep running."""
+    if outcome in PROMOTED or not candidate.get("version_arn"):
+        return []
+    if table.loop().active_arn == candidate["version_arn"] or not run.start.get("started_here", True):
+        return []
+    try:
+        stopped = stop_model(candidate.get("version"), candidate["version_arn"])
+    except ClientError as exc:
+        return [f"could not stop {candidate.get('version')}: {aws.error_code(exc)} — stop it by hand"]
+    return [f"stopped {candidate['version']}, which this run started"] if stopped.get("stopped") else []
+
+
+def previous_still_running(run: RunState) -> list[str]:
+    """StopPrevious failed after the switch: the new model serves, the old one still bills."""
+    stop_error = run.stop_error
+    if not stop_error:
+        return []
+    return [f"the previous model could not be stopped ({stop_error.get('Error')}); it is still billing — "
+            "stop it with `labelloop status` / the console"]
+
+
+def move_training_baseline(table, run: RunState, outcome: str) -> None:
+    """The data this run trained on counts as seen, so the same data does not retrain on every poll."""
+    manifest = run.manifest
+    if manifest.get("ok") and outcome != Outcome.DEPLOYED:
         table.set_trained_snapshot(manifest["counts"])  # a rejected or failed candidate's data counts as seen
-    elif outcome == "deployed" and manifest.get("counts"):
+    elif outcome == Outcome.DEPLOYED and manifest.get("counts"):
         table.set_trained_snapshot(manifest["counts"])
         table.update("LOOP", "STATE", {"trained_at": now_iso()})
-    reason = reason_of(state, outcome)
-    if outcome == "not_trainable":  # the recorded reason not to train (shown by `labelloop status`)
+
+
+def announce(run: RunState, outcome: str, version: str | None, reason: str, candidate: dict,
+             notes: list[str]) -> None:
+    summary = HEADLINES[outcome].format(version=version or "-")
+    facts = {"outcome": outcome, "version": version, "reason": reason, "F1": candidate.get("f1"),
+             "replaced": candidate.get("incumbent_version"), "replayed": run.replay.get("replayed")}
+    if notes:
+        facts["notes"] = "; ".join(notes)
+    context.announce(EVENT_KINDS[outcome], f"{summary}: {reason}" if reason else summary, facts,
+                     notify=outcome != Outcome.NOT_TRAINABLE or bool(notes))
+
+
+def finish(state: dict) -> dict:
+    run = RunState.from_event(state)
+    outcome, owner, table = run.outcome, run.owner, context.table()
+    candidate = run.candidate or run.training
+    version = candidate.get("version") or run.check.get("version")
+    notes = stop_unpromoted(table, run, outcome, candidate) + previous_still_running(run)
+    move_training_baseline(table, run, outcome)
+    reason = reason_of(run, outcome)
+    if outcome == Outcome.NOT_TRAINABLE:  # the recorded reason not to train (shown by `labelloop status`)
         table.record_training_decision({"train": False, "reason": reason, "policy": "labelloop (Rekognition rules)",
                                         "version": version})
     table.release_training_lock(owner)
-    summary = HEADLINES[outcome].format(version=version or "-")
-    facts = {"outcome": outcome, "version": version, "reason": reason, "F1": candidate.get("f1"),
-             "replaced": candidate.get("incumbent_version"), "replayed": _value(state, "replay").get("replayed")}
-    if notes:
-        facts["notes"] = "; ".join(notes)
-    kind = {"deployed": "model_deployed", "rolled_back": "rollback", "rejected": "model_rejected",
-            "not_trainable": "training_decided"}.get(outcome, "deployment_failed")
-    context.announce(kind, f"{summary}: {reason}" if reason else summary, facts,
-                     notify=outcome != "not_trainable" or bool(notes))
+    announce(run, outcome, version, reason, candidate, notes)
     return {"outcome": outcome, "version": version, "reason": reason, "notes": notes}
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 
 from ..runtime import aws, config, context, layout
 from ..runtime.lambda_entry import entry_point
+from ..runtime.workflow import RunState
 from ..training_data import classify
 
 SPOOL_BYTES = 8 * 1024 * 1024
@@ -75,4 +76,4 @@ def build(bucket: str, version: str, labels: tuple[str, ...]) -> dict:
 @entry_point
 def handler(event: dict) -> dict:
     cfg = config.current()
-    return build(cfg.bucket, event["check"]["value"]["version"], cfg.labels)
+    return build(cfg.bucket, RunState.from_event(event).check["version"], cfg.labels)

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from ..runtime import aws, config, context
 from ..runtime.lambda_entry import entry_point
+from ..runtime.workflow import RunState
 
 PAGE = 200
 
@@ -49,6 +50,7 @@ def replay_pending(owner: str, after: str | None = None, page: int | None = None
 
 @entry_point
 def handler(event: dict) -> dict:
-    previous = (event.get("replay") or {}).get("value") or {}
-    result = replay_pending(event["run"]["owner"], previous.get("after") if previous.get("more") else None)
+    run = RunState.from_event(event)
+    previous = run.replay
+    result = replay_pending(run.owner, previous.get("after") if previous.get("more") else None)
     return result | {"replayed": result["replayed"] + (previous.get("replayed", 0) if previous.get("more") else 0)}

@@ -7,6 +7,7 @@ from __future__ import annotations
 from ..runtime import context
 from ..runtime.lambda_entry import entry_point
 from ..runtime.state import Duplicate
+from ..runtime.workflow import RunState
 from .check import stale_before
 from .evaluate import candidate, evaluation_from_record
 from plugins import Evaluation
@@ -38,4 +39,5 @@ def prepare(owner: str, lock_seconds: int | None = None) -> dict:
 
 @entry_point
 def handler(event: dict) -> dict:
-    return prepare(event["run"]["owner"], event["run"].get("lock_seconds"))
+    run = RunState.from_event(event)
+    return prepare(run.owner, run.lock_seconds)

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from ..runtime import aws, config, context, layout
 from ..runtime.lambda_entry import entry_point
 from ..runtime.state import now_iso
+from ..runtime.workflow import PollRequest, RunState
 
 IN_PROGRESS = {"training": "TRAINING_IN_PROGRESS", "starting": "STARTING"}
 TIMED_OUT = "TIMED_OUT"
@@ -54,11 +55,11 @@ def poll(version: str, phase: str, since: str, max_wait_seconds: int) -> dict:
 
 @entry_point
 def start_handler(event: dict) -> dict:
-    manifest = event["manifest"]["value"]
-    return start_training(event["run"]["owner"], event["check"]["value"]["version"], manifest["manifest_key"],
-                          manifest["counts"])
+    run = RunState.from_event(event)
+    return start_training(run.owner, run.check["version"], run.manifest["manifest_key"], run.manifest["counts"])
 
 
 @entry_point
 def status_handler(event: dict) -> dict:
-    return poll(event["version"], event["phase"], event["since"], int(event["max_wait_seconds"]))
+    request = PollRequest.from_event(event)
+    return poll(request.version, request.phase, request.since, request.max_wait_seconds)

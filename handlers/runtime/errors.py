@@ -30,6 +30,10 @@ LAMBDA_TRANSIENT = ("Lambda.ServiceException", "Lambda.AWSLambdaException", "Lam
                     "Lambda.TooManyRequestsException")
 
 
+class ModelBusy(Exception):
+    """The version cannot start now (it is still stopping); the lifecycle's StartModel retries this error."""
+
+
 class AwsError(Exception):
     """Base of the per-code exception classes."""
 

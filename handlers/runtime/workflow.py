@@ -1,0 +1,235 @@
+"""The contract between the state machines and the handlers: state names, where
+each result lands in an execution's state, and what each task receives.
+
+A Lambda task selects ``{"value": <the function's return value>}`` and writes
+it at ``$.<result>``; the tasks after it receive the whole state (read through
+:class:`RunState`) or a payload built and read here. The definition builders
+(``components/state_machines.py``) write these paths, the handlers read them,
+and the CLI reads the same results from an execution's history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Mapping
+
+VALUE = "value"
+EXECUTION_ID = "$$.Execution.Id"
+EXECUTION_INPUT = "$$.Execution.Input"
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A top-level key of an execution's state that a state writes."""
+
+    name: str
+
+    @property
+    def path(self) -> str:
+        return f"$.{self.name}"
+
+
+@dataclass(frozen=True)
+class Result(Slot):
+    """A slot holding ``{"value": …}``: a task's return value, or the run's outcome."""
+
+    def field(self, *names: str) -> str:
+        """The JSONPath of the value, or of a field inside it."""
+        return ".".join(("$", self.name, VALUE, *names))
+
+    def value(self, state: Mapping[str, Any]) -> Any:
+        """The value in ``state``; None while nothing was written there."""
+        return (state.get(self.name) or {}).get(VALUE)
+
+
+@dataclass(frozen=True)
+class Task:
+    """A Lambda task state: its name, the function it invokes, where its result lands."""
+
+    state: str
+    function: str  # a key of components.functions.FUNCTIONS
+    result: Result
+
+
+# -- the detection workflow (Express): input is the S3 → EventBridge event, or a replay --------------
+DETECTION = Result("detection")
+REVIEW = Result("review")
+FAILURE = Result("failure")
+ERROR = Slot("error")  # a caught error, {"Error", "Cause"}: every task's Catch, in both workflows
+
+DETECT = Task("Detect", "detect", DETECTION)
+START_REVIEW = Task("StartReview", "start_review", REVIEW)  # receives the Detect result
+RECORD_FAILURE = Task("RecordFailure", "detection_failed", FAILURE)  # receives a FailedDetection
+DETECTION_TASKS = (DETECT, START_REVIEW, RECORD_FAILURE)
+
+
+@dataclass(frozen=True)
+class FailedDetection:
+    """What RecordFailure receives: the execution's input and the error that ended it."""
+
+    input: Mapping[str, Any]
+    error: Mapping[str, Any]
+
+    @staticmethod
+    def payload() -> dict[str, str]:
+        return {"input.$": EXECUTION_INPUT, "error.$": ERROR.path}
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> "FailedDetection":
+        return cls(event.get("input") or {}, event.get("error") or {})
+
+
+# -- the lifecycle workflow (Standard): input is lifecycle_input(trigger) or rollback_input() -------
+TRIGGER = "trigger"
+ACTION = "action"
+ROLLBACK = "rollback"
+
+
+def lifecycle_input(trigger: str) -> dict[str, str]:
+    """A training check, started by the schedule or by hand."""
+    return {TRIGGER: trigger}
+
+
+def rollback_input() -> dict[str, str]:
+    """An operator's rollback to the previous version."""
+    return {ACTION: ROLLBACK}
+
+
+RUN = Slot("run")  # the Init state: {"owner": the execution's id, "lock_seconds": …}
+CHECK = Result("check")
+MANIFEST = Result("manifest")
+TRAINING = Result("training")
+POLL = Result("poll")  # both polls: the training's, then the start's
+CANDIDATE = Result("candidate")  # the evaluated version, or the rollback's target
+START = Result("start")
+SWITCH = Result("switch")
+STOP = Result("stop")
+STOP_ERROR = Slot("stop_error")  # StopPrevious failed: the new model serves, the old one still bills
+REPLAY = Result("replay")
+OUTCOME = Result("outcome")  # a Pass state per ending writes one of Outcome
+FINISH = Result("finish")
+FINISH_ERROR = Slot("finish_error")
+
+CHECK_TRAINING = Task("CheckTraining", "training_check", CHECK)
+BUILD_MANIFEST = Task("BuildManifest", "build_manifest", MANIFEST)
+START_TRAINING = Task("StartTraining", "start_training", TRAINING)
+POLL_TRAINING = Task("PollTraining", "model_status", POLL)  # receives a PollRequest
+EVALUATE = Task("Evaluate", "evaluate", CANDIDATE)
+PREPARE_ROLLBACK = Task("PrepareRollback", "prepare_rollback", CANDIDATE)
+START_MODEL = Task("StartModel", "start_model", START)
+POLL_START = Task("PollStart", "model_status", POLL)  # receives a PollRequest
+SWITCH_MODEL = Task("Switch", "switch_model", SWITCH)
+STOP_PREVIOUS = Task("StopPrevious", "stop_model", STOP)
+REPLAY_PENDING = Task("ReplayPending", "replay_pending", REPLAY)
+FINISH_RUN = Task("Finish", "finish_run", FINISH)
+LIFECYCLE_TASKS = (CHECK_TRAINING, BUILD_MANIFEST, START_TRAINING, POLL_TRAINING, EVALUATE, PREPARE_ROLLBACK,
+                   START_MODEL, POLL_START, SWITCH_MODEL, STOP_PREVIOUS, REPLAY_PENDING, FINISH_RUN)
+
+SLOTS = (DETECTION, REVIEW, FAILURE, ERROR, RUN, CHECK, MANIFEST, TRAINING, POLL, CANDIDATE, START, SWITCH, STOP,
+         STOP_ERROR, REPLAY, OUTCOME, FINISH, FINISH_ERROR)
+
+
+class Outcome(StrEnum):
+    """How a lifecycle run ended, as its Pass states record it for Finish."""
+
+    DEPLOYED = "deployed"
+    ROLLED_BACK = "rolled_back"
+    REJECTED = "rejected"
+    NOT_TRAINABLE = "not_trainable"
+    FAILED = "failed"
+
+
+def run_parameters(lock_seconds: int) -> dict[str, Any]:
+    """The Init state's parameters, written at RUN."""
+    return {"owner.$": EXECUTION_ID, "lock_seconds": lock_seconds}
+
+
+@dataclass(frozen=True)
+class PollRequest:
+    """What a poll task receives: which version, in which phase, since when, for how long at most."""
+
+    version: str
+    phase: str
+    since: str
+    max_wait_seconds: int
+
+    @staticmethod
+    def payload(*, version_path: str, phase: str, since_path: str, max_wait_seconds: int) -> dict[str, Any]:
+        return {"version.$": version_path, "phase": phase, "since.$": since_path, "max_wait_seconds": max_wait_seconds}
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> "PollRequest":
+        return cls(event["version"], event["phase"], event["since"], int(event["max_wait_seconds"]))
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What every other lifecycle task receives: the execution's input and the results so far.
+
+    A result that was not written (yet) reads as ``{}``."""
+
+    state: Mapping[str, Any]
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> "RunState":
+        return cls(event)
+
+    def result(self, result: Result) -> dict[str, Any]:
+        return result.value(self.state) or {}
+
+    @property
+    def owner(self) -> str:
+        return self.state[RUN.name]["owner"]
+
+    @property
+    def lock_seconds(self) -> int | None:
+        return self.state[RUN.name].get("lock_seconds")
+
+    @property
+    def trigger(self) -> str:
+        return self.state.get(TRIGGER, "schedule")
+
+    @property
+    def check(self) -> dict[str, Any]:
+        return self.result(CHECK)
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.result(MANIFEST)
+
+    @property
+    def training(self) -> dict[str, Any]:
+        return self.result(TRAINING)
+
+    @property
+    def poll(self) -> dict[str, Any]:
+        return self.result(POLL)
+
+    @property
+    def candidate(self) -> dict[str, Any]:
+        return self.result(CANDIDATE)
+
+    @property
+    def start(self) -> dict[str, Any]:
+        return self.result(START)
+
+    @property
+    def switch(self) -> dict[str, Any]:
+        return self.result(SWITCH)
+
+    @property
+    def replay(self) -> dict[str, Any]:
+        return self.result(REPLAY)
+
+    @property
+    def outcome(self) -> str:
+        return (self.state.get(OUTCOME.name) or {}).get(VALUE, Outcome.FAILED.value)
+
+    @property
+    def error(self) -> dict[str, Any]:
+        return self.state.get(ERROR.name) or {}
+
+    @property
+    def stop_error(self) -> dict[str, Any]:
+        return self.state.get(STOP_ERROR.name) or {}
