@@ -9,13 +9,14 @@ from .runtime.events import UnrecognisedEvent, object_events
 from .runtime.ids import detection_id
 from .runtime.lambda_entry import entry_point
 from .runtime.state import now_iso, today
+from .runtime.workflow import FailedDetection
 
 
 def record_failure(event: dict) -> dict:
-    error = event.get("error") or {}
-    name, cause = error.get("Error", "Unknown"), str(error.get("Cause", ""))[:1000]
+    failed = FailedDetection.from_event(event)
+    name, cause = failed.error.get("Error", "Unknown"), str(failed.error.get("Cause", ""))[:1000]
     try:
-        obj = next(object_events(event.get("input") or {}))
+        obj = next(object_events(failed.input))
     except (UnrecognisedEvent, StopIteration, KeyError):
         obj = None
     reason = f"detection failed after retries: {name}: {cause}"

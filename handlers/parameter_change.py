@@ -12,6 +12,7 @@ from plugins import InvalidParameterValue
 from policies.names import ENABLE_TRAINING, POLL_FREQUENCY
 
 from .runtime import aws, config, context
+from .runtime.events import ParameterStoreChangeEvent
 from .runtime.lambda_entry import entry_point
 from .runtime.state import now_iso
 
@@ -62,5 +63,5 @@ def apply_schedule(rule: str, name: str, value) -> str:
 
 @entry_point
 def handler(event: dict) -> dict:
-    detail = event.get("detail") or {}
-    return apply_change(detail.get("name", ""), detail.get("operation", "Update"))
+    change = ParameterStoreChangeEvent(event).detail
+    return apply_change(change.name, change.operation)
