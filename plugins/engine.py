@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Any, Sequence, TypeVar
+from typing import Any, Sequence
 
 import pluggy
 
@@ -19,7 +19,6 @@ from .facts import DatasetStats, Detection, Evaluation, LoopEvent, ModelState, R
 from .parameters import Catalog, Settings
 
 log = logging.getLogger(__name__)
-D = TypeVar("D")
 
 
 class PolicyError(RuntimeError):
@@ -51,9 +50,10 @@ class Engine:
                     names.append(impl.plugin_name)
         return names
 
-    def _decide(self, hook_name: str, expected: type[D], **kwargs: Any) -> D:
+    def _decide(self, hook_name: str, **kwargs: Any) -> Any:
         # Implementations are asked like pluggy's firstresult call (last
         # registered first, tryfirst/trylast respected) so the decider is known.
+        expected = manager.DECISION_HOOKS[hook_name]
         for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
             args = {name: kwargs[name] for name in impl.argnames}
             try:
@@ -73,21 +73,19 @@ class Engine:
         raise NoDecision(f"no policy decided {hook_name}; every loaded policy returned None ({', '.join(self.policies)})")
 
     def review(self, detection: Detection, settings: Settings) -> ReviewDecision:
-        return self._decide("review_decision", ReviewDecision, detection=detection, settings=settings)
+        return self._decide("review_decision", detection=detection, settings=settings)
 
     def training(self, dataset: DatasetStats, model: ModelState, settings: Settings) -> TrainingDecision:
-        return self._decide("training_decision", TrainingDecision, dataset=dataset, model=model, settings=settings)
+        return self._decide("training_decision", dataset=dataset, model=model, settings=settings)
 
     def deployment(self, candidate: Evaluation, incumbent: Evaluation | None, settings: Settings) -> DeploymentDecision:
-        return self._decide(
-            "deployment_decision", DeploymentDecision, candidate=candidate, incumbent=incumbent, settings=settings
-        )
+        return self._decide("deployment_decision", candidate=candidate, incumbent=incumbent, settings=settings)
 
     def capacity(self, candidate: Evaluation, settings: Settings) -> InferenceCapacity:
-        return self._decide("inference_capacity", InferenceCapacity, candidate=candidate, settings=settings)
+        return self._decide("inference_capacity", candidate=candidate, settings=settings)
 
     def label(self, review: ReviewResult, settings: Settings) -> LabelDecision:
-        decision = self._decide("label_decision", LabelDecision, review=review, settings=settings)
+        decision = self._decide("label_decision", review=review, settings=settings)
         if decision.accept and decision.label not in review.label_set:
             raise PolicyError(
                 f"policy {decision.policy!r} accepted label {decision.label!r}, which is not in the label set "

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Iterable, Sequence
+import typing
+from types import MappingProxyType
+from typing import Iterable, Mapping, Sequence
 
 import pluggy
 
@@ -19,7 +21,25 @@ DEFAULTS = "policies.defaults"
 POLICIES_ENV = "LABELLOOP_POLICIES"
 REPLACE_DEFAULTS_ENV = "LABELLOOP_REPLACE_DEFAULTS"
 ENTRY_POINTS_ENV = "LABELLOOP_LOAD_ENTRY_POINTS"
-DECISION_HOOKS = ("review_decision", "training_decision", "deployment_decision", "inference_capacity", "label_decision")
+
+
+def _specs() -> dict[str, dict]:
+    """Every hook specification, in the order :mod:`.hookspecs` defines them: name -> pluggy's options."""
+    marker = f"{hookspecs.PROJECT}_spec"
+    return {name: getattr(fn, marker) for name, fn in vars(hookspecs).items() if callable(fn) and hasattr(fn, marker)}
+
+
+def _decision_type(name: str) -> type:
+    """What a decision hook returns besides ``None``, from its annotation (``Decision | None``)."""
+    returns = typing.get_type_hints(getattr(hookspecs, name))["return"]
+    (decision,) = [t for t in typing.get_args(returns) if t is not type(None)]
+    return decision
+
+
+HOOK_SPECS = _specs()
+# The firstresult hooks, asked one policy at a time until one decides: name -> the decision's type.
+DECISION_HOOKS: Mapping[str, type] = MappingProxyType(
+    {name: _decision_type(name) for name, options in HOOK_SPECS.items() if options.get("firstresult")})
 
 
 class PolicyLoadError(RuntimeError):
@@ -124,13 +144,9 @@ def _load_entry_point(ep):
 def _explain(exc: pluggy.PluginValidationError) -> str:
     text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
     if "unknown hook" in text:
-        known = ", ".join(name for name in dir(hookspecs) if _is_spec(name))
+        known = ", ".join(sorted(HOOK_SPECS))
         return f"implements a hook that does not exist: {text}. Known hooks: {known}"
     return f"does not match its hook specification: {text}"
-
-
-def _is_spec(name: str) -> bool:
-    return callable(getattr(hookspecs, name)) and hasattr(getattr(hookspecs, name), f"{hookspecs.PROJECT}_spec")
 
 
 def _plugin_name(pm: pluggy.PluginManager, plugin: object) -> str:

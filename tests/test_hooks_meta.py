@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 from plugins import hookspecs
+from plugins.decisions import DeploymentDecision, InferenceCapacity, LabelDecision, ReviewDecision, TrainingDecision
 from plugins.manager import DECISION_HOOKS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,6 +18,15 @@ def signature(name: str) -> str:
 
 def test_the_hooks_of_the_design_exist():
     assert set(HOOKS) == {"labelloop_parameters", "loop_event", *DECISION_HOOKS}
+
+
+def test_the_decision_hooks_are_the_firstresult_specs_with_their_annotated_decisions():
+    assert list(DECISION_HOOKS.items()) == [  # in the specs' order: the order policies are listed in
+        ("review_decision", ReviewDecision), ("training_decision", TrainingDecision),
+        ("deployment_decision", DeploymentDecision), ("inference_capacity", InferenceCapacity),
+        ("label_decision", LabelDecision)]
+    assert all(getattr(hookspecs, h).labelloop_spec["firstresult"] for h in DECISION_HOOKS)
+    assert not any(getattr(hookspecs, h).labelloop_spec["firstresult"] for h in ("labelloop_parameters", "loop_event"))
 
 
 def test_every_hook_is_documented_with_its_exact_signature():
