@@ -163,11 +163,15 @@ class PollRequest:
         return cls(event["version"], event["phase"], event["since"], int(event["max_wait_seconds"]))
 
 
+def _result(result: Result) -> property:
+    return property(lambda run: run.result(result), doc=f"The {result.name} result, ``{{}}`` before it is written.")
+
+
 @dataclass(frozen=True)
 class RunState:
-    """What every other lifecycle task receives: the execution's input and the results so far.
-
-    A result that was not written (yet) reads as ``{}``."""
+    """A lifecycle execution's state: the input and the results so far, as every task but the
+    polls receives it (and as the execution's output holds it at the end). A result that was
+    not written (yet) reads as ``{}``."""
 
     state: Mapping[str, Any]
 
@@ -190,37 +194,14 @@ class RunState:
     def trigger(self) -> str:
         return self.state.get(TRIGGER, "schedule")
 
-    @property
-    def check(self) -> dict[str, Any]:
-        return self.result(CHECK)
-
-    @property
-    def manifest(self) -> dict[str, Any]:
-        return self.result(MANIFEST)
-
-    @property
-    def training(self) -> dict[str, Any]:
-        return self.result(TRAINING)
-
-    @property
-    def poll(self) -> dict[str, Any]:
-        return self.result(POLL)
-
-    @property
-    def candidate(self) -> dict[str, Any]:
-        return self.result(CANDIDATE)
-
-    @property
-    def start(self) -> dict[str, Any]:
-        return self.result(START)
-
-    @property
-    def switch(self) -> dict[str, Any]:
-        return self.result(SWITCH)
-
-    @property
-    def replay(self) -> dict[str, Any]:
-        return self.result(REPLAY)
+    check = _result(CHECK)
+    manifest = _result(MANIFEST)
+    training = _result(TRAINING)
+    poll = _result(POLL)
+    candidate = _result(CANDIDATE)
+    start = _result(START)
+    switch = _result(SWITCH)
+    replay = _result(REPLAY)
 
     @property
     def outcome(self) -> str:
