@@ -1,7 +1,9 @@
-# Everything runs from a virtualenv this Makefile creates from the repo's own files.
+# Everything runs from a virtualenv this Makefile creates from the repo's own files; the tests
+# also run external validators installed with npm from package.json and package-lock.json.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+VALIDATORS := node_modules/.installed
 
 .PHONY: setup test sandbox clean
 
@@ -13,11 +15,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-test: setup
+# Exactly the locked versions; the linter needs none of its dependencies' install scripts.
+$(VALIDATORS): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+test: setup $(VALIDATORS)
 	$(BIN)/python -m pytest -n 2
 
 sandbox: setup
 	$(BIN)/labelloop sandbox
 
 clean:
-	rm -rf $(VENV) sandbox-report .pytest_cache
+	rm -rf $(VENV) node_modules sandbox-report .pytest_cache

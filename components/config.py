@@ -13,6 +13,9 @@ from typing import Any, Mapping
 from policies.names import NONE_OF_THE_ABOVE
 
 MIN_LABELS, MAX_LABELS = 2, 250
+A2I = "a2i"  # the review backend: Amazon A2I with a crowd-image-classifier task
+# crowd-image-classifier shows at most 10 categories, and None of the Above is one of them.
+A2I_MAX_LABELS = 9
 LABEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.,()&+-]{0,99}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ARCHITECTURES = ("arm64", "x86_64")
@@ -43,6 +46,7 @@ class StackConfig:
     max_training_hours: float = 24.0
     max_start_minutes: int = 60
     tags: Mapping[str, str] = field(default_factory=dict)
+    review_backend: str = A2I
 
 
 def _labels(raw: Any) -> tuple[str, ...]:
@@ -71,6 +75,10 @@ def _labels(raw: Any) -> tuple[str, ...]:
 def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     """Validate plain config values (keys as in ``Pulumi.<stack>.yaml`` without the namespace)."""
     labels = _labels(raw.get("labels"))
+    if len(labels) > A2I_MAX_LABELS:  # A2I is the only review backend so far
+        raise ConfigError("labels", f"has {len(labels)} labels; A2I's image classification task "
+                          f"(crowd-image-classifier) shows at most 10 choices: {A2I_MAX_LABELS} labels "
+                          f"and {NONE_OF_THE_ABOVE!r}", f"use at most {A2I_MAX_LABELS} labels (merge or drop some)")
     email = raw.get("notificationEmail")
     if email is not None and not (isinstance(email, str) and EMAIL_PATTERN.match(email)):
         raise ConfigError("notificationEmail", f"{email!r} is not an e-mail address", "set one address, or unset the key")

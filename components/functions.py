@@ -18,7 +18,8 @@ class Grant:
     """Actions on one kind of this stack's resources.
 
     ``resource`` is one of: ``objects:<prefix>`` (objects under a bucket
-    prefix), ``bucket:<prefix>`` (ListBucket limited to a prefix), ``table``,
+    prefix), ``bucket:<prefix>`` (ListBucket limited to a prefix), ``bucket``
+    (the bucket itself: its location, its ACL, listing all of it), ``table``,
     ``topic``, ``parameters``, ``project`` (the Rekognition project),
     ``project_versions`` (its model versions), ``flow_definition``,
     ``state_machine:<name>``, ``schedule_rule``.
@@ -42,10 +43,19 @@ TABLE_RW = Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
 PARAMETERS = Grant(("ssm:GetParametersByPath",), "parameters")
 PUBLISH = Grant(("sns:Publish",), "topic")
 DESCRIBE_VERSIONS = Grant(("rekognition:DescribeProjectVersions",), "project")
+# Rekognition Custom Labels reads the training manifest and every image it names, and writes the
+# training results, with the S3 access of whoever calls CreateProjectVersion (a bucket policy for
+# rekognition.amazonaws.com is no longer used: "Set up SDK permissions"). These are the actions AWS
+# documents for a bucket of one's own ("Accessing external Amazon S3 buckets"); the bucket-level
+# ones cannot be narrowed to a prefix, since which prefix the service lists is not documented.
+CUSTOM_LABELS_BUCKET = ("s3:GetBucketAcl", "s3:GetBucketLocation", "s3:ListBucket")
+CUSTOM_LABELS_READS = ("s3:GetObject", "s3:GetObjectAcl", "s3:GetObjectTagging", "s3:GetObjectVersion")
+CUSTOM_LABELS_WRITES = ("s3:PutObject",)
 
 FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
     # -- detection and review ---------------------------------------------------
     FunctionSpec("detect", "handlers.detect.handler", "Classify an uploaded image and record the review decision", (
+        # DetectCustomLabels reads the image (the uploaded version) with this role's S3 access.
         Grant(("s3:GetObject", "s3:GetObjectVersion"), f"objects:{layout.DETECTION_PREFIX}"),
         Grant(("rekognition:DetectCustomLabels",), "project_versions"),
         TABLE_RW, PARAMETERS, PUBLISH,
@@ -76,7 +86,11 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
         Grant(("rekognition:CreateProjectVersion",), "project"),
         Grant(("rekognition:CreateProjectVersion",), "project_versions"),
         # The version is created with tags: IAM authorizes those as rekognition:TagResource on it.
-        Grant(("rekognition:TagResource",), "project_versions"), TABLE_RW)),
+        Grant(("rekognition:TagResource",), "project_versions"),
+        Grant(CUSTOM_LABELS_BUCKET, "bucket"),
+        Grant(CUSTOM_LABELS_READS, f"objects:{layout.MANIFEST_PREFIX}"),
+        Grant(CUSTOM_LABELS_READS, f"objects:{layout.TRAINING_PREFIX}"),
+        Grant(CUSTOM_LABELS_WRITES, f"objects:{layout.EVALUATION_PREFIX}"), TABLE_RW)),
     FunctionSpec("model_status", "handlers.lifecycle.training.status_handler",
                  "Poll a model version's training or start status", (DESCRIBE_VERSIONS, TABLE_RW)),
     FunctionSpec("evaluate", "handlers.lifecycle.evaluate.handler",
@@ -95,7 +109,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
     FunctionSpec("finish_run", "handlers.lifecycle.finish.handler", "Close a lifecycle run: lock, counters, report", (
         Grant(("rekognition:StopProjectVersion",), "project_versions"), DESCRIBE_VERSIONS, TABLE_RW, PUBLISH)),
     FunctionSpec("prepare_rollback", "handlers.lifecycle.rollback.handler",
-                 "Choose the previous version to roll back to", (TABLE_RW, PUBLISH)),
+                 "Choose the previous version to roll back to", (TABLE_RW, PARAMETERS, PUBLISH)),
     FunctionSpec("parameter_change", "handlers.parameter_change.handler",
                  "Apply an operator parameter change to the training schedule", (
                      Grant(("events:DescribeRule", "events:PutRule", "events:EnableRule", "events:DisableRule"),

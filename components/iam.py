@@ -95,7 +95,8 @@ def grant_statement(index: int, grant: Grant, arns: StackArns) -> Statement:
         resources = (pulumi.Output.concat(arns.bucket, "/", qualifier, "*"),)
     elif kind == "bucket":
         resources = (arns.bucket,)
-        conditions = (Condition("StringLike", "s3:prefix", (f"{qualifier}*",)),)
+        if qualifier:  # listing limited to a prefix; without one, the bucket itself
+            conditions = (Condition("StringLike", "s3:prefix", (f"{qualifier}*",)),)
     elif kind in ("table", "topic", "project_versions", "flow_definition", "schedule_rule"):
         resources = (getattr(arns, kind),)
     elif kind == "parameters":

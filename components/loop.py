@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
-from components.config import StackConfig, load_policies
+from components.config import A2I, StackConfig, load_policies
 from components.detection import Detection, DetectionArgs
 from components.detection import MACHINE as DETECTION
 from components.human_review import HumanReview, HumanReviewArgs, flow_definition_name
@@ -57,7 +57,8 @@ class LabelLoop(pulumi.ComponentResource):
         account = account_of(self)
 
         self.storage = Storage(f"{prefix}-storage", StorageArgs(
-            naming=naming, account=account, notification_email=config.notification_email, tags=tags), opts=child)
+            naming=naming, account=account, notification_email=config.notification_email,
+            a2i_review=config.review_backend == A2I, tags=tags), opts=child)
 
         schedule_rule = naming.rule(training_schedule(settings).name)
         flow_name = flow_definition_name(naming, config.labels, config.workteam_name)

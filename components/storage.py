@@ -21,9 +21,9 @@ NONCURRENT_WORKING_DAYS = 7
 NONCURRENT_DAYS = 30  # an overwritten or deleted training image can be restored for this long
 ABORT_MULTIPART_DAYS = 7
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
-# Rekognition Custom Labels reads the manifest and the images it names, and writes the evaluation.
-REKOGNITION_READS = (layout.TRAINING_PREFIX, layout.MANIFEST_PREFIX)
-REKOGNITION_WRITES = (layout.EVALUATION_PREFIX,)
+# A2I's task pages load the image cross-origin; without this rule on the bucket holding it, review
+# tasks fail ("CORS Permission Requirement", A2I permissions and security).
+A2I_CORS_RULE = {"allowed_headers": [], "allowed_methods": ["GET"], "allowed_origins": ["*"], "expose_headers": []}
 # What administering the topic's key takes (no "kms:*": using the key is granted separately).
 KEY_ADMINISTRATION = (
     "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey", "kms:DisableKey",
@@ -39,6 +39,7 @@ class StorageArgs:
     naming: Naming
     account: pulumi.Output[Account]
     notification_email: str | None = None
+    a2i_review: bool = False  # reviews run in A2I: the bucket needs A2I's CORS rule
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -55,7 +56,6 @@ class Storage(pulumi.ComponentResource):
         super().__init__("labelloop:index:Storage", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
-        account_id = args.account.apply(lambda a: a.account_id)
 
         # -- the bucket ----------------------------------------------------------------
         self.bucket = aws.s3.Bucket(f"{name}-data", force_destroy=False, tags=tags, opts=child)
@@ -76,10 +76,18 @@ class Storage(pulumi.ComponentResource):
         self.lifecycle = aws.s3.BucketLifecycleConfiguration(
             f"{name}-data-lifecycle", bucket=self.bucket.id, rules=self._lifecycle_rules(),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.versioning]))
+        # Only the TLS rule: Rekognition Custom Labels reads and writes with the calling function's
+        # role, so it needs no statement for rekognition.amazonaws.com ("Set up SDK permissions"),
+        # and A2I uses its flow definition's role.
         self.bucket_policy = aws.s3.BucketPolicy(
             f"{name}-data-policy", bucket=self.bucket.id,
-            policy=iam.document(self._bucket_statements(self.bucket.arn, account_id), self),
+            policy=iam.document(self._bucket_statements(self.bucket.arn), self),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.public_access_block]))
+        self.cors = None
+        if args.a2i_review:
+            self.cors = aws.s3.BucketCorsConfiguration(
+                f"{name}-data-cors", bucket=self.bucket.id,
+                cors_rules=[aws.s3.BucketCorsConfigurationCorsRuleArgs(**A2I_CORS_RULE)], opts=child)
         # Object events go to EventBridge, where the rules of components.triggers pick them up.
         self.notification = aws.s3.BucketNotification(f"{name}-data-events", bucket=self.bucket.id,
                                                       eventbridge=True, opts=child)
@@ -157,24 +165,10 @@ class Storage(pulumi.ComponentResource):
                 days_after_initiation=ABORT_MULTIPART_DAYS))]
 
     @staticmethod
-    def _bucket_statements(bucket_arn: pulumi.Output[str], account_id: pulumi.Output[str]) -> list[iam.Statement]:
-        objects = lambda prefix: pulumi.Output.concat(bucket_arn, "/", prefix, "*")  # noqa: E731
-        from_this_account = (iam.Condition("StringEquals", "aws:SourceAccount", (account_id,)),)
-        rekognition = {"Service": ["rekognition.amazonaws.com"]}
-        return [
-            iam.Statement("DenyInsecureTransport", ("s3:*",), (bucket_arn, objects("")), effect="Deny",
-                          principals={"*": ["*"]},
-                          conditions=(iam.Condition("Bool", "aws:SecureTransport", ("false",)),)),
-            iam.Statement("RekognitionLocatesBucket", ("s3:GetBucketAcl", "s3:GetBucketLocation"), (bucket_arn,),
-                          principals=rekognition, conditions=from_this_account),
-            iam.Statement("RekognitionReadsTrainingData",
-                          ("s3:GetObject", "s3:GetObjectAcl", "s3:GetObjectTagging", "s3:GetObjectVersion"),
-                          tuple(objects(p) for p in REKOGNITION_READS), principals=rekognition,
-                          conditions=from_this_account),
-            iam.Statement("RekognitionWritesEvaluation", ("s3:PutObject",),
-                          tuple(objects(p) for p in REKOGNITION_WRITES), principals=rekognition,
-                          conditions=from_this_account),
-        ]
+    def _bucket_statements(bucket_arn: pulumi.Output[str]) -> list[iam.Statement]:
+        return [iam.Statement("DenyInsecureTransport", ("s3:*",), (bucket_arn, pulumi.Output.concat(bucket_arn, "/*")),
+                              effect="Deny", principals={"*": ["*"]},
+                              conditions=(iam.Condition("Bool", "aws:SecureTransport", ("false",)),))]
 
     @staticmethod
     def _key_statements(account: pulumi.Output[Account]) -> list[iam.Statement]:

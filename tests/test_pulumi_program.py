@@ -4,17 +4,19 @@ what the stack config examples do, and that the mocks themselves are trustworthy
 import importlib
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pulumi
 import pytest
 import yaml
 
-from components.config import KEYS, ConfigError
+from components.config import KEYS, ConfigError, parse_stack_config
 from components.functions import FUNCTIONS
 from components.naming import Account, Naming, StackNameError
 from components.storage import Storage, StorageArgs
-from pulumi_mocks import ACCOUNT, DEFAULT, FULL, FUNCTION, REGION, ROLE_POLICY, ROOT, Deployment, run, run_program
+from pulumi_mocks import (ACCOUNT, DEFAULT, FULL, FUNCTION, REGION, ROLE_POLICY, ROOT, Deployment, run, run_loop,
+                          run_program)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -35,6 +37,7 @@ DEFAULT_STACK = {
     "aws:lambda/permission:Permission": 4,
     "aws:rekognition/project:Project": 1,
     "aws:s3/bucket:Bucket": 1,
+    "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration": 1,  # A2I review
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
     "aws:s3/bucketNotification:BucketNotification": 1,
     "aws:s3/bucketPolicy:BucketPolicy": 1,
@@ -190,6 +193,8 @@ INVALID = [
      "has 1 label(s); Rekognition classification needs 2 to 250"),
     ({"labels": ["cat", "dogs/big"], "workteamName": "reviewers"}, "labels",
      "contains 'dogs/big', which cannot be an S3 folder and review choice"),
+    ({"labels": [f"l{i}" for i in range(10)], "workteamName": "reviewers"}, "labels",
+     "has 10 labels; A2I's image classification task (crowd-image-classifier) shows at most 10 choices"),
     ({"labels": ["cat", "dog"], "workteamName": "reviewers", "createWorkforce": True}, "workteamName",
      "workteamName and createWorkforce are both set"),
     ({"labels": ["cat", "dog"], "workteamName": "reviewers", "policies": ["acme_no_such_policy"]}, "policies",
@@ -210,7 +215,7 @@ def test_an_invalid_config_stops_the_program_naming_the_key_and_the_fix(config, 
 
 
 def test_the_longest_stack_name_fits_every_name_limit():
-    d = run_program({**FULL, "labels": [f"l{i:03}" for i in range(250)]}, stack="s" * 30)
+    d = run_loop(replace(parse_stack_config(FULL), labels=tuple(f"l{i:03}" for i in range(250))), stack="s" * 30)
     limits = {"aws:lambda/function:Function": ("name", 64), "aws:iam/role:Role": ("name", 64),
               "aws:cloudwatch/eventRule:EventRule": ("name", 64), "aws:sqs/queue:Queue": ("name", 80),
               "aws:sfn/stateMachine:StateMachine": ("name", 80), "aws:cognito/userPoolDomain:UserPoolDomain":
@@ -234,6 +239,16 @@ def test_a_stack_name_that_cannot_name_resources_is_refused():
 
 
 # -- the guard: assertions inside apply do run ----------------------------------------------------------
+def test_storage_without_a2i_review_has_no_cors_rule():
+    def program():
+        Storage("labelloop-unit-storage", StorageArgs(
+            naming=Naming("unit"), account=pulumi.Output.from_input(Account("aws", REGION, ACCOUNT))))
+
+    types = {r.type for r in run(program, {}).resources.values()}
+    assert "aws:s3/bucketPolicy:BucketPolicy" in types
+    assert "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration" not in types
+
+
 def _storage_bucket_check(expected_prefix: str):
     def program():
         storage = Storage("labelloop-unit-storage", StorageArgs(
@@ -272,7 +287,7 @@ def test_250_long_labels_fit_lambda_limits():
     """The labels travel in the archive, so even Rekognition's maximum of 250 labels leaves every
     function's environment far under Lambda's 4 KB."""
     labels = [f"a rather long label name number {i:03}" for i in range(250)]
-    d = run_program({"labels": labels, "workteamName": "reviewers"})
+    d = run_loop(replace(parse_stack_config(DEFAULT), labels=tuple(labels)))
     for function in d.of_type(FUNCTION):
         variables = function.inputs["environment"]["variables"]
         assert "LABELLOOP_LABELS" not in variables

@@ -141,6 +141,8 @@ def test_grants_name_the_resources_of_their_kind():
 
     detect = by_sid("detect")
     assert detect["G0ObjectsImagesForDetection"]["Resource"] == f"arn:aws:s3:::{bucket}/images_for_detection/*"
+    # DetectCustomLabels reads the image, the uploaded version, with the caller's S3 access.
+    assert detect["G0ObjectsImagesForDetection"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
     assert detect["G1ProjectVersions"]["Resource"] == arn("rekognition", "project/labelloop-test-model/version/*")
     assert detect["G2Table"]["Resource"] == arn("dynamodb", "table/labelloop-test-state")
     assert detect["G3Parameters"]["Resource"] == [arn("ssm", "parameter/labelloop/test"),
@@ -155,6 +157,8 @@ def test_grants_name_the_resources_of_their_kind():
     assert training["G0Project"]["Resource"] == project == arn("rekognition", "project/labelloop-test-model/1767225600000")
     assert training["G2ProjectVersions"]["Action"] == "rekognition:TagResource"
     assert by_sid("start_review")["G0FlowDefinition"]["Resource"] == d.stack_outputs["flowDefinitionArn"]
+    rollback = by_sid("prepare_rollback")["G1Parameters"]
+    assert (rollback["Action"], rollback["Resource"]) == ("ssm:GetParametersByPath", detect["G3Parameters"]["Resource"])
     assert by_sid("replay_pending")["G1StateMachineDetection"]["Resource"] == d.stack_outputs["detectionStateMachineArn"]
     rule = d.one("aws:cloudwatch/eventRule:EventRule", name="labelloop-test-training-schedule")
     assert by_sid("parameter_change")["G0ScheduleRule"]["Resource"] == rule.outputs["arn"]
@@ -260,20 +264,26 @@ def test_bucket_is_encrypted_private_versioned_and_tls_only():
     assert bucket.inputs.get("forceDestroy") is False
 
 
-def test_rekognition_may_read_training_data_and_write_evaluations_only_for_this_account():
+def test_the_bucket_policy_names_no_service_and_only_refuses_insecure_transport():
+    """Custom Labels reads and writes with the calling function's role ("Set up SDK permissions":
+    a statement for rekognition.amazonaws.com is no longer needed), A2I with its flow definition's."""
+    policy = _bucket_policy(run_program(DEFAULT))
+    assert list(policy) == ["DenyInsecureTransport"]
+
+
+def test_training_reads_its_data_and_writes_its_evaluation_with_its_own_role():
     d = run_program(DEFAULT)
-    name = d.stack_outputs["bucketName"]
-    policy = _bucket_policy(d)
-    rekognition = {sid: s for sid, s in policy.items() if s.get("Principal") == {"Service": "rekognition.amazonaws.com"}}
-    assert set(rekognition) == {"RekognitionLocatesBucket", "RekognitionReadsTrainingData", "RekognitionWritesEvaluation"}
-    for s in rekognition.values():
-        assert s["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
-    assert rekognition["RekognitionReadsTrainingData"]["Resource"] == [
-        f"arn:aws:s3:::{name}/images_labeled_by_folder/*", f"arn:aws:s3:::{name}/manifests/*"]
-    assert rekognition["RekognitionWritesEvaluation"] == {
-        "Sid": "RekognitionWritesEvaluation", "Effect": "Allow", "Action": "s3:PutObject",
-        "Resource": f"arn:aws:s3:::{name}/evaluation/*", "Principal": {"Service": "rekognition.amazonaws.com"},
-        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}
+    bucket = f"arn:aws:s3:::{d.stack_outputs['bucketName']}"
+    statements = role_policy(d, function_name("start_training"))["Statement"]
+    s3 = {s["Sid"]: (sorted(as_list(s["Action"])), s["Resource"], s.get("Condition"))
+          for s in statements if any(a.startswith("s3:") for a in as_list(s["Action"]))}
+    reads = ["s3:GetObject", "s3:GetObjectAcl", "s3:GetObjectTagging", "s3:GetObjectVersion"]
+    assert s3 == {
+        "G3Bucket": (["s3:GetBucketAcl", "s3:GetBucketLocation", "s3:ListBucket"], bucket, None),
+        "G4ObjectsManifests": (reads, f"{bucket}/manifests/*", None),
+        "G5ObjectsImagesLabeledByFolder": (reads, f"{bucket}/images_labeled_by_folder/*", None),
+        "G6ObjectsEvaluation": (["s3:PutObject"], f"{bucket}/evaluation/*", None),
+    }
 
 
 def test_topic_is_encrypted_with_a_rotated_key_alarms_can_use():

@@ -55,7 +55,13 @@ def test_storage(default, full):
     kinds = {r.type.split(":")[-1] for r in default.children(storage)}
     assert kinds == {"Bucket", "BucketServerSideEncryptionConfiguration", "BucketPublicAccessBlock",
                      "BucketVersioning", "BucketLifecycleConfiguration", "BucketPolicy", "BucketNotification",
-                     "Table", "Key", "Alias", "Topic", "Queue", "QueuePolicy"}
+                     "BucketCorsConfiguration", "Table", "Key", "Alias", "Topic", "Queue", "QueuePolicy"}
+    # A2I's task pages load the image cross-origin: the rule A2I documents, on the bucket holding them.
+    (cors,) = default.of_type("aws:s3/bucketCorsConfiguration:BucketCorsConfiguration")
+    assert cors.inputs["bucket"] == default.stack_outputs["bucketName"]
+    assert [{k: rule.get(k, []) for k in ("allowedHeaders", "allowedMethods", "allowedOrigins", "exposeHeaders")}
+            for rule in cors.inputs["corsRules"]] == [
+        {"allowedHeaders": [], "allowedMethods": ["GET"], "allowedOrigins": ["*"], "exposeHeaders": []}]
     (table,) = default.of_type(TABLE)
     assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
     assert table.inputs["pointInTimeRecovery"] == {"enabled": True}

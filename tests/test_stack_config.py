@@ -19,10 +19,20 @@ def test_a_small_valid_config():
     assert cfg(maxTrainingHours=2.5, maxStartMinutes=30).max_training_hours == 2.5
 
 
+def test_a2i_review_takes_at_most_nine_labels_besides_none_of_the_above():
+    labels = [f"l{i}" for i in range(9)]
+    assert cfg(labels=labels).labels == tuple(labels) and cfg().review_backend == "a2i"
+    with pytest.raises(ConfigError) as err:
+        cfg(labels=[*labels, "l9"])
+    assert err.value.key == "labels"
+    assert str(err.value).endswith("Fix: use at most 9 labels (merge or drop some)")
+
+
 @pytest.mark.parametrize("changes,message", [
     ({"labels": None}, "labelloop:labels is required"),
     ({"labels": ["cat"]}, "has 1 label(s); Rekognition classification needs 2 to 250"),
     ({"labels": [f"l{i}" for i in range(251)]}, "has 251 label(s)"),
+    ({"labels": [f"l{i}" for i in range(10)]}, "shows at most 10 choices: 9 labels and 'None of the Above'"),
     ({"labels": ["cat", "a/b"]}, "contains 'a/b', which cannot be an S3 folder"),
     ({"labels": ["cat", "../x"]}, "contains '../x'"),
     ({"labels": ["cat", "Cat"]}, "contains 'cat' and 'Cat'"),
