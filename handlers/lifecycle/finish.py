@@ -9,7 +9,6 @@ from botocore.exceptions import ClientError
 
 from ..runtime import aws, context
 from ..runtime.lambda_entry import entry_point
-from ..runtime.state import now_iso
 from .deploy import stop_model
 
 HEADLINES = {
@@ -64,10 +63,9 @@ def finish(state: dict) -> dict:
                      "stop it with `labelloop status` / the console")
     manifest = _value(state, "manifest")
     if manifest.get("ok") and outcome != "deployed":
-        table.set_trained_snapshot(manifest["counts"])  # a rejected or failed candidate's data counts as seen
+        table.mark_seen(manifest["counts"])  # a rejected or failed candidate's data counts as seen
     elif outcome == "deployed" and manifest.get("counts"):
-        table.set_trained_snapshot(manifest["counts"])
-        table.update("LOOP", "STATE", {"trained_at": now_iso()})
+        table.mark_trained(manifest["counts"])
     reason = reason_of(state, outcome)
     if outcome == "not_trainable":  # the recorded reason not to train (shown by `labelloop status`)
         table.record_training_decision({"train": False, "reason": reason, "policy": "labelloop (Rekognition rules)",
