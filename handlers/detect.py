@@ -58,7 +58,8 @@ def detect(obj: ObjectEvent, pending_cursor: str | None = None) -> dict[str, Any
 
     loop = table.begin_detection()
     if not loop.active_arn:
-        return _pending(table, record, "no model is deployed yet; it is detected once the first model is promoted", pending_cursor)
+        return _pending(table, record, "no model is deployed yet; it is detected once the first model is promoted",
+                        pending_cursor)
 
     image = {"S3Object": {"Bucket": obj.bucket, "Name": obj.key, **({"Version": obj.version_id} if obj.version_id else {})}}
     try:

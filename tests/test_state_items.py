@@ -30,8 +30,9 @@ from handlers.runtime.state import (
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = "2026-01-02"
-IMAGE = DetectionRecord("d1", bucket="b", key="images_for_detection/a.png", image_uri="s3://b/images_for_detection/a.png",
-                        detected_at=f"{DAY}T03:04:05.000000Z", outcome="pending", reason="no model yet")
+IMAGE = DetectionRecord("d1", bucket="b", key="images_for_detection/a.png",
+                        image_uri="s3://b/images_for_detection/a.png", detected_at=f"{DAY}T03:04:05.000000Z",
+                        outcome="pending", reason="no model yet")
 # Every public method of StateTable, by what it does: the workload below calls every write.
 WRITES = {"begin_detection", "record_detection", "replace_pending", "note_detection_failure", "record_review_started",
           "record_review_finished", "record_output_rejected", "add_training_image", "remove_training_image",
@@ -74,7 +75,8 @@ def workload(table) -> None:
     table.replace_pending(replace(IMAGE, outcome="to_training", reason="below", model_version="v1",
                                   labels=({"name": "cat", "confidence": 50.0},),
                                   decision={"review": True, "purpose": "training", "reason": "below"}), first.cursor)
-    table.record_review_started(ReviewTask("labelloop-d1", "d1", "training", IMAGE.image_uri, f"{DAY}T03:05:00.000000Z"))
+    table.record_review_started(ReviewTask("labelloop-d1", "d1", "training", IMAGE.image_uri,
+                                           f"{DAY}T03:05:00.000000Z"))
     table.record_review_finished("labelloop-d1", "d1", "accepted", {"label": "cat", "finished_at": f"{DAY}T04:00:00Z"})
     table.record_output_rejected("a2i-human-loop-data/flow/output.json", "not JSON")
     table.add_training_image("images_labeled_by_folder/cat/1.png", "cat")
@@ -141,7 +143,8 @@ def test_records_read_back(table):
     assert table.review("labelloop-d1").result["label"] == "cat"
     assert table.model("v1").counts == {"cat": 1} and table.model(None) is None
     assert table.day_stats(DAY).counts["outcome_to_training"] == 1 and table.day_stats(DAY).detections == 3
-    assert [(c.parameter, c.value, c.schedule) for c in table.parameter_changes()] == [("Minimum-Confidence", "80", None)]
+    changes = table.parameter_changes()
+    assert [(c.parameter, c.value, c.schedule) for c in changes] == [("Minimum-Confidence", "80", None)]
     snapshot = Snapshot.of(table.all_items())
     assert {d.detection_id for d in snapshot.detections} == {"d1", "d2", "d3"}
     assert [r.name for r in snapshot.reviews] == ["labelloop-d1"] and snapshot.loop.active_version == "v1"

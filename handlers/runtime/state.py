@@ -40,8 +40,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
-from functools import cached_property
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Iterable, Iterator, Mapping
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -94,28 +94,28 @@ class ItemType:
         return tuple(re.compile("(.+)".join(re.escape(p) for p in _VARIABLE.split(t))) for t in (self.pk, self.sk))
 
 
-LOOP = ItemType("LOOP", "STATE", "active and previous model (compare-and-swap), detection sequence, versions "
-                "numbered, reviews per day, open reviews, training lock, last training decision, training baseline "
-                "(images per label at the last training, when it finished)")
-LABEL_COUNT = ItemType("LOOP", "COUNT#<label>", "training images per label")
-DETECTION = ItemType("DET#<detection id>", "DET", "one detection: image, every label score, model version, "
-                     "decision with reason and policy, outcome, review status, human label, failure")
-PENDING = ItemType("PENDING", "<detected at>#<detection id>", "a detection waiting for a model, in arrival order")
-REVIEW = ItemType("HL#<human loop>", "HL", "one human loop: detection, purpose, status, result with the answers")
-TRAINING_IMAGE = ItemType("IMG#<key>", "IMG",
-                          "one counted training image (makes the counters exact under duplicate events)")
-DAY = ItemType("STATS#<day>", "STATS", "counts per outcome and review status for a UTC day (daily summary, "
-               "`labelloop status`)")
-MODEL = ItemType("MODEL#<version>", "MODEL", "a version: status, manifest, evaluation with per-label metrics, "
-                 "deployment decision, start and stop")
-REJECTED_OUTPUT = ItemType("REJECTED#<output key>", "OUTPUT", "an A2I output rejected, with the reason (reported "
-                           "once)")
-ALERT = ItemType("ALERT#<name>", "<value>", "a problem already reported (an invalid parameter value, a kind of "
-                 "detection failure on a day): alert once")
-PARAMETER_CHANGE = ItemType("PARAMCHANGE", "<time>", "an applied operator parameter change: parameter, operation, "
-                            "value, schedule")
-ITEM_TYPES = (LOOP, LABEL_COUNT, DETECTION, PENDING, REVIEW, TRAINING_IMAGE, DAY, MODEL, REJECTED_OUTPUT, ALERT,
-              PARAMETER_CHANGE)
+_LOOP = ItemType("LOOP", "STATE", "active and previous model (compare-and-swap), detection sequence, versions "
+                 "numbered, reviews per day, open reviews, training lock, last training decision, training baseline "
+                 "(images per label at the last training, when it finished)")
+_LABEL_COUNT = ItemType("LOOP", "COUNT#<label>", "training images per label")
+_DETECTION = ItemType("DET#<detection id>", "DET", "one detection: image, every label score, model version, "
+                      "decision with reason and policy, outcome, review status, human label, failure")
+_PENDING = ItemType("PENDING", "<detected at>#<detection id>", "a detection waiting for a model, in arrival order")
+_REVIEW = ItemType("HL#<human loop>", "HL", "one human loop: detection, purpose, status, result with the answers")
+_TRAINING_IMAGE = ItemType("IMG#<key>", "IMG",
+                           "one counted training image (makes the counters exact under duplicate events)")
+_DAY = ItemType("STATS#<day>", "STATS", "counts per outcome and review status for a UTC day (daily summary, "
+                "`labelloop status`)")
+_MODEL = ItemType("MODEL#<version>", "MODEL", "a version: status, manifest, evaluation with per-label metrics, "
+                  "deployment decision, start and stop")
+_REJECTED_OUTPUT = ItemType("REJECTED#<output key>", "OUTPUT",
+                            "an A2I output rejected, with the reason (reported once)")
+_ALERT = ItemType("ALERT#<name>", "<value>", "a problem already reported (an invalid parameter value, a kind of "
+                  "detection failure on a day): alert once")
+_PARAMETER_CHANGE = ItemType("PARAMCHANGE", "<time>", "an applied operator parameter change: parameter, "
+                             "operation, value, schedule")
+ITEM_TYPES = (_LOOP, _LABEL_COUNT, _DETECTION, _PENDING, _REVIEW, _TRAINING_IMAGE, _DAY, _MODEL, _REJECTED_OUTPUT,
+              _ALERT, _PARAMETER_CHANGE)
 
 
 def item_type(key: Mapping[str, Any]) -> ItemType | None:
@@ -332,6 +332,8 @@ class DayStats:
 
 @dataclass(frozen=True)
 class ParameterChange:
+    """An operator parameter change the loop applied (``schedule``: what it did to the training schedule)."""
+
     at: str
     parameter: str
     operation: str
@@ -355,11 +357,11 @@ class Snapshot:
         by_type: dict[ItemType | None, list[Mapping[str, Any]]] = {}
         for item in items:
             by_type.setdefault(item_type(item), []).append(item)
-        state = next(iter(by_type.get(LOOP, ())), {})
-        return cls(_loop_state(state), _dataset(state, by_type.get(LABEL_COUNT, ())),
-                   tuple(_detection(i) for i in by_type.get(DETECTION, ())),
-                   tuple(_review(i) for i in by_type.get(REVIEW, ())),
-                   tuple(sorted((_day(i) for i in by_type.get(DAY, ())), key=lambda d: d.day)))
+        state = next(iter(by_type.get(_LOOP, ())), {})
+        return cls(_loop_state(state), _dataset(state, by_type.get(_LABEL_COUNT, ())),
+                   tuple(_detection(i) for i in by_type.get(_DETECTION, ())),
+                   tuple(_review(i) for i in by_type.get(_REVIEW, ())),
+                   tuple(sorted((_day(i) for i in by_type.get(_DAY, ())), key=lambda d: d.day)))
 
     @property
     def last_day(self) -> str | None:
@@ -399,13 +401,13 @@ def _loop_state(item: Mapping[str, Any] | None, day: str | None = None) -> LoopS
 
 def _dataset(state: Mapping[str, Any] | None, counts: Iterable[Mapping[str, Any]]) -> Dataset:
     state = state or {}
-    return Dataset({LABEL_COUNT.part(i): max(0, int(i.get("count", 0))) for i in counts},
+    return Dataset({_LABEL_COUNT.part(i): max(0, int(i.get("count", 0))) for i in counts},
                    {label: int(n) for label, n in (state.get("trained_counts") or {}).items()},
                    state.get("trained_at"))
 
 
 def _detection(item: Mapping[str, Any]) -> DetectionRecord:
-    values = _fields(DetectionRecord, item) | {"detection_id": item.get("detection_id") or DETECTION.part(item),
+    values = _fields(DetectionRecord, item) | {"detection_id": item.get("detection_id") or _DETECTION.part(item),
                                                "labels": tuple(item.get("labels") or ())}
     if values.get("human_label") == "-":  # a review closed without a label
         values["human_label"] = None
@@ -418,7 +420,7 @@ def _pending(item: Mapping[str, Any]) -> PendingDetection:
 
 def _review(item: Mapping[str, Any]) -> ReviewTask:
     unread = dict.fromkeys(("detection_id", "purpose", "image_uri", "started_at"))  # None where an outline has none
-    return ReviewTask(**unread | _fields(ReviewTask, item) | {"name": item.get("name") or REVIEW.part(item)})
+    return ReviewTask(**unread | _fields(ReviewTask, item) | {"name": item.get("name") or _REVIEW.part(item)})
 
 
 def _model(item: Mapping[str, Any]) -> ModelVersion:
@@ -426,7 +428,7 @@ def _model(item: Mapping[str, Any]) -> ModelVersion:
 
 
 def _day(item: Mapping[str, Any]) -> DayStats:
-    return DayStats(DAY.part(item), {k: int(v) for k, v in item.items() if k not in ("pk", "sk")})
+    return DayStats(_DAY.part(item), {k: int(v) for k, v in item.items() if k not in ("pk", "sk")})
 
 
 def _parameter_change(item: Mapping[str, Any]) -> ParameterChange:
@@ -450,13 +452,10 @@ class StateTable:
     def _get(self, key: dict) -> dict | None:
         return _plain(self._ddb.get_item(TableName=self.name, Key=key, ConsistentRead=True).get("Item"))
 
-    def _query(self, pk: str, prefix: str | None = None) -> list[dict]:
-        """Every item of a partition (optionally with an ``sk`` prefix), all pages."""
+    def _query(self, pk: str) -> list[dict]:
+        """Every item of a partition, all pages."""
         kwargs: dict[str, Any] = {"TableName": self.name, "ConsistentRead": True,
                                   "KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": pk}}}
-        if prefix:
-            kwargs["KeyConditionExpression"] += " AND begins_with(sk, :p)"
-            kwargs["ExpressionAttributeValues"][":p"] = {"S": prefix}
         items: list[dict] = []
         while True:
             page = self._ddb.query(**kwargs)
@@ -485,11 +484,10 @@ class StateTable:
                 raise AlreadyDone(", ".join(r or "None" for r in reasons)) from exc
             raise
 
-    def _put(self, key: dict, values: Mapping[str, Any], *, if_absent: bool = True) -> dict:
-        put: dict[str, Any] = {"TableName": self.name, "Item": key | _item(values)}
-        if if_absent:
-            put["ConditionExpression"] = "attribute_not_exists(pk)"
-        return {"Put": put}
+    def _put(self, key: dict, values: Mapping[str, Any]) -> dict:
+        """A put of a new item (one that is there already fails the transaction: the work was done)."""
+        return {"Put": {"TableName": self.name, "Item": key | _item(values),
+                        "ConditionExpression": "attribute_not_exists(pk)"}}
 
     def _add(self, key: dict, amounts: Mapping[str, int | float], sets: Mapping[str, Any] | None = None) -> dict:
         names, values, adds, assigns = {}, {}, [], []
@@ -548,29 +546,29 @@ class StateTable:
         """One call: count this detection and read the active model and today's reviews."""
         day = today()
         response = self._ddb.update_item(
-            TableName=self.name, Key=_key(LOOP), UpdateExpression="ADD detections :one",
+            TableName=self.name, Key=_key(_LOOP), UpdateExpression="ADD detections :one",
             ExpressionAttributeValues={":one": {"N": "1"}}, ReturnValues="ALL_NEW",
         )
         return _loop_state(_plain(response["Attributes"]), day)
 
     def loop(self) -> LoopState:
-        return _loop_state(self._get(_key(LOOP)))
+        return _loop_state(self._get(_key(_LOOP)))
 
     def loop_and_dataset(self) -> tuple[LoopState, Dataset]:
         """One query: the loop state and every label's counters (O(1) calls for any dataset size)."""
-        items = self._query(LOOP.partition)
-        state = next((i for i in items if LOOP.matches(i)), None)
-        return _loop_state(state), _dataset(state, (i for i in items if LABEL_COUNT.matches(i)))
+        items = self._query(_LOOP.partition)
+        state = next((i for i in items if _LOOP.matches(i)), None)
+        return _loop_state(state), _dataset(state, (i for i in items if _LABEL_COUNT.matches(i)))
 
     # -- detections ------------------------------------------------------------
     def record_detection(self, record: DetectionRecord, *, pending: bool = False) -> None:
         """Write a detection once, with its day's outcome count. Raises AlreadyDone if it exists."""
         items = [
-            self._put(_key(DETECTION, record.detection_id), _attributes(record)),
-            self._add(_key(DAY, record.detected_at[:10]), {f"outcome_{record.outcome}": 1}),
+            self._put(_key(_DETECTION, record.detection_id), _attributes(record)),
+            self._add(_key(_DAY, record.detected_at[:10]), {f"outcome_{record.outcome}": 1}),
         ]
         if pending:
-            items.append(self._put(_key(PENDING, record.detected_at, record.detection_id), {
+            items.append(self._put(_key(_PENDING, record.detected_at, record.detection_id), {
                 "detection_id": record.detection_id, "bucket": record.bucket, "key": record.key,
                 "etag": record.etag, "version_id": record.version_id}))
         self._transact(items)
@@ -581,30 +579,30 @@ class StateTable:
         day, pending_day = record.detected_at[:10], cursor[:10]
         counts = {f"outcome_{record.outcome}": 1, "replayed": 1}
         if pending_day == day:  # one item may appear only once in a transaction
-            moves = [self._add(_key(DAY, day), counts | {"outcome_pending": -1})]
+            moves = [self._add(_key(_DAY, day), counts | {"outcome_pending": -1})]
         else:
-            moves = [self._add(_key(DAY, day), counts), self._add(_key(DAY, pending_day), {"outcome_pending": -1})]
+            moves = [self._add(_key(_DAY, day), counts), self._add(_key(_DAY, pending_day), {"outcome_pending": -1})]
         self._transact([
-            {"Put": {"TableName": self.name, "Item": _key(DETECTION, record.detection_id) | _item(_attributes(record)),
+            {"Put": {"TableName": self.name, "Item": _key(_DETECTION, record.detection_id) | _item(_attributes(record)),
                      "ConditionExpression": "#o = :pending",
                      "ExpressionAttributeNames": {"#o": "outcome"},
                      "ExpressionAttributeValues": {":pending": {"S": "pending"}}}},
             *moves,
-            {"Delete": {"TableName": self.name, "Key": _key(PENDING, *cursor.split("#", 1))}},
+            {"Delete": {"TableName": self.name, "Key": _key(_PENDING, *cursor.split("#", 1))}},
         ])
 
     def pending(self) -> list[PendingDetection]:
-        return [_pending(i) for i in self._query(PENDING.partition)]
+        return [_pending(i) for i in self._query(_PENDING.partition)]
 
     def pending_page(self, after: str | None, limit: int) -> list[PendingDetection]:
         """Up to ``limit`` pending detections after the cursor ``after``, oldest first."""
-        values = {":pk": {"S": PENDING.partition}, **({":after": {"S": after}} if after else {})}
+        values = {":pk": {"S": _PENDING.partition}, **({":after": {"S": after}} if after else {})}
         page = self._ddb.query(TableName=self.name, ConsistentRead=True, Limit=limit, ExpressionAttributeValues=values,
                                KeyConditionExpression="pk = :pk" + (" AND sk > :after" if after else ""))
         return [_pending(_plain(i)) for i in page.get("Items", [])]
 
     def detection(self, detection_id: str) -> DetectionRecord | None:
-        item = self._get(_key(DETECTION, detection_id))
+        item = self._get(_key(_DETECTION, detection_id))
         return None if item is None else _detection(item)
 
     def note_detection_failure(self, record: DetectionRecord) -> None:
@@ -615,46 +613,46 @@ class StateTable:
         except AlreadyDone:
             existing = self.detection(record.detection_id)
             if existing is not None and existing.outcome != "failed":
-                self._update(_key(DETECTION, record.detection_id),
+                self._update(_key(_DETECTION, record.detection_id),
                              {"failure": record.reason, "failed_at": record.detected_at})
 
     def detections(self) -> Iterator[DetectionRecord]:
         """Every detection record (for export and backtests; not on any hot path)."""
         return (_detection(i) for i in self._scan(FilterExpression="sk = :det",
-                                                  ExpressionAttributeValues={":det": {"S": DETECTION.sk}}))
+                                                  ExpressionAttributeValues={":det": {"S": _DETECTION.sk}}))
 
     def day_stats(self, day: str | None = None) -> DayStats:
         day = day or today()
-        return _day(self._get(_key(DAY, day)) or DAY.key(day))
+        return _day(self._get(_key(_DAY, day)) or _DAY.key(day))
 
     # -- human loops -------------------------------------------------------------
     def record_review_started(self, task: ReviewTask) -> None:
         """The human loop, the day's review count and the detection's link, once. Raises AlreadyDone."""
         day = task.started_at[:10]
         self._transact([
-            self._put(_key(REVIEW, task.name), _attributes(task)),
-            self._add(_key(LOOP), {f"reviews_{day}": 1, "open_reviews": 1}),
-            self._add(_key(DAY, day), {f"reviews_started_{task.purpose}": 1}),
-            self._add(_key(DETECTION, task.detection_id), {}, {"human_loop": task.name, "review_status": "open"}),
+            self._put(_key(_REVIEW, task.name), _attributes(task)),
+            self._add(_key(_LOOP), {f"reviews_{day}": 1, "open_reviews": 1}),
+            self._add(_key(_DAY, day), {f"reviews_started_{task.purpose}": 1}),
+            self._add(_key(_DETECTION, task.detection_id), {}, {"human_loop": task.name, "review_status": "open"}),
         ])
 
     def review(self, name: str) -> ReviewTask | None:
-        item = self._get(_key(REVIEW, name))
+        item = self._get(_key(_REVIEW, name))
         return None if item is None else _review(item)
 
     def record_review_finished(self, name: str, detection_id: str, status: str, details: Mapping[str, Any]) -> None:
         """Close an open loop once (accepted/rejected/audited). Raises AlreadyDone if it was closed before."""
         at = details.get("finished_at") or now_iso()
         self._transact([
-            {"Update": {"TableName": self.name, "Key": _key(REVIEW, name),
+            {"Update": {"TableName": self.name, "Key": _key(_REVIEW, name),
                         "UpdateExpression": "SET #st = :st, #d = :d",
                         "ConditionExpression": "#st = :open",
                         "ExpressionAttributeNames": {"#st": "status", "#d": "result"},
                         "ExpressionAttributeValues": {":st": {"S": status}, ":open": {"S": "open"},
                                                       ":d": _ser.serialize(to_dynamo(dict(details)))}}},
-            self._add(_key(LOOP), {"open_reviews": -1}),
-            self._add(_key(DAY, at[:10]), {f"reviews_{status}": 1}),
-            self._add(_key(DETECTION, detection_id), {}, {"review_status": status,
+            self._add(_key(_LOOP), {"open_reviews": -1}),
+            self._add(_key(_DAY, at[:10]), {f"reviews_{status}": 1}),
+            self._add(_key(_DETECTION, detection_id), {}, {"review_status": status,
                                                           "human_label": details.get("label") or "-"}),
         ])
 
@@ -662,8 +660,8 @@ class StateTable:
         """Remember a rejected A2I output once; False if it was rejected before."""
         try:
             self._transact([
-                self._put(_key(REJECTED_OUTPUT, output_key), {"reason": reason, "at": now_iso()}),
-                self._add(_key(DAY, today()), {"outputs_rejected": 1}),
+                self._put(_key(_REJECTED_OUTPUT, output_key), {"reason": reason, "at": now_iso()}),
+                self._add(_key(_DAY, today()), {"outputs_rejected": 1}),
             ])
             return True
         except AlreadyDone:
@@ -674,8 +672,8 @@ class StateTable:
         """Count a training image once per key; False if it was counted before."""
         try:
             self._transact([
-                self._put(_key(TRAINING_IMAGE, key), {"label": label, "at": now_iso()}),
-                self._add(_key(LABEL_COUNT, label), {"count": 1}),
+                self._put(_key(_TRAINING_IMAGE, key), {"label": label, "at": now_iso()}),
+                self._add(_key(_LABEL_COUNT, label), {"count": 1}),
             ])
             return True
         except AlreadyDone:
@@ -685,9 +683,9 @@ class StateTable:
         """Uncount a deleted training image; False if it was not counted."""
         try:
             self._transact([
-                {"Delete": {"TableName": self.name, "Key": _key(TRAINING_IMAGE, key),
+                {"Delete": {"TableName": self.name, "Key": _key(_TRAINING_IMAGE, key),
                             "ConditionExpression": "attribute_exists(pk)"}},
-                self._add(_key(LABEL_COUNT, label), {"count": -1}),
+                self._add(_key(_LABEL_COUNT, label), {"count": -1}),
             ])
             return True
         except AlreadyDone:
@@ -696,16 +694,16 @@ class StateTable:
     def set_counts(self, counts: Mapping[str, int]) -> None:
         """Reconcile the per-label counters with a listing of the training folders."""
         for label, count in counts.items():
-            self._update(_key(LABEL_COUNT, label), {"count": count, "reconciled_at": now_iso()})
+            self._update(_key(_LABEL_COUNT, label), {"count": count, "reconciled_at": now_iso()})
 
     def mark_seen(self, counts: Mapping[str, int]) -> None:
         """Images per label that a finished training saw (deployed or not): 'new' is counted from here."""
-        self._update(_key(LOOP), {"trained_counts": dict(counts)})
+        self._update(_key(_LOOP), {"trained_counts": dict(counts)})
 
     def mark_trained(self, counts: Mapping[str, int]) -> None:
         """A training finished and its version was deployed: its images are the baseline, and now is
         the last training."""
-        self._update(_key(LOOP), {"trained_counts": dict(counts), "trained_at": now_iso()})
+        self._update(_key(_LOOP), {"trained_counts": dict(counts), "trained_at": now_iso()})
 
     # -- model lifecycle -------------------------------------------------------
     def take_training_lock(self, owner: str, decision: Mapping[str, Any], stale_before: str | None = None) -> str:
@@ -718,7 +716,7 @@ class StateTable:
             values[":stale"] = {"S": stale_before}
         try:
             item = self._ddb.update_item(
-                TableName=self.name, Key=_key(LOOP),
+                TableName=self.name, Key=_key(_LOOP),
                 UpdateExpression="SET training_owner = :o, training_started_at = :t, last_training_decision = :d "
                                  "REMOVE training_version ADD versions :one",
                 ConditionExpression=condition,
@@ -732,15 +730,15 @@ class StateTable:
 
     def set_training_version(self, owner: str, version: str) -> None:
         """Name the version this run trains; raises LockHeld if the lock is not this run's."""
-        self._update(_key(LOOP), {"training_version": version}, condition="training_owner = :o",
+        self._update(_key(_LOOP), {"training_version": version}, condition="training_owner = :o",
                      values={":o": owner}, conflict=LockHeld)
 
     def record_training_decision(self, decision: Mapping[str, Any]) -> None:
-        self._update(_key(LOOP), {"last_training_decision": dict(decision) | {"at": now_iso()}})
+        self._update(_key(_LOOP), {"last_training_decision": dict(decision) | {"at": now_iso()}})
 
     def release_training_lock(self, owner: str) -> bool:
         try:
-            self._update(_key(LOOP), {}, condition="training_owner = :o", values={":o": owner},
+            self._update(_key(_LOOP), {}, condition="training_owner = :o", values={":o": owner},
                          removes=("training_owner", "training_version", "training_started_at"), conflict=LockHeld)
             return True
         except LockHeld:
@@ -754,7 +752,7 @@ class StateTable:
             raise ActiveModelMoved(f"active model is {loop.active_version}, expected {expected_version}")
         condition = "attribute_not_exists(active_version)" if expected_version is None else "active_version = :expected"
         values = {} if expected_version is None else {":expected": expected_version}
-        self._update(_key(LOOP), {
+        self._update(_key(_LOOP), {
             "active_version": version, "active_arn": arn, "active_f1": f1, "switched_at": now_iso(),
             "previous_version": loop.active_version or "", "previous_arn": loop.active_arn or "",
         }, condition=condition, values=values, conflict=ActiveModelMoved)
@@ -765,17 +763,17 @@ class StateTable:
         unknown = set(changes) - {f.name for f in fields(ModelVersion)} - {"version"}
         if unknown:
             raise TypeError(f"ModelVersion has no field {', '.join(sorted(unknown))}")
-        return _model(self._update(_key(MODEL, version), changes | {"version": version, "updated_at": now_iso()}))
+        return _model(self._update(_key(_MODEL, version), changes | {"version": version, "updated_at": now_iso()}))
 
     def model(self, version: str | None) -> ModelVersion | None:
-        item = self._get(_key(MODEL, version)) if version else None
+        item = self._get(_key(_MODEL, version)) if version else None
         return None if item is None else _model(item)
 
     # -- operator parameters -------------------------------------------------------
     def first_alert(self, name: str, value: str, message: str) -> bool:
         """True the first time this problem (e.g. this invalid value of this parameter) is seen."""
         try:
-            self._transact([self._put(_key(ALERT, name, value[:512] or "<empty>"),
+            self._transact([self._put(_key(_ALERT, name, value[:512] or "<empty>"),
                                       {"message": message, "at": now_iso()})])
             return True
         except AlreadyDone:
@@ -783,8 +781,8 @@ class StateTable:
 
     def record_parameter_change(self, parameter: str, operation: str, value: str, schedule: str | None = None) -> None:
         change = {"parameter": parameter, "operation": operation, "value": value, "schedule": schedule}
-        self._update(_key(PARAMETER_CHANGE, now_iso()), {k: v for k, v in change.items() if v is not None})
+        self._update(_key(_PARAMETER_CHANGE, now_iso()), {k: v for k, v in change.items() if v is not None})
 
     def parameter_changes(self) -> list[ParameterChange]:
         """Every recorded parameter change, oldest first."""
-        return [_parameter_change(i) for i in self._query(PARAMETER_CHANGE.partition)]
+        return [_parameter_change(i) for i in self._query(_PARAMETER_CHANGE.partition)]
