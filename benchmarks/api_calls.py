@@ -137,9 +137,8 @@ def stack():
         runtime_aws.use_session(st.session, SANDBOX_CLIENT_CONFIG)  # new clients: they copy the handler
         context.reset()
         st.rekognition, st.a2i, st.meter = rekognition, a2i, meter
-        context.table().update("LOOP", "STATE", {
-            "active_version": "v1",
-            "active_arn": f"arn:aws:rekognition:us-east-1:{ACCOUNT}:project/labelloop-sandbox/version/v1/1"})
+        context.table().switch_active(
+            "v1", f"arn:aws:rekognition:us-east-1:{ACCOUNT}:project/labelloop-sandbox/version/v1/1", None, None)
         yield st
 
 
@@ -205,15 +204,14 @@ def measure_paths(st) -> list[dict]:
     context.settings()  # the check reads the parameters; cached like every path above
     for size in CHECK_SIZES:
         per_label = size // len(LABELS)
-        for label in LABELS:
-            table.update("LOOP", f"COUNT#{label}", {"count": per_label})
-        table.update("LOOP", "STATE", {"trained_counts": {label: per_label - 10 for label in LABELS}})
+        table.set_counts({label: per_label for label in LABELS})
+        table.mark_seen({label: per_label - 10 for label in LABELS})
         owner = f"benchmark-{size}"
         with meter.measure() as calls:
             result = check.check(owner, "manual")
         assert result["train"] and result["images"] == size, result
         table.release_training_lock(owner)
-        table.update("LOOP", "STATE", {"trained_counts": {label: per_label for label in LABELS}})
+        table.mark_seen({label: per_label for label in LABELS})
         with meter.measure() as idle:
             result = check.check(owner, "manual")
         assert not result["train"], result

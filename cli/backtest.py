@@ -74,7 +74,7 @@ def parse_time(text: Any, where: str) -> datetime:
 
 
 def event_from_record(record: Mapping[str, Any], where: str = "record") -> Event:
-    """An exported record (or a state-table detection item) as an Event; raises BadEvent."""
+    """An exported record (a line of `labelloop export`) as an Event; raises BadEvent."""
     if not isinstance(record, Mapping):
         raise BadEvent(f"{where}: expected a JSON object, got {type(record).__name__}")
     raw_labels = record.get("labels")

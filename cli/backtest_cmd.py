@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable
 
+from handlers.runtime.state import DetectionRecord, Snapshot
 from plugins import Engine, InvalidParameterValue
 
 from . import backtest as bt
@@ -54,24 +55,22 @@ def register(sub) -> None:
 
 
 # -- export ----------------------------------------------------------------------------
-def export_record(item: dict, truth: dict[str, str]) -> dict[str, Any]:
-    """One detection item of the state table as an export line."""
-    uri = item.get("image_uri")
-    human = item.get("human_label")
+def export_record(record: DetectionRecord, truth: dict[str, str]) -> dict[str, Any]:
+    """One recorded detection as an export line."""
     return {
-        "detection_id": item.get("detection_id") or item["pk"].removeprefix("DET#"),
-        "image_uri": uri,
-        "detected_at": item.get("detected_at"),
-        "model_version": item.get("model_version"),
-        "labels": [{"name": s["name"], "confidence": float(s["confidence"])} for s in item.get("labels") or []],
-        "sequence": item.get("sequence"),
-        "outcome": item.get("outcome"),
-        "reason": item.get("reason"),
-        "decision": item.get("decision"),
-        "human_loop": item.get("human_loop"),
-        "review_status": item.get("review_status"),
-        "human_label": None if human in (None, "-") else human,
-        "true_label": truth.get(uri),
+        "detection_id": record.detection_id,
+        "image_uri": record.image_uri,
+        "detected_at": record.detected_at,
+        "model_version": record.model_version,
+        "labels": [{"name": s["name"], "confidence": float(s["confidence"])} for s in record.labels],
+        "sequence": record.sequence,
+        "outcome": record.outcome,
+        "reason": record.reason,
+        "decision": record.decision,
+        "human_loop": record.human_loop,
+        "review_status": record.review_status,
+        "human_label": record.human_label,
+        "true_label": truth.get(record.image_uri),
     }
 
 
@@ -81,7 +80,7 @@ def _sorted(records: Iterable[dict]) -> list[dict]:
 
 def target_records(target) -> list[dict]:
     truth = target.truth
-    return _sorted(export_record(item, truth) for item in target.table().scan_detections())
+    return _sorted(export_record(record, truth) for record in target.table().detections())
 
 
 def run_export(args) -> int:
@@ -150,7 +149,7 @@ def load_source(args) -> tuple[dict, list[bt.Event], dict[str, str], tuple[str, 
         except NotASandbox as exc:
             raise UsageError(f"--from-sandbox: {exc}") from None
         truth = state.get("truth") or {}
-        records = _sorted(export_record(i, truth) for i in state.get("items", []) if i.get("sk") == "DET")
+        records = _sorted(export_record(r, truth) for r in Snapshot.of(state.get("items", [])).detections)
         return ({"kind": "sandbox", "name": f"sandbox {args.from_sandbox}"}, _events(records, "sandbox"),
                 dict(state.get("parameters") or {}), tuple(state.get("labels") or ()))
     if args.events is not None:
@@ -253,6 +252,12 @@ def render(result: dict) -> list[str]:
     columns = result["columns"]
     names = [_short(c["name"]) for c in columns]
     keys = [f"c{i}" for i in range(len(columns))]
+    return [*_source_lines(result), *_parameter_lines(columns), "", _summary_table(result, keys, names),
+            *_group_tables(columns, keys, names)]
+
+
+def _source_lines(result: dict) -> list[str]:
+    """What was replayed: the detections, their time span, what was skipped, whether the truth is known."""
     lines = [f"Backtest: {result['replayed']} detections from {result['source']['name']}, "
              f"{result['from'][:16].replace('T', ' ')} → {result['to'][:16].replace('T', ' ')} UTC"]
     if result["skipped"]:
@@ -261,36 +266,50 @@ def render(result: dict) -> list[str]:
     truth = result["true_labels"]
     lines.append(f"  true labels known for {truth} of them" if truth else
                  "  true labels unknown: model errors cannot be counted (a sandbox run knows them)")
+    return lines
+
+
+def _parameter_lines(columns: list[dict]) -> list[str]:
+    """The parameters every replay shares, then each replay's policies and its own parameters."""
     replays = [c for c in columns if c["policies"] is not None]
     common = {k: v for k, v in replays[0]["settings"].items()
               if all(c["settings"].get(k) == v for c in replays)} if replays else {}
-    lines.append("  parameters not at their default: "
-                 + (", ".join(f"{k}={v}" for k, v in common.items()) or "none"))
+    lines = ["  parameters not at their default: " + (", ".join(f"{k}={v}" for k, v in common.items()) or "none")]
     for column in replays:
         extra = {k: v for k, v in column["settings"].items() if k not in common}
         lines.append(f"  {_short(column['name'])}: asks {', then '.join(column['policies'])}"
                      + (f"; also {', '.join(f'{k}={v}' for k, v in extra.items())}" if extra else ""))
-    lines.append("")
+    return lines
 
-    def row(label: str, values: list) -> dict:
-        return {"what": label, **dict(zip(keys, values))}
 
+def _row(keys: list[str], label: str, values: list) -> dict:
+    return {"what": label, **dict(zip(keys, values))}
+
+
+def _summary_table(result: dict, keys: list[str], names: list[str]) -> str:
+    """Reviews per column and, with true labels, the model errors each would catch."""
+    columns = result["columns"]
     rows = [
-        row("reviews started", [c["reviews"] for c in columns]),
-        row("  per 100 detections", [_num(c["reviews_per_100_detections"]) for c in columns]),
-        row("  for training", [c["by_purpose"].get("training", 0) for c in columns]),
-        row("  for audit", [c["by_purpose"].get("audit", 0) for c in columns]),
-        row("audit share", [_pct(c["audit_share"]) for c in columns]),
+        _row(keys, "reviews started", [c["reviews"] for c in columns]),
+        _row(keys, "  per 100 detections", [_num(c["reviews_per_100_detections"]) for c in columns]),
+        _row(keys, "  for training", [c["by_purpose"].get("training", 0) for c in columns]),
+        _row(keys, "  for audit", [c["by_purpose"].get("audit", 0) for c in columns]),
+        _row(keys, "audit share", [_pct(c["audit_share"]) for c in columns]),
     ]
-    if truth:
+    if result["true_labels"]:
         rows += [
-            row("model errors (top ≠ true label)", [_num(c["model_errors"]) for c in columns]),
-            row("  caught by a review", [_num(c["errors_caught"]) for c in columns]),
-            row("  slipped through unreviewed", [_num(c["errors_slipped"]) for c in columns]),
-            row("errors caught per 100 reviews", [_num(c["errors_caught_per_100_reviews"]) for c in columns]),
-            row("answers added to training", [_num(c["added_to_training"]) for c in columns]),
+            _row(keys, "model errors (top ≠ true label)", [_num(c["model_errors"]) for c in columns]),
+            _row(keys, "  caught by a review", [_num(c["errors_caught"]) for c in columns]),
+            _row(keys, "  slipped through unreviewed", [_num(c["errors_slipped"]) for c in columns]),
+            _row(keys, "errors caught per 100 reviews", [_num(c["errors_caught_per_100_reviews"]) for c in columns]),
+            _row(keys, "answers added to training", [_num(c["added_to_training"]) for c in columns]),
         ]
-    lines.append(format_table(rows, ["what"] + keys, [""] + names, right=keys))
+    return format_table(rows, ["what"] + keys, [""] + names, right=keys)
+
+
+def _group_tables(columns: list[dict], keys: list[str], names: list[str]) -> list[str]:
+    """The reviews broken down by policy and purpose, by reason and by top label (biggest groups first)."""
+    lines: list[str] = []
     for title, key in (("Reviews by policy and purpose", "by_policy"), ("Reviews by reason", "by_reason"),
                        ("Reviews by top label", "by_label")):
         groups = sorted({g for c in columns for g in c[key]}, key=lambda g: (-sum(c[key].get(g, 0) for c in columns), g)
@@ -298,6 +317,6 @@ def render(result: dict) -> list[str]:
         if not groups:
             continue
         lines += ["", title]
-        lines.append(format_table([row(_short(g), [c[key].get(g, 0) for c in columns]) for g in groups], ["what"] + keys,
-                                  [""] + names, right=keys))
+        lines.append(format_table([_row(keys, _short(g), [c[key].get(g, 0) for c in columns]) for g in groups],
+                                  ["what"] + keys, [""] + names, right=keys))
     return lines

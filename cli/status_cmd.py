@@ -28,35 +28,29 @@ def register(sub) -> None:
 
 def gather(target) -> dict:
     table = target.table()
-    loop, counts = table.loop_and_counts()
-    raw = loop.raw
-    model = table.model(loop.active_version) or {}
-    f1 = loop.active_f1 if loop.active_f1 is not None else (model.get("evaluation") or {}).get("f1")
+    loop, dataset = table.loop_and_dataset()
+    model = table.model(loop.active_version)
+    evaluation = (model.evaluation if model else None) or {}
+    f1 = loop.active_f1 if loop.active_f1 is not None else evaluation.get("f1")
     now = target.now()
     days = []
     for day in ((now - timedelta(days=1)).strftime("%Y-%m-%d"), now.strftime("%Y-%m-%d")):
-        stats = {k: int(v) for k, v in table.day_stats(day).items() if k not in ("pk", "sk")}
-        days.append({"day": day, "detections": sum(v for k, v in stats.items() if k.startswith("outcome_")),
-                     "counts": stats})
-    trained = raw.get("trained_counts") or {}
-    labels = sorted(set(counts) | set(trained) | set(target.labels))
-    label_rows = []
-    for label in labels:
-        images = max(0, int((counts.get(label) or {}).get("count", 0)))
-        before = int(trained.get(label, 0))
-        label_rows.append({"label": label, "images": images, "trained": before,
-                           "new_since_training": max(0, images - before)})
+        stats = table.day_stats(day)
+        days.append({"day": day, "detections": stats.detections, "counts": dict(stats.counts)})
+    label_rows = [{"label": label, "images": dataset.images.get(label, 0), "trained": dataset.trained.get(label, 0),
+                   "new_since_training": dataset.new_since_training(label)}
+                  for label in sorted(set(dataset.labels) | set(target.labels))]
     problems = [{"name": r["name"], "value": r["value"], "state": r["state"], "problem": r["problem"]}
                 for r in parameter_rows(target) if r["state"] in ("invalid", "missing")]
     return {
         "target": target.description,
         "as_of": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "model": {"active_version": loop.active_version, "active_f1": f1, "switched_at": raw.get("switched_at"),
+        "model": {"active_version": loop.active_version, "active_f1": f1, "switched_at": loop.switched_at,
                   "previous_version": loop.previous_version or None},
         "training": {"in_progress": bool(loop.training_owner), "version": loop.training_version,
                      "started_at": loop.training_started_at, "owner": loop.training_owner},
         "last_training_decision": dict(loop.last_training_decision) or None,
-        "last_trained_at": raw.get("trained_at"),
+        "last_trained_at": dataset.last_trained_at,
         "open_reviews": loop.open_reviews,
         "pending_detections": len(table.pending()),
         "days": days,

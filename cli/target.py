@@ -33,7 +33,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from handlers.runtime.state import StateTable
+from handlers.runtime.state import Snapshot, StateTable
 
 from .errors import UsageError
 
@@ -122,7 +122,7 @@ class Target:
         return self.client("stepfunctions")
 
     def table(self) -> StateTable:
-        return BoundTable(self.table_name, self.dynamodb)
+        return StateTable(self.table_name, self.dynamodb)
 
     @cached_property
     def engine(self):
@@ -146,9 +146,9 @@ class Target:
     def now(self) -> datetime:
         """The reference time for 'today': now, or for a sandbox run the last day it recorded."""
         if self.kind == "sandbox" and self.saved is not None:
-            days = sorted(i["pk"][len("STATS#"):] for i in self.saved.get("items", []) if i["pk"].startswith("STATS#"))
-            if days:
-                return datetime.strptime(days[-1], "%Y-%m-%d").replace(hour=23, minute=59, tzinfo=timezone.utc)
+            day = Snapshot.of(self.saved.get("items", [])).last_day
+            if day:
+                return datetime.strptime(day, "%Y-%m-%d").replace(hour=23, minute=59, tzinfo=timezone.utc)
         return datetime.now(timezone.utc)
 
     # -- parameters ------------------------------------------------------------
@@ -179,18 +179,6 @@ class Target:
             raise RuntimeError("a sandbox target opened read-only cannot be written")
         extra = {} if spec is None else {"Description": spec.description[:1024], "AllowedPattern": spec.allowed_pattern}
         self.ssm.put_parameter(Name=self.parameter_path + name, Value=value, Type="String", Overwrite=True, **extra)
-
-
-class BoundTable(StateTable):
-    """The handlers' StateTable, on the target's DynamoDB client."""
-
-    def __init__(self, name: str, client):
-        super().__init__(name)
-        self._client = client
-
-    @property
-    def ddb(self):
-        return self._client
 
 
 # -- opening a target ------------------------------------------------------------

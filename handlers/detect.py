@@ -8,6 +8,7 @@ record and the day's count). A duplicate event writes nothing new.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -18,7 +19,7 @@ from .runtime import aws, context, layout
 from .runtime.events import ObjectEvent, object_events
 from .runtime.ids import detection_id
 from .runtime.lambda_entry import entry_point
-from .runtime.state import Duplicate, now_iso
+from .runtime.state import AlreadyDone, DetectionRecord, now_iso
 
 UNREADABLE = {
     "InvalidImageFormatException": "Rekognition cannot read this image format (PNG or JPEG only)",
@@ -40,20 +41,25 @@ def skip_reason(obj: ObjectEvent) -> str | None:
     return None
 
 
-def detect(obj: ObjectEvent, pending_sk: str | None = None) -> dict[str, Any]:
+def image_record(obj: ObjectEvent) -> DetectionRecord:
+    """The detection record of an uploaded image version, before anything is known of it."""
+    return DetectionRecord(detection_id(obj.bucket, obj.key, obj.content_id), bucket=obj.bucket, key=obj.key,
+                           etag=obj.etag, version_id=obj.version_id, image_uri=f"s3://{obj.bucket}/{obj.key}",
+                           detected_at=now_iso())
+
+
+def detect(obj: ObjectEvent, pending_cursor: str | None = None) -> dict[str, Any]:
+    """``pending_cursor``: the pending detection a replay detects at last."""
     table = context.table()
-    record: dict[str, Any] = {
-        "detection_id": detection_id(obj.bucket, obj.key, obj.content_id),
-        "bucket": obj.bucket, "key": obj.key, "etag": obj.etag, "version_id": obj.version_id,
-        "image_uri": f"s3://{obj.bucket}/{obj.key}", "detected_at": now_iso(),
-    }
+    record = image_record(obj)
     skipped = skip_reason(obj)
     if skipped:
-        return _finish(table, record | {"outcome": "skipped", "reason": skipped})
+        return _finish(table, replace(record, outcome="skipped", reason=skipped))
 
     loop = table.begin_detection()
     if not loop.active_arn:
-        return _pending(table, record, "no model is deployed yet; it is detected once the first model is promoted", pending_sk)
+        return _pending(table, record, "no model is deployed yet; it is detected once the first model is promoted",
+                        pending_cursor)
 
     image = {"S3Object": {"Bucket": obj.bucket, "Name": obj.key, **({"Version": obj.version_id} if obj.version_id else {})}}
     try:
@@ -62,64 +68,62 @@ def detect(obj: ObjectEvent, pending_sk: str | None = None) -> dict[str, Any]:
     except ClientError as exc:
         code = aws.error_code(exc)
         if code in UNREADABLE:
-            return _finish(table, record | {"outcome": "unreadable", "reason": f"{UNREADABLE[code]} ({code})",
-                                            "model_version": loop.active_version}, pending_sk)
+            return _finish(table, replace(record, outcome="unreadable", reason=f"{UNREADABLE[code]} ({code})",
+                                          model_version=loop.active_version), pending_cursor)
         if code == "ResourceNotReadyException":
             return _pending(table, record, f"model {loop.active_version} is not running ({code}); "
-                            "it is detected once a model runs again", pending_sk)
+                            "it is detected once a model runs again", pending_cursor)
         raise  # throttling and service errors: the state machine retries with backoff
 
     scores = tuple(LabelScore(l["Name"], float(l["Confidence"])) for l in response.get("CustomLabels", []))
-    facts = Detection(record["detection_id"], record["image_uri"], loop.active_version, scores,
-                      sequence=loop.sequence, reviews_today=loop.reviews_today, detected_at=record["detected_at"])
+    facts = Detection(record.detection_id, record.image_uri, loop.active_version, scores,
+                      sequence=loop.sequence, reviews_today=loop.reviews_today, detected_at=record.detected_at)
     decision = context.engine().review(facts, context.settings())
     outcome = "no_label" if not scores else ("confident" if not decision.review else f"to_{decision.purpose}")
-    record |= {
-        "outcome": outcome, "reason": decision.reason, "model_version": loop.active_version,
-        "labels": [{"name": s.name, "confidence": s.confidence} for s in facts.labels],
-        "sequence": loop.sequence,
-        "decision": {"review": decision.review, "purpose": decision.purpose, "reason": decision.reason,
-                     "policy": decision.policy},
-    }
-    result = _finish(table, record, pending_sk)
+    labels = [{"name": s.name, "confidence": s.confidence} for s in facts.labels]
+    record = replace(
+        record, outcome=outcome, reason=decision.reason, model_version=loop.active_version, labels=tuple(labels),
+        sequence=loop.sequence, decision={"review": decision.review, "purpose": decision.purpose,
+                                          "reason": decision.reason, "policy": decision.policy})
+    result = _finish(table, record, pending_cursor)
     if result.get("duplicate"):
-        return result | _unstarted_review(table, record["detection_id"])
+        return result | _unstarted_review(table, record.detection_id)
     return result | {"review": decision.review, "purpose": decision.purpose,
-                     "model_version": loop.active_version, "labels": record["labels"]}
+                     "model_version": loop.active_version, "labels": labels}
 
 
 def _unstarted_review(table, detection_id: str) -> dict:
     """A duplicate event records nothing new; but a review its first delivery decided on and
     could not start (StartHumanLoop failed after its retries) is started now, as first decided."""
-    existing = table.detection(detection_id) or {}
-    decision = existing.get("decision") or {}
-    return {"review": bool(decision.get("review")) and not existing.get("human_loop"),
-            "purpose": decision.get("purpose"), "model_version": existing.get("model_version"),
-            "labels": existing.get("labels", [])}
+    existing = table.detection(detection_id) or DetectionRecord(detection_id)
+    decision = existing.decision or {}
+    return {"review": bool(decision.get("review")) and not existing.human_loop,
+            "purpose": decision.get("purpose"), "model_version": existing.model_version,
+            "labels": list(existing.labels)}
 
 
-def _pending(table, record: dict, reason: str, pending_sk: str | None) -> dict:
-    if pending_sk:  # a replay that still finds no model: stays pending, nothing to write
-        return {"detection_id": record["detection_id"], "outcome": "pending", "reason": reason, "review": False}
-    return _finish(table, record | {"outcome": "pending", "reason": reason}, pending=True)
+def _pending(table, record: DetectionRecord, reason: str, pending_cursor: str | None) -> dict:
+    if pending_cursor:  # a replay that still finds no model: stays pending, nothing to write
+        return {"detection_id": record.detection_id, "outcome": "pending", "reason": reason, "review": False}
+    return _finish(table, replace(record, outcome="pending", reason=reason), pending=True)
 
 
-def _finish(table, record: dict, pending_sk: str | None = None, *, pending: bool = False) -> dict:
-    summary = {"detection_id": record["detection_id"], "outcome": record["outcome"], "reason": record["reason"],
-               "bucket": record["bucket"], "key": record["key"], "review": False}
+def _finish(table, record: DetectionRecord, pending_cursor: str | None = None, *, pending: bool = False) -> dict:
+    summary = {"detection_id": record.detection_id, "outcome": record.outcome, "reason": record.reason,
+               "bucket": record.bucket, "key": record.key, "review": False}
     try:
-        if pending_sk:
-            table.replace_pending(record, pending_sk)
+        if pending_cursor:
+            table.replace_pending(record, pending_cursor)
         else:
             table.record_detection(record, pending=pending)
-    except Duplicate:
-        context.logger.info("duplicate event, already recorded", extra={"detection_id": record["detection_id"]})
+    except AlreadyDone:
+        context.logger.info("duplicate event, already recorded", extra={"detection_id": record.detection_id})
         return summary | {"duplicate": True, "outcome": "duplicate"}
-    context.metrics.add_metric(name=f"Detections_{record['outcome']}", unit="Count", value=1)
+    context.metrics.add_metric(name=f"Detections_{record.outcome}", unit="Count", value=1)
     return summary
 
 
 @entry_point
 def handler(event: dict) -> dict:
     obj = next(object_events(event))
-    return detect(obj, event.get("pending_sk"))
+    return detect(obj, event.get("pending_cursor"))

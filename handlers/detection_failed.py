@@ -4,11 +4,13 @@ error type per day (not once per image)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from .detect import image_record
 from .runtime import context
 from .runtime.events import UnrecognisedEvent, object_events
-from .runtime.ids import detection_id
 from .runtime.lambda_entry import entry_point
-from .runtime.state import now_iso, today
+from .runtime.state import today
 from .runtime.workflow import FailedDetection
 
 
@@ -21,15 +23,7 @@ def record_failure(event: dict) -> dict:
         obj = None
     reason = f"detection failed after retries: {name}: {cause}"
     if obj is not None:
-        record = {"detection_id": detection_id(obj.bucket, obj.key, obj.content_id), "bucket": obj.bucket,
-                  "key": obj.key, "etag": obj.etag, "version_id": obj.version_id,
-                  "image_uri": f"s3://{obj.bucket}/{obj.key}", "detected_at": now_iso(),
-                  "outcome": "failed", "reason": reason}
-        table = context.table()
-        table.mark_detection_failed(record)
-        if (table.detection(record["detection_id"]) or {}).get("outcome") != "failed":
-            # detected before: a later step (the review start) failed; note it on the detection
-            table.update(f"DET#{record['detection_id']}", "DET", {"failure": reason, "failed_at": record["detected_at"]})
+        context.table().note_detection_failure(replace(image_record(obj), outcome="failed", reason=reason))
     if context.table().first_alert("detection-failure", f"{today()}:{name}", reason):
         context.announce("error", f"Detections are failing: {name}",
                          {"error": name, "cause": cause, "first image": obj.key if obj else "unknown"},

@@ -14,7 +14,6 @@ from policies.names import ENABLE_TRAINING, POLL_FREQUENCY
 from .runtime import aws, config, context
 from .runtime.events import ParameterStoreChangeEvent
 from .runtime.lambda_entry import entry_point
-from .runtime.state import now_iso
 
 
 def rate_expression(minutes: int) -> str:
@@ -42,7 +41,7 @@ def apply_change(name: str, operation: str) -> dict:
     detail = {"parameter": short, "operation": operation, "value": spec.format(value)}
     if short in (ENABLE_TRAINING, POLL_FREQUENCY) and cfg.schedule_rule:
         detail["schedule"] = apply_schedule(cfg.schedule_rule, short, value)
-    context.table().update("PARAMCHANGE", now_iso(), detail)
+    context.table().record_parameter_change(short, operation, detail["value"], detail.get("schedule"))
     context.parameters().provider.clear_cache()  # this container reads the new value at once
     context.announce("parameter_changed", f"Parameter {short} is now {spec.format(value)}", detail, notify=True)
     return detail | {"applied": True}

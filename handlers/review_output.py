@@ -18,7 +18,7 @@ from plugins import ReviewResult, WorkerAnswer
 from .runtime import aws, config, context, layout
 from .runtime.events import object_events
 from .runtime.lambda_entry import entry_point
-from .runtime.state import Duplicate, now_iso
+from .runtime.state import AlreadyDone, ReviewTask, now_iso
 
 MAX_OUTPUT_BYTES = 1024 * 1024
 ANSWER_FIELD = "crowd-image-classifier"
@@ -77,13 +77,13 @@ def process_output(bucket: str, key: str) -> dict[str, Any]:
     loop = table.review(output["name"])
     if loop is None:
         return _reject_output(key, f"human loop {output['name']!r} was not started by this stack")
-    if loop["status"] != "open":
-        return {"human_loop": output["name"], "status": loop["status"], "duplicate": True}
+    if loop.status != "open":
+        return {"human_loop": output["name"], "status": loop.status, "duplicate": True}
 
     task_object = output["input"].get("taskObject")
     expected_prefix = f"s3://{cfg.bucket}/{layout.DETECTION_PREFIX}"
     try:
-        if task_object != loop["image_uri"] or not str(task_object).startswith(expected_prefix):
+        if task_object != loop.image_uri or not str(task_object).startswith(expected_prefix):
             raise Rejected(f"taskObject {task_object!r} is not this loop's image under {expected_prefix}")
         if not output["answers"]:
             raise Rejected("no human answer (the loop was stopped or expired)")
@@ -91,43 +91,42 @@ def process_output(bucket: str, key: str) -> dict[str, Any]:
     except Rejected as exc:
         return _finish(loop, "rejected", {"reason": str(exc), "output": key}, notify=True)
 
-    review = ReviewResult(loop["name"], loop["detection_id"], loop["image_uri"], loop["purpose"], answers,
-                          cfg.labels)
+    review = ReviewResult(loop.name, loop.detection_id, loop.image_uri, loop.purpose, answers, cfg.labels)
     decision = context.engine().label(review, context.settings())
     details = {"reason": decision.reason, "policy": decision.policy, "output": key,
                "answers": [{"worker": a.worker_id, "label": a.label} for a in answers]}
     if not decision.accept:
-        return _finish(loop, "audited" if loop["purpose"] == "audit" else "rejected", details)
+        return _finish(loop, "audited" if loop.purpose == "audit" else "rejected", details)
 
-    source_key = loop["image_uri"][len(f"s3://{cfg.bucket}/"):]
-    target = layout.training_key(decision.label, loop["detection_id"], source_key)
+    source_key = loop.image_uri[len(f"s3://{cfg.bucket}/"):]
+    target = layout.training_key(decision.label, loop.detection_id, source_key)
     try:
         aws.client("s3").copy_object(
             Bucket=cfg.bucket, Key=target, CopySource={"Bucket": cfg.bucket, "Key": source_key},
             MetadataDirective="REPLACE",
-            Metadata={"labelloop-detection": loop["detection_id"], "labelloop-human-loop": loop["name"]})
+            Metadata={"labelloop-detection": loop.detection_id, "labelloop-human-loop": loop.name})
     except ClientError as exc:
         if aws.error_code(exc) != "NoSuchKey":
             raise
         return _finish(loop, "rejected", details | {
-            "reason": f"{loop['image_uri']} was deleted before the answer arrived; nothing was copied"}, notify=True)
+            "reason": f"{loop.image_uri} was deleted before the answer arrived; nothing was copied"}, notify=True)
     table.add_training_image(target, decision.label)  # the copy's own S3 event finds it counted
     return _finish(loop, "accepted", details | {"label": decision.label, "training_key": target})
 
 
-def _finish(loop: dict, status: str, details: dict, *, notify: bool = False) -> dict:
+def _finish(loop: ReviewTask, status: str, details: dict, *, notify: bool = False) -> dict:
     try:
-        context.table().record_review_finished(loop["name"], loop["detection_id"], status,
+        context.table().record_review_finished(loop.name, loop.detection_id, status,
                                                details | {"finished_at": now_iso()})
-    except Duplicate:
-        return {"human_loop": loop["name"], "status": status, "duplicate": True}
+    except AlreadyDone:
+        return {"human_loop": loop.name, "status": status, "duplicate": True}
     context.metrics.add_metric(name=f"Reviews_{status}", unit="Count", value=1)
     kind = "review_rejected" if status == "rejected" else "review_completed"
     context.announce(kind, f"review {status}: {details.get('reason', '')}",
-                     {"human_loop": loop["name"], "image": loop["image_uri"], **{k: v for k, v in details.items()
+                     {"human_loop": loop.name, "image": loop.image_uri, **{k: v for k, v in details.items()
                                                                                  if k in ("reason", "label", "policy")}},
                      notify=notify)
-    return {"human_loop": loop["name"], "status": status, **details}
+    return {"human_loop": loop.name, "status": status, **details}
 
 
 def _reject_output(key: str, reason: str) -> dict:

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from .runtime import aws, config, context
 from .runtime.ids import human_loop_name
 from .runtime.lambda_entry import entry_point
-from .runtime.state import Duplicate, now_iso
+from .runtime.state import AlreadyDone, ReviewTask, now_iso
 
 
 def start_review(detection: dict) -> dict:
@@ -39,12 +39,10 @@ def start_review(detection: dict) -> dict:
             raise
         already = True  # started by an earlier delivery of this event
     try:
-        context.table().record_review_started({
-            "name": name, "detection_id": detection["detection_id"], "purpose": detection["purpose"],
-            "image_uri": loop_input["taskObject"], "started_at": now_iso(),
-            "model_version": detection.get("model_version"), "reason": detection.get("reason", ""),
-        })
-    except Duplicate:
+        context.table().record_review_started(ReviewTask(
+            name, detection["detection_id"], detection["purpose"], loop_input["taskObject"], now_iso(),
+            model_version=detection.get("model_version"), reason=detection.get("reason", "")))
+    except AlreadyDone:
         return {"human_loop": name, "started": False, "reason": "already started for this image"}
     context.metrics.add_metric(name=f"ReviewsStarted_{detection['purpose']}", unit="Count", value=1)
     context.announce("review_started", f"review started for {loop_input['taskObject']}",

@@ -37,8 +37,8 @@ def summary_lines(stats: dict) -> list[tuple[str, int]]:
 
 def send_summary(day: str) -> dict:
     stats = context.table().day_stats(day)
-    detections = sum(int(v) for k, v in stats.items() if k.startswith("outcome_"))
-    rows = summary_lines(stats)
+    detections = stats.detections
+    rows = summary_lines(stats.counts)
     loop = context.table().loop()
     footer = f"Active model: {loop.active_version or 'none yet'}; open reviews: {loop.open_reviews}."
     context.notifier().send(f"{detections} images on {day}", f"Detections on {day} (UTC): {detections}",

@@ -8,14 +8,14 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 from sklearn.metrics import f1_score
 
 from handlers.runtime import aws as runtime_aws
 from handlers.runtime import layout
-from handlers.runtime.state import StateTable
+from handlers.runtime.state import DetectionRecord, ReviewTask, Snapshot, StateTable
 
 from .dataset import LABELS, Sample, load_digits_samples, split
 from . import saved
@@ -87,71 +87,131 @@ def run(options: SandboxOptions, progress: Progress | None = None,
     return _run(options, progress or (lambda *_: None), on_round or (lambda _: None), time.perf_counter())
 
 
+@dataclass
+class _Data:
+    """The digits of a run: the seed, the held-out images, and the stream in one batch per round."""
+
+    seeds: list[Sample]
+    holdout_x: np.ndarray
+    holdout_y: np.ndarray
+    batches: list[list[Sample]]
+
+    @classmethod
+    def load(cls, options: SandboxOptions) -> "_Data":
+        seeds, holdout, stream = split(load_digits_samples(), seed=options.seed,
+                                       seed_per_label=options.seed_per_label, holdout=options.holdout,
+                                       limit=options.images)
+        batches = [list(b) for b in np.array_split(np.array(stream, dtype=object), options.rounds)] if stream else []
+        return cls(seeds, np.array([s.pixels.ravel() for s in holdout]), np.array([s.label for s in holdout]),
+                   batches)
+
+    @property
+    def streamed(self) -> int:
+        return sum(len(b) for b in self.batches)
+
+
+@dataclass
+class Seen:
+    """What earlier rounds already counted."""
+
+    known: set[str] = field(default_factory=set)  # detection records seen at all
+    detected: set[str] = field(default_factory=set)  # detection records counted as detected
+    finished: set[str] = field(default_factory=set)  # human loops counted as finished
+
+
+@dataclass
+class _Log:
+    """What the rounds add up to."""
+
+    truth: dict[str, str] = field(default_factory=dict)  # image URI -> its true label
+    rows: list[RoundRow] = field(default_factory=list)
+    versions: dict[str, dict] = field(default_factory=dict)
+    confidences: list[tuple[int, float]] = field(default_factory=list)
+    accepted_labels: list[dict[str, int]] = field(default_factory=list)
+    uploaded: int = 0
+    detection_seconds: float = 0.0
+    seen: Seen = field(default_factory=Seen)
+    last: Snapshot | None = None  # the table after the last round
+
+
 def _run(options: SandboxOptions, progress: Progress, on_round: Callable[[RoundRow], None],
          started: float) -> SandboxResult:
-    seeds, holdout, stream = split(load_digits_samples(), seed=options.seed, seed_per_label=options.seed_per_label,
-                                   holdout=options.holdout, limit=options.images)
-    holdout_x = np.array([s.pixels.ravel() for s in holdout])
-    holdout_y = np.array([s.label for s in holdout])
+    data, log = _Data.load(options), _Log()
     model_service = LocalCustomLabels(lambda: runtime_aws.client("s3"), seed=options.seed)
     a2i = LocalA2I()
-    truth: dict[str, str] = {}
-    rows: list[RoundRow] = []
-    versions: dict[str, dict] = {}
-    confidences: list[tuple[int, float]] = []
-    accepted_labels: list[dict[str, int]] = []
-    detection_seconds = 0.0
     with LocalStack(labels=LABELS, policies=options.policies, parameter_overrides=options.parameters,
                     standins={"rekognition": model_service, "sagemaker-a2i-runtime": a2i}, serial=True) as stack:
-        workforce = Workforce(a2i, truth, LABELS, options.error_rate, options.seed)
-        s3 = stack.client("s3")
-        for sample in seeds:
-            s3.put_object(Bucket=stack.bucket, Key=f"{layout.TRAINING_PREFIX}{sample.label}/{sample.name}",
-                          Body=sample.png())
-        stack.pump()
-        batches = [list(b) for b in np.array_split(np.array(stream, dtype=object), options.rounds)] if stream else []
-        total = len(stream)
-        done = 0
-        seen = Seen()
-        for number in range(len(batches) + 1):
+        workforce = Workforce(a2i, log.truth, LABELS, options.error_rate, options.seed)
+        _upload_seeds(stack, data.seeds)
+        for number in range(len(data.batches) + 1):
             row = RoundRow(number)
             if number:
-                batch: list[Sample] = batches[number - 1]
-                row.uploaded = len(batch)
-                t0 = time.perf_counter()
-                for chunk in range(0, len(batch), 25):
-                    for sample in batch[chunk:chunk + 25]:
-                        key = f"{layout.DETECTION_PREFIX}round-{number:02d}/{sample.name}"
-                        truth[f"s3://{stack.bucket}/{key}"] = sample.label
-                        s3.put_object(Bucket=stack.bucket, Key=key, Body=sample.png())
-                    stack.pump()
-                    done += len(batch[chunk:chunk + 25])
-                    progress(f"round {number}: detecting", done, total)
-                detection_seconds += time.perf_counter() - t0
-                workforce.answer_open_loops(s3, stack.bucket)
+                _detect_batch(stack, row, data.batches[number - 1], log, lambda done: progress(
+                    f"round {number}: detecting", done, data.streamed))
+                workforce.answer_open_loops(stack.client("s3"), stack.bucket)
                 stack.pump()
-            progress(f"round {number}: training check", done, total)
-            execution = stack.run_lifecycle({"trigger": "schedule"})
-            _fill_training(row, execution, versions, number, model_service, holdout_x, holdout_y)
-            items = _table_items(stack)
-            _fill_detections(row, items, seen, confidences, number)
-            accepted_labels.append(_fill_reviews(row, items, seen))
-            row.active = stack_active(items) or "-"
-            rows.append(row)
+            progress(f"round {number}: training check", log.uploaded, data.streamed)
+            _check_training(stack, row, data, log, model_service)
+            _tally(stack, row, log)
+            log.rows.append(row)
             on_round(row)
         parameters = saved.parameters(stack)
         if options.out is not None:
-            saved.save(stack, options.out, truth=truth, options=_options_json(options),
+            saved.save(stack, options.out, truth=log.truth, options=_options_json(options),
                        model_service=model_service, a2i=a2i)
+    return _result(options, log, workforce, parameters, time.perf_counter() - started)
+
+
+def _upload_seeds(stack: LocalStack, seeds: list[Sample]) -> None:
+    s3 = stack.client("s3")
+    for sample in seeds:
+        s3.put_object(Bucket=stack.bucket, Key=f"{layout.TRAINING_PREFIX}{sample.label}/{sample.name}",
+                      Body=sample.png())
+    stack.pump()
+
+
+def _detect_batch(stack: LocalStack, row: RoundRow, batch: list[Sample], log: _Log,
+                  progress: Callable[[int], None]) -> None:
+    """Upload one round's images, 25 at a time, and let the loop detect them."""
+    s3, started = stack.client("s3"), time.perf_counter()
+    row.uploaded = len(batch)
+    for chunk in range(0, len(batch), 25):
+        for sample in batch[chunk:chunk + 25]:
+            key = f"{layout.DETECTION_PREFIX}round-{row.round:02d}/{sample.name}"
+            log.truth[f"s3://{stack.bucket}/{key}"] = sample.label
+            s3.put_object(Bucket=stack.bucket, Key=key, Body=sample.png())
+        stack.pump()
+        log.uploaded += len(batch[chunk:chunk + 25])
+        progress(log.uploaded)
+    log.detection_seconds += time.perf_counter() - started
+
+
+def _check_training(stack: LocalStack, row: RoundRow, data: _Data, log: _Log,
+                    model_service: LocalCustomLabels) -> None:
+    """Run the training check and whatever training and deployment follows it."""
+    execution = stack.run_lifecycle({"trigger": "schedule"})
+    _fill_training(row, execution, log.versions, row.round, model_service, data.holdout_x, data.holdout_y)
+
+
+def _tally(stack: LocalStack, row: RoundRow, log: _Log) -> None:
+    """The round's detections and finished reviews, from the table."""
+    log.last = StateTable(stack.table).outline()
+    _fill_detections(row, log.last.detections, log.seen, log.confidences, row.round)
+    log.accepted_labels.append(_fill_reviews(row, log.last.reviews, log.seen))
+    row.active = log.last.loop.active_version or "-"
+
+
+def _result(options: SandboxOptions, log: _Log, workforce: Workforce, parameters: dict[str, str],
+            wall_seconds: float) -> SandboxResult:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # peak RSS of this process (KiB on Linux)
-    deployed = [v for v, info in versions.items() if info["deployed"]]
-    detections = sum(r.detected for r in rows)
+    deployed = [v for v, info in log.versions.items() if info["deployed"]]
+    rows = log.rows
     return SandboxResult(
-        options, rows, versions, deployed[0] if deployed else None, stack_active(items),
-        detections=detections, reviews_started=sum(r.to_review for r in rows),
+        options, rows, log.versions, deployed[0] if deployed else None, log.last.loop.active_version,
+        detections=sum(r.detected for r in rows), reviews_started=sum(r.to_review for r in rows),
         reviews_accepted=sum(r.accepted for r in rows), wrong_answers=workforce.wrong,
-        detection_seconds=detection_seconds, wall_seconds=time.perf_counter() - started,
-        peak_memory_mb=peak / 2**20, confidences=confidences, accepted_labels=accepted_labels, parameters=parameters)
+        detection_seconds=log.detection_seconds, wall_seconds=wall_seconds, peak_memory_mb=peak / 2**20,
+        confidences=log.confidences, accepted_labels=log.accepted_labels, parameters=parameters)
 
 
 def _value(output: dict, name: str) -> dict:
@@ -182,54 +242,34 @@ def _fill_training(row: RoundRow, execution: dict, versions: dict, number: int, 
                          "reason": candidate.get("reason") or finish.get("reason"), "round": number}
 
 
-def _table_items(stack: LocalStack) -> list[dict]:
-    """What the round table needs of every item (a projection keeps moto's scan cheap)."""
-    return list(StateTable(stack.table).scan(
-        ProjectionExpression="pk, sk, outcome, decision, labels[0], #s, #r, active_version",
-        ExpressionAttributeNames={"#s": "status", "#r": "result"}))
-
-
-def stack_active(items: list[dict]) -> str | None:
-    return next((i.get("active_version") for i in items if i["pk"] == "LOOP" and i["sk"] == "STATE"), None)
-
-
-@dataclass
-class Seen:
-    """What earlier rounds already counted."""
-
-    known: set[str] = field(default_factory=set)  # detection records seen at all
-    detected: set[str] = field(default_factory=set)  # detection records counted as detected
-    finished: set[str] = field(default_factory=set)  # human loops counted as finished
-
-
-def _fill_detections(row: RoundRow, items: list[dict], seen: Seen, confidences: list, number: int) -> None:
+def _fill_detections(row: RoundRow, detections: Iterable[DetectionRecord], seen: Seen, confidences: list,
+                     number: int) -> None:
     reasons: Counter = Counter()
-    for item in (i for i in items if i["sk"] == "DET"):
-        pk = item["pk"]
-        if item.get("outcome") == "pending":
-            row.pending += pk not in seen.known
-        elif pk not in seen.detected:  # new, or pending before and replayed now
-            seen.detected.add(pk)
+    for record in detections:
+        known = record.detection_id
+        if record.outcome == "pending":
+            row.pending += known not in seen.known
+        elif known not in seen.detected:  # new, or pending before and replayed now
+            seen.detected.add(known)
             row.detected += 1
-            labels = item.get("labels") or []
-            confidences.append((number, float(labels[0]["confidence"]) if labels else 0.0))
-            decision = item.get("decision") or {}
+            confidences.append((number, float(record.labels[0]["confidence"]) if record.labels else 0.0))
+            decision = record.decision or {}
             if decision.get("review"):
                 row.to_review += 1
                 policy = decision.get("policy", "").replace("policies.", "")
                 reasons[decision.get("purpose") if policy == "defaults" else policy] += 1
-        seen.known.add(pk)
+        seen.known.add(known)
     row.review_reasons = ", ".join(f"{k} {n}" for k, n in reasons.most_common()) or "-"
 
 
-def _fill_reviews(row: RoundRow, items: list[dict], seen: Seen) -> dict[str, int]:
+def _fill_reviews(row: RoundRow, reviews: Iterable[ReviewTask], seen: Seen) -> dict[str, int]:
     labels: Counter = Counter()
-    for item in (i for i in items if i["sk"] == "HL" and i.get("status") != "open" and i["pk"] not in seen.finished):
-        seen.finished.add(item["pk"])
-        if item["status"] == "accepted":
+    for task in (t for t in reviews if t.status != "open" and t.name not in seen.finished):
+        seen.finished.add(task.name)
+        if task.status == "accepted":
             row.accepted += 1
-            labels[(item.get("result") or {}).get("label", "?")] += 1
-        elif item["status"] == "rejected":
+            labels[(task.result or {}).get("label", "?")] += 1
+        elif task.status == "rejected":
             row.rejected += 1
     return dict(labels)
 

@@ -35,7 +35,8 @@ def save(stack: LocalStack, out: Path, *, truth: dict[str, str], options: dict[s
     """Write the stack's table, parameters, bucket and local services into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     state = {"stack": stack.stack, "labels": list(stack.labels), "policies": list(stack.policies),
-             "parameters": parameters(stack), "items": _items(stack), "truth": truth, "options": options}
+             "parameters": parameters(stack), "items": StateTable(stack.table).all_items(), "truth": truth,
+             "options": options}
     (out / STATE).write_text(json.dumps(state, default=str))
     s3 = stack.client("s3")
     with tarfile.open(out / OBJECTS, "w") as archive:
@@ -89,10 +90,6 @@ def parameters(stack: LocalStack) -> dict[str, str]:
         for parameter in page["Parameters"]:
             values[parameter["Name"][len(stack.parameter_path):]] = parameter["Value"]
     return values
-
-
-def _items(stack: LocalStack) -> list[dict]:
-    return list(StateTable(stack.table).scan())
 
 
 def _load_objects(stack: LocalStack, path: Path) -> None:

@@ -13,10 +13,12 @@ from datetime import UTC, datetime
 from urllib.parse import quote_plus
 
 import pytest
+import state_support
 from fakes import FakeA2I, FakeRekognition
 
 from handlers.runtime import context, layout
 from handlers.runtime.ids import detection_id
+from handlers.runtime.state import DetectionRecord
 from sandbox.local_aws import LocalStack
 
 LABELS = ("cat", "dog")
@@ -67,11 +69,11 @@ def model_arn(version: str) -> str:
 
 
 def activate_model(version: str = "v1") -> None:
-    context.table().update("LOOP", "STATE", {"active_version": version, "active_arn": model_arn(version)})
+    state_support.set_loop(active_version=version, active_arn=model_arn(version))
 
 
 def deactivate_model() -> None:
-    context.table().update("LOOP", "STATE", {}, removes=("active_version", "active_arn"))
+    state_support.remove_attributes("LOOP", "STATE", "active_version", "active_arn")
 
 
 def set_parameters(st, **values) -> None:
@@ -132,12 +134,12 @@ def det_id(st, key: str) -> str:
     return detection_id(st.bucket, key, head.get("VersionId") or head["ETag"].strip('"'))
 
 
-def record_of(st, key: str) -> dict | None:
+def record_of(st, key: str) -> DetectionRecord | None:
     return context.table().detection(det_id(st, key))
 
 
-def records_for(key: str) -> list[dict]:
-    return [r for r in context.table().scan_detections() if r["key"] == key]
+def records_for(key: str) -> list[DetectionRecord]:
+    return [r for r in context.table().detections() if r.key == key]
 
 
 def loops_for(st, detection: str) -> list[dict]:
@@ -237,8 +239,7 @@ def training_keys(st) -> list[str]:
 
 
 def counts() -> dict[str, int]:
-    _, items = context.table().loop_and_counts()
-    return {label: int(item.get("count", 0)) for label, item in items.items()}
+    return dict(context.table().loop_and_dataset()[1].images)
 
 
 def invocations_of(st, function_key: str) -> list:

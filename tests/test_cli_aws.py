@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 import pytest
 from cli_support import cli, cli_json, cli_json_code, fake_pulumi
 from lifecycle_support import deploy_first, lifecycle_stack, loop, seed
+import state_support
 
 from cli import train_cmd
 from handlers.runtime import context
@@ -323,7 +324,7 @@ def test_train_then_rollback(capsys, st, target, monkeypatch):
 
 def test_a_failed_run_exits_1_and_says_why(capsys, st, target, monkeypatch):
     monkeypatch.setattr(train_cmd, "POLL_SECONDS", 0.02)
-    failing = f"v{int(loop().raw.get('versions', 0)) + 1}"
+    failing = f"v{loop().versions + 1}"
     st.models.script(failing, training=st.models.TRAINING_FAILS)
     seed(st, {"cat": 6, "dog": 6}, start=200)
     active = loop().active_version
@@ -336,15 +337,14 @@ def test_a_failed_run_exits_1_and_says_why(capsys, st, target, monkeypatch):
 
 
 def test_rollback_without_a_previous_version_starts_nothing(capsys, st, target):
-    table, state = context.table(), loop()
-    table.update("LOOP", "STATE", {"previous_version": "", "previous_arn": ""})
+    state = loop()
+    state_support.set_loop(previous_version="", previous_arn="")
     sfn = st.client("stepfunctions")
     started = len(sfn.list_executions(stateMachineArn=st.state_machines["lifecycle"])["executions"])
     try:
         code, _, err = cli(capsys, "rollback", "--yes", *target)
     finally:
-        table.update("LOOP", "STATE", {"previous_version": state.previous_version or "",
-                                       "previous_arn": state.previous_arn or ""})
+        state_support.set_loop(previous_version=state.previous_version or "", previous_arn=state.previous_arn or "")
     assert code == 2 and "nothing to roll back to" in err and f"(active: {state.active_version})" in err
     assert len(sfn.list_executions(stateMachineArn=st.state_machines["lifecycle"])["executions"]) == started
 
@@ -358,7 +358,7 @@ def test_export_writes_every_detection_as_json_lines(capsys, st, target, tmp_pat
     records = [json.loads(line) for line in out_file.read_text().splitlines()]
     assert summary == {"target": f"stack at {st.table}", "out": str(out_file), "detections": len(records),
                        "with_true_label": 0}
-    assert len(records) == sum(1 for _ in context.table().scan_detections())
+    assert len(records) == sum(1 for _ in context.table().detections())
     assert [r["detected_at"] for r in records] == sorted(r["detected_at"] for r in records)
     record = next(r for r in records if r["image_uri"].endswith("/export.png"))
     assert set(record) == {"detection_id", "image_uri", "detected_at", "model_version", "labels", "sequence",

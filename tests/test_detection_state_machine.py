@@ -51,11 +51,11 @@ def test_confident_image(st):
     assert call["MinConfidence"] == 0 and call["ProjectVersionArn"] == model_arn("v1")
     assert call["Image"] == {"S3Object": {"Bucket": st.bucket, "Name": key}}
     record = record_of(st, key)
-    assert record["outcome"] == "confident"
-    assert record["model_version"] == "v1"
-    assert record["labels"] == [{"name": "cat", "confidence": 95.0}, {"name": "dog", "confidence": 5.0}]
-    assert record["decision"]["review"] is False and record["decision"]["policy"] == "policies.defaults"
-    assert f"meets {MIN_CONFIDENCE}" in record["reason"]
+    assert record.outcome == "confident"
+    assert record.model_version == "v1"
+    assert list(record.labels) == [{"name": "cat", "confidence": 95.0}, {"name": "dog", "confidence": 5.0}]
+    assert record.decision["review"] is False and record.decision["policy"] == "policies.defaults"
+    assert f"meets {MIN_CONFIDENCE}" in record.reason
     assert loops_for(st, result["detection_id"]) == []
 
 
@@ -74,10 +74,10 @@ def test_low_confidence_image_goes_to_review(st):
     assert [l["name"] for l in loop_input["modelLabels"]] == ["cat", "dog"]
     assert output_of(execution)["review"]["value"] == {"human_loop": loop["name"], "started": True, "resumed": False}
     record = record_of(st, key)
-    assert record["human_loop"] == loop["name"] and record["review_status"] == "open"
-    assert "below" in record["reason"]
+    assert record.human_loop == loop["name"] and record.review_status == "open"
+    assert "below" in record.reason
     hl = context.table().review(loop["name"])
-    assert hl["status"] == "open" and hl["purpose"] == "training" and hl["image_uri"] == loop_input["taskObject"]
+    assert hl.status == "open" and hl.purpose == "training" and hl.image_uri == loop_input["taskObject"]
     assert st.notifications() == []  # a started review is not an e-mail
 
 
@@ -89,8 +89,8 @@ def test_low_confidence_image_with_review_off(st):
     assert execution["status"] == "SUCCEEDED" and result["review"] is False
     assert loops_for(st, result["detection_id"]) == []
     record = record_of(st, key)
-    assert record["decision"]["review"] is False
-    assert f"{ENABLE_REVIEW} is off" in record["reason"]
+    assert record.decision["review"] is False
+    assert f"{ENABLE_REVIEW} is off" in record.reason
 
 
 def test_audit_sample(st):
@@ -101,8 +101,8 @@ def test_audit_sample(st):
     assert result["outcome"] == "to_audit" and result["purpose"] == "audit"
     [loop] = loops_for(st, result["detection_id"])
     assert json.loads(loop["input"])["purpose"] == "audit"
-    assert context.table().review(loop["name"])["purpose"] == "audit"
-    assert "audit sample" in record_of(st, key)["reason"]
+    assert context.table().review(loop["name"]).purpose == "audit"
+    assert "audit sample" in record_of(st, key).reason
 
 
 def test_confident_image_not_sampled_when_interval_not_reached(st):
@@ -121,8 +121,8 @@ def test_no_model_yet_is_recorded_as_pending(st):
     assert detection_result(execution)["outcome"] == "pending"
     assert len(st.rek.calls) == calls  # Rekognition is not asked without a model
     record = record_of(st, key)
-    assert record["outcome"] == "pending" and "no model" in record["reason"]
-    assert [p["key"] for p in context.table().pending() if p["detection_id"] == record["detection_id"]] == [key]
+    assert record.outcome == "pending" and "no model" in record.reason
+    assert [p.key for p in context.table().pending() if p.detection_id == record.detection_id] == [key]
 
 
 def test_empty_label_list(st):
@@ -132,7 +132,7 @@ def test_empty_label_list(st):
     result = detection_result(execution)
     assert result["outcome"] == "no_label"
     record = record_of(st, key)
-    assert record["labels"] == [] and "no label" in record["reason"]
+    assert record.labels == () and "no label" in record.reason
     # the model could not say: a reviewer is asked
     assert len(loops_for(st, result["detection_id"])) == 1
 
@@ -146,7 +146,7 @@ def test_throttled_twice_then_succeeds(st):
     assert len(st.retry_sleeps) == 2  # the state machine's Retry, not the client, handled it
     assert all(0 <= s <= 60 for s in st.retry_sleeps)
     assert [c["Image"]["S3Object"]["Name"] for c in st.rek.calls[-3:]] == [key] * 3
-    assert record_of(st, key)["outcome"] == "confident"
+    assert record_of(st, key).outcome == "confident"
     assert st.notifications() == []
 
 
@@ -158,7 +158,7 @@ def test_unreadable_image(st, code):
     assert execution["status"] == "SUCCEEDED"
     assert detection_result(execution)["outcome"] == "unreadable"
     record = record_of(st, key)
-    assert record["outcome"] == "unreadable" and code in record["reason"]
+    assert record.outcome == "unreadable" and code in record.reason
     assert st.retry_sleeps == []  # not retried: it would fail the same way
 
 
@@ -168,8 +168,8 @@ def test_stopped_model_leaves_the_image_pending(st):
     execution = upload(st, key, CONFIDENT)
     assert execution["status"] == "SUCCEEDED"
     record = record_of(st, key)
-    assert record["outcome"] == "pending" and "not running" in record["reason"]
-    assert any(p["detection_id"] == record["detection_id"] for p in context.table().pending())
+    assert record.outcome == "pending" and "not running" in record.reason
+    assert any(p.detection_id == record.detection_id for p in context.table().pending())
 
 
 def test_failure_after_all_retries_is_recorded_and_notified_once(st):
@@ -179,13 +179,13 @@ def test_failure_after_all_retries_is_recorded_and_notified_once(st):
     assert execution["status"] == "FAILED" and execution.get("error") == "DetectionFailed"
     assert len(st.retry_sleeps) == RETRIES
     record = record_of(st, first)
-    assert record["outcome"] == "failed" and "ThrottlingException" in record["reason"]
+    assert record.outcome == "failed" and "ThrottlingException" in record.reason
     [message] = st.notifications()
     assert "ThrottlingException" in message["subject"] and first in message["message"]
 
     st.rek.faults[:] = ["ThrottlingException"] * (RETRIES + 1)
     assert upload(st, second, CONFIDENT)["status"] == "FAILED"
-    assert record_of(st, second)["outcome"] == "failed"
+    assert record_of(st, second).outcome == "failed"
     assert st.notifications() == []  # the same failure today: counted, not e-mailed again
 
 
@@ -195,7 +195,7 @@ def test_non_retryable_error_fails_at_once(st):
     execution = upload(st, key, CONFIDENT)
     assert execution["status"] == "FAILED"
     assert st.retry_sleeps == []
-    assert "AccessDeniedException" in record_of(st, key)["reason"]
+    assert "AccessDeniedException" in record_of(st, key).reason
     assert len(st.notifications()) == 1
 
 
@@ -209,7 +209,7 @@ def test_objects_that_are_not_images_are_recorded_and_skipped(st, key, why):
     execution = upload(st, key, CONFIDENT, body=b"" if key.endswith("/") else b"hello")
     assert execution["status"] == "SUCCEEDED"
     record = record_of(st, key)
-    assert record["outcome"] == "skipped" and why in record["reason"]
+    assert record.outcome == "skipped" and why in record.reason
     assert len(st.rek.calls) == calls
 
 
@@ -217,7 +217,7 @@ def test_empty_image_is_skipped(st):
     key = "images_for_detection/sm/empty.png"
     execution = upload(st, key, CONFIDENT, body=b"")
     assert execution["status"] == "SUCCEEDED"
-    assert record_of(st, key)["outcome"] == "skipped"
+    assert record_of(st, key).outcome == "skipped"
 
 
 def test_threshold_parameter_moves_the_decision(st):

@@ -4,6 +4,7 @@ that never reached its cleanup."""
 
 from __future__ import annotations
 
+import state_support
 from fakes import FakeCustomLabels
 from lifecycle_support import (
     deploy_first,
@@ -54,7 +55,7 @@ def test_polling_is_bounded():
         assert models.status("v3") == "TRAINING_IN_PROGRESS"
         _assert_cleaned_up(stack, why="TIMED_OUT: still TRAINING_IN_PROGRESS after")
         assert len(models.operations("StartProjectVersion")) == 2  # v1 and v2
-        assert context.table().model("v3")["status"] == "TIMED_OUT"
+        assert context.table().model("v3").status == "TIMED_OUT"
 
 
 def test_first_deployment_failure_leaves_nothing_running():
@@ -81,7 +82,7 @@ def test_stale_lock_of_a_run_that_never_finished_is_taken_over():
         assert output(fresh)["check"]["value"]["train"] is False
         assert loop().training_owner == "ghost-run"
 
-        table.update("LOOP", "STATE", {"training_started_at": "2020-01-01T00:00:00.000000Z"})
+        state_support.set_loop(training_started_at="2020-01-01T00:00:00.000000Z")
         execution = stack.run_lifecycle()
 
         assert execution["status"] == "SUCCEEDED"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import state_support
 from fakes import FakeCustomLabels
 from lifecycle_support import (
     PNG,
@@ -55,12 +56,12 @@ def test_first_deployment_trains_evaluates_starts_and_switches():
         assert _calls(stack, "StopProjectVersion") == []
 
         model = context.table().model("v1")
-        assert model["status"] == "RUNNING" and model["decision"]["deploy"] is True
+        assert model.status == "RUNNING" and model.decision["deploy"] is True
         # Per-label metrics come from the evaluation summary Rekognition wrote to the bucket.
-        assert model["evaluation"]["per_label"]["dog"] == {"f1": 0.81, "precision": 0.78, "recall": 0.84,
+        assert model.evaluation["per_label"]["dog"] == {"f1": 0.81, "precision": 0.78, "recall": 0.84,
                                                            "threshold": 0.55}
-        assert model["evaluation"]["per_label"]["cat"]["threshold"] == 0.41
-        assert model["counts"] == {"cat": 7, "dog": 5}
+        assert model.evaluation["per_label"]["cat"]["threshold"] == 0.41
+        assert model.counts == {"cat": 7, "dog": 5}
 
         (note,) = stack.notifications()
         assert note["subject"].startswith("[labelloop sandbox] Model v1 deployed")
@@ -101,7 +102,7 @@ def test_replacement_starts_new_switches_then_stops_old():
         assert order.index("start_model") < order.index("switch_model") < order.index("stop_model")
         (stop,) = _calls(stack, "StopProjectVersion")
         assert stop["ProjectVersionArn"] == stack.models.arn("v1")
-        assert context.table().model("v1")["status"] == "STOPPING"
+        assert context.table().model("v1").status == "STOPPING"
 
         (note,) = stack.notifications()
         assert "Model v2 deployed" in note["subject"] and "replaced  v1" in note["message"]
@@ -147,7 +148,7 @@ def test_pending_detections_are_replayed_after_the_first_deployment(monkeypatch)
         stack.pump()
         table = context.table()
         assert len(table.pending()) == 3
-        assert {d["outcome"] for d in table.scan_detections()} == {"pending"}
+        assert {d.outcome for d in table.detections()} == {"pending"}
 
         seed(stack, {"cat": 6, "dog": 6})
         execution = stack.run_lifecycle()
@@ -157,12 +158,12 @@ def test_pending_detections_are_replayed_after_the_first_deployment(monkeypatch)
         assert output(execution)["replay"]["value"]["replayed"] == 3
         assert len([i for i in stack.invocations if i.function.endswith("-replay_pending")]) == 2
         assert table.pending() == []
-        records = list(table.scan_detections())
-        assert sorted(r["key"] for r in records) == keys
-        assert {(r["outcome"], r["model_version"]) for r in records} == {("confident", "v1")}
+        records = list(table.detections())
+        assert sorted(r.key for r in records) == keys
+        assert {(r.outcome, r.model_version) for r in records} == {("confident", "v1")}
         detected = [c["Image"]["S3Object"]["Name"] for c in stack.models.operations("DetectCustomLabels")]
         assert sorted(detected) == keys
-        stats = table.day_stats()
+        stats = table.day_stats().counts
         assert (stats["outcome_pending"], stats["outcome_confident"], stats["replayed"]) == (0, 3, 3)
         assert "replayed  3" in stack.notifications()[-1]["message"]
 
@@ -198,7 +199,7 @@ def test_rollback_while_a_training_runs_waits_its_turn():
     with lifecycle_stack() as stack:
         deploy_first(stack)
         table = context.table()
-        table.update("LOOP", "STATE", {"previous_version": "v0", "previous_arn": "arn:aws:rekognition:x:v0"})
+        state_support.set_loop(previous_version="v0", previous_arn="arn:aws:rekognition:x:v0")
         table.take_training_lock("someone-else", {"train": True})
         execution = stack.run_lifecycle({"action": "rollback"})
         assert execution["status"] == "FAILED"
@@ -221,5 +222,5 @@ def inference_capacity(candidate, settings):
         assert stack.run_lifecycle()["status"] == "SUCCEEDED"
         (start,) = stack.models.operations("StartProjectVersion")
         assert (start["MinInferenceUnits"], start["MaxInferenceUnits"]) == (2, 5)
-        assert context.table().model("v1")["inference_units"] == 2
+        assert context.table().model("v1").inference_units == 2
         assert "team capacity: 2 to 5 units" in stack.notifications()[0]["message"]

@@ -46,7 +46,7 @@ def stack(serving):
 
 
 def _next_version() -> str:
-    return f"v{int((context.table().get('LOOP', 'STATE') or {}).get('versions', 0)) + 1}"
+    return f"v{context.table().loop().versions + 1}"
 
 
 def _replace_attempt(stack) -> dict:
@@ -87,9 +87,9 @@ def test_f1_below_the_gate_is_not_deployed(stack):
     assert f"Model {version} not deployed" in notes[0]["subject"]
     assert len(models.operations("StartProjectVersion")) == starts  # never started
     record = context.table().model(version)
-    assert record["decision"] == {"deploy": False, "reason": "F1 0.550 is below Minimum-F1-Score 0.8",
+    assert record.decision == {"deploy": False, "reason": "F1 0.550 is below Minimum-F1-Score 0.8",
                                   "policy": "policies.defaults"}
-    assert record["evaluation"]["f1"] == 0.55
+    assert record.evaluation["f1"] == 0.55
     assert loop().active_f1 == 0.9
     _assert_does_not_retrain(stack)
 
@@ -105,7 +105,7 @@ def test_training_failure(stack):
     notes = _assert_cleaned_up(stack, why="model status TRAINING_FAILED: The manifest has no valid images.")
     assert "Model lifecycle run failed" in notes[0]["subject"]
     assert len(models.operations("StartProjectVersion")) == starts
-    assert context.table().model(version)["status"] == "TRAINING_FAILED"
+    assert context.table().model(version).status == "TRAINING_FAILED"
     _assert_does_not_retrain(stack)
 
 

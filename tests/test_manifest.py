@@ -9,11 +9,11 @@ import json
 import re
 
 import pytest
+import state_support
 
 from lifecycle_support import PNG, lifecycle_stack, loop, output, seed
 
 from handlers.lifecycle import manifest
-from handlers.runtime import context
 
 LABELS = ("cat", "big cat", "dog")
 STACK_LABELS = ("cat", "big cat", "dog", "bird")
@@ -49,10 +49,9 @@ def stack(shared):
         for obj in page.get("Contents", []):
             s3.delete_object(Bucket=shared.bucket, Key=obj["Key"])
     shared.pump()  # the training-data rule uncounts what was counted
-    table = context.table()
     for label in STACK_LABELS:
-        table.update("LOOP", f"COUNT#{label}", {"count": 0})
-    table.update("LOOP", "STATE", {}, removes=("trained_counts",))
+        state_support.set_attributes("LOOP", f"COUNT#{label}", count=0)
+    state_support.remove_attributes("LOOP", "STATE", "trained_counts")
     shared.notifications()
     return shared
 
@@ -78,9 +77,8 @@ def _listed_prefixes(stack) -> list[str]:
 
 def test_manifest_lists_every_image_once_with_its_label_and_reconciles_the_counters(stack):
     _put_tree(stack)  # no events delivered: the counters know nothing of these images
-    table = context.table()
-    table.update("LOOP", "COUNT#cat", {"count": 99})  # drifted
-    table.update("LOOP", "COUNT#dog", {"count": -4})
+    state_support.set_attributes("LOOP", "COUNT#cat", count=99)  # drifted
+    state_support.set_attributes("LOOP", "COUNT#dog", count=-4)
     listed = _listed_prefixes(stack)
     result = manifest.build(stack.bucket, "v1", LABELS)
 
@@ -108,7 +106,7 @@ def test_manifest_lists_every_image_once_with_its_label_and_reconciles_the_count
     head = stack.client("s3").head_object(Bucket=stack.bucket, Key="manifests/v1.manifest")
     assert head["ContentType"] == "application/x-ndjson"
 
-    _, counts = table.loop_and_counts()
+    counts = {item["sk"].removeprefix("COUNT#"): item for item in state_support.partition("LOOP")}
     assert {label: counts[label]["count"] for label in LABELS} == result["counts"]
     assert all("reconciled_at" in counts[label] for label in LABELS)
 

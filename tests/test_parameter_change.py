@@ -12,9 +12,11 @@ import itertools
 import json
 
 import pytest
+import state_support
 
 from handlers.parameter_change import rate_expression
 from handlers.runtime import context
+from handlers.runtime.state import ParameterChange
 from sandbox.local_aws import LocalStack
 
 TOGGLE, FREQUENCY = "Enable-Automatic-Training", "Automatic-Training-Poll-Frequency"
@@ -33,9 +35,7 @@ def stack(shared):
         shared.client("ssm").put_parameter(Name=shared.parameter_path + name, Value=value, Overwrite=True)
     shared.client("events").put_rule(Name=shared.schedule_rule, ScheduleExpression="rate(720 minutes)",
                                      State="ENABLED", Description=_rule(shared)["Description"])
-    table = context.table()
-    for item in table.query("PARAMCHANGE"):
-        table.ddb.delete_item(TableName=table.name, Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}})
+    state_support.delete_partition("PARAMCHANGE")
     context.parameters().provider.clear_cache()
     shared.pump()
     shared.notifications()
@@ -51,8 +51,8 @@ def _set(stack, name: str, value: str) -> None:
     assert stack.pump() == 1
 
 
-def _changes() -> list[dict]:
-    return context.table().query("PARAMCHANGE")
+def _changes() -> list[ParameterChange]:
+    return context.table().parameter_changes()
 
 
 def test_rate_expression_is_singular_for_one_minute():
@@ -104,11 +104,11 @@ def test_every_change_is_recorded_and_notified(stack):
     _set(stack, "Minimum-F1-Score", "0.9")  # not a schedule parameter: recorded, the rule untouched
 
     changes = _changes()
-    assert [(c["parameter"], c["value"], c["operation"]) for c in changes] == [
+    assert [(c.parameter, c.value, c.operation) for c in changes] == [
         (TOGGLE, "false", "Update"), (FREQUENCY, "1", "Update"), ("Minimum-F1-Score", "0.9", "Update")]
-    assert changes[0]["schedule"] == "disabled (rate(720 minutes))"
-    assert changes[1]["schedule"] == "rate(1 minute), disabled"
-    assert "schedule" not in changes[2]
+    assert changes[0].schedule == "disabled (rate(720 minutes))"
+    assert changes[1].schedule == "rate(1 minute), disabled"
+    assert changes[2].schedule is None
     subjects = [n["subject"] for n in stack.notifications()]
     assert subjects == [f"[labelloop sandbox] Parameter {TOGGLE} is now false",
                         f"[labelloop sandbox] Parameter {FREQUENCY} is now 1",
@@ -130,7 +130,7 @@ def test_an_invalid_value_changes_nothing_and_is_reported_once(stack):
 
     after = _rule(stack)
     assert (after["State"], after["ScheduleExpression"]) == (before["State"], before["ScheduleExpression"])
-    assert [c["value"] for c in _changes()] == ["30"]
+    assert [c.value for c in _changes()] == ["30"]
     notes = stack.notifications()
     assert [n["message"].splitlines()[0] for n in notes] == [
         f"Parameter {FREQUENCY} was set to an invalid value; nothing changed",
@@ -146,4 +146,4 @@ def test_a_deleted_parameter_falls_back_to_its_default(stack):
         "Detail": json.dumps({"operation": "Delete", "name": stack.parameter_path + FREQUENCY, "type": "String"})}])
     assert stack.pump() == 1
     assert _rule(stack)["ScheduleExpression"] == "rate(720 minutes)"
-    assert _changes()[-1]["operation"] == "Delete"
+    assert _changes()[-1].operation == "Delete"

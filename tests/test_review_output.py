@@ -5,6 +5,7 @@ import json
 import uuid
 
 import pytest
+import state_support
 from stack_support import (
     CONFIDENT,
     answer,
@@ -47,7 +48,7 @@ class Snapshot:
 
 def loop_result(name):
     loop = context.table().review(name)
-    return loop["status"], loop.get("result", {})
+    return loop.status, loop.result or {}
 
 
 # -- accepted --------------------------------------------------------------------------------
@@ -66,7 +67,7 @@ def test_accepted_answer_becomes_training_data(st):
     assert head["Metadata"] == {"labelloop-detection": detection, "labelloop-human-loop": name}
     assert counts().get("dog", 0) == before.get("dog", 0) + 1
     record = context.table().detection(detection)
-    assert record["human_label"] == "dog" and record["review_status"] == "accepted"
+    assert record.human_label == "dog" and record.review_status == "accepted"
     # the copy's own S3 event reached the counter and found the image counted
     assert any(r["key"] == target and r["reason"] == "already counted"
                for i in invocations_of(st, "training_data") for r in i.result)
@@ -99,7 +100,7 @@ def test_rejected_answers(st, answers, reason):
     write_output(st, name, output_document(st, name, answers=answers))
     status, result = loop_result(name)
     assert status == "rejected" and reason in result["reason"]
-    assert context.table().detection(detection)["review_status"] == "rejected"
+    assert context.table().detection(detection).review_status == "rejected"
     assert snapshot.unchanged()
 
 
@@ -159,7 +160,7 @@ def test_malformed_outputs(st, body, reason):
     snapshot = Snapshot(st)
     name = f"labelloop-malformed-{uuid.uuid4().hex[:8]}"
     key = write_output(st, name, body)
-    rejected = context.table().get(f"REJECTED#{key}", "OUTPUT")
+    rejected = state_support.item(f"REJECTED#{key}", "OUTPUT")
     assert rejected and reason in rejected["reason"]
     [invocation] = invocations_of(st, "review_output")
     assert invocation.result[0]["status"] == "rejected"
@@ -174,7 +175,7 @@ def test_unknown_human_loop(st):
                 "inputContent": {"taskObject": f"s3://{st.bucket}/images_for_detection/x.png"},
                 "humanAnswers": [answer("cat")]}
     key = write_output(st, "labelloop-not-ours", document)
-    assert "was not started by this stack" in context.table().get(f"REJECTED#{key}", "OUTPUT")["reason"]
+    assert "was not started by this stack" in state_support.item(f"REJECTED#{key}", "OUTPUT")["reason"]
     assert snapshot.unchanged()
     assert len(st.notifications()) == 1
     # the same file delivered again is not reported again
@@ -202,7 +203,7 @@ def test_image_deleted_before_the_answer(st):
     write_output(st, name, output_document(st, name, ["cat"]))
     status, result = loop_result(name)
     assert status == "rejected" and "was deleted before the answer arrived" in result["reason"]
-    assert context.table().detection(detection)["review_status"] == "rejected"
+    assert context.table().detection(detection).review_status == "rejected"
     assert snapshot.unchanged()
     [message] = st.notifications()
     assert source in message["message"]

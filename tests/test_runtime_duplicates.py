@@ -49,13 +49,13 @@ def test_upload_event_three_times(st):
     assert outcomes == ["to_training", "duplicate", "duplicate"]
     assert all(e["status"] == "SUCCEEDED" for e in st.executions)
     [record] = records_for(KEY)
-    assert record["outcome"] == "to_training"
+    assert record.outcome == "to_training"
     assert len(st.a2i.loops) == 1
     [name] = st.a2i.loops
     assert st.a2i.attempts[name] == 1  # the duplicates did not even try to start a loop
-    assert record["human_loop"] == name
+    assert record.human_loop == name
     stats = context.table().day_stats(today())
-    assert stats["outcome_to_training"] == 1 and stats["reviews_started_training"] == 1
+    assert stats.counts["outcome_to_training"] == 1 and stats.counts["reviews_started_training"] == 1
     assert context.table().loop().open_reviews == 1
     assert st.notifications() == []
 
@@ -88,7 +88,7 @@ def test_a2i_output_event_three_times(st):
     assert training_keys(st) == [f"images_labeled_by_folder/dog/{detection}.png"]
     assert counts() == {"dog": 1}
     stats = context.table().day_stats(today())
-    assert stats["reviews_accepted"] == 1
+    assert stats.counts["reviews_accepted"] == 1
     assert context.table().loop().open_reviews == 0
 
 
@@ -138,7 +138,7 @@ def test_redelivery_starts_a_review_whose_start_failed(st):
     first = upload(st, KEY, UNSURE)
     assert first["status"] == "FAILED"
     [record] = records_for(KEY)
-    assert record["outcome"] == "to_training" and "ValidationException" in record["failure"]
+    assert record.outcome == "to_training" and "ValidationException" in record.failure
     assert st.a2i.loops == {}
     [message] = st.notifications()
     assert "ValidationException" in message["subject"]
@@ -149,7 +149,7 @@ def test_redelivery_starts_a_review_whose_start_failed(st):
     assert again["status"] == "SUCCEEDED" and detection_result(again)["outcome"] == "duplicate"
     assert len(st.a2i.loops) == 1
     [record] = records_for(KEY)
-    assert record["human_loop"] in st.a2i.loops and record["review_status"] == "open"
+    assert record.human_loop in st.a2i.loops and record.review_status == "open"
 
     st.start_execution("detection", json.loads(first["input"]))  # and once more: nothing new
     st.wait_for_executions()
@@ -174,5 +174,5 @@ def test_review_start_resumes_a_loop_whose_record_was_not_written(st):
     name = human_loop_name(detection["detection_id"])
     st.a2i.loops[name] = {"flow": st.flow_definition_arn, "input": "{}"}  # started by an attempt that then failed
     assert st.deliver("start_review", detection) == {"human_loop": name, "started": True, "resumed": True}
-    assert context.table().review(name)["status"] == "open"
+    assert context.table().review(name).status == "open"
     assert len(st.a2i.loops) == 1

@@ -5,6 +5,7 @@ once and never crashes a detection."""
 import re
 
 import pytest
+import state_support
 from stack_support import (
     activate_model,
     detection_result,
@@ -72,7 +73,7 @@ def test_invalid_value_falls_back_to_the_last_good_value_and_alerts_once(st):
     [message] = st.notifications()
     assert MIN_CONFIDENCE in message["subject"] and re.search(r"value +abc\n", message["message"])
     assert "labelloop params set" in message["message"]
-    [alert] = context.table().query(f"ALERT#{MIN_CONFIDENCE}")
+    [alert] = state_support.partition(f"ALERT#{MIN_CONFIDENCE}")
     assert alert["sk"] == "abc" and "not allowed" in alert["message"]
 
     context.reset()  # a new container knows no last good value: the default; still no second alert

@@ -81,7 +81,7 @@ def test_multipart_upload_is_detected(st):
     # moto announces a completed multipart upload twice; the second is a duplicate
     assert outcomes.count("confident") == 1 and set(outcomes) <= {"confident", "duplicate"}
     [record] = records_for(key)
-    assert record["etag"].endswith("-1")  # a multipart ETag
+    assert record.etag.endswith("-1")  # a multipart ETag
 
 
 def test_copy_is_detected(st):
@@ -102,7 +102,7 @@ def test_awkward_keys_through_eventbridge(st, key):
     assert detection_result(execution)["outcome"] == "confident"
     assert st.rek.calls[-1]["Image"]["S3Object"]["Name"] == key  # the key as it is, not re-encoded
     [record] = records_for(key)
-    assert record["image_uri"] == f"s3://{st.bucket}/{key}"
+    assert record.image_uri == f"s3://{st.bucket}/{key}"
 
 
 @pytest.mark.parametrize("key", [

@@ -7,6 +7,7 @@ from dataclasses import asdict
 
 import pytest
 
+from handlers.runtime.state import item_type
 from sandbox.runner import SandboxOptions, run
 
 SMALL = dict(images=520, holdout=150, rounds=3, seed=11)
@@ -59,6 +60,11 @@ def test_counters_equal_the_training_folders(small_run):
                 if i["pk"] == "LOOP" and i["sk"].startswith("COUNT#")}
     assert counters == dict(listed)
     assert sum(listed.values()) == 20 * 10 + sum(1 for i in state["items"] if i["sk"] == "HL" and i["status"] == "accepted")
+
+
+def test_every_item_of_a_run_is_a_declared_item_type(small_run):
+    _, state, _ = small_run
+    assert [(i["pk"], i["sk"]) for i in state["items"] if item_type(i) is None] == []
 
 
 def test_the_report_folder(small_run, tmp_path):

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from plugins import DatasetStats, ModelState
+from plugins import ModelState
 
 from ..runtime import config, context
 from ..runtime.lambda_entry import entry_point
-from ..runtime.state import Duplicate, LoopState
+from ..runtime.state import LockHeld, LoopState
 from ..runtime.workflow import RunState
 
 
@@ -33,11 +33,8 @@ def lock_is_stale(loop: LoopState, stale: str | None) -> bool:
 
 
 def training_facts(labels: tuple[str, ...], stale: str | None = None):
-    loop, counts = context.table().loop_and_counts()
-    trained = loop.raw.get("trained_counts") or {}
-    current = {label: max(0, int(counts.get(label, {}).get("count", 0))) for label in labels}
-    dataset = DatasetStats(current, {label: max(0, n - int(trained.get(label, 0))) for label, n in current.items()},
-                           labels, loop.raw.get("trained_at"))
+    loop, data = context.table().loop_and_dataset()
+    dataset = data.stats(labels)
     in_progress = bool(loop.training_owner) and not lock_is_stale(loop, stale)
     model = ModelState(loop.active_version, loop.active_f1, in_progress, loop.training_version if in_progress else None,
                        loop.training_started_at if in_progress else None)
@@ -58,7 +55,7 @@ def check(owner: str, trigger: str, lock_seconds: int | None = None) -> dict:
         return result
     try:
         version = context.table().take_training_lock(owner, record, stale)
-    except Duplicate:
+    except LockHeld:
         reason = "another training check took the training lock a moment ago"
         return result | {"train": False, "reason": reason, "policy": "labelloop"}
     if lock_is_stale(loop, stale):

@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError
 from ..runtime import aws, context
 from ..runtime.errors import ModelBusy
 from ..runtime.lambda_entry import entry_point
-from ..runtime.state import Duplicate, now_iso
+from ..runtime.state import ActiveModelMoved, now_iso
 from ..runtime.workflow import RunState
 from .training import describe
 
@@ -26,9 +26,10 @@ def start_model(owner: str, candidate: dict) -> dict:
         params["MaxInferenceUnits"] = int(candidate["max_units"])
     version, table = candidate["version"], context.table()
     started = now_iso()
-    earlier = (table.model(version) or {}).get("start_requested_by")
-    table.put_model(version, {"start_requested_by": owner, "start_requested_at": started,
-                              "inference_units": params["MinInferenceUnits"]})
+    record = table.model(version)
+    earlier = record.start_requested_by if record else None
+    table.update_model(version, start_requested_by=owner, start_requested_at=started,
+                       inference_units=params["MinInferenceUnits"])
     try:
         aws.client("rekognition").start_project_version(**params)
         started_here = True
@@ -40,7 +41,7 @@ def start_model(owner: str, candidate: dict) -> dict:
             raise ModelBusy(f"model {version} cannot start while it is {status}") from exc
         # Already starting or running: this run's own start (a retried step) or a model nobody stopped.
         started_here = earlier == owner
-    table.put_model(version, {"status": "STARTING", "started_by": owner if started_here else None})
+    table.update_model(version, status="STARTING", started_by=owner if started_here else None)
     return {"started_at": started, "started_here": started_here}
 
 
@@ -48,9 +49,9 @@ def switch(candidate: dict) -> dict:
     try:
         previous = context.table().switch_active(candidate["version"], candidate["version_arn"],
                                                  candidate.get("f1"), candidate.get("incumbent_version"))
-    except Duplicate as exc:
+    except ActiveModelMoved as exc:
         raise SwitchLost(f"not promoting {candidate['version']}: {exc}") from exc
-    context.table().put_model(candidate["version"], {"status": "RUNNING", "deployed_at": now_iso()})
+    context.table().update_model(candidate["version"], status="RUNNING", deployed_at=now_iso())
     return previous
 
 
@@ -64,7 +65,7 @@ def stop_model(version: str | None, version_arn: str | None) -> dict:
             raise
         return {"stopped": None, "reason": f"{version} was not running ({aws.error_code(exc)})"}
     if version:
-        context.table().put_model(version, {"status": "STOPPING", "stopped_at": now_iso()})
+        context.table().update_model(version, status="STOPPING", stopped_at=now_iso())
     return {"stopped": version}
 
 

@@ -10,6 +10,7 @@ from plugins import Evaluation, LabelMetrics
 
 from ..runtime import aws, context
 from ..runtime.lambda_entry import entry_point
+from ..runtime.state import ModelVersion
 from ..runtime.workflow import RunState
 from .training import describe
 
@@ -37,8 +38,8 @@ def evaluation_record(evaluation: Evaluation) -> dict:
                           for k, m in evaluation.per_label.items()}}
 
 
-def evaluation_from_record(version: str, record: dict | None) -> Evaluation | None:
-    ev = (record or {}).get("evaluation")
+def evaluation_from_record(version: str, record: ModelVersion | None) -> Evaluation | None:
+    ev = record.evaluation if record else None
     if not ev:
         return None
     return Evaluation(version, float(ev["f1"]), ev.get("precision"), ev.get("recall"),
@@ -61,9 +62,8 @@ def evaluate(version: str, version_arn: str, incumbent_version: str | None, incu
     evaluation = read_evaluation(version)
     incumbent = evaluation_from_record(incumbent_version, table.model(incumbent_version))
     decision = context.engine().deployment(evaluation, incumbent, settings)
-    table.put_model(version, {"evaluation": evaluation_record(evaluation),
-                              "decision": {"deploy": decision.deploy, "reason": decision.reason,
-                                           "policy": decision.policy}})
+    table.update_model(version, evaluation=evaluation_record(evaluation),
+                       decision={"deploy": decision.deploy, "reason": decision.reason, "policy": decision.policy})
     context.metrics.add_dimension(name="version", value=version)  # cleared with the invocation's metrics
     context.metrics.add_metric(name="ModelF1", unit="None", value=evaluation.f1)
     result = {"deploy": decision.deploy, "reason": decision.reason, "policy": decision.policy}

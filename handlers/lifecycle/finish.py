@@ -9,7 +9,6 @@ from botocore.exceptions import ClientError
 
 from ..runtime import aws, context
 from ..runtime.lambda_entry import entry_point
-from ..runtime.state import now_iso
 from ..runtime.workflow import Outcome, RunState
 from .deploy import stop_model
 
@@ -68,10 +67,9 @@ def move_training_baseline(table, run: RunState, outcome: str) -> None:
     """The data this run trained on counts as seen, so the same data does not retrain on every poll."""
     manifest = run.manifest
     if manifest.get("ok") and outcome != Outcome.DEPLOYED:
-        table.set_trained_snapshot(manifest["counts"])  # a rejected or failed candidate's data counts as seen
+        table.mark_seen(manifest["counts"])  # a rejected or failed candidate's data counts as seen
     elif outcome == Outcome.DEPLOYED and manifest.get("counts"):
-        table.set_trained_snapshot(manifest["counts"])
-        table.update("LOOP", "STATE", {"trained_at": now_iso()})
+        table.mark_trained(manifest["counts"])
 
 
 def announce(run: RunState, outcome: str, version: str | None, reason: str, candidate: dict,

@@ -32,20 +32,21 @@ def execution_name(owner: str, detection_id: str) -> str:
 def replay_pending(owner: str, after: str | None = None, page: int | None = None) -> dict:
     cfg, page = config.current(), page or PAGE
     sfn = aws.client("stepfunctions")
-    items = context.table().pending_page(after, page)
+    waiting = context.table().pending_page(after, page)
     started = 0
-    for item in items:
+    for pending in waiting:
         try:
             sfn.start_execution(
-                stateMachineArn=cfg.detection_state_machine_arn, name=execution_name(owner, item["detection_id"]),
-                input=json.dumps({"bucket": item["bucket"], "key": item["key"], "etag": item.get("etag"),
-                                  "version_id": item.get("version_id"), "pending_sk": item["sk"], "reason": "replay"}))
+                stateMachineArn=cfg.detection_state_machine_arn, name=execution_name(owner, pending.detection_id),
+                input=json.dumps({"bucket": pending.bucket, "key": pending.key, "etag": pending.etag,
+                                  "version_id": pending.version_id, "pending_cursor": pending.cursor,
+                                  "reason": "replay"}))
             started += 1
         except ClientError as exc:
             if aws.error_code(exc) != "ExecutionAlreadyExists":  # started by an earlier attempt of this step
                 raise
-    more = len(items) == page
-    return {"replayed": started, "more": more, "after": items[-1]["sk"] if items else after}
+    more = len(waiting) == page
+    return {"replayed": started, "more": more, "after": waiting[-1].cursor if waiting else after}
 
 
 @entry_point

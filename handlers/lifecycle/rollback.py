@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..runtime import context
 from ..runtime.lambda_entry import entry_point
-from ..runtime.state import Duplicate
+from ..runtime.state import LockHeld
 from ..runtime.workflow import RunState
 from .check import stale_before
 from .evaluate import candidate, evaluation_from_record
@@ -29,7 +29,7 @@ def prepare(owner: str, lock_seconds: int | None = None) -> dict:
     try:
         table.take_training_lock(owner, {"train": False, "reason": f"rollback to {loop.previous_version}",
                                          "policy": "operator", "trigger": "rollback"}, stale_before(lock_seconds))
-    except Duplicate:
+    except LockHeld:
         raise TrainingInProgress(f"a lifecycle run ({loop.training_version or 'starting'}) holds the lock") from None
     evaluation = (evaluation_from_record(loop.previous_version, table.model(loop.previous_version))
                   or Evaluation(loop.previous_version, 0.0))

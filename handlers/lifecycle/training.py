@@ -25,9 +25,8 @@ def start_training(owner: str, version: str, manifest_key: str, counts: dict) ->
     started = now_iso()
     table = context.table()
     table.set_training_version(owner, version)
-    table.put_model(version, {"arn": response["ProjectVersionArn"], "status": "TRAINING_IN_PROGRESS",
-                              "manifest": manifest_key, "counts": counts, "training_started_at": started,
-                              "run": owner})
+    table.update_model(version, arn=response["ProjectVersionArn"], status="TRAINING_IN_PROGRESS",
+                       manifest=manifest_key, counts=counts, training_started_at=started, run=owner)
     context.announce("training_started", f"training {version} started",
                      {"version": version, "images": sum(counts.values())})
     return {"version": version, "version_arn": response["ProjectVersionArn"], "started_at": started}
@@ -49,7 +48,7 @@ def poll(version: str, phase: str, since: str, max_wait_seconds: int) -> dict:
     waited = (datetime.now(timezone.utc) - datetime.fromisoformat(since.replace("Z", "+00:00"))).total_seconds()
     if status == IN_PROGRESS[phase] and waited > max_wait_seconds:
         status, message = TIMED_OUT, f"still {status} after {int(waited)} s (maximum {max_wait_seconds} s)"
-    context.table().put_model(version, {"status": status, "status_message": message})
+    context.table().update_model(version, status=status, status_message=message)
     return {"status": status, "message": message, "waited_seconds": int(waited)}
 
 

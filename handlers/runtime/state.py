@@ -1,39 +1,129 @@
 """The state table: every piece of operational state, with conditional writes.
 
-One DynamoDB table (``pk``/``sk`` strings), one module. Each write that must
+One DynamoDB table (``pk``/``sk`` strings), one module: the only code that
+knows the table's keys, item types and attribute names. Callers speak in the
+records below and in methods named for what they do. Each write that must
 happen once (a detection record, a human loop, a training image) is a
 conditional put inside a transaction with the counters it moves, so duplicate
 delivery changes nothing and counters never drift.
 
-Items:
-  LOOP / STATE          active model pointer, detection sequence, reviews per day,
-                        open reviews, training lock, last training decision
-  LOOP / COUNT#<label>  training images per label (``count``) and at the last training (``trained``)
-  DET#<id> / DET        one detection: image, every label score, decision, outcome, review
-  PENDING / <time>#<id> a detection waiting for the first model
-  HL#<name> / HL        one human loop
-  IMG#<key> / IMG       one training image (makes the per-label counters idempotent)
-  STATS#<day> / STATS   counts per outcome for one UTC day
-  MODEL#<version> / MODEL  a trained version: evaluation, decision, status
-  ALERT#<name> / <value>   an invalid parameter value already alerted
+Items (``ITEM_TYPES``; ``<…>`` is a variable part of the key):
+
+  LOOP / STATE  active and previous model (compare-and-swap), detection sequence,
+      versions numbered, reviews per day, open reviews, training lock, last
+      training decision, training baseline (images per label at the last
+      training, when it finished)
+  LOOP / COUNT#<label>  training images per label
+  DET#<detection id> / DET  one detection: image, every label score, model
+      version, decision with reason and policy, outcome, review status, human
+      label, failure
+  PENDING / <detected at>#<detection id>  a detection waiting for a model, in
+      arrival order
+  HL#<human loop> / HL  one human loop: detection, purpose, status, result with
+      the answers
+  IMG#<key> / IMG  one counted training image (makes the counters exact under
+      duplicate events)
+  STATS#<day> / STATS  counts per outcome and review status for a UTC day (daily
+      summary, `labelloop status`)
+  MODEL#<version> / MODEL  a version: status, manifest, evaluation with
+      per-label metrics, deployment decision, start and stop
+  REJECTED#<output key> / OUTPUT  an A2I output rejected, with the reason
+      (reported once)
+  ALERT#<name> / <value>  a problem already reported (an invalid parameter
+      value, a kind of detection failure on a day): alert once
+  PARAMCHANGE / <time>  an applied operator parameter change: parameter,
+      operation, value, schedule
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from functools import cached_property
+from typing import Any, Iterable, Iterator, Mapping
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from plugins import DatasetStats
 
 from . import aws
 
 KEY_SCHEMA = (("pk", "S", "HASH"), ("sk", "S", "RANGE"))
-LOOP = {"pk": "LOOP", "sk": "STATE"}
 _ser, _de = TypeSerializer(), TypeDeserializer()
+_VARIABLE = re.compile(r"<[^>]+>")
 
 
+# -- the item map ----------------------------------------------------------------
+@dataclass(frozen=True)
+class ItemType:
+    """One kind of item: its key (``<…>`` marks a variable part) and what it holds."""
+
+    pk: str
+    sk: str
+    holds: str
+
+    @property
+    def partition(self) -> str:
+        """The pk, when it is the same for every item of the type."""
+        if _VARIABLE.search(self.pk):
+            raise ValueError(f"{self.pk} is not one partition")
+        return self.pk
+
+    def key(self, *parts: str) -> dict[str, str]:
+        """The key of one item of this type, the variable parts filled in order (pk's, then sk's)."""
+        wanted = len(_VARIABLE.findall(self.pk + self.sk))
+        if len(parts) != wanted:
+            raise ValueError(f"{self.pk} / {self.sk} takes {wanted} key part(s), not {parts}")
+        values = iter(parts)
+        pk, sk = (_VARIABLE.sub(lambda _: str(next(values)), template) for template in (self.pk, self.sk))
+        return {"pk": pk, "sk": sk}
+
+    def matches(self, key: Mapping[str, Any]) -> bool:
+        return bool(self._patterns[0].fullmatch(str(key.get("pk", "")))
+                    and self._patterns[1].fullmatch(str(key.get("sk", ""))))
+
+    def part(self, key: Mapping[str, Any]) -> str:
+        """The variable part of an item's pk (its sk's when the pk is fixed)."""
+        index = 0 if _VARIABLE.search(self.pk) else 1
+        return self._patterns[index].fullmatch(key[("pk", "sk")[index]]).group(1)
+
+    @cached_property
+    def _patterns(self) -> tuple[re.Pattern, re.Pattern]:
+        return tuple(re.compile("(.+)".join(re.escape(p) for p in _VARIABLE.split(t))) for t in (self.pk, self.sk))
+
+
+_LOOP = ItemType("LOOP", "STATE", "active and previous model (compare-and-swap), detection sequence, versions "
+                 "numbered, reviews per day, open reviews, training lock, last training decision, training baseline "
+                 "(images per label at the last training, when it finished)")
+_LABEL_COUNT = ItemType("LOOP", "COUNT#<label>", "training images per label")
+_DETECTION = ItemType("DET#<detection id>", "DET", "one detection: image, every label score, model version, "
+                      "decision with reason and policy, outcome, review status, human label, failure")
+_PENDING = ItemType("PENDING", "<detected at>#<detection id>", "a detection waiting for a model, in arrival order")
+_REVIEW = ItemType("HL#<human loop>", "HL", "one human loop: detection, purpose, status, result with the answers")
+_TRAINING_IMAGE = ItemType("IMG#<key>", "IMG",
+                           "one counted training image (makes the counters exact under duplicate events)")
+_DAY = ItemType("STATS#<day>", "STATS", "counts per outcome and review status for a UTC day (daily summary, "
+                "`labelloop status`)")
+_MODEL = ItemType("MODEL#<version>", "MODEL", "a version: status, manifest, evaluation with per-label metrics, "
+                  "deployment decision, start and stop")
+_REJECTED_OUTPUT = ItemType("REJECTED#<output key>", "OUTPUT",
+                            "an A2I output rejected, with the reason (reported once)")
+_ALERT = ItemType("ALERT#<name>", "<value>", "a problem already reported (an invalid parameter value, a kind of "
+                  "detection failure on a day): alert once")
+_PARAMETER_CHANGE = ItemType("PARAMCHANGE", "<time>", "an applied operator parameter change: parameter, "
+                             "operation, value, schedule")
+ITEM_TYPES = (_LOOP, _LABEL_COUNT, _DETECTION, _PENDING, _REVIEW, _TRAINING_IMAGE, _DAY, _MODEL, _REJECTED_OUTPUT,
+              _ALERT, _PARAMETER_CHANGE)
+
+
+def item_type(key: Mapping[str, Any]) -> ItemType | None:
+    """The declared type of an item (by its ``pk``/``sk``), or None: the item map does not name it."""
+    return next((t for t in ITEM_TYPES if t.matches(key)), None)
+
+
+# -- values ------------------------------------------------------------------------
 def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -71,6 +161,10 @@ def _plain(item: Mapping[str, Any] | None) -> dict | None:
     return None if item is None else {k: from_dynamo(_de.deserialize(v)) for k, v in item.items()}
 
 
+def _key(item_type: ItemType, *parts: str) -> dict:
+    return {name: {"S": value} for name, value in item_type.key(*parts).items()}
+
+
 def table_definition(name: str) -> dict:
     """``CreateTable`` arguments for a state table (the sandbox and local copies of saved runs)."""
     return {"TableName": name, "BillingMode": "PAY_PER_REQUEST",
@@ -86,94 +180,316 @@ def put_items(ddb, table: str, items: list[Mapping[str, Any]]) -> None:
             request = ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
 
 
-def _key(pk: str, sk: str) -> dict:
-    return {"pk": {"S": pk}, "sk": {"S": sk}}
+# -- why a conditional write did not happen ------------------------------------------
+class ConditionFailed(Exception):
+    """A conditional write found the table not as it expected; nothing was written."""
 
 
-class Duplicate(Exception):
-    """A conditional write found the item already there (the work was done before)."""
+class AlreadyDone(ConditionFailed):
+    """The write happened before (a duplicate delivery): the work is done."""
 
 
+class LockHeld(ConditionFailed):
+    """A training run holds the training lock (or this run does not hold it any more)."""
+
+
+class ActiveModelMoved(ConditionFailed):
+    """The active model is not the one expected: another run switched it (lost compare-and-swap)."""
+
+
+# -- records -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LoopState:
+    """The loop item: the active model pointer, counters of the day and the training lock."""
+
     active_version: str | None = None
     active_arn: str | None = None
     active_f1: float | None = None
     previous_version: str | None = None
     previous_arn: str | None = None
-    sequence: int = 0
+    switched_at: str | None = None
+    sequence: int = 0  # detections counted so far
+    versions: int = 0  # versions numbered so far (the next training is v<versions + 1>)
     reviews_today: int = 0
     open_reviews: int = 0
     training_version: str | None = None
     training_started_at: str | None = None
     training_owner: str | None = None
     last_training_decision: Mapping[str, Any] = field(default_factory=dict)
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
-
-    @classmethod
-    def from_item(cls, item: Mapping[str, Any] | None, day: str | None = None) -> "LoopState":
-        item = item or {}
-        return cls(
-            active_version=item.get("active_version"),
-            active_arn=item.get("active_arn"),
-            active_f1=item.get("active_f1"),
-            previous_version=item.get("previous_version"),
-            previous_arn=item.get("previous_arn"),
-            sequence=int(item.get("detections", 0)),
-            reviews_today=int(item.get(f"reviews_{day or today()}", 0)),
-            open_reviews=int(item.get("open_reviews", 0)),
-            training_version=item.get("training_version"),
-            training_started_at=item.get("training_started_at"),
-            training_owner=item.get("training_owner"),
-            last_training_decision=item.get("last_training_decision") or {},
-            raw=item,
-        )
 
 
-class StateTable:
-    def __init__(self, name: str):
-        self.name = name
+@dataclass(frozen=True)
+class Dataset:
+    """The training folder as the counters see it: images per label now and at the last finished training."""
+
+    images: Mapping[str, int] = field(default_factory=dict)  # labels with a counter, never below 0
+    trained: Mapping[str, int] = field(default_factory=dict)
+    last_trained_at: str | None = None
 
     @property
-    def ddb(self):
-        return aws.client("dynamodb")
+    def labels(self) -> tuple[str, ...]:
+        """Every label with a counter or in the last training."""
+        return tuple(sorted(set(self.images) | set(self.trained)))
 
-    # -- generic -----------------------------------------------------------
-    def get(self, pk: str, sk: str) -> dict | None:
-        return _plain(self.ddb.get_item(TableName=self.name, Key=_key(pk, sk), ConsistentRead=True).get("Item"))
+    def new_since_training(self, label: str) -> int:
+        return max(0, self.images.get(label, 0) - self.trained.get(label, 0))
 
-    def query(self, pk: str, prefix: str | None = None) -> list[dict]:
-        """Every item of a partition (optionally with an ``sk`` prefix), all pages."""
+    def stats(self, labels: tuple[str, ...]) -> DatasetStats:
+        """What the training decision is told about the stack's labels."""
+        return DatasetStats({label: self.images.get(label, 0) for label in labels},
+                            {label: self.new_since_training(label) for label in labels}, labels,
+                            self.last_trained_at)
+
+
+@dataclass(frozen=True)
+class DetectionRecord:
+    """One detection of one image version (None: not recorded). ``labels`` are ``{"name", "confidence"}``,
+    best first; ``decision`` is the review decision (``review``, ``purpose``, ``reason``, ``policy``)."""
+
+    detection_id: str
+    bucket: str | None = None
+    key: str | None = None
+    image_uri: str | None = None
+    detected_at: str | None = None
+    outcome: str | None = None
+    reason: str | None = None
+    etag: str | None = None
+    version_id: str | None = None
+    model_version: str | None = None
+    labels: tuple[Mapping[str, Any], ...] = ()
+    sequence: int | None = None
+    decision: Mapping[str, Any] | None = None
+    human_loop: str | None = None
+    review_status: str | None = None
+    human_label: str | None = None
+    failure: str | None = None
+    failed_at: str | None = None
+
+
+@dataclass(frozen=True)
+class PendingDetection:
+    """An image waiting for a model. ``cursor`` orders them by arrival and names this one
+    (``pending_page(after=…)``, ``replace_pending(…, cursor)``)."""
+
+    detection_id: str
+    bucket: str
+    key: str
+    cursor: str
+    etag: str | None = None
+    version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewTask:
+    """One human loop, from its start to its result (``result``: reason, policy, answers, label …)."""
+
+    name: str
+    detection_id: str
+    purpose: str
+    image_uri: str
+    started_at: str
+    status: str = "open"
+    model_version: str | None = None
+    reason: str = ""
+    result: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """A trained (or training) version: its run, status, evaluation, deployment decision, start and stop."""
+
+    version: str
+    arn: str | None = None
+    status: str | None = None
+    status_message: str | None = None
+    run: str | None = None
+    manifest: str | None = None
+    counts: Mapping[str, int] | None = None
+    training_started_at: str | None = None
+    evaluation: Mapping[str, Any] | None = None  # f1, precision, recall, per_label
+    decision: Mapping[str, Any] | None = None  # deploy, reason, policy
+    inference_units: int | None = None
+    start_requested_by: str | None = None
+    start_requested_at: str | None = None
+    started_by: str | None = None
+    deployed_at: str | None = None
+    stopped_at: str | None = None
+    updated_at: str | None = None
+
+
+@dataclass(frozen=True)
+class DayStats:
+    """The counters of one UTC day: ``outcome_<outcome>``, ``reviews_started_<purpose>``,
+    ``reviews_<status>``, ``outputs_rejected``, ``replayed``."""
+
+    day: str
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def detections(self) -> int:
+        return sum(n for name, n in self.counts.items() if name.startswith("outcome_"))
+
+
+@dataclass(frozen=True)
+class ParameterChange:
+    """An operator parameter change the loop applied (``schedule``: what it did to the training schedule)."""
+
+    at: str
+    parameter: str
+    operation: str
+    value: str
+    schedule: str | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every item of a table at one moment (a sandbox round, a saved run), as records."""
+
+    loop: LoopState
+    dataset: Dataset
+    detections: tuple[DetectionRecord, ...]
+    reviews: tuple[ReviewTask, ...]
+    days: tuple[DayStats, ...]  # oldest first
+
+    @classmethod
+    def of(cls, items: Iterable[Mapping[str, Any]]) -> "Snapshot":
+        """The records of plain items (a scan, or a saved run's ``items``)."""
+        by_type: dict[ItemType | None, list[Mapping[str, Any]]] = {}
+        for item in items:
+            by_type.setdefault(item_type(item), []).append(item)
+        state = next(iter(by_type.get(_LOOP, ())), {})
+        return cls(_loop_state(state), _dataset(state, by_type.get(_LABEL_COUNT, ())),
+                   tuple(_detection(i) for i in by_type.get(_DETECTION, ())),
+                   tuple(_review(i) for i in by_type.get(_REVIEW, ())),
+                   tuple(sorted((_day(i) for i in by_type.get(_DAY, ())), key=lambda d: d.day)))
+
+    @property
+    def last_day(self) -> str | None:
+        """The last UTC day anything was counted."""
+        return self.days[-1].day if self.days else None
+
+
+def _fields(record_type: type, item: Mapping[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(record_type)}
+    return {name: value for name, value in item.items() if name in names}
+
+
+def _attributes(record: Any) -> dict[str, Any]:
+    """A record as stored: unset values (None, no labels) are left out."""
+    return {f.name: value for f in fields(record) if (value := getattr(record, f.name)) is not None and value != ()}
+
+
+def _loop_state(item: Mapping[str, Any] | None, day: str | None = None) -> LoopState:
+    item = item or {}
+    return LoopState(
+        active_version=item.get("active_version"),
+        active_arn=item.get("active_arn"),
+        active_f1=item.get("active_f1"),
+        previous_version=item.get("previous_version"),
+        previous_arn=item.get("previous_arn"),
+        switched_at=item.get("switched_at"),
+        sequence=int(item.get("detections", 0)),
+        versions=int(item.get("versions", 0)),
+        reviews_today=int(item.get(f"reviews_{day or today()}", 0)),
+        open_reviews=int(item.get("open_reviews", 0)),
+        training_version=item.get("training_version"),
+        training_started_at=item.get("training_started_at"),
+        training_owner=item.get("training_owner"),
+        last_training_decision=item.get("last_training_decision") or {},
+    )
+
+
+def _dataset(state: Mapping[str, Any] | None, counts: Iterable[Mapping[str, Any]]) -> Dataset:
+    state = state or {}
+    return Dataset({_LABEL_COUNT.part(i): max(0, int(i.get("count", 0))) for i in counts},
+                   {label: int(n) for label, n in (state.get("trained_counts") or {}).items()},
+                   state.get("trained_at"))
+
+
+def _detection(item: Mapping[str, Any]) -> DetectionRecord:
+    values = _fields(DetectionRecord, item) | {"detection_id": item.get("detection_id") or _DETECTION.part(item),
+                                               "labels": tuple(item.get("labels") or ())}
+    if values.get("human_label") == "-":  # a review closed without a label
+        values["human_label"] = None
+    return DetectionRecord(**values)
+
+
+def _pending(item: Mapping[str, Any]) -> PendingDetection:
+    return PendingDetection(**_fields(PendingDetection, item), cursor=item["sk"])
+
+
+def _review(item: Mapping[str, Any]) -> ReviewTask:
+    unread = dict.fromkeys(("detection_id", "purpose", "image_uri", "started_at"))  # None where an outline has none
+    return ReviewTask(**unread | _fields(ReviewTask, item) | {"name": item.get("name") or _REVIEW.part(item)})
+
+
+def _model(item: Mapping[str, Any]) -> ModelVersion:
+    return ModelVersion(**_fields(ModelVersion, item))
+
+
+def _day(item: Mapping[str, Any]) -> DayStats:
+    return DayStats(_DAY.part(item), {k: int(v) for k, v in item.items() if k not in ("pk", "sk")})
+
+
+def _parameter_change(item: Mapping[str, Any]) -> ParameterChange:
+    return ParameterChange(at=item["sk"], **_fields(ParameterChange, item))
+
+
+# -- the table -------------------------------------------------------------------------
+class StateTable:
+    """One state table. ``client``: a DynamoDB client; None uses the container's (``aws.client``),
+    looked up on every call so a swapped session (tests, the sandbox) is seen."""
+
+    def __init__(self, name: str, client: Any = None):
+        self.name = name
+        self._client = client
+
+    @property
+    def _ddb(self):
+        return self._client or aws.client("dynamodb")
+
+    # -- generic (this module only) ------------------------------------------------
+    def _get(self, key: dict) -> dict | None:
+        return _plain(self._ddb.get_item(TableName=self.name, Key=key, ConsistentRead=True).get("Item"))
+
+    def _query(self, pk: str) -> list[dict]:
+        """Every item of a partition, all pages."""
         kwargs: dict[str, Any] = {"TableName": self.name, "ConsistentRead": True,
                                   "KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": pk}}}
-        if prefix:
-            kwargs["KeyConditionExpression"] += " AND begins_with(sk, :p)"
-            kwargs["ExpressionAttributeValues"][":p"] = {"S": prefix}
         items: list[dict] = []
         while True:
-            page = self.ddb.query(**kwargs)
+            page = self._ddb.query(**kwargs)
             items.extend(_plain(i) for i in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def _scan(self, **options: Any) -> Iterator[dict]:
+        """Every item (or those a Scan's options select), all pages. Operator tools only."""
+        kwargs: dict[str, Any] = {"TableName": self.name, **options}
+        while True:
+            page = self._ddb.scan(**kwargs)
+            yield from (_plain(i) for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def _transact(self, items: list[dict]) -> None:
-        """Run a transaction; a failed condition on any item raises Duplicate."""
+        """Run a transaction; a failed condition on any item raises AlreadyDone."""
         try:
-            self.ddb.transact_write_items(TransactItems=items)
-        except self.ddb.exceptions.TransactionCanceledException as exc:
+            self._ddb.transact_write_items(TransactItems=items)
+        except self._ddb.exceptions.TransactionCanceledException as exc:
             reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
             if "ConditionalCheckFailed" in reasons:
-                raise Duplicate(", ".join(r or "None" for r in reasons)) from exc
+                raise AlreadyDone(", ".join(r or "None" for r in reasons)) from exc
             raise
 
-    def _put(self, values: Mapping[str, Any], *, if_absent: bool = True) -> dict:
-        put: dict[str, Any] = {"TableName": self.name, "Item": _item(values)}
-        if if_absent:
-            put["ConditionExpression"] = "attribute_not_exists(pk)"
-        return {"Put": put}
+    def _put(self, key: dict, values: Mapping[str, Any]) -> dict:
+        """A put of a new item (one that is there already fails the transaction: the work was done)."""
+        return {"Put": {"TableName": self.name, "Item": key | _item(values),
+                        "ConditionExpression": "attribute_not_exists(pk)"}}
 
-    def _add(self, pk: str, sk: str, amounts: Mapping[str, int | float], sets: Mapping[str, Any] | None = None) -> dict:
+    def _add(self, key: dict, amounts: Mapping[str, int | float], sets: Mapping[str, Any] | None = None) -> dict:
         names, values, adds, assigns = {}, {}, [], []
         for i, (attr, amount) in enumerate(amounts.items()):
             names[f"#a{i}"], values[f":a{i}"] = attr, _ser.serialize(to_dynamo(amount))
@@ -183,13 +499,14 @@ class StateTable:
             assigns.append(f"#s{i} = :s{i}")
         expression = " ".join(p for p in (f"ADD {', '.join(adds)}" if adds else "",
                                           f"SET {', '.join(assigns)}" if assigns else "") if p)
-        return {"Update": {"TableName": self.name, "Key": _key(pk, sk), "UpdateExpression": expression,
+        return {"Update": {"TableName": self.name, "Key": key, "UpdateExpression": expression,
                            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
 
-    def update(self, pk: str, sk: str, sets: Mapping[str, Any], *, condition: str | None = None,
-               values: Mapping[str, Any] | None = None, removes: Iterable[str] = ()) -> dict:
+    def _update(self, key: dict, sets: Mapping[str, Any], *, condition: str | None = None,
+                values: Mapping[str, Any] | None = None, removes: Iterable[str] = (),
+                conflict: type[ConditionFailed] = ConditionFailed) -> dict:
         """SET attributes (and REMOVE some), optionally under a condition; returns the new item.
-        A failed condition raises Duplicate."""
+        A failed condition raises ``conflict``."""
         names = {f"#s{i}": attr for i, attr in enumerate(sets)}
         expr_values = {f":s{i}": _ser.serialize(to_dynamo(v)) for i, v in enumerate(sets.values())}
         expr_values.update({k: _ser.serialize(to_dynamo(v)) for k, v in (values or {}).items()})
@@ -198,7 +515,7 @@ class StateTable:
         if removes:
             names.update({f"#r{i}": attr for i, attr in enumerate(removes)})
             parts.append(f"REMOVE {', '.join(f'#r{i}' for i in range(len(removes)))}")
-        kwargs: dict[str, Any] = {"TableName": self.name, "Key": _key(pk, sk), "UpdateExpression": " ".join(parts),
+        kwargs: dict[str, Any] = {"TableName": self.name, "Key": key, "UpdateExpression": " ".join(parts),
                                   "ExpressionAttributeNames": names, "ReturnValues": "ALL_NEW"}
         if expr_values:
             kwargs["ExpressionAttributeValues"] = expr_values
@@ -208,132 +525,146 @@ class StateTable:
                 if token.startswith("#") and token not in names:
                     names[token] = token[1:]
         try:
-            return _plain(self.ddb.update_item(**kwargs)["Attributes"])
-        except self.ddb.exceptions.ConditionalCheckFailedException as exc:
-            raise Duplicate(condition) from exc
+            return _plain(self._ddb.update_item(**kwargs)["Attributes"])
+        except self._ddb.exceptions.ConditionalCheckFailedException as exc:
+            raise conflict(condition) from exc
+
+    # -- the whole table (operator tools, saved sandbox runs) ---------------------------
+    def all_items(self) -> list[dict]:
+        """Every item, as plain values (a saved run's copy: ``put_items`` writes them back)."""
+        return list(self._scan())
+
+    def outline(self) -> Snapshot:
+        """A light read of every item: the active model, each detection's outcome, decision and best label,
+        each review's status and result; every other field is left empty (a sandbox's round table)."""
+        return Snapshot.of(self._scan(
+            ProjectionExpression="pk, sk, outcome, decision, labels[0], #s, #r, active_version",
+            ExpressionAttributeNames={"#s": "status", "#r": "result"}))
 
     # -- loop state ----------------------------------------------------------
     def begin_detection(self) -> LoopState:
         """One call: count this detection and read the active model and today's reviews."""
         day = today()
-        response = self.ddb.update_item(
-            TableName=self.name, Key=_key("LOOP", "STATE"), UpdateExpression="ADD detections :one",
+        response = self._ddb.update_item(
+            TableName=self.name, Key=_key(_LOOP), UpdateExpression="ADD detections :one",
             ExpressionAttributeValues={":one": {"N": "1"}}, ReturnValues="ALL_NEW",
         )
-        return LoopState.from_item(_plain(response["Attributes"]), day)
+        return _loop_state(_plain(response["Attributes"]), day)
 
     def loop(self) -> LoopState:
-        return LoopState.from_item(self.get("LOOP", "STATE"))
+        return _loop_state(self._get(_key(_LOOP)))
+
+    def loop_and_dataset(self) -> tuple[LoopState, Dataset]:
+        """One query: the loop state and every label's counters (O(1) calls for any dataset size)."""
+        items = self._query(_LOOP.partition)
+        state = next((i for i in items if _LOOP.matches(i)), None)
+        return _loop_state(state), _dataset(state, (i for i in items if _LABEL_COUNT.matches(i)))
 
     # -- detections ------------------------------------------------------------
-    def record_detection(self, record: Mapping[str, Any], *, pending: bool = False) -> None:
-        """Write a detection once, with its day's outcome count. Raises Duplicate if it exists."""
-        day = record["detected_at"][:10]
+    def record_detection(self, record: DetectionRecord, *, pending: bool = False) -> None:
+        """Write a detection once, with its day's outcome count. Raises AlreadyDone if it exists."""
         items = [
-            self._put({"pk": f"DET#{record['detection_id']}", "sk": "DET", **record}),
-            self._add(f"STATS#{day}", "STATS", {f"outcome_{record['outcome']}": 1}),
+            self._put(_key(_DETECTION, record.detection_id), _attributes(record)),
+            self._add(_key(_DAY, record.detected_at[:10]), {f"outcome_{record.outcome}": 1}),
         ]
         if pending:
-            items.append(self._put({"pk": "PENDING", "sk": f"{record['detected_at']}#{record['detection_id']}",
-                                    "detection_id": record["detection_id"], "bucket": record["bucket"],
-                                    "key": record["key"], "etag": record.get("etag"),
-                                    "version_id": record.get("version_id")}))
+            items.append(self._put(_key(_PENDING, record.detected_at, record.detection_id), {
+                "detection_id": record.detection_id, "bucket": record.bucket, "key": record.key,
+                "etag": record.etag, "version_id": record.version_id}))
         self._transact(items)
 
-    def replace_pending(self, record: Mapping[str, Any], pending_sk: str) -> None:
-        """A pending detection detected at last: overwrite the record, move the day's count, drop the pending item."""
-        day, pending_day = record["detected_at"][:10], pending_sk[:10]
-        counts = {f"outcome_{record['outcome']}": 1, "replayed": 1}
+    def replace_pending(self, record: DetectionRecord, cursor: str) -> None:
+        """A pending detection detected at last: overwrite the record, move the day's count, drop the
+        pending item. Raises AlreadyDone if it was replaced before."""
+        day, pending_day = record.detected_at[:10], cursor[:10]
+        counts = {f"outcome_{record.outcome}": 1, "replayed": 1}
         if pending_day == day:  # one item may appear only once in a transaction
-            moves = [self._add(f"STATS#{day}", "STATS", counts | {"outcome_pending": -1})]
+            moves = [self._add(_key(_DAY, day), counts | {"outcome_pending": -1})]
         else:
-            moves = [self._add(f"STATS#{day}", "STATS", counts),
-                     self._add(f"STATS#{pending_day}", "STATS", {"outcome_pending": -1})]
+            moves = [self._add(_key(_DAY, day), counts), self._add(_key(_DAY, pending_day), {"outcome_pending": -1})]
         self._transact([
-            {"Put": {"TableName": self.name, "Item": _item({"pk": f"DET#{record['detection_id']}", "sk": "DET", **record}),
+            {"Put": {"TableName": self.name, "Item": _key(_DETECTION, record.detection_id) | _item(_attributes(record)),
                      "ConditionExpression": "#o = :pending",
                      "ExpressionAttributeNames": {"#o": "outcome"},
                      "ExpressionAttributeValues": {":pending": {"S": "pending"}}}},
             *moves,
-            {"Delete": {"TableName": self.name, "Key": _key("PENDING", pending_sk)}},
+            {"Delete": {"TableName": self.name, "Key": _key(_PENDING, *cursor.split("#", 1))}},
         ])
 
-    def pending(self) -> list[dict]:
-        return self.query("PENDING")
+    def pending(self) -> list[PendingDetection]:
+        return [_pending(i) for i in self._query(_PENDING.partition)]
 
-    def pending_page(self, after: str | None, limit: int) -> list[dict]:
-        """Up to ``limit`` pending detections whose ``sk`` sorts after ``after``, oldest first."""
-        values = {":pk": {"S": "PENDING"}, **({":after": {"S": after}} if after else {})}
-        page = self.ddb.query(TableName=self.name, ConsistentRead=True, Limit=limit, ExpressionAttributeValues=values,
-                              KeyConditionExpression="pk = :pk" + (" AND sk > :after" if after else ""))
-        return [_plain(i) for i in page.get("Items", [])]
+    def pending_page(self, after: str | None, limit: int) -> list[PendingDetection]:
+        """Up to ``limit`` pending detections after the cursor ``after``, oldest first."""
+        values = {":pk": {"S": _PENDING.partition}, **({":after": {"S": after}} if after else {})}
+        page = self._ddb.query(TableName=self.name, ConsistentRead=True, Limit=limit, ExpressionAttributeValues=values,
+                               KeyConditionExpression="pk = :pk" + (" AND sk > :after" if after else ""))
+        return [_pending(_plain(i)) for i in page.get("Items", [])]
 
-    def detection(self, detection_id: str) -> dict | None:
-        return self.get(f"DET#{detection_id}", "DET")
+    def detection(self, detection_id: str) -> DetectionRecord | None:
+        item = self._get(_key(_DETECTION, detection_id))
+        return None if item is None else _detection(item)
 
-    def mark_detection_failed(self, record: Mapping[str, Any]) -> None:
-        """Record a failure outcome once (a retried failure does not count twice)."""
+    def note_detection_failure(self, record: DetectionRecord) -> None:
+        """Record a failed detection once (a retried failure does not count twice); an image detected
+        before (a later step, the review start, failed) keeps its record and has the failure noted on it."""
         try:
             self.record_detection(record)
-        except Duplicate:
-            pass
+        except AlreadyDone:
+            existing = self.detection(record.detection_id)
+            if existing is not None and existing.outcome != "failed":
+                self._update(_key(_DETECTION, record.detection_id),
+                             {"failure": record.reason, "failed_at": record.detected_at})
 
-    def scan_detections(self) -> Iterable[dict]:
+    def detections(self) -> Iterator[DetectionRecord]:
         """Every detection record (for export and backtests; not on any hot path)."""
-        return self.scan(FilterExpression="sk = :det", ExpressionAttributeValues={":det": {"S": "DET"}})
+        return (_detection(i) for i in self._scan(FilterExpression="sk = :det",
+                                                  ExpressionAttributeValues={":det": {"S": _DETECTION.sk}}))
 
-    def scan(self, **options: Any) -> Iterable[dict]:
-        """Every item (or those a Scan's options select), all pages. Operator tools only."""
-        kwargs: dict[str, Any] = {"TableName": self.name, **options}
-        while True:
-            page = self.ddb.scan(**kwargs)
-            yield from (_plain(i) for i in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def day_stats(self, day: str | None = None) -> dict:
-        return self.get(f"STATS#{day or today()}", "STATS") or {}
+    def day_stats(self, day: str | None = None) -> DayStats:
+        day = day or today()
+        return _day(self._get(_key(_DAY, day)) or _DAY.key(day))
 
     # -- human loops -------------------------------------------------------------
-    def record_review_started(self, loop: Mapping[str, Any]) -> None:
-        """The human loop, the day's review count and the detection's link, once. Raises Duplicate."""
-        started = loop["started_at"]
+    def record_review_started(self, task: ReviewTask) -> None:
+        """The human loop, the day's review count and the detection's link, once. Raises AlreadyDone."""
+        day = task.started_at[:10]
         self._transact([
-            self._put({"pk": f"HL#{loop['name']}", "sk": "HL", "status": "open", **loop}),
-            self._add("LOOP", "STATE", {f"reviews_{started[:10]}": 1, "open_reviews": 1}),
-            self._add(f"STATS#{started[:10]}", "STATS", {f"reviews_started_{loop['purpose']}": 1}),
-            self._add(f"DET#{loop['detection_id']}", "DET", {}, {"human_loop": loop["name"], "review_status": "open"}),
+            self._put(_key(_REVIEW, task.name), _attributes(task)),
+            self._add(_key(_LOOP), {f"reviews_{day}": 1, "open_reviews": 1}),
+            self._add(_key(_DAY, day), {f"reviews_started_{task.purpose}": 1}),
+            self._add(_key(_DETECTION, task.detection_id), {}, {"human_loop": task.name, "review_status": "open"}),
         ])
 
-    def review(self, name: str) -> dict | None:
-        return self.get(f"HL#{name}", "HL")
+    def review(self, name: str) -> ReviewTask | None:
+        item = self._get(_key(_REVIEW, name))
+        return None if item is None else _review(item)
 
     def record_review_finished(self, name: str, detection_id: str, status: str, details: Mapping[str, Any]) -> None:
-        """Close an open loop once (accepted/rejected/audited). Raises Duplicate if it was closed before."""
+        """Close an open loop once (accepted/rejected/audited). Raises AlreadyDone if it was closed before."""
         at = details.get("finished_at") or now_iso()
         self._transact([
-            {"Update": {"TableName": self.name, "Key": _key(f"HL#{name}", "HL"),
+            {"Update": {"TableName": self.name, "Key": _key(_REVIEW, name),
                         "UpdateExpression": "SET #st = :st, #d = :d",
                         "ConditionExpression": "#st = :open",
                         "ExpressionAttributeNames": {"#st": "status", "#d": "result"},
                         "ExpressionAttributeValues": {":st": {"S": status}, ":open": {"S": "open"},
                                                       ":d": _ser.serialize(to_dynamo(dict(details)))}}},
-            self._add("LOOP", "STATE", {"open_reviews": -1}),
-            self._add(f"STATS#{at[:10]}", "STATS", {f"reviews_{status}": 1}),
-            self._add(f"DET#{detection_id}", "DET", {}, {"review_status": status,
-                                                         "human_label": details.get("label") or "-"}),
+            self._add(_key(_LOOP), {"open_reviews": -1}),
+            self._add(_key(_DAY, at[:10]), {f"reviews_{status}": 1}),
+            self._add(_key(_DETECTION, detection_id), {}, {"review_status": status,
+                                                          "human_label": details.get("label") or "-"}),
         ])
 
     def record_output_rejected(self, output_key: str, reason: str) -> bool:
         """Remember a rejected A2I output once; False if it was rejected before."""
         try:
             self._transact([
-                self._put({"pk": f"REJECTED#{output_key}", "sk": "OUTPUT", "reason": reason, "at": now_iso()}),
-                self._add(f"STATS#{today()}", "STATS", {"outputs_rejected": 1}),
+                self._put(_key(_REJECTED_OUTPUT, output_key), {"reason": reason, "at": now_iso()}),
+                self._add(_key(_DAY, today()), {"outputs_rejected": 1}),
             ])
             return True
-        except Duplicate:
+        except AlreadyDone:
             return False
 
     # -- training images and counters ----------------------------------------
@@ -341,35 +672,42 @@ class StateTable:
         """Count a training image once per key; False if it was counted before."""
         try:
             self._transact([
-                self._put({"pk": f"IMG#{key}", "sk": "IMG", "label": label, "at": now_iso()}),
-                self._add("LOOP", f"COUNT#{label}", {"count": 1}),
+                self._put(_key(_TRAINING_IMAGE, key), {"label": label, "at": now_iso()}),
+                self._add(_key(_LABEL_COUNT, label), {"count": 1}),
             ])
             return True
-        except Duplicate:
+        except AlreadyDone:
             return False
 
     def remove_training_image(self, key: str, label: str) -> bool:
         """Uncount a deleted training image; False if it was not counted."""
         try:
             self._transact([
-                {"Delete": {"TableName": self.name, "Key": _key(f"IMG#{key}", "IMG"),
+                {"Delete": {"TableName": self.name, "Key": _key(_TRAINING_IMAGE, key),
                             "ConditionExpression": "attribute_exists(pk)"}},
-                self._add("LOOP", f"COUNT#{label}", {"count": -1}),
+                self._add(_key(_LABEL_COUNT, label), {"count": -1}),
             ])
             return True
-        except Duplicate:
+        except AlreadyDone:
             return False
 
-    def loop_and_counts(self) -> tuple[LoopState, dict[str, dict]]:
-        """One query: the loop state and every label's counters (O(1) calls for any dataset size)."""
-        items = self.query("LOOP")
-        state = next((i for i in items if i["sk"] == "STATE"), None)
-        counts = {i["sk"][len("COUNT#"):]: i for i in items if i["sk"].startswith("COUNT#")}
-        return LoopState.from_item(state), counts
+    def set_counts(self, counts: Mapping[str, int]) -> None:
+        """Reconcile the per-label counters with a listing of the training folders."""
+        for label, count in counts.items():
+            self._update(_key(_LABEL_COUNT, label), {"count": count, "reconciled_at": now_iso()})
+
+    def mark_seen(self, counts: Mapping[str, int]) -> None:
+        """Images per label that a finished training saw (deployed or not): 'new' is counted from here."""
+        self._update(_key(_LOOP), {"trained_counts": dict(counts)})
+
+    def mark_trained(self, counts: Mapping[str, int]) -> None:
+        """A training finished and its version was deployed: its images are the baseline, and now is
+        the last training."""
+        self._update(_key(_LOOP), {"trained_counts": dict(counts), "trained_at": now_iso()})
 
     # -- model lifecycle -------------------------------------------------------
     def take_training_lock(self, owner: str, decision: Mapping[str, Any], stale_before: str | None = None) -> str:
-        """Take the lock and number the next version; raises Duplicate if a training holds it.
+        """Take the lock and number the next version; raises LockHeld if a training holds it.
         A lock taken before ``stale_before`` (its run can no longer be running) is taken over."""
         at = now_iso()
         condition, values = "attribute_not_exists(training_owner)", {}
@@ -377,8 +715,8 @@ class StateTable:
             condition += " OR training_started_at < :stale"
             values[":stale"] = {"S": stale_before}
         try:
-            item = self.ddb.update_item(
-                TableName=self.name, Key=_key("LOOP", "STATE"),
+            item = self._ddb.update_item(
+                TableName=self.name, Key=_key(_LOOP),
                 UpdateExpression="SET training_owner = :o, training_started_at = :t, last_training_decision = :d "
                                  "REMOVE training_version ADD versions :one",
                 ConditionExpression=condition,
@@ -386,60 +724,65 @@ class StateTable:
                                            ":d": _ser.serialize(to_dynamo(dict(decision) | {"at": at}))},
                 ReturnValues="ALL_NEW",
             )
-        except self.ddb.exceptions.ConditionalCheckFailedException as exc:
-            raise Duplicate("a training holds the lock") from exc
+        except self._ddb.exceptions.ConditionalCheckFailedException as exc:
+            raise LockHeld("a training holds the lock") from exc
         return f"v{int(_plain(item['Attributes'])['versions'])}"
 
     def set_training_version(self, owner: str, version: str) -> None:
-        self.update("LOOP", "STATE", {"training_version": version}, condition="training_owner = :o",
-                    values={":o": owner})
+        """Name the version this run trains; raises LockHeld if the lock is not this run's."""
+        self._update(_key(_LOOP), {"training_version": version}, condition="training_owner = :o",
+                     values={":o": owner}, conflict=LockHeld)
 
     def record_training_decision(self, decision: Mapping[str, Any]) -> None:
-        self.update("LOOP", "STATE", {"last_training_decision": dict(decision) | {"at": now_iso()}})
+        self._update(_key(_LOOP), {"last_training_decision": dict(decision) | {"at": now_iso()}})
 
     def release_training_lock(self, owner: str) -> bool:
         try:
-            self.update("LOOP", "STATE", {}, condition="training_owner = :o", values={":o": owner},
-                        removes=("training_owner", "training_version", "training_started_at"))
+            self._update(_key(_LOOP), {}, condition="training_owner = :o", values={":o": owner},
+                         removes=("training_owner", "training_version", "training_started_at"), conflict=LockHeld)
             return True
-        except Duplicate:
+        except LockHeld:
             return False  # already released (a retried cleanup) or taken by another run
 
     def switch_active(self, version: str, arn: str, f1: float | None, expected_version: str | None) -> dict:
-        """Compare-and-swap the active model pointer; raises Duplicate if it moved since ``expected_version``."""
+        """Compare-and-swap the active model pointer; raises ActiveModelMoved if it moved since
+        ``expected_version``."""
         loop = self.loop()
         if loop.active_version != expected_version:
-            raise Duplicate(f"active model is {loop.active_version}, expected {expected_version}")
+            raise ActiveModelMoved(f"active model is {loop.active_version}, expected {expected_version}")
         condition = "attribute_not_exists(active_version)" if expected_version is None else "active_version = :expected"
         values = {} if expected_version is None else {":expected": expected_version}
-        self.update("LOOP", "STATE", {
+        self._update(_key(_LOOP), {
             "active_version": version, "active_arn": arn, "active_f1": f1, "switched_at": now_iso(),
             "previous_version": loop.active_version or "", "previous_arn": loop.active_arn or "",
-        }, condition=condition, values=values)
+        }, condition=condition, values=values, conflict=ActiveModelMoved)
         return {"previous_version": loop.active_version, "previous_arn": loop.active_arn}
 
-    def set_trained_snapshot(self, counts: Mapping[str, int]) -> None:
-        """Images per label that the last finished training saw: 'new' is counted from here."""
-        self.update("LOOP", "STATE", {"trained_counts": dict(counts)})
+    def update_model(self, version: str, **changes: Any) -> ModelVersion:
+        """Set fields of a version's record (``ModelVersion``'s names; None clears one)."""
+        unknown = set(changes) - {f.name for f in fields(ModelVersion)} - {"version"}
+        if unknown:
+            raise TypeError(f"ModelVersion has no field {', '.join(sorted(unknown))}")
+        return _model(self._update(_key(_MODEL, version), changes | {"version": version, "updated_at": now_iso()}))
 
-    def set_counts(self, counts: Mapping[str, int]) -> None:
-        """Reconcile the per-label counters with a listing of the training folders."""
-        for label, count in counts.items():
-            self.update("LOOP", f"COUNT#{label}", {"count": count, "reconciled_at": now_iso()})
+    def model(self, version: str | None) -> ModelVersion | None:
+        item = self._get(_key(_MODEL, version)) if version else None
+        return None if item is None else _model(item)
 
-    def put_model(self, version: str, fields: Mapping[str, Any]) -> dict:
-        return self.update(f"MODEL#{version}", "MODEL", dict(fields) | {"version": version, "updated_at": now_iso()})
-
-    def model(self, version: str | None) -> dict | None:
-        return self.get(f"MODEL#{version}", "MODEL") if version else None
-
-    # -- parameter alerts --------------------------------------------------------
+    # -- operator parameters -------------------------------------------------------
     def first_alert(self, name: str, value: str, message: str) -> bool:
-        """True the first time this invalid value of this parameter is seen."""
+        """True the first time this problem (e.g. this invalid value of this parameter) is seen."""
         try:
-            self._transact([self._put({"pk": f"ALERT#{name}", "sk": value[:512] or "<empty>",
-                                       "message": message, "at": now_iso()})])
+            self._transact([self._put(_key(_ALERT, name, value[:512] or "<empty>"),
+                                      {"message": message, "at": now_iso()})])
             return True
-        except Duplicate:
+        except AlreadyDone:
             return False
 
+    def record_parameter_change(self, parameter: str, operation: str, value: str, schedule: str | None = None) -> None:
+        change = {"parameter": parameter, "operation": operation, "value": value, "schedule": schedule}
+        self._update(_key(_PARAMETER_CHANGE, now_iso()), {k: v for k, v in change.items() if v is not None})
+
+    def parameter_changes(self) -> list[ParameterChange]:
+        """Every recorded parameter change, oldest first."""
+        return [_parameter_change(i) for i in self._query(_PARAMETER_CHANGE.partition)]

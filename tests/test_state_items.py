@@ -1,0 +1,202 @@
+"""The state module's item map is what the table holds: every write of every public method lands on
+an item type that ``ITEM_TYPES`` declares, and the module docstring and docs/architecture.md list
+exactly those types. Plus the records and exceptions the module speaks in."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from handlers.runtime import state
+from handlers.runtime.state import (
+    ITEM_TYPES,
+    ActiveModelMoved,
+    AlreadyDone,
+    ConditionFailed,
+    DetectionRecord,
+    LockHeld,
+    ReviewTask,
+    Snapshot,
+    StateTable,
+    item_type,
+    table_definition,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+DAY = "2026-01-02"
+IMAGE = DetectionRecord("d1", bucket="b", key="images_for_detection/a.png",
+                        image_uri="s3://b/images_for_detection/a.png", detected_at=f"{DAY}T03:04:05.000000Z",
+                        outcome="pending", reason="no model yet")
+# Every public method of StateTable, by what it does: the workload below calls every write.
+WRITES = {"begin_detection", "record_detection", "replace_pending", "note_detection_failure", "record_review_started",
+          "record_review_finished", "record_output_rejected", "add_training_image", "remove_training_image",
+          "set_counts", "mark_seen", "mark_trained", "take_training_lock", "set_training_version",
+          "record_training_decision", "release_training_lock", "switch_active", "update_model", "first_alert",
+          "record_parameter_change"}
+READS = {"loop", "loop_and_dataset", "pending", "pending_page", "detection", "detections", "day_stats", "review",
+         "model", "parameter_changes", "all_items", "outline"}
+
+
+@pytest.fixture
+def table(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(**table_definition("items"))
+        yield StateTable("items", client)
+
+
+class Recording:
+    """The table, noting which of its methods are called."""
+
+    def __init__(self, table: StateTable):
+        self.table, self.called = table, set()
+
+    def __getattr__(self, name: str):
+        self.called.add(name)
+        return getattr(self.table, name)
+
+
+def workload(table) -> None:
+    """A detection that waits, is replayed, reviewed and accepted; training data; a training run and a
+    deployment; a failed detection; an invalid parameter value and a parameter change."""
+    table.begin_detection()
+    table.record_detection(IMAGE, pending=True)
+    table.record_detection(replace(IMAGE, detection_id="d3", detected_at=f"{DAY}T03:04:06.000000Z"), pending=True)
+    first = table.pending_page(None, 1)[0]
+    table.replace_pending(replace(IMAGE, outcome="to_training", reason="below", model_version="v1",
+                                  labels=({"name": "cat", "confidence": 50.0},),
+                                  decision={"review": True, "purpose": "training", "reason": "below"}), first.cursor)
+    table.record_review_started(ReviewTask("labelloop-d1", "d1", "training", IMAGE.image_uri,
+                                           f"{DAY}T03:05:00.000000Z"))
+    table.record_review_finished("labelloop-d1", "d1", "accepted", {"label": "cat", "finished_at": f"{DAY}T04:00:00Z"})
+    table.record_output_rejected("a2i-human-loop-data/flow/output.json", "not JSON")
+    table.add_training_image("images_labeled_by_folder/cat/1.png", "cat")
+    table.add_training_image("images_labeled_by_folder/dog/1.png", "dog")
+    table.remove_training_image("images_labeled_by_folder/dog/1.png", "dog")
+    table.set_counts({"cat": 1, "dog": 0})
+    version = table.take_training_lock("run-1", {"train": True, "reason": "new images"})
+    table.set_training_version("run-1", version)
+    table.update_model(version, arn="arn:v1", status="TRAINING_IN_PROGRESS", counts={"cat": 1})
+    table.switch_active(version, "arn:v1", 0.9, None)
+    table.mark_seen({"cat": 1})
+    table.mark_trained({"cat": 1})
+    table.record_training_decision({"train": False, "reason": "nothing new"})
+    table.release_training_lock("run-1")
+    table.note_detection_failure(replace(IMAGE, detection_id="d2", outcome="failed", reason="boom"))
+    table.note_detection_failure(replace(IMAGE, outcome="failed", reason="the review start failed"))
+    table.first_alert("Minimum-Confidence", "abc", "not allowed")
+    table.record_parameter_change("Minimum-Confidence", "Update", "80")
+
+
+def test_every_public_method_is_a_write_or_a_read():
+    public = {name for name, _ in inspect.getmembers(StateTable, inspect.isfunction) if not name.startswith("_")}
+    assert public == WRITES | READS, "sort a new StateTable method into WRITES (and the workload) or READS"
+
+
+def test_every_item_written_is_a_declared_item_type(table):
+    recording = Recording(table)
+    workload(recording)
+    assert WRITES <= recording.called, f"the workload does not call {sorted(WRITES - recording.called)}"
+    items = table.all_items()
+    undeclared = [(i["pk"], i["sk"]) for i in items if item_type(i) is None]
+    assert undeclared == [], "items of a type state.ITEM_TYPES does not name"
+    assert {item_type(i) for i in items} == set(ITEM_TYPES), "the workload leaves an item of every type"
+
+
+def test_item_type_keys_round_trip():
+    for t in ITEM_TYPES:
+        parts = [f"part {i}" for i in range(t.pk.count("<") + t.sk.count("<"))]
+        key = t.key(*parts)
+        assert item_type(key) is t
+        if parts:
+            assert t.part(key) == parts[0]
+        with pytest.raises(ValueError):
+            t.key(*parts, "one too many")
+    assert item_type({"pk": "PARAMCHANGES", "sk": "x"}) is None and item_type({"pk": "DET#1", "sk": "HL"}) is None
+
+
+def test_records_read_back(table):
+    workload(table)
+    loop, dataset = table.loop_and_dataset()
+    assert (loop.active_version, loop.active_f1, loop.versions, loop.training_owner) == ("v1", 0.9, 1, None)
+    assert loop.last_training_decision["reason"] == "nothing new"
+    assert (dict(dataset.images), dict(dataset.trained), dataset.labels) == ({"cat": 1, "dog": 0}, {"cat": 1},
+                                                                            ("cat", "dog"))
+    assert dataset.last_trained_at and dataset.new_since_training("cat") == 0
+    stats = dataset.stats(("cat", "bird"))
+    assert dict(stats.label_counts) == {"cat": 1, "bird": 0} and stats.new_total == 0
+    record = table.detection("d1")
+    assert (record.outcome, record.human_loop, record.review_status, record.human_label) == (
+        "to_training", "labelloop-d1", "accepted", "cat")
+    assert record.labels == ({"name": "cat", "confidence": 50.0},) and record.failure == "the review start failed"
+    assert table.detection("d2").outcome == "failed" and table.detection("nope") is None
+    assert [p.detection_id for p in table.pending()] == ["d3"]
+    assert table.review("labelloop-d1").result["label"] == "cat"
+    assert table.model("v1").counts == {"cat": 1} and table.model(None) is None
+    assert table.day_stats(DAY).counts["outcome_to_training"] == 1 and table.day_stats(DAY).detections == 3
+    changes = table.parameter_changes()
+    assert [(c.parameter, c.value, c.schedule) for c in changes] == [("Minimum-Confidence", "80", None)]
+    snapshot = Snapshot.of(table.all_items())
+    assert {d.detection_id for d in snapshot.detections} == {"d1", "d2", "d3"}
+    assert [r.name for r in snapshot.reviews] == ["labelloop-d1"] and snapshot.loop.active_version == "v1"
+    assert snapshot.last_day == max(d.day for d in snapshot.days)
+    outline = table.outline()
+    assert {(d.detection_id, d.outcome) for d in outline.detections} == {(d.detection_id, d.outcome)
+                                                                         for d in snapshot.detections}
+    assert [(r.name, r.status) for r in outline.reviews] == [("labelloop-d1", "accepted")]
+
+
+def test_a_condition_that_fails_says_why(table):
+    table.record_detection(replace(IMAGE, outcome="confident"))
+    with pytest.raises(AlreadyDone):
+        table.record_detection(replace(IMAGE, outcome="confident"))
+    table.take_training_lock("run-1", {"train": True})
+    with pytest.raises(LockHeld):
+        table.take_training_lock("run-2", {"train": True})
+    with pytest.raises(LockHeld):
+        table.set_training_version("run-2", "v2")
+    table.switch_active("v1", "arn:v1", 0.9, None)
+    with pytest.raises(ActiveModelMoved):
+        table.switch_active("v2", "arn:v2", 0.9, None)
+    assert all(issubclass(e, ConditionFailed) for e in (AlreadyDone, LockHeld, ActiveModelMoved))
+    with pytest.raises(TypeError):
+        table.update_model("v1", colour="blue")
+
+
+def test_the_table_uses_the_client_it_is_given(table):
+    calls = []
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
+    StateTable(table.name, client).loop()
+    assert calls == ["GetItem"]
+
+
+def _docstring_entries() -> list[tuple[str, str, str]]:
+    section = state.__doc__.split("Items (", 1)[1].split("\n", 1)[1]
+    entries: list[str] = []
+    for line in section.splitlines():
+        if re.match(r"  \S", line):
+            entries.append(line.strip())
+        elif line.strip() and entries:
+            entries[-1] += " " + line.strip()
+    return [re.match(r"(.+?) / (.+?)  (.*)", entry).groups() for entry in entries]
+
+
+def test_the_docstring_lists_the_item_map():
+    assert _docstring_entries() == [(t.pk, t.sk, t.holds) for t in ITEM_TYPES]
+
+
+def test_the_architecture_state_table_lists_the_item_map():
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    section = doc.split("## State", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(.+?)` / `(.+?)` \| (.+?) \|$", section, re.MULTILINE)
+    assert rows == [(t.pk, t.sk, t.holds) for t in ITEM_TYPES]
