@@ -44,6 +44,8 @@ def aws_problem(exc: Exception) -> str | None:
     """One line for an AWS failure (credentials, region, a refused or failed call); None for anything else."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
+    from handlers.runtime.errors import is_transient
+
     if isinstance(exc, NoCredentialsError):
         return "no AWS credentials found: set AWS_PROFILE or run `aws configure` (or `aws sso login`)"
     if isinstance(exc, NoRegionError):
@@ -51,12 +53,15 @@ def aws_problem(exc: Exception) -> str | None:
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         operation = getattr(exc, "operation_name", "an AWS call")
-        fix = ("check the target (--stack / --parameter-path / --table / --lifecycle-arn) and the region"
-               if "NotFound" in str(error.get("Code")) or "NotExist" in str(error.get("Code"))
-               else "check your AWS credentials and their permissions on this stack")
+        if is_transient(exc):
+            fix = "AWS is throttling or briefly unavailable; nothing is wrong with the request: try again in a moment"
+        elif "NotFound" in str(error.get("Code")) or "NotExist" in str(error.get("Code")):
+            fix = "check the target (--stack / --parameter-path / --table / --lifecycle-arn) and the region"
+        else:
+            fix = "check your AWS credentials and their permissions on this stack"
         return f"{operation} failed: {error.get('Code', 'error')}: {error.get('Message', exc)}; {fix}"
     if isinstance(exc, BotoCoreError):
-        return f"AWS call failed: {exc}"
+        return f"AWS call failed: {exc}" + ("; try again in a moment" if is_transient(exc) else "")
     return None
 
 

@@ -54,16 +54,18 @@ CUSTOM_LABELS_WRITES = ("s3:PutObject",)
 
 FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
     # -- detection and review ---------------------------------------------------
+    # The detection workflow's three functions: their timeouts bound its Express run (five minutes).
     FunctionSpec("detect", "handlers.detect.handler", "Classify an uploaded image and record the review decision", (
         # DetectCustomLabels reads the image (the uploaded version) with this role's S3 access.
         Grant(("s3:GetObject", "s3:GetObjectVersion"), f"objects:{layout.DETECTION_PREFIX}"),
         Grant(("rekognition:DetectCustomLabels",), "project_versions"),
         TABLE_RW, PARAMETERS, PUBLISH,
-        Grant(("dynamodb:DeleteItem",), "table"))),  # a replayed detection removes its pending item
+        Grant(("dynamodb:DeleteItem",), "table"),  # a replayed detection removes its pending item
+    ), timeout=20),
     FunctionSpec("start_review", "handlers.start_review.handler", "Start an A2I human loop for a detection", (
-        Grant(("sagemaker:StartHumanLoop",), "flow_definition"), TABLE_RW)),
+        Grant(("sagemaker:StartHumanLoop",), "flow_definition"), TABLE_RW), timeout=15),
     FunctionSpec("detection_failed", "handlers.detection_failed.handler", "Record a detection that failed", (
-        TABLE_RW, PUBLISH)),
+        TABLE_RW, PUBLISH), timeout=15),
     FunctionSpec("training_data", "handlers.training_data.handler", "Count training images per label", (
         Grant(("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"), "table"),)),
     FunctionSpec("review_output", "handlers.review_output.handler", "Turn an A2I answer into training data", (

@@ -10,16 +10,24 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from handlers.runtime import workflow as wf
-from handlers.runtime.errors import LAMBDA_TRANSIENT, RETRYABLE, ModelBusy
+from handlers.runtime.errors import RETRY_ERROR_NAMES, ModelBusy
 
-RETRY_SERVICE_ERRORS = {
-    "ErrorEquals": [*RETRYABLE, *LAMBDA_TRANSIENT],
-    "IntervalSeconds": 2,
-    "MaxAttempts": 6,
-    "BackoffRate": 2.0,
-    "MaxDelaySeconds": 60,
-    "JitterStrategy": "FULL",
-}
+
+def retry_service_errors(*, interval: int, attempts: int, max_delay: int) -> dict[str, Any]:
+    """Retry the transient errors (:mod:`handlers.runtime.errors`) with exponential backoff and full jitter."""
+    return {"ErrorEquals": list(RETRY_ERROR_NAMES), "IntervalSeconds": interval, "MaxAttempts": attempts,
+            "BackoffRate": 2.0, "MaxDelaySeconds": max_delay, "JitterStrategy": "FULL"}
+
+
+# The lifecycle (Standard) has hours: six attempts, up to a minute apart.
+RETRY_SERVICE_ERRORS = retry_service_errors(interval=2, attempts=6, max_delay=60)
+# An Express run lasts at most five minutes, retries and backoff included, and what the limit cuts
+# off is lost with the run (its failure record too). Detect and StartReview, then RecordFailure,
+# each with every attempt running to its function's timeout, fit in four minutes
+# (tests/test_detection_time_budget.py); TimeoutSeconds ends a run that still overran itself.
+DETECTION_RETRY = retry_service_errors(interval=1, attempts=3, max_delay=8)
+RECORD_FAILURE_RETRY = retry_service_errors(interval=1, attempts=2, max_delay=4)
+DETECTION_TIMEOUT_SECONDS = 270
 CAUGHT = "CaughtError"  # the lifecycle's catch-all: the run failed, Finish cleans up
 
 
@@ -67,16 +75,18 @@ def detection_definition(detect_arn: str, start_review_arn: str, failed_arn: str
     return {
         "Comment": "labelloop detection: classify an uploaded image and start a human review when a policy asks",
         "StartAt": wf.DETECT.state,
+        "TimeoutSeconds": DETECTION_TIMEOUT_SECONDS,
         "States": {
             wf.DETECT.state: lambda_task(
-                wf.DETECT, detect_arn, next_state="ReviewNeeded", catch=record_failure,
+                wf.DETECT, detect_arn, next_state="ReviewNeeded", catch=record_failure, retry=(DETECTION_RETRY,),
                 comment="DetectCustomLabels with every label score; records the policy's decision"),
             "ReviewNeeded": is_true(wf.DETECTION.field("review"), wf.START_REVIEW.state, "Done"),
             wf.START_REVIEW.state: lambda_task(
                 wf.START_REVIEW, start_review_arn, payload=wf.DETECTION.field(), next_state="Done",
-                catch=record_failure, comment="StartHumanLoop named after the image content (idempotent)"),
+                catch=record_failure, retry=(DETECTION_RETRY,),
+                comment="StartHumanLoop named after the image content (idempotent)"),
             wf.RECORD_FAILURE.state: lambda_task(wf.RECORD_FAILURE, failed_arn, payload=wf.FailedDetection.payload(),
-                                                 next_state="Failed"),
+                                                 next_state="Failed", retry=(RECORD_FAILURE_RETRY,)),
             "Failed": {"Type": "Fail", "Error": "DetectionFailed",
                        "Cause": "The detection failed after its retries; the failure is recorded on the detection."},
             "Done": {"Type": "Succeed"},

@@ -255,13 +255,14 @@ class Catalog:
         return Settings(values)
 
     def read(self, raw: Mapping[str, str], fallback: "Settings | None" = None) -> tuple["Settings", list[InvalidParameterValue]]:
-        """Parse raw Parameter Store strings. A missing or invalid value falls back to
-        ``fallback`` (the last good value) or the default; the problems are returned."""
+        """Parse raw Parameter Store strings. A missing (deleted) value is the default — what a
+        fresh container, which knows no earlier value, uses too; an invalid value falls back to
+        ``fallback`` (the last good value) or the default. The problems are returned."""
         base = fallback or self.defaults()
         values, problems = {}, []
         for spec in self:
             if spec.name not in raw:
-                values[spec.name] = base.get(spec.name, spec.default)
+                values[spec.name] = spec.default
                 continue
             try:
                 values[spec.name] = spec.parse(raw[spec.name])

@@ -20,6 +20,7 @@ from stack_support import (
     upload,
 )
 
+from components.state_machines import detection_definition
 from handlers.runtime import context
 from handlers.runtime.ids import HUMAN_LOOP_NAME
 from policies.names import (
@@ -29,7 +30,7 @@ from policies.names import (
     SAMPLING_INTERVAL,
 )
 
-RETRIES = 6  # MaxAttempts of the Detect task's Retry rule
+RETRIES = detection_definition("detect", "review", "failed")["States"]["Detect"]["Retry"][0]["MaxAttempts"]
 
 
 @pytest.fixture

@@ -3,18 +3,19 @@ model was running (recorded as pending, never lost).
 
 One invocation starts at most ``PAGE`` detections and returns a cursor; the
 state machine calls it again while there are more, so any number of pending
-images is replayed within the function's timeout. Execution names are derived
-from the run and the detection, so a retried step does not start a detection
-twice; the detection itself is idempotent too (the pending record is replaced
-once).
+images is replayed within the function's timeout. A retried step starts its
+page again: asynchronous Express starts are not idempotent by name (AWS starts
+a second, concurrent execution under the same name), so every start has a name
+of its own and the detection is what makes a duplicate harmless — keyed by the
+image's content, it replaces the pending record once (a conditional write), so
+the second execution records nothing, counts nothing and opens no second review.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-
-from botocore.exceptions import ClientError
+import uuid
 
 from ..runtime import aws, config, context
 from ..runtime.lambda_entry import entry_point
@@ -24,29 +25,24 @@ PAGE = 200
 
 
 def execution_name(owner: str, detection_id: str) -> str:
-    """Unique per run and detection, within Step Functions' 80 characters of [A-Za-z0-9-_]."""
+    """Names the run and the detection (for tracing) and is new on every start, within Step
+    Functions' 80 characters of [A-Za-z0-9-_]."""
     run = hashlib.sha256(owner.encode()).hexdigest()[:16]
-    return f"replay-{run}-{detection_id[:40]}"
+    return f"replay-{run}-{detection_id[:40]}-{uuid.uuid4().hex[:12]}"
 
 
 def replay_pending(owner: str, after: str | None = None, page: int | None = None) -> dict:
     cfg, page = config.current(), page or PAGE
     sfn = aws.client("stepfunctions")
     waiting = context.table().pending_page(after, page)
-    started = 0
     for pending in waiting:
-        try:
-            sfn.start_execution(
-                stateMachineArn=cfg.detection_state_machine_arn, name=execution_name(owner, pending.detection_id),
-                input=json.dumps({"bucket": pending.bucket, "key": pending.key, "etag": pending.etag,
-                                  "version_id": pending.version_id, "pending_cursor": pending.cursor,
-                                  "reason": "replay"}))
-            started += 1
-        except ClientError as exc:
-            if aws.error_code(exc) != "ExecutionAlreadyExists":  # started by an earlier attempt of this step
-                raise
+        sfn.start_execution(
+            stateMachineArn=cfg.detection_state_machine_arn, name=execution_name(owner, pending.detection_id),
+            input=json.dumps({"bucket": pending.bucket, "key": pending.key, "etag": pending.etag,
+                              "version_id": pending.version_id, "pending_cursor": pending.cursor,
+                              "reason": "replay"}))
     more = len(waiting) == page
-    return {"replayed": started, "more": more, "after": waiting[-1].cursor if waiting else after}
+    return {"replayed": len(waiting), "more": more, "after": waiting[-1].cursor if waiting else after}
 
 
 @entry_point

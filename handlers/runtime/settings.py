@@ -3,7 +3,14 @@
 Powertools' SSM provider reads the whole parameter path (``GetParametersByPath``)
 and caches it for the TTL; the catalog parses each value. A value that does not
 parse is never used: the last good value (or the default) stands in, and the
-operator is alerted once per bad value.
+operator is alerted once per bad value. A parameter that is missing (deleted)
+means its catalog default, in every container alike.
+
+A read that fails for a transient reason (throttling, a server fault) does not
+fail the work: a container that read the parameters before keeps its last good
+settings for this invocation (and reads again on the next); a fresh one raises
+the AWS error under its own name, which the state machines' Retry rules match.
+Any other read error is final.
 """
 
 from __future__ import annotations
@@ -12,10 +19,12 @@ import logging
 from typing import Callable, Mapping
 
 from aws_lambda_powertools.utilities.parameters import SSMProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.exceptions import ClientError
 
 from plugins import Catalog, InvalidParameterValue, Settings
 
-from . import aws
+from . import aws, errors
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +46,30 @@ class ParameterReader:
         return self._provider
 
     def settings(self) -> Settings:
-        raw = self.provider.get_multiple(self.path, max_age=self.ttl, recursive=False)
+        try:
+            raw = self.provider.get_multiple(self.path, max_age=self.ttl, recursive=False)
+        except GetParameterError as exc:
+            return self._unreadable(exc)
         if raw == self._raw and self._settings is not None:
             return self._settings  # unchanged since last parse: nothing new to report
         settings, problems = self.catalog.read(raw, fallback=self._settings)
         missing = [spec.name for spec in self.catalog if spec.name not in raw]
         if missing:
-            log.warning("parameters missing under %s, defaults used: %s", self.path, ", ".join(missing))
+            log.warning("parameters missing (deleted?) under %s, defaults used: %s", self.path, ", ".join(missing))
         for problem in problems:
             log.warning("invalid parameter value ignored: %s", problem)
             if self.on_invalid:
                 self.on_invalid(problem)
         self._raw, self._settings, self.problems = dict(raw), settings, problems
         return settings
+
+    def _unreadable(self, exc: GetParameterError) -> Settings:
+        """The last good settings when the read failed for a transient reason; else the AWS error, by name."""
+        cause = errors.unwrap(exc)
+        if errors.is_transient(exc) and self._settings is not None:
+            log.warning("parameters under %s could not be read (%s); the last good values are used", self.path,
+                        errors.error_code(exc) or type(cause).__name__)
+            return self._settings
+        if isinstance(cause, ClientError):
+            raise errors.named(cause) from exc
+        raise exc
