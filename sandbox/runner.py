@@ -13,15 +13,16 @@ from typing import Callable
 import numpy as np
 from sklearn.metrics import f1_score
 
-from handlers.runtime import aws as runtime_aws
 from handlers.runtime import layout
 from handlers.runtime.state import StateTable
 
 from .dataset import LABELS, Sample, load_digits_samples, split
 from . import saved
+from .a2i import A2I
+from .custom_labels import CustomLabels
+from .digits_trainer import DigitsTrainer
 from .local_aws import LocalStack
-from .model_service import LocalCustomLabels
-from .workforce import LocalA2I, Workforce
+from .workforce import Workforce
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,8 @@ def _run(options: SandboxOptions, progress: Progress, on_round: Callable[[RoundR
                                    holdout=options.holdout, limit=options.images)
     holdout_x = np.array([s.pixels.ravel() for s in holdout])
     holdout_y = np.array([s.label for s in holdout])
-    model_service = LocalCustomLabels(lambda: runtime_aws.client("s3"), seed=options.seed)
-    a2i = LocalA2I()
+    model_service = CustomLabels(DigitsTrainer(options.seed))
+    a2i = A2I()
     truth: dict[str, str] = {}
     rows: list[RoundRow] = []
     versions: dict[str, dict] = {}
@@ -158,7 +159,7 @@ def _value(output: dict, name: str) -> dict:
     return (output.get(name) or {}).get("value") or {}
 
 
-def _fill_training(row: RoundRow, execution: dict, versions: dict, number: int, service: LocalCustomLabels,
+def _fill_training(row: RoundRow, execution: dict, versions: dict, number: int, service: CustomLabels,
                    holdout_x: np.ndarray, holdout_y: np.ndarray) -> None:
     output = json.loads(execution.get("output") or "{}")
     check, finish, candidate = _value(output, "check"), _value(output, "finish"), _value(output, "candidate")
@@ -174,7 +175,7 @@ def _fill_training(row: RoundRow, execution: dict, versions: dict, number: int, 
     trained = service.versions.get(version)
     if trained is not None and trained.model is not None:
         row.f1 = trained.f1
-        predicted = service.predict(version, holdout_x)
+        predicted = service.trainer.predict(trained, holdout_x)
         row.holdout_f1 = float(f1_score(holdout_y, predicted, average="macro"))
     outcome = finish.get("outcome", "failed")
     row.deployed = "yes" if outcome == "deployed" else f"no: {candidate.get('reason') or finish.get('reason', outcome)}"

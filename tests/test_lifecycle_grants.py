@@ -8,12 +8,12 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 
-from fakes import FakeCustomLabels
 from lifecycle_support import PNG, lifecycle_stack, seed, wait_for_detections
 
-import sandbox.local_aws as local_aws
 from components.functions import FUNCTIONS
 from handlers.runtime import aws
+from sandbox.custom_labels import START_FAILS
+from sandbox.scripted_trainer import scripted_custom_labels
 
 SERVICES = ("dynamodb", "ssm", "sns", "s3", "rekognition", "stepfunctions", "events", "sagemaker-a2i-runtime")
 S3_ACTIONS = {"ListObjectsV2": "ListBucket", "HeadObject": "GetObject", "CreateMultipartUpload": "PutObject",
@@ -36,7 +36,7 @@ def iam_actions(model, params: dict) -> list[str]:
     return [f"{prefix}:{model.name}"]
 
 
-def test_every_call_of_a_lifecycle_run_is_granted(monkeypatch):
+def test_every_call_of_a_lifecycle_run_is_granted():
     current = threading.local()
     used: dict[str, set[str]] = defaultdict(set)
 
@@ -45,20 +45,19 @@ def test_every_call_of_a_lifecycle_run_is_granted(monkeypatch):
         if function:
             used[function].update(iam_actions(model, params))
 
-    models = FakeCustomLabels()
-    models.script("v4", starting=FakeCustomLabels.START_FAILS)
-    with lifecycle_stack(models) as stack:
-        prefix = f"labelloop-{stack.stack}-"
-        for name, (owner, handler) in list(local_aws._DISPATCH.items()):
-            if owner is stack:
-                def tagged(event, context, _handler=handler, _key=name[len(prefix):]):
-                    current.function = _key
-                    try:
-                        return _handler(event, context)
-                    finally:
-                        current.function = None
+    models = scripted_custom_labels()
+    models.trainer.script("v4", starting=START_FAILS)
+    def tagged(key, handler):
+        def run(event, context):
+            current.function = key
+            try:
+                return handler(event, context)
+            finally:
+                current.function = None
+        return run
 
-                monkeypatch.setitem(local_aws._DISPATCH, name, (owner, tagged))
+    with lifecycle_stack(models) as stack:
+        stack.wrap_handlers(tagged)
         for service in SERVICES:
             aws.client(service).meta.events.register("before-parameter-build.*.*", record)
 
