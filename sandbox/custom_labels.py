@@ -245,7 +245,8 @@ class CustomLabels:
         if version.status in IN_USE:
             raise ServiceFault("ResourceInUseException", f"model {version.name} is {version.status}")
         if version.status not in STARTABLE:
-            raise ServiceFault("InvalidParameterException", f"model {version.name} is {version.status} and cannot start")
+            raise ServiceFault("InvalidParameterException",
+                               f"model {version.name} is {version.status} and cannot start")
         version.status, version.queue = "STARTING", list(version.training.starting)
         version.min_units, version.max_units = MinInferenceUnits, MaxInferenceUnits
         return {"Status": "STARTING"}

@@ -72,10 +72,13 @@ class RequestLock:
             self._owner = None
             self._lock.release()
 
+    def held_here(self) -> bool:
+        return self._owner == threading.get_ident()
+
     @contextlib.contextmanager
     def released(self) -> Iterator[None]:
         """Let other threads in for the block (however deeply held), then hold it as before."""
-        if self._owner != threading.get_ident():
+        if not self.held_here():
             yield
             return
         depth, self._depth, self._owner = self._depth, 0, None
