@@ -42,7 +42,7 @@ from handlers.lifecycle import check, manifest
 from handlers.runtime import aws as runtime_aws
 from handlers.runtime import context, layout
 from sandbox.a2i import A2I
-from sandbox.local_aws import ACCOUNT, SANDBOX_CLIENT_CONFIG, LocalStack
+from sandbox.local_aws import ACCOUNT, LocalStack
 from sandbox.scripted_trainer import scripted_custom_labels
 
 LABELS = ("cat", "dog")
@@ -114,9 +114,7 @@ def stack():
     models.add_running(MODEL_ARN)  # the model the detections use
     with LocalStack(labels=LABELS, standins={"rekognition": models, "sagemaker-a2i-runtime": a2i}) as st:
         meter = Meter()
-        st.session._session.get_component("event_emitter").register("before-call.*.*", meter)
-        runtime_aws.use_session(st.session, SANDBOX_CLIENT_CONFIG)  # new clients: they copy the handler
-        context.reset()
+        st.watch_calls(meter)
         st.models, st.a2i, st.meter = models, a2i, meter
         context.table().update("LOOP", "STATE", {"active_version": "v1", "active_arn": MODEL_ARN})
         yield st

@@ -117,6 +117,14 @@ class LocalStack:
         """The back-off of every state machine Retry so far, in seconds."""
         return self.harness.retry_sleeps
 
+    def watch_calls(self, handler: Callable[..., None]) -> None:
+        """Have ``handler`` see every API call a client of the stack makes (botocore's ``before-call``
+        event: ``model``, ``params``, …; returning None lets the call go on). Clients made so far are
+        dropped, so that every client sees it."""
+        self.session._session.get_component("event_emitter").register("before-call.*.*", handler)
+        runtime_aws.use_session(self.session, SANDBOX_CLIENT_CONFIG)
+        runtime_context.reset()
+
     def wrap_handlers(self, wrap: Callable[[str, Handler], Handler]) -> None:
         """Run every function's handler as ``wrap(function key, handler)`` from now on."""
         self.harness.wrap_functions(wrap)
