@@ -101,7 +101,7 @@ class Invocation:
 
 @dataclass
 class MotoHarness:
-    """moto, patched for the sandbox. Use as a context manager, inside ``mock_aws``."""
+    """moto, patched for the sandbox. Use as a context manager (around ``mock_aws`` or inside it)."""
 
     wait_scale: float = 0.0  # Wait states and retry back-off: 0 = instant, 1 = real time
     serial: bool = False  # each execution runs to its end inside StartExecution: reproducible order
@@ -126,17 +126,25 @@ class MotoHarness:
     # -- applying and undoing the patches ------------------------------------------
     def __enter__(self) -> "MotoHarness":
         check_moto_version()
+        patches = self._patches()
         with _PATCHING:
-            for owner, name, replacement in self._patches():
-                self._undo.append((owner, name, getattr(owner, name)))
-                setattr(owner, name, replacement)
+            try:
+                for owner, name, replacement in patches:
+                    self._undo.append((owner, name, getattr(owner, name)))
+                    setattr(owner, name, replacement)
+            except BaseException:
+                self._undo_patches()
+                raise
         return self
 
     def __exit__(self, *exc) -> None:
         with _PATCHING:
-            while self._undo:
-                owner, name, original = self._undo.pop()
-                setattr(owner, name, original)
+            self._undo_patches()
+
+    def _undo_patches(self) -> None:
+        while self._undo:
+            owner, name, original = self._undo.pop()
+            setattr(owner, name, original)
 
     def _patches(self) -> list[tuple[object, str, object]]:
         import moto.dynamodb.models as dynamodb_models
