@@ -1,5 +1,7 @@
-"""Answer boto3 calls of services moto does not have (Rekognition Custom Labels,
-A2I) from local Python objects, behind the very same client calls.
+"""Answer boto3 calls of services moto does not have from local Python objects,
+behind the very same client calls: one stand-in per service, shared by the
+tests, the benchmarks and the sandbox (:mod:`sandbox.custom_labels` for
+Rekognition Custom Labels, :mod:`sandbox.a2i` for A2I).
 
 A stand-in is any object with methods named like the API operations
 (``DetectCustomLabels(**params)``); it returns the response dict or raises
