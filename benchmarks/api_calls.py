@@ -41,36 +41,16 @@ if str(ROOT) not in sys.path:
 from handlers.lifecycle import check, manifest
 from handlers.runtime import aws as runtime_aws
 from handlers.runtime import context, layout
-from sandbox.local_aws import ACCOUNT, SANDBOX_CLIENT_CONFIG, LocalStack
-from sandbox.standins import ServiceFault
+from sandbox.a2i import A2I
+from sandbox.local_aws import ACCOUNT, LocalStack
+from sandbox.scripted_trainer import scripted_custom_labels
 
 LABELS = ("cat", "dog")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 24
 CONFIDENT = (("cat", 95.0), ("dog", 5.0))
 UNSURE = (("cat", 50.0), ("dog", 40.0))
 CHECK_SIZES = (1_000, 100_000, 1_000_000)
-
-
-# -- stand-ins for the services moto does not have ---------------------------------------
-
-class Rekognition:
-    def __init__(self):
-        self.by_key: dict[str, tuple] = {}
-
-    def DetectCustomLabels(self, ProjectVersionArn, Image, **_):
-        labels = self.by_key.get(Image["S3Object"]["Name"], CONFIDENT)
-        return {"CustomLabels": [{"Name": n, "Confidence": c} for n, c in labels]}
-
-
-class A2I:
-    def __init__(self):
-        self.loops: dict[str, str] = {}
-
-    def StartHumanLoop(self, HumanLoopName, FlowDefinitionArn, HumanLoopInput, **_):
-        if HumanLoopName in self.loops:
-            raise ServiceFault("ConflictException", "exists", 409)
-        self.loops[HumanLoopName] = HumanLoopInput["InputContent"]
-        return {"HumanLoopArn": f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:human-loop/{HumanLoopName}"}
+MODEL_ARN = f"arn:aws:rekognition:us-east-1:{ACCOUNT}:project/labelloop-sandbox-model/version/v1/1"
 
 
 # -- counting --------------------------------------------------------------------------------
@@ -130,20 +110,18 @@ def by_entry(calls, module: str) -> list:
 
 @contextmanager
 def stack():
-    rekognition, a2i = Rekognition(), A2I()
-    with LocalStack(labels=LABELS, standins={"rekognition": rekognition, "sagemaker-a2i-runtime": a2i}) as st:
+    models, a2i = scripted_custom_labels(labels=LABELS, default_labels=CONFIDENT), A2I()
+    models.add_running(MODEL_ARN)  # the model the detections use
+    with LocalStack(labels=LABELS, standins={"rekognition": models, "sagemaker-a2i-runtime": a2i}) as st:
         meter = Meter()
-        st.session._session.get_component("event_emitter").register("before-call.*.*", meter)
-        runtime_aws.use_session(st.session, SANDBOX_CLIENT_CONFIG)  # new clients: they copy the handler
-        context.reset()
-        st.rekognition, st.a2i, st.meter = rekognition, a2i, meter
-        context.table().switch_active(
-            "v1", f"arn:aws:rekognition:us-east-1:{ACCOUNT}:project/labelloop-sandbox/version/v1/1", None, None)
+        st.watch_calls(meter)
+        st.models, st.a2i, st.meter = models, a2i, meter
+        context.table().switch_active("v1", MODEL_ARN, None, None)
         yield st
 
 
 def upload(st, key: str, scores=CONFIDENT) -> None:
-    st.rekognition.by_key[key] = scores
+    st.models.trainer.by_key[key] = scores
     st.client("s3").put_object(Bucket=st.bucket, Key=key, Body=PNG)
     st.pump()
 
@@ -153,7 +131,7 @@ def write_output(st, loop_name: str, label: str) -> None:
     key = f"{layout.REVIEW_OUTPUT_PREFIX}{flow}/2026/01/01/00/00/00/{loop_name}/output.json"
     st.client("s3").put_object(Bucket=st.bucket, Key=key, Body=json.dumps({
         "flowDefinitionArn": st.flow_definition_arn, "humanLoopName": loop_name,
-        "inputContent": json.loads(st.a2i.loops[loop_name]),
+        "inputContent": st.a2i.loops[loop_name].input,
         "humanAnswers": [{"answerContent": {"crowd-image-classifier": {"label": label}}, "workerId": "w1",
                           "submissionTime": "2026-01-01T00:00:00Z", "timeSpentInSeconds": 3}]}).encode())
     st.pump()

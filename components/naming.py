@@ -64,6 +64,14 @@ class Naming:
     def state_machine(self, name: str) -> str:
         return self(name)
 
+    def state_machine_role(self, name: str) -> str:
+        return self(f"{name}-sfn")
+
+    @property
+    def project(self) -> str:
+        """The Rekognition Custom Labels project."""
+        return self("model")
+
     def log_group(self, function_key: str) -> str:
         return f"/aws/lambda/{self.function(function_key)}"
 
@@ -73,6 +81,10 @@ class Naming:
 
     def rule(self, name: str) -> str:
         return self(name)
+
+    def delivery_queue(self, name: str) -> str:
+        """The sandbox's stand-in for a rule's target (or the topic's subscriber): a queue it drains."""
+        return self(f"{name}-deliveries")
 
 
 @dataclass(frozen=True)

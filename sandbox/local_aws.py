@@ -4,40 +4,42 @@ Step Functions interpreter.
 
 Everything is created from the descriptions the Pulumi program deploys:
 the parameter catalog, the table's key schema, ``components.functions``,
-``components.triggers`` and the state machine builders. moto's EventBridge
-cannot invoke Lambda or Step Functions targets, so each rule delivers to an
-SQS queue and :meth:`LocalStack.pump` hands the events to the real targets.
+``components.triggers``, the state machine builders and the resource names of
+``components.naming``. moto's EventBridge cannot invoke Lambda or Step
+Functions targets, so each rule delivers to an SQS queue and
+:meth:`LocalStack.pump` hands the events to the real targets. What the
+sandbox changes in moto itself lives in :mod:`sandbox.moto_harness`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib
 import io
 import json
 import logging
 import os
-import threading
 import time
-import types
 import uuid
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping
 
 import boto3
 from botocore.config import Config
 
 from components.functions import FUNCTIONS
+from components.naming import Naming
 from components.state_machines import detection_definition, lifecycle_definition
 from components.triggers import Trigger, bucket_triggers, parameter_trigger, training_schedule
 from handlers.runtime import aws as runtime_aws
 from handlers.runtime import context as runtime_context
 from handlers.runtime.config import RuntimeConfig
 from handlers.runtime.state import table_definition
+from handlers.runtime.workflow import lifecycle_input
 from plugins import Engine
 
+from .moto_harness import Handler, Invocation, MotoHarness
 from .standins import attach
 
 REGION = "us-east-1"
@@ -45,15 +47,7 @@ ACCOUNT = "123456789012"
 MOCK_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 # No client-side retries: throttling reaches the state machines, whose Retry rules handle it.
 SANDBOX_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1})
-_patch_lock = threading.Lock()
-
-
-@dataclass
-class Invocation:
-    function: str
-    event: Any
-    result: Any = None
-    error: str | None = None
+PROJECT_CREATED = 1700000000000  # the project ARN's creation stamp
 
 
 @dataclass
@@ -68,8 +62,6 @@ class LocalStack:
     wait_scale: float = 0.0  # Wait states and retry back-off: 0 = instant, 1 = real time
     lifecycle_options: Mapping[str, Any] = field(default_factory=dict)  # lifecycle_definition keyword arguments
     serial: bool = False  # one execution at a time: reproducible order (the sandbox), slower
-    invocations: list[Invocation] = field(default_factory=list)
-    retry_sleeps: list[float] = field(default_factory=list)
 
     # -- lifecycle -----------------------------------------------------------
     def __enter__(self) -> "LocalStack":
@@ -85,44 +77,73 @@ class LocalStack:
         })
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         runtime_context.logger.setLevel(os.environ["POWERTOOLS_LOG_LEVEL"])
-        self._mock = mock_aws(config=MOCK_CONFIG)
-        self._mock.start()
-        self._patches = contextlib.ExitStack()
-        self._patches.enter_context(_moto_patches(self))
-        self.session = boto3.Session(region_name=REGION)
-        for service, standin in self.standins.items():
-            attach(self.session, service, standin)
-        runtime_aws.use_session(self.session, SANDBOX_CLIENT_CONFIG)
-        runtime_context.reset()
-        self._create()
+        self._open = contextlib.ExitStack()
+        try:
+            self._open.callback(self._restore_environment)
+            self.harness = self._open.enter_context(MotoHarness(wait_scale=self.wait_scale, serial=self.serial))
+            self._open.enter_context(mock_aws(config=MOCK_CONFIG))
+            self.session = boto3.Session(region_name=REGION)
+            for service, standin in self.standins.items():
+                attach(self.session, service, standin, lock=self.harness.lock)
+            runtime_aws.use_session(self.session, SANDBOX_CLIENT_CONFIG)
+            self._open.callback(runtime_context.reset)
+            self._open.callback(runtime_aws.use_session, None)
+            runtime_context.reset()
+            self._create()
+        except BaseException:
+            self._open.close()
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
         try:
             self.wait_for_executions()
         finally:
-            runtime_aws.use_session(None)
-            runtime_context.reset()
-            self._patches.close()
-            self._mock.stop()
-            os.environ.clear()
-            os.environ.update(self._saved_env)
+            self._open.close()
+
+    def _restore_environment(self) -> None:
+        os.environ.clear()
+        os.environ.update(self._saved_env)
 
     def client(self, service: str):
         return runtime_aws.client(service)
 
+    @property
+    def invocations(self) -> list[Invocation]:
+        """Every function invocation so far, oldest first (clear it to start counting afresh)."""
+        return self.harness.invocations
+
+    @property
+    def retry_sleeps(self) -> list[float]:
+        """The back-off of every state machine Retry so far, in seconds."""
+        return self.harness.retry_sleeps
+
+    def watch_calls(self, handler: Callable[..., None]) -> None:
+        """Have ``handler`` see every API call a client of the stack makes (botocore's ``before-call``
+        event: ``model``, ``params``, …; returning None lets the call go on). Clients made so far are
+        dropped, so that every client sees it."""
+        self.session._session.get_component("event_emitter").register("before-call.*.*", handler)
+        runtime_aws.use_session(self.session, SANDBOX_CLIENT_CONFIG)
+        runtime_context.reset()
+
+    def wrap_handlers(self, wrap: Callable[[str, Handler], Handler]) -> None:
+        """Run every function's handler as ``wrap(function key, handler)`` from now on."""
+        self.harness.wrap_functions(wrap)
+
     # -- resources -------------------------------------------------------------
     def _create(self) -> None:
-        self.bucket = f"labelloop-{self.stack}-data"
-        self.table = f"labelloop-{self.stack}-state"
-        self.parameter_path = f"/labelloop/{self.stack}/"
+        naming = self.naming = Naming(self.stack)
+        self.bucket = naming("data")
+        self.table = naming("state")
+        self.parameter_path = naming.parameter_path
         s3, ddb = self.client("s3"), self.client("dynamodb")
         s3.create_bucket(Bucket=self.bucket)
         s3.put_bucket_notification_configuration(
             Bucket=self.bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
         ddb.create_table(**table_definition(self.table))
-        self.topic_arn = self.client("sns").create_topic(Name=f"labelloop-{self.stack}")["TopicArn"]
-        self.notifications_queue = self._queue(f"labelloop-{self.stack}-notifications")
+        self.topic_arn = self.client("sns").create_topic(Name=naming("notifications"))["TopicArn"]
+        # What the topic sends (e-mail in an account) is kept in a queue, read by notifications().
+        self.notifications_queue = self._queue(naming.delivery_queue("notifications"))
         self.client("sns").subscribe(TopicArn=self.topic_arn, Protocol="sqs",
                                      Endpoint=self._queue_arn(self.notifications_queue))
         self.engine = Engine.load(list(self.policies), entry_points=False)
@@ -131,8 +152,8 @@ class LocalStack:
             self.client("ssm").put_parameter(
                 Name=self.parameter_path + spec.name, Type="String", Value=spec.format(defaults[spec.name]),
                 Description=spec.description[:1024], AllowedPattern=spec.allowed_pattern)
-        self.flow_definition_arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:flow-definition/labelloop-{self.stack}"
-        self.project_arn = f"arn:aws:rekognition:{REGION}:{ACCOUNT}:project/labelloop-{self.stack}/1"
+        self.flow_definition_arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:flow-definition/{naming('review')}"
+        self.project_arn = f"arn:aws:rekognition:{REGION}:{ACCOUNT}:project/{naming.project}/{PROJECT_CREATED}"
         self.config = RuntimeConfig(
             table=self.table, bucket=self.bucket, parameter_path=self.parameter_path, labels=tuple(self.labels),
             topic_arn=self.topic_arn, project_arn=self.project_arn, flow_definition_arn=self.flow_definition_arn,
@@ -145,19 +166,19 @@ class LocalStack:
                 self.functions, **self.lifecycle_options)),
         }
         schedule = training_schedule(defaults)
-        self.schedule_rule = f"labelloop-{self.stack}-{schedule.name}"
+        self.schedule_rule = naming.rule(schedule.name)
         self.client("events").put_rule(Name=self.schedule_rule, ScheduleExpression=schedule.expression,
                                        State="ENABLED" if schedule.enabled else "DISABLED",
                                        Description=schedule.description)
-        self._environment(detection_state_machine_arn=self.state_machines["detection"],
-                          lifecycle_state_machine_arn=self.state_machines["lifecycle"],
-                          schedule_rule=self.schedule_rule)
+        self.configure(detection_state_machine_arn=self.state_machines["detection"],
+                       lifecycle_state_machine_arn=self.state_machines["lifecycle"],
+                       schedule_rule=self.schedule_rule)
         triggers = bucket_triggers(self.bucket) + [parameter_trigger(self.parameter_path)]
         self.deliveries = {t.name: (t, self._rule(t)) for t in triggers}
 
-    def _environment(self, **changes: str) -> None:
-        from dataclasses import replace
-
+    def configure(self, **changes: Any) -> None:
+        """Change the functions' configuration (``RuntimeConfig`` fields), as a deploy that
+        changes their environment would; cached parameters and clients are dropped."""
         self.config = replace(self.config, **changes)
         os.environ.update(self.config.to_env())
         runtime_context.reset()
@@ -168,34 +189,31 @@ class LocalStack:
     def _queue_arn(self, url: str) -> str:
         return self.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
-    def _function(self, key: str, handler_path: str) -> str:
-        role = self.client("iam").create_role(
-            RoleName=f"labelloop-{self.stack}-{key}"[:64],
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+    def _role(self, name: str, service: str) -> str:
+        return self.client("iam").create_role(
+            RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}),
         )["Role"]["Arn"]
-        name = f"labelloop-{self.stack}-{key}"
+
+    def _function(self, key: str, handler_path: str) -> str:
+        name = self.naming.function(key)
         arn = self.client("lambda").create_function(
-            FunctionName=name, Runtime="python3.13", Role=role, Handler=handler_path,
-            Code={"ZipFile": _placeholder_zip()}, Timeout=FUNCTIONS[key].timeout,
+            FunctionName=name, Runtime="python3.13", Role=self._role(name, "lambda.amazonaws.com"),
+            Handler=handler_path, Code={"ZipFile": _placeholder_zip()}, Timeout=FUNCTIONS[key].timeout,
         )["FunctionArn"]
         module, _, function = handler_path.rpartition(".")
-        _DISPATCH[name] = (self, getattr(importlib.import_module(module), function))
+        self.harness.add_function(name, key, getattr(importlib.import_module(module), function))
         return arn
 
     def _state_machine(self, name: str, kind: str, definition: dict) -> str:
-        role = self.client("iam").create_role(
-            RoleName=f"labelloop-{self.stack}-sfn-{name}",
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
-        )["Role"]["Arn"]
         return self.client("stepfunctions").create_state_machine(
-            name=f"labelloop-{self.stack}-{name}", definition=json.dumps(definition), roleArn=role, type=kind,
+            name=self.naming.state_machine(name), definition=json.dumps(definition), type=kind,
+            roleArn=self._role(self.naming.state_machine_role(name), "states.amazonaws.com"),
         )["stateMachineArn"]
 
     def _rule(self, trigger: Trigger) -> str:
-        queue = self._queue(f"labelloop-{self.stack}-{trigger.name}")
-        rule = f"labelloop-{self.stack}-{trigger.name}"
+        rule = self.naming.rule(trigger.name)
+        queue = self._queue(self.naming.delivery_queue(trigger.name))
         events = self.client("events")
         events.put_rule(Name=rule, EventPattern=json.dumps(trigger.pattern), State="ENABLED",
                         Description=trigger.description)
@@ -267,8 +285,9 @@ class LocalStack:
 
     def discard_pending_events(self) -> None:
         """Forget events not yet delivered (restoring a saved stack replays no uploads)."""
-        for _, queue in self.deliveries.values():
-            self.client("sqs").purge_queue(QueueUrl=queue)
+        for _, queue in self.deliveries.values():  # drained: SQS allows one purge a minute
+            for _ in self._drain(queue):
+                pass
 
     def set_parameter(self, name: str, value: str) -> None:
         """Change an operator parameter and emit the change event Parameter Store emits (moto does not)."""
@@ -280,7 +299,7 @@ class LocalStack:
 
     def run_lifecycle(self, payload: Mapping[str, Any] | None = None) -> dict:
         """Run the lifecycle state machine once (a scheduled check, or {"action": "rollback"}) to its end."""
-        arn = self.start_execution("lifecycle", payload or {"trigger": "schedule"})
+        arn = self.start_execution("lifecycle", payload or lifecycle_input("schedule"))
         self.wait_for_executions()
         self.pump()
         return next(e for e in self.executions if e["executionArn"] == arn)
@@ -301,141 +320,8 @@ class LambdaFailed(RuntimeError):
         self.payload = payload
 
 
-_DISPATCH: dict[str, tuple[LocalStack, Callable]] = {}
-
-
-def _dispatch(function, event: Any = None):
-    """moto's LambdaFunction._invoke_lambda, answered by the in-process handler."""
-    stack, handler = _DISPATCH[function.function_name]
-    event = {} if event == "{}" else event
-    invocation = Invocation(function.function_name, event)
-    stack.invocations.append(invocation)
-    context = types.SimpleNamespace(function_name=function.function_name, function_version="$LATEST",
-                                    invoked_function_arn=function.function_arn, memory_limit_in_mb=256,
-                                    aws_request_id=uuid.uuid4().hex, log_group_name="", log_stream_name="",
-                                    get_remaining_time_in_millis=lambda: 30_000)
-    try:
-        invocation.result = handler(event, context)
-    except Exception as exc:  # a function error, named like Lambda names it
-        invocation.error = type(exc).__name__
-        return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}), True, ""
-    return json.dumps(invocation.result, default=str), False, ""
-
-
-@contextlib.contextmanager
-def _moto_patches(stack: LocalStack):
-    from moto.awslambda.models import LambdaBackend, LambdaFunction
-    from moto.awslambda_simple.models import LambdaSimpleBackend
-    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
-
-    def wait(self, env, wait_seconds):
-        if wait_seconds > 0 and stack.wait_scale > 0:
-            env.program_state_event.wait(wait_seconds * stack.wait_scale)
-
-    class ScaledTime:
-        def __getattr__(self, name):
-            return getattr(time, name)
-
-        @staticmethod
-        def sleep(seconds):
-            stack.retry_sleeps.append(seconds)
-            if stack.wait_scale > 0:
-                time.sleep(seconds * stack.wait_scale)
-
-    import moto.dynamodb.models as dynamodb_models
-    from moto.sqs.models import SQSBackend
-    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
-
-    with _patch_lock:
-        saved = (LambdaSimpleBackend.invoke, LambdaFunction._invoke_lambda, WaitFunction._wait_interval,
-                 retrier_decl.time, dynamodb_models.copy, dynamodb_models.DynamoDBBackend.transact_write_items,
-                 SQSBackend.is_message_valid_based_on_retention_period, ExecutionWorker.start,
-                 ExecutionWorker._get_evaluation_entrypoint)
-        LambdaSimpleBackend.invoke = LambdaBackend.invoke  # the simple backend never reaches _invoke_lambda
-        LambdaFunction._invoke_lambda = _dispatch
-        WaitFunction._wait_interval = wait
-        retrier_decl.time = ScaledTime()
-        dynamodb_models.copy = _TableSharingCopy(dynamodb_models.Table)
-        dynamodb_models.DynamoDBBackend.transact_write_items = _item_level_rollback(saved[5])
-        # moto re-reads every queue attribute per message per receive (quadratic in queue length);
-        # nothing in a sandbox run lives long enough to expire.
-        SQSBackend.is_message_valid_based_on_retention_period = lambda self, queue_name, message: True
-        # The interpreter parses the definition again for every execution (~80 ms); parsed
-        # programs keep no per-execution state (that lives in the environment), so parse once.
-        ExecutionWorker._get_evaluation_entrypoint = _cached_program
-        if stack.serial:  # run each execution to its end inside start_execution: reproducible and faster
-            ExecutionWorker.start = lambda worker: worker._execution_logic()
-    try:
-        yield
-    finally:
-        with _patch_lock:
-            (LambdaSimpleBackend.invoke, LambdaFunction._invoke_lambda, WaitFunction._wait_interval,
-             retrier_decl.time, dynamodb_models.copy, dynamodb_models.DynamoDBBackend.transact_write_items,
-             SQSBackend.is_message_valid_based_on_retention_period, ExecutionWorker.start,
-             ExecutionWorker._get_evaluation_entrypoint) = saved
-
-
-def _cached_program(worker):
-    return _parse_definition(worker._evaluation_details.state_machine_details.definition)
-
-
-@functools.lru_cache(maxsize=16)
-def _parse_definition(definition: str):
-    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
-
-    return AmazonStateLanguageParser.parse(definition)[0]
-
-
-class _TableSharingCopy:
-    """moto's DynamoDB transaction backs up whole tables with deepcopy — O(table) per
-    call, which makes a long sandbox run quadratic. Tables are shared instead and
-    :func:`_item_level_rollback` backs up only the items a transaction touches."""
-
-    def __init__(self, table_type: type):
-        import copy
-
-        self._copy, self._table_type = copy, table_type
-
-    def __getattr__(self, name: str):
-        return getattr(self._copy, name)
-
-    def deepcopy(self, value, memo=None):
-        return value if isinstance(value, self._table_type) else self._copy.deepcopy(value, memo)
-
-
-def _item_level_rollback(transact_write_items):
-    import copy
-
-    from moto.dynamodb.models.dynamo_type import DynamoType
-
-    def wrapper(backend, transact_items):
-        saved = []
-        for entry in transact_items:
-            op_type, op = next(iter(entry.items()))
-            table = backend.get_table(op["TableName"])
-            key = op["Item"] if op_type == "Put" else op["Key"]
-            hash_value = DynamoType(key[table.hash_key_attr])
-            range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
-            current = table.get_item(hash_value, range_value)
-            saved.append((table, hash_value, range_value, copy.deepcopy(current)))
-        try:
-            return transact_write_items(backend, transact_items)
-        except Exception:
-            for table, hash_value, range_value, item in saved:
-                bucket = table.items[hash_value] if range_value is not None else table.items
-                slot = range_value if range_value is not None else hash_value
-                if item is None:
-                    bucket.pop(slot, None)
-                else:
-                    bucket[slot] = item
-            raise
-
-    return wrapper
-
-
 def _placeholder_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("README", "handlers run in process; see sandbox/local_aws.py")
+        archive.writestr("README", "handlers run in process; see sandbox/moto_harness.py")
     return buffer.getvalue()

@@ -13,15 +13,17 @@ from typing import Callable, Iterable
 import numpy as np
 from sklearn.metrics import f1_score
 
-from handlers.runtime import aws as runtime_aws
 from handlers.runtime import layout
 from handlers.runtime.state import DetectionRecord, ReviewTask, Snapshot, StateTable
+from handlers.runtime.workflow import FINISH, RunState, lifecycle_input
 
 from .dataset import LABELS, Sample, load_digits_samples, split
 from . import saved
+from .a2i import A2I
+from .custom_labels import CustomLabels
+from .digits_trainer import DigitsTrainer
 from .local_aws import LocalStack
-from .model_service import LocalCustomLabels
-from .workforce import LocalA2I, Workforce
+from .workforce import Workforce
 
 
 @dataclass(frozen=True)
@@ -137,8 +139,8 @@ class _Log:
 def _run(options: SandboxOptions, progress: Progress, on_round: Callable[[RoundRow], None],
          started: float) -> SandboxResult:
     data, log = _Data.load(options), _Log()
-    model_service = LocalCustomLabels(lambda: runtime_aws.client("s3"), seed=options.seed)
-    a2i = LocalA2I()
+    model_service = CustomLabels(DigitsTrainer(options.seed))
+    a2i = A2I()
     with LocalStack(labels=LABELS, policies=options.policies, parameter_overrides=options.parameters,
                     standins={"rekognition": model_service, "sagemaker-a2i-runtime": a2i}, serial=True) as stack:
         workforce = Workforce(a2i, log.truth, LABELS, options.error_rate, options.seed)
@@ -187,9 +189,9 @@ def _detect_batch(stack: LocalStack, row: RoundRow, batch: list[Sample], log: _L
 
 
 def _check_training(stack: LocalStack, row: RoundRow, data: _Data, log: _Log,
-                    model_service: LocalCustomLabels) -> None:
+                    model_service: CustomLabels) -> None:
     """Run the training check and whatever training and deployment follows it."""
-    execution = stack.run_lifecycle({"trigger": "schedule"})
+    execution = stack.run_lifecycle(lifecycle_input("schedule"))
     _fill_training(row, execution, log.versions, row.round, model_service, data.holdout_x, data.holdout_y)
 
 
@@ -214,14 +216,10 @@ def _result(options: SandboxOptions, log: _Log, workforce: Workforce, parameters
         confidences=log.confidences, accepted_labels=log.accepted_labels, parameters=parameters)
 
 
-def _value(output: dict, name: str) -> dict:
-    return (output.get(name) or {}).get("value") or {}
-
-
-def _fill_training(row: RoundRow, execution: dict, versions: dict, number: int, service: LocalCustomLabels,
+def _fill_training(row: RoundRow, execution: dict, versions: dict, number: int, service: CustomLabels,
                    holdout_x: np.ndarray, holdout_y: np.ndarray) -> None:
-    output = json.loads(execution.get("output") or "{}")
-    check, finish, candidate = _value(output, "check"), _value(output, "finish"), _value(output, "candidate")
+    run = RunState(json.loads(execution.get("output") or "{}"))
+    check, finish, candidate = run.check, run.result(FINISH), run.candidate
     if not check.get("train"):
         row.training = f"no: {check.get('reason', execution.get('error', 'failed'))}"
         return
@@ -234,7 +232,7 @@ def _fill_training(row: RoundRow, execution: dict, versions: dict, number: int, 
     trained = service.versions.get(version)
     if trained is not None and trained.model is not None:
         row.f1 = trained.f1
-        predicted = service.predict(version, holdout_x)
+        predicted = service.trainer.predict(trained, holdout_x)
         row.holdout_f1 = float(f1_score(holdout_y, predicted, average="macro"))
     outcome = finish.get("outcome", "failed")
     row.deployed = "yes" if outcome == "deployed" else f"no: {candidate.get('reason') or finish.get('reason', outcome)}"

@@ -16,12 +16,12 @@ import tarfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from handlers.runtime import aws as runtime_aws
 from handlers.runtime.state import StateTable, put_items
 
+from .a2i import A2I
+from .custom_labels import CustomLabels
+from .digits_trainer import DigitsTrainer
 from .local_aws import LocalStack
-from .model_service import LocalCustomLabels
-from .workforce import LocalA2I
 
 STATE, OBJECTS, SERVICES = "state.json", "objects.tar", "services.pkl"
 
@@ -31,7 +31,7 @@ class NotASandbox(FileNotFoundError):
 
 
 def save(stack: LocalStack, out: Path, *, truth: dict[str, str], options: dict[str, Any],
-         model_service: LocalCustomLabels, a2i: LocalA2I) -> dict:
+         model_service: CustomLabels, a2i: A2I) -> dict:
     """Write the stack's table, parameters, bucket and local services into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     state = {"stack": stack.stack, "labels": list(stack.labels), "policies": list(stack.policies),
@@ -47,7 +47,8 @@ def save(stack: LocalStack, out: Path, *, truth: dict[str, str], options: dict[s
                 info.size = len(body)
                 archive.addfile(info, io.BytesIO(body))
     with open(out / SERVICES, "wb") as handle:
-        pickle.dump({"versions": model_service.versions, "loops": a2i.loops, "seed": model_service.seed}, handle)
+        pickle.dump({"versions": model_service.versions, "loops": a2i.loops, "seed": model_service.trainer.seed},
+                    handle)
     return state
 
 
@@ -60,7 +61,7 @@ def load_state(folder: Path) -> dict:
 
 
 @contextlib.contextmanager
-def restore(folder: Path) -> Iterator[tuple[LocalStack, LocalCustomLabels, dict]]:
+def restore(folder: Path) -> Iterator[tuple[LocalStack, CustomLabels, dict]]:
     """A running LocalStack holding the saved run (saved back on a clean exit if it changed)."""
     folder = Path(folder)
     state = load_state(folder)
@@ -68,9 +69,9 @@ def restore(folder: Path) -> Iterator[tuple[LocalStack, LocalCustomLabels, dict]
     if (folder / SERVICES).is_file():
         with open(folder / SERVICES, "rb") as handle:
             services = pickle.load(handle)  # written by this tool into this folder
-    model_service = LocalCustomLabels(lambda: runtime_aws.client("s3"), seed=services.get("seed", 0))
+    model_service = CustomLabels(DigitsTrainer(services.get("seed", 0)))
     model_service.versions = services.get("versions", {})
-    a2i = LocalA2I(loops=services.get("loops", {}))
+    a2i = A2I(loops=services.get("loops", {}))
     with LocalStack(labels=tuple(state["labels"]), policies=tuple(state["policies"]), stack=state["stack"],
                     standins={"rekognition": model_service, "sagemaker-a2i-runtime": a2i}, serial=True) as stack:
         _load_objects(stack, folder / OBJECTS)

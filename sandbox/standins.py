@@ -1,5 +1,7 @@
-"""Answer boto3 calls of services moto does not have (Rekognition Custom Labels,
-A2I) from local Python objects, behind the very same client calls.
+"""Answer boto3 calls of services moto does not have from local Python objects,
+behind the very same client calls: one stand-in per service, shared by the
+tests, the benchmarks and the sandbox (:mod:`sandbox.custom_labels` for
+Rekognition Custom Labels, :mod:`sandbox.a2i` for A2I).
 
 A stand-in is any object with methods named like the API operations
 (``DetectCustomLabels(**params)``); it returns the response dict or raises
@@ -8,9 +10,10 @@ A stand-in is any object with methods named like the API operations
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ContextManager
 
 import boto3
 
@@ -25,8 +28,11 @@ class ServiceFault(Exception):
         self.code, self.message, self.status = code, message, status
 
 
-def attach(session: boto3.Session, service: str, standin: object) -> None:
-    """Route every call of ``service`` (boto3 name, e.g. "rekognition") made by clients of ``session``."""
+def attach(session: boto3.Session, service: str, standin: object,
+           lock: ContextManager | None = None) -> None:
+    """Route every call of ``service`` (boto3 name, e.g. "rekognition") made by clients of ``session``;
+    each call holds ``lock`` (moto's request lock: one request at a time, stand-ins included)."""
+    lock = lock or contextlib.nullcontext()
     events = session._session.get_component("event_emitter")  # clients copy the session's handlers
 
     def keep_params(params, context, **_):
@@ -38,7 +44,8 @@ def attach(session: boto3.Session, service: str, standin: object) -> None:
             return _response(400, {"Error": {"Code": "UnsupportedOperation",
                                              "Message": f"{type(standin).__name__} does not implement {model.name}"}})
         try:
-            return _response(200, operation(**context.get(_PARAMS, {})) or {})
+            with lock:
+                return _response(200, operation(**context.get(_PARAMS, {})) or {})
         except ServiceFault as fault:
             return _response(fault.status, {"Error": {"Code": fault.code, "Message": fault.message}})
 

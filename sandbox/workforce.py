@@ -1,16 +1,14 @@
-"""A local stand-in for Amazon A2I and a simulated private workforce.
+"""A simulated private workforce for the A2I stand-in (:mod:`sandbox.a2i`).
 
-``StartHumanLoop`` keeps the loop as A2I would (a repeated name is a
-``ConflictException``). The workforce answers open loops with the image's true
-label — or, at ``error_rate``, a wrong one or "None of the Above" — and writes
-A2I's ``output.json`` into the bucket, where the real review processing picks
-it up.
+The workforce answers open loops with the image's true label — or, at
+``error_rate``, a wrong one or "None of the Above" — and writes A2I's
+``output.json`` into the bucket, where the real review processing picks it up.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
@@ -18,47 +16,14 @@ import numpy as np
 from handlers.runtime import layout
 from policies.names import NONE_OF_THE_ABOVE
 
-from .standins import ServiceFault
-
-
-@dataclass
-class HumanLoop:
-    name: str
-    flow_definition_arn: str
-    input: dict
-    status: str = "InProgress"
-    answer: str | None = None
-
-
-@dataclass
-class LocalA2I:
-    """sagemaker-a2i-runtime, in process."""
-
-    loops: dict[str, HumanLoop] = field(default_factory=dict)
-
-    def StartHumanLoop(self, HumanLoopName, FlowDefinitionArn, HumanLoopInput, **_):
-        if HumanLoopName in self.loops:
-            raise ServiceFault("ConflictException", f"a human loop named {HumanLoopName} already exists", 409)
-        self.loops[HumanLoopName] = HumanLoop(HumanLoopName, FlowDefinitionArn, json.loads(HumanLoopInput["InputContent"]))
-        return {"HumanLoopArn": f"{FlowDefinitionArn.replace('flow-definition', 'human-loop')}/{HumanLoopName}"}
-
-    def DescribeHumanLoop(self, HumanLoopName, **_):
-        loop = self.loops.get(HumanLoopName)
-        if loop is None:
-            raise ServiceFault("ResourceNotFoundException", f"no human loop {HumanLoopName}", 404)
-        return {"HumanLoopName": loop.name, "HumanLoopStatus": loop.status, "FlowDefinitionArn": loop.flow_definition_arn,
-                "HumanLoopArn": f"{loop.flow_definition_arn}/{loop.name}", "CreationTime": datetime.now(timezone.utc)}
-
-    @property
-    def open(self) -> list[HumanLoop]:
-        return [loop for loop in self.loops.values() if loop.status == "InProgress"]
+from .a2i import A2I, HumanLoop
 
 
 @dataclass
 class Workforce:
     """Reviewers who know the truth, and make mistakes at ``error_rate``."""
 
-    a2i: LocalA2I
+    a2i: A2I
     truth: dict[str, str]  # s3 uri -> true label
     labels: tuple[str, ...]
     error_rate: float = 0.0

@@ -7,21 +7,23 @@ import contextlib
 import json
 import time
 
-from fakes import FakeA2I, FakeCustomLabels
-
 from handlers.runtime import context
+from sandbox.a2i import A2I
+from sandbox.custom_labels import CustomLabels
 from sandbox.local_aws import LocalStack
+from sandbox.scripted_trainer import scripted_custom_labels
 
 LABELS = ("cat", "dog")
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 
 
 @contextlib.contextmanager
-def lifecycle_stack(models: FakeCustomLabels | None = None, labels=LABELS, policies=(), **options):
-    """A LocalStack with ``models`` standing in for Rekognition; ``options`` go to lifecycle_definition."""
-    models = models or FakeCustomLabels(labels=labels)
+def lifecycle_stack(models: CustomLabels | None = None, labels=LABELS, policies=(), **options):
+    """A LocalStack with ``models`` (scripted by default) standing in for Rekognition; ``options`` go to
+    lifecycle_definition."""
+    models = models or scripted_custom_labels(labels=labels)
     with LocalStack(labels=labels, policies=tuple(policies), lifecycle_options=options,
-                    standins={"rekognition": models, "sagemaker-a2i-runtime": FakeA2I()}) as stack:
+                    standins={"rekognition": models, "sagemaker-a2i-runtime": A2I()}) as stack:
         stack.models = models
         yield stack
 
@@ -55,7 +57,7 @@ def finish_result(stack, execution: dict) -> dict:
     """What the Finish task returned for this run (also present when the run failed)."""
     name = execution["executionArn"]
     for invocation in stack.invocations:
-        if invocation.function.endswith("-finish_run") and invocation.event.get("run", {}).get("owner") == name:
+        if invocation.key == "finish_run" and invocation.event.get("run", {}).get("owner") == name:
             return invocation.result
     raise AssertionError("Finish did not run")
 

@@ -1,5 +1,5 @@
 """Helpers for the tests that run the runtime against a LocalStack (moto):
-stacks with the Rekognition/A2I fakes attached, uploads, A2I outputs, events
+stacks with the Custom Labels and A2I stand-ins attached, uploads, A2I outputs, events
 in both S3 formats, and reads of the state table and the bucket.
 
 Fixtures are defined here and imported by the test modules that use them.
@@ -14,12 +14,13 @@ from urllib.parse import quote_plus
 
 import pytest
 import state_support
-from fakes import FakeA2I, FakeRekognition
 
 from handlers.runtime import context, layout
 from handlers.runtime.ids import detection_id
 from handlers.runtime.state import DetectionRecord
+from sandbox.a2i import A2I, HumanLoop
 from sandbox.local_aws import LocalStack
+from sandbox.scripted_trainer import scripted_custom_labels
 
 LABELS = ("cat", "dog")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 24
@@ -29,18 +30,20 @@ UNSURE = (("cat", 50.0), ("dog", 40.0))
 
 @contextlib.contextmanager
 def local_stack(labels=LABELS, **kwargs):
-    """A LocalStack with a FakeRekognition (``st.rek``) and a FakeA2I (``st.a2i``) attached."""
-    rek, a2i = FakeRekognition(), FakeA2I()
-    with LocalStack(labels=tuple(labels), standins={"rekognition": rek, "sagemaker-a2i-runtime": a2i},
+    """A LocalStack with a scripted Custom Labels (``st.models``, serving ``model_arn("v1")``) and an
+    A2I stand-in (``st.a2i``) attached."""
+    models, a2i = scripted_custom_labels(labels=labels), A2I()
+    models.add_running(model_arn("v1"))
+    with LocalStack(labels=tuple(labels), standins={"rekognition": models, "sagemaker-a2i-runtime": a2i},
                     **kwargs) as st:
-        st.rek, st.a2i = rek, a2i
+        st.models, st.a2i = models, a2i
         yield st
 
 
 def fresh(st) -> None:
     """Forget what earlier tests of a shared stack left behind that a test asserts on."""
-    st.rek.faults.clear()
-    st.rek.by_key.clear()
+    st.models.faults.clear()
+    st.models.trainer.by_key.clear()
     st.retry_sleeps.clear()
     st.notifications()
     st.invocations.clear()
@@ -65,7 +68,7 @@ def shared_stack():
 # -- the model and the parameters ------------------------------------------------------
 
 def model_arn(version: str) -> str:
-    return f"arn:aws:rekognition:us-east-1:123456789012:project/labelloop-sandbox/version/{version}/1"
+    return f"arn:aws:rekognition:us-east-1:123456789012:project/labelloop-sandbox-model/version/{version}/1"
 
 
 def activate_model(version: str = "v1") -> None:
@@ -102,7 +105,7 @@ def upload(st, key: str, scores=None, body: bytes = PNG, *, pump: bool = True) -
     """Put an object (the model answers ``scores`` for it), deliver the events, and return the
     detection state machine's execution for it (None if no detection ran)."""
     if scores is not None:
-        st.rek.by_key[key] = tuple(scores)
+        st.models.trainer.by_key[key] = tuple(scores)
     st.client("s3").put_object(Bucket=st.bucket, Key=key, Body=body)
     if not pump:
         return None
@@ -142,10 +145,14 @@ def records_for(key: str) -> list[DetectionRecord]:
     return [r for r in context.table().detections() if r.key == key]
 
 
-def loops_for(st, detection: str) -> list[dict]:
-    """The A2I loops the fake saw started for one detection."""
-    return [dict(loop, name=name) for name, loop in st.a2i.loops.items()
-            if json.loads(loop["input"])["detectionId"] == detection]
+def loops_for(st, detection: str) -> list[HumanLoop]:
+    """The A2I loops started for one detection."""
+    return [loop for loop in st.a2i.loops.values() if loop.input["detectionId"] == detection]
+
+
+def detections_asked(st) -> list[dict]:
+    """The parameters of every DetectCustomLabels call so far, oldest first."""
+    return st.models.operations("DetectCustomLabels")
 
 
 # -- events in both formats ----------------------------------------------------------------
@@ -199,9 +206,9 @@ def answer(label, worker: str = "worker-1") -> dict:
 
 def output_document(st, loop_name: str, labels=("cat",), *, input_content: dict | None = None,
                     answers: list | None = None) -> dict:
-    """The output.json A2I writes for a loop the fake started (its input content, the answers)."""
+    """The output.json A2I writes for a loop the stand-in started (its input content, the answers)."""
     if input_content is None:
-        input_content = json.loads(st.a2i.loops[loop_name]["input"])
+        input_content = st.a2i.loops[loop_name].input
     return {"flowDefinitionArn": st.flow_definition_arn, "humanLoopName": loop_name,
             "inputContent": input_content,
             "humanAnswers": answers if answers is not None else [answer(l, f"worker-{i}") for i, l in enumerate(labels)]}
@@ -243,8 +250,7 @@ def counts() -> dict[str, int]:
 
 
 def invocations_of(st, function_key: str) -> list:
-    name = f"labelloop-{st.stack}-{function_key}"
-    return [i for i in st.invocations if i.function == name]
+    return [i for i in st.invocations if i.key == function_key]
 
 
 def clear_training_data(st) -> None:
@@ -256,6 +262,5 @@ def clear_training_data(st) -> None:
     for item in (i for page in pages for i in page.get("Items", [])):
         if item["pk"]["S"].startswith("IMG#") or item["sk"]["S"].startswith("COUNT#"):
             ddb.delete_item(TableName=st.table, Key=item)
-    for _, queue in st.deliveries.values():  # the deletes' own events are not part of the next test
-        list(st._drain(queue))
+    st.discard_pending_events()  # the deletes' own events are not part of the next test
     st.invocations.clear()

@@ -247,7 +247,7 @@ def test_an_aws_failure_is_one_line_with_exit_1(capsys, st):
 # -- status ------------------------------------------------------------------------------------
 def test_status(capsys, st, target, restore_parameters):
     s3 = st.client("s3")
-    st.models.by_key["images_for_detection/unsure.png"] = (("cat", 40.0), ("dog", 35.0))
+    st.models.trainer.by_key["images_for_detection/unsure.png"] = (("cat", 40.0), ("dog", 35.0))
     for key in ("images_for_detection/sure.png", "images_for_detection/unsure.png"):
         s3.put_object(Bucket=st.bucket, Key=key, Body=b"\x89PNG\r\n\x1a\n" + key.encode())
     st.pump()
@@ -325,7 +325,7 @@ def test_train_then_rollback(capsys, st, target, monkeypatch):
 def test_a_failed_run_exits_1_and_says_why(capsys, st, target, monkeypatch):
     monkeypatch.setattr(train_cmd, "POLL_SECONDS", 0.02)
     failing = f"v{loop().versions + 1}"
-    st.models.script(failing, training=st.models.TRAINING_FAILS)
+    st.models.trainer.script(failing, training=st.models.TRAINING_FAILS)
     seed(st, {"cat": 6, "dog": 6}, start=200)
     active = loop().active_version
     data = cli_json_code(capsys, 1, "train", "--wait", *target)

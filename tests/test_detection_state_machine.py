@@ -1,8 +1,6 @@
 """The real detection state machine definition, run by moto's Step Functions
 interpreter with the Lambda tasks dispatched to the in-process handlers."""
 
-import json
-
 import pytest
 from stack_support import (
     CONFIDENT,
@@ -10,6 +8,7 @@ from stack_support import (
     activate_model,
     deactivate_model,
     detection_result,
+    detections_asked,
     fresh,
     loops_for,
     model_arn,
@@ -48,7 +47,7 @@ def test_confident_image(st):
     result = detection_result(execution)
     assert result["outcome"] == "confident" and result["review"] is False
     assert "review" not in output_of(execution)  # StartReview never ran
-    call = st.rek.calls[-1]
+    call = detections_asked(st)[-1]
     assert call["MinConfidence"] == 0 and call["ProjectVersionArn"] == model_arn("v1")
     assert call["Image"] == {"S3Object": {"Bucket": st.bucket, "Name": key}}
     record = record_of(st, key)
@@ -67,17 +66,17 @@ def test_low_confidence_image_goes_to_review(st):
     result = detection_result(execution)
     assert result["outcome"] == "to_training" and result["review"] is True
     [loop] = loops_for(st, result["detection_id"])
-    assert HUMAN_LOOP_NAME.fullmatch(loop["name"]) and len(loop["name"]) <= 63
-    assert loop["flow"] == st.flow_definition_arn
-    loop_input = json.loads(loop["input"])
+    assert HUMAN_LOOP_NAME.fullmatch(loop.name) and len(loop.name) <= 63
+    assert loop.flow_definition_arn == st.flow_definition_arn
+    loop_input = loop.input
     assert loop_input["taskObject"] == f"s3://{st.bucket}/{key}"
     assert loop_input["purpose"] == "training" and loop_input["modelVersion"] == "v1"
     assert [l["name"] for l in loop_input["modelLabels"]] == ["cat", "dog"]
-    assert output_of(execution)["review"]["value"] == {"human_loop": loop["name"], "started": True, "resumed": False}
+    assert output_of(execution)["review"]["value"] == {"human_loop": loop.name, "started": True, "resumed": False}
     record = record_of(st, key)
-    assert record.human_loop == loop["name"] and record.review_status == "open"
+    assert record.human_loop == loop.name and record.review_status == "open"
     assert "below" in record.reason
-    hl = context.table().review(loop["name"])
+    hl = context.table().review(loop.name)
     assert hl.status == "open" and hl.purpose == "training" and hl.image_uri == loop_input["taskObject"]
     assert st.notifications() == []  # a started review is not an e-mail
 
@@ -101,8 +100,8 @@ def test_audit_sample(st):
     result = detection_result(execution)
     assert result["outcome"] == "to_audit" and result["purpose"] == "audit"
     [loop] = loops_for(st, result["detection_id"])
-    assert json.loads(loop["input"])["purpose"] == "audit"
-    assert context.table().review(loop["name"]).purpose == "audit"
+    assert loop.input["purpose"] == "audit"
+    assert context.table().review(loop.name).purpose == "audit"
     assert "audit sample" in record_of(st, key).reason
 
 
@@ -116,11 +115,11 @@ def test_confident_image_not_sampled_when_interval_not_reached(st):
 def test_no_model_yet_is_recorded_as_pending(st):
     deactivate_model()
     key = "images_for_detection/sm/early bird.png"
-    calls = len(st.rek.calls)
+    calls = len(detections_asked(st))
     execution = upload(st, key, CONFIDENT)
     assert execution["status"] == "SUCCEEDED"
     assert detection_result(execution)["outcome"] == "pending"
-    assert len(st.rek.calls) == calls  # Rekognition is not asked without a model
+    assert len(detections_asked(st)) == calls  # Rekognition is not asked without a model
     record = record_of(st, key)
     assert record.outcome == "pending" and "no model" in record.reason
     assert [p.key for p in context.table().pending() if p.detection_id == record.detection_id] == [key]
@@ -140,13 +139,13 @@ def test_empty_label_list(st):
 
 def test_throttled_twice_then_succeeds(st):
     key = "images_for_detection/sm/throttled.png"
-    st.rek.faults[:] = ["ThrottlingException", "ThrottlingException"]
+    st.models.faults["DetectCustomLabels"] = ["ThrottlingException", "ThrottlingException"]
     execution = upload(st, key, CONFIDENT)
     assert execution["status"] == "SUCCEEDED"
     assert detection_result(execution)["outcome"] == "confident"
     assert len(st.retry_sleeps) == 2  # the state machine's Retry, not the client, handled it
     assert all(0 <= s <= 60 for s in st.retry_sleeps)
-    assert [c["Image"]["S3Object"]["Name"] for c in st.rek.calls[-3:]] == [key] * 3
+    assert [c["Image"]["S3Object"]["Name"] for c in detections_asked(st)[-3:]] == [key] * 3
     assert record_of(st, key).outcome == "confident"
     assert st.notifications() == []
 
@@ -154,7 +153,7 @@ def test_throttled_twice_then_succeeds(st):
 @pytest.mark.parametrize("code", ["InvalidImageFormatException", "ImageTooLargeException"])
 def test_unreadable_image(st, code):
     key = f"images_for_detection/sm/{code}.png"
-    st.rek.faults[:] = [code]
+    st.models.faults["DetectCustomLabels"] = [code]
     execution = upload(st, key, CONFIDENT)
     assert execution["status"] == "SUCCEEDED"
     assert detection_result(execution)["outcome"] == "unreadable"
@@ -165,7 +164,7 @@ def test_unreadable_image(st, code):
 
 def test_stopped_model_leaves_the_image_pending(st):
     key = "images_for_detection/sm/model-stopped.png"
-    st.rek.faults[:] = ["ResourceNotReadyException"]
+    st.models.faults["DetectCustomLabels"] = ["ResourceNotReadyException"]
     execution = upload(st, key, CONFIDENT)
     assert execution["status"] == "SUCCEEDED"
     record = record_of(st, key)
@@ -175,7 +174,7 @@ def test_stopped_model_leaves_the_image_pending(st):
 
 def test_failure_after_all_retries_is_recorded_and_notified_once(st):
     first, second = "images_for_detection/sm/fails-1.png", "images_for_detection/sm/fails-2.png"
-    st.rek.faults[:] = ["ThrottlingException"] * (RETRIES + 1)
+    st.models.faults["DetectCustomLabels"] = ["ThrottlingException"] * (RETRIES + 1)
     execution = upload(st, first, CONFIDENT)
     assert execution["status"] == "FAILED" and execution.get("error") == "DetectionFailed"
     assert len(st.retry_sleeps) == RETRIES
@@ -184,7 +183,7 @@ def test_failure_after_all_retries_is_recorded_and_notified_once(st):
     [message] = st.notifications()
     assert "ThrottlingException" in message["subject"] and first in message["message"]
 
-    st.rek.faults[:] = ["ThrottlingException"] * (RETRIES + 1)
+    st.models.faults["DetectCustomLabels"] = ["ThrottlingException"] * (RETRIES + 1)
     assert upload(st, second, CONFIDENT)["status"] == "FAILED"
     assert record_of(st, second).outcome == "failed"
     assert st.notifications() == []  # the same failure today: counted, not e-mailed again
@@ -192,7 +191,7 @@ def test_failure_after_all_retries_is_recorded_and_notified_once(st):
 
 def test_non_retryable_error_fails_at_once(st):
     key = "images_for_detection/sm/denied.png"
-    st.rek.faults[:] = ["AccessDeniedException"]
+    st.models.faults["DetectCustomLabels"] = ["AccessDeniedException"]
     execution = upload(st, key, CONFIDENT)
     assert execution["status"] == "FAILED"
     assert st.retry_sleeps == []
@@ -206,12 +205,12 @@ def test_non_retryable_error_fails_at_once(st):
     ("images_for_detection/sm/noext", "not a PNG or JPEG"),
 ])
 def test_objects_that_are_not_images_are_recorded_and_skipped(st, key, why):
-    calls = len(st.rek.calls)
+    calls = len(detections_asked(st))
     execution = upload(st, key, CONFIDENT, body=b"" if key.endswith("/") else b"hello")
     assert execution["status"] == "SUCCEEDED"
     record = record_of(st, key)
     assert record.outcome == "skipped" and why in record.reason
-    assert len(st.rek.calls) == calls
+    assert len(detections_asked(st)) == calls
 
 
 def test_empty_image_is_skipped(st):

@@ -5,7 +5,6 @@ that never reached its cleanup."""
 from __future__ import annotations
 
 import state_support
-from fakes import FakeCustomLabels
 from lifecycle_support import (
     deploy_first,
     lifecycle_stack,
@@ -16,6 +15,8 @@ from lifecycle_support import (
 )
 
 from handlers.runtime import context
+from sandbox.custom_labels import START_FAILS
+from sandbox.scripted_trainer import scripted_custom_labels
 
 
 def _replace_attempt(stack, start: int) -> dict:
@@ -36,9 +37,9 @@ def _assert_cleaned_up(stack, *, why: str) -> list[dict]:
 
 def test_polling_is_bounded():
     # Every version is up at its first poll unless scripted otherwise: the 0 s maxima hit only the stuck ones.
-    models = FakeCustomLabels(training=("TRAINING_COMPLETED",), starting=("RUNNING",))
-    models.script("v2", starting=("STARTING",))
-    models.script("v3", training=("TRAINING_IN_PROGRESS",))
+    models = scripted_custom_labels(training=("TRAINING_COMPLETED",), starting=("RUNNING",))
+    models.trainer.script("v2", starting=("STARTING",))
+    models.trainer.script("v3", training=("TRAINING_IN_PROGRESS",))
     with lifecycle_stack(models, max_training_seconds=0, max_start_seconds=0) as stack:
         deploy_first(stack)
 
@@ -59,7 +60,7 @@ def test_polling_is_bounded():
 
 
 def test_first_deployment_failure_leaves_nothing_running():
-    models = FakeCustomLabels(starting=FakeCustomLabels.START_FAILS)
+    models = scripted_custom_labels(starting=START_FAILS)
     with lifecycle_stack(models) as stack:
         seed(stack, {"cat": 6, "dog": 6})
         execution = stack.run_lifecycle()

@@ -32,24 +32,7 @@ def test_two_checks_that_read_the_same_facts_take_the_lock_once(monkeypatch):
         assert loop().training_owner is None
 
 
-def _atomic_dynamodb_writes(monkeypatch) -> None:
-    """DynamoDB applies each write, condition included, atomically; moto's backend does not
-    when two executions run in threads. Serialise its writes as the service does."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        original = getattr(DynamoDBBackend, name)
-
-        def serialised(self, *args, _original=original, **kwargs):
-            with lock:
-                return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, serialised)
-
-
 def test_two_executions_at_once_train_one_version(monkeypatch):
-    _atomic_dynamodb_writes(monkeypatch)
     arrived = threading.Barrier(2, timeout=10)
     read_facts = check_module.training_facts
 

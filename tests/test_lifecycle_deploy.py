@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import state_support
-from fakes import FakeCustomLabels
 from lifecycle_support import (
     PNG,
     deploy_first,
@@ -20,6 +19,7 @@ from lifecycle_support import (
 )
 
 from handlers.runtime import context
+from sandbox.scripted_trainer import scripted_custom_labels
 
 
 def _calls(stack, operation: str) -> list[dict]:
@@ -27,7 +27,7 @@ def _calls(stack, operation: str) -> list[dict]:
 
 
 def test_first_deployment_trains_evaluates_starts_and_switches():
-    models = FakeCustomLabels(per_label={
+    models = scripted_custom_labels(per_label={
         "cat": {"F1Score": 0.95, "Precision": 0.97, "Recall": 0.93, "Threshold": 0.41},
         "dog": {"F1Score": 0.81, "Precision": 0.78, "Recall": 0.84, "Threshold": 0.55}})
     with lifecycle_stack(models) as stack:
@@ -97,7 +97,7 @@ def test_replacement_starts_new_switches_then_stops_old():
         assert state.training_owner is None
 
         # Blue/green: the new version runs before the pointer moves, the old one stops after it.
-        order = [i.function.rsplit("-", 1)[1] for i in stack.invocations
+        order = [i.key for i in stack.invocations
                  if i.event.get("run", {}).get("owner") == execution["executionArn"]]
         assert order.index("start_model") < order.index("switch_model") < order.index("stop_model")
         (stop,) = _calls(stack, "StopProjectVersion")
@@ -156,7 +156,7 @@ def test_pending_detections_are_replayed_after_the_first_deployment(monkeypatch)
 
         assert execution["status"] == "SUCCEEDED"
         assert output(execution)["replay"]["value"]["replayed"] == 3
-        assert len([i for i in stack.invocations if i.function.endswith("-replay_pending")]) == 2
+        assert len([i for i in stack.invocations if i.key == "replay_pending"]) == 2
         assert table.pending() == []
         records = list(table.detections())
         assert sorted(r.key for r in records) == keys

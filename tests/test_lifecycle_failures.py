@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from fakes import FakeCustomLabels
 from lifecycle_support import (
     deploy_first,
     lifecycle_stack,
@@ -24,13 +23,15 @@ from lifecycle_support import (
 )
 
 from handlers.runtime import context
+from sandbox.custom_labels import START_FAILS, TRAINING_FAILS
+from sandbox.scripted_trainer import scripted_custom_labels
 
 _batches = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
 def serving():
-    with lifecycle_stack(FakeCustomLabels()) as stack:
+    with lifecycle_stack(scripted_custom_labels()) as stack:
         deploy_first(stack)
         yield stack
 
@@ -77,7 +78,7 @@ def _assert_does_not_retrain(stack) -> None:
 
 def test_f1_below_the_gate_is_not_deployed(stack):
     models, version = stack.models, _next_version()
-    models.script(version, f1=0.55)
+    models.trainer.script(version, f1=0.55)
     starts = len(models.operations("StartProjectVersion"))
     execution = _replace_attempt(stack)
 
@@ -96,7 +97,7 @@ def test_f1_below_the_gate_is_not_deployed(stack):
 
 def test_training_failure(stack):
     models, version = stack.models, _next_version()
-    models.script(version, training=FakeCustomLabels.TRAINING_FAILS, message="The manifest has no valid images.")
+    models.trainer.script(version, training=TRAINING_FAILS, message="The manifest has no valid images.")
     starts = len(models.operations("StartProjectVersion"))
     execution = _replace_attempt(stack)
 
@@ -111,7 +112,7 @@ def test_training_failure(stack):
 
 def test_start_failure(stack):
     models, version = stack.models, _next_version()
-    models.script(version, starting=FakeCustomLabels.START_FAILS, message="Not enough capacity.")
+    models.trainer.script(version, starting=START_FAILS, message="Not enough capacity.")
     execution = _replace_attempt(stack)
 
     assert execution["status"] == "FAILED"
@@ -121,16 +122,14 @@ def test_start_failure(stack):
     _assert_does_not_retrain(stack)
 
 
-def test_error_in_a_task_is_caught_and_cleaned_up(stack, monkeypatch):
+def test_error_in_a_task_is_caught_and_cleaned_up(stack):
     models, version = stack.models, _next_version()
-    original = models._write_evaluation
 
-    def write_then_lose(v):  # the evaluation summary cannot be read: evaluate fails after training
-        original(v)
-        stack.client("s3").delete_object(Bucket=v["output"]["S3Bucket"],
-                                         Key=v["evaluation"]["Summary"]["S3Object"]["Name"])
+    def lose_the_summary():  # the evaluation summary cannot be read: evaluate fails after training
+        summary = models.versions[version].evaluation["Summary"]["S3Object"]
+        stack.client("s3").delete_object(Bucket=summary["Bucket"], Key=summary["Name"])
 
-    monkeypatch.setattr(models, "_write_evaluation", write_then_lose)
+    models.on_status[(version, "TRAINING_COMPLETED")] = lose_the_summary
     execution = _replace_attempt(stack)
 
     assert execution["status"] == "FAILED"

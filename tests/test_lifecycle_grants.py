@@ -25,14 +25,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
-from fakes import FakeCustomLabels
 from lifecycle_support import PNG, lifecycle_stack, seed, wait_for_detections
 from stack_support import output_document, write_output
 
-import sandbox.local_aws as local_aws
 from components.functions import (CUSTOM_LABELS_BUCKET, CUSTOM_LABELS_READS, CUSTOM_LABELS_WRITES, FUNCTIONS,
                                   PARAMETERS, FunctionSpec, Grant)
 from handlers.runtime import aws, context
+from sandbox.custom_labels import START_FAILS
+from sandbox.scripted_trainer import scripted_custom_labels
 
 SERVICES = ("dynamodb", "ssm", "sns", "s3", "rekognition", "stepfunctions", "events", "sagemaker-a2i-runtime")
 # S3 operations on one object, by the IAM action they need (for a given version: that action + "Version").
@@ -226,8 +226,8 @@ def acting_for(monkeypatch, current: threading.local) -> None:
 def test_every_call_of_every_function_is_granted(monkeypatch):
     current = threading.local()
     used: dict[str, set[Need]] = defaultdict(set)
-    models = FakeCustomLabels()
-    models.script("v4", starting=FakeCustomLabels.START_FAILS)
+    models = scripted_custom_labels()
+    models.trainer.script("v4", starting=START_FAILS)
     with lifecycle_stack(models) as stack:
         reader = stack.session.client("s3")  # reads manifests unrecorded
 
@@ -237,17 +237,17 @@ def test_every_call_of_every_function_is_granted(monkeypatch):
                 used[function] |= needs(model.service_model.signing_name, model.name, params, stack.bucket,
                                         lambda b, k: reader.get_object(Bucket=b, Key=k)["Body"].read())
 
-        prefix = f"labelloop-{stack.stack}-"
-        for name, (owner, handler) in list(local_aws._DISPATCH.items()):
-            if owner is stack:
-                def tagged(event, lambda_context, _handler=handler, _key=name[len(prefix):]):
-                    current.function = _key
-                    try:
-                        return _handler(event, lambda_context)
-                    finally:
-                        current.function = None
+        def tagged(key, handler):
+            def run(event, lambda_context):
+                current.function = key
+                try:
+                    return handler(event, lambda_context)
+                finally:
+                    current.function = None
 
-                monkeypatch.setitem(local_aws._DISPATCH, name, (owner, tagged))
+            return run
+
+        stack.wrap_handlers(tagged)
         own_containers(monkeypatch, current)
         acting_for(monkeypatch, current)
         for service in SERVICES:
@@ -260,7 +260,7 @@ def test_every_call_of_every_function_is_granted(monkeypatch):
         assert stack.run_lifecycle()["status"] == "SUCCEEDED"  # first deployment, replays early.png
         wait_for_detections(stack)
         # A review and its answer, which becomes training data.
-        models.by_key["images_for_detection/unsure.png"] = UNSURE
+        models.trainer.by_key["images_for_detection/unsure.png"] = UNSURE
         s3.put_object(Bucket=stack.bucket, Key="images_for_detection/unsure.png", Body=PNG + b"unsure")
         stack.pump()
         stack.a2i = stack.standins["sagemaker-a2i-runtime"]

@@ -81,7 +81,7 @@ class ThrottledReads:
 
 @pytest.fixture
 def st(stack):  # noqa: F811  (the imported fixture)
-    stack._environment(parameter_ttl_seconds=0)  # every invocation reads Parameter Store again
+    stack.configure(parameter_ttl_seconds=0)  # every invocation reads Parameter Store again
     return stack
 
 

@@ -49,7 +49,7 @@ def assert_detected_once(stack) -> None:
     assert (stats["outcome_confident"], stats["outcome_to_training"]) == (1, 1)
     assert stats["reviews_started_training"] == 1
     [loop] = loops_for(stack, record_of(stack, UNSURE_KEY).detection_id)
-    assert table.loop().open_reviews == 1 and table.review(loop["name"]).status == "open"
+    assert table.loop().open_reviews == 1 and table.review(loop.name).status == "open"
 
 
 def test_a_retried_replay_starts_its_page_again_and_every_image_is_detected_once(monkeypatch):

@@ -1,7 +1,6 @@
 """A2I output processing: accepted answers become training data once; every
 other output is a recorded, explained rejection and nothing is copied."""
 
-import json
 import uuid
 
 import pytest
@@ -120,7 +119,7 @@ def test_empty_answers_are_reported(st):
 ])
 def test_task_object_must_be_this_loops_image(st, task_object):
     _, name = open_review(st, f"images_for_detection/rv/task-{uuid.uuid4().hex[:8]}.png")
-    content = json.loads(st.a2i.loops[name]["input"])
+    content = dict(st.a2i.loops[name].input)
     if task_object is None:
         del content["taskObject"]
     else:

@@ -27,6 +27,7 @@ from handlers.runtime import context
 from handlers.runtime.ids import human_loop_name
 from handlers.runtime.state import today
 from policies.names import ENABLE_REVIEW
+from sandbox.a2i import HumanLoop
 from sandbox.standins import ServiceFault
 
 KEY = "images_for_detection/dup/same image+1.png"
@@ -172,7 +173,7 @@ def test_review_start_resumes_a_loop_whose_record_was_not_written(st):
         first = upload(st, KEY, UNSURE)
     detection = detection_result(first) | {"purpose": "training"}
     name = human_loop_name(detection["detection_id"])
-    st.a2i.loops[name] = {"flow": st.flow_definition_arn, "input": "{}"}  # started by an attempt that then failed
+    st.a2i.loops[name] = HumanLoop(name, st.flow_definition_arn, {})  # started by an attempt that then failed
     assert st.deliver("start_review", detection) == {"human_loop": name, "started": True, "resumed": True}
     assert context.table().review(name).status == "open"
     assert len(st.a2i.loops) == 1

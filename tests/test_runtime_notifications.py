@@ -45,7 +45,7 @@ def test_summary_counts_every_outcome(st):
     _, rejected = open_review(st, "images_for_detection/n/unsure-2.png")
     write_output(st, rejected, output_document(st, rejected, ["None of the Above"]))
     upload(st, "images_for_detection/n/readme.md")
-    st.rek.faults[:] = ["InvalidImageFormatException"]
+    st.models.faults["DetectCustomLabels"] = ["InvalidImageFormatException"]
     upload(st, "images_for_detection/n/broken.png")
     deactivate_model()
     upload(st, "images_for_detection/n/early.png")

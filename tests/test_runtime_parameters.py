@@ -31,7 +31,7 @@ SIXTY = (("cat", 60.0), ("dog", 40.0))
 def st():
     with local_stack() as st:
         activate_model()
-        st._environment(parameter_ttl_seconds=0)  # every invocation reads Parameter Store again
+        st.configure(parameter_ttl_seconds=0)  # every invocation reads Parameter Store again
         yield st
 
 

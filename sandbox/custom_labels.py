@@ -1,0 +1,316 @@
+"""Rekognition Custom Labels, in process, behind the same boto3 calls: one set
+of API rules, and a pluggable trainer that makes the models.
+
+The rules (one project, the operations labelloop calls):
+
+- ``CreateProjectVersion`` needs both TrainingData and TestingData and a new
+  version name; the trainer makes the model at once (reading the manifest, as
+  Rekognition reads it when training starts).
+- ``DescribeProjectVersions`` moves each version it names one step along the
+  status sequence of its current phase (the first describe shows the first
+  status, the last status stays): training ``TRAINING_IN_PROGRESS →
+  TRAINING_COMPLETED | TRAINING_FAILED``, starting ``STARTING → RUNNING |
+  FAILED``, stopping ``STOPPING → STOPPED``. On reaching
+  ``TRAINING_COMPLETED`` the evaluation summary is written where Rekognition
+  writes it, ``<S3KeyPrefix>EvaluationResultSummary-<project>-<version>.json``.
+- ``StartProjectVersion`` starts a version that is ``TRAINING_COMPLETED``,
+  ``STOPPED`` or ``FAILED``; one that is starting, running or stopping is in
+  use (``ResourceInUseException``), any other cannot start
+  (``InvalidParameterException``).
+- ``StopProjectVersion`` stops a version that is starting or running;
+  otherwise ``ResourceInUseException``.
+- ``DetectCustomLabels`` answers only from a ``RUNNING`` version
+  (``ResourceNotReadyException``); without ``MinConfidence`` each label's
+  threshold from the evaluation filters, as Rekognition's assumed threshold does.
+
+A trainer (:class:`Trainer`) decides what a model is and how it answers:
+:class:`sandbox.scripted_trainer.ScriptedTrainer` (tests, benchmarks) or
+:class:`sandbox.digits_trainer.DigitsTrainer` (scikit-learn, the sandbox).
+Every call is recorded (:meth:`CustomLabels.operations`) and any operation can
+be made to fail next (:meth:`CustomLabels.fail_next`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Protocol
+
+import boto3
+
+from .standins import ServiceFault
+
+TRAINED = ("TRAINING_IN_PROGRESS", "TRAINING_COMPLETED")
+TRAINING_FAILS = ("TRAINING_IN_PROGRESS", "TRAINING_FAILED")
+STARTS = ("STARTING", "RUNNING")
+START_FAILS = ("STARTING", "FAILED")
+STOPS = ("STOPPING", "STOPPED")
+LIVE = ("STARTING", "RUNNING")  # billing, or about to
+IN_USE = ("STARTING", "RUNNING", "STOPPING")
+STARTABLE = ("TRAINING_COMPLETED", "STOPPED", "FAILED")
+DEFAULT_THRESHOLD = 0.5
+MESSAGES = {"TRAINING_FAILED": "The manifest file contains too many invalid data objects.",
+            "FAILED": "The model failed to start.", "RUNNING": "The model is running.",
+            "STOPPED": "The model is stopped."}
+FIRST_CREATED = 1700000000000  # version ARNs end in their creation time (ms); versions count up from here
+
+
+@dataclass(frozen=True)
+class LabelResult:
+    label: str
+    f1: float
+    precision: float
+    recall: float
+    threshold: float = DEFAULT_THRESHOLD
+    testing_images: int = 0
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A trained model's scores on its testing data: what the evaluation summary holds."""
+
+    f1: float
+    precision: float
+    recall: float
+    labels: tuple[LabelResult, ...]
+    training_images: int
+    testing_images: int
+
+    def summary(self) -> dict:
+        return {
+            "Version": 1,
+            "AggregatedEvaluationResults": {"F1Score": self.f1, "Precision": self.precision, "Recall": self.recall},
+            "EvaluationDetails": {"NumberOfTrainingImages": self.training_images,
+                                  "NumberOfTestingImages": self.testing_images},
+            "LabelEvaluationResults": [
+                {"Label": r.label, "NumberOfTestingImages": r.testing_images,
+                 "Metrics": {"F1Score": r.f1, "Precision": r.precision, "Recall": r.recall, "Threshold": r.threshold}}
+                for r in self.labels],
+        }
+
+
+@dataclass
+class Training:
+    """What a trainer made of one CreateProjectVersion, and how the version's phases go."""
+
+    evaluation: Evaluation | None = None  # None: nothing to evaluate (the training fails)
+    model: Any = None  # whatever the trainer's detect needs
+    message: str = ""  # the status message of a failed phase
+    training: tuple[str, ...] = TRAINED
+    starting: tuple[str, ...] = STARTS
+    stopping: tuple[str, ...] = STOPS
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    version: str
+    number: int  # 1 for the project's first version
+    manifest: dict  # {"Bucket", "Name"}
+    s3: Any  # an S3 client
+
+
+class Trainer(Protocol):
+    def train(self, job: TrainingJob) -> Training: ...
+
+    def detect(self, version: "ModelVersion", image: dict, s3) -> list[tuple[str, float]]:
+        """Every label with its confidence (0–100) for the image ``{"Bucket", "Name"}``; a ServiceFault
+        for an image Rekognition would refuse."""
+
+
+@dataclass
+class ModelVersion:
+    name: str
+    arn: str
+    project: str
+    status: str
+    training: Training
+    output: dict  # OutputConfig
+    created: datetime
+    queue: list[str] = field(default_factory=list)  # statuses still to come, one per describe
+    evaluation: dict | None = None  # EvaluationResult, once the summary is written
+    min_units: int | None = None
+    max_units: int | None = None
+
+    @property
+    def model(self) -> Any:
+        return self.training.model
+
+    @property
+    def f1(self) -> float | None:
+        return self.training.evaluation.f1 if self.training.evaluation else None
+
+    def threshold(self, label: str) -> float:
+        evaluation = self.training.evaluation
+        scores = {r.label: r.threshold for r in evaluation.labels} if evaluation else {}
+        return scores.get(label, DEFAULT_THRESHOLD)
+
+
+class CustomLabels:
+    """Rekognition Custom Labels for one account, in process (see the module docstring)."""
+
+    TRAINED, TRAINING_FAILS, STARTS, START_FAILS, STOPS = TRAINED, TRAINING_FAILS, STARTS, START_FAILS, STOPS
+
+    def __init__(self, trainer: Trainer, s3: Callable[[], Any] | None = None):
+        self.trainer = trainer
+        self._s3_factory = s3  # a callable returning an S3 client; by default a client of its own
+        self._s3_client = None
+        self.versions: dict[str, ModelVersion] = {}
+        self.calls: list[tuple[str, dict]] = []
+        self.faults: dict[str, list[str]] = defaultdict(list)  # operation -> error codes raised next
+        self.on_status: dict[tuple[str, str], Callable[[], None]] = {}  # (version, status) -> called once reached
+
+    # -- scripting and inspection ---------------------------------------------
+    def fail_next(self, operation: str, *codes: str) -> None:
+        """The next calls of ``operation`` raise these AWS error codes, in order."""
+        self.faults[operation].extend(codes)
+
+    @property
+    def running(self) -> set[str]:
+        return {name for name, v in self.versions.items() if v.status in LIVE}
+
+    def status(self, version: str) -> str:
+        return self.versions[version].status
+
+    def arn(self, version: str) -> str:
+        return self.versions[version].arn
+
+    def operations(self, name: str) -> list[dict]:
+        """The parameters of every call of one operation, oldest first."""
+        return [params for op, params in self.calls if op == name]
+
+    def settle(self) -> None:
+        """Let time pass: every version reaches the end of its current sequence."""
+        for version in self.versions.values():
+            while version.queue:
+                self._advance(version)
+
+    def add_running(self, arn: str) -> ModelVersion:
+        """A version that is already RUNNING, named by its ARN (``…:project/<p>/version/<v>/<n>``), as a
+        stack that has been serving has one; it answers as the trainer answers for an untrained model."""
+        project, _, name = arn.split("project/", 1)[1].split("/")[:3]
+        version = self.versions[name] = ModelVersion(name, arn, project, "RUNNING", Training(), {},
+                                                     datetime.now(timezone.utc))
+        return version
+
+    # -- the API ----------------------------------------------------------------
+    def CreateProjectVersion(self, ProjectArn, VersionName, OutputConfig, TrainingData=None, TestingData=None,
+                             **rest):
+        self._record("CreateProjectVersion", dict(ProjectArn=ProjectArn, VersionName=VersionName,
+                                                  OutputConfig=OutputConfig, TrainingData=TrainingData,
+                                                  TestingData=TestingData, **rest))
+        if VersionName in self.versions:
+            raise ServiceFault("ResourceInUseException", f"version {VersionName} already exists")
+        if not TrainingData or not TestingData:
+            raise ServiceFault("InvalidParameterException", "TrainingData and TestingData are both required")
+        base, _, rest_of_arn = ProjectArn.partition("project/")
+        project = rest_of_arn.split("/")[0]
+        number = len(self.versions) + 1
+        arn = f"{base}project/{project}/version/{VersionName}/{FIRST_CREATED + number - 1}"
+        assets = TrainingData.get("Assets") or [{}]
+        manifest = (assets[0].get("GroundTruthManifest") or {}).get("S3Object", {})
+        training = self.trainer.train(TrainingJob(VersionName, number, manifest, self._s3()))
+        self.versions[VersionName] = ModelVersion(
+            VersionName, arn, project, "TRAINING_IN_PROGRESS", training, OutputConfig, datetime.now(timezone.utc),
+            queue=list(training.training))
+        return {"ProjectVersionArn": arn}
+
+    def DescribeProjectVersions(self, ProjectArn, VersionNames=None, **rest):
+        self._record("DescribeProjectVersions", dict(ProjectArn=ProjectArn, VersionNames=VersionNames, **rest))
+        of_project = ProjectArn.rsplit("/", 1)[0] + "/version/"
+        descriptions = []
+        for name in VersionNames or list(self.versions):
+            version = self.versions.get(name)
+            if version is None or not version.arn.startswith(of_project):
+                continue
+            self._advance(version)
+            description = {"ProjectVersionArn": version.arn, "CreationTimestamp": version.created,
+                           "Status": version.status, "StatusMessage": self._message(version),
+                           "OutputConfig": version.output}
+            if version.evaluation and version.status != "TRAINING_FAILED":
+                description["EvaluationResult"] = version.evaluation
+            if version.min_units:
+                description["MinInferenceUnits"] = version.min_units
+            if version.max_units:
+                description["MaxInferenceUnits"] = version.max_units
+            descriptions.append(description)
+        return {"ProjectVersionDescriptions": descriptions}
+
+    def StartProjectVersion(self, ProjectVersionArn, MinInferenceUnits, MaxInferenceUnits=None, **rest):
+        self._record("StartProjectVersion", dict(ProjectVersionArn=ProjectVersionArn,
+                                                 MinInferenceUnits=MinInferenceUnits,
+                                                 MaxInferenceUnits=MaxInferenceUnits, **rest))
+        version = self._by_arn(ProjectVersionArn)
+        if version.status in IN_USE:
+            raise ServiceFault("ResourceInUseException", f"model {version.name} is {version.status}")
+        if version.status not in STARTABLE:
+            raise ServiceFault("InvalidParameterException",
+                               f"model {version.name} is {version.status} and cannot start")
+        version.status, version.queue = "STARTING", list(version.training.starting)
+        version.min_units, version.max_units = MinInferenceUnits, MaxInferenceUnits
+        return {"Status": "STARTING"}
+
+    def StopProjectVersion(self, ProjectVersionArn, **rest):
+        self._record("StopProjectVersion", dict(ProjectVersionArn=ProjectVersionArn, **rest))
+        version = self._by_arn(ProjectVersionArn)
+        if version.status not in LIVE:
+            raise ServiceFault("ResourceInUseException", f"model {version.name} is {version.status}, not running")
+        version.status, version.queue = "STOPPING", list(version.training.stopping)
+        return {"Status": "STOPPING"}
+
+    def DetectCustomLabels(self, ProjectVersionArn, Image, MinConfidence=None, **rest):
+        self._record("DetectCustomLabels", dict(ProjectVersionArn=ProjectVersionArn, Image=Image,
+                                                **({} if MinConfidence is None else {"MinConfidence": MinConfidence}),
+                                                **rest))
+        version = self._by_arn(ProjectVersionArn)
+        if version.status != "RUNNING":
+            raise ServiceFault("ResourceNotReadyException", f"model {version.name} is {version.status}, not RUNNING")
+        labels = self.trainer.detect(version, Image["S3Object"], self._s3())
+        return {"CustomLabels": [
+            {"Name": name, "Confidence": confidence} for name, confidence in labels
+            if confidence >= (version.threshold(name) * 100 if MinConfidence is None else float(MinConfidence))]}
+
+    # -- the rules' machinery -------------------------------------------------------
+    def _record(self, operation: str, params: dict) -> None:
+        self.calls.append((operation, params))
+        if self.faults[operation]:
+            code = self.faults[operation].pop(0)
+            raise ServiceFault(code, f"simulated {code}")
+
+    def _by_arn(self, arn: str) -> ModelVersion:
+        for version in self.versions.values():
+            if version.arn == arn:
+                return version
+        raise ServiceFault("ResourceNotFoundException", f"model version {arn} does not exist")
+
+    def _advance(self, version: ModelVersion) -> None:
+        if not version.queue:
+            return
+        before, version.status = version.status, version.queue.pop(0)
+        if version.status == "TRAINING_COMPLETED" and before != "TRAINING_COMPLETED":
+            self._write_evaluation(version)
+        hook = self.on_status.pop((version.name, version.status), None)
+        if hook:
+            hook()
+
+    def _write_evaluation(self, version: ModelVersion) -> None:
+        evaluation = version.training.evaluation
+        if evaluation is None:
+            return
+        output = version.output
+        key = f"{output.get('S3KeyPrefix', '')}EvaluationResultSummary-{version.project}-{version.name}.json"
+        self._s3().put_object(Bucket=output["S3Bucket"], Key=key, Body=json.dumps(evaluation.summary()).encode())
+        version.evaluation = {"F1Score": evaluation.f1,
+                              "Summary": {"S3Object": {"Bucket": output["S3Bucket"], "Name": key}}}
+
+    @staticmethod
+    def _message(version: ModelVersion) -> str:
+        if version.training.message and version.status in ("TRAINING_FAILED", "FAILED"):
+            return version.training.message
+        return MESSAGES.get(version.status, "")
+
+    def _s3(self):
+        if self._s3_client is None:
+            self._s3_client = self._s3_factory() if self._s3_factory else boto3.client("s3")
+        return self._s3_client
