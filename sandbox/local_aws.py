@@ -39,6 +39,8 @@ from handlers.runtime.state import table_definition
 from handlers.runtime.workflow import lifecycle_input
 from plugins import Engine
 
+from .access import AccessCheck, Place
+from .containers import Containers
 from .moto_harness import Handler, Invocation, MotoHarness
 from .standins import attach
 
@@ -62,6 +64,9 @@ class LocalStack:
     wait_scale: float = 0.0  # Wait states and retry back-off: 0 = instant, 1 = real time
     lifecycle_options: Mapping[str, Any] = field(default_factory=dict)  # lifecycle_definition keyword arguments
     serial: bool = False  # one execution at a time: reproducible order (the sandbox), slower
+    # Lambda containers (sandbox.containers): "shared" (one for every function and the caller),
+    # "per_function" (each function its own, kept warm) or "per_invocation" (every invocation cold).
+    containers: str = "shared"
 
     # -- lifecycle -----------------------------------------------------------
     def __enter__(self) -> "LocalStack":
@@ -88,6 +93,9 @@ class LocalStack:
             runtime_aws.use_session(self.session, SANDBOX_CLIENT_CONFIG)
             self._open.callback(runtime_context.reset)
             self._open.callback(runtime_aws.use_session, None)
+            self._containers = None
+            if self.containers != "shared":
+                self._containers = self._open.enter_context(Containers(self.containers))
             runtime_context.reset()
             self._create()
         except BaseException:
@@ -125,6 +133,23 @@ class LocalStack:
         self.session._session.get_component("event_emitter").register("before-call.*.*", handler)
         runtime_aws.use_session(self.session, SANDBOX_CLIENT_CONFIG)
         runtime_context.reset()
+
+    def on_function_client(self, hook: Callable[[str, Any], None]) -> None:
+        """Hand every client a function's container makes to ``hook(function key, client)`` (the
+        access check, the fault injector); the calls of the caller's own clients are not seen."""
+        if self._containers is None:
+            raise ValueError("function clients need containers of their own: LocalStack(containers='per_function')")
+        self._containers.on_client(hook)
+
+    def enforce_roles(self, policies: Mapping[str, Mapping[str, Any]]) -> AccessCheck:
+        """From now on judge every call a function makes by its role's policy document (function key ->
+        document; sandbox.access): a call the role does not allow fails as AWS fails it, and is in
+        the returned check's ``denials``."""
+        reader = self.session.client("s3", config=SANDBOX_CLIENT_CONFIG)  # what a service reads: unjudged
+        check = AccessCheck(policies, Place(REGION, ACCOUNT),
+                            lambda bucket, key: reader.get_object(Bucket=bucket, Key=key)["Body"].read())
+        self.on_function_client(check.attach)
+        return check
 
     def wrap_handlers(self, wrap: Callable[[str, Handler], Handler]) -> None:
         """Run every function's handler as ``wrap(function key, handler)`` from now on."""
@@ -202,7 +227,10 @@ class LocalStack:
             Handler=handler_path, Code={"ZipFile": _placeholder_zip()}, Timeout=FUNCTIONS[key].timeout,
         )["FunctionArn"]
         module, _, function = handler_path.rpartition(".")
-        self.harness.add_function(name, key, getattr(importlib.import_module(module), function))
+        handler = getattr(importlib.import_module(module), function)
+        if self._containers is not None:
+            handler = self._containers.running(key, handler)
+        self.harness.add_function(name, key, handler)
         return arn
 
     def _state_machine(self, name: str, kind: str, definition: dict) -> str:

@@ -24,6 +24,7 @@ import copy
 import functools
 import importlib.metadata
 import json
+import re
 import threading
 import time
 import types
@@ -148,6 +149,7 @@ class MotoHarness:
 
     def _patches(self) -> list[tuple[object, str, object]]:
         import moto.dynamodb.models as dynamodb_models
+        import moto.iam.policy_conditions as policy_conditions
         from moto.awslambda.models import LambdaBackend, LambdaFunction
         from moto.awslambda_simple.models import LambdaSimpleBackend
         from moto.core.botocore_stubber import BotocoreStubber
@@ -194,6 +196,10 @@ class MotoHarness:
             # The definition is parsed again for every execution (~80 ms); a parsed program keeps no
             # per-execution state (that lives in the environment), so each definition is parsed once.
             (ExecutionWorker, "_get_evaluation_entrypoint", _cached_program),
+            # moto's policy evaluator knows StringEquals only and skips every other condition operator;
+            # the access check (sandbox.access) evaluates the ones labelloop's policies use.
+            (policy_conditions, "CONDITION_OPERATIONS",
+             {**policy_conditions.CONDITION_OPERATIONS, **CONDITION_OPERATIONS}),
         ]
         if self.serial:
             # Each execution runs to its end inside StartExecution: reproducible and faster. The
@@ -225,6 +231,27 @@ class MotoHarness:
             with self.lock.released():
                 env.program_state_event.wait(wait_seconds * self.wait_scale)
 
+
+def _wildcards(pattern: str) -> "re.Pattern[str]":
+    """An IAM string pattern: ``*`` any run of characters, ``?`` any one; nothing else is special."""
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.DOTALL)
+
+
+def _any_of(expected: list[str] | str) -> list[str]:
+    return [expected] if isinstance(expected, str) else list(expected)
+
+
+def _string_like(expected: list[str] | str, actual: str) -> bool:
+    return any(_wildcards(p).fullmatch(actual) for p in _any_of(expected))
+
+
+CONDITION_OPERATIONS = {
+    "StringLike": _string_like,
+    "StringNotLike": lambda expected, actual: not _string_like(expected, actual),
+    "StringNotEquals": lambda expected, actual: actual not in _any_of(expected),
+    "ArnLike": _string_like,
+    "ArnEquals": lambda expected, actual: actual in _any_of(expected),
+}
 
 _PATCHING = threading.Lock()  # patches are process-wide: harnesses apply and undo them one at a time
 
