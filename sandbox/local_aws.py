@@ -264,6 +264,11 @@ class LocalStack:
                 return delivered
         raise RuntimeError(f"events still pending after {max_rounds} rounds; a handler may be looping")
 
+    def take_events(self) -> list[tuple[str, dict]]:
+        """Every pending event with its target, taken off the delivery queues undelivered (for a caller
+        that delivers them its own way: more than once, out of order)."""
+        return [(trigger.target, event) for trigger, queue in self.deliveries.values() for event in self._drain(queue)]
+
     def deliver(self, target: str, event: Mapping[str, Any]) -> Any:
         """Hand one event to a target as EventBridge would."""
         if target in self.state_machines:
