@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from typing import Any
 
-from components.naming import Naming, StackNameError
+from components.naming import Account, Naming, StackNameError
 
 from .errors import UsageError
 
@@ -62,5 +62,7 @@ def expected(stack: str, name: str) -> str:
         naming = Naming(stack)
     except StackNameError:
         return "VALUE"
-    return {"parameter_path": naming.parameter_path, "table": naming("state"),
-            "lifecycle_arn": f"arn:aws:states:REGION:ACCOUNT:stateMachine:{naming.state_machine('lifecycle')}"}[name]
+    # The state machine's ARN with placeholders where it depends on the account it runs in.
+    somewhere = Account(partition="aws", region="REGION", account_id="ACCOUNT")
+    return {"parameter_path": naming.parameter_path, "table": naming.table,
+            "lifecycle_arn": somewhere.state_machine_arn(naming.state_machine("lifecycle"))}[name]

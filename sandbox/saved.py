@@ -105,13 +105,13 @@ def snapshot(state: dict) -> Iterator[Callable[[str], Any]]:
             return clients[service]
 
         naming = Naming(state["stack"])
-        client("dynamodb").create_table(**table_definition(naming("state")))
+        client("dynamodb").create_table(**table_definition(naming.table))
         _load_table_and_parameters(client, state, naming)
         yield client
 
 
 def _load_table_and_parameters(client: Callable[[str], Any], state: dict, naming: Naming) -> None:
-    put_items(client("dynamodb"), naming("state"), state.get("items", []))
+    put_items(client("dynamodb"), naming.table, state.get("items", []))
     for name, value in state.get("parameters", {}).items():
         client("ssm").put_parameter(Name=naming.parameter_path + name, Value=value, Type="String", Overwrite=True)
 

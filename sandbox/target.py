@@ -61,7 +61,7 @@ class SandboxTarget(Target):
 
     @property
     def table_name(self) -> str:
-        return self.naming("state")
+        return self.naming.table
 
     def knows(self, name: str) -> bool:
         return True  # a saved run has every name of its stack
