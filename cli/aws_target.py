@@ -68,8 +68,9 @@ class AwsTarget(Target):
                                Description=spec.description[:1024], AllowedPattern=spec.allowed_pattern)
 
     def start_lifecycle(self, payload: dict, what: str, announce: Callable[[str], None]) -> str:
+        machine = self.lifecycle_arn  # a missing name is the first thing to fix, before region or credentials
         name = f"cli-{what}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-        arn = self.stepfunctions.start_execution(stateMachineArn=self.lifecycle_arn, name=name,
+        arn = self.stepfunctions.start_execution(stateMachineArn=machine, name=name,
                                                  input=json.dumps(payload))["executionArn"]
         announce(arn)
         return arn

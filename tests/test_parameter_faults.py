@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from lifecycle_support import deploy_first, lifecycle_stack, loop
-from stack_support import detection_result, local_stack, set_parameters, stack, upload  # noqa: F401  (fixture)
+from stack_support import detection_result, local_stack, set_parameters, upload
 
 from handlers.runtime import aws, context, errors
 from handlers.runtime.settings import ParameterReader
@@ -80,7 +80,7 @@ class ThrottledReads:
 
 
 @pytest.fixture
-def st(stack):  # noqa: F811  (the imported fixture)
+def st(stack):
     stack.configure(parameter_ttl_seconds=0)  # every invocation reads Parameter Store again
     return stack
 
