@@ -33,9 +33,7 @@ def stubbed_reader(engine, *answers) -> ParameterReader:
             stubber.add_response("get_parameters_by_path", {"Parameters": [
                 {"Name": PATH + name, "Type": "String", "Value": value} for name, value in answer.items()]})
     stubber.activate()
-    reader = ParameterReader(engine.catalog, PATH, 0)
-    reader._provider = SSMProvider(boto3_client=ssm)
-    return reader
+    return ParameterReader(engine.catalog, PATH, 0, provider=SSMProvider(boto3_client=ssm))
 
 
 def test_a_warm_container_keeps_its_last_good_settings_through_a_throttled_read(engine, caplog):
