@@ -38,11 +38,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from components.naming import Naming
 from handlers.lifecycle import check, manifest
 from handlers.runtime import aws as runtime_aws
 from handlers.runtime import context, layout
 from sandbox.a2i import A2I
-from sandbox.local_aws import ACCOUNT, LocalStack
+from sandbox.local_aws import ACCOUNT, REGION, LocalStack
 from sandbox.scripted_trainer import scripted_custom_labels
 
 LABELS = ("cat", "dog")
@@ -50,7 +51,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 24
 CONFIDENT = (("cat", 95.0), ("dog", 5.0))
 UNSURE = (("cat", 50.0), ("dog", 40.0))
 CHECK_SIZES = (1_000, 100_000, 1_000_000)
-MODEL_ARN = f"arn:aws:rekognition:us-east-1:{ACCOUNT}:project/labelloop-sandbox-model/version/v1/1"
+MODEL_ARN = f"arn:aws:rekognition:{REGION}:{ACCOUNT}:project/{Naming('sandbox').project}/version/v1/1"
 
 
 # -- counting --------------------------------------------------------------------------------

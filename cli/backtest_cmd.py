@@ -166,7 +166,7 @@ def load_source(args) -> tuple[dict, list[bt.Event], dict[str, str], tuple[str, 
                          "or a target whose table to read (--stack NAME, --table NAME or --sandbox DIR)")
     with open_target(args) as target:
         records = target_records(target)
-        params = {n: v["value"] for n, v in target.read_parameters().items()} if target.names.get("parameter_path") \
+        params = {n: v["value"] for n, v in target.read_parameters().items()} if target.knows("parameter_path") \
             else {}
         return ({"kind": "target", "name": target.description}, _events(records, target.description), params,
                 target.labels)

@@ -100,10 +100,8 @@ def spec_of(target, name: str):
     close = difflib.get_close_matches(name, list(catalog.specs), n=1)
     hint = f"did you mean {close[0]}? " if close else ""
     policies = ", ".join(target.policies) or "policies.defaults only"
-    fix = ("" if target.kind == "sandbox" else
-           "; a team policy's parameter is known once its module is: pass --stack-policies MODULE[,MODULE…]")
     raise UsageError(f"no parameter {name!r} in the catalog of {target.description} (policies: {policies}); "
-                     f"{hint}known: {', '.join(catalog.specs)}{fix}")
+                     f"{hint}known: {', '.join(catalog.specs)}{target.policy_fix}")
 
 
 # -- actions ------------------------------------------------------------------------
@@ -152,11 +150,8 @@ def change(args, name: str, value: str | None) -> int:
         new = spec.format(parsed)
         old = (target.read_parameters().get(name) or {}).get("value")
         description, changed = target.description, old != new
-        if changed and target.kind == "aws":
+        if changed:
             target.write_parameter(name, new, spec)
-    if changed and target.kind == "sandbox":
-        with open_target(args, write=True) as writable:  # the whole run, so the change event is handled
-            writable.write_parameter(name, new)
     if args.json:
         print_json({"target": description, "name": name, "old": old, "new": new, "changed": changed})
         return 0

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-import uuid
-from datetime import datetime, timezone
 
 from handlers.runtime import workflow
 
@@ -99,33 +97,20 @@ def watch(sfn, arn: str, done, timeout: float) -> dict:
         time.sleep(POLL_SECONDS)
 
 
-def start(target, payload: dict, what: str) -> str:
-    name = f"cli-{what}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    return target.stepfunctions.start_execution(stateMachineArn=target.lifecycle_arn, name=name,
-                                                input=json.dumps(payload))["executionArn"]
-
-
-def run_to_end(args, payload: dict) -> dict:
-    """A sandbox: restore the run, execute the lifecycle to its end, read its history, save."""
-    with open_target(args, write=True) as target:
-        execution = target.stack.run_lifecycle(payload)
-        return report(target.stepfunctions, execution["executionArn"]) | {"target": target.description}
+def follow(target, payload: dict, what: str, announce, until, timeout: float) -> dict:
+    """Start the lifecycle and watch it (a sandbox run has ended by the time it is started)."""
+    arn = target.start_lifecycle(payload, what, announce)
+    return watch(target.stepfunctions, arn, until, timeout) | {"target": target.description}
 
 
 # -- train -------------------------------------------------------------------------------
 def run_train(args) -> int:
     with open_target(args) as target:
-        if target.kind == "sandbox":
-            result = None
-        else:
-            arn = start(target, workflow.lifecycle_input("manual"), "train")
-            _note(args, f"Training check started: {arn}")
-            timeout = args.timeout or (RUN_TIMEOUT if args.wait else CHECK_TIMEOUT)
-            # A check that does not train ends the run a moment later: wait for that end, not only the decision.
-            until = (lambda r: False) if args.wait else (lambda r: bool(r["check"] and r["check"].get("train")))
-            result = watch(target.stepfunctions, arn, until, timeout) | {"target": target.description}
-    if result is None:
-        result = run_to_end(args, workflow.lifecycle_input("manual"))
+        timeout = args.timeout or (RUN_TIMEOUT if args.wait else CHECK_TIMEOUT)
+        # A check that does not train ends the run a moment later: wait for that end, not only the decision.
+        until = (lambda r: False) if args.wait else (lambda r: bool(r["check"] and r["check"].get("train")))
+        result = follow(target, workflow.lifecycle_input("manual"), "train",
+                        lambda arn: _note(args, f"Training check started: {arn}"), until, timeout)
     if args.json:
         print_json(result)
     else:
@@ -168,15 +153,9 @@ def run_rollback(args) -> int:
             print("Rollback cancelled; nothing was started.", file=sys.stderr)
             return 1
         versions = {"from_version": loop.active_version, "to_version": loop.previous_version}
-        if target.kind == "sandbox":
-            result = None
-        else:
-            arn = start(target, workflow.rollback_input(), "rollback")
-            _note(args, f"Rollback started: {arn}")
-            until = (lambda r: True) if args.no_wait else (lambda r: False)
-            result = watch(target.stepfunctions, arn, until, args.timeout) | {"target": target.description}
-    if result is None:
-        result = run_to_end(args, workflow.rollback_input())
+        until = (lambda r: True) if args.no_wait else (lambda r: False)
+        result = follow(target, workflow.rollback_input(), "rollback",
+                        lambda arn: _note(args, f"Rollback started: {arn}"), until, args.timeout)
     result |= versions
     if args.json:
         print_json(result)

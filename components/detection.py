@@ -61,7 +61,7 @@ class Detection(pulumi.ComponentResource):
         self.log_group = aws.cloudwatch.LogGroup(f"{name}-state-machine-logs", name=naming.state_machine_log_group(MACHINE),
                                                  retention_in_days=args.log_retention_days, tags=tags, opts=child)
         self.role, self.role_policy = iam.service_role(
-            f"{name}-state-machine-role", naming(f"{MACHINE}-sfn"), "states.amazonaws.com",
+            f"{name}-state-machine-role", naming.state_machine_role(MACHINE), "states.amazonaws.com",
             iam.state_machine_statements(arns), parent=self,
             account_id=account_id, tags=tags, description="The labelloop detection state machine")
         # Express executions have no history of their own: their log is it, so log everything.

@@ -76,7 +76,7 @@ class LabelLoop(pulumi.ComponentResource):
             arns=iam.StackArns(
                 bucket=self.storage.bucket_arn, table=self.storage.table_arn, topic=self.storage.topic_arn,
                 parameters=[account.apply(lambda a, i=i: a.parameter_arns(naming.parameter_path)[i]) for i in (0, 1)],
-                project_versions=account.apply(lambda a: a.project_versions_arn(naming("model"))),
+                project_versions=account.apply(lambda a: a.project_versions_arn(naming.project)),
                 flow_definition=account.apply(lambda a: a.flow_definition_arn(flow_name)),
                 schedule_rule=account.apply(lambda a: a.rule_arn(schedule_rule)),
                 state_machines=state_machines, dead_letter_queue=self.storage.dead_letter_queue_arn),

@@ -55,7 +55,7 @@ class ModelLifecycle(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         account_id = args.account.apply(lambda a: a.account_id)
 
-        self.project_name = naming("model")
+        self.project_name = naming.project
         self.project = aws.rekognition.Project(f"{name}-model", name=self.project_name, feature="CUSTOM_LABELS",
                                                tags=tags, opts=child)
         # Every function created from here on knows the project (environment and grants).
@@ -70,7 +70,7 @@ class ModelLifecycle(pulumi.ComponentResource):
         self.log_group = aws.cloudwatch.LogGroup(f"{name}-state-machine-logs", name=naming.state_machine_log_group(MACHINE),
                                                  retention_in_days=args.log_retention_days, tags=tags, opts=child)
         self.role, self.role_policy = iam.service_role(
-            f"{name}-state-machine-role", naming(f"{MACHINE}-sfn"), "states.amazonaws.com",
+            f"{name}-state-machine-role", naming.state_machine_role(MACHINE), "states.amazonaws.com",
             iam.state_machine_statements(list(arns.values())),
             parent=self, account_id=account_id, tags=tags, description="The labelloop lifecycle state machine")
         self.state_machine = aws.sfn.StateMachine(

@@ -58,6 +58,11 @@ class Naming:
     def parameter_path(self) -> str:
         return f"/{PROJECT}/{self.stack}/"
 
+    @property
+    def table(self) -> str:
+        """The state table."""
+        return self("state")
+
     def function(self, key: str) -> str:
         return self(key)
 

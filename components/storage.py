@@ -96,7 +96,7 @@ class Storage(pulumi.ComponentResource):
         hash_key = next(n for n, _, k in KEY_SCHEMA if k == "HASH")
         range_key = next(n for n, _, k in KEY_SCHEMA if k == "RANGE")
         self.table = aws.dynamodb.Table(
-            f"{name}-state", name=args.naming("state"), billing_mode="PAY_PER_REQUEST", hash_key=hash_key,
+            f"{name}-state", name=args.naming.table, billing_mode="PAY_PER_REQUEST", hash_key=hash_key,
             range_key=range_key, attributes=[aws.dynamodb.TableAttributeArgs(name=n, type=t) for n, t, _ in KEY_SCHEMA],
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),

@@ -159,7 +159,7 @@ class LocalStack:
     def _create(self) -> None:
         naming = self.naming = Naming(self.stack)
         self.bucket = naming("data")
-        self.table = naming("state")
+        self.table = naming.table
         self.parameter_path = naming.parameter_path
         s3, ddb = self.client("s3"), self.client("dynamodb")
         s3.create_bucket(Bucket=self.bucket)

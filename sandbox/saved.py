@@ -1,5 +1,6 @@
 """Save a sandbox stack to a folder and bring it back later, so operator
-commands (``labelloop status --sandbox DIR`` …) work on a finished run.
+commands (``labelloop status --sandbox DIR`` …) work on a finished run: as a
+read-only snapshot of its table and parameters, or restored in full.
 
 The folder holds ``state.json`` (table items, parameter values, labels,
 policies, the true labels of the images), ``objects.tar`` (the bucket) and
@@ -11,17 +12,22 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import pickle
 import tarfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
+from unittest import mock
 
-from handlers.runtime.state import StateTable, put_items
+import boto3
+
+from components.naming import Naming
+from handlers.runtime.state import StateTable, put_items, table_definition
 
 from .a2i import A2I
 from .custom_labels import CustomLabels
 from .digits_trainer import DigitsTrainer
-from .local_aws import LocalStack
+from .local_aws import REGION, LocalStack
 
 STATE, OBJECTS, SERVICES = "state.json", "objects.tar", "services.pkl"
 
@@ -75,14 +81,39 @@ def restore(folder: Path) -> Iterator[tuple[LocalStack, CustomLabels, dict]]:
     with LocalStack(labels=tuple(state["labels"]), policies=tuple(state["policies"]), stack=state["stack"],
                     standins={"rekognition": model_service, "sagemaker-a2i-runtime": a2i}, serial=True) as stack:
         _load_objects(stack, folder / OBJECTS)
-        put_items(stack.client("dynamodb"), stack.table, state["items"])
-        for name, value in state["parameters"].items():
-            stack.client("ssm").put_parameter(Name=stack.parameter_path + name, Value=value, Type="String",
-                                              Overwrite=True)
+        _load_table_and_parameters(stack.client, state, stack.naming)
         stack.discard_pending_events()
         yield stack, model_service, state
         save(stack, folder, truth=state.get("truth", {}), options=state.get("options", {}),
              model_service=model_service, a2i=a2i)
+
+
+@contextlib.contextmanager
+def snapshot(state: dict) -> Iterator[Callable[[str], Any]]:
+    """The saved table and parameters in moto, for reads: what a read needs, in a fraction of a full restore.
+    Yields a function that returns a client of a service."""
+    from moto import mock_aws
+
+    credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                   "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION}
+    with mock.patch.dict(os.environ, credentials), mock_aws():
+        session, clients = boto3.Session(region_name=REGION), {}
+
+        def client(service: str):
+            if service not in clients:
+                clients[service] = session.client(service)
+            return clients[service]
+
+        naming = Naming(state["stack"])
+        client("dynamodb").create_table(**table_definition(naming.table))
+        _load_table_and_parameters(client, state, naming)
+        yield client
+
+
+def _load_table_and_parameters(client: Callable[[str], Any], state: dict, naming: Naming) -> None:
+    put_items(client("dynamodb"), naming.table, state.get("items", []))
+    for name, value in state.get("parameters", {}).items():
+        client("ssm").put_parameter(Name=naming.parameter_path + name, Value=value, Type="String", Overwrite=True)
 
 
 def parameters(stack: LocalStack) -> dict[str, str]:

@@ -1,17 +1,14 @@
-"""Helpers of the operator command tests: running `labelloop` in process, a small
-saved sandbox run shared by every test worker, and a fake `pulumi` CLI."""
+"""Helpers of the operator command tests: running `labelloop` in process, the options of the small
+saved sandbox run every test worker shares (the ``saved_run`` fixture, in conftest.py), and a fake
+`pulumi` CLI."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import shutil
 import stat
 import sys
 from pathlib import Path
-
-import pytest
 
 from cli.main import main
 
@@ -47,34 +44,6 @@ def cli_json_code(capsys, expected_code: int, *argv: str):
     code, out, err = cli(capsys, *argv, "--json")
     assert code == expected_code, err
     return json.loads(out)
-
-
-@pytest.fixture(scope="session")
-def saved_run(tmp_path_factory) -> Path:
-    """One saved sandbox run for the whole test session, built once however many workers ask for it.
-
-    Read it only (commands that read open a snapshot of it); tests that change a run use ``run_copy``."""
-    from sandbox.runner import SandboxOptions, run
-
-    base = tmp_path_factory.getbasetemp()
-    # Under xdist each worker's base is <session temp>/popen-gwN: their parent belongs to this test run.
-    root = base.parent / "cli-sandbox" if os.environ.get("PYTEST_XDIST_WORKER") else base / "cli-sandbox"
-    root.mkdir(exist_ok=True)
-    folder = root / "run"
-    with open(root / "lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (folder / "state.json").is_file():
-            run(SandboxOptions(out=root / "building", **SANDBOX_OPTIONS))
-            (root / "building").rename(folder)
-    return folder
-
-
-@pytest.fixture
-def run_copy(saved_run, tmp_path) -> Path:
-    """A copy of the saved run that a test may change."""
-    copy = tmp_path / "run"
-    shutil.copytree(saved_run, copy, ignore=shutil.ignore_patterns("*.png", "*.md"))
-    return copy
 
 
 def fake_pulumi(folder: Path, monkeypatch, outputs: dict | None = None, *, exit_code: int = 0,

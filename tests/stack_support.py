@@ -1,8 +1,7 @@
 """Helpers for the tests that run the runtime against a LocalStack (moto):
 stacks with the Custom Labels and A2I stand-ins attached, uploads, A2I outputs, events
-in both S3 formats, and reads of the state table and the bucket.
-
-Fixtures are defined here and imported by the test modules that use them.
+in both S3 formats, and reads of the state table and the bucket. The fixtures that open such
+stacks (``stack``, ``shared_stack``) are in conftest.py.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import json
 from datetime import UTC, datetime
 from urllib.parse import quote_plus
 
-import pytest
 import state_support
 
 from handlers.runtime import context, layout
@@ -47,22 +45,6 @@ def fresh(st) -> None:
     st.retry_sleeps.clear()
     st.notifications()
     st.invocations.clear()
-
-
-@pytest.fixture
-def stack():
-    """A stack of its own for one test, with a running model v1."""
-    with local_stack() as st:
-        activate_model()
-        yield st
-
-
-@pytest.fixture(scope="module")
-def shared_stack():
-    """One stack for a whole module (tests that use distinct keys and restore what they change)."""
-    with local_stack() as st:
-        activate_model()
-        yield st
 
 
 # -- the model and the parameters ------------------------------------------------------

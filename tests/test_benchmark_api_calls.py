@@ -4,6 +4,10 @@ import importlib.util
 import re
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # the script runs stacks in moto
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "api_calls.py"
 
 

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from cli_support import cli_json, saved_run  # noqa: F401 (fixture)
+from cli_support import cli_json
 
 from cli.main import build_parser
 from cli.params_cmd import DOCUMENTED_POLICIES, markdown_table

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from cli_support import cli, cli_json, run_copy, saved_run  # noqa: F401 (fixtures)
+from cli_support import cli, cli_json
 
 from sandbox.saved import load_state
 

@@ -15,7 +15,6 @@ from stack_support import (
     output_of,
     parameters,
     record_of,
-    shared_stack,  # noqa: F401  (fixture)
     upload,
 )
 
@@ -33,7 +32,7 @@ RETRIES = detection_definition("detect", "review", "failed")["States"]["Detect"]
 
 
 @pytest.fixture
-def st(shared_stack):  # noqa: F811  (the imported fixture)
+def st(shared_stack):
     fresh(shared_stack)
     activate_model("v1")
     yield shared_stack

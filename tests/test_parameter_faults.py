@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from lifecycle_support import deploy_first, lifecycle_stack, loop
-from stack_support import detection_result, local_stack, set_parameters, stack, upload  # noqa: F401  (fixture)
+from stack_support import detection_result, local_stack, set_parameters, upload
 
 from handlers.runtime import aws, context, errors
 from handlers.runtime.settings import ParameterReader
@@ -33,9 +33,7 @@ def stubbed_reader(engine, *answers) -> ParameterReader:
             stubber.add_response("get_parameters_by_path", {"Parameters": [
                 {"Name": PATH + name, "Type": "String", "Value": value} for name, value in answer.items()]})
     stubber.activate()
-    reader = ParameterReader(engine.catalog, PATH, 0)
-    reader._provider = SSMProvider(boto3_client=ssm)
-    return reader
+    return ParameterReader(engine.catalog, PATH, 0, provider=SSMProvider(boto3_client=ssm))
 
 
 def test_a_warm_container_keeps_its_last_good_settings_through_a_throttled_read(engine, caplog):
@@ -80,7 +78,7 @@ class ThrottledReads:
 
 
 @pytest.fixture
-def st(stack):  # noqa: F811  (the imported fixture)
+def st(stack):
     stack.configure(parameter_ttl_seconds=0)  # every invocation reads Parameter Store again
     return stack
 

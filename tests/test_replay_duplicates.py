@@ -75,17 +75,18 @@ def test_two_executions_of_one_image_at_once_record_count_and_review_it_once(mon
         events = {item.key: {"bucket": item.bucket, "key": item.key, "etag": item.etag,
                              "version_id": item.version_id, "pending_cursor": item.cursor}
                   for item in context.table().pending()}
-        finish, concurrent, results = detect_module._finish, [events[UNSURE_KEY]], []
+        table_type = type(context.table())
+        replace_pending, concurrent, results = table_type.replace_pending, [events[UNSURE_KEY]], []
 
-        def the_other_finishes_first(table, record, pending_cursor=None, **options):
+        def the_other_finishes_first(table, record, cursor):
             if concurrent:  # the concurrent execution of the same image writes in between
                 results.append(run_detect(concurrent.pop()))
-            return finish(table, record, pending_cursor, **options)
+            return replace_pending(table, record, cursor)
 
         def run_detect(event):
             return detect_module.detect(next(object_events(event)), event["pending_cursor"])
 
-        monkeypatch.setattr(detect_module, "_finish", the_other_finishes_first)
+        monkeypatch.setattr(table_type, "replace_pending", the_other_finishes_first)
         results.append(run_detect(events[UNSURE_KEY]))
         monkeypatch.undo()
         other, late = results

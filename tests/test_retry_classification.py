@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from botocore.stub import Stubber
-from stack_support import CONFIDENT, record_of, shared_stack, upload  # noqa: F401  (fixture)
+from stack_support import CONFIDENT, record_of, upload
 
 from cli.main import aws_problem
 from components.functions import FUNCTIONS
@@ -214,7 +214,7 @@ def test_cli_tells_a_transient_failure_from_a_refused_one():
     assert "try again" in aws_problem(EndpointConnectionError(endpoint_url="https://ssm.example"))
 
 
-def test_a_transaction_cancelled_by_a_conflict_is_retried_by_the_state_machine(shared_stack):  # noqa: F811
+def test_a_transaction_cancelled_by_a_conflict_is_retried_by_the_state_machine(shared_stack):
     """Detect's transaction meets a concurrent one; the next attempt records the detection."""
     ddb = aws.client("dynamodb")
     faults = [cancelled("None", "TransactionConflict")]

@@ -17,7 +17,6 @@ from stack_support import (
     output_document,
     output_of,
     parameters,
-    shared_stack,  # noqa: F401  (fixture)
     training_keys,
     upload,
     write_output,
@@ -28,7 +27,7 @@ from policies.names import ENABLE_SAMPLING, NONE_OF_THE_ABOVE, SAMPLING_INTERVAL
 
 
 @pytest.fixture
-def st(shared_stack):  # noqa: F811  (the imported fixture)
+def st(shared_stack):
     fresh(shared_stack)
     return shared_stack
 

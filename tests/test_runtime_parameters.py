@@ -172,14 +172,14 @@ class StubProvider:
 
 def test_reader_reports_a_bad_value_once_and_keeps_the_last_good_one(engine):
     problems = []
-    reader = ParameterReader(engine.catalog, "/labelloop/t/", 0, problems.append)
-    reader._provider = StubProvider({MIN_CONFIDENCE: "85"})
+    store = StubProvider({MIN_CONFIDENCE: "85"})
+    reader = ParameterReader(engine.catalog, "/labelloop/t/", 0, problems.append, provider=store)
     assert reader.settings()[MIN_CONFIDENCE] == 85.0
-    reader._provider.values[MIN_CONFIDENCE] = "abc"
+    store.values[MIN_CONFIDENCE] = "abc"
     for _ in range(3):
         assert reader.settings()[MIN_CONFIDENCE] == 85.0
     assert [p.value for p in problems] == ["abc"]
-    reader._provider.values[MIN_CONFIDENCE] = "101"
+    store.values[MIN_CONFIDENCE] = "101"
     assert reader.settings()[MIN_CONFIDENCE] == 85.0
     assert [p.value for p in problems] == ["abc", "101"]
-    assert reader._provider.reads == 5
+    assert store.reads == 5

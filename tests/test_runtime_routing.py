@@ -15,7 +15,6 @@ from stack_support import (
     notification_event,
     output_key,
     records_for,
-    shared_stack,  # noqa: F401  (fixture)
     upload,
 )
 
@@ -24,7 +23,7 @@ from handlers.runtime.ids import detection_id
 
 
 @pytest.fixture
-def st(shared_stack):  # noqa: F811  (the imported fixture)
+def st(shared_stack):
     fresh(shared_stack)
     return shared_stack
 

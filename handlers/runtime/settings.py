@@ -31,10 +31,12 @@ log = logging.getLogger(__name__)
 
 class ParameterReader:
     def __init__(self, catalog: Catalog, path: str, ttl_seconds: int,
-                 on_invalid: Callable[[InvalidParameterValue], None] | None = None):
+                 on_invalid: Callable[[InvalidParameterValue], None] | None = None, *,
+                 provider: SSMProvider | None = None):
+        """``provider``: where the values come from (default: Parameter Store through this stack's client)."""
         self.catalog, self.path, self.ttl = catalog, path.rstrip("/") + "/", ttl_seconds
         self.on_invalid = on_invalid
-        self._provider: SSMProvider | None = None
+        self._provider = provider
         self._raw: Mapping[str, str] | None = None
         self._settings: Settings | None = None
         self.problems: list[InvalidParameterValue] = []

@@ -1,0 +1,135 @@
+"""A deployed stack as a command's target: names given explicitly first, then the stack's Pulumi
+outputs; AWS clients from the usual credentials and region."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from .errors import UsageError
+from .pulumi_stack import OUTPUTS, expected, output_policies, stack_outputs
+from .target import NO_TARGET, OPTIONS, Target
+
+WHAT = {"parameter_path": "parameter path", "table": "state table", "lifecycle_arn": "lifecycle state machine"}
+
+
+@dataclass
+class AwsTarget(Target):
+    """A stack on AWS (or in moto, for the tests)."""
+
+    description: str
+    names: dict[str, str | None]
+    policies: tuple[str, ...]
+    clients: Callable[[str], Any]
+    missing: dict[str, str] = field(default_factory=dict)  # name -> why it is not known and how to fix it
+
+    policy_fix = "; a team policy's parameter is known once its module is: pass --stack-policies MODULE[,MODULE…]"
+
+    def require(self, *names: str) -> None:
+        for name in names:
+            if not self.names.get(name):
+                raise UsageError(self.missing.get(name) or
+                                 f"no {WHAT[name]} given: pass {OPTIONS[name]} or --stack NAME")
+
+    def knows(self, name: str) -> bool:
+        return bool(self.names.get(name))
+
+    @property
+    def parameter_path(self) -> str:
+        self.require("parameter_path")
+        return self.names["parameter_path"].rstrip("/") + "/"
+
+    @property
+    def table_name(self) -> str:
+        self.require("table")
+        return self.names["table"]
+
+    @property
+    def lifecycle_arn(self) -> str:
+        self.require("lifecycle_arn")
+        return self.names["lifecycle_arn"]
+
+    def client(self, service: str):
+        from botocore.exceptions import NoRegionError
+
+        try:
+            return self.clients(service)
+        except NoRegionError:
+            raise UsageError("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or a region in "
+                             "your AWS profile (`aws configure`)") from None
+
+    def write_parameter(self, name: str, value: str, spec) -> None:
+        # The description and allowed pattern as the Pulumi program wrote them, so Parameter Store keeps
+        # checking later writes (console, AWS CLI).
+        self.ssm.put_parameter(Name=self.parameter_path + name, Value=value, Type="String", Overwrite=True,
+                               Description=spec.description[:1024], AllowedPattern=spec.allowed_pattern)
+
+    def start_lifecycle(self, payload: dict, what: str, announce: Callable[[str], None]) -> str:
+        machine = self.lifecycle_arn  # a missing name is the first thing to fix, before region or credentials
+        name = f"cli-{what}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        arn = self.stepfunctions.start_execution(stateMachineArn=machine, name=name,
+                                                 input=json.dumps(payload))["executionArn"]
+        announce(arn)
+        return arn
+
+
+def aws_target(stack: str | None, explicit: dict[str, str | None], policies: tuple[str, ...] | None) -> AwsTarget:
+    """A deployed stack: explicit names first, then the stack's Pulumi outputs."""
+    names = {name: value for name, value in explicit.items() if value}
+    if not stack and not names:
+        raise UsageError(NO_TARGET)
+    missing: dict[str, str] = {}
+    outputs: dict[str, Any] = {}
+    complete = len(names) == len(OPTIONS)
+    if stack and (not complete or policies is None):
+        try:
+            outputs, why = stack_outputs(stack)
+        except UsageError:
+            if not complete:
+                raise
+            outputs, why = {}, None  # every name is given: only the policies were asked for ($LABELLOOP_POLICIES then)
+        for name, key in OUTPUTS.items():
+            if not names.get(name) and outputs.get(key):
+                names[name] = outputs[key]
+            elif not names.get(name):
+                problem = why or f"the outputs of stack {stack!r} have no {key}"
+                missing[name] = (f"no {WHAT[name]} for stack {stack!r}: {problem}; "
+                                 f"pass {OPTIONS[name]} {expected(stack, name)}"
+                                 + (" or install the Pulumi CLI (https://www.pulumi.com/docs/install/) and run "
+                                    "in the project directory" if why else ""))
+    if policies is None:
+        policies = output_policies(outputs)
+    if policies is None:
+        from plugins.manager import modules_from_env
+
+        policies = tuple(modules_from_env())
+    for name in OPTIONS:
+        if name not in names and name not in missing and not stack:
+            missing[name] = f"no {WHAT[name]} given: pass {OPTIONS[name]} (or --stack NAME to read it from Pulumi)"
+    description = f"stack {stack}" if stack else "stack at " + (names.get("parameter_path") or names.get("table")
+                                                                 or names.get("lifecycle_arn") or "?")
+    return AwsTarget(description, {n: names.get(n) for n in OPTIONS}, tuple(policies), _session_clients(),
+                     missing=missing)
+
+
+def _session_clients() -> Callable[[str], Any]:
+    """Clients of one boto3 session, made when first asked for (so a command that fails earlier needs no
+    credentials), with the standard retry mode."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard", "max_attempts": 5}, user_agent_extra="labelloop-cli")
+    cache: dict[str, Any] = {}
+    sessions: list = []
+
+    def client(service: str):
+        if service not in cache:
+            if not sessions:
+                sessions.append(boto3.Session())
+            cache[service] = sessions[0].client(service, config=config)
+        return cache[service]
+
+    return client

@@ -1,0 +1,97 @@
+"""A saved sandbox run (``labelloop sandbox --out DIR``) as the target of an operator command.
+
+Reads see a snapshot of the run's table and parameters in moto (about a second). The first
+change — a parameter written, a lifecycle run — restores the whole run in its place (handlers,
+state machines, bucket, the local model service), and the run is saved back when the command
+ends without an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from cli.errors import UsageError
+from cli.target import Target
+from components.naming import Naming
+from handlers.runtime.state import Snapshot
+
+from .local_aws import LocalStack
+from .saved import NotASandbox, load_state, restore, snapshot
+
+
+class SandboxTarget(Target):
+    """A saved run: a snapshot for reads, restored in full for the first change."""
+
+    def __init__(self, folder: Path, state: dict):
+        self.folder, self.state = Path(folder), state
+        self.description = f"sandbox {folder}"
+        self.policies = tuple(state.get("policies") or ())
+        self.naming = Naming(state["stack"])
+        self._open = contextlib.ExitStack()
+        self._clients: Callable[[str], Any] | None = None
+        self._stack: LocalStack | None = None
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, folder: Path) -> Iterator["SandboxTarget"]:
+        try:
+            state = load_state(folder)
+        except NotASandbox as exc:
+            raise UsageError(str(exc)) from None
+        target = cls(folder, state)
+        with target._open:
+            target._clients = target._open.enter_context(snapshot(state))
+            yield target
+
+    def _restored(self) -> LocalStack:
+        """The whole run, in place of the snapshot (one moto at a time); saved back when the target closes."""
+        if self._stack is None:
+            self._open.close()
+            self._stack, _models, _state = self._open.enter_context(restore(self.folder))
+            self._clients = self._stack.client
+        return self._stack
+
+    # -- the target protocol ---------------------------------------------------------------
+    @property
+    def parameter_path(self) -> str:
+        return self.naming.parameter_path
+
+    @property
+    def table_name(self) -> str:
+        return self.naming.table
+
+    def knows(self, name: str) -> bool:
+        return True  # a saved run has every name of its stack
+
+    def client(self, service: str):
+        return self._clients(service)
+
+    def parameter_modified(self, parameter: dict) -> str | None:
+        return None  # a snapshot or a restored run re-creates its parameters: their dates mean nothing
+
+    def write_parameter(self, name: str, value: str, spec) -> None:
+        stack = self._restored()
+        stack.set_parameter(name, value)
+        stack.pump()  # the change event, handled as on AWS
+
+    def start_lifecycle(self, payload: dict, what: str, announce: Callable[[str], None]) -> str:
+        # Runs to its end before returning: on the sandbox's simulated clock a training takes seconds.
+        return self._restored().run_lifecycle(payload)["executionArn"]
+
+    @property
+    def truth(self) -> dict[str, str]:
+        return dict(self.state.get("truth") or {})
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.state.get("labels") or ())
+
+    def now(self) -> datetime:
+        """The end of the last day the run recorded ('today' of a finished run)."""
+        day = Snapshot.of(self.state.get("items", [])).last_day
+        if not day:
+            return super().now()
+        return datetime.strptime(day, "%Y-%m-%d").replace(hour=23, minute=59, tzinfo=timezone.utc)
