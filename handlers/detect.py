@@ -115,7 +115,8 @@ def _decided(record: DetectionRecord, model_version: str, scores: tuple[LabelSco
 
 
 def _pending(table, record: DetectionRecord, reason: str, pending_cursor: str | None) -> dict:
-    if pending_cursor:  # a replay that still finds no model: stays pending, nothing to write
+    if pending_cursor:  # a replay that still finds no model: stays pending (not failed), nothing else to write
+        table.clear_failure(record.detection_id)
         return {"detection_id": record.detection_id, "outcome": "pending", "reason": reason, "review": False}
     return _finish(table, replace(record, outcome="pending", reason=reason), pending=True)
 
