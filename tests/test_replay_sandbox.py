@@ -3,12 +3,15 @@ the run is saved, so a second replay finds nothing to do."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from cli_support import cli_json, run_copy, saved_run  # noqa: F401 (fixtures)
 
 from handlers.runtime import context
 from sandbox.saved import restore
 
 KEY = "images_for_detection/failed/sandbox.png"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "operating.md"
 
 
 def test_replay_failed_on_a_sandbox_run(capsys, run_copy):
@@ -22,6 +25,8 @@ def test_replay_failed_on_a_sandbox_run(capsys, run_copy):
     result = cli_json(capsys, "replay", "--failed", "--sandbox", run_copy)
     assert (result["replayed"], result["detected"], result["failed_again"]) == (1, 1, 0)
     assert result["detections"][0]["outcome"] in ("confident", "to_training", "to_audit")
+    text = DOC.read_text()  # the JSON shape is documented, every key
+    assert [k for k in [*result, *result["detections"][0]] if f'"{k}"' not in text and f"`{k}`" not in text] == []
     again = cli_json(capsys, "replay", "--failed", "--sandbox", run_copy)  # saved: nothing left to do
     assert again["detections"] == []
 
