@@ -60,14 +60,23 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
         Grant(("s3:GetObject", "s3:GetObjectVersion"), f"objects:{layout.DETECTION_PREFIX}"),
         Grant(("rekognition:DetectCustomLabels",), "project_versions"),
         TABLE_RW, PARAMETERS, PUBLISH,
-        Grant(("dynamodb:DeleteItem",), "table"),  # a replayed detection removes its pending item
+        # A replayed detection removes its pending item; one done at last, its failure.
+        Grant(("dynamodb:DeleteItem",), "table"),
+        # An event with several records: each gets a detection of its own.
+        Grant(("states:StartExecution",), "state_machine:detection"),
     ), timeout=20),
     FunctionSpec("start_review", "handlers.start_review.handler", "Start an A2I human loop for a detection", (
-        Grant(("sagemaker:StartHumanLoop",), "flow_definition"), TABLE_RW), timeout=15),
+        Grant(("sagemaker:StartHumanLoop",), "flow_definition"), TABLE_RW,
+        Grant(("dynamodb:DeleteItem",), "table"),  # a start that failed before, done at last: not failed any more
+    ), timeout=15),
     FunctionSpec("detection_failed", "handlers.detection_failed.handler", "Record a detection that failed", (
         TABLE_RW, PUBLISH), timeout=15),
     FunctionSpec("training_data", "handlers.training_data.handler", "Count training images per label", (
-        Grant(("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"), "table"),)),
+        Grant(("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"), "table"),
+        # A delete event: is the key's current image still there (only an older version deleted)?
+        # Without ListBucket a missing key reads as AccessDenied instead of NotFound.
+        Grant(("s3:GetObject",), f"objects:{layout.TRAINING_PREFIX}"),
+        Grant(("s3:ListBucket",), f"bucket:{layout.TRAINING_PREFIX}"))),
     FunctionSpec("review_output", "handlers.review_output.handler", "Turn an A2I answer into training data", (
         Grant(("s3:GetObject",), f"objects:{layout.REVIEW_OUTPUT_PREFIX}"),
         Grant(("s3:GetObject", "s3:GetObjectVersion"), f"objects:{layout.DETECTION_PREFIX}"),
@@ -104,12 +113,18 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
     FunctionSpec("switch_model", "handlers.lifecycle.deploy.switch_handler", "Point detection at the new version", (
         TABLE_RW, PUBLISH)),
     FunctionSpec("stop_model", "handlers.lifecycle.deploy.stop_handler", "Stop a model version", (
-        Grant(("rekognition:StopProjectVersion",), "project_versions"), TABLE_RW)),
+        Grant(("rekognition:StopProjectVersion",), "project_versions"), DESCRIBE_VERSIONS, TABLE_RW)),
     FunctionSpec("replay_pending", "handlers.lifecycle.replay.handler", "Detect images that waited for a model", (
         Grant(("dynamodb:Query",), "table"),
         Grant(("states:StartExecution",), "state_machine:detection"))),
+    # Stopping a model is retried within the function's timeout (a throttled stop leaves it billing).
     FunctionSpec("finish_run", "handlers.lifecycle.finish.handler", "Close a lifecycle run: lock, counters, report", (
-        Grant(("rekognition:StopProjectVersion",), "project_versions"), DESCRIBE_VERSIONS, TABLE_RW, PUBLISH)),
+        Grant(("rekognition:StopProjectVersion",), "project_versions"), DESCRIBE_VERSIONS, TABLE_RW, PUBLISH),
+        timeout=60),
+    FunctionSpec("stop_strays", "handlers.lifecycle.strays.handler",
+                 "Stop any model running that is neither the active one nor a run's candidate", (
+                     Grant(("rekognition:StopProjectVersion",), "project_versions"), DESCRIBE_VERSIONS,
+                     TABLE_RW, PUBLISH), timeout=60),
     FunctionSpec("prepare_rollback", "handlers.lifecycle.rollback.handler",
                  "Choose the previous version to roll back to", (TABLE_RW, PARAMETERS, PUBLISH)),
     FunctionSpec("parameter_change", "handlers.parameter_change.handler",

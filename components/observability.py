@@ -3,7 +3,9 @@ alarms that tell the operator something failed (to the stack's topic).
 
 The loop's own metrics are the ones the handlers emit with Powertools (namespace
 ``labelloop``, dimension ``service`` = ``labelloop-<stack>``): ``Detections_<outcome>``,
-``ReviewsStarted_<purpose>``, ``Reviews_<status>``, and ``ModelF1`` per ``version``.
+``ReviewsStarted_<purpose>``, ``Reviews_<status>``, ``ModelF1`` per ``version``, and from the
+lifecycle ``StrayModels`` (models found running that should not) and ``StopFailed`` (models the loop
+had to stop and could not: they still bill), which has an alarm of its own.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import events
+from handlers.lifecycle.deploy import STOP_FAILED
 from handlers.runtime.config import RuntimeConfig
 from components.lambdas import DeployedFunction, FunctionFactory
 from components.naming import Account, Naming
@@ -122,6 +125,11 @@ class Observability(pulumi.ComponentResource):
             "dead-letters", "Events could not be delivered or processed and wait in the dead-letter queue.",
             namespace="AWS/SQS", metric_name="ApproximateNumberOfMessagesVisible", statistic="Maximum",
             dimensions={"QueueName": args.dead_letter_queue_name})
+        self.alarms["stop-failed"] = alarm(
+            "stop-failed", "A model the loop had to stop is still running and billing; the next lifecycle run "
+                           "tries again (see the notification; stop it in the Rekognition console if it persists).",
+            namespace=NAMESPACE, metric_name=STOP_FAILED, statistic="Sum",
+            dimensions={"service": RuntimeConfig.service_of(naming.stack)})
 
         # -- dashboard ---------------------------------------------------------------------
         names = {key: fn.name for key, fn in deployed.items()}

@@ -124,11 +124,15 @@ def _poll_loop(prefix: str, poll: wf.Task, status_arn: str, *, phase: str, versi
     }
 
 
-def _run_start(lock_seconds: int) -> dict[str, Any]:
-    """Who this run is (its lock owner), and whether it trains or rolls back."""
+def _run_start(arns: Mapping[str, str], lock_seconds: int) -> dict[str, Any]:
+    """Who this run is (its lock owner); no model running that should not; whether it trains or rolls back."""
     return {
         "Init": {"Type": "Pass", "Parameters": wf.run_parameters(lock_seconds), "ResultPath": wf.RUN.path,
-                 "Next": "Action"},
+                 "Next": wf.STOP_STRAYS.state},
+        wf.STOP_STRAYS.state: _task(
+            wf.STOP_STRAYS, arns, next_state="Action", catch=catch_all("Action", wf.STRAYS_ERROR.path),
+            comment="Stops any model running that is not the active one (unless a run is deploying); "
+                    "a failure here does not stop the run"),
         "Action": {"Type": "Choice", "Choices": [ROLLBACK | {"Next": wf.PREPARE_ROLLBACK.state}],
                    "Default": wf.CHECK_TRAINING.state},
     }
@@ -191,6 +195,10 @@ def _endings(arns: Mapping[str, str]) -> dict[str, Any]:
                                    catch=catch_all("Failed", wf.FINISH_ERROR.path)),
         "Outcome": {"Type": "Choice",
                     "Choices": [{"Variable": wf.OUTCOME.field(), "StringEquals": wf.Outcome.FAILED.value,
+                                 "Next": "Failed"},
+                                # Finish could not stop a model: it still bills, the run did not end well.
+                                {"And": [{"Variable": wf.FINISH.field("all_stopped"), "IsPresent": True},
+                                         {"Variable": wf.FINISH.field("all_stopped"), "BooleanEquals": False}],
                                  "Next": "Failed"}],
                     "Default": "Done"},
         "Failed": {"Type": "Fail", "Error": "LifecycleFailed",
@@ -208,10 +216,11 @@ def _task(task: wf.Task, arns: Mapping[str, str], *, next_state: str,
 def lifecycle_definition(arns: dict[str, str], *, training_poll_seconds: int = 300, start_poll_seconds: int = 30,
                          max_training_seconds: int = 24 * 3600, max_start_seconds: int = 3600) -> dict[str, Any]:
     """Standard workflow for a training check (input ``{"trigger": …}``) or a rollback
-    (``{"action": "rollback"}``): check → manifest → train → poll → evaluate →
-    start → poll → switch → stop previous → replay pending → finish. Every task
-    retries service errors; any failure is caught into Finish, which stops what
-    the run started but did not promote and releases the lock."""
+    (``{"action": "rollback"}``): stop strays → check → manifest → train → poll →
+    evaluate → start → poll → switch → stop previous → replay pending → finish.
+    Every task retries service errors; any failure is caught into Finish, which
+    stops what the run started but did not promote and releases the lock (or,
+    when a model cannot be stopped, keeps it for the next run's StopStrays)."""
     # A run never lasts longer than the timeout: a lock older than that belongs to a run that
     # was stopped or timed out before its cleanup, and the next check takes it over.
     timeout = max_training_seconds + max_start_seconds + 3600
@@ -220,7 +229,7 @@ def lifecycle_definition(arns: dict[str, str], *, training_poll_seconds: int = 3
         "StartAt": "Init",
         "TimeoutSeconds": timeout,
         "States": {
-            **_run_start(timeout),
+            **_run_start(arns, timeout),
             **_training(arns, poll_seconds=training_poll_seconds, max_seconds=max_training_seconds),
             **_deployment(arns, poll_seconds=start_poll_seconds, max_seconds=max_start_seconds),
             **_endings(arns),

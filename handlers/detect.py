@@ -1,13 +1,18 @@
 """Detection (first task of the detection state machine): classify one uploaded
 image with the active model, record every label score and the review decision.
 
-Steady state: 3 AWS calls — one UpdateItem (count the detection, read the
-active model and today's reviews), DetectCustomLabels, one transaction (the
-record and the day's count). A duplicate event writes nothing new.
+Steady state: 3 AWS calls — one GetItem (the active model, the detections
+counted so far and today's reviews), DetectCustomLabels, one transaction (the
+record, the day's count and the detection's number in the sequence, taken only
+if it is still the number the decision was made with). A duplicate event writes
+nothing new and counts nothing; an image whose detection failed is detected
+again (its redelivered event, or ``labelloop replay --failed``). An event with
+several records starts one detection per record.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -15,17 +20,21 @@ from botocore.exceptions import ClientError
 
 from plugins import Detection, LabelScore
 
-from .runtime import aws, context, layout
+from .runtime import aws, config, context, layout
 from .runtime.events import ObjectEvent, object_events
-from .runtime.ids import detection_id
+from .runtime.ids import detection_id, execution_name
 from .runtime.lambda_entry import entry_point
-from .runtime.state import AlreadyDone, DetectionRecord, now_iso
+from .runtime.state import AlreadyDone, DetectionRecord, LoopState, SequenceTaken, now_iso
+from .runtime.workflow import detection_input
 
 UNREADABLE = {
     "InvalidImageFormatException": "Rekognition cannot read this image format (PNG or JPEG only)",
     "ImageTooLargeException": "the image is larger than Rekognition accepts (15 MB, 4096 px per side)",
     "InvalidS3ObjectException": "Rekognition cannot read the object from S3 (deleted, or no access)",
 }
+# Decided again with the next number while other detections take it first; the last attempt takes
+# a number whatever the count is by then (under that much contention two detections may share one).
+SEQUENCE_ATTEMPTS = 10
 
 
 def skip_reason(obj: ObjectEvent) -> str | None:
@@ -76,54 +85,96 @@ def detect(obj: ObjectEvent, pending_cursor: str | None = None) -> dict[str, Any
         raise  # throttling and service errors: the state machine retries with backoff
 
     scores = tuple(LabelScore(l["Name"], float(l["Confidence"])) for l in response.get("CustomLabels", []))
-    facts = Detection(record.detection_id, record.image_uri, loop.active_version, scores,
-                      sequence=loop.sequence, reviews_today=loop.reviews_today, detected_at=record.detected_at)
+    model_version, attempt = loop.active_version, 1
+    while True:
+        decided = _decided(record, model_version, scores, loop)
+        try:
+            result = _finish(table, decided, pending_cursor, exact=attempt < SEQUENCE_ATTEMPTS)
+            break
+        except SequenceTaken as taken:  # another detection took this number: decide with the next one
+            loop, attempt = taken.loop, attempt + 1
+    if result.get("duplicate"):
+        return result
+    decision = decided.decision
+    return result | {"review": decision["review"], "purpose": decision["purpose"], "model_version": model_version,
+                     "labels": list(decided.labels)}
+
+
+def _decided(record: DetectionRecord, model_version: str, scores: tuple[LabelScore, ...],
+             loop: LoopState) -> DetectionRecord:
+    """The record with the policies' review decision, as the detection numbered after ``loop``'s count."""
+    sequence = loop.sequence + 1
+    facts = Detection(record.detection_id, record.image_uri, model_version, scores,
+                      sequence=sequence, reviews_today=loop.reviews_today, detected_at=record.detected_at)
     decision = context.engine().review(facts, context.settings())
     outcome = "no_label" if not scores else ("confident" if not decision.review else f"to_{decision.purpose}")
-    labels = [{"name": s.name, "confidence": s.confidence} for s in facts.labels]
-    record = replace(
-        record, outcome=outcome, reason=decision.reason, model_version=loop.active_version, labels=tuple(labels),
-        sequence=loop.sequence, decision={"review": decision.review, "purpose": decision.purpose,
-                                          "reason": decision.reason, "policy": decision.policy})
-    result = _finish(table, record, pending_cursor)
-    if result.get("duplicate"):
-        return result | _unstarted_review(table, record.detection_id)
-    return result | {"review": decision.review, "purpose": decision.purpose,
-                     "model_version": loop.active_version, "labels": labels}
-
-
-def _unstarted_review(table, detection_id: str) -> dict:
-    """A duplicate event records nothing new; but a review its first delivery decided on and
-    could not start (StartHumanLoop failed after its retries) is started now, as first decided."""
-    existing = table.detection(detection_id) or DetectionRecord(detection_id)
-    decision = existing.decision or {}
-    return {"review": bool(decision.get("review")) and not existing.human_loop,
-            "purpose": decision.get("purpose"), "model_version": existing.model_version,
-            "labels": list(existing.labels)}
+    return replace(record, outcome=outcome, reason=decision.reason, model_version=model_version,
+                   labels=tuple({"name": s.name, "confidence": s.confidence} for s in facts.labels),
+                   sequence=sequence, decision={"review": decision.review, "purpose": decision.purpose,
+                                                "reason": decision.reason, "policy": decision.policy})
 
 
 def _pending(table, record: DetectionRecord, reason: str, pending_cursor: str | None) -> dict:
-    if pending_cursor:  # a replay that still finds no model: stays pending, nothing to write
+    if pending_cursor:  # a replay that still finds no model: stays pending (not failed), nothing else to write
+        table.clear_failure(record.detection_id)
         return {"detection_id": record.detection_id, "outcome": "pending", "reason": reason, "review": False}
     return _finish(table, replace(record, outcome="pending", reason=reason), pending=True)
 
 
-def _finish(table, record: DetectionRecord, pending_cursor: str | None = None, *, pending: bool = False) -> dict:
+def _finish(table, record: DetectionRecord, pending_cursor: str | None = None, *, pending: bool = False,
+            exact: bool = True) -> dict:
+    """Write the record once; a failed detection of the same image is replaced (its retry)."""
     summary = {"detection_id": record.detection_id, "outcome": record.outcome, "reason": record.reason,
-               "bucket": record.bucket, "key": record.key, "review": False}
+               "bucket": record.bucket, "key": record.key, "version_id": record.version_id, "review": False}
     try:
         if pending_cursor:
-            table.replace_pending(record, pending_cursor)
+            table.replace_pending(record, pending_cursor, exact=exact)
         else:
-            table.record_detection(record, pending=pending)
+            table.record_detection(record, pending=pending, exact=exact)
     except AlreadyDone:
-        context.logger.info("duplicate event, already recorded", extra={"detection_id": record.detection_id})
-        return summary | {"duplicate": True, "outcome": "duplicate"}
+        existing = table.detection(record.detection_id) or DetectionRecord(record.detection_id)
+        if existing.outcome != "failed":
+            return _duplicate(table, summary, existing)
+        try:
+            table.replace_failed(record, existing, pending=pending, exact=exact)
+        except AlreadyDone:  # another delivery retried it a moment ago
+            return _duplicate(table, summary, table.detection(record.detection_id) or existing)
+        summary["retried"] = f"detected again after a failure ({existing.reason})"
     context.metrics.add_metric(name=f"Detections_{record.outcome}", unit="Count", value=1)
     return summary
 
 
+def _duplicate(table, summary: dict, existing: DetectionRecord) -> dict:
+    """A duplicate event records nothing new; but a review its first delivery decided on and could
+    not start (StartHumanLoop or its record failed after the retries) is started now, as first
+    decided. A failure noted on a detection with nothing left to do is no longer listed."""
+    context.logger.info("duplicate event, already recorded", extra={"detection_id": existing.detection_id})
+    decision = existing.decision or {}
+    review = bool(decision.get("review")) and not existing.human_loop
+    if existing.failure and not review and existing.outcome != "pending":
+        table.clear_failure(existing.detection_id)
+    return summary | {"duplicate": True, "outcome": "duplicate", "review": review,
+                      "purpose": decision.get("purpose"), "model_version": existing.model_version,
+                      "labels": list(existing.labels)}
+
+
+def split(objects: list[ObjectEvent]) -> dict[str, Any]:
+    """An event with several records: each starts a detection of its own (as an upload's event does)."""
+    cfg, sfn = config.current(), aws.client("stepfunctions")
+    for obj in objects:
+        sfn.start_execution(
+            stateMachineArn=cfg.detection_state_machine_arn,
+            name=execution_name("split", detection_id(obj.bucket, obj.key, obj.content_id)),
+            input=json.dumps(detection_input(obj.bucket, obj.key, obj.etag, obj.version_id, size=obj.size,
+                                             reason=f"one of {len(objects)} records of an event")))
+    return {"outcome": "split", "records": len(objects), "review": False,
+            "reason": f"an event with {len(objects)} records: each is detected on its own",
+            "keys": [obj.key for obj in objects]}
+
+
 @entry_point
 def handler(event: dict) -> dict:
-    obj = next(object_events(event))
-    return detect(obj, event.get("pending_cursor"))
+    objects = list(object_events(event))
+    if len(objects) > 1:
+        return split(objects)
+    return detect(objects[0], event.get("pending_cursor"))

@@ -12,7 +12,7 @@ from plugins import InvalidParameterValue
 from policies.names import ENABLE_TRAINING, POLL_FREQUENCY
 
 from .runtime import aws, config, context
-from .runtime.events import ParameterStoreChangeEvent
+from .runtime.events import ParameterStoreChangeEvent, UnrecognisedEvent
 from .runtime.lambda_entry import entry_point
 
 
@@ -62,5 +62,7 @@ def apply_schedule(rule: str, name: str, value) -> str:
 
 @entry_point
 def handler(event: dict) -> dict:
+    if not isinstance(event, dict):
+        raise UnrecognisedEvent(f"the event is a {type(event).__name__}, not a Parameter Store Change event")
     change = ParameterStoreChangeEvent(event).detail
     return apply_change(change.name, change.operation)

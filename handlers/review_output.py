@@ -3,7 +3,9 @@ ask the policies whether the answer becomes training data, and copy the image
 into its label's training folder — once, however often the output is delivered.
 
 Every malformed or unacceptable output is a recorded, explained rejection and
-nothing is copied.
+nothing is copied; the loop it names is closed (rejected), so no loop waits
+forever for an answer that cannot be read. What is copied is the image version
+that was detected and reviewed, even if its key was overwritten since.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from plugins import ReviewResult, WorkerAnswer
 
 from .runtime import aws, config, context, layout
 from .runtime.events import object_events
+from .runtime.ids import human_loop_name
 from .runtime.lambda_entry import entry_point
 from .runtime.state import AlreadyDone, ReviewTask, now_iso
 
+# An A2I output holds this loop's input (an image URI and a few labels) and at most three answers
+# (TaskCount ≤ 3): a few kilobytes. Anything near this limit is not an output of this stack's loops.
 MAX_OUTPUT_BYTES = 1024 * 1024
 ANSWER_FIELD = "crowd-image-classifier"
 
@@ -66,15 +71,26 @@ def worker_answers(answers: list) -> tuple[WorkerAnswer, ...]:
     return tuple(result)
 
 
+def read_output(bucket: str, key: str) -> bytes:
+    """The output's bytes, refused (by its real size, read from the same call) when over the limit."""
+    response = aws.client("s3").get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{MAX_OUTPUT_BYTES - 1}")
+    size = int(str(response.get("ContentRange") or "").rpartition("/")[2] or response.get("ContentLength") or 0)
+    if size > MAX_OUTPUT_BYTES:
+        raise Rejected(f"output.json is {size} bytes, over the {MAX_OUTPUT_BYTES} byte limit")
+    return response["Body"].read()
+
+
 def process_output(bucket: str, key: str) -> dict[str, Any]:
     cfg, table = config.current(), context.table()
     try:
-        body = aws.client("s3").get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{MAX_OUTPUT_BYTES}")["Body"].read()
-        output = parse_output(body)
+        output = parse_output(read_output(bucket, key))
     except Rejected as exc:
+        loop = table.review(layout.human_loop_of_output(key) or "")
+        if loop is not None and loop.status == "open":  # the loop's answer cannot be read: it is closed
+            return _finish(loop, "rejected", {"reason": str(exc), "output": key}, notify=True)
         return _reject_output(key, str(exc))
 
-    loop = table.review(output["name"])
+    loop = started_loop(table, output)
     if loop is None:
         return _reject_output(key, f"human loop {output['name']!r} was not started by this stack")
     if loop.status != "open":
@@ -100,18 +116,42 @@ def process_output(bucket: str, key: str) -> dict[str, Any]:
 
     source_key = loop.image_uri[len(f"s3://{cfg.bucket}/"):]
     target = layout.training_key(decision.label, loop.detection_id, source_key)
+    source = {"Bucket": cfg.bucket, "Key": source_key, **({"VersionId": loop.image_version} if loop.image_version else {})}
     try:
         aws.client("s3").copy_object(
-            Bucket=cfg.bucket, Key=target, CopySource={"Bucket": cfg.bucket, "Key": source_key},
-            MetadataDirective="REPLACE",
+            Bucket=cfg.bucket, Key=target, CopySource=source, MetadataDirective="REPLACE",
             Metadata={"labelloop-detection": loop.detection_id, "labelloop-human-loop": loop.name})
     except ClientError as exc:
-        if aws.error_code(exc) != "NoSuchKey":
+        if aws.error_code(exc) not in ("NoSuchKey", "NoSuchVersion"):
             raise
         return _finish(loop, "rejected", details | {
-            "reason": f"{loop.image_uri} was deleted before the answer arrived; nothing was copied"}, notify=True)
+            "reason": f"{loop.image_uri} (the reviewed version) was deleted before the answer arrived; "
+                      "nothing was copied"}, notify=True)
     table.add_training_image(target, decision.label)  # the copy's own S3 event finds it counted
     return _finish(loop, "accepted", details | {"label": decision.label, "training_key": target})
+
+
+def started_loop(table, output: dict) -> ReviewTask | None:
+    """The loop's record. A loop this stack started whose record was never written (the start's record
+    failed after every retry) is known by its detection: the loop is named after it and the detection
+    asked for the review; its record is written now."""
+    loop = table.review(output["name"])
+    detection_id = output["input"].get("detectionId")
+    if loop is not None or not isinstance(detection_id, str) or not layout.is_detection_id(detection_id) \
+            or human_loop_name(detection_id) != output["name"]:
+        return loop
+    record = table.detection(detection_id)
+    decision = (record.decision if record else None) or {}
+    if not decision.get("review"):
+        return None
+    try:
+        table.record_review_started(ReviewTask(
+            output["name"], detection_id, decision.get("purpose") or "training", record.image_uri, now_iso(),
+            image_version=record.version_id, model_version=record.model_version, reason=record.reason or ""))
+        context.logger.warning("human loop record written from its detection", extra={"human_loop": output["name"]})
+    except AlreadyDone:
+        pass  # written a moment ago
+    return table.review(output["name"])
 
 
 def _finish(loop: ReviewTask, status: str, details: dict, *, notify: bool = False) -> dict:

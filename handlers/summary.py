@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from .runtime import context
+from .runtime.events import UnrecognisedEvent
 from .runtime.lambda_entry import entry_point
 
 OUTCOMES = {
@@ -46,7 +47,17 @@ def send_summary(day: str) -> dict:
     return {"day": day, "detections": detections, "rows": dict(rows)}
 
 
+def day_of(event) -> str:
+    """The day asked for (``{"day": "YYYY-MM-DD"}``), else yesterday (UTC)."""
+    day = event.get("day") if isinstance(event, dict) else None
+    if not day:
+        return (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d")
+    try:
+        return datetime.strptime(str(day), "%Y-%m-%d").strftime("%Y-%m-%d")
+    except ValueError:
+        raise UnrecognisedEvent(f"the summary's day {day!r} is not a date (YYYY-MM-DD)") from None
+
+
 @entry_point
 def handler(event: dict) -> dict:
-    day = event.get("day") or (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d")
-    return send_summary(day)
+    return send_summary(day_of(event))

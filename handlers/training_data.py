@@ -1,12 +1,25 @@
 """Keep the per-label counters current from S3 events on the training folder
 (``images_labeled_by_folder/<label>/…``): created images count, deleted ones
-uncount, each key exactly once however often its event arrives."""
+uncount, each key exactly once however often its event arrives.
+
+A key counts while it has a current image, as the manifest (which lists keys)
+sees it. A delete event does not always mean that: in a versioned bucket,
+noncurrent-version expiry ("Lifecycle Expiration", "Permanently Deleted") and
+the deletion of one older version remove a version while the current image
+stays. So a delete uncounts only when the key itself is gone — its current
+version is a delete marker, or no version is left — which one HeadObject of
+the key tells, whatever the event says and in whatever order events arrive.
+"""
 
 from __future__ import annotations
 
-from .runtime import config, context, layout
-from .runtime.events import object_events
+from botocore.exceptions import ClientError
+
+from .runtime import aws, config, context, layout
+from .runtime.events import ObjectEvent, object_events
 from .runtime.lambda_entry import entry_point
+
+NOT_FOUND = ("404", "NoSuchKey", "NotFound")
 
 
 def classify(key: str, labels: tuple[str, ...]) -> tuple[str | None, str]:
@@ -23,6 +36,17 @@ def classify(key: str, labels: tuple[str, ...]) -> tuple[str | None, str]:
     return label, ""
 
 
+def still_there(obj: ObjectEvent) -> bool:
+    """Whether the key still has a current image (the delete removed another version)."""
+    try:
+        aws.client("s3").head_object(Bucket=obj.bucket, Key=obj.key)
+        return True
+    except ClientError as exc:
+        if aws.error_code(exc) in NOT_FOUND:
+            return False
+        raise
+
+
 def update_counters(event: dict) -> list[dict]:
     cfg, table = config.current(), context.table()
     results = []
@@ -32,9 +56,17 @@ def update_counters(event: dict) -> list[dict]:
             context.logger.info("training object skipped", extra={"key": obj.key, "reason": why})
             results.append({"key": obj.key, "counted": False, "reason": why})
             continue
-        changed = table.add_training_image(obj.key, label) if obj.created else table.remove_training_image(obj.key, label)
-        results.append({"key": obj.key, "label": label, "counted": changed,
-                        "reason": "" if changed else "already counted" if obj.created else "was not counted"})
+        if obj.created:
+            changed = table.add_training_image(obj.key, label)
+            reason = "" if changed else "already counted"
+        elif still_there(obj):
+            changed = False
+            reason = (f"version {obj.version_id or '?'} was deleted ({obj.deletion or obj.reason or 'deleted'}); "
+                      "the key's current image is still there and counts")
+        else:
+            changed = table.remove_training_image(obj.key, label)
+            reason = "" if changed else "was not counted"
+        results.append({"key": obj.key, "label": label, "counted": changed, "reason": reason})
     return results
 
 

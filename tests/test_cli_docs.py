@@ -41,7 +41,7 @@ def test_every_command_is_documented():
     parser = build_parser()
     commands = next(a for a in parser._actions if a.dest == "command").choices
     text = doc()
-    for name in ("params", "status", "train", "rollback", "export", "backtest"):
+    for name in ("params", "status", "train", "rollback", "replay", "export", "backtest"):
         assert name in commands and f"labelloop {name}" in text, name
     actions = next(a for a in commands["params"]._actions if a.dest == "params_command").choices
     for action in actions:

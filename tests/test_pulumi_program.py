@@ -25,14 +25,15 @@ DEFAULT_STACK = {
     "aws:cloudwatch/dashboard:Dashboard": 1,
     "aws:cloudwatch/eventRule:EventRule": 6,  # 3 bucket prefixes, parameter changes, training and summary schedules
     "aws:cloudwatch/eventTarget:EventTarget": 6,
-    "aws:cloudwatch/logGroup:LogGroup": 20,  # 18 functions, 2 state machines
-    "aws:cloudwatch/metricAlarm:MetricAlarm": 23,  # 18 functions, 2 x 2 state machine failures, dead letters
+    "aws:cloudwatch/logGroup:LogGroup": 21,  # 19 functions, 2 state machines
+    # 19 functions, 2 x 2 state machine failures, dead letters, models that could not be stopped
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 25,
     "aws:dynamodb/table:Table": 1,
-    "aws:iam/role:Role": 23,  # 18 functions, 2 state machines, 2 EventBridge → state machine, A2I
-    "aws:iam/rolePolicy:RolePolicy": 23,
+    "aws:iam/role:Role": 24,  # 19 functions, 2 state machines, 2 EventBridge → state machine, A2I
+    "aws:iam/rolePolicy:RolePolicy": 24,
     "aws:kms/alias:Alias": 1,
     "aws:kms/key:Key": 1,
-    "aws:lambda/function:Function": 18,
+    "aws:lambda/function:Function": 19,
     "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": 4,
     "aws:lambda/permission:Permission": 4,
     "aws:rekognition/project:Project": 1,

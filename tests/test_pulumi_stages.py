@@ -233,7 +233,7 @@ def test_a_created_workforce_signs_in_the_reviewers(full):
 
 
 # -- ModelLifecycle -------------------------------------------------------------------------------------
-LIFECYCLE_KEYS = ("training_check", "build_manifest", "start_training", "model_status", "evaluate", "start_model",
+LIFECYCLE_KEYS = ("stop_strays", "training_check", "build_manifest", "start_training", "model_status", "evaluate", "start_model",
                   "switch_model", "stop_model", "replay_pending", "finish_run", "prepare_rollback")
 
 
@@ -325,7 +325,8 @@ def test_alarms_tell_the_topic_about_failures(default):
         {("AWS/Lambda", "Errors", function_name(k)) for k in FUNCTIONS}
         | {("AWS/States", m, d.stack_outputs[f"{s}StateMachineArn"]) for s in ("detection", "lifecycle")
            for m in ("ExecutionsFailed", "ExecutionsTimedOut")}
-        | {("AWS/SQS", "ApproximateNumberOfMessagesVisible", "labelloop-test-dead-letters")})
+        | {("AWS/SQS", "ApproximateNumberOfMessagesVisible", "labelloop-test-dead-letters")}
+        | {("labelloop", "StopFailed", "labelloop-test")})
 
 
 def test_the_daily_summary_is_scheduled(default):

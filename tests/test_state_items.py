@@ -29,18 +29,19 @@ from handlers.runtime.state import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-DAY = "2026-01-02"
+DAY, NEXT_DAY = "2026-01-02", "2026-01-03"
 IMAGE = DetectionRecord("d1", bucket="b", key="images_for_detection/a.png",
                         image_uri="s3://b/images_for_detection/a.png", detected_at=f"{DAY}T03:04:05.000000Z",
                         outcome="pending", reason="no model yet")
 # Every public method of StateTable, by what it does: the workload below calls every write.
-WRITES = {"begin_detection", "record_detection", "replace_pending", "note_detection_failure", "record_review_started",
-          "record_review_finished", "record_output_rejected", "add_training_image", "remove_training_image",
-          "set_counts", "mark_seen", "mark_trained", "take_training_lock", "set_training_version",
-          "record_training_decision", "release_training_lock", "switch_active", "update_model", "first_alert",
+WRITES = {"record_detection", "replace_pending", "replace_failed", "note_detection_failure", "claim_failed",
+          "unclaim_failed", "clear_failure", "record_review_started", "record_review_finished",
+          "record_output_rejected", "add_training_image", "remove_training_image", "set_counts", "mark_seen",
+          "mark_trained", "take_training_lock", "set_training_version", "record_training_decision",
+          "release_training_lock", "keep_lock_for_strays", "switch_active", "update_model", "first_alert",
           "record_parameter_change"}
-READS = {"loop", "loop_and_dataset", "pending", "pending_page", "detection", "detections", "day_stats", "review",
-         "model", "parameter_changes", "all_items", "outline"}
+READS = {"begin_detection", "loop", "loop_and_dataset", "pending", "pending_page", "detection", "detections",
+         "failed_detections", "day_stats", "review", "model", "parameter_changes", "all_items", "outline"}
 
 
 @pytest.fixture
@@ -90,9 +91,19 @@ def workload(table) -> None:
     table.mark_seen({"cat": 1})
     table.mark_trained({"cat": 1})
     table.record_training_decision({"train": False, "reason": "nothing new"})
+    table.keep_lock_for_strays("run-1", {"v0": "arn:v0"})
     table.release_training_lock("run-1")
     table.note_detection_failure(replace(IMAGE, detection_id="d2", outcome="failed", reason="boom"))
     table.note_detection_failure(replace(IMAGE, outcome="failed", reason="the review start failed"))
+    for failed in ("d4", "d5"):  # failed, replayed, done at last; failed and its replay could not start
+        table.note_detection_failure(replace(IMAGE, detection_id=failed, outcome="failed", reason="boom",
+                                             detected_at=f"{NEXT_DAY}T01:00:00.000000Z"))
+        table.claim_failed(failed, stale_before=f"{DAY}T00:00:00Z")
+    table.replace_failed(replace(IMAGE, detection_id="d4", outcome="confident", reason="sure",
+                                 detected_at=f"{NEXT_DAY}T02:00:00.000000Z"),
+                         table.detection("d4"))
+    table.unclaim_failed("d5")
+    table.clear_failure("d1")
     table.first_alert("Minimum-Confidence", "abc", "not allowed")
     table.record_parameter_change("Minimum-Confidence", "Update", "80")
 
@@ -139,6 +150,10 @@ def test_records_read_back(table):
         "to_training", "labelloop-d1", "accepted", "cat")
     assert record.labels == ({"name": "cat", "confidence": 50.0},) and record.failure == "the review start failed"
     assert table.detection("d2").outcome == "failed" and table.detection("nope") is None
+    assert [(f.detection_id, f.reason, f.replayed_at) for f in table.failed_detections()] == [
+        ("d2", "boom", None), ("d5", "boom", None)]
+    assert table.detection("d4").outcome == "confident"
+    assert table.day_stats(NEXT_DAY).counts == {"outcome_failed": 1, "outcome_confident": 1}
     assert [p.detection_id for p in table.pending()] == ["d3"]
     assert table.review("labelloop-d1").result["label"] == "cat"
     assert table.model("v1").counts == {"cat": 1} and table.model(None) is None
@@ -146,7 +161,7 @@ def test_records_read_back(table):
     changes = table.parameter_changes()
     assert [(c.parameter, c.value, c.schedule) for c in changes] == [("Minimum-Confidence", "80", None)]
     snapshot = Snapshot.of(table.all_items())
-    assert {d.detection_id for d in snapshot.detections} == {"d1", "d2", "d3"}
+    assert {d.detection_id for d in snapshot.detections} == {"d1", "d2", "d3", "d4", "d5"}
     assert [r.name for r in snapshot.reviews] == ["labelloop-d1"] and snapshot.loop.active_version == "v1"
     assert snapshot.last_day == max(d.day for d in snapshot.days)
     outline = table.outline()

@@ -1,11 +1,15 @@
 """Blue/green deployment steps: start the candidate, switch the active model
-pointer (compare-and-swap), stop the previous version."""
+pointer (compare-and-swap), stop the previous version.
+
+Stopping is retried until the model is STOPPING or STOPPED: a throttled stop,
+or a model still starting, is tried again (a bounded number of times within
+the function's timeout); a model left running bills by the hour."""
 
 from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from ..runtime import aws, context
+from ..runtime import aws, backoff, context, errors
 from ..runtime.errors import ModelBusy
 from ..runtime.lambda_entry import entry_point
 from ..runtime.state import ActiveModelMoved, now_iso
@@ -55,18 +59,53 @@ def switch(candidate: dict) -> dict:
     return previous
 
 
+# Up to about 25 s of waiting in all: within the timeouts of StopPrevious (30 s) and Finish (60 s, two models).
+STOP_ATTEMPTS, STOP_BASE_DELAY, STOP_MAX_DELAY = 6, 1.0, 8.0
+LIVE = ("STARTING", "RUNNING")
+STOP_FAILED = "StopFailed"  # the metric of models the loop had to stop and could not (an alarm watches it)
+
+
+class StillRunning(Exception):
+    """StopProjectVersion refused a model that is still starting or running; it can be stopped later."""
+
+
+class NotRunning(Exception):
+    """The version is not running (already stopping or stopped, failed, gone): nothing to stop."""
+
+
 def stop_model(version: str | None, version_arn: str | None) -> dict:
+    """Stop a version and wait for nothing but the call: done once it is STOPPING (or was not running)."""
     if not version_arn:
         return {"stopped": None}
     try:
-        aws.client("rekognition").stop_project_version(ProjectVersionArn=version_arn)
-    except ClientError as exc:
-        if aws.error_code(exc) not in ("ResourceInUseException", "ResourceNotFoundException"):
-            raise
-        return {"stopped": None, "reason": f"{version} was not running ({aws.error_code(exc)})"}
+        backoff.retried(lambda: _stop(version, version_arn), attempts=STOP_ATTEMPTS, base=STOP_BASE_DELAY,
+                        cap=STOP_MAX_DELAY, transient=lambda exc: isinstance(exc, StillRunning) or
+                        errors.is_transient(exc))
+    except NotRunning as exc:
+        return {"stopped": None, "reason": str(exc)}
     if version:
         context.table().update_model(version, status="STOPPING", stopped_at=now_iso())
     return {"stopped": version}
+
+
+def _stop(version: str | None, version_arn: str) -> None:
+    try:
+        aws.client("rekognition").stop_project_version(ProjectVersionArn=version_arn)
+    except ClientError as exc:
+        code = aws.error_code(exc)
+        if code == "ResourceNotFoundException":
+            raise NotRunning(f"{version} was not running ({code})") from exc
+        if code != "ResourceInUseException":
+            raise
+        status = describe(version_name(version_arn))["Status"]
+        if status in LIVE:  # refused while it starts: it stops once it runs
+            raise StillRunning(f"{version} is {status} and cannot be stopped yet ({code})") from exc
+        raise NotRunning(f"{version} was not running ({status})") from exc
+
+
+def version_name(version_arn: str) -> str:
+    """The version of ``…:project/<project>/version/<version>/<created>``."""
+    return version_arn.split("/version/", 1)[1].split("/", 1)[0]
 
 
 @entry_point

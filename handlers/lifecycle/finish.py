@@ -1,16 +1,19 @@
 """Close a lifecycle run, whatever happened: stop any model this run started but
-did not promote (no model left running and billing), release the lock, move
-the training baseline so the same data does not retrain on every poll, and
-tell the operator why."""
+did not promote, and a previous model StopPrevious could not stop (no model
+left running and billing), release the lock, move the training baseline so the
+same data does not retrain on every poll, and tell the operator why.
+
+Stopping is retried (``deploy.stop_model``). A model that still cannot be
+stopped is not left as if all were well: the ``StopFailed`` metric raises its
+alarm, the run fails saying which model still runs, and its lock stays, naming
+the model, until the next run's StopStrays has stopped it."""
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
-
-from ..runtime import aws, context
+from ..runtime import context
 from ..runtime.lambda_entry import entry_point
 from ..runtime.workflow import Outcome, RunState
-from .deploy import stop_model
+from .deploy import STOP_FAILED, stop_model
 
 HEADLINES = {
     Outcome.DEPLOYED: "Model {version} deployed",
@@ -41,26 +44,33 @@ def reason_of(run: RunState, outcome: str) -> str:
     return "; ".join(r for r in (candidate.get("reason"), candidate.get("capacity_reason")) if r)
 
 
-def stop_unpromoted(table, run: RunState, outcome: str, candidate: dict) -> list[str]:
-    """This run's candidate is not the active model: make sure it does not keep running."""
-    if outcome in PROMOTED or not candidate.get("version_arn"):
-        return []
-    if table.loop().active_arn == candidate["version_arn"] or not run.start.get("started_here", True):
-        return []
-    try:
-        stopped = stop_model(candidate.get("version"), candidate["version_arn"])
-    except ClientError as exc:
-        return [f"could not stop {candidate.get('version')}: {aws.error_code(exc)} — stop it by hand"]
-    return [f"stopped {candidate['version']}, which this run started"] if stopped.get("stopped") else []
+def must_stop(table, run: RunState, outcome: str, candidate: dict) -> dict[str, tuple[str, str]]:
+    """version -> (ARN, why) of the models this run must not leave running: its candidate when not
+    promoted (if this run started it), the previous model when StopPrevious failed after the switch."""
+    models = {}
+    if outcome not in PROMOTED and candidate.get("version_arn") and run.start.get("started_here", True) \
+            and table.loop().active_arn != candidate["version_arn"]:
+        models[candidate.get("version")] = (candidate["version_arn"], "which this run started")
+    previous = run.switch
+    if run.stop_error and previous.get("previous_arn"):
+        models[previous.get("previous_version")] = (
+            previous["previous_arn"], f"the previous model, which could not be stopped "
+                                      f"({run.stop_error.get('Error')}) by StopPrevious")
+    return models
 
 
-def previous_still_running(run: RunState) -> list[str]:
-    """StopPrevious failed after the switch: the new model serves, the old one still bills."""
-    stop_error = run.stop_error
-    if not stop_error:
-        return []
-    return [f"the previous model could not be stopped ({stop_error.get('Error')}); it is still billing — "
-            "stop it with `labelloop status` / the console"]
+def stop_all(models: dict[str, tuple[str, str]]) -> tuple[list[str], dict[str, str]]:
+    """Stop each model (retried); notes, and version -> ARN of those still running."""
+    notes, still = [], {}
+    for version, (arn, why) in models.items():
+        try:
+            if stop_model(version, arn).get("stopped"):
+                notes.append(f"stopped {version}, {why}")
+        except Exception as exc:  # each model on its own: report it, stop the others
+            still[version] = arn
+            notes.append(f"could not stop {version}, {why} ({type(exc).__name__}: {exc}); it is still running and "
+                         "billing: the next lifecycle run stops it (or stop it in the Rekognition console)")
+    return notes, still
 
 
 def move_training_baseline(table, run: RunState, outcome: str) -> None:
@@ -88,15 +98,22 @@ def finish(state: dict) -> dict:
     outcome, owner, table = run.outcome, run.owner, context.table()
     candidate = run.candidate or run.training
     version = candidate.get("version") or run.check.get("version")
-    notes = stop_unpromoted(table, run, outcome, candidate) + previous_still_running(run)
+    notes, still_running = stop_all(must_stop(table, run, outcome, candidate))
+    if run.strays_error:
+        notes.append(f"the check for models running that should not failed ({run.strays_error.get('Error')})")
     move_training_baseline(table, run, outcome)
     reason = reason_of(run, outcome)
     if outcome == Outcome.NOT_TRAINABLE:  # the recorded reason not to train (shown by `labelloop status`)
         table.record_training_decision({"train": False, "reason": reason, "policy": "labelloop (Rekognition rules)",
                                         "version": version})
-    table.release_training_lock(owner)
+    context.metrics.add_metric(name=STOP_FAILED, unit="Count", value=len(still_running))
+    if still_running:
+        table.keep_lock_for_strays(owner, still_running)
+    else:
+        table.release_training_lock(owner)
     announce(run, outcome, version, reason, candidate, notes)
-    return {"outcome": outcome, "version": version, "reason": reason, "notes": notes}
+    return {"outcome": outcome, "version": version, "reason": reason, "notes": notes,
+            "still_running": sorted(still_running), "all_stopped": not still_running}
 
 
 @entry_point

@@ -15,32 +15,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 
 from ..runtime import aws, config, context
+from ..runtime.ids import execution_name
 from ..runtime.lambda_entry import entry_point
-from ..runtime.workflow import RunState
+from ..runtime.workflow import RunState, detection_input
 
 PAGE = 200
-
-
-def execution_name(owner: str, detection_id: str) -> str:
-    """Names the run and the detection (for tracing) and is new on every start, within Step
-    Functions' 80 characters of [A-Za-z0-9-_]."""
-    run = hashlib.sha256(owner.encode()).hexdigest()[:16]
-    return f"replay-{run}-{detection_id[:40]}-{uuid.uuid4().hex[:12]}"
 
 
 def replay_pending(owner: str, after: str | None = None, page: int | None = None) -> dict:
     cfg, page = config.current(), page or PAGE
     sfn = aws.client("stepfunctions")
     waiting = context.table().pending_page(after, page)
+    run = hashlib.sha256(owner.encode()).hexdigest()[:16]  # names the run, for tracing
     for pending in waiting:
         sfn.start_execution(
-            stateMachineArn=cfg.detection_state_machine_arn, name=execution_name(owner, pending.detection_id),
-            input=json.dumps({"bucket": pending.bucket, "key": pending.key, "etag": pending.etag,
-                              "version_id": pending.version_id, "pending_cursor": pending.cursor,
-                              "reason": "replay"}))
+            stateMachineArn=cfg.detection_state_machine_arn, name=execution_name(f"replay-{run}", pending.detection_id),
+            input=json.dumps(detection_input(pending.bucket, pending.key, pending.etag, pending.version_id,
+                                             reason="replay", pending_cursor=pending.cursor)))
     more = len(waiting) == page
     return {"replayed": len(waiting), "more": more, "after": waiting[-1].cursor if waiting else after}
 

@@ -1,7 +1,12 @@
 """The events the handlers receive, read with Powertools' event source data
 classes: S3 object events, whichever way they arrive (EventBridge "Object
 Created"/"Object Deleted", or S3 notification records, keys URL-encoded
-there), and SSM's "Parameter Store Change" through EventBridge."""
+there), and SSM's "Parameter Store Change" through EventBridge.
+
+An event that is not what it should be raises :class:`UnrecognisedEvent` naming
+what is missing or wrong ("the event has no records", "record 2 has no
+s3.object.key"), never a bare KeyError or StopIteration.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +14,29 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, S3Event, S3EventBridgeNotificationEvent
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, S3EventBridgeNotificationEvent
 from aws_lambda_powertools.utilities.data_classes.common import DictWrapper
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 
 OBJECT_CREATED, OBJECT_DELETED = "Object Created", "Object Deleted"
+PERMANENTLY_DELETED, DELETE_MARKER_CREATED = "Permanently Deleted", "Delete Marker Created"
 
 
 class UnrecognisedEvent(ValueError):
-    """The event is not an S3 object event this handler understands."""
+    """The event (or payload) is not one this handler understands; the message says what is missing or wrong."""
+
+
+def require(data: Any, path: str, where: str) -> Any:
+    """The value at the dotted ``path`` inside ``data``; UnrecognisedEvent naming the field when it is
+    missing, empty or not inside an object."""
+    value = data
+    for name in path.split("."):
+        if not isinstance(value, Mapping):
+            raise UnrecognisedEvent(f"{where} has no {path} ({name!r} is not inside an object)")
+        value = value.get(name)
+        if value is None or value == "":
+            raise UnrecognisedEvent(f"{where} has no {path}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -29,6 +48,7 @@ class ObjectEvent:
     size: int | None
     created: bool  # False: deleted
     reason: str = ""
+    deletion: str | None = None  # a deleted object: "Permanently Deleted" or "Delete Marker Created", if known
 
     @property
     def content_id(self) -> str:
@@ -36,41 +56,59 @@ class ObjectEvent:
         return self.version_id or self.etag or ""
 
 
-def object_events(event: Mapping[str, Any]) -> Iterator[ObjectEvent]:
-    """Every object event in a Lambda event (one for EventBridge, one per record for notifications)."""
+def object_events(event: Any) -> Iterator[ObjectEvent]:
+    """Every object event in a Lambda event (one for EventBridge, one per record for notifications),
+    each checked for the fields the handlers need before any is handed out."""
+    return iter(_object_events(event))
+
+
+def _object_events(event: Any) -> list[ObjectEvent]:
+    if not isinstance(event, Mapping):
+        raise UnrecognisedEvent(f"the event is a {type(event).__name__}, not an object")
     if event.get("source") == "aws.s3" and "detail" in event:
-        yield _from_eventbridge(S3EventBridgeNotificationEvent(event))
-        return
+        return [_from_eventbridge(event)]
     if "Records" in event:
-        yield from map(_from_record, S3Event(event).records)
-        return
-    if {"bucket", "key"} <= event.keys():  # a replay or a direct invocation
-        yield ObjectEvent(event["bucket"], event["key"], event.get("etag"), event.get("version_id"),
-                          event.get("size"), True, event.get("reason", "replay"))
-        return
-    raise UnrecognisedEvent(f"not an S3 object event (keys: {', '.join(sorted(event)) or 'none'})")
+        records = event["Records"]
+        if not records:
+            raise UnrecognisedEvent("the event has no records")
+        if not isinstance(records, list):
+            raise UnrecognisedEvent(f"the event's Records is a {type(records).__name__}, not a list")
+        return [_from_record(record, f"record {i}" if len(records) > 1 else "the record")
+                for i, record in enumerate(records, start=1)]
+    if "bucket" in event or "key" in event:  # a replay or a direct invocation
+        where = "the direct invocation"
+        return [ObjectEvent(require(event, "bucket", where), require(event, "key", where), event.get("etag"),
+                            event.get("version_id"), event.get("size"), True, event.get("reason", "replay"))]
+    raise UnrecognisedEvent(f"not an S3 object event (keys: {', '.join(sorted(map(str, event))) or 'none'})")
 
 
-def _from_eventbridge(event: S3EventBridgeNotificationEvent) -> ObjectEvent:
-    kind = event.get("detail-type", "")
+def _from_eventbridge(raw: Mapping[str, Any]) -> ObjectEvent:
+    kind = raw.get("detail-type", "")
     if kind not in (OBJECT_CREATED, OBJECT_DELETED):
         raise UnrecognisedEvent(f"S3 event type {kind!r} is not handled (only Object Created/Deleted)")
-    detail = event.detail
+    where = f"the {kind} event"
+    bucket, key = require(raw, "detail.bucket.name", where), require(raw, "detail.object.key", where)
+    detail = S3EventBridgeNotificationEvent(raw).detail
     obj = detail.object
     # EventBridge keys are not URL-encoded (the class's ``key`` decodes a literal '+' or '%2B' in a
-    # name); moto writes the ETag as 'eTag'; a deleted object has no 'version-id' on an unversioned bucket.
-    return ObjectEvent(detail.bucket.name, obj["key"], _etag(obj.etag or obj.get("eTag")),
-                       _version(obj.get("version-id")), obj.size, kind == OBJECT_CREATED, detail.reason or "")
+    # name); moto writes the ETag as 'eTag'; a deleted object has no 'version-id' on an unversioned
+    # bucket, and no size.
+    return ObjectEvent(bucket, key, _etag(obj.etag or obj.get("eTag")), _version(obj.get("version-id")),
+                       obj.get("size"), kind == OBJECT_CREATED, detail.reason or "", detail.get("deletion-type"))
 
 
-def _from_record(record: S3EventRecord) -> ObjectEvent:
-    if "s3" not in record:
-        raise UnrecognisedEvent("a record without 's3' is not an S3 notification")
-    s3, name = record.s3, record.get("eventName", "")
-    obj = s3.get_object
+def _from_record(raw: Any, where: str) -> ObjectEvent:
+    if not isinstance(raw, Mapping) or "s3" not in raw:
+        raise UnrecognisedEvent(f"{where} has no s3 (it is not an S3 notification record)")
+    bucket, key = require(raw, "s3.bucket.name", where), require(raw, "s3.object.key", where)
+    record = S3EventRecord(raw)
+    name = record.get("eventName", "")
+    obj = record.s3.get_object
     # A delete record has no size (the class's ``size`` requires one).
-    return ObjectEvent(s3.bucket.name, unquote_plus(obj.key), _etag(obj.etag), _version(obj.version_id),
-                       obj.get("size"), name.startswith("ObjectCreated"), name)
+    deletion = {"ObjectRemoved:Delete": PERMANENTLY_DELETED,
+                "ObjectRemoved:DeleteMarkerCreated": DELETE_MARKER_CREATED}.get(name)
+    return ObjectEvent(bucket, unquote_plus(key), _etag(obj.etag), _version(obj.version_id),
+                       obj.get("size"), name.startswith("ObjectCreated"), name, deletion)
 
 
 def _etag(value: str | None) -> str | None:
@@ -86,7 +124,7 @@ class ParameterChange(DictWrapper):
 
     @property
     def name(self) -> str:
-        return self.get("name", "")
+        return require(self._data, "name", "the Parameter Store Change event's detail")
 
     @property
     def operation(self) -> str:
@@ -98,4 +136,7 @@ class ParameterStoreChangeEvent(EventBridgeEvent):
 
     @property
     def detail(self) -> ParameterChange:  # type: ignore[override]
-        return ParameterChange(self.get("detail") or {})
+        detail = self.get("detail")
+        if not isinstance(detail, Mapping):
+            raise UnrecognisedEvent("the Parameter Store Change event has no detail")
+        return ParameterChange(detail)

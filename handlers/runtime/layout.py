@@ -39,12 +39,23 @@ def label_of_training_key(key: str) -> str | None:
     return label if sep and label else None
 
 
+def human_loop_of_output(key: str) -> str | None:
+    """The human loop named by an A2I output's key, ``…/<flow>/YYYY/MM/DD/hh/mm/ss/<loop>/output.json``."""
+    parts = key.split("/")
+    return parts[-2] if len(parts) >= 3 and parts[-1] == "output.json" and parts[-2] else None
+
+
+def is_detection_id(value: str) -> bool:
+    """A detection id (a content hash, ``ids.detection_id``)."""
+    return bool(re.fullmatch(r"[0-9a-f]{16,64}", value))
+
+
 def training_key(label: str, detection_id: str, source_key: str) -> str:
     """Where an accepted review's image is copied. The label comes from the label
     set and the file name from the detection id, so the key cannot leave the
     label's folder whatever the reviewer typed or the upload was called."""
     if not label or "/" in label or label in (".", ".."):
         raise ValueError(f"label {label!r} cannot name a training folder")
-    if not re.fullmatch(r"[0-9a-f]{16,64}", detection_id):
+    if not is_detection_id(detection_id):
         raise ValueError(f"detection id {detection_id!r} is not a content hash")
     return f"{TRAINING_PREFIX}{label}/{detection_id}{extension(source_key)}"

@@ -5,22 +5,27 @@ knows the table's keys, item types and attribute names. Callers speak in the
 records below and in methods named for what they do. Each write that must
 happen once (a detection record, a human loop, a training image) is a
 conditional put inside a transaction with the counters it moves, so duplicate
-delivery changes nothing and counters never drift.
+delivery changes nothing and counters never drift. Every call is tried again a few
+times when DynamoDB throttles it or cancels a transaction for throttling or a
+concurrent transaction (a failed condition is the guard working, never retried);
+what still fails reaches the state machine under a name its Retry rules match.
 
 Items (``ITEM_TYPES``; ``<…>`` is a variable part of the key):
 
   LOOP / STATE  active and previous model (compare-and-swap), detection sequence,
-      versions numbered, reviews per day, open reviews, training lock, last
-      training decision, training baseline (images per label at the last
-      training, when it finished)
+      versions numbered, reviews per day, open reviews, training lock (and the
+      models its run could not stop), last training decision, training baseline
+      (images per label at the last training, when it finished)
   LOOP / COUNT#<label>  training images per label
   DET#<detection id> / DET  one detection: image, every label score, model
       version, decision with reason and policy, outcome, review status, human
       label, failure
   PENDING / <detected at>#<detection id>  a detection waiting for a model, in
       arrival order
-  HL#<human loop> / HL  one human loop: detection, purpose, status, result with
-      the answers
+  FAILED / <detection id>  a detection that failed after its retries, to replay
+      (`labelloop replay --failed`): image, reason, when, how often, when replayed
+  HL#<human loop> / HL  one human loop: detection, purpose, image version,
+      status, result with the answers
   IMG#<key> / IMG  one counted training image (makes the counters exact under
       duplicate events)
   STATS#<day> / STATS  counts per outcome and review status for a UTC day (daily
@@ -45,12 +50,16 @@ from functools import cached_property
 from typing import Any, Iterable, Iterator, Mapping
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
 from plugins import DatasetStats
 
-from . import aws
+from . import aws, backoff, errors
 
 KEY_SCHEMA = (("pk", "S", "HASH"), ("sk", "S", "RANGE"))
+# A throttled call, or a transaction cancelled by throttling or a concurrent transaction, is tried
+# again within a fraction of a second before the error reaches the state machine's Retry rules.
+CALL_ATTEMPTS, CALL_BASE_DELAY, CALL_MAX_DELAY = 5, 0.025, 0.4
 _ser, _de = TypeSerializer(), TypeDeserializer()
 _VARIABLE = re.compile(r"<[^>]+>")
 
@@ -95,13 +104,17 @@ class ItemType:
 
 
 _LOOP = ItemType("LOOP", "STATE", "active and previous model (compare-and-swap), detection sequence, versions "
-                 "numbered, reviews per day, open reviews, training lock, last training decision, training baseline "
-                 "(images per label at the last training, when it finished)")
+                 "numbered, reviews per day, open reviews, training lock (and the models its run could not stop), "
+                 "last training decision, training baseline (images per label at the last training, when it "
+                 "finished)")
 _LABEL_COUNT = ItemType("LOOP", "COUNT#<label>", "training images per label")
 _DETECTION = ItemType("DET#<detection id>", "DET", "one detection: image, every label score, model version, "
                       "decision with reason and policy, outcome, review status, human label, failure")
 _PENDING = ItemType("PENDING", "<detected at>#<detection id>", "a detection waiting for a model, in arrival order")
-_REVIEW = ItemType("HL#<human loop>", "HL", "one human loop: detection, purpose, status, result with the answers")
+_FAILED = ItemType("FAILED", "<detection id>", "a detection that failed after its retries, to replay (`labelloop "
+                   "replay --failed`): image, reason, when, how often, when replayed")
+_REVIEW = ItemType("HL#<human loop>", "HL", "one human loop: detection, purpose, image version, status, result "
+                   "with the answers")
 _TRAINING_IMAGE = ItemType("IMG#<key>", "IMG",
                            "one counted training image (makes the counters exact under duplicate events)")
 _DAY = ItemType("STATS#<day>", "STATS", "counts per outcome and review status for a UTC day (daily summary, "
@@ -114,7 +127,7 @@ _ALERT = ItemType("ALERT#<name>", "<value>", "a problem already reported (an inv
                   "detection failure on a day): alert once")
 _PARAMETER_CHANGE = ItemType("PARAMCHANGE", "<time>", "an applied operator parameter change: parameter, "
                              "operation, value, schedule")
-ITEM_TYPES = (_LOOP, _LABEL_COUNT, _DETECTION, _PENDING, _REVIEW, _TRAINING_IMAGE, _DAY, _MODEL, _REJECTED_OUTPUT,
+ITEM_TYPES = (_LOOP, _LABEL_COUNT, _DETECTION, _PENDING, _FAILED, _REVIEW, _TRAINING_IMAGE, _DAY, _MODEL, _REJECTED_OUTPUT,
               _ALERT, _PARAMETER_CHANGE)
 
 
@@ -182,7 +195,12 @@ def put_items(ddb, table: str, items: list[Mapping[str, Any]]) -> None:
 
 # -- why a conditional write did not happen ------------------------------------------
 class ConditionFailed(Exception):
-    """A conditional write found the table not as it expected; nothing was written."""
+    """A conditional write found the table not as it expected; nothing was written. ``item``: the
+    item as it was, when the write asked for it."""
+
+    def __init__(self, message: str = "", item: Mapping[str, Any] | None = None):
+        super().__init__(message)
+        self.item = item
 
 
 class AlreadyDone(ConditionFailed):
@@ -195,6 +213,15 @@ class LockHeld(ConditionFailed):
 
 class ActiveModelMoved(ConditionFailed):
     """The active model is not the one expected: another run switched it (lost compare-and-swap)."""
+
+
+class SequenceTaken(ConditionFailed):
+    """Another detection took the sequence number this one was decided with; ``loop`` is the loop
+    state now (decide again with its next number)."""
+
+    @property
+    def loop(self) -> "LoopState":
+        return _loop_state(self.item)
 
 
 # -- records -------------------------------------------------------------------------
@@ -215,6 +242,7 @@ class LoopState:
     training_version: str | None = None
     training_started_at: str | None = None
     training_owner: str | None = None
+    strays: Mapping[str, str] = field(default_factory=dict)  # version -> ARN the lock's run could not stop
     last_training_decision: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -280,6 +308,24 @@ class PendingDetection:
 
 
 @dataclass(frozen=True)
+class DetectionFailure:
+    """A detection that failed after its retries, listed until a later attempt detects it
+    (``labelloop replay --failed``). ``pending_cursor``: the image was waiting for a model and
+    failed as its replay; ``replayed_at``: a replay was started for this failure."""
+
+    detection_id: str
+    bucket: str | None = None
+    key: str | None = None
+    etag: str | None = None
+    version_id: str | None = None
+    reason: str | None = None
+    failed_at: str | None = None
+    pending_cursor: str | None = None
+    failures: int = 1
+    replayed_at: str | None = None
+
+
+@dataclass(frozen=True)
 class ReviewTask:
     """One human loop, from its start to its result (``result``: reason, policy, answers, label …)."""
 
@@ -289,6 +335,7 @@ class ReviewTask:
     image_uri: str
     started_at: str
     status: str = "open"
+    image_version: str | None = None  # the S3 version reviewed, and copied when the answer is accepted
     model_version: str | None = None
     reason: str = ""
     result: Mapping[str, Any] | None = None
@@ -395,6 +442,7 @@ def _loop_state(item: Mapping[str, Any] | None, day: str | None = None) -> LoopS
         training_version=item.get("training_version"),
         training_started_at=item.get("training_started_at"),
         training_owner=item.get("training_owner"),
+        strays=dict(item.get("strays") or {}),
         last_training_decision=item.get("last_training_decision") or {},
     )
 
@@ -416,6 +464,10 @@ def _detection(item: Mapping[str, Any]) -> DetectionRecord:
 
 def _pending(item: Mapping[str, Any]) -> PendingDetection:
     return PendingDetection(**_fields(PendingDetection, item), cursor=item["sk"])
+
+
+def _failure(item: Mapping[str, Any]) -> DetectionFailure:
+    return DetectionFailure(**_fields(DetectionFailure, item) | {"detection_id": _FAILED.part(item)})
 
 
 def _review(item: Mapping[str, Any]) -> ReviewTask:
@@ -449,8 +501,14 @@ class StateTable:
         return self._client or aws.client("dynamodb")
 
     # -- generic (this module only) ------------------------------------------------
+    def _call(self, operation: str, **kwargs: Any) -> dict:
+        """One DynamoDB call on this table, tried again while it fails transiently (a bounded number of times)."""
+        method = getattr(self._ddb, operation)
+        return backoff.retried(lambda: method(**kwargs), attempts=CALL_ATTEMPTS, base=CALL_BASE_DELAY,
+                               cap=CALL_MAX_DELAY)
+
     def _get(self, key: dict) -> dict | None:
-        return _plain(self._ddb.get_item(TableName=self.name, Key=key, ConsistentRead=True).get("Item"))
+        return _plain(self._call("get_item", TableName=self.name, Key=key, ConsistentRead=True).get("Item"))
 
     def _query(self, pk: str) -> list[dict]:
         """Every item of a partition, all pages."""
@@ -458,7 +516,7 @@ class StateTable:
                                   "KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": pk}}}
         items: list[dict] = []
         while True:
-            page = self._ddb.query(**kwargs)
+            page = self._call("query", **kwargs)
             items.extend(_plain(i) for i in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 return items
@@ -468,39 +526,60 @@ class StateTable:
         """Every item (or those a Scan's options select), all pages. Operator tools only."""
         kwargs: dict[str, Any] = {"TableName": self.name, **options}
         while True:
-            page = self._ddb.scan(**kwargs)
+            page = self._call("scan", **kwargs)
             yield from (_plain(i) for i in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _transact(self, items: list[dict]) -> None:
-        """Run a transaction; a failed condition on any item raises AlreadyDone."""
+    def _transact(self, items: list[dict], guards: Mapping[int, type[ConditionFailed]] | None = None) -> None:
+        """Run a transaction. A failed condition raises AlreadyDone, or ``guards[i]`` when item ``i``
+        is the first whose condition failed (with the item as it was, if the item asked for it)."""
         try:
-            self._ddb.transact_write_items(TransactItems=items)
-        except self._ddb.exceptions.TransactionCanceledException as exc:
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            if "ConditionalCheckFailed" in reasons:
-                raise AlreadyDone(", ".join(r or "None" for r in reasons)) from exc
-            raise
+            self._call("transact_write_items", TransactItems=items)
+        except ClientError as exc:
+            if not errors.guard_failed(exc):
+                raise
+            reasons = exc.response.get("CancellationReasons", [])
+            first = next(i for i, r in enumerate(reasons) if r.get("Code") == errors.GUARD_FAILED)
+            kind = (guards or {}).get(first, AlreadyDone)
+            raise kind(", ".join(errors.cancellation_reasons(exc)), _plain(reasons[first].get("Item"))) from exc
 
     def _put(self, key: dict, values: Mapping[str, Any]) -> dict:
         """A put of a new item (one that is there already fails the transaction: the work was done)."""
         return {"Put": {"TableName": self.name, "Item": key | _item(values),
                         "ConditionExpression": "attribute_not_exists(pk)"}}
 
-    def _add(self, key: dict, amounts: Mapping[str, int | float], sets: Mapping[str, Any] | None = None) -> dict:
-        names, values, adds, assigns = {}, {}, [], []
+    def _add(self, key: dict, amounts: Mapping[str, int | float], sets: Mapping[str, Any] | None = None,
+             removes: Iterable[str] = ()) -> dict:
+        """An update (in a transaction) that ADDs amounts, SETs values and REMOVEs attributes."""
+        names, values, adds, assigns, drops = {}, {}, [], [], []
         for i, (attr, amount) in enumerate(amounts.items()):
             names[f"#a{i}"], values[f":a{i}"] = attr, _ser.serialize(to_dynamo(amount))
             adds.append(f"#a{i} :a{i}")
         for i, (attr, value) in enumerate((sets or {}).items()):
             names[f"#s{i}"], values[f":s{i}"] = attr, _ser.serialize(to_dynamo(value))
             assigns.append(f"#s{i} = :s{i}")
+        for i, attr in enumerate(removes):
+            names[f"#r{i}"] = attr
+            drops.append(f"#r{i}")
         expression = " ".join(p for p in (f"ADD {', '.join(adds)}" if adds else "",
-                                          f"SET {', '.join(assigns)}" if assigns else "") if p)
-        return {"Update": {"TableName": self.name, "Key": key, "UpdateExpression": expression,
-                           "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
+                                          f"SET {', '.join(assigns)}" if assigns else "",
+                                          f"REMOVE {', '.join(drops)}" if drops else "") if p)
+        update = {"TableName": self.name, "Key": key, "UpdateExpression": expression, "ExpressionAttributeNames": names}
+        return {"Update": update | ({"ExpressionAttributeValues": values} if values else {})}
+
+    def _delete(self, key: dict) -> dict:
+        """A delete (in a transaction) of an item that may not exist."""
+        return {"Delete": {"TableName": self.name, "Key": key}}
+
+    def _days(self, *moves: tuple[str, Mapping[str, int]]) -> list[dict]:
+        """Updates of day counters, ``(day, {counter: amount})``; one per day (an item appears once in a transaction)."""
+        merged: dict[str, dict[str, int]] = {}
+        for day, counts in moves:
+            for name, amount in counts.items():
+                merged.setdefault(day, {})[name] = merged.get(day, {}).get(name, 0) + amount
+        return [self._add(_key(_DAY, day), counts) for day, counts in merged.items()]
 
     def _update(self, key: dict, sets: Mapping[str, Any], *, condition: str | None = None,
                 values: Mapping[str, Any] | None = None, removes: Iterable[str] = (),
@@ -525,8 +604,10 @@ class StateTable:
                 if token.startswith("#") and token not in names:
                     names[token] = token[1:]
         try:
-            return _plain(self._ddb.update_item(**kwargs)["Attributes"])
-        except self._ddb.exceptions.ConditionalCheckFailedException as exc:
+            return _plain(self._call("update_item", **kwargs)["Attributes"])
+        except ClientError as exc:
+            if aws.error_code(exc) != "ConditionalCheckFailedException":
+                raise
             raise conflict(condition) from exc
 
     # -- the whole table (operator tools, saved sandbox runs) ---------------------------
@@ -543,13 +624,8 @@ class StateTable:
 
     # -- loop state ----------------------------------------------------------
     def begin_detection(self) -> LoopState:
-        """One call: count this detection and read the active model and today's reviews."""
-        day = today()
-        response = self._ddb.update_item(
-            TableName=self.name, Key=_key(_LOOP), UpdateExpression="ADD detections :one",
-            ExpressionAttributeValues={":one": {"N": "1"}}, ReturnValues="ALL_NEW",
-        )
-        return _loop_state(_plain(response["Attributes"]), day)
+        """One read: the active model, the detections counted so far and today's reviews."""
+        return _loop_state(self._get(_key(_LOOP)))
 
     def loop(self) -> LoopState:
         return _loop_state(self._get(_key(_LOOP)))
@@ -561,35 +637,74 @@ class StateTable:
         return _loop_state(state), _dataset(state, (i for i in items if _LABEL_COUNT.matches(i)))
 
     # -- detections ------------------------------------------------------------
-    def record_detection(self, record: DetectionRecord, *, pending: bool = False) -> None:
-        """Write a detection once, with its day's outcome count. Raises AlreadyDone if it exists."""
+    # A classified image (its record has a ``sequence``) is counted in the same transaction that writes
+    # its record, so a duplicate or a retry counts nothing. ``exact``: the count must still be the one
+    # the decision was made with (``sequence - 1``), else SequenceTaken; without it, it is counted
+    # whatever the count is now (two detections may then share a number).
+    def record_detection(self, record: DetectionRecord, *, pending: bool = False, exact: bool = True) -> None:
+        """Write a detection once, with its day's outcome count. Raises AlreadyDone if it exists,
+        SequenceTaken if another detection took its number."""
         items = [
             self._put(_key(_DETECTION, record.detection_id), _attributes(record)),
-            self._add(_key(_DAY, record.detected_at[:10]), {f"outcome_{record.outcome}": 1}),
+            *self._days((record.detected_at[:10], {f"outcome_{record.outcome}": 1})),
         ]
         if pending:
-            items.append(self._put(_key(_PENDING, record.detected_at, record.detection_id), {
-                "detection_id": record.detection_id, "bucket": record.bucket, "key": record.key,
-                "etag": record.etag, "version_id": record.version_id}))
-        self._transact(items)
+            items.append(self._pending_item(record))
+        self._write_detection(items, record, exact)
 
-    def replace_pending(self, record: DetectionRecord, cursor: str) -> None:
+    def replace_pending(self, record: DetectionRecord, cursor: str, *, exact: bool = True) -> None:
         """A pending detection detected at last: overwrite the record, move the day's count, drop the
-        pending item. Raises AlreadyDone if it was replaced before."""
-        day, pending_day = record.detected_at[:10], cursor[:10]
-        counts = {f"outcome_{record.outcome}": 1, "replayed": 1}
-        if pending_day == day:  # one item may appear only once in a transaction
-            moves = [self._add(_key(_DAY, day), counts | {"outcome_pending": -1})]
-        else:
-            moves = [self._add(_key(_DAY, day), counts), self._add(_key(_DAY, pending_day), {"outcome_pending": -1})]
-        self._transact([
-            {"Put": {"TableName": self.name, "Item": _key(_DETECTION, record.detection_id) | _item(_attributes(record)),
-                     "ConditionExpression": "#o = :pending",
-                     "ExpressionAttributeNames": {"#o": "outcome"},
-                     "ExpressionAttributeValues": {":pending": {"S": "pending"}}}},
-            *moves,
+        pending item (and a failure of an earlier replay). Raises AlreadyDone if it was replaced before."""
+        self._write_detection([
+            self._replace(record, "pending"),
+            *self._days((record.detected_at[:10], {f"outcome_{record.outcome}": 1, "replayed": 1}),
+                        (cursor[:10], {"outcome_pending": -1})),
             {"Delete": {"TableName": self.name, "Key": _key(_PENDING, *cursor.split("#", 1))}},
-        ])
+            self._delete(_key(_FAILED, record.detection_id)),
+        ], record, exact)
+
+    def replace_failed(self, record: DetectionRecord, failed: DetectionRecord, *, pending: bool = False,
+                       exact: bool = True) -> None:
+        """A failed detection done at last (its event redelivered, or replayed): overwrite the record,
+        move the failure's count to this outcome, drop it from the failed. Raises AlreadyDone if it is
+        not failed (any more)."""
+        items = [
+            self._replace(record, "failed"),
+            *self._days((record.detected_at[:10], {f"outcome_{record.outcome}": 1}),
+                        (failed.detected_at[:10], {"outcome_failed": -1})),
+            self._delete(_key(_FAILED, record.detection_id)),
+        ]
+        if pending:
+            items.append(self._pending_item(record))
+        self._write_detection(items, record, exact)
+
+    def _replace(self, record: DetectionRecord, outcome: str) -> dict:
+        """A put of the record over one whose outcome is ``outcome``."""
+        return {"Put": {"TableName": self.name, "Item": _key(_DETECTION, record.detection_id) | _item(_attributes(record)),
+                        "ConditionExpression": "#o = :was", "ExpressionAttributeNames": {"#o": "outcome"},
+                        "ExpressionAttributeValues": {":was": {"S": outcome}}}}
+
+    def _pending_item(self, record: DetectionRecord) -> dict:
+        return self._put(_key(_PENDING, record.detected_at, record.detection_id), {
+            "detection_id": record.detection_id, "bucket": record.bucket, "key": record.key,
+            "etag": record.etag, "version_id": record.version_id})
+
+    def _write_detection(self, items: list[dict], record: DetectionRecord, exact: bool) -> None:
+        """The transaction, with the record's count in the detection sequence last (a duplicate says AlreadyDone first)."""
+        if record.sequence is None:
+            self._transact(items)
+            return
+        if not exact:
+            self._transact([*items, self._add(_key(_LOOP), {"detections": 1})])
+            return
+        previous = record.sequence - 1
+        count = {"Update": {
+            "TableName": self.name, "Key": _key(_LOOP), "UpdateExpression": "SET #d = :n",
+            "ConditionExpression": "#d = :p" if previous else "attribute_not_exists(#d) OR #d = :p",
+            "ExpressionAttributeNames": {"#d": "detections"},
+            "ExpressionAttributeValues": {":n": {"N": str(record.sequence)}, ":p": {"N": str(previous)}},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
+        self._transact([*items, count], {len(items): SequenceTaken})
 
     def pending(self) -> list[PendingDetection]:
         return [_pending(i) for i in self._query(_PENDING.partition)]
@@ -597,24 +712,60 @@ class StateTable:
     def pending_page(self, after: str | None, limit: int) -> list[PendingDetection]:
         """Up to ``limit`` pending detections after the cursor ``after``, oldest first."""
         values = {":pk": {"S": _PENDING.partition}, **({":after": {"S": after}} if after else {})}
-        page = self._ddb.query(TableName=self.name, ConsistentRead=True, Limit=limit, ExpressionAttributeValues=values,
-                               KeyConditionExpression="pk = :pk" + (" AND sk > :after" if after else ""))
+        page = self._call("query", TableName=self.name, ConsistentRead=True, Limit=limit,
+                          ExpressionAttributeValues=values,
+                          KeyConditionExpression="pk = :pk" + (" AND sk > :after" if after else ""))
         return [_pending(_plain(i)) for i in page.get("Items", [])]
 
     def detection(self, detection_id: str) -> DetectionRecord | None:
         item = self._get(_key(_DETECTION, detection_id))
         return None if item is None else _detection(item)
 
-    def note_detection_failure(self, record: DetectionRecord) -> None:
-        """Record a failed detection once (a retried failure does not count twice); an image detected
-        before (a later step, the review start, failed) keeps its record and has the failure noted on it."""
+    def note_detection_failure(self, record: DetectionRecord, *, pending_cursor: str | None = None) -> str:
+        """Record a failed detection and list it among the failed (``failed_detections``). Returns
+        "recorded" (counted as failed on its day), "failed again" (a failed detection failed once
+        more: counted once) or "noted" (an image detected before — a later step, the review start,
+        failed; or waiting for a model — keeps its record and has the failure noted on it)."""
+        what = {"bucket": record.bucket, "key": record.key, "etag": record.etag, "version_id": record.version_id,
+                "reason": record.reason, "failed_at": record.detected_at, "pending_cursor": pending_cursor}
+        failure = self._add(_key(_FAILED, record.detection_id), {"failures": 1},
+                            {k: v for k, v in what.items() if v is not None}, removes=("replayed_at",))
         try:
-            self.record_detection(record)
+            self._transact([self._put(_key(_DETECTION, record.detection_id), _attributes(record)),
+                            *self._days((record.detected_at[:10], {"outcome_failed": 1})), failure])
+            return "recorded"
         except AlreadyDone:
             existing = self.detection(record.detection_id)
-            if existing is not None and existing.outcome != "failed":
-                self._update(_key(_DETECTION, record.detection_id),
-                             {"failure": record.reason, "failed_at": record.detected_at})
+        again = existing is not None and existing.outcome == "failed"
+        noted = {"reason": record.reason} if again else {"failure": record.reason, "failed_at": record.detected_at}
+        self._transact([self._add(_key(_DETECTION, record.detection_id), {}, noted), failure])
+        return "failed again" if again else "noted"
+
+    def failed_detections(self) -> list[DetectionFailure]:
+        """Every detection that failed and was not done since, oldest failure first (one query, no scan)."""
+        return sorted((_failure(i) for i in self._query(_FAILED.partition)), key=lambda f: f.failed_at or "")
+
+    def claim_failed(self, detection_id: str, stale_before: str) -> bool:
+        """Mark a failure as being replayed; False if it is not failed any more, or a replay started
+        after ``stale_before`` is still under way."""
+        try:
+            self._update(_key(_FAILED, detection_id), {"replayed_at": now_iso()},
+                         condition="attribute_exists(pk) AND (attribute_not_exists(replayed_at) "
+                                   "OR replayed_at < :stale)", values={":stale": stale_before})
+            return True
+        except ConditionFailed:
+            return False
+
+    def unclaim_failed(self, detection_id: str) -> None:
+        """A replay that could not be started: the failure is to replay again."""
+        try:
+            self._update(_key(_FAILED, detection_id), {}, condition="attribute_exists(pk)", removes=("replayed_at",))
+        except ConditionFailed:
+            pass  # done meanwhile
+
+    def clear_failure(self, detection_id: str) -> None:
+        """A failed detection found done (a redelivery had nothing left to do): no longer listed as failed."""
+        self._call("delete_item", TableName=self.name, Key=_key(_FAILED, detection_id))
 
     def detections(self) -> Iterator[DetectionRecord]:
         """Every detection record (for export and backtests; not on any hot path)."""
@@ -627,13 +778,15 @@ class StateTable:
 
     # -- human loops -------------------------------------------------------------
     def record_review_started(self, task: ReviewTask) -> None:
-        """The human loop, the day's review count and the detection's link, once. Raises AlreadyDone."""
+        """The human loop, the day's review count and the detection's link, once (a failure of an
+        earlier start is no longer listed). Raises AlreadyDone."""
         day = task.started_at[:10]
         self._transact([
             self._put(_key(_REVIEW, task.name), _attributes(task)),
             self._add(_key(_LOOP), {f"reviews_{day}": 1, "open_reviews": 1}),
             self._add(_key(_DAY, day), {f"reviews_started_{task.purpose}": 1}),
             self._add(_key(_DETECTION, task.detection_id), {}, {"human_loop": task.name, "review_status": "open"}),
+            self._delete(_key(_FAILED, task.detection_id)),  # a failed start done at last
         ])
 
     def review(self, name: str) -> ReviewTask | None:
@@ -715,16 +868,18 @@ class StateTable:
             condition += " OR training_started_at < :stale"
             values[":stale"] = {"S": stale_before}
         try:
-            item = self._ddb.update_item(
-                TableName=self.name, Key=_key(_LOOP),
+            item = self._call(
+                "update_item", TableName=self.name, Key=_key(_LOOP),
                 UpdateExpression="SET training_owner = :o, training_started_at = :t, last_training_decision = :d "
-                                 "REMOVE training_version ADD versions :one",
+                                 "REMOVE training_version, strays ADD versions :one",
                 ConditionExpression=condition,
                 ExpressionAttributeValues={":o": {"S": owner}, ":t": {"S": at}, ":one": {"N": "1"}, **values,
                                            ":d": _ser.serialize(to_dynamo(dict(decision) | {"at": at}))},
                 ReturnValues="ALL_NEW",
             )
-        except self._ddb.exceptions.ConditionalCheckFailedException as exc:
+        except ClientError as exc:
+            if aws.error_code(exc) != "ConditionalCheckFailedException":
+                raise
             raise LockHeld("a training holds the lock") from exc
         return f"v{int(_plain(item['Attributes'])['versions'])}"
 
@@ -739,10 +894,21 @@ class StateTable:
     def release_training_lock(self, owner: str) -> bool:
         try:
             self._update(_key(_LOOP), {}, condition="training_owner = :o", values={":o": owner},
-                         removes=("training_owner", "training_version", "training_started_at"), conflict=LockHeld)
+                         removes=("training_owner", "training_version", "training_started_at", "strays"),
+                         conflict=LockHeld)
             return True
         except LockHeld:
             return False  # already released (a retried cleanup) or taken by another run
+
+    def keep_lock_for_strays(self, owner: str, strays: Mapping[str, str]) -> bool:
+        """The run ends with models it could not stop (version -> ARN): its lock stays, naming them, until
+        a later run has stopped them. False if the lock is not this run's."""
+        try:
+            self._update(_key(_LOOP), {"strays": dict(strays)}, condition="training_owner = :o",
+                         values={":o": owner}, conflict=LockHeld)
+            return True
+        except LockHeld:
+            return False
 
     def switch_active(self, version: str, arn: str, f1: float | None, expected_version: str | None) -> dict:
         """Compare-and-swap the active model pointer; raises ActiveModelMoved if it moved since

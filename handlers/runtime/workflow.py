@@ -5,7 +5,8 @@ A Lambda task selects ``{"value": <the function's return value>}`` and writes
 it at ``$.<result>``; the tasks after it receive the whole state (read through
 :class:`RunState`) or a payload built and read here. The definition builders
 (``components/state_machines.py``) write these paths, the handlers read them,
-and the CLI reads the same results from an execution's history.
+and the CLI reads the same results from an execution's history. A payload
+without a field the contract names is refused with an error naming the field.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Mapping
+
+from .events import UnrecognisedEvent, require
 
 VALUE = "value"
 EXECUTION_ID = "$$.Execution.Id"
@@ -66,9 +69,10 @@ DETECTION_TASKS = (DETECT, START_REVIEW, RECORD_FAILURE)
 
 @dataclass(frozen=True)
 class FailedDetection:
-    """What RecordFailure receives: the execution's input and the error that ended it."""
+    """What RecordFailure receives: the execution's input (whatever it was: the event that could
+    not be detected) and the error that ended it."""
 
-    input: Mapping[str, Any]
+    input: Any
     error: Mapping[str, Any]
 
     @staticmethod
@@ -76,8 +80,28 @@ class FailedDetection:
         return {"input.$": EXECUTION_INPUT, "error.$": ERROR.path}
 
     @classmethod
-    def from_event(cls, event: Mapping[str, Any]) -> "FailedDetection":
-        return cls(event.get("input") or {}, event.get("error") or {})
+    def from_event(cls, event: Any) -> "FailedDetection":
+        """Never refuses: a failure is recorded whatever reached the task."""
+        event = event if isinstance(event, Mapping) else {"input": event}
+        error = event.get("error")
+        return cls(event.get("input"), error if isinstance(error, Mapping) else {"Cause": str(error or "")})
+
+    @property
+    def error_name(self) -> str:
+        return str(self.error.get("Error") or "Unknown")
+
+    @property
+    def cause(self) -> str:
+        return str(self.error.get("Cause") or "")[:1000]
+
+
+def detection_input(bucket: str, key: str, etag: str | None, version_id: str | None, *, reason: str,
+                    size: int | None = None, pending_cursor: str | None = None) -> dict[str, Any]:
+    """The detection workflow's input for one image started by labelloop itself (a replay, one record of
+    an event with several): the direct form ``events.object_events`` reads."""
+    values = {"bucket": bucket, "key": key, "etag": etag, "version_id": version_id, "size": size,
+              "reason": reason, "pending_cursor": pending_cursor}
+    return {name: value for name, value in values.items() if value is not None}
 
 
 # -- the lifecycle workflow (Standard): input is lifecycle_input(trigger) or rollback_input() -------
@@ -97,6 +121,8 @@ def rollback_input() -> dict[str, str]:
 
 
 RUN = Slot("run")  # the Init state: {"owner": the execution's id, "lock_seconds": …}
+STRAYS = Result("strays")  # models found running that should not (stopped), before anything else
+STRAYS_ERROR = Slot("strays_error")  # StopStrays failed: the run goes on, the function's alarm tells
 CHECK = Result("check")
 MANIFEST = Result("manifest")
 TRAINING = Result("training")
@@ -111,6 +137,7 @@ OUTCOME = Result("outcome")  # a Pass state per ending writes one of Outcome
 FINISH = Result("finish")
 FINISH_ERROR = Slot("finish_error")
 
+STOP_STRAYS = Task("StopStrays", "stop_strays", STRAYS)
 CHECK_TRAINING = Task("CheckTraining", "training_check", CHECK)
 BUILD_MANIFEST = Task("BuildManifest", "build_manifest", MANIFEST)
 START_TRAINING = Task("StartTraining", "start_training", TRAINING)
@@ -123,10 +150,10 @@ SWITCH_MODEL = Task("Switch", "switch_model", SWITCH)
 STOP_PREVIOUS = Task("StopPrevious", "stop_model", STOP)
 REPLAY_PENDING = Task("ReplayPending", "replay_pending", REPLAY)
 FINISH_RUN = Task("Finish", "finish_run", FINISH)
-LIFECYCLE_TASKS = (CHECK_TRAINING, BUILD_MANIFEST, START_TRAINING, POLL_TRAINING, EVALUATE, PREPARE_ROLLBACK,
+LIFECYCLE_TASKS = (STOP_STRAYS, CHECK_TRAINING, BUILD_MANIFEST, START_TRAINING, POLL_TRAINING, EVALUATE, PREPARE_ROLLBACK,
                    START_MODEL, POLL_START, SWITCH_MODEL, STOP_PREVIOUS, REPLAY_PENDING, FINISH_RUN)
 
-SLOTS = (DETECTION, REVIEW, FAILURE, ERROR, RUN, CHECK, MANIFEST, TRAINING, POLL, CANDIDATE, START, SWITCH, STOP,
+SLOTS = (DETECTION, REVIEW, FAILURE, ERROR, RUN, STRAYS, STRAYS_ERROR, CHECK, MANIFEST, TRAINING, POLL, CANDIDATE, START, SWITCH, STOP,
          STOP_ERROR, REPLAY, OUTCOME, FINISH, FINISH_ERROR)
 
 
@@ -160,7 +187,9 @@ class PollRequest:
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> "PollRequest":
-        return cls(event["version"], event["phase"], event["since"], int(event["max_wait_seconds"]))
+        fields = (require(event, name, "the poll request") for name in ("version", "phase", "since", "max_wait_seconds"))
+        version, phase, since, max_wait = fields
+        return cls(version, phase, since, int(max_wait))
 
 
 def _result(result: Result) -> property:
@@ -184,16 +213,20 @@ class RunState:
 
     @property
     def owner(self) -> str:
-        return self.state[RUN.name]["owner"]
+        run = self.state.get(RUN.name)
+        if not isinstance(run, Mapping):
+            raise UnrecognisedEvent(f"the lifecycle state has no {RUN.name} (its Init state writes it)")
+        return run.get("owner")
 
     @property
     def lock_seconds(self) -> int | None:
-        return self.state[RUN.name].get("lock_seconds")
+        return (self.state.get(RUN.name) or {}).get("lock_seconds")
 
     @property
     def trigger(self) -> str:
         return self.state.get(TRIGGER, "schedule")
 
+    strays = _result(STRAYS)
     check = _result(CHECK)
     manifest = _result(MANIFEST)
     training = _result(TRAINING)
@@ -214,3 +247,7 @@ class RunState:
     @property
     def stop_error(self) -> dict[str, Any]:
         return self.state.get(STOP_ERROR.name) or {}
+
+    @property
+    def strays_error(self) -> dict[str, Any]:
+        return self.state.get(STRAYS_ERROR.name) or {}
