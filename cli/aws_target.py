@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from components.naming import PROJECT, Naming
+
 from .errors import UsageError
 from .pulumi_stack import OUTPUTS, expected, output_policies, stack_outputs
 from .target import NO_TARGET, OPTIONS, Target
@@ -66,6 +68,22 @@ class AwsTarget(Target):
         # checking later writes (console, AWS CLI).
         self.ssm.put_parameter(Name=self.parameter_path + name, Value=value, Type="String", Overwrite=True,
                                Description=spec.description[:1024], AllowedPattern=spec.allowed_pattern)
+
+    def detection_machine(self, explicit: str | None = None) -> str:
+        """Given, or the stack's detection state machine next to its lifecycle one (both named by
+        ``components.naming``)."""
+        if explicit:
+            return explicit
+        prefix, _, name = self.lifecycle_arn.rpartition(":")
+        stack = name.removeprefix(f"{PROJECT}-").removesuffix("-lifecycle")
+        if not prefix or stack == name or not stack:
+            raise UsageError(f"{self.lifecycle_arn} is not a labelloop lifecycle state machine; pass --detection-arn "
+                             "(stack output detectionStateMachineArn)")
+        return f"{prefix}:{Naming(stack).state_machine('detection')}"
+
+    def start_detection(self, machine: str, name: str, payload: dict) -> bool:
+        self.stepfunctions.start_execution(stateMachineArn=machine, name=name, input=json.dumps(payload))
+        return False  # Express executions run on; their results are read from the state table
 
     def start_lifecycle(self, payload: dict, what: str, announce: Callable[[str], None]) -> str:
         machine = self.lifecycle_arn  # a missing name is the first thing to fix, before region or credentials

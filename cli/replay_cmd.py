@@ -16,15 +16,12 @@ sandbox run they run to their end on this machine and the run is saved.
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime, timedelta, timezone
 
-from components.naming import Naming
 from handlers.runtime.ids import execution_name
 from handlers.runtime.workflow import detection_input
 
-from .errors import UsageError
 from .tables import format_table, print_json
 from .target import add_target_arguments, open_target
 
@@ -54,18 +51,8 @@ def register(sub) -> None:
     parser.set_defaults(run=run)
 
 
-def detection_arn(lifecycle_arn: str) -> str:
-    """The stack's detection state machine, next to its lifecycle one (``components.naming`` names both)."""
-    prefix, _, name = lifecycle_arn.rpartition(":")
-    stack = name.removeprefix("labelloop-").removesuffix("-lifecycle")
-    if not prefix or stack == name or not stack:
-        raise UsageError(f"{lifecycle_arn} is not a labelloop lifecycle state machine; pass --detection-arn "
-                         "(stack output detectionStateMachineArn)")
-    return f"{prefix}:{Naming(stack).state_machine('detection')}"
-
-
 def replay_failed(target, machine: str, *, wait: float) -> dict:
-    table, sfn = target.table(), target.stepfunctions
+    table, settled = target.table(), True
     stale = (datetime.now(timezone.utc) - timedelta(seconds=CLAIM_SECONDS)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     started, in_flight = [], []
     for failure in table.failed_detections():
@@ -75,16 +62,12 @@ def replay_failed(target, machine: str, *, wait: float) -> dict:
         payload = detection_input(failure.bucket, failure.key, failure.etag, failure.version_id,
                                   reason="replay of a failed detection", pending_cursor=failure.pending_cursor)
         try:
-            sfn.start_execution(stateMachineArn=machine, name=execution_name(STARTED_BY, failure.detection_id),
-                                input=json.dumps(payload))
+            settled &= target.start_detection(machine, execution_name(STARTED_BY, failure.detection_id), payload)
         except Exception:
             table.unclaim_failed(failure.detection_id)
             raise
         started.append(failure)
-    if target.stack is not None:  # a sandbox: the detections ran as they started; deliver what they caused
-        target.stack.wait_for_executions()
-        target.stack.pump()
-    rows = watch(table, started, wait) + [_row(f, "already being replayed") for f in in_flight]
+    rows = watch(table, started, 0.0 if settled else wait) + [_row(f, "already being replayed") for f in in_flight]
     counts = {state: sum(1 for r in rows if r["state"] == state)
               for state in ("detected", "failed again", "running", "already being replayed")}
     return {"target": target.description, "replayed": len(started), "detected": counts["detected"],
@@ -121,10 +104,9 @@ def _row(failure, state: str, result: str | None = None, outcome: str | None = N
 
 
 def run(args) -> int:
-    with open_target(args, write=True) as target:
-        machine = args.detection_arn or detection_arn(target.lifecycle_arn)
-        wait = 0.0 if args.no_wait or target.kind == "sandbox" else float(args.timeout)
-        result = replay_failed(target, machine, wait=wait)
+    with open_target(args) as target:
+        machine = target.detection_machine(args.detection_arn)  # first: a sandbox is restored for the change
+        result = replay_failed(target, machine, wait=0.0 if args.no_wait else float(args.timeout))
     if args.json:
         print_json(result)
     else:

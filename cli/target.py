@@ -90,6 +90,15 @@ class Target(ABC):
         """Start the lifecycle state machine with ``payload`` (``what``: ``train``, ``rollback``) and
         return the execution's ARN; ``announce(arn)`` when the run goes on after this returns."""
 
+    @abstractmethod
+    def detection_machine(self, explicit: str | None = None) -> str:
+        """The detection state machine's ARN (``explicit``: given by the operator)."""
+
+    @abstractmethod
+    def start_detection(self, machine: str, name: str, payload: dict) -> bool:
+        """Start one detection execution; True when it has run to its end by the time this returns
+        (nothing to watch), False when it goes on asynchronously."""
+
     def parameter_modified(self, parameter: dict) -> str | None:
         """When a parameter (as ``GetParametersByPath`` returns it) last changed, as ISO time."""
         modified = parameter.get("LastModifiedDate")

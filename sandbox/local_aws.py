@@ -279,9 +279,9 @@ class LocalStack:
             raise LambdaFailed(target, payload)
         return payload
 
-    def start_execution(self, machine: str, payload: Mapping[str, Any]) -> str:
+    def start_execution(self, machine: str, payload: Mapping[str, Any], name: str | None = None) -> str:
         arn = self.client("stepfunctions").start_execution(
-            stateMachineArn=self.state_machines[machine], name=uuid.uuid4().hex, input=json.dumps(payload),
+            stateMachineArn=self.state_machines[machine], name=name or uuid.uuid4().hex, input=json.dumps(payload),
         )["executionArn"]
         self._executions.append(arn)
         if self.serial:

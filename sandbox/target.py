@@ -81,6 +81,16 @@ class SandboxTarget(Target):
         # Runs to its end before returning: on the sandbox's simulated clock a training takes seconds.
         return self._restored().run_lifecycle(payload)["executionArn"]
 
+    def detection_machine(self, explicit: str | None = None) -> str:
+        return self._restored().state_machines["detection"]
+
+    def start_detection(self, machine: str, name: str, payload: dict) -> bool:
+        stack = self._restored()
+        stack.start_execution("detection", payload, name=name)
+        stack.wait_for_executions()
+        stack.pump()  # what the detection caused (a review's start, its events), as on AWS
+        return True
+
     @property
     def truth(self) -> dict[str, str]:
         return dict(self.state.get("truth") or {})

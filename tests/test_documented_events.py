@@ -57,7 +57,7 @@ def test_documented_eventbridge_events_read_as_their_objects():
         "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e", 5, True, "PutObject")]
     assert list(object_events(deleted)) == [ObjectEvent(
         "b", "images_labeled_by_folder/cat/example-key.png", "d41d8cd98f00b204e9800998ecf8427e",
-        "1QW9g1Z99LUNbvaaYVpW9xDlOLU.qxgF", None, False, "DeleteObject")]
+        "1QW9g1Z99LUNbvaaYVpW9xDlOLU.qxgF", None, False, "DeleteObject", "Delete Marker Created")]
 
 
 @pytest.mark.parametrize("fixture, key", [

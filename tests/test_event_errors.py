@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import state_support
-from stack_support import UNSURE, fresh, invocations_of, record_of, shared_stack, upload  # noqa: F401 (fixture)
+from stack_support import UNSURE, fresh, invocations_of, record_of, upload
 
 from handlers.detection_failed import record_failure
 from handlers.runtime import context

@@ -13,7 +13,6 @@ from stack_support import (
     fresh,
     notification_event,
     record_of,
-    shared_stack,  # noqa: F401  (fixture)
     upload,
 )
 
@@ -21,7 +20,7 @@ from handlers.runtime import context
 
 
 @pytest.fixture
-def st(shared_stack):  # noqa: F811  (the imported fixture)
+def st(shared_stack):
     fresh(shared_stack)
     return shared_stack
 

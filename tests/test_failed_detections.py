@@ -9,15 +9,16 @@ import json
 
 import pytest
 from cli_support import cli, cli_json, cli_json_code
-from stack_support import CONFIDENT, UNSURE, fresh, record_of, shared_stack, upload  # noqa: F401 (fixture)
+from stack_support import CONFIDENT, UNSURE, fresh, record_of, upload
 
 from cli import replay_cmd
+from cli.aws_target import aws_target
 from handlers.runtime import context
 from handlers.runtime.state import today
 
 
 @pytest.fixture
-def st(shared_stack):  # noqa: F811  (the imported fixture)
+def st(shared_stack):
     fresh(shared_stack)
     for failure in context.table().failed_detections():  # what earlier tests left failed
         context.table().clear_failure(failure.detection_id)
@@ -129,7 +130,7 @@ def test_a_replay_under_way_is_not_started_again(capsys, st, target):
 def test_replay_needs_the_failed_flag_and_names_the_detection_machine(capsys, target):
     with pytest.raises(SystemExit):
         cli(capsys, "replay", *target)
-    assert replay_cmd.detection_arn("arn:aws:states:eu-west-1:1:stateMachine:labelloop-prod-eu-lifecycle") == \
-        "arn:aws:states:eu-west-1:1:stateMachine:labelloop-prod-eu-detection"
+    prod = aws_target(None, {"lifecycle_arn": "arn:aws:states:eu-west-1:1:stateMachine:labelloop-prod-eu-lifecycle"}, ())
+    assert prod.detection_machine() == "arn:aws:states:eu-west-1:1:stateMachine:labelloop-prod-eu-detection"
     code, _, err = cli(capsys, "replay", "--failed", "--table", "t", "--lifecycle-arn", "arn:aws:states:x:1:stateMachine:other")
     assert code == 2 and "--detection-arn" in err

@@ -78,10 +78,10 @@ def test_two_executions_of_one_image_at_once_record_count_and_review_it_once(mon
         table_type = type(context.table())
         replace_pending, concurrent, results = table_type.replace_pending, [events[UNSURE_KEY]], []
 
-        def the_other_finishes_first(table, record, cursor):
+        def the_other_finishes_first(table, record, cursor, **options):
             if concurrent:  # the concurrent execution of the same image writes in between
                 results.append(run_detect(concurrent.pop()))
-            return replace_pending(table, record, cursor)
+            return replace_pending(table, record, cursor, **options)
 
         def run_detect(event):
             return detect_module.detect(next(object_events(event)), event["pending_cursor"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli_support import cli_json, run_copy, saved_run  # noqa: F401 (fixtures)
+from cli_support import cli_json
 
 from handlers.runtime import context
 from sandbox.saved import restore

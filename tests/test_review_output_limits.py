@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from stack_support import fresh, open_review, output_document, shared_stack, write_output  # noqa: F401 (fixture)
+from stack_support import fresh, open_review, output_document, write_output
 
 from handlers.review_output import MAX_OUTPUT_BYTES
 from handlers.runtime import context
@@ -15,7 +15,7 @@ from handlers.runtime.state import today
 
 
 @pytest.fixture
-def st(shared_stack):  # noqa: F811  (the imported fixture)
+def st(shared_stack):
     fresh(shared_stack)
     return shared_stack
 

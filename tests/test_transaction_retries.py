@@ -19,7 +19,6 @@ from stack_support import (
     invocations_of,
     output_document,
     record_of,
-    shared_stack,  # noqa: F401  (fixture)
     upload,
     write_output,
 )
