@@ -9,6 +9,7 @@ import json
 
 import pytest
 from cli_support import cli, cli_json, cli_json_code
+from lifecycle_support import wait_for_detections
 from stack_support import CONFIDENT, UNSURE, fresh, record_of, upload
 
 from cli import replay_cmd
@@ -86,7 +87,7 @@ def test_replay_failed_on_a_stack_detects_each_failure_once(capsys, st, target):
     for key in keys:
         fail(st, key, UNSURE if key.endswith("2.png") else CONFIDENT)
     result = cli_json(capsys, "replay", "--failed", *target)
-    st.wait_for_executions()
+    wait_for_detections(st)  # the CLI returns once each image is detected; a review may still be starting
     assert (result["replayed"], result["detected"], result["failed_again"], result["still_running"]) == (3, 3, 0, 0)
     assert {r["key"]: r["outcome"] for r in result["detections"]} == {
         keys[0]: "confident", keys[1]: "confident", keys[2]: "to_training"}
