@@ -5,10 +5,8 @@ a delete event's check; each ends as if nothing had failed, in one invocation.""
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
-from botocore.exceptions import ClientError
+from fault_support import failing, first
 from stack_support import (
     eventbridge_event,
     fresh,
@@ -22,7 +20,7 @@ from stack_support import (
 from components.functions import FUNCTIONS
 from components.observability import SUMMARY
 from components.triggers import bucket_triggers, parameter_trigger
-from handlers.runtime import aws, backoff, context, lambda_entry
+from handlers.runtime import context, lambda_entry
 from sandbox.local_aws import LambdaFailed
 
 # EventBridge → Lambda targets (the state machines' tasks are retried by their state machines).
@@ -34,31 +32,6 @@ ASYNC_TARGETS = {t.target for t in [*bucket_triggers("bucket"), parameter_trigge
 def st(shared_stack):
     fresh(shared_stack)
     return shared_stack
-
-
-@pytest.fixture
-def waits(monkeypatch):
-    slept: list[float] = []
-    monkeypatch.setattr(backoff, "sleep", slept.append)
-    return slept
-
-
-@contextlib.contextmanager
-def failing(service: str, operation: str, code: str, times: int):
-    """The next ``times`` calls of ``operation`` fail with ``code``; yields the calls seen."""
-    seen = [0]
-    client = aws.client(service)
-
-    def fail(**_):
-        seen[0] += 1
-        if seen[0] <= times:
-            raise ClientError({"Error": {"Code": code, "Message": f"simulated {code}"}}, operation)
-
-    client.meta.events.register(f"before-call.{service}.{operation}", fail)
-    try:
-        yield seen
-    finally:
-        client.meta.events.unregister(f"before-call.{service}.{operation}", fail)
 
 
 def handler_of(key: str):
@@ -78,7 +51,7 @@ def test_every_asynchronously_invoked_function_retries_transient_errors_within_i
 def test_a_throttled_copy_into_the_training_data_is_retried_in_the_invocation(st, waits):
     _, loop = open_review(st, "images_for_detection/async/copy.png")
     before = len(invocations_of(st, "review_output"))
-    with failing("s3", "CopyObject", "SlowDown", times=3) as seen:
+    with failing("s3", "CopyObject", "SlowDown", first(3)) as seen:
         write_output(st, loop, output_document(st, loop, ["dog"]))
     assert seen == [4] and len(waits) == 3
     assert len(invocations_of(st, "review_output")) == before + 1  # no invocation failed
@@ -89,7 +62,7 @@ def test_a_throttled_copy_into_the_training_data_is_retried_in_the_invocation(st
 def test_a_server_error_on_a_delete_event_is_retried_in_the_invocation(st, waits):
     key = "images_labeled_by_folder/cat/async-deleted.png"
     st.deliver("training_data", eventbridge_event(st.bucket, key, "e1"))
-    with failing("s3", "HeadObject", "InternalError", times=2) as seen:
+    with failing("s3", "HeadObject", "InternalError", first(2)) as seen:
         result = st.deliver("training_data", eventbridge_event(st.bucket, key, "e1", created=False))
     assert seen == [3] and len(waits) == 2
     assert result == [{"key": key, "label": "cat", "counted": True, "reason": ""}]
@@ -97,6 +70,6 @@ def test_a_server_error_on_a_delete_event_is_retried_in_the_invocation(st, waits
 
 def test_a_final_error_fails_the_invocation_at_once(st, waits):
     _, loop = open_review(st, "images_for_detection/async/denied.png")
-    with failing("s3", "CopyObject", "AccessDenied", times=1) as seen, pytest.raises(LambdaFailed):
+    with failing("s3", "CopyObject", "AccessDenied", first(1)) as seen, pytest.raises(LambdaFailed):
         write_output(st, loop, output_document(st, loop, ["dog"]))
     assert seen == [1] and waits == []

@@ -9,17 +9,12 @@ import contextlib
 import json
 
 import pytest
-from botocore.exceptions import ClientError
+from fault_support import failing
 from lifecycle_support import deploy_first, lifecycle_stack, loop, output, seed
 
-from handlers.runtime import aws, backoff, context, state
+from handlers.runtime import context, state
 
-
-@pytest.fixture(autouse=True)
-def waits(monkeypatch):
-    slept: list[float] = []
-    monkeypatch.setattr(backoff, "sleep", slept.append)
-    return slept
+pytestmark = pytest.mark.usefixtures("waits")  # the functions' own retries do not sleep
 
 
 @contextlib.contextmanager
@@ -27,21 +22,17 @@ def write_throttled(pk: str, attribute: str, after=lambda: True):
     """The first UpdateItem of item ``pk`` that names ``attribute`` (once ``after()``) is throttled on every
     one of its attempts (so the task fails); the task's retry writes it. Yields the attempts refused."""
     refused = [0]
-    ddb = aws.client("dynamodb")
 
-    def throttle(params, **_):
+    def fails(_, params) -> bool:
         body = json.loads(params["body"])
-        if body["Key"]["pk"]["S"] == pk and attribute in json.dumps(body) and refused[0] < state.CALL_ATTEMPTS \
-                and after():
+        hit = refused[0] < state.CALL_ATTEMPTS and body["Key"]["pk"]["S"] == pk and attribute in json.dumps(body)
+        if hit and after():
             refused[0] += 1
-            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "simulated"}},
-                              "UpdateItem")
+            return True
+        return False
 
-    ddb.meta.events.register("before-call.dynamodb.UpdateItem", throttle)
-    try:
+    with failing("dynamodb", "UpdateItem", "ProvisionedThroughputExceededException", fails):
         yield refused
-    finally:
-        ddb.meta.events.unregister("before-call.dynamodb.UpdateItem", throttle)
 
 
 def test_a_switch_retried_after_its_swap_applied_promotes_and_stops_the_previous_model():

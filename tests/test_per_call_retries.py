@@ -5,44 +5,16 @@ transient fault on every call of its kind, or on one page."""
 
 from __future__ import annotations
 
-import contextlib
-
-import pytest
-from botocore.exceptions import ClientError
+from fault_support import every_first_attempt, failing
 from lifecycle_support import deploy_first, lifecycle_stack, seed
 from stack_support import CONFIDENT, activate_model, deactivate_model, local_stack, notification_event, upload
 
 from handlers import detect
 from handlers.lifecycle import manifest, replay, strays
-from handlers.runtime import aws, backoff, context
+from handlers.runtime import context
 from handlers.runtime.events import object_events
 
 OWNER = "arn:aws:states:us-east-1:123456789012:execution:lifecycle:run-1"
-
-
-@pytest.fixture
-def waits(monkeypatch):
-    slept: list[float] = []
-    monkeypatch.setattr(backoff, "sleep", slept.append)
-    return slept
-
-
-@contextlib.contextmanager
-def each_call_fails_once(service: str, operation: str, code: str):
-    """Every other call of ``operation`` fails with ``code``: each call's first attempt; yields the attempts."""
-    attempts = [0]
-    client = aws.client(service)
-
-    def fail(**_):
-        attempts[0] += 1
-        if attempts[0] % 2:
-            raise ClientError({"Error": {"Code": code, "Message": f"simulated {code}"}}, operation)
-
-    client.meta.events.register_first(f"before-call.{service}.{operation}", fail)
-    try:
-        yield attempts
-    finally:
-        client.meta.events.unregister(f"before-call.{service}.{operation}", fail)
 
 
 def test_every_replayed_start_throttled_once_still_replays_the_whole_page(waits):
@@ -52,7 +24,7 @@ def test_every_replayed_start_throttled_once_still_replays_the_whole_page(waits)
         for key in keys:
             upload(stack, key, CONFIDENT)
         activate_model()
-        with each_call_fails_once("stepfunctions", "StartExecution", "ThrottlingException") as attempts:
+        with failing("stepfunctions", "StartExecution", "ThrottlingException", every_first_attempt) as attempts:
             result = replay.replay_pending(OWNER)
         assert result["replayed"] == 5 and attempts == [10] and len(waits) == 5
         assert context.table().pending() == []  # each detected
@@ -61,7 +33,7 @@ def test_every_replayed_start_throttled_once_still_replays_the_whole_page(waits)
 def test_a_throttled_page_of_the_label_folders_is_listed_again_not_the_whole_step(waits):
     with lifecycle_stack() as stack:
         seed(stack, {"cat": 3, "dog": 2})
-        with each_call_fails_once("s3", "ListObjectsV2", "SlowDown") as attempts:
+        with failing("s3", "ListObjectsV2", "SlowDown", every_first_attempt) as attempts:
             result = manifest.build(stack.bucket, "v9", stack.config.labels)
         assert attempts == [2] and len(waits) == 1
         assert result["ok"] and result["counts"] == {"cat": 3, "dog": 2}
@@ -79,6 +51,6 @@ def test_each_record_of_a_split_event_starts_its_detection_though_each_start_is_
     keys = [f"images_for_detection/per-call/split-{i}.png" for i in range(3)]
     with local_stack() as stack:
         event = notification_event(stack.bucket, *((key, f"e{i}", 40) for i, key in enumerate(keys)))
-        with each_call_fails_once("stepfunctions", "StartExecution", "ServiceUnavailable") as attempts:
+        with failing("stepfunctions", "StartExecution", "ServiceUnavailable", every_first_attempt) as attempts:
             result = detect.split(list(object_events(event)))
         assert result["records"] == 3 and attempts == [6] and len(waits) == 3
