@@ -186,6 +186,6 @@ def process_event(event: dict) -> list[dict]:
     return results
 
 
-@entry_point
+@entry_point(retry_transient=True)
 def handler(event: dict) -> list[dict]:
     return process_event(event)

@@ -70,6 +70,6 @@ def update_counters(event: dict) -> list[dict]:
     return results
 
 
-@entry_point
+@entry_point(retry_transient=True)
 def handler(event: dict) -> list[dict]:
     return update_counters(event)

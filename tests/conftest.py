@@ -17,6 +17,7 @@ import pytest
 from cli_support import SANDBOX_OPTIONS
 from stack_support import activate_model, local_stack
 
+from handlers.runtime import backoff
 from plugins import Engine
 
 TESTS = Path(__file__).resolve().parent
@@ -44,6 +45,15 @@ def write_module(tmp_path, monkeypatch):
         return name
 
     return write
+
+
+# -- retries inside functions ----------------------------------------------------------------------
+@pytest.fixture
+def waits(monkeypatch):
+    """The waits between a function's own retries (handlers.runtime.backoff), recorded instead of slept."""
+    slept: list[float] = []
+    monkeypatch.setattr(backoff, "sleep", slept.append)
+    return slept
 
 
 # -- stacks in moto (tests/stack_support.py) --------------------------------------------------------

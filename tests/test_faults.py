@@ -117,26 +117,15 @@ def test_nothing_is_duplicated(report):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "open: asynchronously invoked functions (training_data, review_output) fail the invocation on any "
-    "transient error (a throttled CopyObject/GetObject/GetParametersByPath, a cancelled transaction) and "
-    "are dead-lettered after Lambda's two retries; Switch is not idempotent (a retry after the "
-    "compare-and-swap applied fails with SwitchLost); a detection failed after its retries stays failed "
-    "when redelivered"))
 def test_nothing_fails(report):
     assert report.count("failed") == 0, explained(report)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "open: a review answer whose processing was dead-lettered leaves its review open (see test_nothing_fails)"))
 def test_nothing_is_stuck(report):
     assert report.count("stuck") == 0, explained(report)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "open: a lifecycle run that fails after starting its candidate (Switch retried: SwitchLost) leaves "
-    "the previous model RUNNING beside the active one"))
 def test_no_stray_model_runs(report):
     assert report.count("stray_models") == 0, explained(report)

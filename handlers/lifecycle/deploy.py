@@ -50,12 +50,20 @@ def start_model(owner: str, candidate: dict) -> dict:
 
 
 def switch(candidate: dict) -> dict:
+    """Compare-and-swap the active model to the candidate; the model it replaced. A retried step whose
+    first attempt applied the swap (then a later call failed) finds the candidate active, same version
+    and ARN — numbered under this run's lock, so switched by this run — and returns the previous model
+    recorded at the switch."""
+    table = context.table()
     try:
-        previous = context.table().switch_active(candidate["version"], candidate["version_arn"],
-                                                 candidate.get("f1"), candidate.get("incumbent_version"))
+        previous = table.switch_active(candidate["version"], candidate["version_arn"], candidate.get("f1"),
+                                       candidate.get("incumbent_version"))
     except ActiveModelMoved as exc:
-        raise SwitchLost(f"not promoting {candidate['version']}: {exc}") from exc
-    context.table().update_model(candidate["version"], status="RUNNING", deployed_at=now_iso())
+        loop = table.loop()
+        if (loop.active_version, loop.active_arn) != (candidate["version"], candidate["version_arn"]):
+            raise SwitchLost(f"not promoting {candidate['version']}: {exc}") from exc
+        previous = {"previous_version": loop.previous_version or None, "previous_arn": loop.previous_arn or None}
+    table.update_model(candidate["version"], status="RUNNING", deployed_at=now_iso())
     return previous
 
 
@@ -100,6 +108,8 @@ def _stop(version: str | None, version_arn: str) -> None:
         status = describe(version_name(version_arn))["Status"]
         if status in LIVE:  # refused while it starts: it stops once it runs
             raise StillRunning(f"{version} is {status} and cannot be stopped yet ({code})") from exc
+        if status == "STOPPING":  # stopped already: a retried step whose first attempt's stop applied
+            return
         raise NotRunning(f"{version} was not running ({status})") from exc
 
 

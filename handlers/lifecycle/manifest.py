@@ -14,7 +14,7 @@ import tempfile
 from collections import Counter
 from datetime import datetime, timezone
 
-from ..runtime import aws, config, context, layout
+from ..runtime import aws, backoff, config, context, layout
 from ..runtime.lambda_entry import entry_point
 from ..runtime.workflow import RunState
 from ..training_data import classify
@@ -48,13 +48,25 @@ def rule_violation(counts: Counter, labels: tuple[str, ...]) -> str | None:
     return None
 
 
+def listing(s3, bucket: str, prefix: str):
+    """Every page of the objects under ``prefix``, each page's call retried on its own (``backoff.call``):
+    one throttled page of thousands does not fail the step and list them all again."""
+    kwargs = {"Bucket": bucket, "Prefix": prefix}
+    while True:
+        page = backoff.call(lambda: s3.list_objects_v2(**kwargs))
+        yield page
+        if not page.get("IsTruncated"):
+            return
+        kwargs["ContinuationToken"] = page["NextContinuationToken"]
+
+
 def build(bucket: str, version: str, labels: tuple[str, ...]) -> dict:
     s3 = aws.client("s3")
     counts: Counter = Counter()
     skipped: Counter = Counter()
     key = f"{layout.MANIFEST_PREFIX}{version}.manifest"
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, mode="w+b") as spool:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=layout.TRAINING_PREFIX):
+        for page in listing(s3, bucket, layout.TRAINING_PREFIX):
             for obj in page.get("Contents", []):
                 label, why = classify(obj["Key"], labels)
                 if label is None:

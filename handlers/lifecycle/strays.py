@@ -12,7 +12,7 @@ stopped here, the lock is free again.
 
 from __future__ import annotations
 
-from ..runtime import aws, config, context
+from ..runtime import aws, backoff, config, context
 from ..runtime.lambda_entry import entry_point
 from ..runtime.workflow import RunState
 from .check import lock_is_stale, stale_before
@@ -24,7 +24,7 @@ def running_versions() -> dict[str, str]:
     rekognition, kwargs = aws.client("rekognition"), {"ProjectArn": config.current().project_arn, "MaxResults": 100}
     running = {}
     while True:
-        page = rekognition.describe_project_versions(**kwargs)
+        page = backoff.call(lambda: rekognition.describe_project_versions(**kwargs))  # a page on its own
         running |= {version_name(d["ProjectVersionArn"]): d["ProjectVersionArn"]
                     for d in page.get("ProjectVersionDescriptions", []) if d.get("Status") in LIVE}
         if not page.get("NextToken"):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from botocore.exceptions import ClientError
+
 from ..runtime import aws, config, context, layout
 from ..runtime.lambda_entry import entry_point
 from ..runtime.state import now_iso
@@ -14,22 +16,35 @@ TIMED_OUT = "TIMED_OUT"
 
 
 def start_training(owner: str, version: str, manifest_key: str, counts: dict) -> dict:
-    cfg = config.current()
-    response = aws.client("rekognition").create_project_version(
-        ProjectArn=cfg.project_arn, VersionName=version,
-        OutputConfig={"S3Bucket": cfg.bucket, "S3KeyPrefix": f"{layout.EVALUATION_PREFIX}{version}/"},
-        TrainingData={"Assets": [{"GroundTruthManifest": {"S3Object": {"Bucket": cfg.bucket, "Name": manifest_key}}}]},
-        TestingData={"AutoCreate": True},
-        Tags={"labelloop:stack": cfg.stack},
-    )
+    version_arn = create_version(version, manifest_key)
     started = now_iso()
     table = context.table()
     table.set_training_version(owner, version)
-    table.update_model(version, arn=response["ProjectVersionArn"], status="TRAINING_IN_PROGRESS",
+    table.update_model(version, arn=version_arn, status="TRAINING_IN_PROGRESS",
                        manifest=manifest_key, counts=counts, training_started_at=started, run=owner)
     context.announce("training_started", f"training {version} started",
                      {"version": version, "images": sum(counts.values())})
-    return {"version": version, "version_arn": response["ProjectVersionArn"], "started_at": started}
+    return {"version": version, "version_arn": version_arn, "started_at": started}
+
+
+def create_version(version: str, manifest_key: str) -> str:
+    """Create the version; its ARN. A retried step whose first attempt created it (then a later call
+    failed) finds it existing: its number was assigned under this run's training lock, so it is this
+    run's version, and training goes on with it."""
+    cfg = config.current()
+    try:
+        return aws.client("rekognition").create_project_version(
+            ProjectArn=cfg.project_arn, VersionName=version,
+            OutputConfig={"S3Bucket": cfg.bucket, "S3KeyPrefix": f"{layout.EVALUATION_PREFIX}{version}/"},
+            TrainingData={"Assets": [{"GroundTruthManifest": {"S3Object": {"Bucket": cfg.bucket,
+                                                                            "Name": manifest_key}}}]},
+            TestingData={"AutoCreate": True},
+            Tags={"labelloop:stack": cfg.stack},
+        )["ProjectVersionArn"]
+    except ClientError as exc:
+        if aws.error_code(exc) != "ResourceInUseException":
+            raise
+        return describe(version)["ProjectVersionArn"]
 
 
 def describe(version: str) -> dict:

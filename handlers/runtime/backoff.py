@@ -17,6 +17,10 @@ from . import errors
 T = TypeVar("T")
 sleep = time.sleep
 
+# One AWS call of many (a page, one start in a loop, a single write): tried again within a fraction of
+# a second, so one throttled call does not fail, and restart, the step that makes them all.
+CALL_ATTEMPTS, CALL_BASE_DELAY, CALL_MAX_DELAY = 5, 0.025, 0.4
+
 
 def delay(attempt: int, base: float, cap: float) -> float:
     """The wait before retry ``attempt`` (0-based): a random time up to ``base · 2^attempt``, at most ``cap``."""
@@ -35,3 +39,8 @@ def retried(call: Callable[[], T], *, attempts: int, base: float, cap: float,
             if failed >= attempts or not transient(exc):
                 raise
         sleep(delay(failed - 1, base, cap))
+
+
+def call(fn: Callable[[], T]) -> T:
+    """One AWS call, tried again while it fails transiently (:data:`CALL_ATTEMPTS` times at most)."""
+    return retried(fn, attempts=CALL_ATTEMPTS, base=CALL_BASE_DELAY, cap=CALL_MAX_DELAY)

@@ -55,11 +55,11 @@ from botocore.exceptions import ClientError
 from plugins import DatasetStats
 
 from . import aws, backoff, errors
+from .backoff import CALL_ATTEMPTS, CALL_BASE_DELAY, CALL_MAX_DELAY  # noqa: F401  (the retries of every call here)
 
 KEY_SCHEMA = (("pk", "S", "HASH"), ("sk", "S", "RANGE"))
 # A throttled call, or a transaction cancelled by throttling or a concurrent transaction, is tried
-# again within a fraction of a second before the error reaches the state machine's Retry rules.
-CALL_ATTEMPTS, CALL_BASE_DELAY, CALL_MAX_DELAY = 5, 0.025, 0.4
+# again within a fraction of a second (backoff.call) before the error reaches the state machine's Retry rules.
 _ser, _de = TypeSerializer(), TypeDeserializer()
 _VARIABLE = re.compile(r"<[^>]+>")
 
@@ -504,8 +504,7 @@ class StateTable:
     def _call(self, operation: str, **kwargs: Any) -> dict:
         """One DynamoDB call on this table, tried again while it fails transiently (a bounded number of times)."""
         method = getattr(self._ddb, operation)
-        return backoff.retried(lambda: method(**kwargs), attempts=CALL_ATTEMPTS, base=CALL_BASE_DELAY,
-                               cap=CALL_MAX_DELAY)
+        return backoff.call(lambda: method(**kwargs))
 
     def _get(self, key: dict) -> dict | None:
         return _plain(self._call("get_item", TableName=self.name, Key=key, ConsistentRead=True).get("Item"))
