@@ -17,14 +17,6 @@ METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 
 @pytest.fixture
-def waits(monkeypatch):
-    """The retries' waits, recorded instead of slept."""
-    slept: list[float] = []
-    monkeypatch.setattr(backoff, "sleep", slept.append)
-    return slept
-
-
-@pytest.fixture
 def metrics(monkeypatch):
     """The metrics the functions emit: (name, value)."""
     emitted: list[tuple[str, float]] = []

@@ -12,6 +12,7 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
+from fault_support import failing
 from stack_support import (
     CONFIDENT,
     UNSURE,
@@ -30,17 +31,9 @@ REASONS = ("ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConfl
 
 
 @pytest.fixture
-def st(shared_stack):  # noqa: F811  (the imported fixture)
+def st(shared_stack):
     fresh(shared_stack)
     return shared_stack
-
-
-@pytest.fixture
-def waits(monkeypatch):
-    """The state module's waits between attempts, recorded instead of slept."""
-    slept: list[float] = []
-    monkeypatch.setattr(backoff, "sleep", slept.append)
-    return slept
 
 
 def cancellation(reason: str, items: int) -> ClientError:
@@ -74,24 +67,6 @@ def cancelled(reason: str, *, times: int = 1, in_all: int | None = None, where=l
         ddb.meta.events.unregister("before-call.dynamodb.TransactWriteItems", cancel)
 
 
-@contextlib.contextmanager
-def throttled(operation: str, code: str, times: int = 1):
-    """The next ``times`` calls of a single-item ``operation`` are throttled."""
-    left = [times]
-    ddb = aws.client("dynamodb")
-
-    def throttle(**_):
-        if left[0]:
-            left[0] -= 1
-            raise ClientError({"Error": {"Code": code, "Message": f"simulated {code}"}}, operation)
-
-    ddb.meta.events.register(f"before-call.dynamodb.{operation}", throttle)
-    try:
-        yield left
-    finally:
-        ddb.meta.events.unregister(f"before-call.dynamodb.{operation}", throttle)
-
-
 def writes_a_review(items) -> bool:
     """The transaction writes a human loop's record."""
     keys = [op.get("Key") or op["Item"] for item in items for op in item.values()]
@@ -120,14 +95,14 @@ def test_every_transaction_of_a_review_cancelled_once_loses_nothing(st, waits, r
                                              ("Query", "RequestLimitExceeded")])
 def test_single_item_calls_are_retried_too(st, waits, operation, code):
     table = context.table()
-    with throttled(operation, code, times=2) as left:
+    with failing("dynamodb", operation, code, lambda n, _: n <= 2) as seen:
         if operation == "UpdateItem":
             table.record_training_decision({"train": False, "reason": "a throttled write"})
         elif operation == "Query":
             table.loop_and_dataset()
         else:
             table.loop()
-    assert left == [0] and len(waits) == 2
+    assert seen == [3] and len(waits) == 2
     if operation == "UpdateItem":
         assert table.loop().last_training_decision["reason"] == "a throttled write"
 
