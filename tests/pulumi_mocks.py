@@ -145,8 +145,25 @@ def _computed(typ: str, name: str, inputs: Mapping[str, Any]) -> tuple[str, dict
         return pool, {"arn": arn("cognito-idp", f"userpool/{pool}"),
                       "endpoint": f"cognito-idp.{REGION}.amazonaws.com/{pool}",
                       "name": named}
-    if typ == "aws:cognito/userPoolClient:UserPoolClient":
-        return _hash(name, 26), {"clientSecret": _hash(name + "secret", 40), "name": named}
+    if typ == "aws:cognito/userPoolClient:UserPoolClient":  # a public client has no secret
+        return _hash(name, 26), {"name": named, **({"clientSecret": _hash(name + "secret", 40)}
+                                                   if inputs.get("generateSecret") else {})}
+    if typ == "aws:cognito/managedLoginBranding:ManagedLoginBranding":
+        branding = f"{_hash(name, 8)}-0000-4000-8000-{_hash(name + 'b', 12)}"
+        return f"{inputs.get('userPoolId')},{branding}", {"managedLoginBrandingId": branding}
+    if typ == "aws:apigatewayv2/api:Api":
+        api = _hash(name, 10)
+        return api, {"apiEndpoint": f"https://{api}.execute-api.{REGION}.amazonaws.com",
+                     "arn": f"arn:{PARTITION}:apigateway:{REGION}::/apis/{api}",
+                     "executionArn": arn("execute-api", api), "name": named}
+    if typ == "aws:apigatewayv2/stage:Stage":
+        api, stage = inputs["apiId"], inputs["name"]
+        base = f"https://{api}.execute-api.{REGION}.amazonaws.com"
+        return stage, {"arn": f"arn:{PARTITION}:apigateway:{REGION}::/apis/{api}/stages/{stage}",
+                       "executionArn": arn("execute-api", f"{api}/{stage}"),
+                       "invokeUrl": f"{base}/" if stage == "$default" else f"{base}/{stage}"}
+    if typ.startswith("aws:apigatewayv2/"):  # authorizers, integrations, routes: an id within the API
+        return _hash(name, 7), {}
     if typ == "aws:cognito/user:User":
         return f"{inputs.get('userPoolId')}/{inputs['username']}", {"sub": _hash(name, 32)}
     if typ == "aws:cloudwatch/dashboard:Dashboard":
