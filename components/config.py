@@ -125,11 +125,11 @@ def _review_backend(raw: Mapping[str, Any]) -> str:
     for key in others:
         if raw.get(key) is not None and raw.get(key) is not False:
             if backend == BUILTIN:
-                raise ConfigError(key, f"is only used with labelloop:review {A2I!r}",
-                                  f"set labelloop:review {A2I!r} to keep reviewing in Amazon A2I, or remove "
+                raise ConfigError(key, f"is only used with labelloop:review {A2I}",
+                                  f"set labelloop:review {A2I} to keep reviewing in Amazon A2I, or remove "
                                   f"labelloop:{key} to review in the builtin review app")
-            raise ConfigError(key, f"is only used with labelloop:review {BUILTIN!r}",
-                              f"remove labelloop:{key}, or set labelloop:review {BUILTIN!r}")
+            raise ConfigError(key, f"is only used with labelloop:review {BUILTIN}",
+                              f"remove labelloop:{key}, or set labelloop:review {BUILTIN}")
     return backend
 
 

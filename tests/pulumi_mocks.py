@@ -377,13 +377,15 @@ def _deploy(outputs: Callable[[], Mapping[str, Any]], config: Mapping[str, Any],
 
 
 # -- stacks the tests deploy ----------------------------------------------------------------
-# The smallest valid stack: two labels and an existing work team; everything else default.
-DEFAULT = {"labels": ["cat", "dog"], "workteamName": "reviewers"}
+# The default config: two labels, everything else default (the builtin review app, its own user pool).
+BUILTIN = {"labels": ["cat", "dog"]}
+# The smallest A2I stack: two labels and an existing work team; everything else default.
+DEFAULT = {"labels": ["cat", "dog"], "review": "a2i", "workteamName": "reviewers"}
 # Everything set: a created workforce with reviewers, team policies (one shipped, one from
 # examples/acme-policy), parameter overrides, x86, longer log retention, tags.
 TEAM_POLICIES = ("policies.review_budget", "acme_min_per_label")
 FULL = {
-    "labels": ["cat", "dog", "bird"], "createWorkforce": True,
+    "labels": ["cat", "dog", "bird"], "review": "a2i", "createWorkforce": True,
     "reviewerEmails": ["ana@example.com", "bo@example.com"], "notificationEmail": "ops@example.com",
     "policies": list(TEAM_POLICIES),
     "parameterDefaults": {"Minimum-F1-Score": 0.9, "Automatic-Training-Poll-Frequency": 60,
@@ -391,6 +393,16 @@ FULL = {
     "lambdaArchitecture": "x86_64", "logRetentionDays": 90, "tags": {"team": "vision"},
     "maxTrainingHours": 3, "maxStartMinutes": 20,
 }
+# The builtin review app with everything of its own set: invited reviewers, throttling, the image
+# links' lifetime, the alarm's hours; and more labels than A2I could show.
+BUILTIN_FULL = {
+    "labels": [f"label {i}" for i in range(12)], "reviewerEmails": ["ana@example.com", "bo@example.com"],
+    "notificationEmail": "ops@example.com", "reviewApiThrottle": {"rate": 5, "burst": 10},
+    "reviewImageUrlSeconds": 600, "reviewAlarmHours": 8, "logRetentionDays": 90, "tags": {"team": "vision"},
+}
+# The builtin review app with reviewers in a user pool the stack does not own.
+EXISTING_POOL = {"labels": ["cat", "dog"], "reviewerUserPoolId": "eu-west-1_Reviewers1", "reviewerGroup": "labelers",
+                 "reviewerUserPoolDomain": "acme-login"}
 
 # Resource types.
 BUCKET = "aws:s3/bucket:Bucket"
