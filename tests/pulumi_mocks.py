@@ -378,7 +378,7 @@ def _deploy(outputs: Callable[[], Mapping[str, Any]], config: Mapping[str, Any],
 
 # -- stacks the tests deploy ----------------------------------------------------------------
 # The default config: two labels, everything else default (the builtin review app, its own user pool).
-BUILTIN = {"labels": ["cat", "dog"]}
+BUILTIN_SMALL = {"labels": ["cat", "dog"]}
 # The smallest A2I stack: two labels and an existing work team; everything else default.
 DEFAULT = {"labels": ["cat", "dog"], "review": "a2i", "workteamName": "reviewers"}
 # Everything set: a created workforce with reviewers, team policies (one shipped, one from
