@@ -237,6 +237,7 @@ def test_the_stack_config_examples_deploy(stack):
     for name, value in config.get("parameterDefaults", {}).items():
         assert float(parameters[f"/labelloop/{stack}/{name}"]) == float(value)
     assert ("reviewerPortalUrl" in d.stack_outputs) == bool(config.get("createWorkforce"))
+    assert ("reviewUrl" in d.stack_outputs) == (config.get("review", BUILTIN) == BUILTIN)
 
 
 INVALID = [
