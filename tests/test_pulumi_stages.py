@@ -350,7 +350,8 @@ def test_the_stack_creates_the_reviewers_pool_group_users_and_sign_in_domain(bui
     assert domain.inputs["managedLoginVersion"] == 2
     assert d.stack_outputs["reviewerUserPoolId"] == pool.id
     # The default config invites nobody: reviewers are added later (docs/deploying.md).
-    assert builtin.of_type("aws:cognito/user:User") == [] and len(builtin.of_type("aws:cognito/userGroup:UserGroup")) == 1
+    assert builtin.of_type("aws:cognito/user:User") == []
+    assert len(builtin.of_type("aws:cognito/userGroup:UserGroup")) == 1
 
 
 def test_the_page_signs_in_with_a_public_pkce_client_of_managed_login(builtin):
@@ -364,7 +365,8 @@ def test_the_page_signs_in_with_a_public_pkce_client_of_managed_login(builtin):
     assert client.inputs["callbackUrls"] == client.inputs["logoutUrls"] == [page]
     assert client.inputs["preventUserExistenceErrors"] == "ENABLED"
     assert (client.inputs["accessTokenValidity"], client.inputs["idTokenValidity"]) == (1, 1)
-    assert client.inputs["tokenValidityUnits"]["accessToken"] == client.inputs["tokenValidityUnits"]["idToken"] == "hours"
+    units = client.inputs["tokenValidityUnits"]
+    assert units["accessToken"] == units["idToken"] == "hours"
     assert not {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"} & set(client.inputs["explicitAuthFlows"])
     (branding,) = d.of_type("aws:cognito/managedLoginBranding:ManagedLoginBranding")
     assert (branding.inputs["clientId"], branding.inputs["useCognitoProvidedValues"]) == (client.id, True)
@@ -558,7 +560,8 @@ def test_the_dashboard_and_an_alarm_watch_the_review_tasks(builtin, builtin_full
         assert alarm.inputs["alarmActions"] == [d.stack_outputs["topicArn"]]
         assert alarm.inputs["treatMissingData"] == "notBreaching"  # no task open: nothing waits
         assert alarm.inputs["name"] == "labelloop-test-alarm-oldest-review-task"
-    titles = {w["properties"].get("title") for w in json.loads(default.one(DASHBOARD).inputs["dashboardBody"])["widgets"]}
+    body = json.loads(default.one(DASHBOARD).inputs["dashboardBody"])
+    titles = {w["properties"].get("title") for w in body["widgets"]}
     assert "Review tasks open" not in titles
     assert not [a for a in default.of_type(METRIC_ALARM) if a.inputs["metricName"] == "OldestOpenTaskAgeSeconds"]
 

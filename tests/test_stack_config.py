@@ -82,8 +82,8 @@ def test_builtin_review_settings():
     c = builtin(reviewerEmails=["ana@example.com"], reviewApiThrottle={"rate": 2.5, "burst": 5},
                 reviewImageUrlSeconds=120, reviewAlarmHours=6)
     assert c.reviewer_emails == ("ana@example.com",) and c.reviewer_pool is None
-    assert c.review_api_throttle == Throttle(2.5, 5) and builtin(reviewApiThrottle={"burst": 9}).review_api_throttle == \
-        Throttle(20.0, 9)
+    assert c.review_api_throttle == Throttle(2.5, 5)
+    assert builtin(reviewApiThrottle={"burst": 9}).review_api_throttle == Throttle(20.0, 9)
     assert (c.review_image_url_seconds, c.review_alarm_hours) == (120, 6.0)
 
 
@@ -91,7 +91,8 @@ def test_reviewers_of_an_existing_pool():
     c = builtin(**POOL)
     assert c.reviewer_pool == ExistingReviewerPool("eu-west-1_AbC123", "labelers", "acme-login")
     assert c.reviewer_pool.region == "eu-west-1"
-    assert builtin(**{**POOL, "reviewerUserPoolDomain": "login.example.com"}).reviewer_pool.domain == "login.example.com"
+    custom = builtin(**{**POOL, "reviewerUserPoolDomain": "login.example.com"})
+    assert custom.reviewer_pool.domain == "login.example.com"
 
 
 @pytest.mark.parametrize("changes,key,message", [

@@ -83,7 +83,7 @@ class RuntimeConfig:
             user_pool_client_id=env.get("LABELLOOP_USER_POOL_CLIENT_ID") or None,
             login_url=env.get("LABELLOOP_LOGIN_URL") or None,
             review_url=env.get("LABELLOOP_REVIEW_URL") or None,
-            image_url_seconds=int(env["LABELLOOP_IMAGE_URL_SECONDS"]) if env.get("LABELLOOP_IMAGE_URL_SECONDS") else None,
+            image_url_seconds=int(env.get("LABELLOOP_IMAGE_URL_SECONDS") or 0) or None,
         )
 
     def to_env(self) -> dict[str, str]:
