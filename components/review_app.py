@@ -143,10 +143,14 @@ class ReviewApp(pulumi.ComponentResource):
             token_validity_units=aws.cognito.UserPoolClientTokenValidityUnitsArgs(
                 access_token="hours", id_token="hours", refresh_token="hours"),
             opts=child)
-        # Managed login shows an app client's pages only once the client has a branding style.
-        self.branding = aws.cognito.ManagedLoginBranding(
-            f"{name}-client-branding", user_pool_id=self.user_pool_id, client_id=self.client.id,
-            use_cognito_provided_values=True, opts=child)
+        # Managed login shows an app client's pages only once the client has a style. In a pool the
+        # stack does not own, the pool's domain may be the classic hosted UI, and styles need the
+        # Essentials plan: its owner styles the client (docs/deploying.md).
+        self.branding = None
+        if self.pool is not None:
+            self.branding = aws.cognito.ManagedLoginBranding(
+                f"{name}-client-branding", user_pool_id=self.user_pool_id, client_id=self.client.id,
+                use_cognito_provided_values=True, opts=child)
 
         # -- the function -------------------------------------------------------------------
         functions = args.functions.bind_review(ReviewEnvironment(

@@ -414,7 +414,8 @@ def _labels_root(d, tmp_path):
 def test_an_existing_pool_gets_only_the_app_client(existing_pool):
     d = existing_pool
     for typ in ("aws:cognito/userPool:UserPool", "aws:cognito/userGroup:UserGroup", "aws:cognito/user:User",
-                "aws:cognito/userInGroup:UserInGroup", "aws:cognito/userPoolDomain:UserPoolDomain"):
+                "aws:cognito/userInGroup:UserInGroup", "aws:cognito/userPoolDomain:UserPoolDomain",
+                "aws:cognito/managedLoginBranding:ManagedLoginBranding"):
         assert d.of_type(typ) == [], typ
     (client,) = d.of_type("aws:cognito/userPoolClient:UserPoolClient")
     assert client.inputs["userPoolId"] == EXISTING_POOL["reviewerUserPoolId"]
