@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from components.config import A2I, BUILTIN
 from handlers.runtime import layout
 
 
@@ -84,6 +85,13 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
         Grant(("s3:ListBucket",), f"bucket:{layout.DETECTION_PREFIX}"),
         Grant(("s3:PutObject",), f"objects:{layout.TRAINING_PREFIX}"),
         TABLE_RW, PARAMETERS, PUBLISH)),
+    FunctionSpec("review_api", "handlers.review_api.handler", "Serve the review page and the reviewers' API", (
+        # Presigns the pinned version of an upload for the page, and copies that version (a copy
+        # reads its source) into its label folder or the gate set when an answer is accepted.
+        Grant(("s3:GetObject", "s3:GetObjectVersion"), f"objects:{layout.DETECTION_PREFIX}"),
+        Grant(("s3:PutObject",), f"objects:{layout.TRAINING_PREFIX}"),
+        Grant(("s3:PutObject",), f"objects:{layout.TESTING_PREFIX}"),
+        TABLE_RW, PARAMETERS, PUBLISH), timeout=15),
     FunctionSpec("summary", "handlers.summary.handler", "Send the daily detection summary", (TABLE_RW, PUBLISH)),
     # -- model lifecycle ----------------------------------------------------------
     FunctionSpec("training_check", "handlers.lifecycle.check.handler",
@@ -133,3 +141,13 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
                            "schedule_rule"),
                      Grant(("ssm:GetParameter",), "parameters"), PARAMETERS, TABLE_RW, PUBLISH)),
 ]}
+
+
+# -- review backends ----------------------------------------------------------------------
+# Functions a stack deploys only with one review backend (labelloop:review); all others, always.
+REVIEW_BACKEND_ONLY = {"review_api": BUILTIN, "review_output": A2I}
+
+
+def deployed_with(review_backend: str) -> tuple[str, ...]:
+    """The keys of the functions a stack with this review backend deploys."""
+    return tuple(key for key in FUNCTIONS if REVIEW_BACKEND_ONLY.get(key, review_backend) == review_backend)
