@@ -19,9 +19,21 @@ from .facts import (
 )
 from .hookspecs import hookimpl, hookspec
 from .manager import PolicyLoadError
-from .parameters import Catalog, CatalogError, InvalidParameterValue, ParameterSpec, Settings
+from .parameters import (
+    LEASE_MINUTES,
+    MAX_REVIEWERS,
+    REVIEW_TASK_PARAMETERS,
+    REVIEWERS_PER_IMAGE,
+    TASK_LIFETIME_HOURS,
+    Catalog,
+    CatalogError,
+    InvalidParameterValue,
+    ParameterSpec,
+    Settings,
+)
 
 __all__ = [
+    "LEASE_MINUTES", "MAX_REVIEWERS", "REVIEWERS_PER_IMAGE", "REVIEW_TASK_PARAMETERS", "TASK_LIFETIME_HOURS",
     "Catalog", "CatalogError", "DatasetStats", "DeploymentDecision", "Detection", "EVENT_KINDS", "Engine",
     "Evaluation", "InferenceCapacity", "InvalidParameterValue", "LabelDecision", "LabelMetrics", "LabelScore",
     "LoopEvent", "ModelState", "NoDecision", "ParameterSpec", "PolicyError", "PolicyLoadError", "ReviewDecision",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 from plugins import (
+    REVIEW_TASK_PARAMETERS,
     DatasetStats,
     DeploymentDecision,
     Detection,
@@ -55,7 +56,8 @@ PARAMETERS = [
 
 @hookimpl(trylast=True)
 def labelloop_parameters() -> list[ParameterSpec]:
-    return PARAMETERS
+    """The original parameters, and those of the builtin review app's tasks."""
+    return [*PARAMETERS, *REVIEW_TASK_PARAMETERS]
 
 
 @hookimpl(trylast=True)
