@@ -66,9 +66,11 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
         # An event with several records: each gets a detection of its own.
         Grant(("states:StartExecution",), "state_machine:detection"),
     ), timeout=20),
-    FunctionSpec("start_review", "handlers.start_review.handler", "Start an A2I human loop for a detection", (
+    FunctionSpec("start_review", "handlers.start_review.handler",
+                 "Open the review of a detection: a review app task or an A2I human loop", (
         Grant(("sagemaker:StartHumanLoop",), "flow_definition"), TABLE_RW,
         Grant(("dynamodb:DeleteItem",), "table"),  # a start that failed before, done at last: not failed any more
+        PARAMETERS,  # a review app task's reviewers and lifetime
     ), timeout=15),
     FunctionSpec("detection_failed", "handlers.detection_failed.handler", "Record a detection that failed", (
         TABLE_RW, PUBLISH), timeout=15),

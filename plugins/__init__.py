@@ -3,7 +3,14 @@
 Imports neither boto3 nor pulumi: policies are pure functions of facts.
 """
 
-from .decisions import DeploymentDecision, InferenceCapacity, LabelDecision, ReviewDecision, TrainingDecision
+from .decisions import (
+    DeploymentDecision,
+    InferenceCapacity,
+    LabelDecision,
+    ReviewDecision,
+    TrainingDecision,
+    lowest_confidence_first,
+)
 from .engine import Engine, NoDecision, PolicyError
 from .facts import (
     EVENT_KINDS,
@@ -37,5 +44,5 @@ __all__ = [
     "Catalog", "CatalogError", "DatasetStats", "DeploymentDecision", "Detection", "EVENT_KINDS", "Engine",
     "Evaluation", "InferenceCapacity", "InvalidParameterValue", "LabelDecision", "LabelMetrics", "LabelScore",
     "LoopEvent", "ModelState", "NoDecision", "ParameterSpec", "PolicyError", "PolicyLoadError", "ReviewDecision",
-    "ReviewResult", "Settings", "TrainingDecision", "WorkerAnswer", "hookimpl", "hookspec",
+    "ReviewResult", "Settings", "TrainingDecision", "WorkerAnswer", "hookimpl", "hookspec", "lowest_confidence_first",
 ]

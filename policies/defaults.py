@@ -110,7 +110,9 @@ def label_decision(review: ReviewResult, settings: Settings) -> LabelDecision:
     votes = Counter(a.label for a in review.answers)
     label, count = votes.most_common(1)[0]
     if count * 2 <= len(review.answers):
-        return LabelDecision(False, f"reviewers disagree: {_tally(votes)}")
+        # One more answer may settle it; A2I's answers are all there will be.
+        return LabelDecision(False, f"reviewers disagree: {_tally(votes)}",
+                             more=0 if review.maximum_answers is None else 1)
     if not label:
         return LabelDecision(False, "the answer names no label")
     if label == NONE_OF_THE_ABOVE:

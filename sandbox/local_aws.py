@@ -204,8 +204,12 @@ class LocalStack:
     def configure(self, **changes: Any) -> None:
         """Change the functions' configuration (``RuntimeConfig`` fields), as a deploy that
         changes their environment would; cached parameters and clients are dropped."""
+        before = self.config.to_env()
         self.config = replace(self.config, **changes)
-        os.environ.update(self.config.to_env())
+        env = self.config.to_env()
+        for name in before.keys() - env.keys():  # a setting the new configuration leaves out
+            os.environ.pop(name, None)
+        os.environ.update(env)
         runtime_context.reset()
 
     def _queue(self, name: str) -> str:

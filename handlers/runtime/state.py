@@ -159,12 +159,25 @@ def item_type(key: Mapping[str, Any]) -> ItemType | None:
 
 
 # -- values ------------------------------------------------------------------------
+def utcnow() -> datetime:
+    """The time every record is stamped with (one clock: tests move it)."""
+    return datetime.now(timezone.utc)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso(utcnow())
 
 
 def today() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    return utcnow().strftime("%Y-%m-%d")
 
 
 # A transaction holds at most 100 items: expired tasks take 3 each, besides the counters.
