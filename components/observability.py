@@ -28,7 +28,7 @@ from components.triggers import Schedule
 NAMESPACE = "labelloop"
 DETECTION_OUTCOMES = ("confident", "to_training", "to_audit", "no_label", "pending", "skipped", "unreadable")
 REVIEW_PURPOSES = ("training", "audit")
-REVIEW_STATUSES = ("accepted", "rejected", "audited")
+REVIEW_STATUSES = ("accepted", "rejected", "audited", "unresolved", "expired")
 STATE_MACHINE_FAILURES = ("ExecutionsFailed", "ExecutionsTimedOut")
 SUMMARY = Schedule("daily-summary", "The daily detection summary (yesterday, UTC)", "cron(0 7 * * ? *)", True,
                    "summary", {})

@@ -78,18 +78,23 @@ def test_a_duplicate_start_opens_nothing(table):
 
 def test_a_lease_keeps_a_task_from_other_reviewers_until_it_ends(table):
     task = opened(table, "d1")
-    leased = table.lease_task(task, "r1", AT, LEASE_END)
+    table.lease_task(task, "r1", AT, LEASE_END)
+    leased = table.review(task.name)
     assert (leased.lease_reviewer, leased.lease_until) == ("r1", LEASE_END)
+    assert leased.leased_to_another("r2", AT) and not leased.leased_to_another("r1", AT)
+    assert not leased.leased_to_another("r2", LATER)
     assert table.open_tasks("r2", AT, 10) == [] and names(table.open_tasks("r1", AT, 10)) == [task.name]
     with pytest.raises(TaskLeased):
         table.lease_task(task, "r2", AT, LEASE_END)
-    assert table.lease_task(task, "r2", LATER, "later still").lease_reviewer == "r2"  # the first lease ended
+    table.lease_task(task, "r2", LATER, "later still")  # the first lease ended
+    assert table.review(task.name).lease_reviewer == "r2"
 
 
 def test_an_answer_is_recorded_once_and_the_reviewer_is_not_served_the_task_again(table):
     task = opened(table, "d1", reviewers=2)
     table.lease_task(task, "r1", AT, LEASE_END)
     table.record_task_answer(task, answer(task, "r1"), wanted=2)
+    assert table.review(task.name).lease_reviewer is None  # let go with the answer
     with pytest.raises(AlreadyAnswered):
         table.record_task_answer(replace(task, answers=1), answer(task, "r1", "dog"), wanted=2)
     read = table.review_with_answers(task.name)
@@ -127,6 +132,7 @@ def test_a_skip_is_recorded_once_and_lets_the_lease_go(table):
         table.skip_task(task, "r1", AT)
     assert table.open_tasks("r1", AT, 10) == [] and names(table.open_tasks("r2", AT, 10)) == [task.name]
     assert table.review_with_answers(task.name).skipped_by == {"r1"} and table.reviewer_stats("r1").skips == 1
+    assert table.review(task.name).lease_reviewer is None
 
 
 def test_a_skip_while_another_reviewer_holds_the_lease_keeps_their_lease(table):
@@ -134,7 +140,7 @@ def test_a_skip_while_another_reviewer_holds_the_lease_keeps_their_lease(table):
     table.lease_task(task, "r1", AT, LEASE_END)
     table.skip_task(task, "r2", AT)
     [entry] = table.open_tasks("r1", AT, 10)
-    assert (entry.lease_reviewer, entry.seen) == ("r1", {"r2"})
+    assert (entry.lease_reviewer, entry.seen, table.review(task.name).lease_reviewer) == ("r1", {"r2"}, "r1")
 
 
 def test_closing_takes_the_task_out_of_the_index_with_its_answer_counts_and_training_image(table):

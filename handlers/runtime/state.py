@@ -415,6 +415,8 @@ class ReviewTask:
     max_reviewers: int | None = None
     answers: int | None = None
     expires_at: str | None = None
+    lease_reviewer: str | None = None
+    lease_until: str | None = None
 
     @property
     def builtin(self) -> bool:
@@ -425,6 +427,9 @@ class ReviewTask:
     def open_cursor(self) -> str:
         """Its place in the open index: highest priority first, then oldest."""
         return task_cursor(self.priority or 0.0, self.started_at, self.name)
+
+    def leased_to_another(self, reviewer: str, at: str) -> bool:
+        return _leased_to_another(self, reviewer, at)
 
 
 @dataclass(frozen=True)
@@ -446,7 +451,11 @@ class OpenTask:
     seen: frozenset[str] = frozenset()
 
     def leased_to_another(self, reviewer: str, at: str) -> bool:
-        return bool(self.lease_until and self.lease_until > at and self.lease_reviewer != reviewer)
+        return _leased_to_another(self, reviewer, at)
+
+
+def _leased_to_another(task: ReviewTask | OpenTask, reviewer: str, at: str) -> bool:
+    return bool(task.lease_until and task.lease_until > at and task.lease_reviewer != reviewer)
 
 
 @dataclass(frozen=True)
@@ -1046,26 +1055,31 @@ class StateTable:
             ExpressionAttributeValues={":pk": {"S": _OPEN_TASK.partition}, ":at": {"S": at}, ":me": {"S": reviewer}})
         return [_open_task(_plain(i)) for i in page.get("Items", [])]
 
-    def lease_task(self, task: ReviewTask | OpenTask, reviewer: str, at: str, until: str) -> OpenTask:
-        """Lease an open task to ``reviewer`` until ``until`` (one conditional update); raises
-        TaskLeased if another reviewer holds it, or this one answered or skipped it, and TaskClosed
-        if it is not open."""
+    def lease_task(self, task: ReviewTask | OpenTask, reviewer: str, at: str, until: str) -> None:
+        """Lease an open task to ``reviewer`` until ``until``, on its entry in the open index and on
+        its record (one transaction); raises TaskLeased if another reviewer holds it, or this one
+        answered or skipped it, and TaskClosed if it is not open."""
         cursor = task.cursor if isinstance(task, OpenTask) else task.open_cursor
         free = self._lease_free(reviewer, at)
+        lease = {":me": {"S": reviewer}, ":until": {"S": until}}
         try:
-            item = self._call(
-                "update_item", TableName=self.name, Key=_key(_OPEN_TASK, *cursor.split("#", 2)),
-                UpdateExpression="SET #lr = :me, #lu = :until", ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                ConditionExpression=f"attribute_exists(pk) AND ({free['ConditionExpression']}) "
-                                    "AND NOT contains(#seen, :me)",
-                ExpressionAttributeNames=free["ExpressionAttributeNames"] | {"#seen": "seen"},
-                ExpressionAttributeValues=free["ExpressionAttributeValues"] | {":until": {"S": until}})
-        except ClientError as exc:
-            if aws.error_code(exc) != "ConditionalCheckFailedException":
-                raise
-            raise (TaskLeased if exc.response.get("Item") else TaskClosed)(f"task {task.name} is not free") from exc
-        return _open_task(_plain(item["Attributes"]))
+            self._transact([
+                {"Update": {"TableName": self.name, "Key": _key(_OPEN_TASK, *cursor.split("#", 2)),
+                            "UpdateExpression": "SET #lr = :me, #lu = :until",
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                            "ConditionExpression": f"attribute_exists(pk) AND ({free['ConditionExpression']}) "
+                                                   "AND NOT contains(#seen, :me)",
+                            "ExpressionAttributeNames": free["ExpressionAttributeNames"] | {"#seen": "seen"},
+                            "ExpressionAttributeValues": free["ExpressionAttributeValues"] | lease}},
+                {"Update": {"TableName": self.name, "Key": _key(_REVIEW, task.name),
+                            "UpdateExpression": "SET #lr = :me, #lu = :until", "ConditionExpression": "#st = :open",
+                            "ExpressionAttributeNames": {"#lr": "lease_reviewer", "#lu": "lease_until", "#st": "status"},
+                            "ExpressionAttributeValues": lease | {":open": {"S": "open"}}}},
+            ], {0: TaskLeased, 1: TaskClosed})
+        except TaskLeased as exc:
+            if exc.item is None:  # no entry in the open index: the task closed
+                raise TaskClosed(f"task {task.name} is not open") from exc
+            raise
 
     def record_task_answer(self, task: ReviewTask, answer: TaskAnswer, *, wanted: int) -> None:
         """An answer that leaves the task open, now wanting ``wanted`` answers: the answer once, the
@@ -1076,7 +1090,7 @@ class StateTable:
         self._transact([
             self._answer_item(answer),
             {"Update": {"TableName": self.name, "Key": _key(_REVIEW, task.name),
-                        "UpdateExpression": "SET #n = :n1, #w = :w",
+                        "UpdateExpression": "SET #n = :n1, #w = :w REMOVE lease_reviewer, lease_until",
                         "ConditionExpression": "#st = :open AND (#n = :n OR attribute_not_exists(#n))"
                                                if not given else "#st = :open AND #n = :n",
                         "ExpressionAttributeNames": {"#st": "status", "#n": "answers", "#w": "reviewers"},
@@ -1092,8 +1106,9 @@ class StateTable:
         AlreadyAnswered (skipped before), TaskClosed."""
         skip = self._put(_key(_TASK_SKIP, task.name, reviewer), {"reviewer": reviewer, "at": at})
         count = self._add(_key(_REVIEWER, reviewer), {"skips": 1})
+        release = self._add(_key(_REVIEW, task.name), {}, removes=("lease_reviewer", "lease_until"))
         try:
-            self._transact([skip, self._seen(task, reviewer, at), count], {0: AlreadyAnswered, 1: TaskLeased})
+            self._transact([skip, self._seen(task, reviewer, at), release, count], {0: AlreadyAnswered, 1: TaskLeased})
         except TaskLeased:  # another reviewer holds the lease (or the task closed): only note this one as seen
             seen = {"Update": {"TableName": self.name, "Key": self._open_key(task), "UpdateExpression": "ADD #seen :seen",
                                "ConditionExpression": "attribute_exists(pk)", "ExpressionAttributeNames": {"#seen": "seen"},
