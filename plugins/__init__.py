@@ -14,6 +14,7 @@ from .decisions import (
 from .engine import Engine, NoDecision, PolicyError
 from .facts import (
     EVENT_KINDS,
+    NONE_OF_THE_ABOVE,
     DatasetStats,
     Detection,
     Evaluation,
@@ -40,7 +41,7 @@ from .parameters import (
 )
 
 __all__ = [
-    "LEASE_MINUTES", "MAX_REVIEWERS", "REVIEWERS_PER_IMAGE", "REVIEW_TASK_PARAMETERS", "TASK_LIFETIME_HOURS",
+    "LEASE_MINUTES", "MAX_REVIEWERS", "NONE_OF_THE_ABOVE", "REVIEWERS_PER_IMAGE", "REVIEW_TASK_PARAMETERS", "TASK_LIFETIME_HOURS",
     "Catalog", "CatalogError", "DatasetStats", "DeploymentDecision", "Detection", "EVENT_KINDS", "Engine",
     "Evaluation", "InferenceCapacity", "InvalidParameterValue", "LabelDecision", "LabelMetrics", "LabelScore",
     "LoopEvent", "ModelState", "NoDecision", "ParameterSpec", "PolicyError", "PolicyLoadError", "ReviewDecision",

@@ -12,6 +12,8 @@ from typing import Any, Literal, Mapping
 
 Purpose = Literal["training", "audit"]
 PURPOSES: tuple[str, ...] = ("training", "audit")
+# The answer of a reviewer for whom no label fits: a choice in every review, never a label.
+NONE_OF_THE_ABOVE = "None of the Above"
 
 
 def _frozen_map(value: Mapping | None) -> Mapping:

@@ -61,4 +61,4 @@ def test_the_decisions_priority_and_reviewers_are_kept_within_the_maximum(st):
     task = context.table().review(human_loop_name("f" * 40))
     assert (task.priority, task.reviewers) == (90.0, context.settings()[MAX_REVIEWERS])
     served = context.table().open_tasks("anyone", state.now_iso(), 10)
-    assert served[0].name == task.name  # before the task of priority 50
+    assert served.entries[0].name == task.name  # before the task of priority 50

@@ -83,7 +83,7 @@ def test_a_lease_keeps_a_task_from_other_reviewers_until_it_ends(table):
     assert (leased.lease_reviewer, leased.lease_until) == ("r1", LEASE_END)
     assert leased.leased_to_another("r2", AT) and not leased.leased_to_another("r1", AT)
     assert not leased.leased_to_another("r2", LATER)
-    assert table.open_tasks("r2", AT, 10) == [] and names(table.open_tasks("r1", AT, 10)) == [task.name]
+    assert names(table.open_tasks("r2", AT, 10)) == [] and names(table.open_tasks("r1", AT, 10)) == [task.name]
     with pytest.raises(TaskLeased):
         table.lease_task(task, "r2", AT, LEASE_END)
     table.lease_task(task, "r2", LATER, "later still")  # the first lease ended
@@ -100,7 +100,7 @@ def test_an_answer_is_recorded_once_and_the_reviewer_is_not_served_the_task_agai
     read = table.review_with_answers(task.name)
     assert read.task.answers == 1 and [(a.reviewer, a.label) for a in read.answers] == [("r1", "cat")]
     assert read.answered_by("r1") and not read.answered_by("r2")
-    assert table.open_tasks("r1", AT, 10) == [] and names(table.open_tasks("r2", AT, 10)) == [task.name]
+    assert names(table.open_tasks("r1", AT, 10)) == [] and names(table.open_tasks("r2", AT, 10)) == [task.name]
     assert table.reviewer_stats("r1").answers == 1 and table.day_stats(DAY).counts["review_answers"] == 1
 
 
@@ -130,7 +130,7 @@ def test_a_skip_is_recorded_once_and_lets_the_lease_go(table):
     table.skip_task(task, "r1", AT)
     with pytest.raises(AlreadyAnswered):
         table.skip_task(task, "r1", AT)
-    assert table.open_tasks("r1", AT, 10) == [] and names(table.open_tasks("r2", AT, 10)) == [task.name]
+    assert names(table.open_tasks("r1", AT, 10)) == [] and names(table.open_tasks("r2", AT, 10)) == [task.name]
     assert table.review_with_answers(task.name).skipped_by == {"r1"} and table.reviewer_stats("r1").skips == 1
     assert table.review(task.name).lease_reviewer is None
 
@@ -152,7 +152,7 @@ def test_closing_takes_the_task_out_of_the_index_with_its_answer_counts_and_trai
                                  training_image=("images_labeled_by_folder/cat/d1.png", "cat"))
     read = table.review_with_answers(task.name)
     assert (read.task.status, read.task.answers, len(read.answers)) == ("accepted", 2, 2)
-    assert table.open_tasks("r3", AT, 10) == [] and table.loop().open_reviews == 0
+    assert names(table.open_tasks("r3", AT, 10)) == [] and table.loop().open_reviews == 0
     assert (table.reviewer_stats("r1").disagreed, table.reviewer_stats("r2").agreed) == (1, 1)
     assert table.reviewer_stats("r2").answers == 1 and table.reviewer_stats("r1").answers == 1
     assert dict(table.loop_and_dataset()[1].images) == {"cat": 1}

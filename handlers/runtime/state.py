@@ -459,6 +459,21 @@ def _leased_to_another(task: ReviewTask | OpenTask, reviewer: str, at: str) -> b
 
 
 @dataclass(frozen=True)
+class OpenTaskPage:
+    """Entries of the open index one Query found for a reviewer; ``last``: the cursor to read on
+    from (None: the index ends here)."""
+
+    entries: tuple[OpenTask, ...]
+    last: str | None = None
+
+    def __iter__(self) -> Iterator[OpenTask]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+@dataclass(frozen=True)
 class TaskAnswer:
     """One reviewer's answer to a builtin review task."""
 
@@ -975,7 +990,7 @@ class StateTable:
             entry = {"name": task.name, "detection_id": task.detection_id, "purpose": task.purpose,
                      "image_uri": task.image_uri, "image_version": task.image_version, "reason": task.reason,
                      "model_labels": task.model_labels, "expires_at": task.expires_at}
-            items.append(self._put(_key(_OPEN_TASK, *task.open_cursor.split("#", 2)), entry))
+            items.append(self._put(self._open_key(task), entry))
         self._transact(items)
 
     def review(self, name: str) -> ReviewTask | None:
@@ -1043,28 +1058,32 @@ class StateTable:
             self._transact(items[:-2], guards)
 
     # -- builtin review tasks ----------------------------------------------------------------
-    def open_tasks(self, reviewer: str, at: str, limit: int) -> list[OpenTask]:
-        """Up to ``limit`` entries of the open index in serving order, less those another reviewer
-        holds the lease of after ``at`` and those ``reviewer`` answered or skipped: one Query, however
-        many tasks are open. Expired tasks are among them (the caller expires them)."""
+    def open_tasks(self, reviewer: str, at: str, limit: int, after: str | None = None) -> OpenTaskPage:
+        """The next ``limit`` entries of the open index in serving order (after the cursor ``after``),
+        less those another reviewer holds the lease of after ``at`` and those ``reviewer`` answered
+        or skipped: one Query, however many tasks are open. Expired tasks are among them (the caller
+        expires them)."""
+        values = {":pk": {"S": _OPEN_TASK.partition}, ":at": {"S": at}, ":me": {"S": reviewer}}
         page = self._call(
             "query", TableName=self.name, ConsistentRead=True, Limit=limit,
             KeyConditionExpression="pk = :pk",
             FilterExpression="(attribute_not_exists(#lu) OR #lu < :at OR #lr = :me) AND NOT contains(#seen, :me)",
             ExpressionAttributeNames={"#lu": "lease_until", "#lr": "lease_reviewer", "#seen": "seen"},
-            ExpressionAttributeValues={":pk": {"S": _OPEN_TASK.partition}, ":at": {"S": at}, ":me": {"S": reviewer}})
-        return [_open_task(_plain(i)) for i in page.get("Items", [])]
+            ExpressionAttributeValues=values,
+            **({"ExclusiveStartKey": _key(_OPEN_TASK, *after.split("#", 2))} if after else {}))
+        last = page.get("LastEvaluatedKey")
+        return OpenTaskPage(tuple(_open_task(_plain(i)) for i in page.get("Items", [])),
+                            _plain(last)["sk"] if last else None)
 
     def lease_task(self, task: ReviewTask | OpenTask, reviewer: str, at: str, until: str) -> None:
         """Lease an open task to ``reviewer`` until ``until``, on its entry in the open index and on
         its record (one transaction); raises TaskLeased if another reviewer holds it, or this one
         answered or skipped it, and TaskClosed if it is not open."""
-        cursor = task.cursor if isinstance(task, OpenTask) else task.open_cursor
         free = self._lease_free(reviewer, at)
         lease = {":me": {"S": reviewer}, ":until": {"S": until}}
         try:
             self._transact([
-                {"Update": {"TableName": self.name, "Key": _key(_OPEN_TASK, *cursor.split("#", 2)),
+                {"Update": {"TableName": self.name, "Key": self._open_key(task),
                             "UpdateExpression": "SET #lr = :me, #lu = :until",
                             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                             "ConditionExpression": f"attribute_exists(pk) AND ({free['ConditionExpression']}) "
@@ -1115,7 +1134,7 @@ class StateTable:
                                "ExpressionAttributeValues": {":seen": {"SS": [reviewer]}}}}
             self._transact([skip, seen, count], {0: AlreadyAnswered, 1: TaskClosed})
 
-    def expire_review_tasks(self, entries: list[OpenTask], at: str) -> int:
+    def expire_review_tasks(self, entries: Iterable[OpenTask | ReviewTask], at: str) -> int:
         """Close open tasks whose lifetime ended before ``at`` as expired, in one transaction that
         moves the counters once; returns how many (0, and nothing changes, when one of them was
         closed meanwhile: the next sweep finds the others)."""
@@ -1131,7 +1150,7 @@ class StateTable:
                             "ExpressionAttributeNames": {"#st": "status", "#d": "result"},
                             "ExpressionAttributeValues": {":st": {"S": "expired"}, ":open": {"S": "open"},
                                                           ":d": result}}},
-                self._delete(_key(_OPEN_TASK, *entry.cursor.split("#", 2))),
+                self._delete(self._open_key(entry)),
                 self._add(_key(_DETECTION, entry.detection_id), {}, {"review_status": "expired", "human_label": "-"}),
             ]
         items += [self._add(_key(_LOOP), {"open_reviews": -len(expired)}),
@@ -1145,8 +1164,9 @@ class StateTable:
     def reviewer_stats(self, reviewer: str) -> ReviewerStats:
         return _reviewer_stats(reviewer, self._get(_key(_REVIEWER, reviewer)))
 
-    def _open_key(self, task: ReviewTask) -> dict:
-        return _key(_OPEN_TASK, *task.open_cursor.split("#", 2))
+    def _open_key(self, task: ReviewTask | OpenTask) -> dict:
+        cursor = task.cursor if isinstance(task, OpenTask) else task.open_cursor
+        return _key(_OPEN_TASK, *cursor.split("#", 2))
 
     def _answer_item(self, answer: TaskAnswer) -> dict:
         return self._put(_key(_TASK_ANSWER, answer.task, answer.reviewer),
