@@ -93,7 +93,9 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
         Grant(("s3:GetObject", "s3:GetObjectVersion"), f"objects:{layout.DETECTION_PREFIX}"),
         Grant(("s3:PutObject",), f"objects:{layout.TRAINING_PREFIX}"),
         Grant(("s3:PutObject",), f"objects:{layout.TESTING_PREFIX}"),
-        TABLE_RW, PARAMETERS, PUBLISH), timeout=15),
+        TABLE_RW, PARAMETERS, PUBLISH,
+        Grant(("dynamodb:DeleteItem",), "table"),  # a task closed or expired leaves the open index
+    ), timeout=15),
     FunctionSpec("summary", "handlers.summary.handler", "Send the daily detection summary", (TABLE_RW, PUBLISH)),
     # -- model lifecycle ----------------------------------------------------------
     FunctionSpec("training_check", "handlers.lifecycle.check.handler",

@@ -32,7 +32,7 @@ def role_policies(stack, config: dict[str, Any] | None = None) -> dict[str, dict
         (f"arn:aws:s3:::{outputs['bucketName']}", f"arn:aws:s3:::{stack.bucket}"),
         (outputs["projectArn"], stack.project_arn),
         (outputs["projectArn"].rsplit("/", 1)[0] + "/", stack.project_arn.rsplit("/", 1)[0] + "/"),
-        (outputs["flowDefinitionArn"], stack.flow_definition_arn),
+        *([(outputs["flowDefinitionArn"], stack.flow_definition_arn)] if "flowDefinitionArn" in outputs else []),
         (outputs["topicArn"], stack.topic_arn),
         (outputs["detectionStateMachineArn"], stack.state_machines["detection"]),
         (outputs["lifecycleStateMachineArn"], stack.state_machines["lifecycle"]),

@@ -16,11 +16,15 @@ import json
 
 import pytest
 from deployed_roles import role_policies
+import pulumi_mocks
 from lifecycle_support import PNG, seed, wait_for_detections
-from stack_support import output_document, write_output
+from review_api_support import Clock, Reviewer
+from stack_support import output_document, set_parameters, use_review_app, write_output
 
 from components import config
 from components.functions import CUSTOM_LABELS_READS, deployed_with
+from handlers.runtime import context
+from plugins import REVIEWERS_PER_IMAGE, TASK_LIFETIME_HOURS
 from sandbox.a2i import A2I
 from sandbox.access import Place, Request, allowed, requests
 from sandbox.custom_labels import START_FAILS
@@ -216,6 +220,38 @@ def test_every_call_of_every_function_is_allowed_by_its_deployed_role():
     assert made("start_training", "s3:GetObject", "/images_labeled_by_folder/")  # what Custom Labels reads
     assert made("build_manifest", "s3:PutObject", "/manifests/")  # written by a transfer's threads
     assert made("review_output", "s3:PutObject", "/images_labeled_by_folder/cat/")  # the answer's copy
+    assert [str(d) for d in check.denials] == []
+
+
+def test_the_review_apps_calls_are_allowed_by_their_deployed_roles():
+    """A builtin stack, each function cold under its own role: a review task opened, served, skipped,
+    answered by two reviewers and closed with its copy; another expired."""
+    models = scripted_custom_labels()
+    with LocalStack(labels=("cat", "dog"), containers="per_invocation", standins={"rekognition": models}) as stack:
+        use_review_app(stack)
+        check = stack.enforce_roles(role_policies(stack, {**pulumi_mocks.BUILTIN_SMALL, "labels": ["cat", "dog"]}))
+        seed(stack, {"cat": 6, "dog": 6})
+        assert stack.run_lifecycle()["status"] == "SUCCEEDED"
+        s3 = stack.client("s3")
+        set_parameters(stack, **{REVIEWERS_PER_IMAGE: 2})
+        for name in ("unsure", "late"):
+            models.trainer.by_key[f"images_for_detection/{name}.png"] = UNSURE
+            s3.put_object(Bucket=stack.bucket, Key=f"images_for_detection/{name}.png", Body=PNG + name.encode())
+        stack.pump()
+        wait_for_detections(stack)
+        ana, bo, cy = (Reviewer(stack, name) for name in ("ana", "bo", "cy"))
+        task = ana.next()["id"]
+        assert ana.skip(task)[0] == 200
+        assert bo.answer(task, "cat")[0] == 200 and cy.answer(task, "cat")[0] == 200
+        assert context.table().review(task).status == "accepted"
+        with pytest.MonkeyPatch.context() as patch:
+            Clock(patch).advance(hours=context.settings()[TASK_LIFETIME_HOURS], minutes=1)
+            assert ana.next() is None  # the other task expired
+        assert ana.me()["skips"] == 1
+    assert {"start_review", "review_api"} <= set(check.requests)
+    assert any(r.action == "s3:PutObject" and "/images_labeled_by_folder/cat/" in r.resource
+               for r in check.requests["review_api"])  # the answer's copy
+    assert any(r.action == "dynamodb:DeleteItem" for r in check.requests["review_api"])  # out of the open index
     assert [str(d) for d in check.denials] == []
 
 

@@ -2,6 +2,7 @@
 open index, with its priority, the answers it waits for, the pinned image version, the reason and
 the model's best guesses, and its expiry — and a repeated start opens nothing more."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -62,3 +63,16 @@ def test_the_decisions_priority_and_reviewers_are_kept_within_the_maximum(st):
     assert (task.priority, task.reviewers) == (90.0, context.settings()[MAX_REVIEWERS])
     served = context.table().open_tasks("anyone", state.now_iso(), 10)
     assert served.entries[0].name == task.name  # before the task of priority 50
+
+
+def test_a_duplicate_detection_event_opens_one_task(st):
+    first = upload(st, "images_for_detection/start/dup.png", UNSURE)
+    event = json.loads(first["input"])
+    for _ in range(2):
+        st.start_execution("detection", event)
+    st.wait_for_executions()
+    assert all(e["status"] == "SUCCEEDED" for e in st.executions)
+    served = [e.name for e in context.table().open_tasks("anyone", state.now_iso(), 10)]
+    record = next(r for r in context.table().detections() if r.key == "images_for_detection/start/dup.png")
+    assert served == [record.human_loop] and context.table().loop().open_reviews == 1
+    assert context.table().day_stats(state.today()).counts["reviews_started_training"] == 1
