@@ -35,9 +35,14 @@ def target(st):
 @pytest.fixture
 def restore_parameters(st):
     ssm = st.client("ssm")
-    saved = {p["Name"]: p["Value"] for p in ssm.get_parameters_by_path(Path=st.parameter_path)["Parameters"]}
+
+    def parameters() -> list[dict]:  # every page: the path holds more parameters than one call returns
+        return [p for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=st.parameter_path)
+                for p in page["Parameters"]]
+
+    saved = {p["Name"]: p["Value"] for p in parameters()}
     yield ssm
-    for parameter in ssm.get_parameters_by_path(Path=st.parameter_path)["Parameters"]:
+    for parameter in parameters():
         if parameter["Name"] not in saved:
             ssm.delete_parameter(Name=parameter["Name"])
     for name, value in saved.items():

@@ -262,6 +262,8 @@ def test_the_review_function_has_exactly_the_review_apps_access_on_this_stacks_r
         ("G4Parameters", ("ssm:GetParametersByPath",),
          (arn("ssm", "parameter/labelloop/test"), arn("ssm", "parameter/labelloop/test/*")), "null"),
         ("G5Topic", ("sns:Publish",), (arn("sns", "labelloop-test-notifications"),), "null"),
+        # A task closed or expired leaves the open index.
+        ("G6Table", ("dynamodb:DeleteItem",), (arn("dynamodb", "table/labelloop-test-state"),), "null"),
         # Its metrics are EMF lines in its own log.
         ("OwnLogGroup", ("logs:CreateLogStream", "logs:PutLogEvents"),
          (arn("logs", "log-group:/aws/lambda/labelloop-test-review-api:*"),), "null"),
