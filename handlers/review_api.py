@@ -1,7 +1,8 @@
 """The builtin review app's function, behind an API Gateway HTTP API (Powertools'
-``APIGatewayHttpResolver``): the review page (``GET /``), its public sign-in settings
-(``GET /config``) and the reviewers' JSON API under ``/api/``, each route of which API Gateway's
-JWT authorizer guards (a token of the stack's user pool, for its app client).
+``APIGatewayHttpResolver``): the review page (``GET /``: ``review_page.html``, one document with
+its script and styles, nothing else allowed to run), its public sign-in settings (``GET /config``)
+and the reviewers' JSON API under ``/api/``, each route of which API Gateway's JWT authorizer
+guards (a token of the stack's user pool, for its app client).
 
 * Every ``/api/`` request must come from a member of the reviewer group (the token's
   ``cognito:groups``): else 403, before anything is read.
@@ -23,11 +24,15 @@ JWT authorizer guards (a token of the stack's user pool, for its app client).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
 from datetime import timedelta
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, ForbiddenError, NotFoundError, ServiceError
@@ -57,11 +62,22 @@ TASK_ID = re.compile(r"^labelloop-[0-9a-f]{40}$")
 NEXT_PAGE = 100
 MAX_CALLS = 3
 DEFAULT_IMAGE_URL_SECONDS = 300
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>labelloop review</title></head>
-<body><h1>labelloop review</h1><p>Sign in to review images.</p></body></html>
-"""
+PAGE = (Path(__file__).parent / "review_page.html").read_text()
+
+
+def content_security_policy(page: str, login_url: str | None) -> str:
+    """Only the page's own script and styles (by their hashes) run; it talks to this API and the
+    sign-in domain only, and shows images from S3 (presigned URLs) or this origin."""
+    def digest(tag: str) -> str:
+        body = page.split(f"<{tag}>", 1)[1].split(f"</{tag}>", 1)[0]
+        return "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+
+    login = urlsplit(login_url or "")
+    login_origin = f" {login.scheme}://{login.netloc}" if login.netloc else ""
+    return (f"default-src 'none'; script-src {digest('script')}; style-src {digest('style')}; "
+            f"img-src 'self' https: data:; connect-src 'self'{login_origin}; base-uri 'none'; form-action 'none'; "
+            "frame-ancestors 'none'")
+
 
 app = APIGatewayHttpResolver()
 
@@ -119,7 +135,10 @@ def lease_end(now) -> str:
 # -- the page and its settings ----------------------------------------------------------------------
 @app.get("/")
 def page() -> Response:
-    return Response(HTTPStatus.OK, "text/html; charset=utf-8", PAGE, headers={"Cache-Control": "no-cache"})
+    """The review page: one document with its script and styles, nothing from elsewhere."""
+    headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+               "Content-Security-Policy": content_security_policy(PAGE, config.current().login_url)}
+    return Response(HTTPStatus.OK, "text/html; charset=utf-8", PAGE, headers=headers)
 
 
 @app.get("/config")

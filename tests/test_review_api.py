@@ -4,7 +4,10 @@ leases and expiry, the accepted image's copy, and the calls each request makes."
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -67,7 +70,14 @@ def table_items() -> list[dict]:
 def test_the_page_and_its_sign_in_settings_are_public(st):
     page = st.deliver("review_api", http_event("GET", "/"))
     assert page["statusCode"] == 200 and page["headers"]["Content-Type"].startswith("text/html")
-    assert "<html" in page["body"]
+    document = page["body"]
+    assert document.count("<script>") == document.count("<style>") == 1 and "<html" in document
+    assert not re.search(r"<script[^>]*\bsrc=|<link\b|@import|https?://", document)  # nothing from elsewhere
+    policy = dict(part.strip().split(" ", 1) for part in page["headers"]["Content-Security-Policy"].split(";"))
+    for tag in ("script", "style"):
+        body = document.split(f"<{tag}>", 1)[1].split(f"</{tag}>", 1)[0]
+        assert policy[f"{tag}-src"] == f"'sha256-{base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()}'"
+    assert policy["connect-src"] == "'self' https://login.example.com" and policy["default-src"] == "'none'"
     settings = st.deliver("review_api", http_event("GET", "/config"))
     assert settings["statusCode"] == 200
     assert json.loads(settings["body"]) == {
