@@ -227,7 +227,7 @@ def me() -> dict[str, Any]:
     who = reviewer()
     stats, loop = context.table().reviewer_stats(who), context.table().loop()
     claims = app.current_event.request_context.authorizer.jwt_claim or {}
-    return {"reviewer": who, "email": claims.get("email"), "answers": stats.answers, "skips": stats.skips,
+    return {"reviewer": who, "email": claims.get("email") or claims.get("username"), "answers": stats.answers, "skips": stats.skips,
             "agreed": stats.agreed, "disagreed": stats.disagreed, "openTasks": max(0, loop.open_reviews)}
 
 
