@@ -31,7 +31,6 @@ import mimetypes
 import re
 import secrets
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
@@ -42,13 +41,11 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from botocore.exceptions import ClientError
 
-from components.reviewers import REVIEWER_GROUP
 from handlers.runtime import layout
 
-from .local_aws import REGION, LocalStack
+from .api_gateway import CLIENT_ID, ISSUER, http_api_event, reviewer_claims
+from .local_aws import LocalStack
 
-POOL_ID = f"{REGION}_sandbox"
-CLIENT_ID = "sandbox-review"
 TOKEN_SECONDS = 3600
 CODE_SECONDS = 300
 REVIEWER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
@@ -100,7 +97,6 @@ class LocalSignIn:
         self.review_url, self.clock = review_url, clock
         self._key = secrets.token_bytes(32)
         self._codes: dict[str, dict[str, Any]] = {}
-        self.issuer = f"https://cognito-idp.{REGION}.amazonaws.com/{POOL_ID}"
 
     # -- the login page and the code ----------------------------------------------------
     def authorize_page(self, query: dict[str, str], problem: str = "") -> Reply:
@@ -164,11 +160,7 @@ class LocalSignIn:
         return tokens
 
     def sign(self, name: str, use: str, *, seconds: int = TOKEN_SECONDS) -> str:
-        now = int(self.clock())
-        claims = {"sub": str(uuid.uuid5(uuid.NAMESPACE_URL, f"labelloop-sandbox/{name}")), "username": name,
-                  "cognito:groups": [REVIEWER_GROUP], "iss": self.issuer, "token_use": use, "iat": now,
-                  "exp": now + seconds, "email": f"{name}@sandbox.invalid",
-                  **({"aud": CLIENT_ID} if use == "id" else {"client_id": CLIENT_ID})}
+        claims = reviewer_claims(name, use, int(self.clock()), seconds)
         head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
         body = _b64(json.dumps(claims).encode())
         return f"{head}.{body}.{_b64(hmac.new(self._key, f'{head}.{body}'.encode(), hashlib.sha256).digest())}"
@@ -185,7 +177,7 @@ class LocalSignIn:
         except (ValueError, TypeError):
             return None
         audience = claims.get("aud") if use == "id" else claims.get("client_id")
-        valid = claims.get("iss") == self.issuer and audience == CLIENT_ID and claims.get("token_use") == use \
+        valid = claims.get("iss") == ISSUER and audience == CLIENT_ID and claims.get("token_use") == use \
             and int(claims.get("exp", 0)) > self.clock()
         return claims if valid else None
 
@@ -197,9 +189,7 @@ class LocalReviewApp:
         self.stack, self.base_url = stack, base_url.rstrip("/")
         self.review_url = self.base_url + "/"
         self.sign_in = LocalSignIn(self.review_url, clock)
-        stack.configure(flow_definition_arn=None, reviewer_group=REVIEWER_GROUP, user_pool_id=POOL_ID,
-                        user_pool_client_id=CLIENT_ID, login_url=self.base_url, review_url=self.review_url,
-                        image_url_seconds=300)
+        stack.use_review_app(self.base_url)
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
         url = urlsplit(target)
@@ -227,7 +217,8 @@ class LocalReviewApp:
     # -- API Gateway's part ----------------------------------------------------------------
     def invoke(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes,
                claims: dict[str, Any] | None) -> Reply:
-        event = http_api_event(method, path, query, headers, body, claims)
+        event = http_api_event(method, path, claims=claims, body=body.decode("utf-8", "replace") if body else None,
+                               query=query, headers=headers)
         response = self.stack.deliver("review_api", event)
         self.stack.pump()  # what the request set off (an accepted answer's copy and its event)
         payload = response.get("body") or ""
@@ -269,25 +260,6 @@ class LocalReviewApp:
             return Reply.json(HTTPStatus.NOT_FOUND, {"message": "no such image"})
         kind = mimetypes.guess_type(key)[0] or "application/octet-stream"
         return Reply(HTTPStatus.OK, body, {"Content-Type": kind, "Cache-Control": "private, max-age=300"})
-
-
-def http_api_event(method: str, path: str, query: str, headers: dict[str, str], body: bytes,
-                   claims: dict[str, Any] | None) -> dict[str, Any]:
-    """The HTTP API (payload 2.0) event of one request; ``claims`` as the JWT authorizer passes them."""
-    context: dict[str, Any] = {
-        "accountId": "123456789012", "apiId": "sandbox", "domainName": "127.0.0.1", "stage": "$default",
-        "requestId": uuid.uuid4().hex, "routeKey": f"{method} {path}", "timeEpoch": int(time.time() * 1000),
-        "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
-                 "userAgent": headers.get("user-agent", "")}}
-    if claims is not None:
-        passed = {k: (f"[{' '.join(v)}]" if isinstance(v, list) else str(v)) for k, v in claims.items()}
-        context["authorizer"] = {"jwt": {"claims": passed, "scopes": None}}
-    event: dict[str, Any] = {"version": "2.0", "routeKey": f"{method} {path}", "rawPath": path,
-                             "rawQueryString": query, "headers": dict(headers), "requestContext": context,
-                             "isBase64Encoded": False}
-    if body:
-        event["body"] = body.decode("utf-8", "replace")
-    return event
 
 
 def serve(make_app: Callable[[str], LocalReviewApp], host: str, port: int,

@@ -5,19 +5,17 @@ delivered to the deployed function of a LocalStack; and a clock the tests move."
 from __future__ import annotations
 
 import json
-import re
-import uuid
 from datetime import timedelta
 from typing import Any
 
 from stack_support import REVIEWER_GROUP
 
 from handlers.runtime import state
+from sandbox.api_gateway import http_api_event
 
 POOL = "us-east-1_Reviewers"  # stack_support.use_review_app's pool and client
 CLIENT = "reviewclient"
 ISSUER = f"https://cognito-idp.us-east-1.amazonaws.com/{POOL}"
-TASK_PATH = re.compile(r"^/api/tasks/(?!next$)[^/]+")  # a task's routes name it {id}
 
 
 def claims(reviewer: str, *, groups: str = f"[{REVIEWER_GROUP}]", **changes: Any) -> dict[str, Any]:
@@ -28,18 +26,8 @@ def claims(reviewer: str, *, groups: str = f"[{REVIEWER_GROUP}]", **changes: Any
 
 def http_event(method: str, path: str, *, token: dict[str, Any] | None = None, body: Any = None) -> dict[str, Any]:
     """The event API Gateway sends the function for one request (``token``: the authorizer's claims)."""
-    route = f"{method} {TASK_PATH.sub('/api/tasks/{id}', path)}"
-    context: dict[str, Any] = {
-        "accountId": "123456789012", "apiId": "review", "domainName": "review.example.com", "stage": "$default",
-        "requestId": uuid.uuid4().hex, "routeKey": route, "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0,
-        "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1",
-                 "userAgent": "pytest"}}
-    if token is not None:
-        context["authorizer"] = {"jwt": {"claims": token, "scopes": None}}
-    return {"version": "2.0", "routeKey": route, "rawPath": path, "rawQueryString": "", "cookies": [],
-            "headers": {"host": "review.example.com", "content-type": "application/json"},
-            "requestContext": context, "isBase64Encoded": False,
-            **({"body": body if isinstance(body, str) else json.dumps(body)} if body is not None else {})}
+    return http_api_event(method, path, claims=token,
+                          body=None if body is None else body if isinstance(body, str) else json.dumps(body))
 
 
 class Reviewer:
