@@ -95,7 +95,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
         Grant(("s3:PutObject",), f"objects:{layout.TESTING_PREFIX}"),
         TABLE_RW, PARAMETERS, PUBLISH,
         Grant(("dynamodb:DeleteItem",), "table"),  # a task closed or expired leaves the open index
-    ), timeout=15),
+    ), timeout=20),  # the sweep's retries of a transient error fit in a third of it
     FunctionSpec("summary", "handlers.summary.handler", "Send the daily detection summary", (TABLE_RW, PUBLISH)),
     # -- model lifecycle ----------------------------------------------------------
     FunctionSpec("training_check", "handlers.lifecycle.check.handler",

@@ -107,7 +107,7 @@ class LabelLoop(pulumi.ComponentResource):
                 naming=naming, account=account, functions=functions, reviewer_emails=config.reviewer_emails,
                 existing_pool=config.reviewer_pool, throttle=config.review_api_throttle,
                 image_url_seconds=config.review_image_url_seconds, log_retention_days=config.log_retention_days,
-                tags=tags), opts=child)
+                dead_letter_queue_arn=dead_letters, tags=tags), opts=child)
         self.detection = Detection(f"{prefix}-detection", DetectionArgs(
             naming=naming, account=account, bucket_name=self.storage.bucket_name, functions=functions,
             dead_letter_queue_arn=dead_letters, log_retention_days=config.log_retention_days, tags=tags), opts=child)

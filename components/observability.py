@@ -20,6 +20,7 @@ import pulumi_aws as aws
 
 from components import events
 from handlers.lifecycle.deploy import STOP_FAILED
+from handlers.review_api import OLDEST_OPEN_TASK_AGE, REVIEW_ANSWERS, REVIEW_TASKS_OPEN
 from handlers.runtime.config import RuntimeConfig
 from components.lambdas import DeployedFunction, FunctionFactory
 from components.naming import Account, Naming
@@ -163,7 +164,6 @@ class Observability(pulumi.ComponentResource):
 # -- the builtin review app ---------------------------------------------------------------------
 # Its metrics (EMF, namespace labelloop, dimension service): open tasks and the age of the
 # oldest one as gauges, and the answers reviewers give.
-REVIEW_TASKS_OPEN, OLDEST_OPEN_TASK_AGE, REVIEW_ANSWERS = "ReviewTasksOpen", "OldestOpenTaskAgeSeconds", "ReviewAnswers"
 REVIEW_TASK_ALARM = "oldest-review-task"
 REVIEW_APP_ROW = 32  # below the loop's widgets
 HOUR = 3600

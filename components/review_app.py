@@ -10,7 +10,8 @@ any AWS account can run (it needs Cognito, API Gateway, Lambda, S3 and DynamoDB 
 * **One function** (``review_api``) serves the page and the JSON API through an HTTP API. The
   page and its sign-in settings are public; every ``/api/`` route needs a token the JWT
   authorizer accepts (issued by the pool, for the app client). The function checks the
-  ``cognito:groups`` claim itself.
+  ``cognito:groups`` claim itself. A schedule invokes it every 5 minutes to expire tasks past
+  their lifetime and publish the open-task gauges.
 
 Nothing here waits on itself: the API comes first (its URL is the client's callback), then the
 pool's invitation that links to it, the client, the function told about both, and the routes.
@@ -26,10 +27,13 @@ from typing import Mapping
 import pulumi
 import pulumi_aws as aws
 
+from components import events
 from components.config import ExistingReviewerPool, Throttle, region_of_pool
 from components.lambdas import DeployedFunction, FunctionFactory, ReviewEnvironment
 from components.naming import Account, Naming
 from components.reviewers import REVIEWER_GROUP, TEMPORARY_PASSWORD_DAYS, Invitation, reviewer_pool
+from components.triggers import Schedule
+from handlers.review_api import SWEEP as SWEEP_INPUT
 
 FUNCTION = "review_api"
 API = "review"
@@ -38,6 +42,8 @@ PUBLIC_ROUTES = ("GET /", "GET /config")
 # The reviewers' API: each route behind the JWT authorizer.
 REVIEWER_ROUTES = ("GET /api/tasks/next", "GET /api/tasks/{id}", "POST /api/tasks/{id}/answer",
                    "POST /api/tasks/{id}/skip", "GET /api/me")
+SWEEP = Schedule("review-sweep", "Expire review tasks past their lifetime; publish open tasks and the oldest's age",
+                 "rate(5 minutes)", True, FUNCTION, SWEEP_INPUT)
 OAUTH_SCOPES = ("openid", "email", "profile")
 TOKEN_HOURS = 1  # access and ID tokens
 REFRESH_TOKEN_HOURS = 12  # a working day without signing in again
@@ -71,6 +77,7 @@ class ReviewAppArgs:
     naming: Naming
     account: pulumi.Output[Account]
     functions: FunctionFactory
+    dead_letter_queue_arn: pulumi.Input[str]  # where the sweep schedule's failed deliveries go
     reviewer_emails: tuple[str, ...] = ()
     existing_pool: ExistingReviewerPool | None = None  # None: the stack creates the pool
     throttle: Throttle = Throttle()
@@ -156,12 +163,18 @@ class ReviewApp(pulumi.ComponentResource):
         functions = args.functions.bind_review(ReviewEnvironment(
             reviewer_group=group_name, user_pool_id=self.user_pool_id, user_pool_client_id=self.client.id,
             login_url=self.login_url, review_url=self.review_url, image_url_seconds=args.image_url_seconds))
-        self.function = functions.create(FUNCTION, self, name)
+        self.function = functions.create(FUNCTION, self, name, asynchronous=True)  # the sweep's events
         self.deployed = {FUNCTION: self.function}
         self.permission = aws.lambda_.Permission(
             f"{name}-api-invoke", action="lambda:InvokeFunction", function=self.function.name,
             principal="apigateway.amazonaws.com", source_arn=pulumi.Output.concat(self.api.execution_arn, "/*/*"),
             opts=child)
+
+        # -- the sweep: expired tasks closed and the gauges published, every few minutes ------------
+        self.sweep_rule = events.schedule_rule(name, naming, SWEEP, parent=self, tags=tags)
+        self.sweep_target, _ = events.function_target(
+            self.sweep_rule, f"{name}-{SWEEP.name}", self.function, dead_letter_queue=args.dead_letter_queue_arn,
+            parent=self, input=SWEEP.input)
 
         # -- routes, the authorizer and the stage ----------------------------------------------
         self.authorizer = aws.apigatewayv2.Authorizer(

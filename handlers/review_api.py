@@ -16,6 +16,9 @@ guards (a token of the stack's user pool, for its app client).
   (``handlers/review_outcome.py``, as for an A2I output), the copy of an accepted image version and
   one transaction that closes the task: at most 3 calls. ``POST /api/tasks/{id}/skip``. ``GET
   /api/me``: this reviewer's own counts and how many tasks are open.
+* Every few minutes the stack's schedule invokes the function with ``{"sweep": true}``
+  (:func:`sweep`): tasks past their lifetime are expired, and the gauges ``ReviewTasksOpen`` and
+  ``OldestOpenTaskAgeSeconds`` are published (the dashboard and the oldest-task alarm read them).
 * An unknown task, or another stack's, is 404; a task that is not open, answered or skipped by this
   reviewer, or leased to another is 409; an answer that is not one of the labels (or "None of the
   Above") is 400 — and nothing changes. A task is shown with a presigned URL of its pinned image
@@ -62,6 +65,11 @@ TASK_ID = re.compile(r"^labelloop-[0-9a-f]{40}$")
 NEXT_PAGE = 100
 MAX_CALLS = 3
 DEFAULT_IMAGE_URL_SECONDS = 300
+# The metrics the dashboard shows (EMF, namespace labelloop, dimension service).
+REVIEW_TASKS_OPEN, OLDEST_OPEN_TASK_AGE, REVIEW_ANSWERS = "ReviewTasksOpen", "OldestOpenTaskAgeSeconds", "ReviewAnswers"
+SWEEP = {"sweep": True}
+# The sweep reads this many pages of the open index at most (about 5 000 tasks a page).
+SWEEP_PAGES = 20
 PAGE = (Path(__file__).parent / "review_page.html").read_text()
 
 
@@ -286,7 +294,7 @@ def _answer(task_id: str, me: str, label: str) -> dict[str, Any]:
         raise Conflict("another reviewer is reviewing this task") from None
     except TaskClosed:
         raise Conflict("the task is closed") from None
-    context.metrics.add_metric(name="ReviewAnswers", unit="Count", value=1)
+    context.metrics.add_metric(name=REVIEW_ANSWERS, unit="Count", value=1)
     return {"task": task.name, "answered": True}
 
 
@@ -297,6 +305,33 @@ def _expire(tasks: list, at: str) -> None:
         context.logger.info("review tasks expired", extra={"expired": expired})
 
 
+def sweep() -> dict[str, Any]:
+    """Expire the tasks past their lifetime and publish how many wait and how long the oldest has."""
+    now = state.utcnow()
+    at, table = state.iso(now), context.table()
+    view = table.open_task_overview(at, SWEEP_PAGES)
+    for start in range(0, len(view.expired), state.MAX_EXPIRED_PER_CALL):
+        _expire(list(view.expired[start:start + state.MAX_EXPIRED_PER_CALL]), at)
+    age = round((now - state.from_iso(view.oldest_opened_at)).total_seconds()) if view.oldest_opened_at else 0
+    context.metrics.add_metric(name=REVIEW_TASKS_OPEN, unit="Count", value=view.count)
+    context.metrics.add_metric(name=OLDEST_OPEN_TASK_AGE, unit="Seconds", value=max(0, age))
+    if not view.complete:
+        context.logger.warning("the open index is longer than the sweep reads: figures cover its first pages",
+                               extra={"pages": SWEEP_PAGES, "counted": view.count})
+    return {"open": view.count, "oldestAgeSeconds": max(0, age), "expired": len(view.expired),
+            "complete": view.complete}
+
+
 @entry_point
-def handler(event: dict) -> dict:
+def api_handler(event: dict) -> dict:
     return app.resolve(event, None)
+
+
+@entry_point(retry_transient=True)  # EventBridge invokes it asynchronously
+def sweep_handler(event: dict) -> dict:
+    return sweep()
+
+
+def handler(event: dict, lambda_context: Any) -> dict:
+    """One function, two callers: API Gateway's requests and the sweep schedule's event."""
+    return (sweep_handler if event == SWEEP else api_handler)(event, lambda_context)

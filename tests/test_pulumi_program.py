@@ -28,8 +28,8 @@ DEFAULT_STACK = {
     "aws:apigatewayv2/route:Route": 7,  # 2 public (page, sign-in settings), 5 for reviewers
     "aws:apigatewayv2/stage:Stage": 1,
     "aws:cloudwatch/dashboard:Dashboard": 1,
-    "aws:cloudwatch/eventRule:EventRule": 5,  # 2 bucket prefixes, parameter changes, training and summary schedules
-    "aws:cloudwatch/eventTarget:EventTarget": 5,
+    "aws:cloudwatch/eventRule:EventRule": 6,  # 2 bucket prefixes, parameter changes, training, summary and review sweep schedules
+    "aws:cloudwatch/eventTarget:EventTarget": 6,
     "aws:cloudwatch/logGroup:LogGroup": 22,  # 19 functions, 2 state machines, the API's access log
     # 19 functions, 2 x 2 state machine failures, dead letters, models that could not be stopped, oldest task
     "aws:cloudwatch/metricAlarm:MetricAlarm": 26,
@@ -44,8 +44,8 @@ DEFAULT_STACK = {
     "aws:kms/alias:Alias": 1,
     "aws:kms/key:Key": 1,
     "aws:lambda/function:Function": 19,
-    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": 3,
-    "aws:lambda/permission:Permission": 4,  # 3 EventBridge rules, the API
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": 4,
+    "aws:lambda/permission:Permission": 5,  # 4 EventBridge rules, the API
     "aws:rekognition/project:Project": 1,
     "aws:s3/bucket:Bucket": 1,
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
@@ -68,9 +68,9 @@ A2I_INSTEAD = {
     "aws:cognito/userGroup:UserGroup": -1, "aws:cognito/userPool:UserPool": -1,
     "aws:cognito/userPoolClient:UserPoolClient": -1, "aws:cognito/userPoolDomain:UserPoolDomain": -1,
     "aws:cloudwatch/logGroup:LogGroup": -1, "aws:cloudwatch/metricAlarm:MetricAlarm": -1,  # the API's; oldest task
-    "aws:cloudwatch/eventRule:EventRule": 1, "aws:cloudwatch/eventTarget:EventTarget": 1,  # A2I's output files
+    # A2I's output files instead of the review sweep: as many rules, targets and failure destinations
+    "aws:lambda/permission:Permission": -1,  # the API's
     "aws:iam/role:Role": 1, "aws:iam/rolePolicy:RolePolicy": 1,  # the flow definition's
-    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": 1,  # review_output, invoked by EventBridge
     "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration": 1,
     "aws:sagemaker/flowDefinition:FlowDefinition": 1, "aws:sagemaker/humanTaskUI:HumanTaskUI": 1,
 }

@@ -26,6 +26,7 @@ from stack_support import (
     use_review_app,
 )
 
+from handlers import review_api
 from handlers.runtime import aws, context, state
 from plugins import LEASE_MINUTES, MAX_REVIEWERS, NONE_OF_THE_ABOVE, REVIEWERS_PER_IMAGE, TASK_LIFETIME_HOURS
 
@@ -308,3 +309,30 @@ def test_next_task_and_answer_make_at_most_three_calls_however_many_tasks_are_op
     calls.clear()
     assert ana.answer(served["id"], "cat")[0] == 200
     assert calls == ["Query", "CopyObject", "TransactWriteItems"]  # the task and its answers, the copy, the close
+
+
+# -- the sweep -------------------------------------------------------------------------------------
+def test_the_sweep_expires_tasks_past_their_lifetime_and_publishes_the_open_tasks_and_the_oldests_age(
+        st, clock, monkeypatch, capsys):
+    lifetime = context.settings()[TASK_LIFETIME_HOURS]
+    old = task_for(st, "images_for_detection/api/sweep-old.png")
+    clock.advance(hours=lifetime - 1)
+    waiting = task_for(st, "images_for_detection/api/sweep-waiting.png")
+    clock.advance(hours=2)  # the first is past its lifetime, the second has waited 2 hours
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    capsys.readouterr()
+    swept = st.deliver("review_api", review_api.SWEEP)
+    assert (swept["open"], swept["expired"], swept["complete"]) == (1, 1, True)
+    assert 7200 <= swept["oldestAgeSeconds"] < 7260  # 2 hours, and the seconds the test took
+    assert context.table().review(old).status == "expired" and context.table().review(waiting).status == "open"
+    (emf,) = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert emf[review_api.REVIEW_TASKS_OPEN] == [1.0] and emf[review_api.OLDEST_OPEN_TASK_AGE] == [swept["oldestAgeSeconds"]]
+    assert emf["Reviews_expired"] == [1.0]
+    clock.advance(minutes=5)  # the next sweep: nothing more to expire, the same task older
+    assert 7500 <= st.deliver("review_api", review_api.SWEEP)["oldestAgeSeconds"] < 7560
+    assert context.table().day_stats(state.today()).counts["reviews_expired"] == 1
+
+
+def test_the_sweep_of_an_empty_queue_publishes_zeros(st):
+    assert st.deliver("review_api", review_api.SWEEP) == {"open": 0, "oldestAgeSeconds": 0, "expired": 0,
+                                                          "complete": True}
