@@ -115,6 +115,12 @@ def reviewer() -> str:
     return subject
 
 
+def signed_in_as() -> str | None:
+    """The e-mail address (or user name) the reviewer signed in with, from the token."""
+    claims = app.current_event.request_context.authorizer.jwt_claim or {}
+    return claims.get("email") or claims.get("username")
+
+
 def groups(claim: Any) -> set[str]:
     """The groups of a ``cognito:groups`` claim: a list, or the ``[a b]`` string HTTP APIs pass it as."""
     if isinstance(claim, (list, tuple)):
@@ -234,8 +240,7 @@ def skip(task_id: str) -> dict[str, Any]:
 def me() -> dict[str, Any]:
     who = reviewer()
     stats, loop = context.table().reviewer_stats(who), context.table().loop()
-    claims = app.current_event.request_context.authorizer.jwt_claim or {}
-    return {"reviewer": who, "email": claims.get("email") or claims.get("username"), "answers": stats.answers, "skips": stats.skips,
+    return {"reviewer": who, "email": signed_in_as(), "answers": stats.answers, "skips": stats.skips,
             "agreed": stats.agreed, "disagreed": stats.disagreed, "openTasks": max(0, loop.open_reviews)}
 
 
@@ -277,7 +282,7 @@ def _answer(task_id: str, me: str, label: str) -> dict[str, Any]:
     at = state.now_iso()
     read = _open_task(task_id, me, at)
     task, given = read.task, read.answers
-    new = TaskAnswer(task.name, me, label, at)
+    new = TaskAnswer(task.name, me, label, at, reviewer_name=signed_in_as())
     answers = tuple(WorkerAnswer(a.reviewer, a.label, a.answered_at) for a in (*given, new))
     try:
         if len(answers) < (task.reviewers or 1):

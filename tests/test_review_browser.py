@@ -214,7 +214,7 @@ def test_a_person_signs_in_labels_by_click_key_and_filter_and_skips(open_run, se
         assert review["result"]["training_key"] in objects
     (skipped_review,) = [i for i in state["items"] if i["sk"] == "HL" and i["image_uri"].endswith(skipped)]
     assert skipped_review["status"] == "open"  # another reviewer may still answer it
-    stats = next(i for i in state["items"] if i["pk"] == f"REVIEWER#{dana}")
+    stats = next(i for i in state["items"] if (i["pk"], i["sk"]) == ("REVIEWERS", dana))
     assert (stats["answers"], stats["skips"]) == (3, 1)
 
 

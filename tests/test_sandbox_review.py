@@ -30,7 +30,7 @@ def items_of(folder) -> list[dict]:
 
 def stats_of(items: list[dict], name: str) -> dict:
     sub = reviewer_claims(name, "access", 0, 0)["sub"]
-    return next((i for i in items if i["pk"] == f"REVIEWER#{sub}"), {})
+    return next((i for i in items if (i["pk"], i["sk"]) == ("REVIEWERS", sub)), {})
 
 
 def test_three_reviewers_answer_every_image_and_the_majority_decides(tmp_path):

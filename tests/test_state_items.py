@@ -44,7 +44,7 @@ WRITES = {"record_detection", "replace_pending", "replace_failed", "note_detecti
           "record_parameter_change", "lease_task", "record_task_answer", "skip_task", "expire_review_tasks"}
 READS = {"begin_detection", "loop", "loop_and_dataset", "pending", "pending_page", "detection", "detections",
          "failed_detections", "day_stats", "review", "model", "parameter_changes", "all_items", "outline",
-         "review_with_answers", "open_tasks", "open_task_overview", "reviewer_stats"}
+         "review_with_answers", "open_tasks", "open_task_overview", "reviewer_stats", "reviewers"}
 
 
 @pytest.fixture

@@ -36,8 +36,8 @@ Items (``ITEM_TYPES``; ``<…>`` is a variable part of the key):
       answers, in serving order (highest priority, then oldest, first): what the
       page shows, the lease (reviewer, until), the reviewers who answered or
       skipped it
-  REVIEWER#<reviewer> / STATS  one reviewer's counts: answers, skips, answers
-      that agreed and disagreed with the final label
+  REVIEWERS / <reviewer>  one reviewer's name and counts: answers, skips,
+      answers that agreed and disagreed with the final label
   IMG#<key> / IMG  one counted training image (makes the counters exact under
       duplicate events)
   STATS#<day> / STATS  counts per outcome and review status for a UTC day (daily
@@ -135,7 +135,7 @@ _TASK_SKIP = ItemType("HL#<human loop>", "SKIP#<reviewer>",
 _OPEN_TASK = ItemType("OPEN", "<priority>#<opened at>#<human loop>", "a builtin review task waiting for answers, "
                       "in serving order (highest priority, then oldest, first): what the page shows, the lease "
                       "(reviewer, until), the reviewers who answered or skipped it")
-_REVIEWER = ItemType("REVIEWER#<reviewer>", "STATS", "one reviewer's counts: answers, skips, answers that agreed "
+_REVIEWER = ItemType("REVIEWERS", "<reviewer>", "one reviewer's name and counts: answers, skips, answers that agreed "
                      "and disagreed with the final label")
 _TRAINING_IMAGE = ItemType("IMG#<key>", "IMG",
                            "one counted training image (makes the counters exact under duplicate events)")
@@ -493,6 +493,7 @@ class TaskAnswer:
     reviewer: str
     label: str
     answered_at: str
+    reviewer_name: str | None = None  # kept with the reviewer's counts, for `labelloop status`
 
 
 @dataclass(frozen=True)
@@ -517,6 +518,13 @@ class ReviewerStats:
     skips: int = 0
     agreed: int = 0
     disagreed: int = 0
+    name: str | None = None  # the e-mail address or user name the reviewer signed in with
+
+    @property
+    def agreement(self) -> float | None:
+        """The share of this reviewer's answers to closed tasks that matched the final label."""
+        decided = self.agreed + self.disagreed
+        return self.agreed / decided if decided else None
 
 
 @dataclass(frozen=True)
@@ -681,8 +689,9 @@ def _task_with_answers(items: list[Mapping[str, Any]]) -> TaskWithAnswers | None
 
 
 def _reviewer_stats(reviewer: str, item: Mapping[str, Any] | None) -> ReviewerStats:
-    return ReviewerStats(reviewer, **{k: int(v) for k, v in _fields(ReviewerStats, item or {}).items()
-                                      if k != "reviewer"})
+    fields = _fields(ReviewerStats, item or {})
+    return ReviewerStats(reviewer, name=fields.get("name"),
+                         **{k: int(v) for k, v in fields.items() if k not in ("reviewer", "name")})
 
 
 def _model(item: Mapping[str, Any]) -> ModelVersion:
@@ -1055,7 +1064,8 @@ class StateTable:
                 moves[answer.reviewer] = moves.get(answer.reviewer, {}) | {"answers": 1}
                 day_moves["review_answers"] = 1
             for reviewer, counts in moves.items():
-                add(self._add(_key(_REVIEWER, reviewer), counts))
+                named = {"name": answer.reviewer_name} if answer and reviewer == answer.reviewer and answer.reviewer_name else None
+                add(self._add(_key(_REVIEWER, reviewer), counts, named))
         add(self._add(_key(_LOOP), {"open_reviews": -1}))
         add(self._add(_key(_DAY, at[:10]), day_moves))
         add(self._add(_key(_DETECTION, detection_id), {}, {"review_status": status,
@@ -1150,7 +1160,8 @@ class StateTable:
                         "ExpressionAttributeValues": {":open": {"S": "open"}, ":n": {"N": str(given)},
                                                       ":n1": {"N": str(given + 1)}, ":w": {"N": str(wanted)}}}},
             self._seen(task, answer.reviewer, answer.answered_at),
-            self._add(_key(_REVIEWER, answer.reviewer), {"answers": 1}),
+            self._add(_key(_REVIEWER, answer.reviewer), {"answers": 1},
+                      {"name": answer.reviewer_name} if answer.reviewer_name else None),
             self._add(_key(_DAY, answer.answered_at[:10]), {"review_answers": 1}),
         ], {0: AlreadyAnswered, 1: TaskChanged, 2: TaskLeased})
 
@@ -1197,6 +1208,11 @@ class StateTable:
 
     def reviewer_stats(self, reviewer: str) -> ReviewerStats:
         return _reviewer_stats(reviewer, self._get(_key(_REVIEWER, reviewer)))
+
+    def reviewers(self) -> list[ReviewerStats]:
+        """Every reviewer's counts (one partition: a Query, however large the table), most answers first."""
+        items = self._query(_REVIEWER.partition)
+        return sorted((_reviewer_stats(i["sk"], i) for i in items), key=lambda r: (-r.answers, r.reviewer))
 
     def _open_key(self, task: ReviewTask | OpenTask) -> dict:
         cursor = task.cursor if isinstance(task, OpenTask) else task.open_cursor
