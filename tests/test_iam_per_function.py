@@ -23,6 +23,7 @@ from stack_support import output_document, set_parameters, use_review_app, write
 
 from components import config
 from components.functions import CUSTOM_LABELS_READS, deployed_with
+from handlers import review_api
 from handlers.runtime import context
 from plugins import REVIEWERS_PER_IMAGE, TASK_LIFETIME_HOURS
 from sandbox.a2i import A2I
@@ -225,7 +226,7 @@ def test_every_call_of_every_function_is_allowed_by_its_deployed_role():
 
 def test_the_review_apps_calls_are_allowed_by_their_deployed_roles():
     """A builtin stack, each function cold under its own role: a review task opened, served, skipped,
-    answered by two reviewers and closed with its copy; another expired."""
+    answered by two reviewers and closed with its copy; another expired by the sweep."""
     models = scripted_custom_labels()
     with LocalStack(labels=("cat", "dog"), containers="per_invocation", standins={"rekognition": models}) as stack:
         use_review_app(stack)
@@ -246,7 +247,8 @@ def test_the_review_apps_calls_are_allowed_by_their_deployed_roles():
         assert context.table().review(task).status == "accepted"
         with pytest.MonkeyPatch.context() as patch:
             Clock(patch).advance(hours=context.settings()[TASK_LIFETIME_HOURS], minutes=1)
-            assert ana.next() is None  # the other task expired
+            assert stack.deliver("review_api", review_api.SWEEP)["expired"] == 1  # the other task, by the sweep
+            assert ana.next() is None
         assert ana.me()["skips"] == 1
     assert {"start_review", "review_api"} <= set(check.requests)
     assert any(r.action == "s3:PutObject" and "/images_labeled_by_folder/cat/" in r.resource
