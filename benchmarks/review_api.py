@@ -3,7 +3,7 @@
 
 Run from the repository root:
 
-    python benchmarks/review_api.py                 # 10 000 open tasks (about a minute)
+    python benchmarks/review_api.py                 # 10 000 open tasks (a few minutes)
     python benchmarks/review_api.py --tasks 1000    # quicker
 
 The open tasks are recorded through the state table's own write (as the review start records
