@@ -48,7 +48,7 @@ PARAMETERS = [
                   "Inference units a model is started with (each bills per hour, idle or not).", 1, 64),
     ParameterSpec(MIN_CONFIDENCE, "float", 70.0,
                   "Confidence (0-100) below which a detected image goes to human review.", 0.0, 100.0),
-    ParameterSpec(ENABLE_REVIEW, "bool", True, "Human review (Amazon A2I) of low-confidence images on or off."),
+    ParameterSpec(ENABLE_REVIEW, "bool", True, "Human review (in the review app, or Amazon A2I) of low-confidence images on or off."),
     ParameterSpec(ENABLE_SAMPLING, "bool", False, "Audit sampling of confident detections on or off."),
     ParameterSpec(SAMPLING_INTERVAL, "int", 1000, "Audit one in every N detections when sampling is on.", 1, 1_000_000),
 ]
