@@ -123,7 +123,7 @@ def percentile(values: list[float], share: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=10_000, help="open tasks (default 10 000)")
-    parser.add_argument("--answers", type=int, default=30, help="next-task/answer rounds measured (default 30)")
+    parser.add_argument("--answers", type=int, default=10, help="next-task/answer rounds measured (default 10)")
     parser.add_argument("--leased", type=int, default=100, help="urgent tasks leased to others for the last row")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

@@ -18,7 +18,8 @@ from pulumi_mocks import (ACCOUNT, BUCKET, BUCKET_POLICY, BUILTIN_FULL, BUILTIN_
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 PREFIX = "labelloop-test"
-ASYNCHRONOUS = {"training_data", "review_output", "parameter_change", "summary"}
+ASYNCHRONOUS = {"training_data", "review_output", "parameter_change", "summary"}  # an A2I stack's
+ASYNCHRONOUS_BUILTIN = ASYNCHRONOUS - {"review_output"} | {"review_api"}  # the review sweep's schedule
 
 # Every statement whose Resource is "*", and why it cannot name a resource.
 UNSCOPED = {
@@ -136,7 +137,7 @@ def test_each_function_role_has_exactly_its_grants(backend, key):
     # Without A2I there is no flow definition to start human loops with.
     expected = {a for grant in FUNCTIONS[key].grants for a in grant.actions
                 if backend == A2I or grant.resource != "flow_definition"} | set(iam.LAMBDA_LOGGING)
-    if key in ASYNCHRONOUS:
+    if key in (ASYNCHRONOUS if backend == A2I else ASYNCHRONOUS_BUILTIN):
         expected |= set(iam.DEAD_LETTER)
     assert actions_of(document) == expected
     logging = next(s for s in document["Statement"] if s["Sid"] == "OwnLogGroup")
@@ -179,11 +180,13 @@ def test_grants_name_the_resources_of_their_kind():
     assert dead_letter["Resource"] == arn("sqs", "labelloop-test-dead-letters")
 
 
-def test_only_eventbridge_targets_are_asynchronous_and_dead_letter():
-    d = run_program(DEFAULT)
+@pytest.mark.parametrize("config,asynchronous", [(DEFAULT, ASYNCHRONOUS), (BUILTIN_SMALL, ASYNCHRONOUS_BUILTIN)],
+                         ids=["a2i", "builtin"])
+def test_only_eventbridge_targets_are_asynchronous_and_dead_letter(config, asynchronous):
+    d = run_program(config)
     targeted = {t.inputs["arn"] for t in d.of_type(EVENT_TARGET)}
     async_functions = {c.inputs["functionName"] for c in d.of_type(INVOKE_CONFIG)}
-    assert async_functions == {function_name(k) for k in ASYNCHRONOUS}
+    assert async_functions == {function_name(k) for k in asynchronous}
     assert {f.outputs["arn"] for f in d.of_type(FUNCTION) if f.inputs["name"] in async_functions} <= targeted
     for config in d.of_type(INVOKE_CONFIG):
         assert config.inputs["destinationConfig"]["onFailure"]["destination"] == d.stack_outputs["topicArn"].replace(
@@ -264,6 +267,8 @@ def test_the_review_function_has_exactly_the_review_apps_access_on_this_stacks_r
         ("G5Topic", ("sns:Publish",), (arn("sns", "labelloop-test-notifications"),), "null"),
         # A task closed or expired leaves the open index.
         ("G6Table", ("dynamodb:DeleteItem",), (arn("dynamodb", "table/labelloop-test-state"),), "null"),
+        # The sweep schedule's failed events.
+        ("FailedEventsToDeadLetterQueue", ("sqs:SendMessage",), (arn("sqs", "labelloop-test-dead-letters"),), "null"),
         # Its metrics are EMF lines in its own log.
         ("OwnLogGroup", ("logs:CreateLogStream", "logs:PutLogEvents"),
          (arn("logs", "log-group:/aws/lambda/labelloop-test-review-api:*"),), "null"),
