@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 VALIDATORS := node_modules/.installed
+BROWSER := /usr/bin/chromium /usr/bin/chromedriver
 
 .PHONY: setup test sandbox clean
 
@@ -20,7 +21,17 @@ $(VALIDATORS): package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
 
-test: setup $(VALIDATORS)
+# The review page is tested in a real browser: Debian's packages, installed when missing (as root).
+$(BROWSER):
+	@if [ "$$(id -u)" = 0 ]; then \
+	  echo "Installing $$(cat debian-packages.txt | tr '\n' ' ')for the review page's browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$(cat debian-packages.txt)) >/dev/null; \
+	else \
+	  echo "The browser tests need Debian's chromium and chromium-driver: sudo apt-get install $$(cat debian-packages.txt | tr '\n' ' ')" >&2; \
+	  exit 1; \
+	fi
+
+test: setup $(VALIDATORS) $(BROWSER)
 	$(BIN)/python -m pytest -n 2
 
 sandbox: setup

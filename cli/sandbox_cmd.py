@@ -11,11 +11,19 @@ def register(sub) -> None:
     parser = sub.add_parser(
         "sandbox", help="run the whole loop on this machine (no AWS account)",
         description="Runs the real handlers and state machines against moto, with a local Rekognition Custom "
-                    "Labels (scikit-learn) and a simulated A2I workforce, on scikit-learn's handwritten digits.")
+                    "Labels (scikit-learn) and simulated reviewers answering through the review app's API (or a "
+                    "simulated A2I workforce), on scikit-learn's handwritten digits.")
     parser.add_argument("--images", type=int, default=None, help="images to use in all (default: all 1797)")
     parser.add_argument("--rounds", type=int, default=8, help="rounds of uploads between training checks (default 8)")
     parser.add_argument("--seed", type=int, default=7, help="random seed; the same seed gives the same run")
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of wrong reviewer answers (0-1)")
+    parser.add_argument("--review", choices=("builtin", "a2i"), default="builtin",
+                        help="the review backend: the builtin review app (default) or A2I")
+    parser.add_argument("--reviewers", default="", metavar="RATE,RATE,…",
+                        help="builtin: one simulated reviewer per error rate (default: one, at --error-rate); "
+                             "with --param Reviewers-Per-Image=2 or more they must agree")
+    parser.add_argument("--leave-reviews-open", action="store_true",
+                        help="builtin: the last round's reviews wait for a person: labelloop review --sandbox DIR")
     parser.add_argument("--policies", default="", help="comma-separated team policy modules to switch on")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="start with this operator parameter value (repeatable)")
@@ -32,6 +40,19 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
             raise UsageError(f"--param {pair!r} must look like NAME=VALUE, e.g. Minimum-F1-Score=0.9")
         params[name.strip()] = value
     return params
+
+
+def parse_rates(text: str) -> tuple[float, ...]:
+    rates = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        try:
+            rate = float(part)
+        except ValueError:
+            rate = -1.0
+        if not 0 <= rate <= 1:
+            raise UsageError(f"--reviewers {text!r}: each error rate is a number from 0 to 1, e.g. 0.05,0.1,0.2")
+        rates.append(rate)
+    return tuple(rates)
 
 
 def run(args) -> int:
@@ -56,8 +77,15 @@ def run(args) -> int:
             catalog[name].parse(value)
         except InvalidParameterValue as exc:
             raise UsageError(str(exc)) from None
+    rates = parse_rates(args.reviewers)
+    if args.review == "a2i" and (rates or args.leave_reviews_open):
+        raise UsageError("--reviewers and --leave-reviews-open are for the builtin review app, not --review a2i")
+    if args.leave_reviews_open and args.no_report:
+        raise UsageError("--leave-reviews-open needs the run saved: drop --no-report")
     options = SandboxOptions(images=args.images, seed=args.seed, error_rate=args.error_rate, policies=policies,
-                             rounds=args.rounds, parameters=params, out=None if args.no_report else args.out)
+                             rounds=args.rounds, parameters=params, out=None if args.no_report else args.out,
+                             review=args.review, reviewer_error_rates=rates,
+                             leave_reviews_open=args.leave_reviews_open)
     try:
         check_size(options.images, options.seed_per_label)
     except TooFewImages as exc:

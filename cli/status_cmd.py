@@ -2,7 +2,8 @@
 
 Everything is read from the state table in a handful of calls (the loop
 partition, two day-statistics items, the pending partition, the active model's
-record) and from the parameter path — no scan, whatever the table's size.
+record, the reviewers' partition) and from the parameter path — no scan,
+whatever the table's size.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ def gather(target) -> dict:
         "last_trained_at": dataset.last_trained_at,
         "open_reviews": loop.open_reviews,
         "pending_detections": len(table.pending()),
+        "reviewers": [{"reviewer": r.reviewer, "name": r.name, "answers": r.answers, "skips": r.skips,
+                       "agreed": r.agreed, "disagreed": r.disagreed, "agreement": r.agreement}
+                      for r in table.reviewers()],
         "days": days,
         "labels": label_rows,
         "parameters": {"checked": len(target.catalog), "problems": problems},
@@ -83,6 +87,19 @@ def _age(iso: str | None, now: str) -> str:
     return f" ({minutes // 60} h {minutes % 60} min)" if minutes >= 60 else f" ({minutes} min)"
 
 
+def _reviewer_lines(reviewers: list[dict]) -> list[str]:
+    """Annotator quality: each reviewer's answers and how often they matched the final label."""
+    if not reviewers:
+        return []
+    rows = [{"who": r["name"] or r["reviewer"], "answers": r["answers"], "skips": r["skips"],
+             "decided": r["agreed"] + r["disagreed"],
+             "agreement": f"{r['agreement']:.0%}" if r["agreement"] is not None else "-"} for r in reviewers]
+    return ["Reviewers (agreement: answers that matched the label a task was accepted with)",
+            format_table(rows, ["who", "answers", "skips", "decided", "agreement"],
+                         ["reviewer", "answers", "skips", "on accepted tasks", "agreement"],
+                         right=["answers", "skips", "decided", "agreement"]), ""]
+
+
 def render(status: dict) -> list[str]:
     model, training, decision = status["model"], status["training"], status["last_training_decision"]
     lines = [f"labelloop status — {status['target']} (UTC times)", "", "Model"]
@@ -106,8 +123,9 @@ def render(status: dict) -> list[str]:
     else:
         lines.append("  last check     no training check yet")
     lines += ["", "Reviews",
-              f"  open human loops        {status['open_reviews']}",
+              f"  open reviews            {status['open_reviews']}",
               f"  waiting for a model     {status['pending_detections']} detection(s)", ""]
+    lines += _reviewer_lines(status["reviewers"])
     days = status["days"]
     rows = [{"what": "images detected", **{d["day"]: d["detections"] for d in days}}]
     for key, label in [(f"outcome_{k}", v) for k, v in OUTCOMES.items()] + list(REVIEWS.items()):

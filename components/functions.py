@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from components.config import A2I, BUILTIN
 from handlers.runtime import layout
 
 
@@ -65,9 +66,11 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
         # An event with several records: each gets a detection of its own.
         Grant(("states:StartExecution",), "state_machine:detection"),
     ), timeout=20),
-    FunctionSpec("start_review", "handlers.start_review.handler", "Start an A2I human loop for a detection", (
+    FunctionSpec("start_review", "handlers.start_review.handler",
+                 "Open the review of a detection: a review app task or an A2I human loop", (
         Grant(("sagemaker:StartHumanLoop",), "flow_definition"), TABLE_RW,
         Grant(("dynamodb:DeleteItem",), "table"),  # a start that failed before, done at last: not failed any more
+        PARAMETERS,  # a review app task's reviewers and lifetime
     ), timeout=15),
     FunctionSpec("detection_failed", "handlers.detection_failed.handler", "Record a detection that failed", (
         TABLE_RW, PUBLISH), timeout=15),
@@ -84,6 +87,15 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
         Grant(("s3:ListBucket",), f"bucket:{layout.DETECTION_PREFIX}"),
         Grant(("s3:PutObject",), f"objects:{layout.TRAINING_PREFIX}"),
         TABLE_RW, PARAMETERS, PUBLISH)),
+    FunctionSpec("review_api", "handlers.review_api.handler", "Serve the review page and the reviewers' API", (
+        # Presigns the pinned version of an upload for the page, and copies that version (a copy
+        # reads its source) into its label folder or the gate set when an answer is accepted.
+        Grant(("s3:GetObject", "s3:GetObjectVersion"), f"objects:{layout.DETECTION_PREFIX}"),
+        Grant(("s3:PutObject",), f"objects:{layout.TRAINING_PREFIX}"),
+        Grant(("s3:PutObject",), f"objects:{layout.TESTING_PREFIX}"),
+        TABLE_RW, PARAMETERS, PUBLISH,
+        Grant(("dynamodb:DeleteItem",), "table"),  # a task closed or expired leaves the open index
+    ), timeout=20),  # the sweep's retries of a transient error fit in a third of it
     FunctionSpec("summary", "handlers.summary.handler", "Send the daily detection summary", (TABLE_RW, PUBLISH)),
     # -- model lifecycle ----------------------------------------------------------
     FunctionSpec("training_check", "handlers.lifecycle.check.handler",
@@ -133,3 +145,13 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
                            "schedule_rule"),
                      Grant(("ssm:GetParameter",), "parameters"), PARAMETERS, TABLE_RW, PUBLISH)),
 ]}
+
+
+# -- review backends ----------------------------------------------------------------------
+# Functions a stack deploys only with one review backend (labelloop:review); all others, always.
+REVIEW_BACKEND_ONLY = {"review_api": BUILTIN, "review_output": A2I}
+
+
+def deployed_with(review_backend: str) -> tuple[str, ...]:
+    """The keys of the functions a stack with this review backend deploys."""
+    return tuple(key for key in FUNCTIONS if REVIEW_BACKEND_ONLY.get(key, review_backend) == review_backend)

@@ -76,7 +76,7 @@ class StackArns:
     topic: pulumi.Input[str]
     parameters: Sequence[pulumi.Input[str]]
     project_versions: pulumi.Input[str]
-    flow_definition: pulumi.Input[str]
+    flow_definition: pulumi.Input[str] | None  # None: no A2I review, so no flow definition to act on
     schedule_rule: pulumi.Input[str]
     state_machines: Mapping[str, pulumi.Input[str]]
     dead_letter_queue: pulumi.Input[str]
@@ -118,8 +118,10 @@ def grant_statement(index: int, grant: Grant, arns: StackArns) -> Statement:
 def function_statements(spec: FunctionSpec, arns: StackArns, log_group_arn: pulumi.Input[str], *,
                         dead_letter: bool) -> list[Statement]:
     """A function's whole policy: its grants, writing to its own log group and, when it is
-    invoked asynchronously, sending failed events to the dead-letter queue."""
-    statements = [grant_statement(i, grant, arns) for i, grant in enumerate(spec.grants)]
+    invoked asynchronously, sending failed events to the dead-letter queue. A grant on the A2I
+    flow definition is left out of a stack that has none (the builtin review backend)."""
+    statements = [grant_statement(i, grant, arns) for i, grant in enumerate(spec.grants)
+                  if not (grant.resource == "flow_definition" and arns.flow_definition is None)]
     statements.append(Statement("OwnLogGroup", LAMBDA_LOGGING, (pulumi.Output.concat(log_group_arn, ":*"),)))
     if dead_letter:
         statements.append(Statement("FailedEventsToDeadLetterQueue", DEAD_LETTER, (arns.dead_letter_queue,)))

@@ -28,6 +28,18 @@ ASYNC_RETRIES = 2
 
 
 @dataclass(frozen=True)
+class ReviewEnvironment:
+    """What the review function is told about the builtin review app (``RuntimeConfig`` fields)."""
+
+    reviewer_group: pulumi.Input[str]
+    user_pool_id: pulumi.Input[str]
+    user_pool_client_id: pulumi.Input[str]
+    login_url: pulumi.Input[str]
+    review_url: pulumi.Input[str]
+    image_url_seconds: int
+
+
+@dataclass(frozen=True)
 class RuntimeEnvironment:
     """What every function is told about its stack (``RuntimeConfig`` fields, as Inputs)."""
 
@@ -36,13 +48,14 @@ class RuntimeEnvironment:
     parameter_path: str
     labels: tuple[str, ...]
     topic_arn: pulumi.Input[str]
-    flow_definition_arn: pulumi.Input[str]
+    flow_definition_arn: pulumi.Input[str] | None  # None: the stack reviews without A2I
     detection_state_machine_arn: pulumi.Input[str]
     lifecycle_state_machine_arn: pulumi.Input[str]
     schedule_rule: str
     stack: str
     policies: tuple[str, ...] = ()
     project_arn: pulumi.Input[str] | None = None
+    review: ReviewEnvironment | None = None  # only the review function's environment has it
 
     def variables(self) -> pulumi.Output[dict[str, str]]:
         """``RuntimeConfig(...).to_env()`` plus the policy modules and Powertools' settings."""
@@ -50,6 +63,8 @@ class RuntimeEnvironment:
                   "flow_definition_arn": self.flow_definition_arn, "project_arn": self.project_arn,
                   "detection_state_machine_arn": self.detection_state_machine_arn,
                   "lifecycle_state_machine_arn": self.lifecycle_state_machine_arn}
+        if self.review is not None:
+            inputs |= {f.name: getattr(self.review, f.name) for f in dataclasses.fields(self.review)}
 
         def build(values: dict) -> dict[str, str]:
             env = RuntimeConfig(parameter_path=self.parameter_path, labels=self.labels, labels_file=LABELS_FILE,
@@ -95,6 +110,10 @@ class FunctionFactory:
         """The same factory, now that the Rekognition project (and its ARN) exists."""
         return dataclasses.replace(self, environment=dataclasses.replace(self.environment, project_arn=project_arn),
                                    arns=dataclasses.replace(self.arns, project=project_arn))
+
+    def bind_review(self, review: ReviewEnvironment) -> "FunctionFactory":
+        """The same factory, its functions told about the builtin review app."""
+        return dataclasses.replace(self, environment=dataclasses.replace(self.environment, review=review))
 
     def create(self, key: str, parent: pulumi.Resource, prefix: str, *, asynchronous: bool = False
                ) -> DeployedFunction:

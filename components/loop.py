@@ -5,6 +5,10 @@ ModelLifecycle next, because every function's environment names the
 Rekognition project; the rest after. Names known before deploying (state
 machines, schedule rule, flow definition) come from :mod:`components.naming`,
 so no stage waits for one created later.
+
+The review stage is the configured backend's: the builtin review app
+(:class:`ReviewApp`, the default) or Amazon A2I (:class:`A2IReview`, with the
+bucket's CORS rule A2I needs); a stack has one or the other, never both.
 """
 
 from __future__ import annotations
@@ -16,10 +20,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
+from components.a2i_review import A2IReview, A2IReviewArgs, flow_definition_name
 from components.config import A2I, StackConfig, load_policies
 from components.detection import Detection, DetectionArgs
 from components.detection import MACHINE as DETECTION
-from components.human_review import HumanReview, HumanReviewArgs, flow_definition_name
 from components.lambdas import FunctionFactory, RuntimeEnvironment
 from components.model_lifecycle import MACHINE as LIFECYCLE
 from components.model_lifecycle import ModelLifecycle, ModelLifecycleArgs
@@ -27,6 +31,7 @@ from components.naming import Account, Naming
 from components.observability import Observability, ObservabilityArgs
 from components.packaging import lambda_archive
 from components.parameters import OperatorParameters, OperatorParametersArgs
+from components.review_app import ReviewApp, ReviewAppArgs
 from components.storage import Storage, StorageArgs
 from components.triggers import training_schedule
 from handlers.runtime import layout
@@ -55,13 +60,15 @@ class LabelLoop(pulumi.ComponentResource):
         prefix = naming.prefix
         child = pulumi.ResourceOptions(parent=self)
         account = account_of(self)
+        a2i = config.review_backend == A2I
 
         self.storage = Storage(f"{prefix}-storage", StorageArgs(
             naming=naming, account=account, notification_email=config.notification_email,
-            a2i_review=config.review_backend == A2I, tags=tags), opts=child)
+            a2i_review=a2i, tags=tags), opts=child)
 
         schedule_rule = naming.rule(training_schedule(settings).name)
-        flow_name = flow_definition_name(naming, config.labels, config.workteam_name)
+        flow_name = flow_definition_name(naming, config.labels, config.workteam_name) if a2i else None
+        flow_definition = account.apply(lambda a: a.flow_definition_arn(flow_name)) if flow_name else None
         state_machines = {m: account.apply(lambda a, m=m: a.state_machine_arn(naming.state_machine(m)))
                           for m in (DETECTION, LIFECYCLE)}
         functions = FunctionFactory(
@@ -69,7 +76,7 @@ class LabelLoop(pulumi.ComponentResource):
             environment=RuntimeEnvironment(
                 table=self.storage.table_name, bucket=self.storage.bucket_name, parameter_path=naming.parameter_path,
                 labels=config.labels, topic_arn=self.storage.topic_arn,
-                flow_definition_arn=account.apply(lambda a: a.flow_definition_arn(flow_name)),
+                flow_definition_arn=flow_definition,
                 detection_state_machine_arn=state_machines[DETECTION],
                 lifecycle_state_machine_arn=state_machines[LIFECYCLE], schedule_rule=schedule_rule,
                 stack=args.stack, policies=config.policies),
@@ -77,7 +84,7 @@ class LabelLoop(pulumi.ComponentResource):
                 bucket=self.storage.bucket_arn, table=self.storage.table_arn, topic=self.storage.topic_arn,
                 parameters=[account.apply(lambda a, i=i: a.parameter_arns(naming.parameter_path)[i]) for i in (0, 1)],
                 project_versions=account.apply(lambda a: a.project_versions_arn(naming.project)),
-                flow_definition=account.apply(lambda a: a.flow_definition_arn(flow_name)),
+                flow_definition=flow_definition,
                 schedule_rule=account.apply(lambda a: a.rule_arn(schedule_rule)),
                 state_machines=state_machines, dead_letter_queue=self.storage.dead_letter_queue_arn),
             architecture=config.lambda_architecture, log_retention_days=config.log_retention_days, tags=tags)
@@ -88,24 +95,33 @@ class LabelLoop(pulumi.ComponentResource):
             log_retention_days=config.log_retention_days, max_training_seconds=int(config.max_training_hours * 3600),
             max_start_seconds=config.max_start_minutes * 60, tags=tags), opts=child)
         functions = self.lifecycle.functions  # now with the project
-        self.human_review = HumanReview(f"{prefix}-review", HumanReviewArgs(
-            naming=naming, account=account, labels=config.labels, bucket_name=self.storage.bucket_name,
-            bucket_arn=self.storage.bucket_arn, functions=functions, dead_letter_queue_arn=dead_letters,
-            workteam_name=config.workteam_name, create_workforce=config.create_workforce,
-            reviewer_emails=config.reviewer_emails, tags=tags), opts=child)
+        self.review: A2IReview | ReviewApp
+        if a2i:
+            self.review = A2IReview(f"{prefix}-review", A2IReviewArgs(
+                naming=naming, account=account, labels=config.labels, bucket_name=self.storage.bucket_name,
+                bucket_arn=self.storage.bucket_arn, functions=functions, dead_letter_queue_arn=dead_letters,
+                workteam_name=config.workteam_name, create_workforce=config.create_workforce,
+                reviewer_emails=config.reviewer_emails, tags=tags), opts=child)
+        else:
+            self.review = ReviewApp(f"{prefix}-review", ReviewAppArgs(
+                naming=naming, account=account, functions=functions, reviewer_emails=config.reviewer_emails,
+                existing_pool=config.reviewer_pool, throttle=config.review_api_throttle,
+                image_url_seconds=config.review_image_url_seconds, log_retention_days=config.log_retention_days,
+                dead_letter_queue_arn=dead_letters, tags=tags), opts=child)
         self.detection = Detection(f"{prefix}-detection", DetectionArgs(
             naming=naming, account=account, bucket_name=self.storage.bucket_name, functions=functions,
             dead_letter_queue_arn=dead_letters, log_retention_days=config.log_retention_days, tags=tags), opts=child)
         self.parameters = OperatorParameters(f"{prefix}-parameters", OperatorParametersArgs(
             naming=naming, catalog=engine.catalog, settings=settings, functions=functions,
             dead_letter_queue_arn=dead_letters, tags=tags), opts=child)
-        deployed = {**self.lifecycle.deployed, **self.human_review.deployed, **self.detection.deployed,
+        deployed = {**self.lifecycle.deployed, **self.review.deployed, **self.detection.deployed,
                     "parameter_change": self.parameters.handler}
         self.observability = Observability(f"{prefix}-observability", ObservabilityArgs(
             naming=naming, account=account, functions=functions, deployed=deployed,
             state_machines={DETECTION: self.detection.state_machine_arn, LIFECYCLE: self.lifecycle.state_machine_arn},
             topic_arn=self.storage.topic_arn, dead_letter_queue_name=self.storage.dead_letter_queue_name,
-            dead_letter_queue_arn=dead_letters, tags=tags), opts=child)
+            dead_letter_queue_arn=dead_letters, review_alarm_hours=None if a2i else config.review_alarm_hours,
+            tags=tags), opts=child)
         self.deployed = {**deployed, "summary": self.observability.summary}
 
         self.outputs: dict[str, Any] = {
@@ -118,11 +134,15 @@ class LabelLoop(pulumi.ComponentResource):
             "tableName": self.storage.table_name,
             "topicArn": self.storage.topic_arn,
             "projectArn": self.lifecycle.project_arn,
-            "flowDefinitionArn": self.human_review.flow_definition_arn,
-            "workteamArn": self.human_review.workteam_arn,
             "dashboardUrl": self.observability.dashboard_url,
             "policies": list(engine.policies),
         }
-        if self.human_review.portal_url is not None:
-            self.outputs["reviewerPortalUrl"] = self.human_review.portal_url
+        if isinstance(self.review, ReviewApp):
+            self.outputs |= {"reviewUrl": self.review.review_url, "reviewApiUrl": self.review.api_url,
+                             "reviewerUserPoolId": self.review.user_pool_id}
+        else:
+            self.outputs |= {"flowDefinitionArn": self.review.flow_definition_arn,
+                             "workteamArn": self.review.workteam_arn}
+            if self.review.portal_url is not None:
+                self.outputs["reviewerPortalUrl"] = self.review.portal_url
         self.register_outputs(self.outputs)

@@ -21,6 +21,7 @@ PROJECT = "labelloop"
 # SageMaker names (flow definition, task UI: ``^[a-z0-9](-*[a-z0-9]){0,62}``), Lambda
 # function and IAM role names (64) leave room for a stack slug of this length.
 MAX_SLUG = 30
+COGNITO_RESERVED = ("aws", "amazon", "cognito")  # words a Cognito domain prefix must not contain
 
 
 class StackNameError(ValueError):
@@ -86,6 +87,22 @@ class Naming:
 
     def rule(self, name: str) -> str:
         return self(name)
+
+    def api_access_log_group(self, api: str) -> str:
+        # HTTP APIs deliver access logs as vended logs: this prefix keeps the resource policy small.
+        return f"/aws/vendedlogs/apigateway/{self(api)}"
+
+    @property
+    def login_domain_prefix(self) -> str:
+        """The start of the review app's Cognito sign-in domain; the account id completes it, since
+        domain prefixes are global across AWS accounts. Cognito refuses prefixes with these words."""
+        prefix = self("review")
+        reserved = [word for word in COGNITO_RESERVED if word in prefix]
+        if reserved:
+            raise StackNameError(f"stack name {self.stack!r} contains {reserved[0]!r}, which Cognito does not allow in "
+                                 f"the reviewers' sign-in domain {prefix}-<account id>; Fix: use a stack name "
+                                 f"without {', '.join(COGNITO_RESERVED)}")
+        return prefix
 
     def delivery_queue(self, name: str) -> str:
         """The sandbox's stand-in for a rule's target (or the topic's subscriber): a queue it drains."""

@@ -3,9 +3,10 @@ alarms that tell the operator something failed (to the stack's topic).
 
 The loop's own metrics are the ones the handlers emit with Powertools (namespace
 ``labelloop``, dimension ``service`` = ``labelloop-<stack>``): ``Detections_<outcome>``,
-``ReviewsStarted_<purpose>``, ``Reviews_<status>``, ``ModelF1`` per ``version``, and from the
+``ReviewsStarted_<purpose>``, ``Reviews_<status>``, ``ModelF1`` per ``version``, from the
 lifecycle ``StrayModels`` (models found running that should not) and ``StopFailed`` (models the loop
-had to stop and could not: they still bill), which has an alarm of its own.
+had to stop and could not: they still bill), which has an alarm of its own; with the builtin review
+app also ``ReviewTasksOpen``, ``OldestOpenTaskAgeSeconds`` and ``ReviewAnswers``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pulumi_aws as aws
 
 from components import events
 from handlers.lifecycle.deploy import STOP_FAILED
+from handlers.review_api import OLDEST_OPEN_TASK_AGE, REVIEW_ANSWERS, REVIEW_TASKS_OPEN
 from handlers.runtime.config import RuntimeConfig
 from components.lambdas import DeployedFunction, FunctionFactory
 from components.naming import Account, Naming
@@ -27,7 +29,7 @@ from components.triggers import Schedule
 NAMESPACE = "labelloop"
 DETECTION_OUTCOMES = ("confident", "to_training", "to_audit", "no_label", "pending", "skipped", "unreadable")
 REVIEW_PURPOSES = ("training", "audit")
-REVIEW_STATUSES = ("accepted", "rejected", "audited")
+REVIEW_STATUSES = ("accepted", "rejected", "audited", "unresolved", "expired")
 STATE_MACHINE_FAILURES = ("ExecutionsFailed", "ExecutionsTimedOut")
 SUMMARY = Schedule("daily-summary", "The daily detection summary (yesterday, UTC)", "cron(0 7 * * ? *)", True,
                    "summary", {})
@@ -45,11 +47,13 @@ class ObservabilityArgs:
     topic_arn: pulumi.Input[str]
     dead_letter_queue_name: pulumi.Input[str]
     dead_letter_queue_arn: pulumi.Input[str]
+    review_alarm_hours: float | None = None  # the builtin review app's oldest-task alarm; None: no review app
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
 def dashboard_body(region: str, functions: Mapping[str, str], state_machines: Mapping[str, str],
-                   dead_letter_queue: str, evaluate_log_group: str, service: str) -> dict[str, Any]:
+                   dead_letter_queue: str, evaluate_log_group: str, service: str, *,
+                   review_app: bool = False) -> dict[str, Any]:
     """The dashboard (pure: names in, JSON document out); ``service`` is the stack's metrics dimension."""
     def _loop_metric(name: str, stat: str = "Sum", label: str | None = None) -> list[Any]:
         return [NAMESPACE, name, "service", service, {"stat": stat, "label": label or name.split("_", 1)[-1]}]
@@ -60,7 +64,7 @@ def dashboard_body(region: str, functions: Mapping[str, str], state_machines: Ma
                 "properties": {"title": title, "region": region, "metrics": metrics, "period": PERIOD,
                                "view": "timeSeries", "stacked": stacked, **extra}}
 
-    return {"widgets": [
+    widgets = [
         {"type": "text", "x": 0, "y": 0, "width": WIDE, "height": 2, "properties": {"markdown": (
             "## labelloop\nUploads classified, reviews started and answered, model versions evaluated, and what "
             "failed. Tune the loop with the operator parameters; see docs/deploying.md.")}},
@@ -85,7 +89,10 @@ def dashboard_body(region: str, functions: Mapping[str, str], state_machines: Ma
         metric_widget("Dead-lettered events", [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName",
                                                 dead_letter_queue, {"stat": "Maximum", "label": "waiting"}]],
                       HALF, 26),
-    ]}
+    ]
+    if review_app:
+        widgets += review_app_widgets(metric_widget, _loop_metric)
+    return {"widgets": widgets}
 
 
 class Observability(pulumi.ComponentResource):
@@ -131,13 +138,18 @@ class Observability(pulumi.ComponentResource):
             namespace=NAMESPACE, metric_name=STOP_FAILED, statistic="Sum",
             dimensions={"service": RuntimeConfig.service_of(naming.stack)})
 
+        if args.review_alarm_hours is not None:
+            self.alarms[REVIEW_TASK_ALARM] = review_task_alarm(name, naming, args.review_alarm_hours, args.topic_arn,
+                                                               parent=self, tags=tags)
+
         # -- dashboard ---------------------------------------------------------------------
         names = {key: fn.name for key, fn in deployed.items()}
         body = pulumi.Output.all(region=args.account.apply(lambda a: a.region), functions=names,
                                  machines=dict(args.state_machines), dlq=args.dead_letter_queue_name,
                                  evaluate=deployed["evaluate"].log_group.name if "evaluate" in deployed else "").apply(
             lambda v: json.dumps(dashboard_body(v["region"], v["functions"], v["machines"], v["dlq"], v["evaluate"],
-                                                RuntimeConfig.service_of(naming.stack))))
+                                                RuntimeConfig.service_of(naming.stack),
+                                                review_app=args.review_alarm_hours is not None)))
         dashboard_name = naming.prefix
         self.dashboard = aws.cloudwatch.Dashboard(f"{name}-dashboard", dashboard_name=dashboard_name,
                                                   dashboard_body=body, opts=child)
@@ -147,3 +159,38 @@ class Observability(pulumi.ComponentResource):
         self.alarm_names = [a.name for a in self.alarms.values()]
         self.register_outputs({"dashboardUrl": self.dashboard_url, "alarms": self.alarm_names,
                                "summaryRule": self.summary_rule.name})
+
+
+# -- the builtin review app ---------------------------------------------------------------------
+# Its metrics (EMF, namespace labelloop, dimension service): open tasks and the age of the
+# oldest one as gauges, and the answers reviewers give.
+REVIEW_TASK_ALARM = "oldest-review-task"
+REVIEW_APP_ROW = 32  # below the loop's widgets
+HOUR = 3600
+
+
+def review_app_widgets(metric_widget, loop_metric) -> list[dict]:
+    """Waiting tasks, how long the oldest has waited (hours) and answers per hour."""
+    age = loop_metric(OLDEST_OPEN_TASK_AGE, "Maximum", "oldest task")
+    return [
+        metric_widget("Review tasks open", [loop_metric(REVIEW_TASKS_OPEN, "Maximum", "open")], 0, REVIEW_APP_ROW, 8),
+        metric_widget("Oldest open review task (hours)", [
+            [{"expression": f"age / {HOUR}", "id": "hours", "label": "oldest task"}],
+            [*age[:-1], {**age[-1], "id": "age", "visible": False}]], 8, REVIEW_APP_ROW, 8),
+        metric_widget("Review answers per hour", [loop_metric(REVIEW_ANSWERS, "Sum", "answers")], 16, REVIEW_APP_ROW,
+                      8, period=HOUR),
+    ]
+
+
+def review_task_alarm(name: str, naming: Naming, hours: float, topic_arn: pulumi.Input[str], *,
+                      parent: pulumi.Resource, tags: Mapping[str, str]) -> aws.cloudwatch.MetricAlarm:
+    """The oldest open review task has waited longer than ``hours`` (no reviewer is answering).
+    No data — no task open — is not breaching."""
+    return aws.cloudwatch.MetricAlarm(
+        f"{name}-alarm-{REVIEW_TASK_ALARM}", name=naming(f"alarm-{REVIEW_TASK_ALARM}"),
+        alarm_description=f"A review task has waited more than {hours:g} hours for a reviewer (reviewAlarmHours).",
+        namespace=NAMESPACE, metric_name=OLDEST_OPEN_TASK_AGE, statistic="Maximum",
+        dimensions={"service": RuntimeConfig.service_of(naming.stack)}, comparison_operator="GreaterThanThreshold",
+        threshold=hours * HOUR, evaluation_periods=1, period=PERIOD, treat_missing_data="notBreaching",
+        alarm_actions=[topic_arn], tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent))

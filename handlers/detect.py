@@ -97,7 +97,7 @@ def detect(obj: ObjectEvent, pending_cursor: str | None = None) -> dict[str, Any
         return result
     decision = decided.decision
     return result | {"review": decision["review"], "purpose": decision["purpose"], "model_version": model_version,
-                     "labels": list(decided.labels)}
+                     "labels": list(decided.labels), **_review_task(decision)}
 
 
 def _decided(record: DetectionRecord, model_version: str, scores: tuple[LabelScore, ...],
@@ -111,7 +111,13 @@ def _decided(record: DetectionRecord, model_version: str, scores: tuple[LabelSco
     return replace(record, outcome=outcome, reason=decision.reason, model_version=model_version,
                    labels=tuple({"name": s.name, "confidence": s.confidence} for s in facts.labels),
                    sequence=sequence, decision={"review": decision.review, "purpose": decision.purpose,
-                                                "reason": decision.reason, "policy": decision.policy})
+                                                "reason": decision.reason, "policy": decision.policy,
+                                                "priority": decision.priority, "reviewers": decision.reviewers})
+
+
+def _review_task(decision: dict) -> dict:
+    """What a review decision tells the builtin review app: the task's priority and reviewers."""
+    return {name: decision[name] for name in ("priority", "reviewers") if decision.get(name) is not None}
 
 
 def _pending(table, record: DetectionRecord, reason: str, pending_cursor: str | None) -> dict:
@@ -155,7 +161,7 @@ def _duplicate(table, summary: dict, existing: DetectionRecord) -> dict:
         table.clear_failure(existing.detection_id)
     return summary | {"duplicate": True, "outcome": "duplicate", "review": review,
                       "purpose": decision.get("purpose"), "model_version": existing.model_version,
-                      "labels": list(existing.labels)}
+                      "labels": list(existing.labels), **_review_task(decision)}
 
 
 def split(objects: list[ObjectEvent]) -> dict[str, Any]:

@@ -1,11 +1,11 @@
-"""Process an A2I output (``a2i-human-loop-data/…/output.json``): validate it,
-ask the policies whether the answer becomes training data, and copy the image
-into its label's training folder — once, however often the output is delivered.
+"""Process an A2I output (``a2i-human-loop-data/…/output.json``): validate it and
+turn its answers into the review's result — the label decision, the copy into
+the label's training folder, the record (``handlers/review_outcome.py``, the
+same for the builtin review app) — once, however often the output is delivered.
 
 Every malformed or unacceptable output is a recorded, explained rejection and
 nothing is copied; the loop it names is closed (rejected), so no loop waits
-forever for an answer that cannot be read. What is copied is the image version
-that was detected and reviewed, even if its key was overwritten since.
+forever for an answer that cannot be read.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError
+from plugins import WorkerAnswer
 
-from plugins import ReviewResult, WorkerAnswer
-
+from .review_outcome import close, conclude, decide
 from .runtime import aws, config, context, layout
 from .runtime.events import object_events
 from .runtime.ids import human_loop_name
@@ -87,7 +86,7 @@ def process_output(bucket: str, key: str) -> dict[str, Any]:
     except Rejected as exc:
         loop = table.review(layout.human_loop_of_output(key) or "")
         if loop is not None and loop.status == "open":  # the loop's answer cannot be read: it is closed
-            return _finish(loop, "rejected", {"reason": str(exc), "output": key}, notify=True)
+            return close(loop, "rejected", {"reason": str(exc), "output": key}, notify=True)
         return _reject_output(key, str(exc))
 
     loop = started_loop(table, output)
@@ -105,30 +104,9 @@ def process_output(bucket: str, key: str) -> dict[str, Any]:
             raise Rejected("no human answer (the loop was stopped or expired)")
         answers = worker_answers(output["answers"])
     except Rejected as exc:
-        return _finish(loop, "rejected", {"reason": str(exc), "output": key}, notify=True)
+        return close(loop, "rejected", {"reason": str(exc), "output": key}, notify=True)
 
-    review = ReviewResult(loop.name, loop.detection_id, loop.image_uri, loop.purpose, answers, cfg.labels)
-    decision = context.engine().label(review, context.settings())
-    details = {"reason": decision.reason, "policy": decision.policy, "output": key,
-               "answers": [{"worker": a.worker_id, "label": a.label} for a in answers]}
-    if not decision.accept:
-        return _finish(loop, "audited" if loop.purpose == "audit" else "rejected", details)
-
-    source_key = loop.image_uri[len(f"s3://{cfg.bucket}/"):]
-    target = layout.training_key(decision.label, loop.detection_id, source_key)
-    source = {"Bucket": cfg.bucket, "Key": source_key, **({"VersionId": loop.image_version} if loop.image_version else {})}
-    try:
-        aws.client("s3").copy_object(
-            Bucket=cfg.bucket, Key=target, CopySource=source, MetadataDirective="REPLACE",
-            Metadata={"labelloop-detection": loop.detection_id, "labelloop-human-loop": loop.name})
-    except ClientError as exc:
-        if aws.error_code(exc) not in ("NoSuchKey", "NoSuchVersion"):
-            raise
-        return _finish(loop, "rejected", details | {
-            "reason": f"{loop.image_uri} (the reviewed version) was deleted before the answer arrived; "
-                      "nothing was copied"}, notify=True)
-    table.add_training_image(target, decision.label)  # the copy's own S3 event finds it counted
-    return _finish(loop, "accepted", details | {"label": decision.label, "training_key": target})
+    return conclude(loop, decide(loop, answers), {"output": key})
 
 
 def started_loop(table, output: dict) -> ReviewTask | None:
@@ -152,21 +130,6 @@ def started_loop(table, output: dict) -> ReviewTask | None:
     except AlreadyDone:
         pass  # written a moment ago
     return table.review(output["name"])
-
-
-def _finish(loop: ReviewTask, status: str, details: dict, *, notify: bool = False) -> dict:
-    try:
-        context.table().record_review_finished(loop.name, loop.detection_id, status,
-                                               details | {"finished_at": now_iso()})
-    except AlreadyDone:
-        return {"human_loop": loop.name, "status": status, "duplicate": True}
-    context.metrics.add_metric(name=f"Reviews_{status}", unit="Count", value=1)
-    kind = "review_rejected" if status == "rejected" else "review_completed"
-    context.announce(kind, f"review {status}: {details.get('reason', '')}",
-                     {"human_loop": loop.name, "image": loop.image_uri, **{k: v for k, v in details.items()
-                                                                                 if k in ("reason", "label", "policy")}},
-                     notify=notify)
-    return {"human_loop": loop.name, "status": status, **details}
 
 
 def _reject_output(key: str, reason: str) -> dict:

@@ -25,6 +25,9 @@ REVIEWS = {
     "reviews_accepted": "answers added to training data",
     "reviews_rejected": "answers rejected",
     "reviews_audited": "audits completed",
+    "reviews_unresolved": "reviews unresolved (reviewers disagree)",
+    "reviews_expired": "review tasks expired unanswered",
+    "review_answers": "answers given in the review app",
     "outputs_rejected": "malformed A2I outputs",
     "replayed": "pending images detected",
 }

@@ -3,10 +3,18 @@
 Imports neither boto3 nor pulumi: policies are pure functions of facts.
 """
 
-from .decisions import DeploymentDecision, InferenceCapacity, LabelDecision, ReviewDecision, TrainingDecision
+from .decisions import (
+    DeploymentDecision,
+    InferenceCapacity,
+    LabelDecision,
+    ReviewDecision,
+    TrainingDecision,
+    lowest_confidence_first,
+)
 from .engine import Engine, NoDecision, PolicyError
 from .facts import (
     EVENT_KINDS,
+    NONE_OF_THE_ABOVE,
     DatasetStats,
     Detection,
     Evaluation,
@@ -19,11 +27,23 @@ from .facts import (
 )
 from .hookspecs import hookimpl, hookspec
 from .manager import PolicyLoadError
-from .parameters import Catalog, CatalogError, InvalidParameterValue, ParameterSpec, Settings
+from .parameters import (
+    LEASE_MINUTES,
+    MAX_REVIEWERS,
+    REVIEW_TASK_PARAMETERS,
+    REVIEWERS_PER_IMAGE,
+    TASK_LIFETIME_HOURS,
+    Catalog,
+    CatalogError,
+    InvalidParameterValue,
+    ParameterSpec,
+    Settings,
+)
 
 __all__ = [
+    "LEASE_MINUTES", "MAX_REVIEWERS", "NONE_OF_THE_ABOVE", "REVIEWERS_PER_IMAGE", "REVIEW_TASK_PARAMETERS", "TASK_LIFETIME_HOURS",
     "Catalog", "CatalogError", "DatasetStats", "DeploymentDecision", "Detection", "EVENT_KINDS", "Engine",
     "Evaluation", "InferenceCapacity", "InvalidParameterValue", "LabelDecision", "LabelMetrics", "LabelScore",
     "LoopEvent", "ModelState", "NoDecision", "ParameterSpec", "PolicyError", "PolicyLoadError", "ReviewDecision",
-    "ReviewResult", "Settings", "TrainingDecision", "WorkerAnswer", "hookimpl", "hookspec",
+    "ReviewResult", "Settings", "TrainingDecision", "WorkerAnswer", "hookimpl", "hookspec", "lowest_confidence_first",
 ]

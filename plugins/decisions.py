@@ -8,18 +8,32 @@ from dataclasses import dataclass
 from .facts import PURPOSES, Purpose
 
 
+def lowest_confidence_first(top_confidence: float) -> float:
+    """The default review priority: the less sure the model, the sooner a person sees the image."""
+    return round(100.0 - min(100.0, max(0.0, top_confidence)), 3)
+
+
 @dataclass(frozen=True)
 class ReviewDecision:
-    """Send the image to a person (``review``), for ``purpose`` training or audit."""
+    """Send the image to a person (``review``), for ``purpose`` training or audit. In the builtin
+    review app, ``priority`` (0-100) orders the waiting tasks, highest first (None: lowest confidence
+    first), and ``reviewers`` is how many distinct reviewers' answers the label decision waits for
+    (None: the Reviewers-Per-Image parameter; never more than Maximum-Reviewers-Per-Image)."""
 
     review: bool
     reason: str
     purpose: Purpose | None = None
     policy: str = ""
+    priority: float | None = None
+    reviewers: int | None = None
 
     def __post_init__(self) -> None:
         if self.review and self.purpose not in PURPOSES:
             raise ValueError(f"a review needs a purpose ({' or '.join(PURPOSES)}), got {self.purpose!r}")
+        if self.priority is not None and not 0 <= self.priority <= 100:
+            raise ValueError(f"a review priority is from 0 to 100, got {self.priority!r}")
+        if self.reviewers is not None and self.reviewers < 1:
+            raise ValueError(f"a review needs at least one reviewer, got {self.reviewers!r}")
 
 
 @dataclass(frozen=True)
@@ -58,13 +72,18 @@ class InferenceCapacity:
 
 @dataclass(frozen=True)
 class LabelDecision:
-    """Add the reviewed image to the training data (``accept``) under ``label``."""
+    """Add the reviewed image to the training data (``accept``) under ``label``; or, not accepted,
+    ask for ``more`` answers first (the builtin review app, up to its maximum of reviewers; a review
+    that cannot have them is closed as unresolved)."""
 
     accept: bool
     reason: str
     label: str | None = None
     policy: str = ""
+    more: int = 0
 
     def __post_init__(self) -> None:
         if self.accept and not self.label:
             raise ValueError("an accepted answer needs a label")
+        if self.more < 0 or (self.accept and self.more):
+            raise ValueError(f"more answers are asked for instead of accepting, at least one, got {self.more!r}")

@@ -14,11 +14,20 @@ from typing import Any, Sequence
 import pluggy
 
 from . import manager
-from .decisions import DeploymentDecision, InferenceCapacity, LabelDecision, ReviewDecision, TrainingDecision
+from .decisions import (
+    DeploymentDecision,
+    InferenceCapacity,
+    LabelDecision,
+    ReviewDecision,
+    TrainingDecision,
+    lowest_confidence_first,
+)
 from .facts import DatasetStats, Detection, Evaluation, LoopEvent, ModelState, ReviewResult
-from .parameters import Catalog, Settings
+from .parameters import REVIEW_TASK_PARAMETERS, REVIEWERS_PER_IMAGE, Catalog, Settings
 
 log = logging.getLogger(__name__)
+# Settings that do not hold the review task parameters (a policy's own tests) review with one reviewer.
+_DEFAULT_REVIEWERS = next(s.default for s in REVIEW_TASK_PARAMETERS if s.name == REVIEWERS_PER_IMAGE)
 
 
 class PolicyError(RuntimeError):
@@ -73,7 +82,14 @@ class Engine:
         raise NoDecision(f"no policy decided {hook_name}; every loaded policy returned None ({', '.join(self.policies)})")
 
     def review(self, detection: Detection, settings: Settings) -> ReviewDecision:
-        return self._decide("review_decision", detection=detection, settings=settings)
+        """The review decision; a review's priority and reviewers, when the policy left them open, are
+        the defaults: lowest confidence first, and the Reviewers-Per-Image parameter."""
+        decision = self._decide("review_decision", detection=detection, settings=settings)
+        if not decision.review:
+            return decision
+        reviewers = decision.reviewers or settings.get(REVIEWERS_PER_IMAGE, _DEFAULT_REVIEWERS)
+        priority = lowest_confidence_first(detection.top_confidence) if decision.priority is None else decision.priority
+        return replace(decision, priority=priority, reviewers=reviewers)
 
     def training(self, dataset: DatasetStats, model: ModelState, settings: Settings) -> TrainingDecision:
         return self._decide("training_decision", dataset=dataset, model=model, settings=settings)

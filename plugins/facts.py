@@ -12,6 +12,8 @@ from typing import Any, Literal, Mapping
 
 Purpose = Literal["training", "audit"]
 PURPOSES: tuple[str, ...] = ("training", "audit")
+# The answer of a reviewer for whom no label fits: a choice in every review, never a label.
+NONE_OF_THE_ABOVE = "None of the Above"
 
 
 def _frozen_map(value: Mapping | None) -> Mapping:
@@ -146,10 +148,13 @@ class WorkerAnswer:
 
 @dataclass(frozen=True)
 class ReviewResult:
-    """A finished human loop: every worker's answer and what the loop was about.
+    """A review's answers — a finished A2I human loop, or a task of the builtin review app with the
+    answers it waits for — and what it was about.
 
     ``label_set`` is the stack's configured labels; ``model_labels`` what the
-    model said when the loop was started.
+    model said when the review was started. ``maximum_answers``: how many
+    answers the review may have in all, when more may be asked for (the
+    builtin review app); ``None`` when its answers are all there will be (A2I).
     """
 
     human_loop_name: str
@@ -159,6 +164,7 @@ class ReviewResult:
     answers: tuple[WorkerAnswer, ...]
     label_set: tuple[str, ...]
     model_labels: tuple[LabelScore, ...] = ()
+    maximum_answers: int | None = None
 
     @property
     def answered_labels(self) -> tuple[str, ...]:

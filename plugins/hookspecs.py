@@ -43,7 +43,10 @@ def review_decision(detection: Detection, settings: Settings) -> ReviewDecision 
     holds every label's confidence (possibly none), the detection's sequence
     number and the reviews started today. Return ``ReviewDecision(review=True,
     purpose="training"|"audit", …)`` to start a human loop: a ``training``
-    answer may become training data, an ``audit`` answer never does.
+    answer may become training data, an ``audit`` answer never does. In the
+    builtin review app a review may also carry its ``priority`` (0-100, the
+    highest served first; left ``None``: lowest confidence first) and how many
+    ``reviewers`` must answer (left ``None``: the Reviewers-Per-Image parameter).
     Return ``ReviewDecision(review=False, …)`` to decide against a review, or
     ``None`` to let the next policy decide.
     """
@@ -87,10 +90,15 @@ def inference_capacity(candidate: Evaluation, settings: Settings) -> InferenceCa
 def label_decision(review: ReviewResult, settings: Settings) -> LabelDecision | None:
     """Does this human answer become training data, and under which label?
 
-    Called once per finished human loop whose output is well-formed. The
-    answers may be several (task count > 1) and may disagree; ``review.label_set``
-    is the stack's labels. An accepted label must be one of them. Return
-    ``None`` to let the next policy decide.
+    Called once per finished human loop whose output is well-formed, and in
+    the builtin review app whenever a task has the answers it waits for. The
+    answers may be several and may disagree; ``review.label_set`` is the
+    stack's labels. An accepted label must be one of them. Not accepting, a
+    policy may ask for ``more`` answers (``LabelDecision(False, reason,
+    more=1)``): the builtin review app asks other reviewers up to
+    ``review.maximum_answers`` answers in all; a review that cannot have them
+    (at the maximum, or in A2I, where ``maximum_answers`` is ``None``) is
+    closed as unresolved. Return ``None`` to let the next policy decide.
     """
 
 

@@ -207,6 +207,26 @@ def _float_range_regex(lo: float, hi: float) -> str:
     return "|".join(parts)
 
 
+# -- the review tasks' parameters ------------------------------------------------
+# The builtin review app's tasks: read by the runtime (opening, serving and closing tasks) as well as by
+# policies, so their names live here, beside the catalog; the default policy contributes them.
+REVIEWERS_PER_IMAGE = "Reviewers-Per-Image"
+MAX_REVIEWERS = "Maximum-Reviewers-Per-Image"
+TASK_LIFETIME_HOURS = "Review-Task-Lifetime-Hours"
+LEASE_MINUTES = "Review-Lease-Minutes"
+REVIEW_TASK_PARAMETERS = (
+    ParameterSpec(REVIEWERS_PER_IMAGE, "int", 1, "Answers from distinct reviewers a review task of the builtin "
+                  "review app needs before the label decision (unless the review decision asks for another number).",
+                  1, 10),
+    ParameterSpec(MAX_REVIEWERS, "int", 3, "Most answers a review task of the builtin review app may ask for when "
+                  "its reviewers disagree; still undecided then, it is closed as unresolved.", 1, 10),
+    ParameterSpec(TASK_LIFETIME_HOURS, "int", 240, "Hours a review task of the builtin review app waits for its "
+                  "answers before it expires (240: ten days, as an A2I human loop).", 1, 2160),
+    ParameterSpec(LEASE_MINUTES, "int", 10, "Minutes a review task of the builtin review app stays with the reviewer "
+                  "it was served to before another reviewer may be served it.", 1, 240),
+)
+
+
 # -- the catalog ------------------------------------------------------------
 @dataclass(frozen=True)
 class Catalog:

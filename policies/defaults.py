@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 from plugins import (
+    REVIEW_TASK_PARAMETERS,
     DatasetStats,
     DeploymentDecision,
     Detection,
@@ -47,7 +48,7 @@ PARAMETERS = [
                   "Inference units a model is started with (each bills per hour, idle or not).", 1, 64),
     ParameterSpec(MIN_CONFIDENCE, "float", 70.0,
                   "Confidence (0-100) below which a detected image goes to human review.", 0.0, 100.0),
-    ParameterSpec(ENABLE_REVIEW, "bool", True, "Human review (Amazon A2I) of low-confidence images on or off."),
+    ParameterSpec(ENABLE_REVIEW, "bool", True, "Human review (in the review app, or Amazon A2I) of low-confidence images on or off."),
     ParameterSpec(ENABLE_SAMPLING, "bool", False, "Audit sampling of confident detections on or off."),
     ParameterSpec(SAMPLING_INTERVAL, "int", 1000, "Audit one in every N detections when sampling is on.", 1, 1_000_000),
 ]
@@ -55,7 +56,8 @@ PARAMETERS = [
 
 @hookimpl(trylast=True)
 def labelloop_parameters() -> list[ParameterSpec]:
-    return PARAMETERS
+    """The original parameters, and those of the builtin review app's tasks."""
+    return [*PARAMETERS, *REVIEW_TASK_PARAMETERS]
 
 
 @hookimpl(trylast=True)
@@ -108,7 +110,9 @@ def label_decision(review: ReviewResult, settings: Settings) -> LabelDecision:
     votes = Counter(a.label for a in review.answers)
     label, count = votes.most_common(1)[0]
     if count * 2 <= len(review.answers):
-        return LabelDecision(False, f"reviewers disagree: {_tally(votes)}")
+        # One more answer may settle it; A2I's answers are all there will be.
+        return LabelDecision(False, f"reviewers disagree: {_tally(votes)}",
+                             more=0 if review.maximum_answers is None else 1)
     if not label:
         return LabelDecision(False, "the answer names no label")
     if label == NONE_OF_THE_ABOVE:

@@ -1,5 +1,7 @@
 """Names of the operator parameters the default policy reads (kept from the original)."""
 
+from plugins import NONE_OF_THE_ABOVE  # noqa: F401  (the reviewers' choice when no label fits)
+
 ENABLE_TRAINING = "Enable-Automatic-Training"
 POLL_FREQUENCY = "Automatic-Training-Poll-Frequency"
 MIN_UNTRAINED = "Minimum-Untrained-Images"
@@ -9,5 +11,3 @@ MIN_CONFIDENCE = "Minimum-Label-Detection-Confidence"
 ENABLE_REVIEW = "Enable-A2I-Workflow"
 ENABLE_SAMPLING = "Enable-Automatic-Human-Sampling"
 SAMPLING_INTERVAL = "Human-Sampling-Interval"
-
-NONE_OF_THE_ABOVE = "None of the Above"

@@ -50,6 +50,7 @@ MOCK_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use
 # No client-side retries: throttling reaches the state machines, whose Retry rules handle it.
 SANDBOX_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1})
 PROJECT_CREATED = 1700000000000  # the project ARN's creation stamp
+IMAGE_URL_SECONDS = 300  # how long the review app's image URLs stay valid (the stack default)
 
 
 @dataclass
@@ -201,11 +202,26 @@ class LocalStack:
         triggers = bucket_triggers(self.bucket) + [parameter_trigger(self.parameter_path)]
         self.deliveries = {t.name: (t, self._rule(t)) for t in triggers}
 
+    def use_review_app(self, base_url: str = "http://127.0.0.1:8080") -> None:
+        """Review in the builtin review app instead of A2I (as a stack deployed with ``review:
+        builtin``), its page and sign-in at ``base_url`` (``labelloop review``'s server)."""
+        from components.reviewers import REVIEWER_GROUP
+
+        from .api_gateway import CLIENT_ID, POOL_ID
+
+        self.configure(flow_definition_arn=None, reviewer_group=REVIEWER_GROUP, user_pool_id=POOL_ID,
+                       user_pool_client_id=CLIENT_ID, login_url=base_url, review_url=f"{base_url}/",
+                       image_url_seconds=IMAGE_URL_SECONDS)
+
     def configure(self, **changes: Any) -> None:
         """Change the functions' configuration (``RuntimeConfig`` fields), as a deploy that
         changes their environment would; cached parameters and clients are dropped."""
+        before = self.config.to_env()
         self.config = replace(self.config, **changes)
-        os.environ.update(self.config.to_env())
+        env = self.config.to_env()
+        for name in before.keys() - env.keys():  # a setting the new configuration leaves out
+            os.environ.pop(name, None)
+        os.environ.update(env)
         runtime_context.reset()
 
     def _queue(self, name: str) -> str:

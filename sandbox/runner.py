@@ -23,6 +23,7 @@ from .a2i import A2I
 from .custom_labels import CustomLabels
 from .digits_trainer import DigitsTrainer
 from .local_aws import LocalStack
+from .reviewers import ReviewTeam
 from .workforce import Workforce
 
 
@@ -37,6 +38,13 @@ class SandboxOptions:
     holdout: int = 300  # images never uploaded: every version is also scored on them
     parameters: dict[str, str] = field(default_factory=dict)
     out: Path | None = Path("sandbox-report")
+    review: str = "builtin"  # the review backend: the builtin review app, or "a2i" (the A2I stand-in)
+    reviewer_error_rates: tuple[float, ...] = ()  # builtin: one simulated reviewer per rate (default: error_rate)
+    leave_reviews_open: bool = False  # builtin: the last round's reviews wait for a person (labelloop review)
+
+    @property
+    def error_rates(self) -> tuple[float, ...]:
+        return self.reviewer_error_rates or (self.error_rate,)
 
 
 @dataclass
@@ -143,14 +151,21 @@ def _run(options: SandboxOptions, progress: Progress, on_round: Callable[[RoundR
     a2i = A2I()
     with LocalStack(labels=LABELS, policies=options.policies, parameter_overrides=options.parameters,
                     standins={"rekognition": model_service, "sagemaker-a2i-runtime": a2i}, serial=True) as stack:
-        workforce = Workforce(a2i, log.truth, LABELS, options.error_rate, options.seed)
+        if options.review == "a2i":
+            workforce = Workforce(a2i, log.truth, LABELS, options.error_rate, options.seed)
+            answer = lambda: workforce.answer_open_loops(stack.client("s3"), stack.bucket)  # noqa: E731
+        else:
+            stack.use_review_app()
+            workforce = ReviewTeam(stack, log.truth, LABELS, options.error_rates, options.seed)
+            answer = workforce.answer_open_tasks
         _upload_seeds(stack, data.seeds)
         for number in range(len(data.batches) + 1):
             row = RoundRow(number)
             if number:
                 _detect_batch(stack, row, data.batches[number - 1], log, lambda done: progress(
                     f"round {number}: detecting", done, data.streamed))
-                workforce.answer_open_loops(stack.client("s3"), stack.bucket)
+                if not (options.leave_reviews_open and number == len(data.batches)):
+                    answer()
                 stack.pump()
             progress(f"round {number}: training check", log.uploaded, data.streamed)
             _check_training(stack, row, data, log, model_service)
@@ -203,7 +218,7 @@ def _tally(stack: LocalStack, row: RoundRow, log: _Log) -> None:
     row.active = log.last.loop.active_version or "-"
 
 
-def _result(options: SandboxOptions, log: _Log, workforce: Workforce, parameters: dict[str, str],
+def _result(options: SandboxOptions, log: _Log, workforce: Workforce | ReviewTeam, parameters: dict[str, str],
             wall_seconds: float) -> SandboxResult:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # peak RSS of this process (KiB on Linux)
     deployed = [v for v, info in log.versions.items() if info["deployed"]]
@@ -267,7 +282,7 @@ def _fill_reviews(row: RoundRow, reviews: Iterable[ReviewTask], seen: Seen) -> d
         if task.status == "accepted":
             row.accepted += 1
             labels[(task.result or {}).get("label", "?")] += 1
-        elif task.status == "rejected":
+        elif task.status in ("rejected", "unresolved"):
             row.rejected += 1
     return dict(labels)
 

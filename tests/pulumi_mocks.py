@@ -145,8 +145,25 @@ def _computed(typ: str, name: str, inputs: Mapping[str, Any]) -> tuple[str, dict
         return pool, {"arn": arn("cognito-idp", f"userpool/{pool}"),
                       "endpoint": f"cognito-idp.{REGION}.amazonaws.com/{pool}",
                       "name": named}
-    if typ == "aws:cognito/userPoolClient:UserPoolClient":
-        return _hash(name, 26), {"clientSecret": _hash(name + "secret", 40), "name": named}
+    if typ == "aws:cognito/userPoolClient:UserPoolClient":  # a public client has no secret
+        return _hash(name, 26), {"name": named, **({"clientSecret": _hash(name + "secret", 40)}
+                                                   if inputs.get("generateSecret") else {})}
+    if typ == "aws:cognito/managedLoginBranding:ManagedLoginBranding":
+        branding = f"{_hash(name, 8)}-0000-4000-8000-{_hash(name + 'b', 12)}"
+        return f"{inputs.get('userPoolId')},{branding}", {"managedLoginBrandingId": branding}
+    if typ == "aws:apigatewayv2/api:Api":
+        api = _hash(name, 10)
+        return api, {"apiEndpoint": f"https://{api}.execute-api.{REGION}.amazonaws.com",
+                     "arn": f"arn:{PARTITION}:apigateway:{REGION}::/apis/{api}",
+                     "executionArn": arn("execute-api", api), "name": named}
+    if typ == "aws:apigatewayv2/stage:Stage":
+        api, stage = inputs["apiId"], inputs["name"]
+        base = f"https://{api}.execute-api.{REGION}.amazonaws.com"
+        return stage, {"arn": f"arn:{PARTITION}:apigateway:{REGION}::/apis/{api}/stages/{stage}",
+                       "executionArn": arn("execute-api", f"{api}/{stage}"),
+                       "invokeUrl": f"{base}/" if stage == "$default" else f"{base}/{stage}"}
+    if typ.startswith("aws:apigatewayv2/"):  # authorizers, integrations, routes: an id within the API
+        return _hash(name, 7), {}
     if typ == "aws:cognito/user:User":
         return f"{inputs.get('userPoolId')}/{inputs['username']}", {"sub": _hash(name, 32)}
     if typ == "aws:cloudwatch/dashboard:Dashboard":
@@ -360,13 +377,15 @@ def _deploy(outputs: Callable[[], Mapping[str, Any]], config: Mapping[str, Any],
 
 
 # -- stacks the tests deploy ----------------------------------------------------------------
-# The smallest valid stack: two labels and an existing work team; everything else default.
-DEFAULT = {"labels": ["cat", "dog"], "workteamName": "reviewers"}
+# The default config: two labels, everything else default (the builtin review app, its own user pool).
+BUILTIN_SMALL = {"labels": ["cat", "dog"]}
+# The smallest A2I stack: two labels and an existing work team; everything else default.
+DEFAULT = {"labels": ["cat", "dog"], "review": "a2i", "workteamName": "reviewers"}
 # Everything set: a created workforce with reviewers, team policies (one shipped, one from
 # examples/acme-policy), parameter overrides, x86, longer log retention, tags.
 TEAM_POLICIES = ("policies.review_budget", "acme_min_per_label")
 FULL = {
-    "labels": ["cat", "dog", "bird"], "createWorkforce": True,
+    "labels": ["cat", "dog", "bird"], "review": "a2i", "createWorkforce": True,
     "reviewerEmails": ["ana@example.com", "bo@example.com"], "notificationEmail": "ops@example.com",
     "policies": list(TEAM_POLICIES),
     "parameterDefaults": {"Minimum-F1-Score": 0.9, "Automatic-Training-Poll-Frequency": 60,
@@ -374,6 +393,16 @@ FULL = {
     "lambdaArchitecture": "x86_64", "logRetentionDays": 90, "tags": {"team": "vision"},
     "maxTrainingHours": 3, "maxStartMinutes": 20,
 }
+# The builtin review app with everything of its own set: invited reviewers, throttling, the image
+# links' lifetime, the alarm's hours; and more labels than A2I could show.
+BUILTIN_FULL = {
+    "labels": [f"label {i}" for i in range(12)], "reviewerEmails": ["ana@example.com", "bo@example.com"],
+    "notificationEmail": "ops@example.com", "reviewApiThrottle": {"rate": 5, "burst": 10},
+    "reviewImageUrlSeconds": 600, "reviewAlarmHours": 8, "logRetentionDays": 90, "tags": {"team": "vision"},
+}
+# The builtin review app with reviewers in a user pool the stack does not own.
+EXISTING_POOL = {"labels": ["cat", "dog"], "reviewerUserPoolId": "eu-west-1_Reviewers1", "reviewerGroup": "labelers",
+                 "reviewerUserPoolDomain": "acme-login"}
 
 # Resource types.
 BUCKET = "aws:s3/bucket:Bucket"

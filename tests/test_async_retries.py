@@ -19,12 +19,14 @@ from stack_support import (
 
 from components.functions import FUNCTIONS
 from components.observability import SUMMARY
+from components.review_app import SWEEP
 from components.triggers import bucket_triggers, parameter_trigger
+from handlers import review_api
 from handlers.runtime import context, lambda_entry
 from sandbox.local_aws import LambdaFailed
 
 # EventBridge → Lambda targets (the state machines' tasks are retried by their state machines).
-ASYNC_TARGETS = {t.target for t in [*bucket_triggers("bucket"), parameter_trigger("/labelloop/"), SUMMARY]
+ASYNC_TARGETS = {t.target for t in [*bucket_triggers("bucket"), parameter_trigger("/labelloop/"), SUMMARY, SWEEP]
                  if t.target in FUNCTIONS}
 
 
@@ -39,13 +41,19 @@ def handler_of(key: str):
     return getattr(__import__(module, fromlist=[name]), name)
 
 
+def async_handler_of(key: str):
+    """What the asynchronous events reach: the review function sends its schedule's to its sweep."""
+    return review_api.sweep_handler if key == "review_api" else handler_of(key)
+
+
 def test_every_asynchronously_invoked_function_retries_transient_errors_within_its_timeout():
-    assert ASYNC_TARGETS == {"training_data", "review_output", "parameter_change", "summary"}
+    assert ASYNC_TARGETS == {"training_data", "review_output", "parameter_change", "summary", "review_api"}
     for key in ASYNC_TARGETS:
-        assert handler_of(key).retries_transient, key
+        assert async_handler_of(key).retries_transient, key
         assert lambda_entry.worst_case_wait() < FUNCTIONS[key].timeout / 3, key
     # A state machine's task is retried by its state machine: not twice over.
     assert not handler_of("detect").retries_transient and not handler_of("switch_model").retries_transient
+    assert not review_api.api_handler.retries_transient  # a reviewer's request answers at once
 
 
 def test_a_throttled_copy_into_the_training_data_is_retried_in_the_invocation(st, waits):

@@ -35,9 +35,14 @@ def target(st):
 @pytest.fixture
 def restore_parameters(st):
     ssm = st.client("ssm")
-    saved = {p["Name"]: p["Value"] for p in ssm.get_parameters_by_path(Path=st.parameter_path)["Parameters"]}
+
+    def parameters() -> list[dict]:  # every page: the path holds more parameters than one call returns
+        return [p for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=st.parameter_path)
+                for p in page["Parameters"]]
+
+    saved = {p["Name"]: p["Value"] for p in parameters()}
     yield ssm
-    for parameter in ssm.get_parameters_by_path(Path=st.parameter_path)["Parameters"]:
+    for parameter in parameters():
         if parameter["Name"] not in saved:
             ssm.delete_parameter(Name=parameter["Name"])
     for name, value in saved.items():
@@ -256,7 +261,7 @@ def test_status(capsys, st, target, restore_parameters):
     state = loop()
     data = cli_json(capsys, "status", *target)
     assert set(data) == {"target", "as_of", "model", "training", "last_training_decision", "last_trained_at",
-                         "open_reviews", "pending_detections", "days", "labels", "parameters"}
+                         "open_reviews", "pending_detections", "reviewers", "days", "labels", "parameters"}
     assert data["model"]["active_version"] == state.active_version and data["model"]["active_f1"] == 0.9
     assert data["training"] == {"in_progress": False, "version": None, "started_at": None, "owner": None}
     assert data["last_training_decision"]["reason"] == state.last_training_decision["reason"]
@@ -274,7 +279,7 @@ def test_status(capsys, st, target, restore_parameters):
     assert code == 0
     assert f"active         {state.active_version} (F1 0.900)" in out
     assert "training       none in progress" in out
-    assert f"open human loops        {state.open_reviews}" in out
+    assert f"open reviews            {state.open_reviews}" in out
     assert "! Minimum-Untrained-Images = ten" in out
     detected = next(x for x in out.splitlines() if x.startswith("images detected"))
     assert int(detected.split()[-1]) == today["detections"]

@@ -37,9 +37,26 @@ def test_status_of_a_sandbox_run(capsys, saved_run):
     code, out, _ = cli(capsys, "status", "--sandbox", saved_run)
     assert code == 0
     assert f"active         {loop['active_version']} (F1 {loop['active_f1']:.3f})" in out
-    assert "Parameters: all 9 set and valid" in out
+    assert "Parameters: all 13 set and valid" in out
     total = next(line for line in out.splitlines() if line.startswith("total"))
     assert total.split()[1] == str(sum(counts.values()))
+
+
+def test_status_shows_each_reviewers_answers_and_agreement_with_the_final_label(capsys, saved_run):
+    saved = {i["sk"]: i for i in load_state(saved_run)["items"] if i["pk"] == "REVIEWERS"}
+    answered = [i for i in load_state(saved_run)["items"] if i["sk"] == "HL" and i.get("result", {}).get("answers")]
+    assert saved and answered
+    reviewers = cli_json(capsys, "status", "--sandbox", saved_run)["reviewers"]
+    assert {r["reviewer"]: r["answers"] for r in reviewers} == {k: int(v.get("answers", 0)) for k, v in saved.items()}
+    assert sum(r["answers"] for r in reviewers) == sum(len(i["result"]["answers"]) for i in answered)
+    for r in reviewers:
+        decided = r["agreed"] + r["disagreed"]
+        assert r["agreement"] == (r["agreed"] / decided if decided else None)
+    _, out, _ = cli(capsys, "status", "--sandbox", saved_run)
+    first = reviewers[0]
+    row = next(line for line in out.splitlines() if line.startswith(first["name"] or first["reviewer"]))
+    assert row.split()[1:3] == [str(first["answers"]), str(first["skips"])]
+    assert row.split()[-1] == f"{first['agreement']:.0%}" if first["agreement"] is not None else "-"
 
 
 def test_params_of_a_sandbox_run(capsys, saved_run):

@@ -16,10 +16,16 @@ import json
 
 import pytest
 from deployed_roles import role_policies
+import pulumi_mocks
 from lifecycle_support import PNG, seed, wait_for_detections
-from stack_support import output_document, write_output
+from review_api_support import Clock, Reviewer
+from stack_support import output_document, set_parameters, use_review_app, write_output
 
-from components.functions import CUSTOM_LABELS_READS, FUNCTIONS
+from components import config
+from components.functions import CUSTOM_LABELS_READS, deployed_with
+from handlers import review_api
+from handlers.runtime import context
+from plugins import REVIEWERS_PER_IMAGE, TASK_LIFETIME_HOURS
 from sandbox.a2i import A2I
 from sandbox.access import Place, Request, allowed, requests
 from sandbox.custom_labels import START_FAILS
@@ -202,9 +208,10 @@ def run_the_loop(remove: dict[str, str] | None = None):
 def test_every_call_of_every_function_is_allowed_by_its_deployed_role():
     check, statuses, started = run_the_loop()
     assert statuses == ["SUCCEEDED", "SUMMARY SENT", "SUCCEEDED", "SUCCEEDED", "FAILED"]
-    assert set(check.requests) == set(FUNCTIONS), f"not exercised: {sorted(set(FUNCTIONS) - set(check.requests))}"
+    exercised = set(deployed_with(config.A2I))  # this run reviews in A2I: every function of an A2I stack
+    assert set(check.requests) == exercised, f"not exercised: {sorted(exercised - set(check.requests))}"
     # Cold: every invocation had a container of its own.
-    assert all(started[key] >= 1 for key in FUNCTIONS) and started["detect"] > 1
+    assert all(started[key] >= 1 for key in exercised) and started["detect"] > 1
 
     def made(key: str, action: str, resource: str = "") -> bool:
         return any(r.action == action and resource in r.resource for r in check.requests[key])
@@ -214,6 +221,39 @@ def test_every_call_of_every_function_is_allowed_by_its_deployed_role():
     assert made("start_training", "s3:GetObject", "/images_labeled_by_folder/")  # what Custom Labels reads
     assert made("build_manifest", "s3:PutObject", "/manifests/")  # written by a transfer's threads
     assert made("review_output", "s3:PutObject", "/images_labeled_by_folder/cat/")  # the answer's copy
+    assert [str(d) for d in check.denials] == []
+
+
+def test_the_review_apps_calls_are_allowed_by_their_deployed_roles():
+    """A builtin stack, each function cold under its own role: a review task opened, served, skipped,
+    answered by two reviewers and closed with its copy; another expired by the sweep."""
+    models = scripted_custom_labels()
+    with LocalStack(labels=("cat", "dog"), containers="per_invocation", standins={"rekognition": models}) as stack:
+        use_review_app(stack)
+        check = stack.enforce_roles(role_policies(stack, {**pulumi_mocks.BUILTIN_SMALL, "labels": ["cat", "dog"]}))
+        seed(stack, {"cat": 6, "dog": 6})
+        assert stack.run_lifecycle()["status"] == "SUCCEEDED"
+        s3 = stack.client("s3")
+        set_parameters(stack, **{REVIEWERS_PER_IMAGE: 2})
+        for name in ("unsure", "late"):
+            models.trainer.by_key[f"images_for_detection/{name}.png"] = UNSURE
+            s3.put_object(Bucket=stack.bucket, Key=f"images_for_detection/{name}.png", Body=PNG + name.encode())
+        stack.pump()
+        wait_for_detections(stack)
+        ana, bo, cy = (Reviewer(stack, name) for name in ("ana", "bo", "cy"))
+        task = ana.next()["id"]
+        assert ana.skip(task)[0] == 200
+        assert bo.answer(task, "cat")[0] == 200 and cy.answer(task, "cat")[0] == 200
+        assert context.table().review(task).status == "accepted"
+        with pytest.MonkeyPatch.context() as patch:
+            Clock(patch).advance(hours=context.settings()[TASK_LIFETIME_HOURS], minutes=1)
+            assert stack.deliver("review_api", review_api.SWEEP)["expired"] == 1  # the other task, by the sweep
+            assert ana.next() is None
+        assert ana.me()["skips"] == 1
+    assert {"start_review", "review_api"} <= set(check.requests)
+    assert any(r.action == "s3:PutObject" and "/images_labeled_by_folder/cat/" in r.resource
+               for r in check.requests["review_api"])  # the answer's copy
+    assert any(r.action == "dynamodb:DeleteItem" for r in check.requests["review_api"])  # out of the open index
     assert [str(d) for d in check.denials] == []
 
 

@@ -1,9 +1,12 @@
 """The default policy at its boundaries: exactly the original sample's behaviour."""
 
+from dataclasses import replace
+
 import pytest
 
 from factories import detection
-from plugins import DatasetStats, Evaluation, ModelState, ReviewResult, WorkerAnswer
+from plugins import (REVIEWERS_PER_IMAGE, DatasetStats, Engine, Evaluation, LabelDecision, ModelState, ReviewDecision,
+                     ReviewResult, WorkerAnswer)
 from policies import names
 
 
@@ -16,6 +19,32 @@ def test_hook_review_decision_below_threshold_goes_to_training_review(engine, se
     d = engine.review(detection(("cat", 69.9), ("dog", 30.1)), settings)
     assert (d.review, d.purpose, d.policy) == (True, "training", "policies.defaults")
     assert "'cat' at 69.9 is below Minimum-Label-Detection-Confidence 70" in d.reason
+
+
+def test_hook_review_decision_serves_the_least_confident_first_to_the_configured_reviewers(engine, settings):
+    unsure, very_unsure = (engine.review(detection(("cat", c)), settings) for c in (60.0, 20.5))
+    assert (unsure.priority, very_unsure.priority) == (40.0, 79.5)
+    assert engine.review(detection(), settings).priority == 100.0  # no label at all: the most urgent
+    assert unsure.reviewers == 1
+    assert engine.review(detection(("cat", 60.0)), with_(settings, **{REVIEWERS_PER_IMAGE: 2})).reviewers == 2
+    assert engine.review(detection(("cat", 99.0)), settings).priority is None  # no review
+
+
+def test_a_policys_priority_and_reviewers_stand(engine, write_module):
+    name = write_module("urgent_cats", """
+from plugins import ReviewDecision, hookimpl
+
+@hookimpl
+def review_decision(detection, settings):
+    return ReviewDecision(True, "cats are urgent", "training", priority=95, reviewers=3)
+""")
+    team = Engine.load([name], entry_points=False)
+    d = team.review(detection(("cat", 99.0)), team.catalog.defaults())
+    assert (d.priority, d.reviewers, d.policy) == (95, 3, "urgent_cats")
+    with pytest.raises(ValueError):
+        ReviewDecision(True, "too urgent", "training", priority=101)
+    with pytest.raises(ValueError):
+        ReviewDecision(True, "nobody", "training", reviewers=0)
 
 
 def test_review_confidence_equal_to_threshold_is_not_reviewed(engine, settings):
@@ -129,6 +158,17 @@ def test_label_rejections(engine, settings, answers, why):
 def test_audit_answers_never_become_training_data(engine, settings):
     d = engine.label(review("cat", purpose="audit"), settings)
     assert not d.accept and "audit review never becomes training data" in d.reason
+
+
+def test_hook_label_decision_asks_the_review_app_for_one_more_answer_when_reviewers_disagree(engine, settings):
+    tied = replace(review("cat", "dog"), maximum_answers=3)
+    d = engine.label(tied, settings)
+    assert (d.accept, d.more) == (False, 1) and "reviewers disagree: cat ×1, dog ×1" in d.reason
+    assert engine.label(review("cat", "dog"), settings).more == 0  # A2I: no more answers will come
+    settled = engine.label(replace(review("cat", "dog", "cat"), maximum_answers=3), settings)
+    assert settled.accept and settled.label == "cat" and settled.more == 0
+    with pytest.raises(ValueError):
+        LabelDecision(True, "both", "cat", more=1)
 
 
 def test_majority_of_several_answers(engine, settings):

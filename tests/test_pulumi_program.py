@@ -11,67 +11,100 @@ import pulumi
 import pytest
 import yaml
 
-from components.config import KEYS, ConfigError, parse_stack_config
-from components.functions import FUNCTIONS
+from components.config import A2I, BUILTIN, KEYS, ConfigError, parse_stack_config
+from components.functions import FUNCTIONS, deployed_with
 from components.naming import Account, Naming, StackNameError
 from components.storage import Storage, StorageArgs
-from pulumi_mocks import (ACCOUNT, DEFAULT, FULL, FUNCTION, REGION, ROLE_POLICY, ROOT, Deployment, run, run_loop,
-                          run_program)
+from pulumi_mocks import (ACCOUNT, BUILTIN_FULL, BUILTIN_SMALL, DEFAULT, EXISTING_POOL, FULL, FUNCTION, REGION,
+                          ROLE_POLICY, ROOT, Deployment, run, run_loop, run_program)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-# What the smallest stack (two labels, an existing work team) creates.
+# What the default stack (two labels, the builtin review app) creates.
 DEFAULT_STACK = {
+    "aws:apigatewayv2/api:Api": 1,
+    "aws:apigatewayv2/authorizer:Authorizer": 1,
+    "aws:apigatewayv2/integration:Integration": 1,
+    "aws:apigatewayv2/route:Route": 7,  # 2 public (page, sign-in settings), 5 for reviewers
+    "aws:apigatewayv2/stage:Stage": 1,
     "aws:cloudwatch/dashboard:Dashboard": 1,
-    "aws:cloudwatch/eventRule:EventRule": 6,  # 3 bucket prefixes, parameter changes, training and summary schedules
+    "aws:cloudwatch/eventRule:EventRule": 6,  # 2 bucket prefixes, parameter changes, training, summary and review sweep schedules
     "aws:cloudwatch/eventTarget:EventTarget": 6,
-    "aws:cloudwatch/logGroup:LogGroup": 21,  # 19 functions, 2 state machines
-    # 19 functions, 2 x 2 state machine failures, dead letters, models that could not be stopped
-    "aws:cloudwatch/metricAlarm:MetricAlarm": 25,
+    "aws:cloudwatch/logGroup:LogGroup": 22,  # 19 functions, 2 state machines, the API's access log
+    # 19 functions, 2 x 2 state machine failures, dead letters, models that could not be stopped, oldest task
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 26,
+    "aws:cognito/managedLoginBranding:ManagedLoginBranding": 1,
+    "aws:cognito/userGroup:UserGroup": 1,
+    "aws:cognito/userPool:UserPool": 1,
+    "aws:cognito/userPoolClient:UserPoolClient": 1,
+    "aws:cognito/userPoolDomain:UserPoolDomain": 1,
     "aws:dynamodb/table:Table": 1,
-    "aws:iam/role:Role": 24,  # 19 functions, 2 state machines, 2 EventBridge → state machine, A2I
-    "aws:iam/rolePolicy:RolePolicy": 24,
+    "aws:iam/role:Role": 23,  # 19 functions, 2 state machines, 2 EventBridge → state machine
+    "aws:iam/rolePolicy:RolePolicy": 23,
     "aws:kms/alias:Alias": 1,
     "aws:kms/key:Key": 1,
     "aws:lambda/function:Function": 19,
     "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": 4,
-    "aws:lambda/permission:Permission": 4,
+    "aws:lambda/permission:Permission": 5,  # 4 EventBridge rules, the API
     "aws:rekognition/project:Project": 1,
     "aws:s3/bucket:Bucket": 1,
-    "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration": 1,  # A2I review
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
     "aws:s3/bucketNotification:BucketNotification": 1,
     "aws:s3/bucketPolicy:BucketPolicy": 1,
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 1,
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 1,
     "aws:s3/bucketVersioning:BucketVersioning": 1,
-    "aws:sagemaker/flowDefinition:FlowDefinition": 1,
-    "aws:sagemaker/humanTaskUI:HumanTaskUI": 1,
     "aws:sfn/stateMachine:StateMachine": 2,
     "aws:sns/topic:Topic": 1,
     "aws:sqs/queue:Queue": 1,
     "aws:sqs/queuePolicy:QueuePolicy": 1,
-    "aws:ssm/parameter:Parameter": 9,
+    "aws:ssm/parameter:Parameter": 13,
+}
+# What the smallest A2I stack (two labels, an existing work team) has instead of the review app.
+A2I_INSTEAD = {
+    "aws:apigatewayv2/api:Api": -1, "aws:apigatewayv2/authorizer:Authorizer": -1,
+    "aws:apigatewayv2/integration:Integration": -1, "aws:apigatewayv2/route:Route": -7,
+    "aws:apigatewayv2/stage:Stage": -1, "aws:cognito/managedLoginBranding:ManagedLoginBranding": -1,
+    "aws:cognito/userGroup:UserGroup": -1, "aws:cognito/userPool:UserPool": -1,
+    "aws:cognito/userPoolClient:UserPoolClient": -1, "aws:cognito/userPoolDomain:UserPoolDomain": -1,
+    "aws:cloudwatch/logGroup:LogGroup": -1, "aws:cloudwatch/metricAlarm:MetricAlarm": -1,  # the API's; oldest task
+    # A2I's output files instead of the review sweep: as many rules, targets and failure destinations
+    "aws:lambda/permission:Permission": -1,  # the API's
+    "aws:iam/role:Role": 1, "aws:iam/rolePolicy:RolePolicy": 1,  # the flow definition's
+    "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration": 1,
+    "aws:sagemaker/flowDefinition:FlowDefinition": 1, "aws:sagemaker/humanTaskUI:HumanTaskUI": 1,
 }
 COMPONENTS = {"labelloop:index:LabelLoop", "labelloop:index:Storage", "labelloop:index:OperatorParameters",
               "labelloop:index:Detection", "labelloop:index:HumanReview", "labelloop:index:ModelLifecycle",
               "labelloop:index:Observability"}
+BUILTIN_COMPONENTS = COMPONENTS - {"labelloop:index:HumanReview"} | {"labelloop:index:ReviewApp"}
+
+
+def _difference(counts: dict, base: dict) -> dict:
+    return {k: counts.get(k, 0) - base.get(k, 0) for k in {*counts, *base} if counts.get(k, 0) != base.get(k, 0)}
 
 
 def test_a_default_stack_creates_these_resources():
-    assert run_program(DEFAULT).count_by_type() == DEFAULT_STACK
+    assert run_program(BUILTIN_SMALL).count_by_type() == DEFAULT_STACK
+
+
+def test_an_a2i_stack_reviews_with_a2i_instead_of_the_review_app():
+    assert _difference(run_program(DEFAULT).count_by_type(), DEFAULT_STACK) == A2I_INSTEAD
 
 
 def test_the_deploying_guide_describes_this_program():
     guide = (ROOT / "docs" / "deploying.md").read_text()
-    assert f"A default stack (two labels, an existing work team) creates {sum(DEFAULT_STACK.values())} resources" in guide
+    total = sum(DEFAULT_STACK.values())
+    assert f"A default stack (two labels, the builtin review app) creates {total} resources" in guide
     assert all(f"| `{key}` |" in guide for key in KEYS)
-    assert all(f"`{output}`" in guide for output in run_program(FULL).stack_outputs)
+    outputs = {output for config in (FULL, BUILTIN_FULL) for output in run_program(config).stack_outputs}
+    assert all(f"`{output}`" in guide for output in outputs)
 
 
 def test_a_full_stack_adds_the_workforce_reviewers_email_and_team_parameters():
     counts = run_program(FULL).count_by_type()
-    extra = {k: counts.get(k, 0) - DEFAULT_STACK.get(k, 0) for k in counts if counts.get(k, 0) != DEFAULT_STACK.get(k, 0)}
+    small = run_program(DEFAULT).count_by_type()  # the smallest A2I stack
+    extra = {k: counts.get(k, 0) - small.get(k, 0) for k in counts if counts.get(k, 0) != small.get(k, 0)}
     assert extra == {
         "aws:cognito/user:User": 2, "aws:cognito/userGroup:UserGroup": 1, "aws:cognito/userInGroup:UserInGroup": 2,
         "aws:cognito/userPool:UserPool": 1, "aws:cognito/userPoolClient:UserPoolClient": 1,
@@ -81,21 +114,30 @@ def test_a_full_stack_adds_the_workforce_reviewers_email_and_team_parameters():
     }
 
 
-def test_every_function_is_deployed_once_with_its_handler():
-    d = run_program(DEFAULT)
+@pytest.mark.parametrize("config,backend", [(DEFAULT, A2I), (BUILTIN_SMALL, BUILTIN)], ids=[A2I, BUILTIN])
+def test_every_function_is_deployed_once_with_its_handler(config, backend):
+    d = run_program(config)
     deployed = {f.inputs["name"]: f.inputs for f in d.of_type(FUNCTION)}
-    assert set(deployed) == {f"labelloop-test-{k.replace('_', '-')}" for k in FUNCTIONS}
-    for key, spec in FUNCTIONS.items():
+    assert set(deployed) == {f"labelloop-test-{k.replace('_', '-')}" for k in deployed_with(backend)}
+    for key in deployed_with(backend):
+        spec = FUNCTIONS[key]
         inputs = deployed[f"labelloop-test-{key.replace('_', '-')}"]
         assert (inputs["handler"], inputs["timeout"], inputs["memorySize"]) == (spec.handler, spec.timeout, spec.memory)
         assert inputs["runtime"] == "python3.13" and inputs["architectures"] == ["arm64"]
 
 
-def test_every_resource_belongs_to_a_component_and_carries_its_name():
-    d = run_program(FULL)
+def test_each_review_backend_has_its_own_functions():
+    assert set(FUNCTIONS) - set(deployed_with(BUILTIN)) == {"review_output"}  # A2I's output files
+    assert set(FUNCTIONS) - set(deployed_with(A2I)) == {"review_api"}
+
+
+@pytest.mark.parametrize("config,expected", [(FULL, COMPONENTS), (BUILTIN_FULL, BUILTIN_COMPONENTS),
+                                             (EXISTING_POOL, BUILTIN_COMPONENTS)], ids=["full", "builtin", "pool"])
+def test_every_resource_belongs_to_a_component_and_carries_its_name(config, expected):
+    d = run_program(config)
     by_urn = {r.urn: r for r in d.resources}
     components = [r for r in d.resources if not r.custom]
-    assert {c.type for c in components} == COMPONENTS
+    assert {c.type for c in components} == expected
     (loop,) = [c for c in components if c.type == "labelloop:index:LabelLoop"]
     assert loop.parent.endswith("::labelloop-test")  # the stack itself
     for resource in d.resources:
@@ -109,8 +151,9 @@ def test_every_resource_belongs_to_a_component_and_carries_its_name():
             assert parent is loop and resource.name.startswith("labelloop-test-")
 
 
-def test_every_component_registers_its_outputs():
-    d = run_program(FULL)
+@pytest.mark.parametrize("config", [FULL, BUILTIN_FULL, EXISTING_POOL], ids=["full", "builtin", "pool"])
+def test_every_component_registers_its_outputs(config):
+    d = run_program(config)
     for component in (r for r in d.resources if not r.custom):
         outputs = d.registered(component)
         assert outputs, component.type
@@ -133,6 +176,16 @@ def test_stack_outputs():
     assert "reviewerPortalUrl" not in out  # no workforce created: the work team's own portal applies
     portal = run_program(FULL).stack_outputs["reviewerPortalUrl"]
     assert portal.startswith("https://") and portal.endswith(f".labeling.{REGION}.sagemaker.aws")
+    assert not {"reviewUrl", "reviewApiUrl", "reviewerUserPoolId"} & set(out)
+
+
+def test_stack_outputs_of_the_review_app():
+    out = run_program(BUILTIN_SMALL).stack_outputs
+    assert re.fullmatch(rf"https://[0-9a-f]{{10}}\.execute-api\.{REGION}\.amazonaws\.com", out["reviewApiUrl"])
+    assert out["reviewUrl"] == out["reviewApiUrl"] + "/"  # the page: the stage's root
+    assert re.fullmatch(rf"{REGION}_[0-9a-f]+", out["reviewerUserPoolId"])
+    assert not {"flowDefinitionArn", "workteamArn", "reviewerPortalUrl"} & set(out)
+    assert run_program(EXISTING_POOL).stack_outputs["reviewerUserPoolId"] == EXISTING_POOL["reviewerUserPoolId"]
 
 
 def test_names_follow_the_stack_so_two_stacks_do_not_collide():
@@ -145,9 +198,10 @@ def test_names_follow_the_stack_so_two_stacks_do_not_collide():
     assert not named(test) & named(prod)
 
 
-def test_the_mocks_fill_what_the_provider_computes():
+@pytest.mark.parametrize("config", [FULL, BUILTIN_FULL], ids=["full", "builtin"])
+def test_the_mocks_fill_what_the_provider_computes(config):
     """With preview=False a computed attribute the mocks forget is silently None: check them all."""
-    d = run_program(FULL)
+    d = run_program(config)
     with_arn = 0
     for resource in d.resources:
         if not resource.custom:
@@ -180,30 +234,36 @@ def _example(stack: str) -> dict:
 def test_the_stack_config_examples_deploy(stack):
     config = _example(stack)
     d = run_program(config, stack=stack)
-    assert len(d.of_type(FUNCTION)) == len(FUNCTIONS)
+    assert len(d.of_type(FUNCTION)) == len(deployed_with(config.get("review", BUILTIN)))
     assert d.stack_outputs["parameterPath"] == f"/labelloop/{stack}/"
     parameters = {p.inputs["name"]: p.inputs["value"] for p in d.of_type("aws:ssm/parameter:Parameter")}
     for name, value in config.get("parameterDefaults", {}).items():
         assert float(parameters[f"/labelloop/{stack}/{name}"]) == float(value)
     assert ("reviewerPortalUrl" in d.stack_outputs) == bool(config.get("createWorkforce"))
+    assert ("reviewUrl" in d.stack_outputs) == (config.get("review", BUILTIN) == BUILTIN)
 
 
 INVALID = [
-    ({"workteamName": "reviewers"}, "labels", "labelloop:labels is required"),
-    ({"labels": ["cat"], "workteamName": "reviewers"}, "labels",
+    ({"review": "a2i", "workteamName": "reviewers"}, "labels", "labelloop:labels is required"),
+    ({"labels": ["cat"], "review": "a2i", "workteamName": "reviewers"}, "labels",
      "has 1 label(s); Rekognition classification needs 2 to 250"),
-    ({"labels": ["cat", "dogs/big"], "workteamName": "reviewers"}, "labels",
+    ({"labels": ["cat", "dogs/big"], "review": "a2i", "workteamName": "reviewers"}, "labels",
      "contains 'dogs/big', which cannot be an S3 folder and review choice"),
-    ({"labels": [f"l{i}" for i in range(10)], "workteamName": "reviewers"}, "labels",
+    ({"labels": [f"l{i}" for i in range(10)], "review": "a2i", "workteamName": "reviewers"}, "labels",
      "has 10 labels; A2I's image classification task (crowd-image-classifier) shows at most 10 choices"),
-    ({"labels": ["cat", "dog"], "workteamName": "reviewers", "createWorkforce": True}, "workteamName",
+    ({**DEFAULT, "createWorkforce": True}, "workteamName",
      "workteamName and createWorkforce are both set"),
-    ({"labels": ["cat", "dog"], "workteamName": "reviewers", "policies": ["acme_no_such_policy"]}, "policies",
+    ({**DEFAULT, "policies": ["acme_no_such_policy"]}, "policies",
      "policy module 'acme_no_such_policy' cannot be imported"),
-    ({"labels": ["cat", "dog"], "workteamName": "reviewers", "parameterDefaults": {"Minimum-F1-Scor": 0.9}},
+    ({**DEFAULT, "parameterDefaults": {"Minimum-F1-Scor": 0.9}},
      "parameterDefaults", "names 'Minimum-F1-Scor', which no loaded policy defines"),
-    ({"labels": ["cat", "dog"], "workteamName": "reviewers", "parameterDefaults": {"Minimum-F1-Score": 2}},
+    ({**DEFAULT, "parameterDefaults": {"Minimum-F1-Score": 2}},
      "parameterDefaults", "Minimum-F1-Score: '2' is not allowed"),
+    ({"labels": ["cat", "dog"], "workteamName": "reviewers"}, "workteamName",
+     "workteamName is only used with labelloop:review a2i"),
+    ({"labels": ["cat", "dog"], "review": "A2I"}, "review", "labelloop:review is 'A2I'"),
+    ({"labels": ["cat", "dog"], "reviewerUserPoolId": "eu-west-1_AbC123"}, "reviewerGroup",
+     "is required with an existing user pool"),
 ]
 
 
@@ -231,6 +291,23 @@ def test_the_longest_stack_name_fits_every_name_limit():
         assert re.fullmatch(r"[a-z0-9](-*[a-z0-9]){0,62}", resource.inputs[field])
     environment = d.of_type(FUNCTION)[0].inputs["environment"]["variables"]
     assert sum(len(k) + len(v) for k, v in environment.items()) < 4096
+
+
+def test_the_longest_stack_name_fits_the_review_apps_name_limits():
+    d = run_loop(parse_stack_config(BUILTIN_FULL), stack="s" * 30)
+    (domain,) = d.of_type("aws:cognito/userPoolDomain:UserPoolDomain")
+    assert domain.inputs["domain"] == f"labelloop-{'s' * 30}-review-{ACCOUNT}"
+    assert len(domain.inputs["domain"]) <= 63 and re.fullmatch(r"[a-z0-9](-*[a-z0-9])*", domain.inputs["domain"])
+    for typ in ("aws:apigatewayv2/api:Api", "aws:apigatewayv2/authorizer:Authorizer",
+                "aws:cognito/userPoolClient:UserPoolClient", "aws:cognito/userPool:UserPool"):
+        assert all(len(r.inputs["name"]) <= 128 for r in d.of_type(typ)), typ
+
+
+def test_a_stack_name_cognito_refuses_in_a_sign_in_domain_is_refused_for_the_review_app():
+    with pytest.raises(StackNameError, match="contains 'aws', which Cognito does not allow in the reviewers' sign-in "
+                                             "domain labelloop-aws-dev-review-<account id>; Fix:"):
+        run_program(BUILTIN_SMALL, stack="aws-dev")
+    assert run_program(DEFAULT, stack="aws-dev").stack_outputs["flowDefinitionArn"]  # A2I has no such domain
 
 
 def test_a_stack_name_that_cannot_name_resources_is_refused():

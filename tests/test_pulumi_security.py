@@ -7,16 +7,19 @@ import re
 import pytest
 
 from components import iam
-from components.functions import FUNCTIONS
+from components.config import A2I, BUILTIN
+from components.functions import FUNCTIONS, deployed_with
 from components.state_machines import detection_definition
-from pulumi_mocks import (ACCOUNT, BUCKET, BUCKET_POLICY, DEFAULT, EVENT_TARGET, FULL, FUNCTION, INVOKE_CONFIG,
-                          KMS_KEY, QUEUE_POLICY, REGION, ROLE, ROLE_POLICY, STATE_MACHINE, TOPIC, actions_of,
-                          as_list, function_name, role_policy, run_program, trust_policy)
+from pulumi_mocks import (ACCOUNT, BUCKET, BUCKET_POLICY, BUILTIN_FULL, BUILTIN_SMALL, DEFAULT, EVENT_TARGET,
+                          EXISTING_POOL, FULL, FUNCTION, INVOKE_CONFIG, KMS_KEY, PERMISSION, QUEUE_POLICY, REGION, ROLE,
+                          ROLE_POLICY, STATE_MACHINE, TOPIC, actions_of, as_list, function_name, role_policy,
+                          run_program, trust_policy)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 PREFIX = "labelloop-test"
-ASYNCHRONOUS = {"training_data", "review_output", "parameter_change", "summary"}
+ASYNCHRONOUS = {"training_data", "review_output", "parameter_change", "summary"}  # an A2I stack's
+ASYNCHRONOUS_BUILTIN = ASYNCHRONOUS - {"review_output"} | {"review_api"}  # the review sweep's schedule
 
 # Every statement whose Resource is "*", and why it cannot name a resource.
 UNSCOPED = {
@@ -32,9 +35,13 @@ UNSCOPED = {
 WILDCARD_ACTIONS = {("bucket-policy", "DenyInsecureTransport"): "s3:*"}
 
 
-@pytest.fixture(scope="module", params=["default", "full"])
+STACKS = {"default": DEFAULT, "full": FULL, "builtin": BUILTIN_SMALL, "builtin-full": BUILTIN_FULL,
+          "existing-pool": EXISTING_POOL}
+
+
+@pytest.fixture(scope="module", params=list(STACKS))
 def stack(request):
-    return run_program(DEFAULT if request.param == "default" else FULL)
+    return run_program(STACKS[request.param])
 
 
 def documents(deployment):
@@ -60,7 +67,9 @@ def statements(deployment):
 def test_the_stack_has_every_kind_of_policy_document(stack):
     kinds = {kind for kind, _, _ in documents(stack)}
     assert kinds == {"role-policy", "trust-policy", "bucket-policy", "key-policy", "queue-policy"}
-    assert len(stack.of_type(ROLE_POLICY)) == len(stack.of_type(ROLE)) == len(FUNCTIONS) + 5  # + 2 sfn, 2 events, A2I
+    backend = stack.config.get("review", BUILTIN)
+    others = 5 if backend == A2I else 4  # 2 sfn, 2 events, and A2I's flow definition
+    assert len(stack.of_type(ROLE_POLICY)) == len(stack.of_type(ROLE)) == len(deployed_with(backend)) + others
 
 
 def test_no_action_has_a_wildcard(stack):
@@ -115,15 +124,20 @@ def test_the_scope_check_rejects_other_stacks_and_wildcards():
     assert not _scoped(f"arn:aws:rekognition:{REGION}:{ACCOUNT}:project/*/labelloop-test", bucket)
 
 
-@pytest.mark.parametrize("key", sorted(FUNCTIONS))
-def test_each_function_role_has_exactly_its_grants(key):
-    deployment = run_program(DEFAULT)
+BACKEND_FUNCTIONS = [(A2I, key) for key in deployed_with(A2I)] + [(BUILTIN, key) for key in deployed_with(BUILTIN)]
+
+
+@pytest.mark.parametrize("backend,key", BACKEND_FUNCTIONS, ids=[f"{b}-{k}" for b, k in BACKEND_FUNCTIONS])
+def test_each_function_role_has_exactly_its_grants(backend, key):
+    deployment = run_program(DEFAULT if backend == A2I else BUILTIN_SMALL)
     name = function_name(key)
     function = deployment.one(FUNCTION, name=name)
     assert function.inputs["role"] == f"arn:aws:iam::{ACCOUNT}:role/{name}"
     document = role_policy(deployment, name)
-    expected = {a for grant in FUNCTIONS[key].grants for a in grant.actions} | set(iam.LAMBDA_LOGGING)
-    if key in ASYNCHRONOUS:
+    # Without A2I there is no flow definition to start human loops with.
+    expected = {a for grant in FUNCTIONS[key].grants for a in grant.actions
+                if backend == A2I or grant.resource != "flow_definition"} | set(iam.LAMBDA_LOGGING)
+    if key in (ASYNCHRONOUS if backend == A2I else ASYNCHRONOUS_BUILTIN):
         expected |= set(iam.DEAD_LETTER)
     assert actions_of(document) == expected
     logging = next(s for s in document["Statement"] if s["Sid"] == "OwnLogGroup")
@@ -166,11 +180,13 @@ def test_grants_name_the_resources_of_their_kind():
     assert dead_letter["Resource"] == arn("sqs", "labelloop-test-dead-letters")
 
 
-def test_only_eventbridge_targets_are_asynchronous_and_dead_letter():
-    d = run_program(DEFAULT)
+@pytest.mark.parametrize("config,asynchronous", [(DEFAULT, ASYNCHRONOUS), (BUILTIN_SMALL, ASYNCHRONOUS_BUILTIN)],
+                         ids=["a2i", "builtin"])
+def test_only_eventbridge_targets_are_asynchronous_and_dead_letter(config, asynchronous):
+    d = run_program(config)
     targeted = {t.inputs["arn"] for t in d.of_type(EVENT_TARGET)}
     async_functions = {c.inputs["functionName"] for c in d.of_type(INVOKE_CONFIG)}
-    assert async_functions == {function_name(k) for k in ASYNCHRONOUS}
+    assert async_functions == {function_name(k) for k in asynchronous}
     assert {f.outputs["arn"] for f in d.of_type(FUNCTION) if f.inputs["name"] in async_functions} <= targeted
     for config in d.of_type(INVOKE_CONFIG):
         assert config.inputs["destinationConfig"]["onFailure"]["destination"] == d.stack_outputs["topicArn"].replace(
@@ -181,7 +197,7 @@ def test_no_function_may_pass_a_role():
     """Nothing the functions call takes a role: A2I and Rekognition act with the flow
     definition's role and the bucket policy, which the program creates. So no iam:PassRole
     at all — and were one added, it would have to name the service it passes to."""
-    for config in (DEFAULT, FULL):
+    for config in STACKS.values():
         passing = [s for kind, _, s in statements(run_program(config)) if "iam:PassRole" in as_list(s.get("Action"))]
         assert all("iam:PassedToService" in s.get("Condition", {}).get("StringEquals", {}) for s in passing)
         assert passing == []
@@ -229,6 +245,48 @@ def test_the_review_role_reads_uploads_and_writes_answers_only():
     (trust,) = trust_policy(d, "labelloop-test-review-flow")["Statement"]
     assert trust["Principal"] == {"Service": "sagemaker.amazonaws.com"}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def test_the_review_function_has_exactly_the_review_apps_access_on_this_stacks_resources():
+    d = run_program(BUILTIN_SMALL)
+    bucket = f"arn:aws:s3:::{d.stack_outputs['bucketName']}"
+    arn = lambda service, rest: f"arn:aws:{service}:{REGION}:{ACCOUNT}:{rest}"  # noqa: E731
+    document = role_policy(d, function_name("review_api"))
+    granted = {(s["Sid"], tuple(sorted(as_list(s["Action"]))), tuple(as_list(s["Resource"])), json.dumps(s.get(
+        "Condition"))) for s in document["Statement"]}
+    assert granted == {
+        # Presigning the pinned version of an upload; copying it (a copy reads its source).
+        ("G0ObjectsImagesForDetection", ("s3:GetObject", "s3:GetObjectVersion"),
+         (f"{bucket}/images_for_detection/*",), "null"),
+        ("G1ObjectsImagesLabeledByFolder", ("s3:PutObject",), (f"{bucket}/images_labeled_by_folder/*",), "null"),
+        ("G2ObjectsImagesForTesting", ("s3:PutObject",), (f"{bucket}/images_for_testing/*",), "null"),
+        ("G3Table", ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"),
+         (arn("dynamodb", "table/labelloop-test-state"),), "null"),
+        ("G4Parameters", ("ssm:GetParametersByPath",),
+         (arn("ssm", "parameter/labelloop/test"), arn("ssm", "parameter/labelloop/test/*")), "null"),
+        ("G5Topic", ("sns:Publish",), (arn("sns", "labelloop-test-notifications"),), "null"),
+        # A task closed or expired leaves the open index.
+        ("G6Table", ("dynamodb:DeleteItem",), (arn("dynamodb", "table/labelloop-test-state"),), "null"),
+        # The sweep schedule's failed events.
+        ("FailedEventsToDeadLetterQueue", ("sqs:SendMessage",), (arn("sqs", "labelloop-test-dead-letters"),), "null"),
+        # Its metrics are EMF lines in its own log.
+        ("OwnLogGroup", ("logs:CreateLogStream", "logs:PutLogEvents"),
+         (arn("logs", "log-group:/aws/lambda/labelloop-test-review-api:*"),), "null"),
+    }
+
+
+@pytest.mark.parametrize("config", [BUILTIN_SMALL, EXISTING_POOL], ids=["created-pool", "existing-pool"])
+def test_only_this_stacks_api_may_invoke_the_review_function(config):
+    d = run_program(config)
+    (api,) = d.of_type("aws:apigatewayv2/api:Api")
+    function = d.one(FUNCTION, name=function_name("review_api"))
+    (permission,) = d.where(PERMISSION, principal="apigateway.amazonaws.com")
+    assert permission.inputs["function"] == function.outputs["name"]
+    assert permission.inputs["action"] == "lambda:InvokeFunction"
+    assert permission.inputs["sourceArn"] == api.outputs["executionArn"] + "/*/*"
+    assert api.outputs["executionArn"] == f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api.id}"
+    # No other principal may invoke any function through API Gateway.
+    assert [p for p in d.of_type(PERMISSION) if p.inputs["principal"] != "events.amazonaws.com"] == [permission]
 
 
 def test_statement_ids_are_valid_for_iam(stack):

@@ -5,9 +5,11 @@ import re
 
 import pytest
 
-from components.functions import FUNCTIONS
-from components.human_review import SAGEMAKER_MANAGED_CLIENT_FIELDS, categories
+from components.a2i_review import SAGEMAKER_MANAGED_CLIENT_FIELDS, categories
+from components.config import A2I, BUILTIN
+from components.functions import deployed_with
 from components.observability import DETECTION_OUTCOMES, REVIEW_PURPOSES, REVIEW_STATUSES
+from components.review_app import PUBLIC_ROUTES, REVIEWER_ROUTES
 from components.state_machines import detection_definition, lifecycle_definition
 from components.triggers import bucket_triggers, parameter_trigger, training_schedule
 from handlers import summary
@@ -16,9 +18,9 @@ from handlers.runtime.state import KEY_SCHEMA
 from plugins import Engine
 from plugins.decisions import PURPOSES
 from policies.names import NONE_OF_THE_ABOVE
-from pulumi_mocks import (ACCOUNT, DASHBOARD, DEFAULT, EVENT_RULE, EVENT_TARGET, FULL, FUNCTION, LOG_GROUP,
-                          METRIC_ALARM, PARAMETER, PERMISSION, REGION, STATE_MACHINE, TABLE, TEAM_POLICIES,
-                          function_name, run_program)
+from pulumi_mocks import (ACCOUNT, BUILTIN_FULL, BUILTIN_SMALL, DASHBOARD, DEFAULT, EVENT_RULE, EVENT_TARGET,
+                          EXISTING_POOL, FULL, FUNCTION, LOG_GROUP, METRIC_ALARM, PARAMETER, PERMISSION, REGION,
+                          STATE_MACHINE, TABLE, TEAM_POLICIES, function_name, run_program)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -127,7 +129,7 @@ def test_parameter_changes_reach_their_handler(default):
                                                                                 change.outputs["arn"])
     outputs = default.registered(component)
     assert outputs["parameterPath"] == "/labelloop/test/"
-    assert len(outputs["parameterNames"]) == 9 and outputs["parameterChangeRule"] == "labelloop-test-parameter-change"
+    assert len(outputs["parameterNames"]) == 13 and outputs["parameterChangeRule"] == "labelloop-test-parameter-change"
 
 
 # -- Detection ------------------------------------------------------------------------------------------
@@ -232,6 +234,210 @@ def test_a_created_workforce_signs_in_the_reviewers(full):
     assert all(r.parent == component.urn for r in (pool, client, domain, group, workforce, team))
 
 
+# -- ReviewApp (the builtin review backend) ---------------------------------------------------------------
+A2I_TYPES = ("aws:sagemaker/flowDefinition:FlowDefinition", "aws:sagemaker/humanTaskUI:HumanTaskUI",
+             "aws:sagemaker/workteam:Workteam", "aws:sagemaker/workforce:Workforce",
+             "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration")
+API = "aws:apigatewayv2/api:Api"
+ROUTE = "aws:apigatewayv2/route:Route"
+
+
+@pytest.fixture(scope="module")
+def builtin():
+    return run_program(BUILTIN_SMALL)
+
+
+@pytest.fixture(scope="module")
+def builtin_full():
+    return run_program(BUILTIN_FULL)
+
+
+@pytest.fixture(scope="module")
+def existing_pool():
+    return run_program(EXISTING_POOL)
+
+
+def test_a_builtin_stack_has_no_a2i_resources_and_an_a2i_stack_no_review_app(builtin, builtin_full, default, full):
+    for d in (builtin, builtin_full):
+        assert not [r for r in d.resources if r.type in A2I_TYPES]
+        assert not [r for r in d.resources if r.inputs.get("name") in (function_name("review_output"),
+                                                                       "labelloop-test-review-output")]
+        assert d.registered(d.component("labelloop:index:Storage"))  # the bucket, without A2I's CORS rule
+    for d in (default, full):
+        assert d.of_type("aws:sagemaker/flowDefinition:FlowDefinition")
+        assert not [r for r in d.resources if r.type.startswith("aws:apigatewayv2/")
+                    or r.type == "aws:cognito/managedLoginBranding:ManagedLoginBranding"]
+        assert not [r for r in d.resources if r.inputs.get("name") == function_name("review_api")]
+        assert not [r for r in d.resources if r.type == "labelloop:index:ReviewApp"]
+
+
+def test_the_review_api_serves_the_page_publicly_and_the_api_to_reviewers_only(builtin):
+    d = builtin
+    (api,) = d.of_type(API)
+    assert (api.inputs["protocolType"], api.inputs["name"]) == ("HTTP", "labelloop-test-review")
+    (integration,) = d.of_type("aws:apigatewayv2/integration:Integration")
+    function = d.one(FUNCTION, name=function_name("review_api"))
+    assert function.inputs["handler"] == "handlers.review_api.handler"
+    assert {k: integration.inputs[k] for k in ("apiId", "integrationType", "integrationUri", "payloadFormatVersion")} \
+        == {"apiId": api.id, "integrationType": "AWS_PROXY", "integrationUri": function.outputs["invokeArn"],
+            "payloadFormatVersion": "2.0"}
+    (authorizer,) = d.of_type("aws:apigatewayv2/authorizer:Authorizer")
+    routes = {r.inputs["routeKey"]: r for r in d.of_type(ROUTE)}
+    assert set(routes) == set(PUBLIC_ROUTES) | set(REVIEWER_ROUTES)
+    assert set(PUBLIC_ROUTES) == {"GET /", "GET /config"}
+    assert set(REVIEWER_ROUTES) == {"GET /api/tasks/next", "GET /api/tasks/{id}", "POST /api/tasks/{id}/answer",
+                                    "POST /api/tasks/{id}/skip", "GET /api/me"}
+    for key, route in routes.items():
+        assert (route.inputs["apiId"], route.inputs["target"]) == (api.id, f"integrations/{integration.id}")
+        if key in PUBLIC_ROUTES:
+            assert route.inputs["authorizationType"] == "NONE" and "authorizerId" not in route.inputs, key
+        else:
+            assert key.split(" ")[1].startswith("/api/")
+            assert (route.inputs["authorizationType"], route.inputs["authorizerId"]) == ("JWT", authorizer.id), key
+    assert not [k for k in routes if "$default" in k]  # nothing else reaches the function
+
+
+def test_the_jwt_authorizer_trusts_the_stacks_pool_and_app_client(builtin, existing_pool):
+    (pool,) = builtin.of_type("aws:cognito/userPool:UserPool")
+    for d, pool_id in ((builtin, pool.id), (existing_pool, EXISTING_POOL["reviewerUserPoolId"])):
+        (authorizer,) = d.of_type("aws:apigatewayv2/authorizer:Authorizer")
+        (client,) = d.of_type("aws:cognito/userPoolClient:UserPoolClient")
+        assert client.inputs["userPoolId"] == pool_id
+        assert authorizer.inputs["authorizerType"] == "JWT"
+        assert authorizer.inputs["identitySources"] == ["$request.header.Authorization"]
+        assert authorizer.inputs["jwtConfiguration"] == {
+            "issuer": f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id}", "audiences": [client.id]}
+    assert builtin.one("aws:apigatewayv2/authorizer:Authorizer").inputs["jwtConfiguration"]["issuer"] == (
+        "https://" + pool.outputs["endpoint"])  # what Cognito puts in the tokens' iss
+
+
+def test_the_stage_deploys_itself_logs_access_and_throttles(builtin, builtin_full):
+    for d, (rate, burst) in ((builtin, (20, 40)), (builtin_full, (5, 10))):
+        (api,) = d.of_type(API)
+        (stage,) = d.of_type("aws:apigatewayv2/stage:Stage")
+        assert (stage.inputs["apiId"], stage.inputs["name"], stage.inputs["autoDeploy"]) == (api.id, "$default", True)
+        assert stage.inputs["defaultRouteSettings"] == {"throttlingRateLimit": rate, "throttlingBurstLimit": burst}
+        logs = d.one(LOG_GROUP, name="/aws/vendedlogs/apigateway/labelloop-test-review")
+        assert logs.inputs["retentionInDays"] == d.config.get("logRetentionDays", 30)
+        access = stage.inputs["accessLogSettings"]
+        assert access["destinationArn"] == logs.outputs["arn"]
+        fields = json.loads(access["format"])
+        assert {"requestId", "routeKey", "status", "authorizerError", "integrationError"} <= set(fields)
+        assert all(v.startswith("$context.") for v in fields.values())
+
+
+def test_the_stack_creates_the_reviewers_pool_group_users_and_sign_in_domain(builtin, builtin_full):
+    d = builtin_full
+    (pool,) = d.of_type("aws:cognito/userPool:UserPool")
+    admin = pool.inputs["adminCreateUserConfig"]
+    assert admin["allowAdminCreateUserOnly"] is True  # no self sign-up: only invited reviewers
+    invitation = admin["inviteMessageTemplate"]
+    assert {"{username}", "{####}", d.stack_outputs["reviewUrl"]} <= set(re.findall(
+        r"\{username\}|\{####\}|https://\S+/", invitation["emailMessage"]))
+    assert "labelloop-test" in invitation["emailSubject"]
+    assert pool.inputs["passwordPolicy"]["minimumLength"] >= 12
+    assert pool.inputs["usernameAttributes"] == ["email"] and pool.inputs["deletionProtection"] == "INACTIVE"
+    (group,) = d.of_type("aws:cognito/userGroup:UserGroup")
+    assert (group.inputs["name"], group.inputs["userPoolId"]) == ("reviewers", pool.id)
+    users = {u.inputs["username"]: u for u in d.of_type("aws:cognito/user:User")}
+    assert set(users) == set(BUILTIN_FULL["reviewerEmails"])
+    assert all(u.inputs["desiredDeliveryMediums"] == ["EMAIL"] and u.inputs["userPoolId"] == pool.id
+               and u.inputs["attributes"]["email"] == name for name, u in users.items())
+    assert {(m.inputs["username"], m.inputs["groupName"], m.inputs["userPoolId"])
+            for m in d.of_type("aws:cognito/userInGroup:UserInGroup")} == {(u, "reviewers", pool.id) for u in users}
+    (domain,) = d.of_type("aws:cognito/userPoolDomain:UserPoolDomain")
+    assert (domain.inputs["domain"], domain.inputs["userPoolId"]) == (f"labelloop-test-review-{ACCOUNT}", pool.id)
+    assert domain.inputs["managedLoginVersion"] == 2
+    assert d.stack_outputs["reviewerUserPoolId"] == pool.id
+    # The default config invites nobody: reviewers are added later (docs/deploying.md).
+    assert builtin.of_type("aws:cognito/user:User") == []
+    assert len(builtin.of_type("aws:cognito/userGroup:UserGroup")) == 1
+
+
+def test_the_page_signs_in_with_a_public_pkce_client_of_managed_login(builtin):
+    d = builtin
+    (client,) = d.of_type("aws:cognito/userPoolClient:UserPoolClient")
+    page = d.stack_outputs["reviewUrl"]
+    assert client.inputs["generateSecret"] is False and "clientSecret" not in client.outputs
+    assert client.inputs["allowedOauthFlows"] == ["code"] and client.inputs["allowedOauthFlowsUserPoolClient"] is True
+    assert client.inputs["allowedOauthScopes"] == ["openid", "email", "profile"]
+    assert client.inputs["supportedIdentityProviders"] == ["COGNITO"]
+    assert client.inputs["callbackUrls"] == client.inputs["logoutUrls"] == [page]
+    assert client.inputs["preventUserExistenceErrors"] == "ENABLED"
+    assert (client.inputs["accessTokenValidity"], client.inputs["idTokenValidity"]) == (1, 1)
+    units = client.inputs["tokenValidityUnits"]
+    assert units["accessToken"] == units["idToken"] == "hours"
+    assert not {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"} & set(client.inputs["explicitAuthFlows"])
+    (branding,) = d.of_type("aws:cognito/managedLoginBranding:ManagedLoginBranding")
+    assert (branding.inputs["clientId"], branding.inputs["useCognitoProvidedValues"]) == (client.id, True)
+
+
+def test_the_review_function_is_told_how_the_page_signs_in(builtin, builtin_full, existing_pool, tmp_path):
+    for d in (builtin, builtin_full, existing_pool):
+        env = environment(d, "review_api")
+        (client,) = d.of_type("aws:cognito/userPoolClient:UserPoolClient")
+        config = RuntimeConfig.from_env(env | {"LAMBDA_TASK_ROOT": _labels_root(d, tmp_path)})
+        assert config.labels == tuple(d.config["labels"])
+        assert config.user_pool_id == d.stack_outputs["reviewerUserPoolId"]
+        assert config.user_pool_client_id == client.id
+        assert config.review_url == d.stack_outputs["reviewUrl"]
+        assert config.image_url_seconds == d.config.get("reviewImageUrlSeconds", 300)
+        assert config.flow_definition_arn is None  # no A2I
+        assert config.reviewer_group == d.config.get("reviewerGroup", "reviewers")
+        assert config.login_url == d.registered(d.component("labelloop:index:ReviewApp"))["loginUrl"]
+        others = [k for k in deployed_with(BUILTIN) if k != "review_api"]
+        assert all("LABELLOOP_USER_POOL_ID" not in environment(d, k) for k in others)  # the review function only
+    assert environment(builtin, "review_api")["LABELLOOP_LOGIN_URL"] == (
+        f"https://labelloop-test-review-{ACCOUNT}.auth.{REGION}.amazoncognito.com")
+    assert environment(existing_pool, "review_api")["LABELLOOP_REVIEWER_GROUP"] == "labelers"
+    assert environment(existing_pool, "review_api")["LABELLOOP_LOGIN_URL"] == (
+        f"https://acme-login.auth.{REGION}.amazoncognito.com")
+
+
+def test_every_function_of_a_builtin_stack_shares_its_environment_without_a2i(builtin):
+    shared = environment(builtin, "detect")
+    assert "LABELLOOP_FLOW_DEFINITION_ARN" not in shared and shared["LABELLOOP_TABLE"] == "labelloop-test-state"
+    review = {"LABELLOOP_REVIEWER_GROUP", "LABELLOOP_USER_POOL_ID", "LABELLOOP_USER_POOL_CLIENT_ID",
+              "LABELLOOP_LOGIN_URL", "LABELLOOP_REVIEW_URL", "LABELLOOP_IMAGE_URL_SECONDS"}
+    for key in deployed_with(BUILTIN):
+        env = environment(builtin, key)
+        assert {k: v for k, v in env.items() if k in shared} == shared, key
+        assert set(env) - set(shared) == (review if key == "review_api" else set()), key
+
+
+def _labels_root(d, tmp_path):
+    code = d.of_type(FUNCTION)[0].inputs["code"]
+    (tmp_path / LABELS_FILE).write_text(code.assets[LABELS_FILE].text)
+    return str(tmp_path)
+
+
+def test_an_existing_pool_gets_only_the_app_client(existing_pool):
+    d = existing_pool
+    for typ in ("aws:cognito/userPool:UserPool", "aws:cognito/userGroup:UserGroup", "aws:cognito/user:User",
+                "aws:cognito/userInGroup:UserInGroup", "aws:cognito/userPoolDomain:UserPoolDomain",
+                "aws:cognito/managedLoginBranding:ManagedLoginBranding"):
+        assert d.of_type(typ) == [], typ
+    (client,) = d.of_type("aws:cognito/userPoolClient:UserPoolClient")
+    assert client.inputs["userPoolId"] == EXISTING_POOL["reviewerUserPoolId"]
+    assert client.inputs["callbackUrls"] == [d.stack_outputs["reviewUrl"]]
+    custom = run_program({**EXISTING_POOL, "reviewerUserPoolDomain": "login.example.com"})
+    assert environment(custom, "review_api")["LABELLOOP_LOGIN_URL"] == "https://login.example.com"
+
+
+def test_the_review_app_registers_its_outputs(builtin):
+    d = builtin
+    component = d.component("labelloop:index:ReviewApp")
+    (client,) = d.of_type("aws:cognito/userPoolClient:UserPoolClient")
+    assert d.registered(component) == {
+        "reviewUrl": d.stack_outputs["reviewUrl"], "apiUrl": d.stack_outputs["reviewApiUrl"],
+        "userPoolId": d.stack_outputs["reviewerUserPoolId"], "userPoolClientId": client.id,
+        "loginUrl": f"https://labelloop-test-review-{ACCOUNT}.auth.{REGION}.amazoncognito.com",
+        "functions": {"review_api": function_name("review_api")}}
+    function = d.one(FUNCTION, name=function_name("review_api"))
+    assert function.parent == component.urn
+    assert all(r.parent == component.urn for r in d.of_type(ROUTE) + d.of_type(API))
+
+
 # -- ModelLifecycle -------------------------------------------------------------------------------------
 LIFECYCLE_KEYS = ("stop_strays", "training_check", "build_manifest", "start_training", "model_status", "evaluate", "start_model",
                   "switch_model", "stop_model", "replay_pending", "finish_run", "prepare_rollback")
@@ -303,7 +509,7 @@ def test_the_dashboard_shows_the_loop(default):
                for title in ("Detections by outcome", "Reviews started", "Reviews completed")
                for m in widgets[title]["metrics"])
     errors = {m[3] for m in widgets["Function errors"]["metrics"]}
-    assert errors == {function_name(k) for k in FUNCTIONS}
+    assert errors == {function_name(k) for k in deployed_with(A2I)}
     failures = {(m[1], m[3]) for m in widgets["State machine failures"]["metrics"]}
     assert failures == {(metric, d.stack_outputs[f"{m}StateMachineArn"]) for m in ("detection", "lifecycle")
                         for metric in ("ExecutionsFailed", "ExecutionsTimedOut")}
@@ -322,7 +528,7 @@ def test_alarms_tell_the_topic_about_failures(default):
     watched = {(a.inputs["namespace"], a.inputs["metricName"], next(iter(a.inputs["dimensions"].values())))
                for a in alarms}
     assert watched == (
-        {("AWS/Lambda", "Errors", function_name(k)) for k in FUNCTIONS}
+        {("AWS/Lambda", "Errors", function_name(k)) for k in deployed_with(A2I)}
         | {("AWS/States", m, d.stack_outputs[f"{s}StateMachineArn"]) for s in ("detection", "lifecycle")
            for m in ("ExecutionsFailed", "ExecutionsTimedOut")}
         | {("AWS/SQS", "ApproximateNumberOfMessagesVisible", "labelloop-test-dead-letters")}
@@ -334,6 +540,32 @@ def test_the_daily_summary_is_scheduled(default):
     assert re.fullmatch(r"cron\(\d+ \d+ \* \* \? \*\)", timer.inputs["scheduleExpression"])
     assert target_of(default, timer).inputs["arn"] == arns_of(default, ["summary"])["summary"]
     assert timer.parent == default.component("labelloop:index:Observability").urn
+
+
+def test_the_dashboard_and_an_alarm_watch_the_review_tasks(builtin, builtin_full, default):
+    for d, hours in ((builtin, 24), (builtin_full, 8)):
+        widgets = {w["properties"].get("title"): w["properties"]
+                   for w in json.loads(d.one(DASHBOARD).inputs["dashboardBody"])["widgets"]}
+        loop = lambda title: [m for m in widgets[title]["metrics"] if m[0] == "labelloop"]  # noqa: E731
+        assert [(m[1], m[2:4], m[4]["stat"]) for m in loop("Review tasks open")] == [
+            ("ReviewTasksOpen", ["service", "labelloop-test"], "Maximum")]
+        assert [(m[1], m[2:4], m[4]["stat"]) for m in loop("Oldest open review task (hours)")] == [
+            ("OldestOpenTaskAgeSeconds", ["service", "labelloop-test"], "Maximum")]
+        assert widgets["Oldest open review task (hours)"]["metrics"][0][0]["expression"] == "age / 3600"
+        answers = widgets["Review answers per hour"]
+        assert [(m[1], m[4]["stat"]) for m in loop("Review answers per hour")] == [("ReviewAnswers", "Sum")]
+        assert answers["period"] == 3600
+        (alarm,) = [a for a in d.of_type(METRIC_ALARM) if a.inputs["metricName"] == "OldestOpenTaskAgeSeconds"]
+        assert (alarm.inputs["namespace"], alarm.inputs["dimensions"], alarm.inputs["statistic"]) == (
+            "labelloop", {"service": "labelloop-test"}, "Maximum")
+        assert (alarm.inputs["threshold"], alarm.inputs["comparisonOperator"]) == (hours * 3600, "GreaterThanThreshold")
+        assert alarm.inputs["alarmActions"] == [d.stack_outputs["topicArn"]]
+        assert alarm.inputs["treatMissingData"] == "notBreaching"  # no task open: nothing waits
+        assert alarm.inputs["name"] == "labelloop-test-alarm-oldest-review-task"
+    body = json.loads(default.one(DASHBOARD).inputs["dashboardBody"])
+    titles = {w["properties"].get("title") for w in body["widgets"]}
+    assert "Review tasks open" not in titles
+    assert not [a for a in default.of_type(METRIC_ALARM) if a.inputs["metricName"] == "OldestOpenTaskAgeSeconds"]
 
 
 # -- every function --------------------------------------------------------------------------------------
@@ -352,7 +584,7 @@ def test_every_function_knows_its_stack(config, request, tmp_path):
         lifecycle_state_machine_arn=d.stack_outputs["lifecycleStateMachineArn"],
         schedule_rule=rule(d, "training-schedule").outputs["name"], stack="test", labels_file=LABELS_FILE)
     policies = ",".join(d.config.get("policies", []))
-    for key in FUNCTIONS:
+    for key in deployed_with(A2I):
         env = environment(d, key)
         assert RuntimeConfig.from_env(env | {"LAMBDA_TASK_ROOT": str(task_root)}) == expected
         assert env.get("LABELLOOP_POLICIES", "") == policies

@@ -1,8 +1,9 @@
 import pytest
 
-from components.config import ConfigError, parse_stack_config
+from components.config import ConfigError, ExistingReviewerPool, Throttle, parse_stack_config
 
-BASE = {"labels": ["cat", "dog"], "workteamName": "reviewers"}
+BASE = {"labels": ["cat", "dog"], "review": "a2i", "workteamName": "reviewers"}
+POOL = {"reviewerUserPoolId": "eu-west-1_AbC123", "reviewerGroup": "labelers", "reviewerUserPoolDomain": "acme-login"}
 
 
 def cfg(**changes):
@@ -56,3 +57,72 @@ def test_invalid_config_names_the_key_and_the_fix(changes, message):
     with pytest.raises(ConfigError) as err:
         cfg(**changes)
     assert message in str(err.value) and "Fix:" in str(err.value)
+
+
+# -- the review backend ------------------------------------------------------------------------
+def builtin(**changes):
+    raw = {"labels": ["cat", "dog"], **changes}
+    return parse_stack_config({k: v for k, v in raw.items() if v is not None})
+
+
+def test_the_builtin_review_app_is_the_default_and_needs_only_labels():
+    c = builtin()
+    assert c.review_backend == "builtin" and builtin(review="builtin") == c
+    assert (c.workteam_name, c.create_workforce, c.reviewer_emails, c.reviewer_pool) == (None, False, (), None)
+    assert c.review_api_throttle == Throttle(20.0, 40)
+    assert (c.review_image_url_seconds, c.review_alarm_hours) == (300, 24.0)
+
+
+def test_the_builtin_review_app_takes_every_label_rekognition_does():
+    labels = [f"l{i}" for i in range(250)]
+    assert builtin(labels=labels).labels == tuple(labels)
+
+
+def test_builtin_review_settings():
+    c = builtin(reviewerEmails=["ana@example.com"], reviewApiThrottle={"rate": 2.5, "burst": 5},
+                reviewImageUrlSeconds=120, reviewAlarmHours=6)
+    assert c.reviewer_emails == ("ana@example.com",) and c.reviewer_pool is None
+    assert c.review_api_throttle == Throttle(2.5, 5)
+    assert builtin(reviewApiThrottle={"burst": 9}).review_api_throttle == Throttle(20.0, 9)
+    assert (c.review_image_url_seconds, c.review_alarm_hours) == (120, 6.0)
+
+
+def test_reviewers_of_an_existing_pool():
+    c = builtin(**POOL)
+    assert c.reviewer_pool == ExistingReviewerPool("eu-west-1_AbC123", "labelers", "acme-login")
+    assert c.reviewer_pool.region == "eu-west-1"
+    custom = builtin(**{**POOL, "reviewerUserPoolDomain": "login.example.com"})
+    assert custom.reviewer_pool.domain == "login.example.com"
+
+
+@pytest.mark.parametrize("changes,key,message", [
+    ({"review": "mturk"}, "review", "labelloop:review is 'mturk'. Fix: use 'builtin' (labelloop's own review app, "
+                                    "the default) or 'a2i' (Amazon A2I, for accounts that are existing A2I customers)"),
+    ({"workteamName": "reviewers"}, "workteamName", "is only used with labelloop:review a2i. Fix: set "
+                                                    "labelloop:review a2i to keep reviewing in Amazon A2I"),
+    ({"createWorkforce": True}, "createWorkforce", "is only used with labelloop:review a2i"),
+    ({"reviewerUserPoolId": "eu-west-1_AbC123"}, "reviewerGroup", "is required with an existing user pool"),
+    ({**POOL, "reviewerUserPoolDomain": None}, "reviewerUserPoolDomain", "is required with an existing user pool"),
+    ({**POOL, "reviewerUserPoolId": "my-pool"}, "reviewerUserPoolId", "'my-pool', which is not a user pool id"),
+    ({**POOL, "reviewerGroup": "two words"}, "reviewerGroup", "is 'two words'"),
+    ({**POOL, "reviewerUserPoolDomain": "https://x.example.com"}, "reviewerUserPoolDomain", "the pool's domain prefix"),
+    ({**POOL, "reviewerEmails": ["ana@example.com"]}, "reviewerEmails", "is only used with the stack's own user pool"),
+    ({"reviewerEmails": ["ana"]}, "reviewerEmails", "contains 'ana', which is not an e-mail address"),
+    ({"reviewApiThrottle": {"rate": 0}}, "reviewApiThrottle", "has rate 0"),
+    ({"reviewApiThrottle": {"burst": 2.5}}, "reviewApiThrottle", "has burst 2.5"),
+    ({"reviewApiThrottle": {"rps": 5}}, "reviewApiThrottle", "e.g. {rate: 20, burst: 40}"),
+    ({"reviewImageUrlSeconds": 5}, "reviewImageUrlSeconds", "set a number from 60 to 3600"),
+    ({"reviewAlarmHours": 0}, "reviewAlarmHours", "set a number from 1 to 240"),
+])
+def test_invalid_builtin_review_config_names_the_key_and_the_fix(changes, key, message):
+    with pytest.raises(ConfigError) as err:
+        builtin(**changes)
+    assert err.value.key == key
+    assert message in str(err.value) and "Fix:" in str(err.value)
+
+
+@pytest.mark.parametrize("key,value", [("reviewerGroup", "labelers"), ("reviewApiThrottle", {"rate": 5}),
+                                       ("reviewImageUrlSeconds", 600), ("reviewAlarmHours", 0)])
+def test_the_builtin_review_apps_keys_are_refused_with_a2i(key, value):
+    with pytest.raises(ConfigError, match=f"labelloop:{key} is only used with labelloop:review builtin"):
+        cfg(**{key: value})

@@ -20,8 +20,10 @@ from handlers.runtime.state import (
     AlreadyDone,
     ConditionFailed,
     DetectionRecord,
+    Closing,
     LockHeld,
     ReviewTask,
+    TaskAnswer,
     Snapshot,
     StateTable,
     item_type,
@@ -39,9 +41,10 @@ WRITES = {"record_detection", "replace_pending", "replace_failed", "note_detecti
           "record_output_rejected", "add_training_image", "remove_training_image", "set_counts", "mark_seen",
           "mark_trained", "take_training_lock", "set_training_version", "record_training_decision",
           "release_training_lock", "keep_lock_for_strays", "switch_active", "update_model", "first_alert",
-          "record_parameter_change"}
+          "record_parameter_change", "lease_task", "record_task_answer", "skip_task", "expire_review_tasks"}
 READS = {"begin_detection", "loop", "loop_and_dataset", "pending", "pending_page", "detection", "detections",
-         "failed_detections", "day_stats", "review", "model", "parameter_changes", "all_items", "outline"}
+         "failed_detections", "day_stats", "review", "model", "parameter_changes", "all_items", "outline",
+         "review_with_answers", "open_tasks", "open_task_overview", "reviewer_stats", "reviewers"}
 
 
 @pytest.fixture
@@ -64,6 +67,13 @@ class Recording:
     def __getattr__(self, name: str):
         self.called.add(name)
         return getattr(self.table, name)
+
+
+def builtin_task(detection_id: str, **fields) -> ReviewTask:
+    return ReviewTask(f"labelloop-{detection_id}", detection_id, "training", IMAGE.image_uri,
+                      **{"started_at": f"{DAY}T03:06:00.000000Z", "image_version": "v1", "reason": "below",
+                         "model_labels": ({"name": "cat", "confidence": 50.0},), "priority": 50.0, "reviewers": 1,
+                         "max_reviewers": 3, "answers": 0, "expires_at": f"{NEXT_DAY}T03:06:00.000000Z"} | fields)
 
 
 def workload(table) -> None:
@@ -108,6 +118,28 @@ def workload(table) -> None:
     table.record_parameter_change("Minimum-Confidence", "Update", "80")
 
 
+def review_task_workload(table) -> None:
+    """Builtin review tasks of three detections: one leased, answered, skipped and accepted with a
+    second answer; one expired; one still open."""
+    for record in ("t3", "t4", "t5"):
+        table.record_detection(replace(IMAGE, detection_id=record, outcome="to_training"))
+    at = f"{DAY}T03:07:00.000000Z"
+    for task in (builtin_task("t3", reviewers=2), builtin_task("t5")):  # t5's task expires
+        table.record_review_started(task)
+    task = table.review_with_answers("labelloop-t3").task
+    [entry, _] = table.open_tasks("r1", at, 10)
+    table.lease_task(entry, "r1", at, f"{DAY}T03:17:00.000000Z")
+    table.record_task_answer(task, TaskAnswer(task.name, "r1", "cat", at), wanted=2)
+    table.skip_task(task, "r2", at)
+    task = table.review_with_answers(task.name).task
+    table.record_review_finished(task.name, "t3", "accepted", {"label": "cat", "finished_at": at},
+                                 closing=Closing(task, TaskAnswer(task.name, "r3", "cat", at), {"r1": True, "r3": True}),
+                                 training_image=("images_labeled_by_folder/cat/t3.png", "cat"))
+    table.expire_review_tasks(table.open_tasks("r1", f"{NEXT_DAY}T04:00:00.000000Z", 10), f"{NEXT_DAY}T04:00:00.000000Z")
+    table.record_review_started(builtin_task("t4"))  # still open
+    table.reviewer_stats("r1")
+
+
 def test_every_public_method_is_a_write_or_a_read():
     public = {name for name, _ in inspect.getmembers(StateTable, inspect.isfunction) if not name.startswith("_")}
     assert public == WRITES | READS, "sort a new StateTable method into WRITES (and the workload) or READS"
@@ -116,6 +148,7 @@ def test_every_public_method_is_a_write_or_a_read():
 def test_every_item_written_is_a_declared_item_type(table):
     recording = Recording(table)
     workload(recording)
+    review_task_workload(recording)
     assert WRITES <= recording.called, f"the workload does not call {sorted(WRITES - recording.called)}"
     items = table.all_items()
     undeclared = [(i["pk"], i["sk"]) for i in items if item_type(i) is None]

@@ -17,6 +17,8 @@ _clients: dict[str, object] = {}
 _config_override: Config | None = None
 # Standard retry mode: exponential backoff with jitter on throttling, 3 attempts.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, user_agent_extra="labelloop")
+# Presigned S3 URLs (the review app's images) signed with SigV4, whose expiry is relative and bounded.
+SERVICE_CONFIG = {"s3": Config(signature_version="s3v4")}
 
 
 def use_session(session: boto3.Session | None, config: Config | None = None) -> None:
@@ -32,7 +34,10 @@ def client(service: str):
     with _lock:
         if service not in _clients:
             session = _session or boto3.Session()
-            _clients[service] = session.client(service, config=_config_override or CLIENT_CONFIG)
+            config = _config_override or CLIENT_CONFIG
+            if service in SERVICE_CONFIG:
+                config = config.merge(SERVICE_CONFIG[service])
+            _clients[service] = session.client(service, config=config)
         return _clients[service]
 
 

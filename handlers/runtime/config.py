@@ -31,6 +31,13 @@ class RuntimeConfig:
     parameter_ttl_seconds: int = 60
     stack: str = "dev"
     labels_file: str | None = None  # set: the labels are read from this file of the archive
+    # The builtin review app (the review function only): who may review, how the page signs in.
+    reviewer_group: str | None = None  # the Cognito group whose members are reviewers
+    user_pool_id: str | None = None
+    user_pool_client_id: str | None = None  # the page's public app client (the tokens' audience)
+    login_url: str | None = None  # the managed-login domain, https://<domain>
+    review_url: str | None = None  # the page: the app client's callback and sign-out URL
+    image_url_seconds: int | None = None  # how long a presigned image URL stays valid
 
     @property
     def service(self) -> str:
@@ -71,6 +78,12 @@ class RuntimeConfig:
             parameter_ttl_seconds=int(env.get("LABELLOOP_PARAMETER_TTL", "60")),
             stack=env.get("LABELLOOP_STACK", "dev"),
             labels_file=labels_file,
+            reviewer_group=env.get("LABELLOOP_REVIEWER_GROUP") or None,
+            user_pool_id=env.get("LABELLOOP_USER_POOL_ID") or None,
+            user_pool_client_id=env.get("LABELLOOP_USER_POOL_CLIENT_ID") or None,
+            login_url=env.get("LABELLOOP_LOGIN_URL") or None,
+            review_url=env.get("LABELLOOP_REVIEW_URL") or None,
+            image_url_seconds=int(env.get("LABELLOOP_IMAGE_URL_SECONDS") or 0) or None,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -90,6 +103,12 @@ class RuntimeConfig:
             "LABELLOOP_PARAMETER_TTL": str(self.parameter_ttl_seconds),
             "LABELLOOP_STACK": self.stack,
             "POWERTOOLS_SERVICE_NAME": self.service,
+            "LABELLOOP_REVIEWER_GROUP": self.reviewer_group,
+            "LABELLOOP_USER_POOL_ID": self.user_pool_id,
+            "LABELLOOP_USER_POOL_CLIENT_ID": self.user_pool_client_id,
+            "LABELLOOP_LOGIN_URL": self.login_url,
+            "LABELLOOP_REVIEW_URL": self.review_url,
+            "LABELLOOP_IMAGE_URL_SECONDS": str(self.image_url_seconds) if self.image_url_seconds else None,
         }
         return {k: v for k, v in values.items() if v}
 

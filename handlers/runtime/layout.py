@@ -10,6 +10,7 @@ TRAINING_PREFIX = "images_labeled_by_folder/"
 REVIEW_OUTPUT_PREFIX = "a2i-human-loop-data/"
 MANIFEST_PREFIX = "manifests/"
 EVALUATION_PREFIX = "evaluation/"
+TESTING_PREFIX = "images_for_testing/"  # the gate set: one folder per label, the TestingData of every training
 PREFIXES = (DETECTION_PREFIX, TRAINING_PREFIX, REVIEW_OUTPUT_PREFIX, MANIFEST_PREFIX, EVALUATION_PREFIX)
 
 # Rekognition Custom Labels reads PNG and JPEG only.

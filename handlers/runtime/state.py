@@ -24,8 +24,20 @@ Items (``ITEM_TYPES``; ``<…>`` is a variable part of the key):
       arrival order
   FAILED / <detection id>  a detection that failed after its retries, to replay
       (`labelloop replay --failed`): image, reason, when, how often, when replayed
-  HL#<human loop> / HL  one human loop: detection, purpose, image version,
-      status, result with the answers
+  HL#<human loop> / HL  one review: an A2I human loop, or a task of the builtin
+      review app (priority, answers wanted and the most it may ask for, answers
+      given, expiry); detection, purpose, image version, status, result with the
+      answers
+  HL#<human loop> / ANSWER#<reviewer>  one reviewer's answer to a builtin review
+      task (a reviewer answers a task once)
+  HL#<human loop> / SKIP#<reviewer>  a reviewer who skipped a builtin review task
+      (never served it again)
+  OPEN / <priority>#<opened at>#<human loop>  a builtin review task waiting for
+      answers, in serving order (highest priority, then oldest, first): what the
+      page shows, the lease (reviewer, until), the reviewers who answered or
+      skipped it
+  REVIEWERS / <reviewer>  one reviewer's name and counts: answers, skips,
+      answers that agreed and disagreed with the final label
   IMG#<key> / IMG  one counted training image (makes the counters exact under
       duplicate events)
   STATS#<day> / STATS  counts per outcome and review status for a UTC day (daily
@@ -113,8 +125,18 @@ _DETECTION = ItemType("DET#<detection id>", "DET", "one detection: image, every 
 _PENDING = ItemType("PENDING", "<detected at>#<detection id>", "a detection waiting for a model, in arrival order")
 _FAILED = ItemType("FAILED", "<detection id>", "a detection that failed after its retries, to replay (`labelloop "
                    "replay --failed`): image, reason, when, how often, when replayed")
-_REVIEW = ItemType("HL#<human loop>", "HL", "one human loop: detection, purpose, image version, status, result "
-                   "with the answers")
+_REVIEW = ItemType("HL#<human loop>", "HL", "one review: an A2I human loop, or a task of the builtin review app "
+                   "(priority, answers wanted and the most it may ask for, answers given, expiry); detection, purpose, "
+                   "image version, status, result with the answers")
+_TASK_ANSWER = ItemType("HL#<human loop>", "ANSWER#<reviewer>",
+                        "one reviewer's answer to a builtin review task (a reviewer answers a task once)")
+_TASK_SKIP = ItemType("HL#<human loop>", "SKIP#<reviewer>",
+                      "a reviewer who skipped a builtin review task (never served it again)")
+_OPEN_TASK = ItemType("OPEN", "<priority>#<opened at>#<human loop>", "a builtin review task waiting for answers, "
+                      "in serving order (highest priority, then oldest, first): what the page shows, the lease "
+                      "(reviewer, until), the reviewers who answered or skipped it")
+_REVIEWER = ItemType("REVIEWERS", "<reviewer>", "one reviewer's name and counts: answers, skips, answers that agreed "
+                     "and disagreed with the final label")
 _TRAINING_IMAGE = ItemType("IMG#<key>", "IMG",
                            "one counted training image (makes the counters exact under duplicate events)")
 _DAY = ItemType("STATS#<day>", "STATS", "counts per outcome and review status for a UTC day (daily summary, "
@@ -127,8 +149,8 @@ _ALERT = ItemType("ALERT#<name>", "<value>", "a problem already reported (an inv
                   "detection failure on a day): alert once")
 _PARAMETER_CHANGE = ItemType("PARAMCHANGE", "<time>", "an applied operator parameter change: parameter, "
                              "operation, value, schedule")
-ITEM_TYPES = (_LOOP, _LABEL_COUNT, _DETECTION, _PENDING, _FAILED, _REVIEW, _TRAINING_IMAGE, _DAY, _MODEL, _REJECTED_OUTPUT,
-              _ALERT, _PARAMETER_CHANGE)
+ITEM_TYPES = (_LOOP, _LABEL_COUNT, _DETECTION, _PENDING, _FAILED, _REVIEW, _TASK_ANSWER, _TASK_SKIP, _OPEN_TASK,
+              _REVIEWER, _TRAINING_IMAGE, _DAY, _MODEL, _REJECTED_OUTPUT, _ALERT, _PARAMETER_CHANGE)
 
 
 def item_type(key: Mapping[str, Any]) -> ItemType | None:
@@ -137,12 +159,37 @@ def item_type(key: Mapping[str, Any]) -> ItemType | None:
 
 
 # -- values ------------------------------------------------------------------------
+def utcnow() -> datetime:
+    """The time every record is stamped with (one clock: tests move it)."""
+    return datetime.now(timezone.utc)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso(utcnow())
 
 
 def today() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    return utcnow().strftime("%Y-%m-%d")
+
+
+# A transaction holds at most 100 items: expired tasks take 3 each, besides the counters.
+MAX_EXPIRED_PER_CALL = 25
+# A task's priority, 0-100 (highest served first), as a fixed-width sort key: 100 000 steps.
+PRIORITY_STEPS = 1000
+
+
+def task_cursor(priority: float, opened_at: str, name: str) -> str:
+    """A builtin review task's sort key in the open index: by priority (highest first), then age."""
+    rank = round((100.0 - min(100.0, max(0.0, float(priority)))) * PRIORITY_STEPS)
+    return f"{rank:06d}#{opened_at}#{name}"
 
 
 def to_dynamo(value: Any) -> Any:
@@ -213,6 +260,26 @@ class LockHeld(ConditionFailed):
 
 class ActiveModelMoved(ConditionFailed):
     """The active model is not the one expected: another run switched it (lost compare-and-swap)."""
+
+
+class TaskClosed(ConditionFailed):
+    """The review task is not open (any more): answered, expired or never opened."""
+
+
+class TaskChanged(ConditionFailed):
+    """Another answer reached the review task since it was read: read it again."""
+
+
+class TaskLeased(ConditionFailed):
+    """Another reviewer holds the review task's lease (or answered or skipped it)."""
+
+
+class AlreadyAnswered(AlreadyDone):
+    """This reviewer answered (or skipped) the review task before."""
+
+
+class TrainingImageCounted(ConditionFailed):
+    """The training image was counted already (the copy's own S3 event came first)."""
 
 
 class SequenceTaken(ConditionFailed):
@@ -327,7 +394,10 @@ class DetectionFailure:
 
 @dataclass(frozen=True)
 class ReviewTask:
-    """One human loop, from its start to its result (``result``: reason, policy, answers, label …)."""
+    """One review, from its start to its result (``result``: reason, policy, answers, label …): an A2I
+    human loop, or a task of the builtin review app, which also has its serving priority, the answers
+    it wants (``reviewers``, raised when a policy asks for more) and may ask for, the answers given
+    and when it expires. ``model_labels``: the model's best labels, ``{"name", "confidence"}``."""
 
     name: str
     detection_id: str
@@ -339,6 +409,133 @@ class ReviewTask:
     model_version: str | None = None
     reason: str = ""
     result: Mapping[str, Any] | None = None
+    model_labels: tuple[Mapping[str, Any], ...] = ()
+    priority: float | None = None
+    reviewers: int | None = None
+    max_reviewers: int | None = None
+    answers: int | None = None
+    expires_at: str | None = None
+    lease_reviewer: str | None = None
+    lease_until: str | None = None
+
+    @property
+    def builtin(self) -> bool:
+        """A task of the builtin review app (not an A2I human loop)."""
+        return self.reviewers is not None
+
+    @property
+    def open_cursor(self) -> str:
+        """Its place in the open index: highest priority first, then oldest."""
+        return task_cursor(self.priority or 0.0, self.started_at, self.name)
+
+    def leased_to_another(self, reviewer: str, at: str) -> bool:
+        return _leased_to_another(self, reviewer, at)
+
+
+@dataclass(frozen=True)
+class OpenTask:
+    """A builtin review task's entry in the open index: what the page shows, the lease and the
+    reviewers who answered or skipped it (``seen``)."""
+
+    name: str
+    cursor: str
+    detection_id: str
+    purpose: str
+    image_uri: str
+    expires_at: str
+    image_version: str | None = None
+    reason: str = ""
+    model_labels: tuple[Mapping[str, Any], ...] = ()
+    lease_reviewer: str | None = None
+    lease_until: str | None = None
+    seen: frozenset[str] = frozenset()
+
+    def leased_to_another(self, reviewer: str, at: str) -> bool:
+        return _leased_to_another(self, reviewer, at)
+
+
+def _leased_to_another(task: ReviewTask | OpenTask, reviewer: str, at: str) -> bool:
+    return bool(task.lease_until and task.lease_until > at and task.lease_reviewer != reviewer)
+
+
+@dataclass(frozen=True)
+class OpenTaskPage:
+    """Entries of the open index one Query found for a reviewer; ``last``: the cursor to read on
+    from (None: the index ends here)."""
+
+    entries: tuple[OpenTask, ...]
+    last: str | None = None
+
+    def __iter__(self) -> Iterator[OpenTask]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+@dataclass(frozen=True)
+class OpenTaskOverview:
+    """The whole open index, read for the gauges: how many tasks wait within their lifetime, when
+    the oldest of them was opened, and the entries past their lifetime (to expire). ``complete``: False when the read stopped at
+    its page limit (the figures then cover the entries read)."""
+
+    count: int
+    oldest_opened_at: str | None
+    expired: tuple[OpenTask, ...]
+    complete: bool = True
+
+
+@dataclass(frozen=True)
+class TaskAnswer:
+    """One reviewer's answer to a builtin review task."""
+
+    task: str
+    reviewer: str
+    label: str
+    answered_at: str
+    reviewer_name: str | None = None  # kept with the reviewer's counts, for `labelloop status`
+
+
+@dataclass(frozen=True)
+class TaskWithAnswers:
+    """A review with its answers and the reviewers who skipped it (one Query of its partition)."""
+
+    task: ReviewTask
+    answers: tuple[TaskAnswer, ...] = ()
+    skipped_by: frozenset[str] = frozenset()
+
+    def answered_by(self, reviewer: str) -> bool:
+        return any(a.reviewer == reviewer for a in self.answers)
+
+
+@dataclass(frozen=True)
+class ReviewerStats:
+    """One reviewer's counts: answers given, tasks skipped, answers that agreed or disagreed with the
+    label a task was accepted with."""
+
+    reviewer: str
+    answers: int = 0
+    skips: int = 0
+    agreed: int = 0
+    disagreed: int = 0
+    name: str | None = None  # the e-mail address or user name the reviewer signed in with
+
+    @property
+    def agreement(self) -> float | None:
+        """The share of this reviewer's answers to closed tasks that matched the final label."""
+        decided = self.agreed + self.disagreed
+        return self.agreed / decided if decided else None
+
+
+@dataclass(frozen=True)
+class Closing:
+    """What closing a builtin review task writes besides its result: its open entry removed (refused
+    while another reviewer holds the lease), the answer that closes it (None: it expired), and whether
+    each answer agreed with the accepted label (reviewer -> agreed)."""
+
+    task: ReviewTask
+    answer: TaskAnswer | None = None
+    agreement: Mapping[str, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -472,7 +669,29 @@ def _failure(item: Mapping[str, Any]) -> DetectionFailure:
 
 def _review(item: Mapping[str, Any]) -> ReviewTask:
     unread = dict.fromkeys(("detection_id", "purpose", "image_uri", "started_at"))  # None where an outline has none
-    return ReviewTask(**unread | _fields(ReviewTask, item) | {"name": item.get("name") or _REVIEW.part(item)})
+    return ReviewTask(**unread | _fields(ReviewTask, item) | {"name": item.get("name") or _REVIEW.part(item),
+                                                             "model_labels": tuple(item.get("model_labels") or ())})
+
+
+def _open_task(item: Mapping[str, Any]) -> OpenTask:
+    return OpenTask(**_fields(OpenTask, item) | {"cursor": item["sk"], "seen": frozenset(item.get("seen") or ()),
+                                                 "model_labels": tuple(item.get("model_labels") or ())})
+
+
+def _task_with_answers(items: list[Mapping[str, Any]]) -> TaskWithAnswers | None:
+    task = next((i for i in items if _REVIEW.matches(i)), None)
+    if task is None:
+        return None
+    answers = tuple(TaskAnswer(_REVIEW.part(i), i["reviewer"], i["label"], i["answered_at"])
+                    for i in items if _TASK_ANSWER.matches(i))
+    return TaskWithAnswers(_review(task), tuple(sorted(answers, key=lambda a: a.answered_at)),
+                           frozenset(i["reviewer"] for i in items if _TASK_SKIP.matches(i)))
+
+
+def _reviewer_stats(reviewer: str, item: Mapping[str, Any] | None) -> ReviewerStats:
+    fields = _fields(ReviewerStats, item or {})
+    return ReviewerStats(reviewer, name=fields.get("name"),
+                         **{k: int(v) for k, v in fields.items() if k not in ("reviewer", "name")})
 
 
 def _model(item: Mapping[str, Any]) -> ModelVersion:
@@ -775,38 +994,251 @@ class StateTable:
         day = day or today()
         return _day(self._get(_key(_DAY, day)) or _DAY.key(day))
 
-    # -- human loops -------------------------------------------------------------
+    # -- reviews (A2I human loops and builtin review tasks) ------------------------------
     def record_review_started(self, task: ReviewTask) -> None:
-        """The human loop, the day's review count and the detection's link, once (a failure of an
-        earlier start is no longer listed). Raises AlreadyDone."""
+        """The review, the day's review count and the detection's link, once (a failure of an
+        earlier start is no longer listed); a builtin task also enters the open index. Raises
+        AlreadyDone."""
         day = task.started_at[:10]
-        self._transact([
+        items = [
             self._put(_key(_REVIEW, task.name), _attributes(task)),
             self._add(_key(_LOOP), {f"reviews_{day}": 1, "open_reviews": 1}),
             self._add(_key(_DAY, day), {f"reviews_started_{task.purpose}": 1}),
             self._add(_key(_DETECTION, task.detection_id), {}, {"human_loop": task.name, "review_status": "open"}),
             self._delete(_key(_FAILED, task.detection_id)),  # a failed start done at last
-        ])
+        ]
+        if task.builtin:
+            entry = {"name": task.name, "detection_id": task.detection_id, "purpose": task.purpose,
+                     "image_uri": task.image_uri, "image_version": task.image_version, "reason": task.reason,
+                     "model_labels": task.model_labels, "expires_at": task.expires_at}
+            items.append(self._put(self._open_key(task), entry))
+        self._transact(items)
 
     def review(self, name: str) -> ReviewTask | None:
         item = self._get(_key(_REVIEW, name))
         return None if item is None else _review(item)
 
-    def record_review_finished(self, name: str, detection_id: str, status: str, details: Mapping[str, Any]) -> None:
-        """Close an open loop once (accepted/rejected/audited). Raises AlreadyDone if it was closed before."""
+    def review_with_answers(self, name: str) -> TaskWithAnswers | None:
+        """A review with its answers and skips: one Query of its partition."""
+        return _task_with_answers(self._query(_REVIEW.key(name)["pk"]))
+
+    def record_review_finished(self, name: str, detection_id: str, status: str, details: Mapping[str, Any], *,
+                               closing: Closing | None = None,
+                               training_image: tuple[str, str] | None = None) -> None:
+        """Close an open review once (accepted, rejected, audited, unresolved, expired) and count it;
+        ``training_image`` (key, label): the copy it made, counted in the same transaction. A builtin
+        task's ``closing`` also takes it out of the open index with the answer that closes it —
+        refused while another reviewer holds the lease (TaskLeased), or when another answer came
+        since the task was read (TaskChanged) — and counts the reviewers' agreement. Raises
+        AlreadyDone if it was closed before (AlreadyAnswered: this reviewer answered it before)."""
         at = details.get("finished_at") or now_iso()
+        answer = closing.answer if closing else None
+        items: list[dict] = []
+        guards: dict[int, type[ConditionFailed]] = {}
+
+        def add(item: dict, guard: type[ConditionFailed] | None = None) -> None:
+            if guard:
+                guards[len(items)] = guard
+            items.append(item)
+
+        if answer:
+            add(self._answer_item(answer), AlreadyAnswered)
+        update = {"TableName": self.name, "Key": _key(_REVIEW, name), "UpdateExpression": "SET #st = :st, #d = :d",
+                  "ConditionExpression": "#st = :open", "ExpressionAttributeNames": {"#st": "status", "#d": "result"},
+                  "ExpressionAttributeValues": {":st": {"S": status}, ":open": {"S": "open"},
+                                                ":d": _ser.serialize(to_dynamo(dict(details)))}}
+        if answer:  # still the answers it was decided with
+            given = closing.task.answers or 0
+            update["UpdateExpression"] += ", #n = :n1"
+            update["ConditionExpression"] += " AND (#n = :n OR attribute_not_exists(#n))" if not given else " AND #n = :n"
+            update["ExpressionAttributeNames"]["#n"] = "answers"
+            update["ExpressionAttributeValues"] |= {":n": {"N": str(given)}, ":n1": {"N": str(given + 1)}}
+        add({"Update": update}, TaskChanged if answer else AlreadyDone)
+        day_moves = {f"reviews_{status}": 1}
+        if closing:
+            entry = {"TableName": self.name, "Key": self._open_key(closing.task)}
+            add({"Delete": entry | (self._lease_free(answer.reviewer, at) if answer else {})}, TaskLeased)
+            moves: dict[str, dict[str, int]] = {r: {"agreed" if agreed else "disagreed": 1}
+                                                for r, agreed in closing.agreement.items()}
+            if answer:
+                moves[answer.reviewer] = moves.get(answer.reviewer, {}) | {"answers": 1}
+                day_moves["review_answers"] = 1
+            for reviewer, counts in moves.items():
+                named = {"name": answer.reviewer_name} if answer and reviewer == answer.reviewer and answer.reviewer_name else None
+                add(self._add(_key(_REVIEWER, reviewer), counts, named))
+        add(self._add(_key(_LOOP), {"open_reviews": -1}))
+        add(self._add(_key(_DAY, at[:10]), day_moves))
+        add(self._add(_key(_DETECTION, detection_id), {}, {"review_status": status,
+                                                          "human_label": details.get("label") or "-"}))
+        if training_image is not None:
+            key, label = training_image
+            add(self._put(_key(_TRAINING_IMAGE, key), {"label": label, "at": at}), TrainingImageCounted)
+            add(self._add(_key(_LABEL_COUNT, label), {"count": 1}))
+        try:
+            self._transact(items, guards)
+        except TrainingImageCounted:  # its S3 event counted the copy a moment ago: close without counting it
+            self._transact(items[:-2], guards)
+
+    # -- builtin review tasks ----------------------------------------------------------------
+    def open_tasks(self, reviewer: str, at: str, limit: int, after: str | None = None) -> OpenTaskPage:
+        """The next ``limit`` entries of the open index in serving order (after the cursor ``after``),
+        less those another reviewer holds the lease of after ``at`` and those ``reviewer`` answered
+        or skipped: one Query, however many tasks are open. Expired tasks are among them (the caller
+        expires them)."""
+        values = {":pk": {"S": _OPEN_TASK.partition}, ":at": {"S": at}, ":me": {"S": reviewer}}
+        page = self._call(
+            "query", TableName=self.name, ConsistentRead=True, Limit=limit,
+            KeyConditionExpression="pk = :pk",
+            FilterExpression="(attribute_not_exists(#lu) OR #lu < :at OR #lr = :me) AND NOT contains(#seen, :me)",
+            ExpressionAttributeNames={"#lu": "lease_until", "#lr": "lease_reviewer", "#seen": "seen"},
+            ExpressionAttributeValues=values,
+            **({"ExclusiveStartKey": _key(_OPEN_TASK, *after.split("#", 2))} if after else {}))
+        last = page.get("LastEvaluatedKey")
+        return OpenTaskPage(tuple(_open_task(_plain(i)) for i in page.get("Items", [])),
+                            _plain(last)["sk"] if last else None)
+
+    def open_task_overview(self, at: str, max_pages: int) -> OpenTaskOverview:
+        """Count the open index, find its oldest entry and those expired by ``at``: Queries of the
+        few attributes needed (about 5 000 entries a page), at most ``max_pages``."""
+        count, oldest, expired, after = 0, None, [], None
+        for _ in range(max_pages):
+            page = self._call(
+                "query", TableName=self.name, KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": _OPEN_TASK.partition}},
+                ProjectionExpression="pk, sk, #n, detection_id, purpose, image_uri, expires_at",
+                ExpressionAttributeNames={"#n": "name"}, **({"ExclusiveStartKey": after} if after else {}))
+            for entry in (_open_task(_plain(i)) for i in page.get("Items", [])):
+                if entry.expires_at <= at:
+                    expired.append(entry)
+                    continue
+                count += 1
+                opened = entry.cursor.split("#", 2)[1]
+                oldest = opened if oldest is None or opened < oldest else oldest
+            after = page.get("LastEvaluatedKey")
+            if not after:
+                return OpenTaskOverview(count, oldest, tuple(expired))
+        return OpenTaskOverview(count, oldest, tuple(expired), complete=False)
+
+    def lease_task(self, task: ReviewTask | OpenTask, reviewer: str, at: str, until: str) -> None:
+        """Lease an open task to ``reviewer`` until ``until``, on its entry in the open index and on
+        its record (one transaction); raises TaskLeased if another reviewer holds it, or this one
+        answered or skipped it, and TaskClosed if it is not open."""
+        free = self._lease_free(reviewer, at)
+        lease = {":me": {"S": reviewer}, ":until": {"S": until}}
+        try:
+            self._transact([
+                {"Update": {"TableName": self.name, "Key": self._open_key(task),
+                            "UpdateExpression": "SET #lr = :me, #lu = :until",
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                            "ConditionExpression": f"attribute_exists(pk) AND ({free['ConditionExpression']}) "
+                                                   "AND NOT contains(#seen, :me)",
+                            "ExpressionAttributeNames": free["ExpressionAttributeNames"] | {"#seen": "seen"},
+                            "ExpressionAttributeValues": free["ExpressionAttributeValues"] | lease}},
+                {"Update": {"TableName": self.name, "Key": _key(_REVIEW, task.name),
+                            "UpdateExpression": "SET #lr = :me, #lu = :until", "ConditionExpression": "#st = :open",
+                            "ExpressionAttributeNames": {"#lr": "lease_reviewer", "#lu": "lease_until", "#st": "status"},
+                            "ExpressionAttributeValues": lease | {":open": {"S": "open"}}}},
+            ], {0: TaskLeased, 1: TaskClosed})
+        except TaskLeased as exc:
+            if exc.item is None:  # no entry in the open index: the task closed
+                raise TaskClosed(f"task {task.name} is not open") from exc
+            raise
+
+    def record_task_answer(self, task: ReviewTask, answer: TaskAnswer, *, wanted: int) -> None:
+        """An answer that leaves the task open, now wanting ``wanted`` answers: the answer once, the
+        task's count — still the count it was read with, else TaskChanged —, the reviewer seen and
+        their lease let go (refused while another reviewer holds it: TaskLeased), the reviewer's and
+        the day's count. Raises AlreadyAnswered, TaskClosed."""
+        given = task.answers or 0
         self._transact([
-            {"Update": {"TableName": self.name, "Key": _key(_REVIEW, name),
-                        "UpdateExpression": "SET #st = :st, #d = :d",
-                        "ConditionExpression": "#st = :open",
-                        "ExpressionAttributeNames": {"#st": "status", "#d": "result"},
-                        "ExpressionAttributeValues": {":st": {"S": status}, ":open": {"S": "open"},
-                                                      ":d": _ser.serialize(to_dynamo(dict(details)))}}},
-            self._add(_key(_LOOP), {"open_reviews": -1}),
-            self._add(_key(_DAY, at[:10]), {f"reviews_{status}": 1}),
-            self._add(_key(_DETECTION, detection_id), {}, {"review_status": status,
-                                                          "human_label": details.get("label") or "-"}),
-        ])
+            self._answer_item(answer),
+            {"Update": {"TableName": self.name, "Key": _key(_REVIEW, task.name),
+                        "UpdateExpression": "SET #n = :n1, #w = :w REMOVE lease_reviewer, lease_until",
+                        "ConditionExpression": "#st = :open AND (#n = :n OR attribute_not_exists(#n))"
+                                               if not given else "#st = :open AND #n = :n",
+                        "ExpressionAttributeNames": {"#st": "status", "#n": "answers", "#w": "reviewers"},
+                        "ExpressionAttributeValues": {":open": {"S": "open"}, ":n": {"N": str(given)},
+                                                      ":n1": {"N": str(given + 1)}, ":w": {"N": str(wanted)}}}},
+            self._seen(task, answer.reviewer, answer.answered_at),
+            self._add(_key(_REVIEWER, answer.reviewer), {"answers": 1},
+                      {"name": answer.reviewer_name} if answer.reviewer_name else None),
+            self._add(_key(_DAY, answer.answered_at[:10]), {"review_answers": 1}),
+        ], {0: AlreadyAnswered, 1: TaskChanged, 2: TaskLeased})
+
+    def skip_task(self, task: ReviewTask, reviewer: str, at: str) -> None:
+        """``reviewer`` skips an open task: never served it again; their lease is let go. Raises
+        AlreadyAnswered (skipped before), TaskClosed."""
+        skip = self._put(_key(_TASK_SKIP, task.name, reviewer), {"reviewer": reviewer, "at": at})
+        count = self._add(_key(_REVIEWER, reviewer), {"skips": 1})
+        release = self._add(_key(_REVIEW, task.name), {}, removes=("lease_reviewer", "lease_until"))
+        try:
+            self._transact([skip, self._seen(task, reviewer, at), release, count], {0: AlreadyAnswered, 1: TaskLeased})
+        except TaskLeased:  # another reviewer holds the lease (or the task closed): only note this one as seen
+            seen = {"Update": {"TableName": self.name, "Key": self._open_key(task), "UpdateExpression": "ADD #seen :seen",
+                               "ConditionExpression": "attribute_exists(pk)", "ExpressionAttributeNames": {"#seen": "seen"},
+                               "ExpressionAttributeValues": {":seen": {"SS": [reviewer]}}}}
+            self._transact([skip, seen, count], {0: AlreadyAnswered, 1: TaskClosed})
+
+    def expire_review_tasks(self, entries: Iterable[OpenTask | ReviewTask], at: str) -> int:
+        """Close open tasks whose lifetime ended before ``at`` as expired, in one transaction that
+        moves the counters once; returns how many (0, and nothing changes, when one of them was
+        closed meanwhile: the next sweep finds the others)."""
+        expired = [e for e in entries if e.expires_at <= at][:MAX_EXPIRED_PER_CALL]
+        if not expired:
+            return 0
+        result = _ser.serialize(to_dynamo({"reason": "no answer within the task's lifetime", "finished_at": at}))
+        items: list[dict] = []
+        for entry in expired:
+            items += [
+                {"Update": {"TableName": self.name, "Key": _key(_REVIEW, entry.name),
+                            "UpdateExpression": "SET #st = :st, #d = :d", "ConditionExpression": "#st = :open",
+                            "ExpressionAttributeNames": {"#st": "status", "#d": "result"},
+                            "ExpressionAttributeValues": {":st": {"S": "expired"}, ":open": {"S": "open"},
+                                                          ":d": result}}},
+                self._delete(self._open_key(entry)),
+                self._add(_key(_DETECTION, entry.detection_id), {}, {"review_status": "expired", "human_label": "-"}),
+            ]
+        items += [self._add(_key(_LOOP), {"open_reviews": -len(expired)}),
+                  self._add(_key(_DAY, at[:10]), {"reviews_expired": len(expired)})]
+        try:
+            self._transact(items)
+        except AlreadyDone:
+            return 0
+        return len(expired)
+
+    def reviewer_stats(self, reviewer: str) -> ReviewerStats:
+        return _reviewer_stats(reviewer, self._get(_key(_REVIEWER, reviewer)))
+
+    def reviewers(self) -> list[ReviewerStats]:
+        """Every reviewer's counts (one partition: a Query, however large the table), most answers first."""
+        items = self._query(_REVIEWER.partition)
+        return sorted((_reviewer_stats(i["sk"], i) for i in items), key=lambda r: (-r.answers, r.reviewer))
+
+    def _open_key(self, task: ReviewTask | OpenTask) -> dict:
+        cursor = task.cursor if isinstance(task, OpenTask) else task.open_cursor
+        return _key(_OPEN_TASK, *cursor.split("#", 2))
+
+    def _answer_item(self, answer: TaskAnswer) -> dict:
+        return self._put(_key(_TASK_ANSWER, answer.task, answer.reviewer),
+                         {"reviewer": answer.reviewer, "label": answer.label, "answered_at": answer.answered_at})
+
+    @staticmethod
+    def _lease_free(reviewer: str, at: str) -> dict:
+        """The condition that no other reviewer holds the lease at ``at``."""
+        return {"ConditionExpression": "attribute_not_exists(#lu) OR #lu < :at OR #lr = :me",
+                "ExpressionAttributeNames": {"#lu": "lease_until", "#lr": "lease_reviewer"},
+                "ExpressionAttributeValues": {":at": {"S": at}, ":me": {"S": reviewer}}}
+
+    def _seen(self, task: ReviewTask, reviewer: str, at: str) -> dict:
+        """The open entry notes ``reviewer`` (answered or skipped) and drops their lease; refused while
+        another reviewer holds it, or when the task left the index."""
+        free = self._lease_free(reviewer, at)
+        return {"Update": {"TableName": self.name, "Key": self._open_key(task),
+                           "UpdateExpression": "ADD #seen :seen REMOVE #lu, #lr",
+                           "ConditionExpression": f"attribute_exists(pk) AND ({free['ConditionExpression']})",
+                           "ExpressionAttributeNames": free["ExpressionAttributeNames"] | {"#seen": "seen"},
+                           "ExpressionAttributeValues": free["ExpressionAttributeValues"] | {
+                               ":seen": {"SS": [reviewer]}}}}
 
     def record_output_rejected(self, output_key: str, reason: str) -> bool:
         """Remember a rejected A2I output once; False if it was rejected before."""

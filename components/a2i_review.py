@@ -1,4 +1,5 @@
-"""HumanReview: the A2I task UI generated from the labels, the flow definition
+"""A2IReview, the ``a2i`` review backend (Amazon A2I, for accounts that are existing A2I
+customers): the task UI generated from the labels, the flow definition
 writing to ``a2i-human-loop-data/``, its role, the reviewers (an existing private
 work team, or a Cognito user pool with a private workforce and work team), and
 the function that turns each answer into training data.
@@ -23,6 +24,7 @@ import pulumi_aws as aws
 from components import events, iam
 from components.lambdas import DeployedFunction, FunctionFactory
 from components.naming import Account, Naming
+from components.reviewers import reviewer_pool
 from handlers.runtime import layout
 from policies.names import NONE_OF_THE_ABOVE
 
@@ -30,7 +32,6 @@ TASK_TITLE = "Classify an image"
 TASK_DESCRIPTION = "Choose the label that fits the image best, or None of the Above."
 TASK = {"task_count": 1, "task_availability_lifetime_in_seconds": 864_000, "task_time_limit_in_seconds": 3600}
 OUTPUT_TRIGGER = "review-output"
-REVIEWER_GROUP = "reviewers"
 # What SageMaker changes on the app client when it creates the workforce: not ours to put back.
 SAGEMAKER_MANAGED_CLIENT_FIELDS = ["allowedOauthFlows", "allowedOauthFlowsUserPoolClient", "allowedOauthScopes",
                                    "callbackUrls", "logoutUrls", "supportedIdentityProviders", "defaultRedirectUri",
@@ -80,7 +81,7 @@ def flow_definition_name(naming: Naming, labels: Sequence[str], workteam_name: s
 
 
 @dataclass
-class HumanReviewArgs:
+class A2IReviewArgs:
     naming: Naming
     account: pulumi.Output[Account]
     labels: tuple[str, ...]
@@ -95,15 +96,16 @@ class HumanReviewArgs:
 
     def __post_init__(self) -> None:
         if bool(self.workteam_name) == bool(self.create_workforce):
-            raise ValueError("HumanReview needs either workteam_name or create_workforce, not both or neither")
+            raise ValueError("A2IReview needs either workteam_name or create_workforce, not both or neither")
 
 
-class HumanReview(pulumi.ComponentResource):
+class A2IReview(pulumi.ComponentResource):
     flow_definition_arn: pulumi.Output[str]
     workteam_arn: pulumi.Output[str]
     portal_url: pulumi.Output[str] | None
 
-    def __init__(self, name: str, args: HumanReviewArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: A2IReviewArgs, opts: pulumi.ResourceOptions | None = None):
+        # The type keeps its first name: a new one would replace every resource of deployed stacks.
         super().__init__("labelloop:index:HumanReview", name, None, opts)
         naming, tags = args.naming, dict(args.tags)
         child = pulumi.ResourceOptions(parent=self)
@@ -151,21 +153,14 @@ class HumanReview(pulumi.ComponentResource):
             outputs["portalUrl"] = self.portal_url
         self.register_outputs(outputs)
 
-    def _create_workforce(self, name: str, args: HumanReviewArgs, account_id: pulumi.Output[str]
+    def _create_workforce(self, name: str, args: A2IReviewArgs, account_id: pulumi.Output[str]
                           ) -> pulumi.Output[str]:
         """Cognito users → a private workforce → the stack's work team (as the original did without one)."""
         naming, tags = args.naming, dict(args.tags)
         child = pulumi.ResourceOptions(parent=self)
-        self.user_pool = aws.cognito.UserPool(
-            f"{name}-reviewers", name=naming("reviewers"), username_attributes=["email"],
-            auto_verified_attributes=["email"],
-            admin_create_user_config=aws.cognito.UserPoolAdminCreateUserConfigArgs(allow_admin_create_user_only=True),
-            password_policy=aws.cognito.UserPoolPasswordPolicyArgs(
-                minimum_length=12, require_lowercase=True, require_uppercase=True, require_numbers=True,
-                require_symbols=False, temporary_password_validity_days=7),
-            account_recovery_setting=aws.cognito.UserPoolAccountRecoverySettingArgs(recovery_mechanisms=[
-                aws.cognito.UserPoolAccountRecoverySettingRecoveryMechanismArgs(name="verified_email", priority=1)]),
-            tags=tags, opts=child)
+        reviewers = reviewer_pool(name, naming, args.reviewer_emails, group_description="Reviewers of the labelloop "
+                                  "work team", parent=self, tags=tags)
+        self.user_pool, self.reviewer_group, self.reviewers = reviewers.pool, reviewers.group, reviewers.reviewers
         self.user_pool_client = aws.cognito.UserPoolClient(
             f"{name}-reviewers-client", name=naming("reviewers"), user_pool_id=self.user_pool.id, generate_secret=True,
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=SAGEMAKER_MANAGED_CLIENT_FIELDS))
@@ -173,20 +168,6 @@ class HumanReview(pulumi.ComponentResource):
         self.user_pool_domain = aws.cognito.UserPoolDomain(
             f"{name}-reviewers-domain", domain=pulumi.Output.concat(naming.prefix, "-", account_id),
             user_pool_id=self.user_pool.id, opts=child)
-        self.reviewer_group = aws.cognito.UserGroup(
-            f"{name}-reviewers-group", name=REVIEWER_GROUP, user_pool_id=self.user_pool.id,
-            description="Reviewers of the labelloop work team", opts=child)
-        self.reviewers = []
-        for email in args.reviewer_emails:
-            key = hashlib.sha256(email.lower().encode()).hexdigest()[:8]
-            user = aws.cognito.User(
-                f"{name}-reviewer-{key}", user_pool_id=self.user_pool.id, username=email,
-                attributes={"email": email, "email_verified": "true"}, desired_delivery_mediums=["EMAIL"],
-                opts=child)
-            membership = aws.cognito.UserInGroup(
-                f"{name}-reviewer-{key}-group", user_pool_id=self.user_pool.id, group_name=self.reviewer_group.name,
-                username=user.username, opts=child)
-            self.reviewers.append((user, membership))
         self.workforce = aws.sagemaker.Workforce(
             f"{name}-workforce", workforce_name=naming("workforce"),
             cognito_config=aws.sagemaker.WorkforceCognitoConfigArgs(client_id=self.user_pool_client.id,
