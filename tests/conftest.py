@@ -13,11 +13,14 @@ import shutil
 import sys
 from pathlib import Path
 
+import boto3
 import pytest
 from cli_support import SANDBOX_OPTIONS
+from moto import mock_aws
 from stack_support import activate_model, local_stack
 
 from handlers.runtime import backoff
+from handlers.runtime.state import StateTable, table_definition
 from plugins import Engine
 
 TESTS = Path(__file__).resolve().parent
@@ -56,7 +59,19 @@ def waits(monkeypatch):
     return slept
 
 
-# -- stacks in moto (tests/stack_support.py) --------------------------------------------------------
+# -- a state table and stacks in moto (tests/stack_support.py) --------------------------------------
+@pytest.fixture
+def table(monkeypatch):
+    """An empty state table in moto (``items``), for the state module's own tests."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(**table_definition("items"))
+        yield StateTable("items", client)
+
+
 @pytest.fixture
 def stack():
     """A stack of its own for one test, with a running model v1."""

@@ -48,6 +48,16 @@ def use_review_app(st) -> None:
                  review_url="https://review.example.com/", image_url_seconds=300)
 
 
+@contextlib.contextmanager
+def review_app_stack():
+    """A builtin stack with an active model and a versioned bucket (as deployed): uploads are pinned."""
+    with local_stack() as st:
+        activate_model()
+        use_review_app(st)
+        st.client("s3").put_bucket_versioning(Bucket=st.bucket, VersioningConfiguration={"Status": "Enabled"})
+        yield st
+
+
 def fresh(st) -> None:
     """Forget what earlier tests of a shared stack left behind that a test asserts on."""
     st.models.faults.clear()

@@ -16,14 +16,12 @@ from review_api_support import Clock, Reviewer, http_event
 from stack_support import (
     PNG,
     UNSURE,
-    activate_model,
     counts,
-    local_stack,
     open_review,
     parameters,
+    review_app_stack,
     training_keys,
     upload,
-    use_review_app,
 )
 
 from handlers import review_api
@@ -36,10 +34,7 @@ ROUTES = [("GET", "/api/tasks/next"), ("GET", "/api/tasks/{id}"), ("POST", "/api
 
 @pytest.fixture(scope="module")
 def app_stack():
-    with local_stack() as st:
-        activate_model()
-        use_review_app(st)
-        st.client("s3").put_bucket_versioning(Bucket=st.bucket, VersioningConfiguration={"Status": "Enabled"})
+    with review_app_stack() as st:
         yield st
 
 

@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from stack_support import UNSURE, activate_model, local_stack, open_review, output_of, upload, use_review_app
+from stack_support import UNSURE, open_review, output_of, review_app_stack, upload
 
 from handlers.runtime import context, state
 from handlers.runtime.ids import human_loop_name
@@ -15,10 +15,7 @@ from plugins import MAX_REVIEWERS, TASK_LIFETIME_HOURS
 
 @pytest.fixture
 def st():
-    with local_stack() as st:
-        activate_model()
-        use_review_app(st)
-        st.client("s3").put_bucket_versioning(Bucket=st.bucket, VersioningConfiguration={"Status": "Enabled"})
+    with review_app_stack() as st:
         yield st
 
 

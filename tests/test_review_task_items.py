@@ -6,38 +6,23 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import boto3
 import pytest
-from moto import mock_aws
 from test_state_items import DAY, IMAGE, NEXT_DAY, builtin_task
 
 from handlers.runtime.state import (
     AlreadyAnswered,
     AlreadyDone,
     Closing,
-    StateTable,
     TaskAnswer,
     TaskChanged,
     TaskClosed,
     TaskLeased,
-    table_definition,
     task_cursor,
 )
 
 AT = f"{DAY}T03:07:00.000000Z"
 LATER = f"{DAY}T03:30:00.000000Z"  # after a ten-minute lease taken at AT
 LEASE_END = f"{DAY}T03:17:00.000000Z"
-
-
-@pytest.fixture
-def table(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(**table_definition("items"))
-        yield StateTable("items", client)
 
 
 def opened(table, detection_id: str, **fields):

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from handlers.runtime import state
 from handlers.runtime.state import (
@@ -27,7 +26,6 @@ from handlers.runtime.state import (
     Snapshot,
     StateTable,
     item_type,
-    table_definition,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,17 +43,6 @@ WRITES = {"record_detection", "replace_pending", "replace_failed", "note_detecti
 READS = {"begin_detection", "loop", "loop_and_dataset", "pending", "pending_page", "detection", "detections",
          "failed_detections", "day_stats", "review", "model", "parameter_changes", "all_items", "outline",
          "review_with_answers", "open_tasks", "open_task_overview", "reviewer_stats", "reviewers"}
-
-
-@pytest.fixture
-def table(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(**table_definition("items"))
-        yield StateTable("items", client)
 
 
 class Recording:
