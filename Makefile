@@ -36,8 +36,11 @@ $(VALIDATORS): package.json package-lock.json
 test: setup $(VALIDATORS)
 	$(BIN)/python -m pytest -n 2
 
+# A short tour of the loop (about a minute); `labelloop sandbox` alone runs all 1 797 digits.
+SANDBOX_OPTIONS ?= --images 800 --rounds 4
+
 sandbox: $(VENV)/.sandbox-installed
-	$(BIN)/labelloop sandbox
+	$(BIN)/labelloop sandbox $(SANDBOX_OPTIONS)
 
 clean:
 	rm -rf $(VENV) node_modules sandbox-report .pytest_cache
