@@ -29,7 +29,7 @@ class Parser(argparse.ArgumentParser):
     command group given no subcommand printing its help."""
 
     def error(self, message: str):
-        raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
 def version() -> str:
@@ -45,24 +45,34 @@ def build_parser() -> Parser:
     parser = Parser(prog="labelloop", description="A self-improving image-classification loop on AWS.",
                     epilog=EXIT_CODES)
     parser.add_argument("--version", action="version", version=f"labelloop {version()}")
-    parser.set_defaults(run=None, help_of=parser)
+    parser.set_defaults(run=None, parser_of=parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for module in COMMANDS:
         module.register(sub)
-    for name, command in sub.choices.items():
-        command.epilog = command.epilog or EXIT_CODES
-        if command.get_default("run") is None:  # a group of actions (params): bare, it shows its help
-            command.set_defaults(help_of=command)
+    _finish(parser)
     return parser
+
+
+def _finish(parser: argparse.ArgumentParser) -> None:
+    """Every subcommand, however deep, tells the exit codes and knows its parser (for its help, and for a
+    usage error that names the right ``--help``)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                command.epilog = command.epilog or EXIT_CODES
+                command.set_defaults(parser_of=command)
+                _finish(command)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     as_json = "--json" in argv
     try:
-        args = build_parser().parse_args(argv)
-        if args.run is None:
-            args.help_of.print_help()
+        args, unknown = build_parser().parse_known_args(argv)
+        if unknown:
+            args.parser_of.error(f"unrecognized arguments: {' '.join(unknown)}")
+        if args.run is None:  # a bare command, or a group of actions given none (params): its help
+            args.parser_of.print_help()
             return 0
         with policy_search_path(getattr(args, "policy_path", None)):
             return args.run(args) or 0
