@@ -136,3 +136,15 @@ def test_policies_prints_the_asking_order_throughout(capsys):
     assert owners == sorted(owners, key=["policies.review_budget", "policies.uncertainty",
                                          "policies.defaults"].index)
     assert owners[0] == "policies.review_budget" and owners[-1] == "policies.defaults"
+
+
+def test_the_sandbox_says_when_it_replaces_the_last_report(capsys, tmp_path, monkeypatch):
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sandbox.runner.run", stop)
+    code, out, _ = cli(capsys, "sandbox", "--out", tmp_path)
+    assert code == 130 and "replaces the last report" not in out
+    (tmp_path / "state.json").write_text("{}")
+    code, out, _ = cli(capsys, "sandbox", "--out", tmp_path)
+    assert code == 130 and f"This run replaces the last report in {tmp_path}/ (pass --out DIR to keep it)." in out
