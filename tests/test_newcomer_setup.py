@@ -56,18 +56,30 @@ def test_the_license_is_an_spdx_expression():
     assert "setuptools>=77" in config["build-system"]["requires"]  # the first to read it without a warning
 
 
-def test_the_sandbox_and_the_commands_import_no_pulumi_and_no_test_tool():
-    modules = [f"{p.parent.name}.{p.stem}" for folder in ("sandbox", "cli") for p in sorted((ROOT / folder).glob("*.py"))]
+def run_without(packages: tuple[str, ...], code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter in which ``packages`` cannot be imported (as if not installed)."""
     script = (
-        "import importlib, sys\n"
+        "import sys\n"
         "class Refuse:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('pulumi', 'pulumi_aws', 'pytest', 'yaml'):\n"
-        "            raise ImportError(f'{name} is not installed by make sandbox')\n"
-        "sys.meta_path.insert(0, Refuse())\n"
-        f"for name in {modules!r}:\n"
-        "    importlib.import_module(name)\n")
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+        f"        if name.split('.')[0] in {packages!r}:\n"
+        "            raise ImportError(f'{name} is not installed')\n"
+        "sys.meta_path.insert(0, Refuse())\n" + code)
+    return subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_the_sandbox_and_the_commands_import_no_pulumi_and_no_test_tool():
+    modules = [f"{p.parent.name}.{p.stem}" for folder in ("sandbox", "cli") for p in sorted((ROOT / folder).glob("*.py"))]
+    done = run_without(("pulumi", "pulumi_aws", "pytest", "yaml"),
+                       f"import importlib\nfor name in {modules!r}:\n    importlib.import_module(name)\n")
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_operator_commands_need_only_what_the_pulumi_program_installs():
+    done = run_without(("moto", "sklearn", "numpy", "rich", "matplotlib", "PIL", "pytest"),
+                       "from cli.main import main\n"
+                       "import cli.aws_target, cli.status_cmd, cli.versions_cmd, cli.train_cmd, cli.replay_cmd\n"
+                       "sys.exit(main(['policies', '--json']))\n")
     assert done.returncode == 0, done.stderr
 
 
