@@ -52,3 +52,9 @@ def test_a_second_writer_waits_and_loses_nothing(capsys, run_copy):
     assert finished == [0]
     parameters = load_state(run_copy)["parameters"]
     assert parameters["Minimum-F1-Score"] == "0.7" and parameters["Human-Sampling-Interval"] == "40"
+
+
+def test_the_review_server_does_not_start_while_another_command_changes_the_run(capsys, run_copy):
+    with locked(run_copy):
+        code, _, err = cli(capsys, "review", "--sandbox", run_copy, "--port", "8799")
+    assert code == 2 and f"another command is changing the sandbox run in {run_copy}" in err
