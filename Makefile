@@ -1,8 +1,11 @@
-# Everything runs from a virtualenv this Makefile creates from the repo's own files; the tests
-# also run external validators installed with npm from package.json and package-lock.json.
+# Everything runs from one virtualenv, .venv, made from the repo's own files: `make sandbox` installs
+# what the sandbox needs, `make test` adds the Pulumi program and the test tools (Pulumi.yaml runs the
+# program from the same .venv). The tests also run external validators installed with npm from
+# package.json and package-lock.json.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --disable-pip-version-check --progress-bar off
 VALIDATORS := node_modules/.installed
 BROWSER := /usr/bin/chromium /usr/bin/chromedriver
 
@@ -10,10 +13,20 @@ BROWSER := /usr/bin/chromium /usr/bin/chromedriver
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(BIN)/python:
+	@echo "make: creating the virtualenv $(VENV)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+
+# The sandbox's packages only: the loop's own, moto, scikit-learn, matplotlib, rich.
+$(VENV)/.sandbox-installed: pyproject.toml | $(BIN)/python
+	@echo "make: installing the sandbox's packages into $(VENV) (once; under a minute with a warm pip cache)"
+	$(PIP) -e '.[sandbox]'
+	touch $@
+
+# Everything else: the Pulumi program's packages and the test tools.
+$(VENV)/.installed: pyproject.toml requirements.txt $(VENV)/.sandbox-installed
+	@echo "make: installing the Pulumi program's and the tests' packages into $(VENV)"
+	$(PIP) -e '.[test]'
 	touch $@
 
 # Exactly the locked versions; the linter needs none of its dependencies' install scripts.
@@ -34,8 +47,11 @@ $(BROWSER):
 test: setup $(VALIDATORS) $(BROWSER)
 	$(BIN)/python -m pytest -n 2
 
-sandbox: setup
-	$(BIN)/labelloop sandbox
+# A short tour of the loop (about a minute); `labelloop sandbox` alone runs all 1 797 digits.
+SANDBOX_OPTIONS ?= --images 800 --rounds 4
+
+sandbox: $(VENV)/.sandbox-installed
+	$(BIN)/labelloop sandbox $(SANDBOX_OPTIONS)
 
 clean:
 	rm -rf $(VENV) node_modules sandbox-report .pytest_cache

@@ -4,6 +4,7 @@ outputs; AWS clients from the usual credentials and region."""
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -12,7 +13,7 @@ from typing import Any, Callable
 from components.naming import PROJECT, Naming
 
 from .errors import UsageError
-from .pulumi_stack import OUTPUTS, expected, output_policies, stack_outputs
+from .pulumi_stack import OUTPUTS, expected, output_policies, selected_stack, stack_config, stack_outputs
 from .target import NO_TARGET, OPTIONS, Target
 
 WHAT = {"parameter_path": "parameter path", "table": "state table", "lifecycle_arn": "lifecycle state machine"}
@@ -60,8 +61,8 @@ class AwsTarget(Target):
         try:
             return self.clients(service)
         except NoRegionError:
-            raise UsageError("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or a region in "
-                             "your AWS profile (`aws configure`)") from None
+            raise UsageError("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), pass --region, set the "
+                             "stack's aws:region, or a region in your AWS profile (`aws configure`)") from None
 
     def write_parameter(self, name: str, value: str, spec) -> None:
         # The description and allowed pattern as the Pulumi program wrote them, so Parameter Store keeps
@@ -94,11 +95,15 @@ class AwsTarget(Target):
         return arn
 
 
-def aws_target(stack: str | None, explicit: dict[str, str | None], policies: tuple[str, ...] | None) -> AwsTarget:
-    """A deployed stack: explicit names first, then the stack's Pulumi outputs."""
+def aws_target(stack: str | None, explicit: dict[str, str | None], policies: tuple[str, ...] | None, *,
+               region: str | None = None, profile: str | None = None) -> AwsTarget:
+    """A deployed stack: explicit names first, then the stack's Pulumi outputs (the selected stack's when
+    none is named); the region and profile as the Pulumi AWS provider and the AWS CLI choose them."""
     names = {name: value for name, value in explicit.items() if value}
     if not stack and not names:
-        raise UsageError(NO_TARGET)
+        stack = selected_stack()
+        if not stack:
+            raise UsageError(NO_TARGET)
     missing: dict[str, str] = {}
     outputs: dict[str, Any] = {}
     complete = len(names) == len(OPTIONS)
@@ -129,13 +134,16 @@ def aws_target(stack: str | None, explicit: dict[str, str | None], policies: tup
             missing[name] = f"no {WHAT[name]} given: pass {OPTIONS[name]} (or --stack NAME to read it from Pulumi)"
     description = f"stack {stack}" if stack else "stack at " + (names.get("parameter_path") or names.get("table")
                                                                  or names.get("lifecycle_arn") or "?")
-    return AwsTarget(description, {n: names.get(n) for n in OPTIONS}, tuple(policies), _session_clients(),
-                     missing=missing)
+    config = stack_config(stack) if stack and not (region and profile) else {}
+    region = region or config.get("aws:region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    return AwsTarget(description, {n: names.get(n) for n in OPTIONS}, tuple(policies),
+                     _session_clients(region or None, profile or config.get("aws:profile")), missing=missing)
 
 
-def _session_clients() -> Callable[[str], Any]:
+def _session_clients(region: str | None, profile: str | None) -> Callable[[str], Any]:
     """Clients of one boto3 session, made when first asked for (so a command that fails earlier needs no
-    credentials), with the standard retry mode."""
+    credentials), with the standard retry mode. ``region`` None: the profile's; ``profile`` None:
+    boto3's own choice (``AWS_PROFILE``, then the default)."""
     import boto3
     from botocore.config import Config
 
@@ -146,7 +154,7 @@ def _session_clients() -> Callable[[str], Any]:
     def client(service: str):
         if service not in cache:
             if not sessions:
-                sessions.append(boto3.Session())
+                sessions.append(boto3.Session(region_name=region, profile_name=profile))
             cache[service] = sessions[0].client(service, config=config)
         return cache[service]
 

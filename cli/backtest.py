@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
-from plugins import Detection, LabelScore, ReviewResult, WorkerAnswer
+from plugins import Detection, LabelScore, PolicyError, ReviewResult, WorkerAnswer
 
 # Outcomes of a detection that reached the model and got a review decision.
 REPLAYED = ("confident", "to_training", "to_audit", "no_label")
@@ -200,23 +200,31 @@ def replay(events: list[Event], engine, settings, label_set: tuple[str, ...], na
     tally = Tally(name, added_to_training=0 if any(e.true_label for e in events) else None)
     reviews_per_day: Counter = Counter()
     for sequence, event in enumerate(events, start=1):
-        day = event.at.astimezone(timezone.utc).strftime("%Y-%m-%d")
-        facts = Detection(event.detection_id, event.image_uri, event.model_version, event.labels,
-                          sequence=sequence, reviews_today=reviews_per_day[day], detected_at=event.detected_at)
-        decision = engine.review(facts, settings)
-        tally.count(event, decision.review, decision.purpose, decision.policy, decision.reason)
-        if not decision.review:
-            continue
-        reviews_per_day[day] += 1
-        if event.true_label is not None:
-            answer = ReviewResult(f"backtest-{event.detection_id}", event.detection_id, event.image_uri,
-                                  decision.purpose, (WorkerAnswer("backtest", event.true_label),), label_set,
-                                  facts.labels)
-            verdict = engine.label(answer, settings)
-            if verdict.accept:
-                tally.added_to_training += 1
-                tally.added_by_label[verdict.label] += 1
+        try:
+            _replay_event(event, sequence, engine, settings, label_set, tally, reviews_per_day)
+        except PolicyError as exc:  # a broken policy: one line naming it and the detection, no traceback
+            raise PolicyError(f"{exc} (replaying detection {event.detection_id} through {name})") from exc
     return tally
+
+
+def _replay_event(event: Event, sequence: int, engine, settings, label_set: tuple[str, ...], tally: Tally,
+                  reviews_per_day: Counter) -> None:
+    day = event.at.astimezone(timezone.utc).strftime("%Y-%m-%d")
+    facts = Detection(event.detection_id, event.image_uri, event.model_version, event.labels,
+                      sequence=sequence, reviews_today=reviews_per_day[day], detected_at=event.detected_at)
+    decision = engine.review(facts, settings)
+    tally.count(event, decision.review, decision.purpose, decision.policy, decision.reason)
+    if not decision.review:
+        return
+    reviews_per_day[day] += 1
+    if event.true_label is not None:
+        answer = ReviewResult(f"backtest-{event.detection_id}", event.detection_id, event.image_uri,
+                              decision.purpose, (WorkerAnswer("backtest", event.true_label),), label_set,
+                              facts.labels)
+        verdict = engine.label(answer, settings)
+        if verdict.accept:
+            tally.added_to_training += 1
+            tally.added_by_label[verdict.label] += 1
 
 
 def label_set_of(events: Iterable[Event], known: Iterable[str] = ()) -> tuple[str, ...]:

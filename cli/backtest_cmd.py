@@ -43,9 +43,9 @@ def register(sub) -> None:
     backtest.add_argument("--policies", action="append", required=True, metavar="MODULE[,MODULE…]",
                           help="policy modules to measure, comma-separated ('' for the defaults alone); "
                                "repeat to compare several sets side by side")
-    source = backtest.add_mutually_exclusive_group()
-    source.add_argument("--from-sandbox", type=Path, metavar="DIR", help="the detections of a saved sandbox run")
-    source.add_argument("--events", type=Path, metavar="FILE", help="a JSON Lines file (`labelloop export`)")
+    backtest.add_argument("--events", type=Path, metavar="FILE",
+                          help="a JSON Lines file (`labelloop export`); without it, the target's detections "
+                               "(those of a saved sandbox run with --sandbox DIR)")
     backtest.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                           help="replay with this parameter value (repeatable); otherwise the target's current "
                                "values, the saved run's, or the defaults")
@@ -138,19 +138,19 @@ def _target_given(args) -> bool:
 
 def load_source(args) -> tuple[dict, list[bt.Event], dict[str, str], tuple[str, ...]]:
     """(source description, events, base parameter values, label set)."""
-    if args.from_sandbox is not None:
-        if _target_given(args):
-            raise UsageError("--from-sandbox names the run to replay and where its parameters come from; "
-                             "drop --stack/--parameter-path/--table/--sandbox")
+    if args.sandbox is not None and args.events is None:
+        if args.stack or args.parameter_path or args.table:
+            raise UsageError("--sandbox names the run to replay and where its parameters come from; "
+                             "drop --stack/--parameter-path/--table")
         from sandbox.saved import NotASandbox, load_state
 
-        try:
-            state = load_state(args.from_sandbox)
+        try:  # the saved items as they are: no snapshot in moto needed to read them
+            state = load_state(args.sandbox)
         except NotASandbox as exc:
-            raise UsageError(f"--from-sandbox: {exc}") from None
+            raise UsageError(f"--sandbox: {exc}") from None
         truth = state.get("truth") or {}
         records = _sorted(export_record(r, truth) for r in Snapshot.of(state.get("items", [])).detections)
-        return ({"kind": "sandbox", "name": f"sandbox {args.from_sandbox}"}, _events(records, "sandbox"),
+        return ({"kind": "sandbox", "name": f"sandbox {args.sandbox}"}, _events(records, "sandbox"),
                 dict(state.get("parameters") or {}), tuple(state.get("labels") or ()))
     if args.events is not None:
         events = read_events(args.events)
@@ -162,8 +162,8 @@ def load_source(args) -> tuple[dict, list[bt.Event], dict[str, str], tuple[str, 
                 labels = target.labels
         return {"kind": "events", "name": str(args.events)}, events, params, labels
     if not _target_given(args):
-        raise UsageError("no detections to replay: pass --events FILE (from `labelloop export`), --from-sandbox DIR, "
-                         "or a target whose table to read (--stack NAME, --table NAME or --sandbox DIR)")
+        raise UsageError("no detections to replay: pass --events FILE (from `labelloop export`), --sandbox DIR "
+                         "(a saved sandbox run), or a stack whose table to read (--stack NAME or --table NAME)")
     with open_target(args) as target:
         records = target_records(target)
         params = {n: v["value"] for n, v in target.read_parameters().items()} if target.knows("parameter_path") \

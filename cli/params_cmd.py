@@ -23,7 +23,7 @@ def register(sub) -> None:
     parser = sub.add_parser("params", help="list, get, set, diff and reset the operator parameters",
                             description="The operator parameters of a stack (SSM Parameter Store under "
                                         "/labelloop/<stack>/), checked against the parameter catalog.")
-    actions = parser.add_subparsers(dest="params_command", required=True, metavar="ACTION")
+    actions = parser.add_subparsers(dest="params_command", metavar="ACTION")
 
     def action(name: str, help_text: str, run):
         p = actions.add_parser(name, help=help_text, description=help_text)

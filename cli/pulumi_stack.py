@@ -1,9 +1,12 @@
-"""A deployed stack's names from its Pulumi outputs.
+"""A deployed stack's names from its Pulumi outputs, its region from its config, and which stack is
+selected.
 
 ``pulumi stack output --json --stack NAME`` (the Pulumi CLI, run in the project
 directory) prints the outputs of the Pulumi program (components/loop.py); a
 command needs the parameter path, the state table, the lifecycle state machine
-and the policies the stack runs.
+and the policies the stack runs. ``pulumi config --json --stack NAME`` holds the
+stack's ``aws:region`` (and ``aws:profile``); ``pulumi stack --show-name`` names
+the selected stack, the one a command talks to when given none.
 """
 
 from __future__ import annotations
@@ -46,6 +49,37 @@ def stack_outputs(stack: str) -> tuple[dict[str, Any], str | None]:
         raise UsageError(f"`pulumi stack output --json --stack {stack}` printed {type(outputs).__name__}, "
                          "not the stack's outputs")
     return outputs, None
+
+
+def _quiet(*arguments: str) -> str | None:
+    """What a Pulumi CLI command prints, or None when there is no Pulumi CLI or the command fails."""
+    exe = shutil.which("pulumi")
+    if exe is None:
+        return None
+    try:
+        done = subprocess.run([exe, *arguments], capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def selected_stack() -> str | None:
+    """The stack `pulumi stack select` chose in this project directory, or None."""
+    name = (_quiet("stack", "--show-name") or "").strip()
+    return name or None
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    """The stack's plain (not secret) config values by key (``aws:region``); {} when they cannot be read."""
+    try:
+        config = json.loads(_quiet("config", "--json", "--stack", stack) or "{}")
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(config, dict):
+        return {}
+    return {key: entry["value"] for key, entry in config.items()
+            if isinstance(entry, dict) and isinstance(entry.get("value"), str) and not entry.get("secret")}
 
 
 def output_policies(outputs: dict[str, Any]) -> tuple[str, ...] | None:

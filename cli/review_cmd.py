@@ -23,7 +23,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from sandbox.review_server import review_sandbox
-    from sandbox.saved import NotASandbox, load_state
+    from sandbox.saved import NotASandbox, RunBusy, load_state, locked
 
     if not 0 < args.port < 65536:
         raise UsageError(f"--port {args.port} must be from 1 to 65535")
@@ -37,7 +37,10 @@ def run(args) -> int:
               flush=True)
 
     try:
-        review_sandbox(args.sandbox, port=args.port, on_ready=ready)
+        with locked(args.sandbox, wait_seconds=0):  # the answers are saved into the run: no other change meanwhile
+            review_sandbox(args.sandbox, port=args.port, on_ready=ready)
+    except RunBusy as exc:
+        raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"cannot serve on 127.0.0.1:{args.port} ({exc.strerror}); choose another --port") from None
     print(f"Saved the answers into {args.sandbox}.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import UsageError
+from .policy_path import add_policy_path_argument
 
 
 def register(sub) -> None:
@@ -24,7 +25,9 @@ def register(sub) -> None:
                              "with --param Reviewers-Per-Image=2 or more they must agree")
     parser.add_argument("--leave-reviews-open", action="store_true",
                         help="builtin: the last round's reviews wait for a person: labelloop review --sandbox DIR")
-    parser.add_argument("--policies", default="", help="comma-separated team policy modules to switch on")
+    parser.add_argument("--policies", default=None,
+                        help="comma-separated team policy modules to switch on (default: $LABELLOOP_POLICIES)")
+    add_policy_path_argument(parser)
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="start with this operator parameter value (repeatable)")
     parser.add_argument("--out", type=Path, default=Path("sandbox-report"), help="report folder (default ./sandbox-report)")
@@ -60,6 +63,7 @@ def run(args) -> int:
     from sandbox.console import SandboxConsole
     from sandbox.dataset import TooFewImages, check_size
     from sandbox.runner import SandboxOptions, run as run_sandbox
+    from sandbox.saved import STATE
 
     if not 0 <= args.error_rate <= 1:
         raise UsageError(f"--error-rate {args.error_rate} must be between 0 and 1")
@@ -67,7 +71,12 @@ def run(args) -> int:
         raise UsageError("--rounds must be at least 1")
     if args.images is not None and args.images < 1:
         raise UsageError("--images must be at least 1")
-    policies = tuple(p.strip() for p in args.policies.split(",") if p.strip())
+    if args.policies is None:
+        from plugins.manager import modules_from_env
+
+        policies = tuple(modules_from_env())
+    else:
+        policies = tuple(p.strip() for p in args.policies.split(",") if p.strip())
     params = parse_params(args.param)
     catalog = Engine.load(list(policies), entry_points=False).catalog
     for name, value in params.items():
@@ -92,6 +101,8 @@ def run(args) -> int:
         raise UsageError(str(exc)) from None
     console = SandboxConsole()
     console.header(options)
+    if options.out is not None and (options.out / STATE).exists():
+        console.note(f"This run replaces the last report in {options.out}/ (pass --out DIR to keep it).")
     result = run_sandbox(options, progress=console.progress, on_round=console.round_done)
     console.finish(result)
     if options.out is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from handlers.runtime.stuck import diagnose
 from handlers.summary import OUTCOMES, REVIEWS
 
 from .params_cmd import parameter_rows
@@ -19,7 +20,8 @@ from .target import add_target_arguments, open_target
 
 def register(sub) -> None:
     parser = sub.add_parser("status", help="active model, training, reviews, detections of the last day, dataset",
-                            description="The state of a stack: active model and its F1, training in progress, the "
+                            description="The state of a stack: what keeps the loop from going on by itself (with "
+                                        "the fix), active model and its F1, training in progress, the "
                                         "last training decision, open human loops, detections and reviews of the "
                                         "last day by outcome, images per label, invalid parameter values.")
     add_target_arguments(parser)
@@ -43,6 +45,8 @@ def gather(target) -> dict:
                   for label in sorted(set(dataset.labels) | set(target.labels))]
     problems = [{"name": r["name"], "value": r["value"], "state": r["state"], "problem": r["problem"]}
                 for r in parameter_rows(target) if r["state"] in ("invalid", "missing")]
+    settings, _ = target.catalog.read({n: v["value"] for n, v in target.read_parameters().items()})
+    stuck = [{"why": s.why, "fix": s.fix} for s in diagnose(loop, dataset, settings, table.models())]
     return {
         "target": target.description,
         "as_of": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -60,6 +64,7 @@ def gather(target) -> dict:
         "days": days,
         "labels": label_rows,
         "parameters": {"checked": len(target.catalog), "problems": problems},
+        "stuck": stuck,
     }
 
 
@@ -102,7 +107,11 @@ def _reviewer_lines(reviewers: list[dict]) -> list[str]:
 
 def render(status: dict) -> list[str]:
     model, training, decision = status["model"], status["training"], status["last_training_decision"]
-    lines = [f"labelloop status — {status['target']} (UTC times)", "", "Model"]
+    lines = [f"labelloop status — {status['target']} (UTC times)", ""]
+    for stuck in status["stuck"]:
+        lines += [f"! Stuck: {stuck['why']}.", f"  Fix: {stuck['fix']}"]
+    lines += [""] if status["stuck"] else []
+    lines.append("Model")
     if model["active_version"]:
         f1 = f"F1 {model['active_f1']:.3f}" if model["active_f1"] is not None else "F1 unknown"
         lines.append(f"  active         {model['active_version']} ({f1}), serving since {_time(model['switched_at'])}")

@@ -1,8 +1,11 @@
-"""Aligned plain-text tables that fit a terminal."""
+"""Aligned plain-text tables that fit a terminal; written to a file or a pipe (a CI log, ``> log``),
+they are whole."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from typing import Iterable, Mapping, Sequence
 
 MIN_WIDTH = 12  # a text column is never cut narrower than this (or its header)
@@ -15,8 +18,7 @@ def format_table(rows: Iterable[Mapping], columns: Sequence[str], headers: Seque
     headers = list(headers or [c.replace("_", " ") for c in columns])
     cells = [[_text(row.get(c)) for c in columns] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    room = shutil.get_terminal_size((120, 24)).columns
-    overflow = sum(widths) + 2 * (len(widths) - 1) - room
+    overflow = sum(widths) + 2 * (len(widths) - 1) - _room()
     if overflow > 0:  # cut the widest text column first (down to a floor), then the next, with an ellipsis
         floors = [len(h) if c in right else max(len(h), MIN_WIDTH) for h, c in zip(headers, columns)]
         for i in sorted(range(len(widths)), key=lambda i: -widths[i]):
@@ -32,6 +34,13 @@ def format_table(rows: Iterable[Mapping], columns: Sequence[str], headers: Seque
     lines = [line(headers), "  ".join("-" * w for w in widths)]
     lines += [line(r) for r in cells]
     return "\n".join(lines)
+
+
+def _room() -> float:
+    """The width to fit: the terminal's (or $COLUMNS), unlimited when the output is not a terminal."""
+    if "COLUMNS" not in os.environ and not sys.stdout.isatty():
+        return float("inf")
+    return shutil.get_terminal_size((120, 24)).columns
 
 
 def print_table(rows: Iterable[Mapping], columns: Sequence[str], headers: Sequence[str] | None = None,

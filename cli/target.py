@@ -3,8 +3,11 @@
 Every operator command takes the same options:
 
 * ``--stack NAME`` — a deployed stack, its names read from its Pulumi outputs
-  (:mod:`cli.pulumi_stack`). AWS credentials and region come from the usual
-  places (``AWS_PROFILE``, ``AWS_REGION``, ``~/.aws``).
+  (:mod:`cli.pulumi_stack`); without a target option, the selected Pulumi stack
+  (``pulumi stack select``). The region is ``--region``, else the stack's
+  ``aws:region``, else ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, else the AWS
+  profile's; the credentials those of ``--profile``, else the stack's
+  ``aws:profile``, else the AWS CLI's usual places (``AWS_PROFILE``, ``~/.aws``).
 * ``--parameter-path``, ``--table``, ``--lifecycle-arn`` (and
   ``--stack-policies``) — the same names given explicitly; they win over the
   stack outputs and work without the Pulumi CLI.
@@ -28,19 +31,28 @@ from typing import Any, Callable, Iterator
 from handlers.runtime.state import StateTable
 
 from .errors import UsageError
+from .policy_path import add_policy_path_argument
 
 # The names a command may need, by the option that gives each.
 OPTIONS = {"parameter_path": "--parameter-path", "table": "--table", "lifecycle_arn": "--lifecycle-arn"}
-NO_TARGET = ("no stack to talk to: pass --stack NAME (names read with `pulumi stack output`), "
-             "--parameter-path/--table/--lifecycle-arn, or --sandbox DIR (a run saved by `labelloop sandbox --out DIR`)")
+NO_TARGET = ("no stack to talk to: pass --stack NAME (names read with `pulumi stack output`) or select one "
+             "(`pulumi stack select NAME`), pass --parameter-path/--table/--lifecycle-arn, or --sandbox DIR "
+             "(a run saved by `labelloop sandbox --out DIR`)")
 
 
 def add_target_arguments(parser) -> None:
     """The target options, shared by every operator command (each uses the names it needs, so one set of
     options, e.g. in a shell alias, serves every command)."""
-    group = parser.add_argument_group("target (one of --stack, the explicit names, or --sandbox)")
+    group = parser.add_argument_group("target (one of --stack, the explicit names, or --sandbox; "
+                                      "default: the selected Pulumi stack)")
     group.add_argument("--stack", metavar="NAME",
-                       help="a deployed stack; its names come from `pulumi stack output --json --stack NAME`")
+                       help="a deployed stack; its names come from `pulumi stack output --json --stack NAME` "
+                            "(default: the stack `pulumi stack select` chose)")
+    group.add_argument("--region", metavar="REGION", default=None,
+                       help="AWS region (default: the stack's aws:region, else AWS_REGION or AWS_DEFAULT_REGION, "
+                            "else the profile's)")
+    group.add_argument("--profile", metavar="NAME", default=None,
+                       help="AWS CLI profile for credentials (default: the stack's aws:profile, else AWS_PROFILE)")
     group.add_argument("--parameter-path", metavar="PATH", help="SSM path of the operator parameters, "
                        "e.g. /labelloop/prod/ (stack output parameterPath)")
     group.add_argument("--table", metavar="NAME", help="DynamoDB state table (stack output tableName)")
@@ -51,6 +63,7 @@ def add_target_arguments(parser) -> None:
                             "(default: stack output policies, else $LABELLOOP_POLICIES)")
     group.add_argument("--sandbox", metavar="DIR", type=Path, default=None,
                        help="a saved sandbox run (`labelloop sandbox --out DIR`)")
+    add_policy_path_argument(parser)
 
 
 class Target(ABC):
@@ -166,7 +179,8 @@ def open_target(args) -> Iterator[Target]:
         return
     from .aws_target import aws_target
 
-    yield aws_target(args.stack, explicit, _policy_option(args))
+    yield aws_target(args.stack, explicit, _policy_option(args), region=getattr(args, "region", None),
+                     profile=getattr(args, "profile", None))
 
 
 def _policy_option(args) -> tuple[str, ...] | None:

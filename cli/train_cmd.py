@@ -38,11 +38,14 @@ def register(sub) -> None:
     train.add_argument("--json", action="store_true", help="print JSON for scripts")
     train.set_defaults(run=run_train)
 
-    rollback = sub.add_parser("rollback", help="switch back to the previous model version (asks first)",
+    rollback = sub.add_parser("rollback", help="switch back to the previous model version, or --to another (asks first)",
                               description="Starts the lifecycle state machine with {\"action\": \"rollback\"}: "
-                                          "starts the previous version, switches detections to it and stops the "
-                                          "current one. Asks for confirmation unless --yes.")
+                                          "starts the previous version (or the --to version), switches detections to "
+                                          "it and stops the current one. Asks for confirmation, showing both "
+                                          "versions' F1, unless --yes.")
     add_target_arguments(rollback)
+    rollback.add_argument("--to", metavar="VERSION", default=None,
+                          help="the version to switch to, e.g. v3 (default: the previous one; see `labelloop versions`)")
     rollback.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     rollback.add_argument("--no-wait", action="store_true", help="on AWS, start the rollback and return")
     rollback.add_argument("--timeout", type=int, default=3600, metavar="SECONDS",
@@ -137,30 +140,40 @@ def render_train(result: dict) -> list[str]:
 
 # -- rollback ------------------------------------------------------------------------------
 def run_rollback(args) -> int:
+    from .versions_cmd import f1_of, gather
+
     with open_target(args) as target:
         loop = target.table().loop()
-        if not loop.previous_version:
+        to = args.to or loop.previous_version
+        versions = gather(target)["versions"]
+        known = [r["version"] for r in versions]
+        if not to:
             raise UsageError(f"nothing to roll back to on {target.description}: there is no previous version "
                              f"(active: {loop.active_version or 'none'}); a rollback needs a version that served before")
+        if to == loop.active_version:
+            raise UsageError(f"{to} is the active version of {target.description} already; "
+                             f"`labelloop versions` lists the others")
+        if args.to and args.to not in known:
+            raise UsageError(f"no version {args.to} on {target.description}; its versions: {', '.join(known) or 'none'}")
         if loop.training_owner:
             raise UsageError(f"a lifecycle run holds the training lock on {target.description} "
                              f"({loop.training_version or 'starting'}, since {loop.training_started_at}); "
                              "roll back after it finishes (see `labelloop status`)")
         if not args.yes and not _confirm(
-                f"Roll back {target.description} from {loop.active_version} to {loop.previous_version}? This starts "
-                f"{loop.previous_version} (billed per inference unit hour), switches detections to it and stops "
+                f"Roll back {target.description} from {f1_of(versions, loop.active_version)} to {f1_of(versions, to)}? "
+                f"This starts {to} (billed per inference unit hour), switches detections to it and stops "
                 f"{loop.active_version}. [y/N] "):
             print("Rollback cancelled; nothing was started.", file=sys.stderr)
             return 1
-        versions = {"from_version": loop.active_version, "to_version": loop.previous_version}
+        chosen = {"from_version": loop.active_version, "to_version": to}
         until = (lambda r: True) if args.no_wait else (lambda r: False)
-        result = follow(target, workflow.rollback_input(), "rollback",
+        result = follow(target, workflow.rollback_input(args.to), "rollback",
                         lambda arn: _note(args, f"Rollback started: {arn}"), until, args.timeout)
-    result |= versions
+    result |= chosen
     if args.json:
         print_json(result)
     else:
-        lines = [f"Rollback of {result['target']} from {versions['from_version']} to {versions['to_version']}"]
+        lines = [f"Rollback of {result['target']} from {chosen['from_version']} to {chosen['to_version']}"]
         lines += _outcome_lines(result)
         if result["status"] == "RUNNING":
             lines.append("  The rollback goes on; follow it with `labelloop status`.")

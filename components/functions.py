@@ -96,7 +96,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
         TABLE_RW, PARAMETERS, PUBLISH,
         Grant(("dynamodb:DeleteItem",), "table"),  # a task closed or expired leaves the open index
     ), timeout=20),  # the sweep's retries of a transient error fit in a third of it
-    FunctionSpec("summary", "handlers.summary.handler", "Send the daily detection summary", (TABLE_RW, PUBLISH)),
+    FunctionSpec("summary", "handlers.summary.handler", "Send the daily detection summary", (
+        TABLE_RW, PUBLISH, PARAMETERS)),  # the parameters: whether the loop is stuck
     # -- model lifecycle ----------------------------------------------------------
     FunctionSpec("training_check", "handlers.lifecycle.check.handler",
                  "Decide whether to train now and take the training lock", (TABLE_RW, PARAMETERS, PUBLISH)),

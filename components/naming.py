@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 
 PROJECT = "labelloop"
+# The Cognito group whose members may review (the stack's own user pool; the sandbox's sign-in).
+REVIEWER_GROUP = "reviewers"
 # SageMaker names (flow definition, task UI: ``^[a-z0-9](-*[a-z0-9]){0,62}``), Lambda
 # function and IAM role names (64) leave room for a stack slug of this length.
 MAX_SLUG = 30

@@ -11,9 +11,8 @@ from typing import Mapping, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components.naming import Naming
+from components.naming import REVIEWER_GROUP, Naming
 
-REVIEWER_GROUP = "reviewers"
 TEMPORARY_PASSWORD_DAYS = 7
 
 

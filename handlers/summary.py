@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from .runtime import context
 from .runtime.events import UnrecognisedEvent
 from .runtime.lambda_entry import entry_point
+from .runtime.stuck import diagnose
 
 OUTCOMES = {
     "confident": "confident (no review)",
@@ -43,11 +44,14 @@ def send_summary(day: str) -> dict:
     stats = context.table().day_stats(day)
     detections = stats.detections
     rows = summary_lines(stats.counts)
-    loop = context.table().loop()
+    table = context.table()
+    loop, dataset = table.loop_and_dataset()
     footer = f"Active model: {loop.active_version or 'none yet'}; open reviews: {loop.open_reviews}."
+    stuck = diagnose(loop, dataset, context.settings(), table.models())
+    footer += "".join(f"\nStuck: {s.line()}" for s in stuck)
     context.notifier().send(f"{detections} images on {day}", f"Detections on {day} (UTC): {detections}",
                             rows or [("nothing happened", "")], footer)
-    return {"day": day, "detections": detections, "rows": dict(rows)}
+    return {"day": day, "detections": detections, "rows": dict(rows), "stuck": [s.line() for s in stuck]}
 
 
 def day_of(event) -> str:

@@ -36,18 +36,21 @@ class Detection:
     model returned nothing). ``sequence`` is this detection's 1-based position
     among all detections of the stack (what audit sampling counts);
     ``reviews_today`` is how many human reviews were started since 00:00 UTC.
+    ``labels`` may also be given as ``{"cat": 62.0, "dog": 30.0}`` or as (name, confidence) pairs.
     """
 
     detection_id: str
     image_uri: str
     model_version: str
-    labels: tuple[LabelScore, ...]
+    labels: tuple[LabelScore, ...] = ()
     sequence: int = 1
     reviews_today: int = 0
     detected_at: str = ""
 
     def __post_init__(self) -> None:
-        ordered = tuple(sorted(self.labels, key=lambda s: -s.confidence))
+        scores = self.labels.items() if isinstance(self.labels, Mapping) else self.labels
+        scores = [s if isinstance(s, LabelScore) else LabelScore(str(s[0]), float(s[1])) for s in scores]
+        ordered = tuple(sorted(scores, key=lambda s: -s.confidence))
         object.__setattr__(self, "labels", ordered)
 
     @property
@@ -75,8 +78,8 @@ class Detection:
 class DatasetStats:
     """The training folder: images per label now, and new ones since the last successful training."""
 
-    label_counts: Mapping[str, int]
-    new_since_training: Mapping[str, int]
+    label_counts: Mapping[str, int] = field(default_factory=dict)
+    new_since_training: Mapping[str, int] = field(default_factory=dict)
     label_set: tuple[str, ...] = ()
     last_trained_at: str | None = None
 
@@ -105,7 +108,7 @@ class ModelState:
     ``active_version`` is ``None`` before the first deployment.
     """
 
-    active_version: str | None
+    active_version: str | None = None
     active_f1: float | None = None
     training_in_progress: bool = False
     training_version: str | None = None

@@ -98,12 +98,25 @@ def _import(name: str):
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        hint = "check the spelling and that the module is installed or bundled (stack config `policies`)"
+        hint = (f"searched {', '.join(search_path())}; check the spelling, and put the module in one of these "
+                "folders, install it, or bundle it (stack config `policies`)")
         if exc.name != name and not name.startswith(f"{exc.name}."):
             hint = f"it imports {exc.name!r}, which is not installed"
         raise PolicyLoadError(f"policy module {name!r} cannot be imported: {exc}; {hint}") from exc
     except Exception as exc:  # a policy's own import-time error
         raise PolicyLoadError(f"policy module {name!r} failed while importing: {type(exc).__name__}: {exc}") from exc
+
+
+def search_path() -> list[str]:
+    """Where a policy module is looked for: the folders on ``sys.path`` (the current directory for ``''``),
+    the standard library left out."""
+    import sys
+    import sysconfig
+
+    stdlib = {os.path.realpath(sysconfig.get_paths()[key]) for key in ("stdlib", "platstdlib")}
+    folders = [os.path.realpath(p or os.getcwd()) for p in sys.path if not p.endswith(".zip")]
+    keep = [f for f in folders if not any(f == s or f.startswith(s + os.sep) and "-packages" not in f for s in stdlib)]
+    return list(dict.fromkeys(keep))
 
 
 def _register(pm: pluggy.PluginManager, name: str, plugin: object) -> None:

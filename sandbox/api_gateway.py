@@ -10,7 +10,7 @@ import time
 import uuid
 from typing import Any
 
-from components.reviewers import REVIEWER_GROUP
+from components.naming import REVIEWER_GROUP
 
 from .local_aws import REGION
 

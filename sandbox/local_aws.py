@@ -29,7 +29,7 @@ import boto3
 from botocore.config import Config
 
 from components.functions import FUNCTIONS
-from components.naming import Naming
+from components.naming import REVIEWER_GROUP, Naming
 from components.state_machines import detection_definition, lifecycle_definition
 from components.triggers import Trigger, bucket_triggers, parameter_trigger, training_schedule
 from handlers.runtime import aws as runtime_aws
@@ -205,8 +205,6 @@ class LocalStack:
     def use_review_app(self, base_url: str = "http://127.0.0.1:8080") -> None:
         """Review in the builtin review app instead of A2I (as a stack deployed with ``review:
         builtin``), its page and sign-in at ``base_url`` (``labelloop review``'s server)."""
-        from components.reviewers import REVIEWER_GROUP
-
         from .api_gateway import CLIENT_ID, POOL_ID
 
         self.configure(flow_definition_arn=None, reviewer_group=REVIEWER_GROUP, user_pool_id=POOL_ID,

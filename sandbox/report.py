@@ -7,7 +7,7 @@ from pathlib import Path
 from .runner import RoundRow, SandboxResult
 
 COLUMNS = [
-    ("round", "Round"), ("uploaded", "Uploaded"), ("detected", "Detected"), ("pending", "Pending"),
+    ("round", "Round"), ("uploaded", "Uploaded"), ("detected", "Detected"), ("failed", "Failed"), ("pending", "Pending"),
     ("to_review", "Reviews"), ("review_reasons", "Why"), ("accepted", "Accepted"),
     ("training", "Training"), ("f1", "F1"), ("holdout_f1", "Holdout F1"), ("deployed", "Deployed"),
 ]
@@ -33,6 +33,13 @@ def summary_lines(result: SandboxResult) -> list[str]:
     lines.append(f"Images: {result.detections} detected at {result.images_per_second:.1f} images/s; "
                  f"{result.reviews_started} sent to review, {result.reviews_accepted} added to training data"
                  + (f" ({result.wrong_answers} reviewer answers were wrong)" if result.wrong_answers else ""))
+    failed = sum(result.failures.values())
+    if failed:
+        reason, n = next(iter(result.failures.items()))
+        replay = f"--sandbox {result.options.out}" if result.options.out is not None else "on a saved run (--out DIR)"
+        lines.append(f"! {failed} detections failed after their retries ({n}: {reason}); fix the cause, then "
+                     f"`labelloop replay --failed {replay}` detects them again")
+    lines += [f"! Stuck: {line}" for line in result.stuck]
     lines.append(f"Run: {result.wall_seconds:.1f} s wall time, peak memory {result.peak_memory_mb:.0f} MB")
     return lines
 

@@ -15,6 +15,7 @@ from sklearn.metrics import f1_score
 
 from handlers.runtime import layout
 from handlers.runtime.state import DetectionRecord, ReviewTask, Snapshot, StateTable
+from handlers.runtime.stuck import diagnose
 from handlers.runtime.workflow import FINISH, RunState, lifecycle_input
 
 from .dataset import LABELS, Sample, load_digits_samples, split
@@ -52,6 +53,7 @@ class RoundRow:
     round: int
     uploaded: int = 0
     detected: int = 0
+    failed: int = 0  # detections that failed after their retries (a broken policy, a fault)
     pending: int = 0
     to_review: int = 0
     review_reasons: str = "-"
@@ -82,6 +84,8 @@ class SandboxResult:
     confidences: list[tuple[int, float]]  # (round, top confidence) of every detection
     accepted_labels: list[dict[str, int]]  # per round
     parameters: dict[str, str] = field(default_factory=dict)  # operator parameter values at the end
+    failures: dict[str, int] = field(default_factory=dict)  # why detections failed after retries -> how many
+    stuck: list[str] = field(default_factory=list)  # what keeps the loop from going on by itself, with the fix
 
     @property
     def images_per_second(self) -> float:
@@ -142,6 +146,8 @@ class _Log:
     detection_seconds: float = 0.0
     seen: Seen = field(default_factory=Seen)
     last: Snapshot | None = None  # the table after the last round
+    failures: dict[str, int] = field(default_factory=dict)
+    stuck: list[str] = field(default_factory=list)
 
 
 def _run(options: SandboxOptions, progress: Progress, on_round: Callable[[RoundRow], None],
@@ -173,10 +179,20 @@ def _run(options: SandboxOptions, progress: Progress, on_round: Callable[[RoundR
             log.rows.append(row)
             on_round(row)
         parameters = saved.parameters(stack)
+        log.failures, log.stuck = _problems(stack, parameters)
         if options.out is not None:
             saved.save(stack, options.out, truth=log.truth, options=_options_json(options),
                        model_service=model_service, a2i=a2i)
     return _result(options, log, workforce, parameters, time.perf_counter() - started)
+
+
+def _problems(stack: LocalStack, parameters: dict[str, str]) -> tuple[dict[str, int], list[str]]:
+    """Why detections failed (by reason), and what keeps the loop from going on: as `labelloop status` says."""
+    table = StateTable(stack.table)
+    failures = Counter(f.reason or "unknown" for f in table.failed_detections())
+    loop, dataset = table.loop_and_dataset()
+    settings, _ = stack.engine.catalog.read(parameters)
+    return dict(failures.most_common()), [s.line() for s in diagnose(loop, dataset, settings, table.models())]
 
 
 def _upload_seeds(stack: LocalStack, seeds: list[Sample]) -> None:
@@ -228,7 +244,8 @@ def _result(options: SandboxOptions, log: _Log, workforce: Workforce | ReviewTea
         detections=sum(r.detected for r in rows), reviews_started=sum(r.to_review for r in rows),
         reviews_accepted=sum(r.accepted for r in rows), wrong_answers=workforce.wrong,
         detection_seconds=log.detection_seconds, wall_seconds=wall_seconds, peak_memory_mb=peak / 2**20,
-        confidences=log.confidences, accepted_labels=log.accepted_labels, parameters=parameters)
+        confidences=log.confidences, accepted_labels=log.accepted_labels, parameters=parameters,
+        failures=log.failures, stuck=log.stuck)
 
 
 def _fill_training(row: RoundRow, execution: dict, versions: dict, number: int, service: CustomLabels,
@@ -262,6 +279,8 @@ def _fill_detections(row: RoundRow, detections: Iterable[DetectionRecord], seen:
         known = record.detection_id
         if record.outcome == "pending":
             row.pending += known not in seen.known
+        elif record.outcome == "failed":
+            row.failed += known not in seen.known
         elif known not in seen.detected:  # new, or pending before and replayed now
             seen.detected.add(known)
             row.detected += 1

@@ -4,7 +4,9 @@ read-only snapshot of its table and parameters, or restored in full.
 
 The folder holds ``state.json`` (table items, parameter values, labels,
 policies, the true labels of the images), ``objects.tar`` (the bucket) and
-``services.pkl`` (the local model versions and human loops).
+``services.pkl`` (the local model versions and human loops). A command that
+changes a run holds ``.lock`` (another one waits for it, then is refused);
+``state.json`` is replaced whole, so a reader never sees half of it.
 """
 
 from __future__ import annotations
@@ -26,10 +28,14 @@ from handlers.runtime.state import StateTable, put_items, table_definition
 
 from .a2i import A2I
 from .custom_labels import CustomLabels
-from .digits_trainer import DigitsTrainer
 from .local_aws import REGION, LocalStack
 
-STATE, OBJECTS, SERVICES = "state.json", "objects.tar", "services.pkl"
+STATE, OBJECTS, SERVICES, LOCK = "state.json", "objects.tar", "services.pkl", ".lock"
+LOCK_WAIT_SECONDS = 60.0  # how long a second command changing the same run waits before it is refused
+
+
+class RunBusy(RuntimeError):
+    """Another command is changing the saved run."""
 
 
 class NotASandbox(FileNotFoundError):
@@ -43,7 +49,7 @@ def save(stack: LocalStack, out: Path, *, truth: dict[str, str], options: dict[s
     state = {"stack": stack.stack, "labels": list(stack.labels), "policies": list(stack.policies),
              "parameters": parameters(stack), "items": StateTable(stack.table).all_items(), "truth": truth,
              "options": options}
-    (out / STATE).write_text(json.dumps(state, default=str))
+    write_state(out, state)
     s3 = stack.client("s3")
     with tarfile.open(out / OBJECTS, "w") as archive:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket):
@@ -58,6 +64,66 @@ def save(stack: LocalStack, out: Path, *, truth: dict[str, str], options: dict[s
     return state
 
 
+def write_state(folder: Path, state: dict) -> None:
+    """Replace ``state.json`` in one step (a reader sees the old file or the new one)."""
+    partial = Path(folder) / f".{STATE}.{os.getpid()}"
+    partial.write_text(json.dumps(state, default=str))
+    os.replace(partial, Path(folder) / STATE)
+
+
+@contextlib.contextmanager
+def locked(folder: Path, waiting: Callable[[], None] = lambda: None,
+           wait_seconds: float | None = None) -> Iterator[None]:
+    """Hold the run's lock: one command changes a saved run at a time. A second one calls ``waiting()``
+    once, waits up to ``wait_seconds`` (default LOCK_WAIT_SECONDS), then raises RunBusy."""
+    import fcntl
+    import time
+
+    deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait_seconds is None else wait_seconds)
+    with open(Path(folder) / LOCK, "a+") as handle:
+        told = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise RunBusy(f"another command is changing the sandbox run in {folder} (it holds "
+                                  f"{Path(folder) / LOCK}); nothing was changed: try again when it has finished") from None
+                if not told:
+                    waiting()
+                    told = True
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def change_parameter(folder: Path, name: str, value: str) -> None:
+    """Change one operator parameter of a saved run in place, in seconds: the change event is handled as on
+    AWS, by a stack that holds the run's parameters and an empty table (a parameter change reads no more);
+    what the handler records joins the saved items. Call it holding the run's lock."""
+    folder = Path(folder)
+    state = load_state(folder)
+    with LocalStack(labels=tuple(state["labels"]), policies=tuple(state["policies"]), stack=state["stack"],
+                    serial=True) as stack:
+        _load_table_and_parameters(stack.client, {"parameters": state.get("parameters", {})}, stack.naming)
+        stack.discard_pending_events()
+        table = StateTable(stack.table)
+        new_stack = {_item_key(i) for i in table.all_items()}
+        stack.set_parameter(name, value)
+        stack.pump()
+        written = {_item_key(i): i for i in table.all_items() if _item_key(i) not in new_stack}
+        state["parameters"] = parameters(stack)
+    state["items"] = [i for i in state.get("items", []) if _item_key(i) not in written] + list(written.values())
+    write_state(folder, state)
+
+
+def _item_key(item: dict) -> tuple[str, str]:
+    return item["pk"], item["sk"]
+
+
 def load_state(folder: Path) -> dict:
     path = Path(folder) / STATE
     if not path.is_file():
@@ -69,6 +135,8 @@ def load_state(folder: Path) -> dict:
 @contextlib.contextmanager
 def restore(folder: Path) -> Iterator[tuple[LocalStack, CustomLabels, dict]]:
     """A running LocalStack holding the saved run (saved back on a clean exit if it changed)."""
+    from .digits_trainer import DigitsTrainer  # scikit-learn: only a full restore needs it
+
     folder = Path(folder)
     state = load_state(folder)
     services: dict = {}
@@ -90,30 +158,38 @@ def restore(folder: Path) -> Iterator[tuple[LocalStack, CustomLabels, dict]]:
 
 @contextlib.contextmanager
 def snapshot(state: dict) -> Iterator[Callable[[str], Any]]:
-    """The saved table and parameters in moto, for reads: what a read needs, in a fraction of a full restore.
-    Yields a function that returns a client of a service."""
+    """The saved table and parameters in moto, for reads: what a read needs, in a fraction of a full restore,
+    each loaded when first asked for (a parameter read loads no table). Yields a function that returns a
+    client of a service."""
     from moto import mock_aws
 
     credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                    "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION}
     with mock.patch.dict(os.environ, credentials), mock_aws():
         session, clients = boto3.Session(region_name=REGION), {}
+        naming = Naming(state["stack"])
 
         def client(service: str):
             if service not in clients:
                 clients[service] = session.client(service)
+                if service == "dynamodb":
+                    clients[service].create_table(**table_definition(naming.table))
+                    put_items(clients[service], naming.table, state.get("items", []))
+                elif service == "ssm":
+                    _put_parameters(clients[service], state, naming)
             return clients[service]
 
-        naming = Naming(state["stack"])
-        client("dynamodb").create_table(**table_definition(naming.table))
-        _load_table_and_parameters(client, state, naming)
         yield client
 
 
 def _load_table_and_parameters(client: Callable[[str], Any], state: dict, naming: Naming) -> None:
     put_items(client("dynamodb"), naming.table, state.get("items", []))
+    _put_parameters(client("ssm"), state, naming)
+
+
+def _put_parameters(ssm, state: dict, naming: Naming) -> None:
     for name, value in state.get("parameters", {}).items():
-        client("ssm").put_parameter(Name=naming.parameter_path + name, Value=value, Type="String", Overwrite=True)
+        ssm.put_parameter(Name=naming.parameter_path + name, Value=value, Type="String", Overwrite=True)
 
 
 def parameters(stack: LocalStack) -> dict[str, str]:

@@ -1,14 +1,17 @@
 """A saved sandbox run (``labelloop sandbox --out DIR``) as the target of an operator command.
 
-Reads see a snapshot of the run's table and parameters in moto (about a second). The first
-change — a parameter written, a lifecycle run — restores the whole run in its place (handlers,
-state machines, bucket, the local model service), and the run is saved back when the command
-ends without an error.
+Reads see a snapshot of the run's table and parameters in moto (about a second). A parameter
+change is handled in place, in seconds (:func:`sandbox.saved.change_parameter`); a lifecycle run
+or a detection restores the whole run in its place (handlers, state machines, bucket, the local
+model service), and the run is saved back when the command ends without an error. A command that
+changes the run holds its lock from its first change to its end: a second one waits, then is
+refused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -19,7 +22,7 @@ from components.naming import Naming
 from handlers.runtime.state import Snapshot
 
 from .local_aws import LocalStack
-from .saved import NotASandbox, load_state, restore, snapshot
+from .saved import NotASandbox, RunBusy, change_parameter, load_state, locked, restore, snapshot
 
 
 class SandboxTarget(Target):
@@ -33,6 +36,8 @@ class SandboxTarget(Target):
         self._open = contextlib.ExitStack()
         self._clients: Callable[[str], Any] | None = None
         self._stack: LocalStack | None = None
+        self._lock_held = contextlib.ExitStack()
+        self._locked = False
 
     @classmethod
     @contextlib.contextmanager
@@ -42,13 +47,26 @@ class SandboxTarget(Target):
         except NotASandbox as exc:
             raise UsageError(str(exc)) from None
         target = cls(folder, state)
-        with target._open:
+        with target._lock_held, target._open:
             target._clients = target._open.enter_context(snapshot(state))
             yield target
+
+    def _lock(self) -> None:
+        """Hold the run's lock until the target closes (taken before the first change reads the run)."""
+        if not self._locked:
+            def waiting() -> None:
+                print(f"Waiting for another command changing {self.folder} to finish…", file=sys.stderr, flush=True)
+
+            try:
+                self._lock_held.enter_context(locked(self.folder, waiting))
+            except RunBusy as exc:
+                raise UsageError(str(exc)) from None
+            self._locked = True
 
     def _restored(self) -> LocalStack:
         """The whole run, in place of the snapshot (one moto at a time); saved back when the target closes."""
         if self._stack is None:
+            self._lock()
             self._open.close()
             self._stack, _models, _state = self._open.enter_context(restore(self.folder))
             self._clients = self._stack.client
@@ -73,9 +91,15 @@ class SandboxTarget(Target):
         return None  # a snapshot or a restored run re-creates its parameters: their dates mean nothing
 
     def write_parameter(self, name: str, value: str, spec) -> None:
-        stack = self._restored()
-        stack.set_parameter(name, value)
-        stack.pump()  # the change event, handled as on AWS
+        if self._stack is not None:  # restored already: the change goes to the running stack
+            self._stack.set_parameter(name, value)
+            self._stack.pump()  # the change event, handled as on AWS
+            return
+        self._lock()
+        self._open.close()  # one moto at a time
+        change_parameter(self.folder, name, value)
+        self.state = load_state(self.folder)
+        self._clients = self._open.enter_context(snapshot(self.state))
 
     def start_lifecycle(self, payload: dict, what: str, announce: Callable[[str], None]) -> str:
         # Runs to its end before returning: on the sandbox's simulated clock a training takes seconds.

@@ -47,14 +47,21 @@ def cli_json_code(capsys, expected_code: int, *argv: str):
 
 
 def fake_pulumi(folder: Path, monkeypatch, outputs: dict | None = None, *, exit_code: int = 0,
-                stderr: str = "") -> Path:
-    """Put a `pulumi` on PATH that prints ``outputs`` as `pulumi stack output --json` does (and logs its arguments)."""
+                stderr: str = "", config: dict | None = None, selected: str | None = None) -> Path:
+    """Put a `pulumi` on PATH that prints ``outputs`` as `pulumi stack output --json` does, ``config`` (key ->
+    value) as `pulumi config --json` does, and ``selected`` as `pulumi stack --show-name` does (failing when
+    None, as with no stack selected); it logs its arguments."""
     folder.mkdir(parents=True, exist_ok=True)
     script = folder / "pulumi"
+    shown = {key: {"value": value, "secret": False} for key, value in (config or {}).items()}
     script.write_text(
         f"#!{sys.executable}\n"
         "import json, sys\n"
         f"open({str(folder / 'calls.log')!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        "if sys.argv[1:2] == ['config']:\n"
+        f"    print(json.dumps({shown!r})); sys.exit(0)\n"
+        "if sys.argv[1:3] == ['stack', '--show-name']:\n"
+        f"    print({selected or ''!r}); sys.exit({0 if selected else 255})\n"
         f"sys.stderr.write({stderr!r})\n"
         f"print(json.dumps({outputs or {}!r}))\n"
         f"sys.exit({exit_code})\n")

@@ -222,12 +222,13 @@ def test_without_pulumi_the_error_names_the_options_to_pass(capsys, tmp_path, mo
 
 @pytest.mark.parametrize("argv", [["params", "list"], ["params", "set", F1, "0.9"], ["status"], ["train"],
                                   ["rollback", "--yes"], ["export"]])
-def test_every_command_needs_a_target(capsys, argv):
+def test_every_command_needs_a_target(capsys, argv, tmp_path, monkeypatch):
+    fake_pulumi(tmp_path / "bin", monkeypatch, selected=None)  # no stack selected
     code, out, err = cli(capsys, *argv)
     assert code == 2 and out == ""
     assert err.strip() == "labelloop: error: no stack to talk to: pass --stack NAME (names read with `pulumi stack " \
-                          "output`), --parameter-path/--table/--lifecycle-arn, or --sandbox DIR (a run saved by " \
-                          "`labelloop sandbox --out DIR`)"
+                          "output`) or select one (`pulumi stack select NAME`), pass --parameter-path/--table/" \
+                          "--lifecycle-arn, or --sandbox DIR (a run saved by `labelloop sandbox --out DIR`)"
 
 
 def test_a_missing_name_names_its_option(capsys, st):
@@ -261,7 +262,7 @@ def test_status(capsys, st, target, restore_parameters):
     state = loop()
     data = cli_json(capsys, "status", *target)
     assert set(data) == {"target", "as_of", "model", "training", "last_training_decision", "last_trained_at",
-                         "open_reviews", "pending_detections", "reviewers", "days", "labels", "parameters"}
+                         "open_reviews", "pending_detections", "reviewers", "days", "labels", "parameters", "stuck"}
     assert data["model"]["active_version"] == state.active_version and data["model"]["active_f1"] == 0.9
     assert data["training"] == {"in_progress": False, "version": None, "started_at": None, "owner": None}
     assert data["last_training_decision"]["reason"] == state.last_training_decision["reason"]
@@ -314,7 +315,7 @@ def test_train_then_rollback(capsys, st, target, monkeypatch):
 
     monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
     code, _, err = cli(capsys, "rollback", *target)
-    assert code == 1 and f"from {trained} to {before}?" in err and "nothing was started" in err
+    assert code == 1 and f"from {trained} (F1 0.900) to {before} (F1 0.900)?" in err and "nothing was started" in err
     assert loop().active_version == trained
 
     monkeypatch.setattr("sys.stdin", io.StringIO("yes\n"))

@@ -151,7 +151,7 @@ def test_backtest_needs_something_to_replay(capsys, tmp_path):
     assert code == 2 and "no detections to replay: pass --events FILE" in err
     code, _, err = cli(capsys, "backtest", "--policies", "", "--events", tmp_path / "missing.jsonl")
     assert code == 2 and "missing.jsonl" in err and "labelloop export --out FILE" in err
-    code, _, err = cli(capsys, "backtest", "--policies", "", "--from-sandbox", tmp_path)
+    code, _, err = cli(capsys, "backtest", "--policies", "", "--sandbox", tmp_path)
     assert code == 2 and "holds no saved sandbox run" in err
 
 

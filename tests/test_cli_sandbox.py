@@ -84,7 +84,7 @@ def test_export_of_a_sandbox_run_carries_the_true_labels(capsys, saved_run, tmp_
 
 
 def test_backtest_of_the_defaults_reproduces_what_the_run_recorded(capsys, saved_run, tmp_path):
-    result = cli_json(capsys, "backtest", "--from-sandbox", saved_run, "--policies", "",
+    result = cli_json(capsys, "backtest", "--sandbox", saved_run, "--policies", "",
                       "--policies", "policies.review_budget", "--param", "Maximum-Reviews-Per-Day=10")
     recorded, defaults, budget = result["columns"]
     assert result["replayed"] == 100 and result["true_labels"] == 100

@@ -129,8 +129,8 @@ def test_a_replay_under_way_is_not_started_again(capsys, st, target):
 
 
 def test_replay_needs_the_failed_flag_and_names_the_detection_machine(capsys, target):
-    with pytest.raises(SystemExit):
-        cli(capsys, "replay", *target)
+    code, _, err = cli(capsys, "replay", *target)
+    assert code == 2 and "--failed" in err
     prod = aws_target(None, {"lifecycle_arn": "arn:aws:states:eu-west-1:1:stateMachine:labelloop-prod-eu-lifecycle"}, ())
     assert prod.detection_machine() == "arn:aws:states:eu-west-1:1:stateMachine:labelloop-prod-eu-detection"
     code, _, err = cli(capsys, "replay", "--failed", "--table", "t", "--lifecycle-arn", "arn:aws:states:x:1:stateMachine:other")

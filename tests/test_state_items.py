@@ -41,7 +41,7 @@ WRITES = {"record_detection", "replace_pending", "replace_failed", "note_detecti
           "release_training_lock", "keep_lock_for_strays", "switch_active", "update_model", "first_alert",
           "record_parameter_change", "lease_task", "record_task_answer", "skip_task", "expire_review_tasks"}
 READS = {"begin_detection", "loop", "loop_and_dataset", "pending", "pending_page", "detection", "detections",
-         "failed_detections", "day_stats", "review", "model", "parameter_changes", "all_items", "outline",
+         "failed_detections", "day_stats", "review", "model", "models", "parameter_changes", "all_items", "outline",
          "review_with_answers", "open_tasks", "open_task_overview", "reviewer_stats", "reviewers"}
 
 

@@ -1366,6 +1366,11 @@ class StateTable:
         item = self._get(_key(_MODEL, version)) if version else None
         return None if item is None else _model(item)
 
+    def models(self) -> list[ModelVersion]:
+        """Every numbered version's record, oldest first (one read each: versions are v1 … v<versions>)."""
+        count = self.loop().versions
+        return [m for m in (self.model(f"v{n}") for n in range(1, count + 1)) if m is not None]
+
     # -- operator parameters -------------------------------------------------------
     def first_alert(self, name: str, value: str, message: str) -> bool:
         """True the first time this problem (e.g. this invalid value of this parameter) is seen."""

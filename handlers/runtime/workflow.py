@@ -115,9 +115,12 @@ def lifecycle_input(trigger: str) -> dict[str, str]:
     return {TRIGGER: trigger}
 
 
-def rollback_input() -> dict[str, str]:
-    """An operator's rollback to the previous version."""
-    return {ACTION: ROLLBACK}
+ROLLBACK_TO = "version"
+
+
+def rollback_input(version: str | None = None) -> dict[str, str]:
+    """An operator's rollback to ``version`` (None: the previous version)."""
+    return {ACTION: ROLLBACK} | ({ROLLBACK_TO: version} if version else {})
 
 
 RUN = Slot("run")  # the Init state: {"owner": the execution's id, "lock_seconds": …}
@@ -217,6 +220,11 @@ class RunState:
         if not isinstance(run, Mapping):
             raise UnrecognisedEvent(f"the lifecycle state has no {RUN.name} (its Init state writes it)")
         return run.get("owner")
+
+    @property
+    def rollback_to(self) -> str | None:
+        """The version a rollback asked for (None: the previous one)."""
+        return self.state.get(ROLLBACK_TO) or None
 
     @property
     def lock_seconds(self) -> int | None:

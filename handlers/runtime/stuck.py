@@ -1,0 +1,63 @@
+"""A loop that cannot make progress on its own, named with the parameter or action that unsticks it.
+
+Read from what ``labelloop status``, the sandbox and the daily summary already hold (the loop item,
+the label counters, the version records and the parameter values), so all three say the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from policies.names import ENABLE_REVIEW, ENABLE_TRAINING, MIN_F1, MIN_UNTRAINED
+
+from .state import Dataset, LoopState, ModelVersion
+
+BUDGET = "Maximum-Reviews-Per-Day"  # policies.review_budget's parameter, when that policy is loaded
+
+
+@dataclass(frozen=True)
+class Stuck:
+    """What cannot move (``why``) and what moves it (``fix``: a parameter to set or an action to take)."""
+
+    why: str
+    fix: str
+
+    def line(self) -> str:
+        return f"{self.why}. Fix: {self.fix}"
+
+
+def diagnose(loop: LoopState, dataset: Dataset, settings: Mapping[str, Any],
+             models: Sequence[ModelVersion]) -> list[Stuck]:
+    """Every reason the loop waits for someone, most blocking first; [] when it can go on by itself."""
+    found: list[Stuck] = []
+    evaluated = [m for m in models if (m.evaluation or {}).get("f1") is not None and m.decision]
+    gate = settings.get(MIN_F1)
+    if not loop.active_version and evaluated and not evaluated[-1].decision.get("deploy") and gate is not None:
+        best = max(evaluated, key=lambda m: m.evaluation["f1"])
+        f1 = float(best.evaluation["f1"])
+        found.append(Stuck(
+            f"no version was ever deployed: {len(evaluated)} trained, the best {best.version} at F1 {f1:.3f} below "
+            f"{MIN_F1} {gate}, and without a model uploads wait unreviewed, so no new training data arrives",
+            f"labelloop params set {MIN_F1} {_below(f1)} (then labelloop train), or add labelled images "
+            "under images_labeled_by_folder/<label>/"))
+    if not loop.active_version and settings.get(ENABLE_TRAINING) is False:
+        found.append(Stuck(f"no model is deployed and {ENABLE_TRAINING} is false: no training check runs",
+                           f"labelloop params set {ENABLE_TRAINING} true, or labelloop train"))
+    needed, new = settings.get(MIN_UNTRAINED), sum(dataset.new_since_training(label) for label in dataset.images)
+    if settings.get(ENABLE_REVIEW) is False and needed is not None and new < needed:
+        found.append(Stuck(f"{ENABLE_REVIEW} is false, so no reviewed image becomes training data, and a training "
+                           f"needs {needed} new labelled images ({new} so far)",
+                           f"labelloop params set {ENABLE_REVIEW} true, or add labelled images under "
+                           "images_labeled_by_folder/<label>/"))
+    budget = settings.get(BUDGET)
+    if budget is not None and loop.reviews_today >= budget:
+        found.append(Stuck(f"the day's review budget is spent ({loop.reviews_today} of {BUDGET} {budget}): no "
+                           "review starts until 00:00 UTC" + (", ever" if not budget else ""),
+                           f"labelloop params set {BUDGET} {max(2 * budget, 10)}"))
+    return found
+
+
+def _below(f1: float) -> str:
+    """A gate the best version passes: its F1 rounded down to two decimals."""
+    return f"{int(f1 * 100) / 100:.2f}"
