@@ -20,26 +20,22 @@ def _ratio(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-def score(version: str, pairs: Iterable[tuple[str, str | None]], labels: Iterable[str] = (),
-          gate_set: str | None = None) -> Evaluation:
-    """The evaluation of ``(true label, predicted label or None)`` pairs. Labels are those of ``labels``
-    and every true label met; the overall figures are the means over the labels that have images."""
+def score(version: str, pairs: Iterable[tuple[str, str | None]], gate_set: str | None = None) -> Evaluation:
+    """The evaluation of ``(true label, predicted label or None)`` pairs, per label that has images
+    (the overall figures are their means: macro averages)."""
     counted = [(truth, predicted or NO_LABEL) for truth, predicted in pairs]
     confusion: dict[str, Counter] = {}
     for truth, predicted in counted:
         confusion.setdefault(truth, Counter())[predicted] += 1
-    names = sorted(set(labels) | set(confusion))
+    present = sorted(confusion)  # the labels with images; ``labels`` only adds columns nobody answered
     per_label = {}
-    for label in names:
-        hits = confusion.get(label, Counter())[label]
-        actual = sum(confusion.get(label, Counter()).values())
+    for label in present:
+        hits, actual = confusion[label][label], sum(confusion[label].values())
         answered = sum(row[label] for row in confusion.values())
         precision, recall = _ratio(hits, answered), _ratio(hits, actual)
-        f1 = _ratio(2 * precision * recall, precision + recall) if precision + recall else 0.0
-        per_label[label] = LabelMetrics(round(f1, 6), round(precision, 6), round(recall, 6))
-    present = [per_label[label] for label in names if label in confusion]
-    mean = lambda values: round(sum(values) / len(values), 6) if values else 0.0  # noqa: E731
-    return Evaluation(version, mean([m.f1 for m in present]), mean([m.precision for m in present]),
-                      mean([m.recall for m in present]), {k: per_label[k] for k in names if k in confusion},
+        per_label[label] = (_ratio(2 * precision * recall, precision + recall), precision, recall)
+    mean = lambda i: round(sum(m[i] for m in per_label.values()) / len(per_label), 6) if per_label else 0.0  # noqa: E731
+    return Evaluation(version, mean(0), mean(1), mean(2),
+                      {k: LabelMetrics(*(round(v, 6) for v in m)) for k, m in per_label.items()},
                       gate_set=gate_set, images=len(counted),
-                      confusion={truth: dict(row) for truth, row in sorted(confusion.items())})
+                      confusion={truth: dict(confusion[truth]) for truth in present})

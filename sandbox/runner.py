@@ -221,7 +221,7 @@ def _final_scores(log: _Log, service: CustomLabels, data: _Data) -> Evaluation |
     predicted = _holdout_answers(log, service, data, version)
     if predicted is None:
         return None
-    return score(version, zip(data.holdout_y.tolist(), predicted.tolist()), LABELS)
+    return score(version, zip(data.holdout_y.tolist(), predicted.tolist()))
 
 
 def _detect_batch(stack: LocalStack, row: RoundRow, batch: list[Sample], log: _Log,

@@ -53,8 +53,7 @@ def answer(version_arn: str, bucket: str, key: str) -> str | None:
 
 
 def scored(version: str, version_arn: str, images: list[tuple[str, str, str]], gate_set: str) -> Evaluation:
-    return score(version, [(label, answer(version_arn, bucket, key)) for bucket, key, label in images],
-                 config.current().labels, gate_set)
+    return score(version, [(label, answer(version_arn, bucket, key)) for bucket, key, label in images], gate_set)
 
 
 def incumbent_evaluation(version: str | None, version_arn: str | None, images: list[tuple[str, str, str]],
