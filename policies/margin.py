@@ -4,7 +4,9 @@ Switch on with ``policies: [policies.margin]``. It replaces the defaults' least-
 (``policies.strategy``): an image is reviewed when its two best labels' confidences are closer than
 ``Review-Margin``, most hesitant first (priority 100 - margin). The scores of a classification model
 sum to 100, so margins run from 0 (a tie) to 100 (one label certain); 0 reviews nothing, 100
-everything the model answers with more than one label.
+everything but certainties. A margin below M means a top confidence below 50 + M/2: at its default
+40 it reviews a part of what least confidence at 70 reviews — those where the runner-up is close —
+and serves them most hesitant first.
 """
 
 from __future__ import annotations
