@@ -30,7 +30,7 @@ def normalised_entropy(detection: Detection) -> float:
 
 @hookimpl
 def labelloop_parameters() -> list[ParameterSpec]:
-    return [ParameterSpec(ENTROPY, "float", 0.2, "Review an image when the entropy of its label scores, from 0 "
+    return [ParameterSpec(ENTROPY, "float", 0.45, "Review an image when the entropy of its label scores, from 0 "
                           "(one label certain) to 1 (all labels equal), is at least this (entropy sampling).",
                           0.0, 1.0)]
 
