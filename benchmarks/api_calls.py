@@ -321,7 +321,7 @@ def print_report(rows: list[dict], built: dict | None, seconds: float) -> None:
         print(f"manifest build, {built['images']:,} images in moto's S3 store:")
         print(f"  time              {built['seconds']:.1f} s  (handler only; seeding took {built['seed_seconds']:.1f} s)")
         print(f"  API calls         {len(built['calls'])}: {breakdown(built['calls'])}")
-        print(f"  list calls        {built['lists']} (1 000 keys per page; the training check itself lists nothing)")
+        print(f"  list calls        {built['lists']} (1 000 keys per page, and the gate set's; the training check itself lists nothing)")
         print(f"  manifest          {built['manifest_bytes'] / 1e6:.1f} MB, counters reconciled to {built['counts']}")
         print(f"  peak memory       {built['peak_listing'] / 1e6:.1f} MB while listing and writing lines "
               f"(spooled to disk past {manifest.SPOOL_BYTES // 2**20} MB), "

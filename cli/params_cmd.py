@@ -187,7 +187,9 @@ def run_diff(args) -> int:
 
 
 # -- documentation ---------------------------------------------------------------------------
-DOCUMENTED_POLICIES = ("policies.uncertainty", "policies.review_budget", "policies.champion_challenger")
+DOCUMENTED_POLICIES = ("policies.uncertainty", "policies.review_budget", "policies.champion_challenger",
+                       "policies.margin", "policies.entropy", "policies.class_balance", "policies.random_review",
+                       "policies.gate_set")
 
 
 def markdown_table(catalog=None) -> str:

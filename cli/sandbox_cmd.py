@@ -18,6 +18,14 @@ def register(sub) -> None:
     parser.add_argument("--rounds", type=int, default=8, help="rounds of uploads between training checks (default 8)")
     parser.add_argument("--seed", type=int, default=7, help="random seed; the same seed gives the same run")
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of wrong reviewer answers (0-1)")
+    parser.add_argument("--start-per-label", type=int, default=20, metavar="N",
+                        help="labelled images per label the loop starts from (default 20; 3 is a cold start)")
+    parser.add_argument("--gate-set-per-label", type=int, default=0, metavar="N",
+                        help="labelled images per label in the gate set, images_for_testing/ (default 0: none, "
+                             "each version tested on a split of its own)")
+    parser.add_argument("--review-budget", type=int, default=None, metavar="N",
+                        help="builtin: answers the reviewers give per round, highest priority first "
+                             "(default: every open task)")
     parser.add_argument("--review", choices=("builtin", "a2i"), default="builtin",
                         help="the review backend: the builtin review app (default) or A2I")
     parser.add_argument("--reviewers", default="", metavar="RATE,RATE,…",
@@ -71,6 +79,10 @@ def run(args) -> int:
         raise UsageError("--rounds must be at least 1")
     if args.images is not None and args.images < 1:
         raise UsageError("--images must be at least 1")
+    if args.start_per_label < 1 or args.gate_set_per_label < 0:
+        raise UsageError("--start-per-label must be at least 1 and --gate-set-per-label at least 0")
+    if args.review_budget is not None and (args.review_budget < 0 or args.review == "a2i"):
+        raise UsageError("--review-budget is a number of answers per round (0 or more), for the builtin review app")
     if args.policies is None:
         from plugins.manager import modules_from_env
 
@@ -94,7 +106,8 @@ def run(args) -> int:
     options = SandboxOptions(images=args.images, seed=args.seed, error_rate=args.error_rate, policies=policies,
                              rounds=args.rounds, parameters=params, out=None if args.no_report else args.out,
                              review=args.review, reviewer_error_rates=rates,
-                             leave_reviews_open=args.leave_reviews_open)
+                             leave_reviews_open=args.leave_reviews_open, seed_per_label=args.start_per_label,
+                             gate_set_per_label=args.gate_set_per_label, review_budget=args.review_budget)
     try:
         check_size(options.images, options.seed_per_label)
     except TooFewImages as exc:

@@ -86,6 +86,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
         # Without ListBucket a deleted image reads as AccessDenied instead of NoSuchKey.
         Grant(("s3:ListBucket",), f"bucket:{layout.DETECTION_PREFIX}"),
         Grant(("s3:PutObject",), f"objects:{layout.TRAINING_PREFIX}"),
+        Grant(("s3:PutObject",), f"objects:{layout.TESTING_PREFIX}"),  # an answer routed to the gate set
         TABLE_RW, PARAMETERS, PUBLISH)),
     FunctionSpec("review_api", "handlers.review_api.handler", "Serve the review page and the reviewers' API", (
         # Presigns the pinned version of an upload for the page, and copies that version (a copy
@@ -102,8 +103,9 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
     FunctionSpec("training_check", "handlers.lifecycle.check.handler",
                  "Decide whether to train now and take the training lock", (TABLE_RW, PARAMETERS, PUBLISH)),
     FunctionSpec("build_manifest", "handlers.lifecycle.manifest.handler",
-                 "Write the training manifest from the label folders", (
+                 "Write the training manifest from the label folders, and the gate set's", (
                      Grant(("s3:ListBucket",), f"bucket:{layout.TRAINING_PREFIX}"),
+                     Grant(("s3:ListBucket",), f"bucket:{layout.TESTING_PREFIX}"),
                      Grant(("s3:PutObject",), f"objects:{layout.MANIFEST_PREFIX}"),
                      TABLE_RW, PUBLISH), timeout=900, memory=512),
     FunctionSpec("start_training", "handlers.lifecycle.training.start_handler", "Create a new model version", (
@@ -114,6 +116,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
         Grant(CUSTOM_LABELS_BUCKET, "bucket"),
         Grant(CUSTOM_LABELS_READS, f"objects:{layout.MANIFEST_PREFIX}"),
         Grant(CUSTOM_LABELS_READS, f"objects:{layout.TRAINING_PREFIX}"),
+        Grant(CUSTOM_LABELS_READS, f"objects:{layout.TESTING_PREFIX}"),  # the gate set, as TestingData
         Grant(CUSTOM_LABELS_WRITES, f"objects:{layout.EVALUATION_PREFIX}"), TABLE_RW)),
     FunctionSpec("model_status", "handlers.lifecycle.training.status_handler",
                  "Poll a model version's training or start status", (DESCRIBE_VERSIONS, TABLE_RW)),
@@ -123,6 +126,14 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
                      TABLE_RW, PARAMETERS, PUBLISH)),
     FunctionSpec("start_model", "handlers.lifecycle.deploy.start_handler", "Start a model version", (
         Grant(("rekognition:StartProjectVersion",), "project_versions"), DESCRIBE_VERSIONS, TABLE_RW, PARAMETERS)),
+    # Both models classify every gate-set image: one DetectCustomLabels call per image and model.
+    FunctionSpec("compare_models", "handlers.lifecycle.compare.handler",
+                 "Score the candidate and the running model on the gate set and decide again", (
+                     Grant(("s3:GetObject",), f"objects:{layout.MANIFEST_PREFIX}"),
+                     # DetectCustomLabels reads each image with this role's S3 access.
+                     Grant(("s3:GetObject", "s3:GetObjectVersion"), f"objects:{layout.TESTING_PREFIX}"),
+                     Grant(("rekognition:DetectCustomLabels",), "project_versions"),
+                     TABLE_RW, PARAMETERS, PUBLISH), timeout=900),
     FunctionSpec("switch_model", "handlers.lifecycle.deploy.switch_handler", "Point detection at the new version", (
         TABLE_RW, PUBLISH)),
     FunctionSpec("stop_model", "handlers.lifecycle.deploy.stop_handler", "Stop a model version", (

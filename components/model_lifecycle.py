@@ -24,7 +24,7 @@ from components.triggers import training_schedule
 from plugins import Settings
 
 LIFECYCLE_FUNCTIONS = ("stop_strays", "training_check", "build_manifest", "start_training", "model_status", "evaluate",
-                       "start_model", "switch_model", "stop_model", "replay_pending", "finish_run",
+                       "start_model", "compare_models", "switch_model", "stop_model", "replay_pending", "finish_run",
                        "prepare_rollback")
 MACHINE = "lifecycle"
 

@@ -164,14 +164,23 @@ def _deployment(arns: Mapping[str, str], *, poll_seconds: int, max_seconds: int)
     # A version that is still stopping (a rollback right after the switch) starts once it has stopped.
     model_busy = {"ErrorEquals": [ModelBusy.__name__], "IntervalSeconds": poll_seconds, "MaxAttempts": 10,
                   "BackoffRate": 1.5}
+    # A training tested on a gate set is compared with the running model on it before the switch;
+    # a rollback (no manifest) and a training without a gate set switch at once.
+    has_gate_set = {"Variable": wf.MANIFEST.field("gate_set"), "IsPresent": True}
     return {
         wf.PREPARE_ROLLBACK.state: _task(wf.PREPARE_ROLLBACK, arns, next_state=wf.START_MODEL.state),
         wf.START_MODEL.state: _task(wf.START_MODEL, arns, next_state="WaitForStart",
                                     retry=(model_busy, RETRY_SERVICE_ERRORS)),
         **_poll_loop("Start", wf.POLL_START, arns[wf.POLL_START.function], phase="starting",
                      version_path=wf.CANDIDATE.field("version"), since_path=wf.START.field("started_at"),
-                     in_progress="STARTING", done="RUNNING", on_done=wf.SWITCH_MODEL.state,
+                     in_progress="STARTING", done="RUNNING", on_done="GateSet",
                      wait_seconds=poll_seconds, max_wait_seconds=max_seconds),
+        "GateSet": {"Type": "Choice", "Choices": [has_gate_set | {"Next": wf.COMPARE.state}],
+                    "Default": wf.SWITCH_MODEL.state},
+        wf.COMPARE.state: _task(wf.COMPARE, arns, next_state="SideBySide",
+                                comment="Candidate and running model classify the gate set; the deployment "
+                                        "decision sees both"),
+        "SideBySide": is_true(wf.COMPARISON.field("deploy"), wf.SWITCH_MODEL.state, "Rejected"),
         wf.SWITCH_MODEL.state: _task(wf.SWITCH_MODEL, arns, next_state=wf.STOP_PREVIOUS.state),
         wf.STOP_PREVIOUS.state: _task(
             wf.STOP_PREVIOUS, arns, next_state=wf.REPLAY_PENDING.state,
@@ -217,7 +226,8 @@ def lifecycle_definition(arns: dict[str, str], *, training_poll_seconds: int = 3
                          max_training_seconds: int = 24 * 3600, max_start_seconds: int = 3600) -> dict[str, Any]:
     """Standard workflow for a training check (input ``{"trigger": …}``) or a rollback
     (``{"action": "rollback"}``): stop strays → check → manifest → train → poll →
-    evaluate → start → poll → switch → stop previous → replay pending → finish.
+    evaluate → start → poll → (with a gate set: side by side on it) → switch → stop previous →
+    replay pending → finish.
     Every task retries service errors; any failure is caught into Finish, which
     stops what the run started but did not promote and releases the lock (or,
     when a model cannot be stopped, keeps it for the next run's StopStrays)."""

@@ -105,7 +105,8 @@ def _decided(record: DetectionRecord, model_version: str, scores: tuple[LabelSco
     """The record with the policies' review decision, as the detection numbered after ``loop``'s count."""
     sequence = loop.sequence + 1
     facts = Detection(record.detection_id, record.image_uri, model_version, scores,
-                      sequence=sequence, reviews_today=loop.reviews_today, detected_at=record.detected_at)
+                      sequence=sequence, reviews_today=loop.reviews_today, detected_at=record.detected_at,
+                      training_counts=loop.trained_counts)
     decision = context.engine().review(facts, context.settings())
     outcome = "no_label" if not scores else ("confident" if not decision.review else f"to_{decision.purpose}")
     return replace(record, outcome=outcome, reason=decision.reason, model_version=model_version,

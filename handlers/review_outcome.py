@@ -5,7 +5,8 @@ both become a :class:`plugins.ReviewResult` and go through here.
 The label decision (the ``label_decision`` hook) accepts a label, refuses, or asks for more answers
 — which the builtin review app gets from other reviewers up to the task's maximum; a review that
 cannot have them is closed as unresolved. An accepted label's image is copied — the version that
-was detected and reviewed, even if its key was overwritten since — into its label folder under a key
+was detected and reviewed, even if its key was overwritten since — into its label folder (or, when
+the decision routes it there, the gate set's) under a key
 the reviewers' text never reaches; then the review is closed once (with its training image counted
 in the same transaction), counted per status, and announced: an operator is told what cannot be
 used. An audit's answers never become training data.
@@ -77,20 +78,25 @@ def conclude(task: ReviewTask, verdict: Verdict, details: dict[str, Any] | None 
         closing = Closing(task, answer, agreement)
     if verdict.status != "accepted":
         return close(task, verdict.status, details, closing=closing)
-    target = copy_reviewed_image(task, verdict.decision.label)
+    gate_set = verdict.decision.gate_set
+    target = copy_reviewed_image(task, verdict.decision.label, layout.TESTING_PREFIX if gate_set else
+                                 layout.TRAINING_PREFIX)
     if target is None:
         return close(task, "rejected", details | {
             "reason": f"{task.image_uri} (the reviewed version) was deleted before the answer arrived; "
                       "nothing was copied"}, closing=closing, notify=True)
+    if gate_set:  # a gate-set image is never training data: nothing to count
+        return close(task, "accepted", details | {"gate_set_key": target}, closing=closing)
     return close(task, "accepted", details | {"training_key": target}, closing=closing,
                  training_image=(target, verdict.decision.label))
 
 
-def copy_reviewed_image(task: ReviewTask, label: str) -> str | None:
-    """Copy the reviewed version into the label's folder; its key, or None when that version is gone."""
+def copy_reviewed_image(task: ReviewTask, label: str, prefix: str = layout.TRAINING_PREFIX) -> str | None:
+    """Copy the reviewed version into the label's folder under ``prefix`` (the training folders or the
+    gate set); its key, or None when that version is gone."""
     cfg = config.current()
     source_key = task.image_uri[len(f"s3://{cfg.bucket}/"):]
-    target = layout.training_key(label, task.detection_id, source_key)
+    target = layout.training_key(label, task.detection_id, source_key, prefix)
     source = {"Bucket": cfg.bucket, "Key": source_key, **({"VersionId": task.image_version} if task.image_version else {})}
     try:
         aws.client("s3").copy_object(

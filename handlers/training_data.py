@@ -22,9 +22,10 @@ from .runtime.lambda_entry import entry_point
 NOT_FOUND = ("404", "NoSuchKey", "NotFound")
 
 
-def classify(key: str, labels: tuple[str, ...]) -> tuple[str | None, str]:
-    """(label, "") for a countable training image, else (None, why it is skipped)."""
-    label = layout.label_of_training_key(key)
+def classify(key: str, labels: tuple[str, ...], prefix: str = layout.TRAINING_PREFIX) -> tuple[str | None, str]:
+    """(label, "") for a countable training image (or gate-set image, under ``prefix``), else (None,
+    why it is skipped)."""
+    label = layout.label_of_training_key(key, prefix)
     if layout.is_folder_marker(key):
         return None, "folder marker"
     if label is None:

@@ -72,8 +72,9 @@ class InferenceCapacity:
 
 @dataclass(frozen=True)
 class LabelDecision:
-    """Add the reviewed image to the training data (``accept``) under ``label``; or, not accepted,
-    ask for ``more`` answers first (the builtin review app, up to its maximum of reviewers; a review
+    """Add the reviewed image to the training data (``accept``) under ``label`` — or, with
+    ``gate_set``, to the gate set (``images_for_testing/<label>/``) instead; or, not accepted, ask
+    for ``more`` answers first (the builtin review app, up to its maximum of reviewers; a review
     that cannot have them is closed as unresolved)."""
 
     accept: bool
@@ -81,9 +82,12 @@ class LabelDecision:
     label: str | None = None
     policy: str = ""
     more: int = 0
+    gate_set: bool = False
 
     def __post_init__(self) -> None:
         if self.accept and not self.label:
             raise ValueError("an accepted answer needs a label")
         if self.more < 0 or (self.accept and self.more):
             raise ValueError(f"more answers are asked for instead of accepting, at least one, got {self.more!r}")
+        if self.gate_set and not self.accept:
+            raise ValueError("only an accepted answer goes to the gate set")

@@ -35,8 +35,10 @@ class Detection:
     ``labels`` is sorted by confidence, highest first, and may be empty (the
     model returned nothing). ``sequence`` is this detection's 1-based position
     among all detections of the stack (what audit sampling counts);
-    ``reviews_today`` is how many human reviews were started since 00:00 UTC.
-    ``labels`` may also be given as ``{"cat": 62.0, "dog": 30.0}`` or as (name, confidence) pairs.
+    ``reviews_today`` is how many human reviews were started since 00:00 UTC;
+    ``training_counts`` the training images per label at the last training
+    (empty before the first). ``labels`` may also be given as
+    ``{"cat": 62.0, "dog": 30.0}`` or as (name, confidence) pairs.
     """
 
     detection_id: str
@@ -46,12 +48,14 @@ class Detection:
     sequence: int = 1
     reviews_today: int = 0
     detected_at: str = ""
+    training_counts: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         scores = self.labels.items() if isinstance(self.labels, Mapping) else self.labels
         scores = [s if isinstance(s, LabelScore) else LabelScore(str(s[0]), float(s[1])) for s in scores]
         ordered = tuple(sorted(scores, key=lambda s: -s.confidence))
         object.__setattr__(self, "labels", ordered)
+        object.__setattr__(self, "training_counts", _frozen_map(self.training_counts))
 
     @property
     def top(self) -> LabelScore | None:
@@ -117,7 +121,7 @@ class ModelState:
 
 @dataclass(frozen=True)
 class LabelMetrics:
-    """Evaluation of one label on the test split."""
+    """Evaluation of one label on the test images."""
 
     f1: float
     precision: float
@@ -127,16 +131,31 @@ class LabelMetrics:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """A trained model version's evaluation: overall and per label."""
+    """A model version's evaluation: overall and per label.
+
+    ``gate_set`` names the gate-set version (``images_for_testing/``) the figures were measured on,
+    ``None`` for the split Rekognition auto-created for this version alone; two evaluations with the
+    same ``gate_set`` were measured on the same images (:meth:`same_images`). ``confusion`` (true label
+    -> predicted label -> images) and ``images`` are known when the loop scored the model itself: the
+    side-by-side evaluation on the gate set, before the switch.
+    """
 
     version: str
     f1: float
     precision: float | None = None
     recall: float | None = None
     per_label: Mapping[str, LabelMetrics] = field(default_factory=dict)
+    gate_set: str | None = None
+    images: int | None = None
+    confusion: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "per_label", _frozen_map(self.per_label))
+        object.__setattr__(self, "confusion", _frozen_map({k: _frozen_map(v) for k, v in dict(self.confusion).items()}))
+
+    def same_images(self, other: "Evaluation | None") -> bool:
+        """Whether ``other`` was measured on the same gate-set version as this one."""
+        return other is not None and self.gate_set is not None and self.gate_set == other.gate_set
 
 
 @dataclass(frozen=True)

@@ -70,9 +70,14 @@ def deployment_decision(
 ) -> DeploymentDecision | None:
     """May this trained version replace the running one?
 
-    Called once per successfully trained version. ``incumbent`` is the running
-    version's evaluation, ``None`` before the first deployment. Return ``None``
-    to let the next policy decide.
+    Called once per successfully trained version with Rekognition's evaluation
+    (``incumbent``: the running version's recorded one, ``None`` before the
+    first deployment). With a gate set (``images_for_testing/``), asked again
+    during blue/green, once the candidate runs and before the switch: then
+    both were scored by the loop on the same gate-set images
+    (``candidate.same_images(incumbent)``), with per-label metrics and the
+    confusion matrix; ``incumbent`` is ``None`` when no model runs. Deploying
+    takes a yes both times. Return ``None`` to let the next policy decide.
     """
 
 

@@ -4,6 +4,12 @@ if it is clearly better overall and no label got clearly worse.
 Switch on with ``policies: [policies.champion_challenger]`` in the stack config.
 The defaults still apply first-deployment rules (``Minimum-F1-Score``) because
 this policy defers when nothing is running.
+
+With a gate set the two versions are compared only on the same images: it
+defers on evaluations measured on different gate-set versions (or one on the
+gate set, one on an auto-created split) and decides on the side-by-side
+evaluation before the switch, where both models classified the same gate set.
+Without a gate set both evaluations are auto-created splits, compared as they are.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ def labelloop_parameters() -> list[ParameterSpec]:
 def deployment_decision(candidate: Evaluation, incumbent: Evaluation | None, settings: Settings) -> DeploymentDecision | None:
     if incumbent is None:
         return None  # nothing to beat: the other policies decide the first deployment
+    if (candidate.gate_set or incumbent.gate_set) and not candidate.same_images(incumbent):
+        return None  # measured on different images: the side-by-side evaluation on the gate set decides
     margin = settings[MARGIN]
     if candidate.f1 < incumbent.f1 + margin:
         return DeploymentDecision(

@@ -67,12 +67,20 @@ def review_decision(detection: Detection, settings: Settings) -> ReviewDecision:
     if settings[ENABLE_REVIEW] and confidence < threshold:
         what = "no label returned" if detection.top is None else f"top label {detection.top.name!r} at {confidence:.1f}"
         return ReviewDecision(True, f"{what} is below {MIN_CONFIDENCE} {threshold:g}", "training")
-    interval = settings[SAMPLING_INTERVAL]
-    if settings[ENABLE_SAMPLING] and detection.sequence % interval == 0:
-        return ReviewDecision(True, f"audit sample: detection {detection.sequence} is one in every {interval}", "audit")
+    audit = audit_sample(detection, settings)
+    if audit:
+        return audit
     if confidence < threshold:
         return ReviewDecision(False, f"confidence {confidence:.1f} is below {threshold:g} but {ENABLE_REVIEW} is off")
     return ReviewDecision(False, f"confidence {confidence:.1f} meets {MIN_CONFIDENCE} {threshold:g}")
+
+
+def audit_sample(detection: Detection, settings: Settings) -> ReviewDecision | None:
+    """The audit review of one detection in every Human-Sampling-Interval, when sampling is on."""
+    interval = settings[SAMPLING_INTERVAL]
+    if settings[ENABLE_SAMPLING] and detection.sequence % interval == 0:
+        return ReviewDecision(True, f"audit sample: detection {detection.sequence} is one in every {interval}", "audit")
+    return None
 
 
 @hookimpl(trylast=True)

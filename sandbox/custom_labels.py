@@ -3,9 +3,10 @@ of API rules, and a pluggable trainer that makes the models.
 
 The rules (one project, the operations labelloop calls):
 
-- ``CreateProjectVersion`` needs both TrainingData and TestingData and a new
-  version name; the trainer makes the model at once (reading the manifest, as
-  Rekognition reads it when training starts).
+- ``CreateProjectVersion`` needs both TrainingData and TestingData (``AutoCreate``
+  or a manifest: the gate set) and a new version name; the trainer makes the
+  model at once (reading the manifests, as Rekognition reads them when training
+  starts).
 - ``DescribeProjectVersions`` moves each version it names one step along the
   status sequence of its current phase (the first describe shows the first
   status, the last status stays): training ``TRAINING_IN_PROGRESS →
@@ -109,6 +110,7 @@ class TrainingJob:
     number: int  # 1 for the project's first version
     manifest: dict  # {"Bucket", "Name"}
     s3: Any  # an S3 client
+    testing: dict | None = None  # the testing manifest {"Bucket", "Name"}; None: AutoCreate
 
 
 class Trainer(Protocol):
@@ -145,6 +147,12 @@ class ModelVersion:
         evaluation = self.training.evaluation
         scores = {r.label: r.threshold for r in evaluation.labels} if evaluation else {}
         return scores.get(label, DEFAULT_THRESHOLD)
+
+
+def _manifest(data: dict) -> dict:
+    """The S3 object of a TrainingData or TestingData manifest; {} without one."""
+    assets = data.get("Assets") or [{}]
+    return (assets[0].get("GroundTruthManifest") or {}).get("S3Object", {})
 
 
 class CustomLabels:
@@ -208,9 +216,10 @@ class CustomLabels:
         project = rest_of_arn.split("/")[0]
         number = len(self.versions) + 1
         arn = f"{base}project/{project}/version/{VersionName}/{FIRST_CREATED + number - 1}"
-        assets = TrainingData.get("Assets") or [{}]
-        manifest = (assets[0].get("GroundTruthManifest") or {}).get("S3Object", {})
-        training = self.trainer.train(TrainingJob(VersionName, number, manifest, self._s3()))
+        manifest, testing = _manifest(TrainingData), _manifest(TestingData)
+        if not TestingData.get("AutoCreate") and not testing:
+            raise ServiceFault("InvalidParameterException", "TestingData needs AutoCreate or a manifest")
+        training = self.trainer.train(TrainingJob(VersionName, number, manifest, self._s3(), testing or None))
         self.versions[VersionName] = ModelVersion(
             VersionName, arn, project, "TRAINING_IN_PROGRESS", training, OutputConfig, datetime.now(timezone.utc),
             queue=list(training.training))

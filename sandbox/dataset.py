@@ -74,6 +74,15 @@ def check_size(limit: int | None, seed_per_label: int) -> int:
     return seeds_needed
 
 
+def take_per_label(samples: list[Sample], per_label: int) -> tuple[list[Sample], list[Sample]]:
+    """(the first ``per_label`` samples of each label, in label order; the others, in their order)."""
+    taken: list[Sample] = []
+    for label in LABELS:
+        taken += [s for s in samples if s.label == label][:per_label]
+    indices = {s.index for s in taken}
+    return taken, [s for s in samples if s.index not in indices]
+
+
 def split(samples: list[Sample], *, seed: int, seed_per_label: int, holdout: int, limit: int | None):
     """(seed images per label, holdout set, stream) — disjoint, reproducible for a seed.
 
@@ -84,11 +93,7 @@ def split(samples: list[Sample], *, seed: int, seed_per_label: int, holdout: int
         holdout = (limit - seeds_needed) // 3
     rng = np.random.default_rng(seed)
     order = [samples[i] for i in rng.permutation(len(samples))]
-    seeds: list[Sample] = []
-    for label in LABELS:
-        seeds += [s for s in order if s.label == label][:seed_per_label]
-    taken = {s.index for s in seeds}
-    rest = [s for s in order if s.index not in taken]
+    seeds, rest = take_per_label(order, seed_per_label)
     held, stream = rest[:holdout], rest[holdout:]
     if limit is not None:
         stream = stream[: max(0, limit - len(seeds) - len(held))]

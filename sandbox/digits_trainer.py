@@ -1,20 +1,21 @@
 """The sandbox's Custom Labels trainer: a real scikit-learn classifier.
 
 Training reads the manifest from the (moto) bucket, fits a logistic
-regression on its images and evaluates it on a held-out split, as
-Rekognition's ``TestingData={"AutoCreate": true}`` does; a dataset Rekognition
-would refuse (fewer than two labels) fails the training. A model answers a
+regression on its images and evaluates it on the testing manifest (the gate
+set) when there is one, else on a held-out split, as Rekognition's
+``TestingData={"AutoCreate": true}`` does; a dataset Rekognition would refuse
+(fewer than two labels) fails the training. A model answers a
 probability (0–100) for every label, most likely first.
 """
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 from sklearn.model_selection import train_test_split
+
+from handlers.lifecycle.manifest import parse_line
 
 from .custom_labels import TRAINING_FAILS, Evaluation, LabelResult, ModelVersion, Training, TrainingJob
 from .dataset import decode_features
@@ -37,26 +38,15 @@ class DigitsTrainer:
             return Training(message=f"training failed: {exc}", training=TRAINING_FAILS)
 
     def _train(self, job: TrainingJob) -> Training:
-        s3 = job.s3
-        lines = _read(s3, job.manifest["Bucket"], job.manifest["Name"]).decode().splitlines()
-        features, labels = [], []
-        for line in lines:
-            entry = json.loads(line)
-            bucket, _, key = entry["source-ref"][len("s3://"):].partition("/")
-            meta = next(v for k, v in entry.items() if k.endswith("-metadata"))
-            features.append(self._training_features(s3, bucket, key))
-            labels.append(meta["class-name"])
-        x, y = np.array(features), np.array(labels)
-        classes, counts = np.unique(y, return_counts=True)
+        x, y = self._manifest_images(job.s3, job.manifest)
+        classes = np.unique(y)
         if len(classes) < 2:
             raise ValueError("the manifest needs at least 2 labels")
-        splittable = np.isin(y, classes[counts >= 2])
-        test_size = max(len(classes[counts >= 2]), int(round(splittable.sum() * TEST_SHARE)))
-        x_train, x_test, y_train, y_test = train_test_split(
-            x[splittable], y[splittable], test_size=test_size, stratify=y[splittable],
-            random_state=self.seed + job.number)
-        x_train = np.vstack([x_train, x[~splittable]])
-        y_train = np.concatenate([y_train, y[~splittable]])
+        if job.testing:
+            (x_train, y_train), (x_test, y_test) = (x, y), self._manifest_images(job.s3, job.testing)
+            classes = np.unique(np.concatenate([y, y_test]))
+        else:
+            x_train, x_test, y_train, y_test = self._auto_split(x, y, job.number)
         model = LogisticRegression(max_iter=2000, C=1.0).fit(x_train / 16.0, y_train)
         predicted = model.predict(x_test / 16.0)
         precision, recall, f1, support = precision_recall_fscore_support(
@@ -68,6 +58,23 @@ class DigitsTrainer:
                   for label, p, r, f, n in zip(classes, precision, recall, f1, support)),
             training_images=int(len(y_train)), testing_images=int(len(y_test)))
         return Training(evaluation, model)
+
+    def _manifest_images(self, s3, manifest: dict) -> tuple[np.ndarray, np.ndarray]:
+        """The features and labels of every image a manifest names."""
+        lines = _read(s3, manifest["Bucket"], manifest["Name"]).decode().splitlines()
+        entries = [parse_line(line) for line in lines if line.strip()]
+        return (np.array([self._training_features(s3, bucket, key) for bucket, key, _ in entries]),
+                np.array([label for _, _, label in entries]))
+
+    def _auto_split(self, x: np.ndarray, y: np.ndarray, number: int):
+        """Rekognition's AutoCreate: a test split drawn for this version alone."""
+        classes, counts = np.unique(y, return_counts=True)
+        splittable = np.isin(y, classes[counts >= 2])
+        test_size = max(len(classes[counts >= 2]), int(round(splittable.sum() * TEST_SHARE)))
+        x_train, x_test, y_train, y_test = train_test_split(
+            x[splittable], y[splittable], test_size=test_size, stratify=y[splittable],
+            random_state=self.seed + number)
+        return np.vstack([x_train, x[~splittable]]), x_test, np.concatenate([y_train, y[~splittable]]), y_test
 
     def _training_features(self, s3, bucket: str, key: str) -> np.ndarray:
         etag = s3.head_object(Bucket=bucket, Key=key)["ETag"]

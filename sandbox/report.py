@@ -44,6 +44,29 @@ def summary_lines(result: SandboxResult) -> list[str]:
     return lines
 
 
+def final_model_lines(result: SandboxResult) -> list[str]:
+    """The final model on the holdout images: a table per label, and the confusion matrix."""
+    scores = result.final_scores
+    if scores is None:
+        return []
+    labels = list(scores.per_label)
+    answered = sorted({p for row in scores.confusion.values() for p in row}, key=lambda p: (p not in labels, p))
+    short = lambda label: label.removeprefix("digit-")  # noqa: E731
+    return [
+        f"## Final model {scores.version} on the holdout images", "",
+        f"Macro F1 {scores.f1:.3f}, precision {scores.precision:.3f}, recall {scores.recall:.3f} on "
+        f"{scores.images} images never uploaded.", "",
+        "| Label | F1 | Precision | Recall | Images |", "|---|---|---|---|---|",
+        *[f"| {label} | {m.f1:.3f} | {m.precision:.3f} | {m.recall:.3f} | {sum(scores.confusion[label].values())} |"
+          for label, m in scores.per_label.items()], "",
+        "Confusion matrix (rows: true label, columns: the model's answer):", "",
+        "| true label | " + " | ".join(short(p) for p in answered) + " |",
+        "|---|" + "---|" * len(answered),
+        *[f"| {short(label)} | " + " | ".join(str(scores.confusion[label].get(p, 0) or "·") for p in answered) + " |"
+          for label in labels], "",
+    ]
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
@@ -66,6 +89,7 @@ def write_report(result: SandboxResult, out: Path) -> list[Path]:
         "",
         "F1 is the model's own evaluation on its held-out test split (what the deployment gate sees); "
         "holdout F1 is measured on images never uploaded, the same for every version.", "",
+        *final_model_lines(result),
         "## Plots", "",
         *[f"![{p.stem.replace('_', ' ')}]({p.name})" for p in plots], "",
     ]

@@ -52,13 +52,16 @@ class ReviewTeam:
     def wrong(self) -> int:
         return sum(m.wrong for m in self.members)
 
-    def answer_open_tasks(self) -> int:
-        """Each reviewer in turn takes the next task and answers it, until none is served a task;
+    def answer_open_tasks(self, limit: int | None = None) -> int:
+        """Each reviewer in turn takes the next task (the highest priority first, as the review app
+        serves them) and answers it, until none is served a task or ``limit`` answers were given;
         returns how many answers were given."""
         given, idle = 0, 0
-        while idle < len(self.members):
+        while idle < len(self.members) and (limit is None or given < limit):
             idle = 0
             for member in self.members:
+                if limit is not None and given >= limit:
+                    break
                 task = self.call(member, "GET", "/api/tasks/next")["task"]
                 if task is None:
                     idle += 1

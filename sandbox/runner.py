@@ -14,11 +14,13 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 from handlers.runtime import layout
+from plugins import Evaluation
+from plugins.scoring import score
 from handlers.runtime.state import DetectionRecord, ReviewTask, Snapshot, StateTable
 from handlers.runtime.stuck import diagnose
 from handlers.runtime.workflow import FINISH, RunState, lifecycle_input
 
-from .dataset import LABELS, Sample, load_digits_samples, split
+from .dataset import LABELS, Sample, load_digits_samples, split, take_per_label
 from . import saved
 from .a2i import A2I
 from .custom_labels import CustomLabels
@@ -35,8 +37,10 @@ class SandboxOptions:
     error_rate: float = 0.0
     policies: tuple[str, ...] = ()
     rounds: int = 8
-    seed_per_label: int = 20
+    seed_per_label: int = 20  # the labelled images per label the loop starts from (3: a cold start)
     holdout: int = 300  # images never uploaded: every version is also scored on them
+    gate_set_per_label: int = 0  # labelled images per label in the gate set (images_for_testing/); 0: none
+    review_budget: int | None = None  # builtin: the answers the reviewers give per round (None: every open task)
     parameters: dict[str, str] = field(default_factory=dict)
     out: Path | None = Path("sandbox-report")
     review: str = "builtin"  # the review backend: the builtin review app, or "a2i" (the A2I stand-in)
@@ -65,6 +69,8 @@ class RoundRow:
     holdout_f1: float | None = None
     deployed: str = "-"
     active: str = "-"
+    active_holdout_f1: float | None = None  # the active model's, after the round
+    answers: int = 0  # reviewer answers given in the round
 
 
 @dataclass
@@ -86,6 +92,7 @@ class SandboxResult:
     parameters: dict[str, str] = field(default_factory=dict)  # operator parameter values at the end
     failures: dict[str, int] = field(default_factory=dict)  # why detections failed after retries -> how many
     stuck: list[str] = field(default_factory=list)  # what keeps the loop from going on by itself, with the fix
+    final_scores: Evaluation | None = None  # the final model on the holdout images: per label, confusion matrix
 
     @property
     def images_per_second(self) -> float:
@@ -109,15 +116,17 @@ class _Data:
     holdout_x: np.ndarray
     holdout_y: np.ndarray
     batches: list[list[Sample]]
+    gate_set: list[Sample] = field(default_factory=list)
 
     @classmethod
     def load(cls, options: SandboxOptions) -> "_Data":
         seeds, holdout, stream = split(load_digits_samples(), seed=options.seed,
                                        seed_per_label=options.seed_per_label, holdout=options.holdout,
                                        limit=options.images)
+        gate_set, stream = take_per_label(stream, options.gate_set_per_label)
         batches = [list(b) for b in np.array_split(np.array(stream, dtype=object), options.rounds)] if stream else []
         return cls(seeds, np.array([s.pixels.ravel() for s in holdout]), np.array([s.label for s in holdout]),
-                   batches)
+                   batches, gate_set)
 
     @property
     def streamed(self) -> int:
@@ -148,6 +157,7 @@ class _Log:
     last: Snapshot | None = None  # the table after the last round
     failures: dict[str, int] = field(default_factory=dict)
     stuck: list[str] = field(default_factory=list)
+    holdout_predictions: dict[str, np.ndarray] = field(default_factory=dict)  # version -> its holdout answers
 
 
 def _run(options: SandboxOptions, progress: Progress, on_round: Callable[[RoundRow], None],
@@ -163,27 +173,30 @@ def _run(options: SandboxOptions, progress: Progress, on_round: Callable[[RoundR
         else:
             stack.use_review_app()
             workforce = ReviewTeam(stack, log.truth, LABELS, options.error_rates, options.seed)
-            answer = workforce.answer_open_tasks
+            answer = lambda: workforce.answer_open_tasks(options.review_budget)  # noqa: E731
         _upload_seeds(stack, data.seeds)
+        _upload_seeds(stack, data.gate_set, layout.TESTING_PREFIX)
         for number in range(len(data.batches) + 1):
             row = RoundRow(number)
             if number:
                 _detect_batch(stack, row, data.batches[number - 1], log, lambda done: progress(
                     f"round {number}: detecting", done, data.streamed))
                 if not (options.leave_reviews_open and number == len(data.batches)):
-                    answer()
+                    row.answers = answer()
                 stack.pump()
             progress(f"round {number}: training check", log.uploaded, data.streamed)
             _check_training(stack, row, data, log, model_service)
             _tally(stack, row, log)
+            row.active_holdout_f1 = _holdout_f1(log, model_service, data, log.last.loop.active_version)
             log.rows.append(row)
             on_round(row)
+        final_scores = _final_scores(log, model_service, data)
         parameters = saved.parameters(stack)
         log.failures, log.stuck = _problems(stack, parameters)
         if options.out is not None:
             saved.save(stack, options.out, truth=log.truth, options=_options_json(options),
                        model_service=model_service, a2i=a2i)
-    return _result(options, log, workforce, parameters, time.perf_counter() - started)
+    return _result(options, log, workforce, parameters, time.perf_counter() - started, final_scores)
 
 
 def _problems(stack: LocalStack, parameters: dict[str, str]) -> tuple[dict[str, int], list[str]]:
@@ -195,12 +208,36 @@ def _problems(stack: LocalStack, parameters: dict[str, str]) -> tuple[dict[str, 
     return dict(failures.most_common()), [s.line() for s in diagnose(loop, dataset, settings, table.models())]
 
 
-def _upload_seeds(stack: LocalStack, seeds: list[Sample]) -> None:
+def _upload_seeds(stack: LocalStack, seeds: list[Sample], prefix: str = layout.TRAINING_PREFIX) -> None:
+    """Labelled images into their label folders: the training data, or the gate set's."""
     s3 = stack.client("s3")
     for sample in seeds:
-        s3.put_object(Bucket=stack.bucket, Key=f"{layout.TRAINING_PREFIX}{sample.label}/{sample.name}",
-                      Body=sample.png())
+        s3.put_object(Bucket=stack.bucket, Key=f"{prefix}{sample.label}/{sample.name}", Body=sample.png())
     stack.pump()
+
+
+def _holdout_answers(log: _Log, service: CustomLabels, data: _Data, version: str | None) -> np.ndarray | None:
+    """A trained version's answers for the holdout images (each version's computed once)."""
+    trained = service.versions.get(version or "")
+    if trained is None or trained.model is None:
+        return None
+    if version not in log.holdout_predictions:
+        log.holdout_predictions[version] = service.trainer.predict(trained, data.holdout_x)
+    return log.holdout_predictions[version]
+
+
+def _holdout_f1(log: _Log, service: CustomLabels, data: _Data, version: str | None) -> float | None:
+    predicted = _holdout_answers(log, service, data, version)
+    return None if predicted is None else float(f1_score(data.holdout_y, predicted, average="macro"))
+
+
+def _final_scores(log: _Log, service: CustomLabels, data: _Data) -> Evaluation | None:
+    """The final active model on the holdout images, per label and as a confusion matrix."""
+    version = log.last.loop.active_version if log.last else None
+    predicted = _holdout_answers(log, service, data, version)
+    if predicted is None:
+        return None
+    return score(version, zip(data.holdout_y.tolist(), predicted.tolist()))
 
 
 def _detect_batch(stack: LocalStack, row: RoundRow, batch: list[Sample], log: _Log,
@@ -223,7 +260,7 @@ def _check_training(stack: LocalStack, row: RoundRow, data: _Data, log: _Log,
                     model_service: CustomLabels) -> None:
     """Run the training check and whatever training and deployment follows it."""
     execution = stack.run_lifecycle(lifecycle_input("schedule"))
-    _fill_training(row, execution, log.versions, row.round, model_service, data.holdout_x, data.holdout_y)
+    _fill_training(row, execution, log, model_service, data)
 
 
 def _tally(stack: LocalStack, row: RoundRow, log: _Log) -> None:
@@ -235,7 +272,7 @@ def _tally(stack: LocalStack, row: RoundRow, log: _Log) -> None:
 
 
 def _result(options: SandboxOptions, log: _Log, workforce: Workforce | ReviewTeam, parameters: dict[str, str],
-            wall_seconds: float) -> SandboxResult:
+            wall_seconds: float, final_scores: Evaluation | None) -> SandboxResult:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # peak RSS of this process (KiB on Linux)
     deployed = [v for v, info in log.versions.items() if info["deployed"]]
     rows = log.rows
@@ -245,11 +282,11 @@ def _result(options: SandboxOptions, log: _Log, workforce: Workforce | ReviewTea
         reviews_accepted=sum(r.accepted for r in rows), wrong_answers=workforce.wrong,
         detection_seconds=log.detection_seconds, wall_seconds=wall_seconds, peak_memory_mb=peak / 2**20,
         confidences=log.confidences, accepted_labels=log.accepted_labels, parameters=parameters,
-        failures=log.failures, stuck=log.stuck)
+        failures=log.failures, stuck=log.stuck, final_scores=final_scores)
 
 
-def _fill_training(row: RoundRow, execution: dict, versions: dict, number: int, service: CustomLabels,
-                   holdout_x: np.ndarray, holdout_y: np.ndarray) -> None:
+def _fill_training(row: RoundRow, execution: dict, log: _Log, service: CustomLabels, data: _Data) -> None:
+    versions, number = log.versions, row.round
     run = RunState(json.loads(execution.get("output") or "{}"))
     check, finish, candidate = run.check, run.result(FINISH), run.candidate
     if not check.get("train"):
@@ -264,8 +301,7 @@ def _fill_training(row: RoundRow, execution: dict, versions: dict, number: int, 
     trained = service.versions.get(version)
     if trained is not None and trained.model is not None:
         row.f1 = trained.f1
-        predicted = service.trainer.predict(trained, holdout_x)
-        row.holdout_f1 = float(f1_score(holdout_y, predicted, average="macro"))
+        row.holdout_f1 = _holdout_f1(log, service, data, version)
     outcome = finish.get("outcome", "failed")
     row.deployed = "yes" if outcome == "deployed" else f"no: {candidate.get('reason') or finish.get('reason', outcome)}"
     versions[version] = {"f1": row.f1, "holdout_f1": row.holdout_f1, "deployed": outcome == "deployed",

@@ -5,6 +5,7 @@ failure message, and what a model answers for each image key.
     models = scripted_custom_labels(f1=0.9)
     models.trainer.script("v2", f1=0.5, starting=START_FAILS, message="Not enough capacity.")
     models.trainer.by_key["images_for_detection/a.png"] = (("cat", 40.0), ("dog", 35.0))
+    models.trainer.script("v3", answers={"images_for_testing/dog/1.png": (("cat", 60.0), ("dog", 40.0))})
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .custom_labels import (
     TrainingJob,
 )
 
-SCRIPT_FIELDS = ("f1", "training", "starting", "stopping", "per_label", "message")
+SCRIPT_FIELDS = ("f1", "training", "starting", "stopping", "per_label", "message", "answers")
 TESTING_IMAGES_PER_LABEL, TRAINING_IMAGES, TESTING_IMAGES = 10, 80, 20
 
 
@@ -42,7 +43,8 @@ class ScriptedTrainer:
 
     def script(self, version: str, **overrides) -> None:
         """Override f1, training, starting, stopping, per_label (label -> F1Score, Precision, Recall,
-        Threshold) or message (of a failed phase) for one version."""
+        Threshold), message (of a failed phase) or answers (image key -> labels, what this version
+        answers for those images instead of ``by_key``) for one version."""
         unknown = set(overrides) - set(SCRIPT_FIELDS)
         if unknown:
             raise TypeError(f"unknown script fields: {sorted(unknown)}")
@@ -60,7 +62,8 @@ class ScriptedTrainer:
                         starting=tuple(script["starting"]), stopping=tuple(script["stopping"]))
 
     def detect(self, version: ModelVersion, image: dict, s3) -> list[tuple[str, float]]:
-        return list(self.by_key.get(image["Name"], self.default_labels))
+        own = self.scripts.get(version.name, {}).get("answers", {})
+        return list(own.get(image["Name"]) or self.by_key.get(image["Name"], self.default_labels))
 
 
 def scripted_custom_labels(s3: Callable[[], Any] | None = None, **options) -> CustomLabels:

@@ -82,8 +82,9 @@ def test_manifest_lists_every_image_once_with_its_label_and_reconciles_the_count
     listed = _listed_prefixes(stack)
     result = manifest.build(stack.bucket, "v1", LABELS)
 
-    assert listed == ["images_labeled_by_folder/"]
+    assert listed == ["images_labeled_by_folder/", "images_for_testing/"]  # the label folders, then the gate set
     assert result["ok"] is True and result["manifest_key"] == "manifests/v1.manifest"
+    assert "gate_set" not in result and "testing_manifest_key" not in result  # no gate set: none written
     assert result["counts"] == {"cat": 3, "big cat": 1, "dog": 2} and result["images"] == 6
     expected_skips: dict[str, int] = {}
     for why in TREE.values():

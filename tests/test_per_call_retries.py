@@ -35,7 +35,8 @@ def test_a_throttled_page_of_the_label_folders_is_listed_again_not_the_whole_ste
         seed(stack, {"cat": 3, "dog": 2})
         with failing("s3", "ListObjectsV2", "SlowDown", every_first_attempt) as attempts:
             result = manifest.build(stack.bucket, "v9", stack.config.labels)
-        assert attempts == [2] and len(waits) == 1
+        # The label folders' one page, then the gate set's (empty) one: each listed again on its own.
+        assert attempts == [4] and len(waits) == 2
         assert result["ok"] and result["counts"] == {"cat": 3, "dog": 2}
 
 

@@ -30,20 +30,20 @@ DEFAULT_STACK = {
     "aws:cloudwatch/dashboard:Dashboard": 1,
     "aws:cloudwatch/eventRule:EventRule": 6,  # 2 bucket prefixes, parameter changes, training, summary and review sweep schedules
     "aws:cloudwatch/eventTarget:EventTarget": 6,
-    "aws:cloudwatch/logGroup:LogGroup": 22,  # 19 functions, 2 state machines, the API's access log
+    "aws:cloudwatch/logGroup:LogGroup": 23,  # 20 functions, 2 state machines, the API's access log
     # 19 functions, 2 x 2 state machine failures, dead letters, models that could not be stopped, oldest task
-    "aws:cloudwatch/metricAlarm:MetricAlarm": 26,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 27,
     "aws:cognito/managedLoginBranding:ManagedLoginBranding": 1,
     "aws:cognito/userGroup:UserGroup": 1,
     "aws:cognito/userPool:UserPool": 1,
     "aws:cognito/userPoolClient:UserPoolClient": 1,
     "aws:cognito/userPoolDomain:UserPoolDomain": 1,
     "aws:dynamodb/table:Table": 1,
-    "aws:iam/role:Role": 23,  # 19 functions, 2 state machines, 2 EventBridge → state machine
-    "aws:iam/rolePolicy:RolePolicy": 23,
+    "aws:iam/role:Role": 24,  # 20 functions, 2 state machines, 2 EventBridge → state machine
+    "aws:iam/rolePolicy:RolePolicy": 24,
     "aws:kms/alias:Alias": 1,
     "aws:kms/key:Key": 1,
-    "aws:lambda/function:Function": 19,
+    "aws:lambda/function:Function": 20,
     "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": 4,
     "aws:lambda/permission:Permission": 5,  # 4 EventBridge rules, the API
     "aws:rekognition/project:Project": 1,

@@ -340,7 +340,8 @@ def test_training_reads_its_data_and_writes_its_evaluation_with_its_own_role():
         "G3Bucket": (["s3:GetBucketAcl", "s3:GetBucketLocation", "s3:ListBucket"], bucket, None),
         "G4ObjectsManifests": (reads, f"{bucket}/manifests/*", None),
         "G5ObjectsImagesLabeledByFolder": (reads, f"{bucket}/images_labeled_by_folder/*", None),
-        "G6ObjectsEvaluation": (["s3:PutObject"], f"{bucket}/evaluation/*", None),
+        "G6ObjectsImagesForTesting": (reads, f"{bucket}/images_for_testing/*", None),  # the gate set, TestingData
+        "G7ObjectsEvaluation": (["s3:PutObject"], f"{bucket}/evaluation/*", None),
     }
 
 

@@ -440,7 +440,7 @@ def test_the_review_app_registers_its_outputs(builtin):
 
 # -- ModelLifecycle -------------------------------------------------------------------------------------
 LIFECYCLE_KEYS = ("stop_strays", "training_check", "build_manifest", "start_training", "model_status", "evaluate", "start_model",
-                  "switch_model", "stop_model", "replay_pending", "finish_run", "prepare_rollback")
+                  "compare_models", "switch_model", "stop_model", "replay_pending", "finish_run", "prepare_rollback")
 
 
 @pytest.mark.parametrize("config", ["default", "full"])

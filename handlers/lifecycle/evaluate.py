@@ -15,7 +15,9 @@ from ..runtime.workflow import RunState
 from .training import describe
 
 
-def read_evaluation(version: str) -> Evaluation:
+def read_evaluation(version: str, gate_set: str | None = None) -> Evaluation:
+    """Rekognition's evaluation of a trained version (on the gate set ``gate_set`` when it was the
+    TestingData)."""
     result = describe(version).get("EvaluationResult") or {}
     per_label, precision, recall = {}, None, None
     summary = (result.get("Summary") or {}).get("S3Object")
@@ -29,22 +31,29 @@ def read_evaluation(version: str) -> Evaluation:
             per_label[entry["Label"]] = LabelMetrics(float(metrics.get("F1Score", 0.0)),
                                                      float(metrics.get("Precision", 0.0)),
                                                      float(metrics.get("Recall", 0.0)), metrics.get("Threshold"))
-    return Evaluation(version, float(result.get("F1Score", 0.0)), precision, recall, per_label)
+    return Evaluation(version, float(result.get("F1Score", 0.0)), precision, recall, per_label, gate_set=gate_set)
 
 
 def evaluation_record(evaluation: Evaluation) -> dict:
+    scored = {"images": evaluation.images, "confusion": {k: dict(v) for k, v in evaluation.confusion.items()}} \
+        if evaluation.images is not None else {}
     return {"f1": evaluation.f1, "precision": evaluation.precision, "recall": evaluation.recall,
             "per_label": {k: {"f1": m.f1, "precision": m.precision, "recall": m.recall, "threshold": m.threshold}
-                          for k, m in evaluation.per_label.items()}}
+                          for k, m in evaluation.per_label.items()}, "gate_set": evaluation.gate_set, **scored}
 
 
-def evaluation_from_record(version: str, record: ModelVersion | None) -> Evaluation | None:
-    ev = record.evaluation if record else None
+def from_record(version: str, ev) -> Evaluation | None:
+    """An evaluation as :func:`evaluation_record` stored it."""
     if not ev:
         return None
     return Evaluation(version, float(ev["f1"]), ev.get("precision"), ev.get("recall"),
                       {k: LabelMetrics(m["f1"], m["precision"], m["recall"], m.get("threshold"))
-                       for k, m in (ev.get("per_label") or {}).items()})
+                       for k, m in (ev.get("per_label") or {}).items()}, gate_set=ev.get("gate_set"),
+                      images=ev.get("images"), confusion=ev.get("confusion") or {})
+
+
+def evaluation_from_record(version: str, record: ModelVersion | None) -> Evaluation | None:
+    return from_record(version, record.evaluation if record else None)
 
 
 def candidate(version: str, version_arn: str, evaluation: Evaluation, incumbent_version: str | None,
@@ -57,9 +66,10 @@ def candidate(version: str, version_arn: str, evaluation: Evaluation, incumbent_
             "incumbent_arn": incumbent_arn}
 
 
-def evaluate(version: str, version_arn: str, incumbent_version: str | None, incumbent_arn: str | None) -> dict:
+def evaluate(version: str, version_arn: str, incumbent_version: str | None, incumbent_arn: str | None,
+             gate_set: str | None = None) -> dict:
     table, settings = context.table(), context.settings()
-    evaluation = read_evaluation(version)
+    evaluation = read_evaluation(version, gate_set)
     incumbent = evaluation_from_record(incumbent_version, table.model(incumbent_version))
     decision = context.engine().deployment(evaluation, incumbent, settings)
     table.update_model(version, evaluation=evaluation_record(evaluation),
@@ -77,4 +87,5 @@ def evaluate(version: str, version_arn: str, incumbent_version: str | None, incu
 def handler(event: dict) -> dict:
     run = RunState.from_event(event)
     check, training = run.check, run.training
-    return evaluate(training["version"], training["version_arn"], check["incumbent_version"], check["incumbent_arn"])
+    return evaluate(training["version"], training["version_arn"], check["incumbent_version"], check["incumbent_arn"],
+                    (run.manifest.get("gate_set") or {}).get("version"))

@@ -32,6 +32,9 @@ def reason_of(run: RunState, outcome: str) -> str:
     if outcome == Outcome.NOT_TRAINABLE:
         return run.manifest.get("reason", "")
     if outcome == Outcome.REJECTED:
+        comparison = run.comparison  # refused side by side on the gate set, after the evaluation gate
+        if comparison and not comparison.get("deploy"):
+            return f"on the gate set, next to {comparison.get('incumbent_version') or 'no running model'}: "                    f"{comparison.get('reason', '')}"
         return run.candidate.get("reason", "")
     if outcome == Outcome.FAILED:
         error, poll = run.error, run.poll

@@ -1,14 +1,20 @@
-"""Build the training manifest from the label folders.
+"""Build the training manifest from the label folders, and the gate set's testing manifest.
 
 Lists only ``images_labeled_by_folder/``, streams one JSON line per image to a
 spooled file (memory stays flat however many images), writes it under
 ``manifests/<version>.manifest`` (a new file per training), reconciles the
 per-label counters with what it listed, and checks Rekognition's rules first so
 a violation is a recorded reason, not a failed API call.
+
+The gate set (``images_for_testing/<label>/``) is listed the same way; when it
+has images they become ``manifests/<version>.testing.manifest``, the training's
+TestingData, and the result names the gate-set version: a digest of its keys
+and ETags, so every version evaluated on the same images names the same one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from collections import Counter
@@ -60,20 +66,51 @@ def listing(s3, bucket: str, prefix: str):
         kwargs["ContinuationToken"] = page["NextContinuationToken"]
 
 
-def build(bucket: str, version: str, labels: tuple[str, ...]) -> dict:
-    s3 = aws.client("s3")
+def parse_line(line: str) -> tuple[str, str, str]:
+    """(bucket, key, label) of one manifest line."""
+    entry = json.loads(line)
+    bucket, _, key = entry["source-ref"][len("s3://"):].partition("/")
+    meta = next(v for k, v in entry.items() if k.endswith("-metadata"))
+    return bucket, key, meta["class-name"]
+
+
+def spool_folder(s3, bucket: str, prefix: str, labels: tuple[str, ...], spool) -> tuple[Counter, Counter, str]:
+    """Write a manifest line per image of the label folders under ``prefix``; the images per label, the
+    objects skipped by reason, and a digest of the keys and ETags listed (in S3's key order)."""
     counts: Counter = Counter()
     skipped: Counter = Counter()
+    digest = hashlib.sha256()
+    for page in listing(s3, bucket, prefix):
+        for obj in page.get("Contents", []):
+            label, why = classify(obj["Key"], labels, prefix)
+            if label is None:
+                skipped[why] += 1
+                continue
+            counts[label] += 1
+            digest.update(f"{obj['Key']} {obj.get('ETag', '')}\n".encode())
+            spool.write(manifest_line(bucket, obj["Key"], label, obj["LastModified"]).encode())
+    return counts, skipped, digest.hexdigest()[:12]
+
+
+def gate_set(s3, bucket: str, version: str, labels: tuple[str, ...]) -> dict:
+    """The testing manifest of the gate set, written when it has images: ``{"testing_manifest_key",
+    "gate_set": {"version", "images", "counts"}}``; ``{}`` without a gate set."""
+    key = f"{layout.MANIFEST_PREFIX}{version}.testing.manifest"
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, mode="w+b") as spool:
+        counts, _, digest = spool_folder(s3, bucket, layout.TESTING_PREFIX, labels, spool)
+        if not counts:
+            return {}
+        spool.seek(0)
+        s3.upload_fileobj(spool, bucket, key, ExtraArgs={"ContentType": "application/x-ndjson"})
+    return {"testing_manifest_key": key, "gate_set": {"version": digest, "images": sum(counts.values()),
+                                                      "counts": {label: counts.get(label, 0) for label in labels}}}
+
+
+def build(bucket: str, version: str, labels: tuple[str, ...]) -> dict:
+    s3 = aws.client("s3")
     key = f"{layout.MANIFEST_PREFIX}{version}.manifest"
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, mode="w+b") as spool:
-        for page in listing(s3, bucket, layout.TRAINING_PREFIX):
-            for obj in page.get("Contents", []):
-                label, why = classify(obj["Key"], labels)
-                if label is None:
-                    skipped[why] += 1
-                    continue
-                counts[label] += 1
-                spool.write(manifest_line(bucket, obj["Key"], label, obj["LastModified"]).encode())
+        counts, skipped, _ = spool_folder(s3, bucket, layout.TRAINING_PREFIX, labels, spool)
         context.table().set_counts({label: counts.get(label, 0) for label in labels})
         violation = rule_violation(counts, labels)
         result = {"ok": violation is None, "counts": {label: counts.get(label, 0) for label in labels},
@@ -82,7 +119,11 @@ def build(bucket: str, version: str, labels: tuple[str, ...]) -> dict:
             return result | {"reason": violation}
         spool.seek(0)
         s3.upload_fileobj(spool, bucket, key, ExtraArgs={"ContentType": "application/x-ndjson"})
-    return result | {"manifest_key": key, "reason": f"{result['images']} images of {len(labels)} labels"}
+    testing = gate_set(s3, bucket, version, labels)
+    tested = (f"; tested on the gate set ({testing['gate_set']['images']} images, version "
+              f"{testing['gate_set']['version']})" if testing else "")
+    return result | testing | {"manifest_key": key,
+                               "reason": f"{result['images']} images of {len(labels)} labels{tested}"}
 
 
 @entry_point

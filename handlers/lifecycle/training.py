@@ -15,30 +15,37 @@ IN_PROGRESS = {"training": "TRAINING_IN_PROGRESS", "starting": "STARTING"}
 TIMED_OUT = "TIMED_OUT"
 
 
-def start_training(owner: str, version: str, manifest_key: str, counts: dict) -> dict:
-    version_arn = create_version(version, manifest_key)
+def start_training(owner: str, version: str, manifest_key: str, counts: dict, testing_manifest_key: str | None = None,
+                   gate_set: str | None = None) -> dict:
+    """Train ``version`` on the manifest; tested on the gate set's manifest when there is one."""
+    version_arn = create_version(version, manifest_key, testing_manifest_key)
     started = now_iso()
     table = context.table()
     table.set_training_version(owner, version)
     table.update_model(version, arn=version_arn, status="TRAINING_IN_PROGRESS",
-                       manifest=manifest_key, counts=counts, training_started_at=started, run=owner)
+                       manifest=manifest_key, counts=counts, training_started_at=started, run=owner, gate_set=gate_set)
     context.announce("training_started", f"training {version} started",
                      {"version": version, "images": sum(counts.values())})
     return {"version": version, "version_arn": version_arn, "started_at": started}
 
 
-def create_version(version: str, manifest_key: str) -> str:
-    """Create the version; its ARN. A retried step whose first attempt created it (then a later call
-    failed) finds it existing: its number was assigned under this run's training lock, so it is this
-    run's version, and training goes on with it."""
+def manifest_assets(bucket: str, key: str) -> dict:
+    return {"Assets": [{"GroundTruthManifest": {"S3Object": {"Bucket": bucket, "Name": key}}}]}
+
+
+def create_version(version: str, manifest_key: str, testing_manifest_key: str | None = None) -> str:
+    """Create the version; its ARN. Its TestingData is the gate set's manifest when there is one (every
+    version evaluated on the same images), else a split Rekognition draws for it alone. A retried step
+    whose first attempt created it (then a later call failed) finds it existing: its number was
+    assigned under this run's training lock, so it is this run's version, and training goes on with it."""
     cfg = config.current()
+    testing = manifest_assets(cfg.bucket, testing_manifest_key) if testing_manifest_key else {"AutoCreate": True}
     try:
         return aws.client("rekognition").create_project_version(
             ProjectArn=cfg.project_arn, VersionName=version,
             OutputConfig={"S3Bucket": cfg.bucket, "S3KeyPrefix": f"{layout.EVALUATION_PREFIX}{version}/"},
-            TrainingData={"Assets": [{"GroundTruthManifest": {"S3Object": {"Bucket": cfg.bucket,
-                                                                            "Name": manifest_key}}}]},
-            TestingData={"AutoCreate": True},
+            TrainingData=manifest_assets(cfg.bucket, manifest_key),
+            TestingData=testing,
             Tags={"labelloop:stack": cfg.stack},
         )["ProjectVersionArn"]
     except ClientError as exc:
@@ -70,7 +77,9 @@ def poll(version: str, phase: str, since: str, max_wait_seconds: int) -> dict:
 @entry_point
 def start_handler(event: dict) -> dict:
     run = RunState.from_event(event)
-    return start_training(run.owner, run.check["version"], run.manifest["manifest_key"], run.manifest["counts"])
+    manifest = run.manifest
+    return start_training(run.owner, run.check["version"], manifest["manifest_key"], manifest["counts"],
+                          manifest.get("testing_manifest_key"), (manifest.get("gate_set") or {}).get("version"))
 
 
 @entry_point

@@ -31,11 +31,12 @@ def extension(key: str) -> str:
     return ".jpg" if ext == ".jpeg" else ext
 
 
-def label_of_training_key(key: str) -> str | None:
-    """The label folder of ``images_labeled_by_folder/<label>/…``; None outside it or for the prefix itself."""
-    if not key.startswith(TRAINING_PREFIX):
+def label_of_training_key(key: str, prefix: str = TRAINING_PREFIX) -> str | None:
+    """The label folder of ``images_labeled_by_folder/<label>/…`` (or of another folder per label, such as
+    the gate set's ``images_for_testing/<label>/…``); None outside it or for the prefix itself."""
+    if not key.startswith(prefix):
         return None
-    rest = key[len(TRAINING_PREFIX):]
+    rest = key[len(prefix):]
     label, sep, _ = rest.partition("/")
     return label if sep and label else None
 
@@ -51,12 +52,12 @@ def is_detection_id(value: str) -> bool:
     return bool(re.fullmatch(r"[0-9a-f]{16,64}", value))
 
 
-def training_key(label: str, detection_id: str, source_key: str) -> str:
-    """Where an accepted review's image is copied. The label comes from the label
-    set and the file name from the detection id, so the key cannot leave the
-    label's folder whatever the reviewer typed or the upload was called."""
+def training_key(label: str, detection_id: str, source_key: str, prefix: str = TRAINING_PREFIX) -> str:
+    """Where an accepted review's image is copied (``prefix``: the training folders, or the gate set's).
+    The label comes from the label set and the file name from the detection id, so the key cannot
+    leave the label's folder whatever the reviewer typed or the upload was called."""
     if not label or "/" in label or label in (".", ".."):
         raise ValueError(f"label {label!r} cannot name a training folder")
     if not is_detection_id(detection_id):
         raise ValueError(f"detection id {detection_id!r} is not a content hash")
-    return f"{TRAINING_PREFIX}{label}/{detection_id}{extension(source_key)}"
+    return f"{prefix}{label}/{detection_id}{extension(source_key)}"

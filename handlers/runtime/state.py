@@ -311,6 +311,7 @@ class LoopState:
     training_owner: str | None = None
     strays: Mapping[str, str] = field(default_factory=dict)  # version -> ARN the lock's run could not stop
     last_training_decision: Mapping[str, Any] = field(default_factory=dict)
+    trained_counts: Mapping[str, int] = field(default_factory=dict)  # training images per label at the last training
 
 
 @dataclass(frozen=True)
@@ -550,8 +551,10 @@ class ModelVersion:
     manifest: str | None = None
     counts: Mapping[str, int] | None = None
     training_started_at: str | None = None
-    evaluation: Mapping[str, Any] | None = None  # f1, precision, recall, per_label
+    evaluation: Mapping[str, Any] | None = None  # f1, precision, recall, per_label, gate_set
     decision: Mapping[str, Any] | None = None  # deploy, reason, policy
+    gate_set: str | None = None  # the gate-set version it was trained with as TestingData
+    side_by_side: Mapping[str, Any] | None = None  # candidate and incumbent on the gate set, before the switch
     inference_units: int | None = None
     start_requested_by: str | None = None
     start_requested_at: str | None = None
@@ -641,6 +644,7 @@ def _loop_state(item: Mapping[str, Any] | None, day: str | None = None) -> LoopS
         training_owner=item.get("training_owner"),
         strays=dict(item.get("strays") or {}),
         last_training_decision=item.get("last_training_decision") or {},
+        trained_counts={label: int(n) for label, n in (item.get("trained_counts") or {}).items()},
     )
 
 
@@ -842,7 +846,8 @@ class StateTable:
 
     # -- loop state ----------------------------------------------------------
     def begin_detection(self) -> LoopState:
-        """One read: the active model, the detections counted so far and today's reviews."""
+        """One read: the active model, the detections counted so far, today's reviews and the training
+        images per label at the last training."""
         return _loop_state(self._get(_key(_LOOP)))
 
     def loop(self) -> LoopState:

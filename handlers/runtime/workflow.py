@@ -132,6 +132,7 @@ TRAINING = Result("training")
 POLL = Result("poll")  # both polls: the training's, then the start's
 CANDIDATE = Result("candidate")  # the evaluated version, or the rollback's target
 START = Result("start")
+COMPARISON = Result("comparison")  # candidate and running model side by side on the gate set, before the switch
 SWITCH = Result("switch")
 STOP = Result("stop")
 STOP_ERROR = Slot("stop_error")  # StopPrevious failed: the new model serves, the old one still bills
@@ -149,15 +150,16 @@ EVALUATE = Task("Evaluate", "evaluate", CANDIDATE)
 PREPARE_ROLLBACK = Task("PrepareRollback", "prepare_rollback", CANDIDATE)
 START_MODEL = Task("StartModel", "start_model", START)
 POLL_START = Task("PollStart", "model_status", POLL)  # receives a PollRequest
+COMPARE = Task("CompareOnGateSet", "compare_models", COMPARISON)
 SWITCH_MODEL = Task("Switch", "switch_model", SWITCH)
 STOP_PREVIOUS = Task("StopPrevious", "stop_model", STOP)
 REPLAY_PENDING = Task("ReplayPending", "replay_pending", REPLAY)
 FINISH_RUN = Task("Finish", "finish_run", FINISH)
 LIFECYCLE_TASKS = (STOP_STRAYS, CHECK_TRAINING, BUILD_MANIFEST, START_TRAINING, POLL_TRAINING, EVALUATE, PREPARE_ROLLBACK,
-                   START_MODEL, POLL_START, SWITCH_MODEL, STOP_PREVIOUS, REPLAY_PENDING, FINISH_RUN)
+                   START_MODEL, POLL_START, COMPARE, SWITCH_MODEL, STOP_PREVIOUS, REPLAY_PENDING, FINISH_RUN)
 
-SLOTS = (DETECTION, REVIEW, FAILURE, ERROR, RUN, STRAYS, STRAYS_ERROR, CHECK, MANIFEST, TRAINING, POLL, CANDIDATE, START, SWITCH, STOP,
-         STOP_ERROR, REPLAY, OUTCOME, FINISH, FINISH_ERROR)
+SLOTS = (DETECTION, REVIEW, FAILURE, ERROR, RUN, STRAYS, STRAYS_ERROR, CHECK, MANIFEST, TRAINING, POLL, CANDIDATE, START,
+         COMPARISON, SWITCH, STOP, STOP_ERROR, REPLAY, OUTCOME, FINISH, FINISH_ERROR)
 
 
 class Outcome(StrEnum):
@@ -241,6 +243,7 @@ class RunState:
     poll = _result(POLL)
     candidate = _result(CANDIDATE)
     start = _result(START)
+    comparison = _result(COMPARISON)
     switch = _result(SWITCH)
     replay = _result(REPLAY)
 

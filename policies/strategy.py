@@ -1,0 +1,34 @@
+"""What the review strategies share (``policies.margin``, ``policies.entropy``, ``policies.class_balance``,
+``policies.random_review``; least confidence is the defaults' rule).
+
+A strategy replaces the defaults' least-confidence rule: it decides every detection while review is
+on — a review when its rule fires, with its own score as the task's priority (the builtin review
+app serves the highest first), otherwise the defaults' audit sample or no review. With review off
+it defers, and the defaults decide as they always do. Pure, like every policy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from plugins import Detection, ReviewDecision, Settings
+
+from .defaults import audit_sample
+from .names import ENABLE_REVIEW
+
+
+def decide(detection: Detection, settings: Settings, *, fires: bool, reason: str,
+           priority: float) -> ReviewDecision | None:
+    """A strategy's decision: review when it ``fires`` (at ``priority``, clamped to 0-100)."""
+    if not settings[ENABLE_REVIEW]:
+        return None
+    if fires:
+        return ReviewDecision(True, reason, "training", priority=round(min(100.0, max(0.0, priority)), 3))
+    return audit_sample(detection, settings) or ReviewDecision(False, reason)
+
+
+def unit_hash(text: str, salt: str) -> float:
+    """A number in [0, 1) fixed by ``text``: a draw that a duplicate delivery, a retry or a backtest
+    repeats exactly."""
+    digest = hashlib.sha256(f"{salt}:{text}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
