@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import Literal
+
 from .facts import PURPOSES, Purpose
+
+ServingAction = Literal["start", "stop", "keep"]
+SERVING_ACTIONS: tuple[str, ...] = ("start", "stop", "keep")
 
 
 def lowest_confidence_first(top_confidence: float) -> float:
@@ -87,3 +92,16 @@ class LabelDecision:
             raise ValueError("an accepted answer needs a label")
         if self.more < 0 or (self.accept and self.more):
             raise ValueError(f"more answers are asked for instead of accepting, at least one, got {self.more!r}")
+
+
+@dataclass(frozen=True)
+class ServingDecision:
+    """Start the stopped active model, stop the running one, or keep it as it is (``action``)."""
+
+    action: ServingAction
+    reason: str
+    policy: str = ""
+
+    def __post_init__(self) -> None:
+        if self.action not in SERVING_ACTIONS:
+            raise ValueError(f"a serving action is one of {', '.join(SERVING_ACTIONS)}, got {self.action!r}")
