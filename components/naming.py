@@ -125,6 +125,9 @@ class Account:
     def state_machine_arn(self, name: str) -> str:
         return self.arn("states", f"stateMachine:{name}")
 
+    def function_arn(self, name: str) -> str:
+        return self.arn("lambda", f"function:{name}")
+
     def rule_arn(self, name: str) -> str:
         return self.arn("events", f"rule/{name}")
 

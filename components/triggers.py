@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.parameter_change import rate_expression
+from handlers.serving import SCHEDULE as SERVING_RATE
 from handlers.runtime import layout
 from handlers.runtime.workflow import lifecycle_input
 from policies.names import ENABLE_TRAINING, POLL_FREQUENCY
@@ -70,3 +71,9 @@ def training_schedule(settings) -> Schedule:
     return Schedule("training-schedule", "Scheduled training check (Automatic-Training-Poll-Frequency)",
                     rate_expression(int(settings[POLL_FREQUENCY])), bool(settings[ENABLE_TRAINING]), "lifecycle",
                     lifecycle_input("schedule"))
+
+
+# The serving decision, every few minutes: also what the forgotten-model alarm and the dashboard's
+# inference-unit hours read (the function's metrics).
+SERVING_SCHEDULE = Schedule("serving-schedule", "The serving decision: start or stop the active model on demand",
+                            SERVING_RATE, True, "serve", {"trigger": "schedule"})

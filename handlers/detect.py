@@ -80,8 +80,11 @@ def detect(obj: ObjectEvent, pending_cursor: str | None = None) -> dict[str, Any
             return _finish(table, replace(record, outcome="unreadable", reason=f"{UNREADABLE[code]} ({code})",
                                           model_version=loop.active_version), pending_cursor)
         if code == "ResourceNotReadyException":
-            return _pending(table, record, f"model {loop.active_version} is not running ({code}); "
-                            "it is detected once a model runs again", pending_cursor)
+            result = _pending(table, record, f"model {loop.active_version} is not running ({code}); "
+                              "it is detected once a model runs again", pending_cursor)
+            if not pending_cursor and not result.get("duplicate"):
+                wake_serving()
+            return result
         raise  # throttling and service errors: the state machine retries with backoff
 
     scores = tuple(LabelScore(l["Name"], float(l["Confidence"])) for l in response.get("CustomLabels", []))
@@ -98,6 +101,19 @@ def detect(obj: ObjectEvent, pending_cursor: str | None = None) -> dict[str, Any
     decision = decided.decision
     return result | {"review": decision["review"], "purpose": decision["purpose"], "model_version": model_version,
                      "labels": list(decided.labels), **_review_task(decision)}
+
+
+def wake_serving() -> None:
+    """An image waits for a model that does not run: ask the serving decision now (an asynchronous
+    invocation; should it fail, the serving schedule asks within minutes)."""
+    function = config.current().serving_function
+    if not function:
+        return
+    try:
+        backoff.call(lambda: aws.client("lambda").invoke(FunctionName=function, InvocationType="Event",
+                                                         Payload=json.dumps({"trigger": "arrival"}).encode()))
+    except Exception:  # the image is recorded as pending: the schedule starts the model if it should
+        context.logger.exception("could not ask the serving function", extra={"function": function})
 
 
 def _decided(record: DetectionRecord, model_version: str, scores: tuple[LabelScore, ...],

@@ -128,7 +128,7 @@ def serving_decision(serving: Serving, settings: Settings) -> ServingDecision:
         return ServingDecision("keep", "no model is deployed yet")
     if serving.running:
         return _idle_stop(serving, settings[IDLE_STOP_MINUTES])
-    if serving.status != "stopped":
+    if serving.status not in ("stopped", "failed"):  # a failed start is tried again
         return ServingDecision("keep", f"model {serving.version} is {serving.status}")
     return _start_for_waiting(serving, settings[START_ON_PENDING], settings[MAX_START_DELAY])
 

@@ -31,7 +31,7 @@ from botocore.config import Config
 from components.functions import FUNCTIONS
 from components.naming import Naming
 from components.state_machines import detection_definition, lifecycle_definition
-from components.triggers import Trigger, bucket_triggers, parameter_trigger, training_schedule
+from components.triggers import SERVING_SCHEDULE, Trigger, bucket_triggers, parameter_trigger, training_schedule
 from handlers.runtime import aws as runtime_aws
 from handlers.runtime import context as runtime_context
 from handlers.runtime.config import RuntimeConfig
@@ -183,7 +183,7 @@ class LocalStack:
         self.config = RuntimeConfig(
             table=self.table, bucket=self.bucket, parameter_path=self.parameter_path, labels=tuple(self.labels),
             topic_arn=self.topic_arn, project_arn=self.project_arn, flow_definition_arn=self.flow_definition_arn,
-            stack=self.stack, parameter_ttl_seconds=60)
+            stack=self.stack, parameter_ttl_seconds=60, serving_function=naming.function(SERVING_SCHEDULE.target))
         self.functions = {key: self._function(key, spec.handler) for key, spec in FUNCTIONS.items()}
         self.state_machines = {
             "detection": self._state_machine("detection", "EXPRESS", detection_definition(
@@ -352,6 +352,10 @@ class LocalStack:
         self.wait_for_executions()
         self.pump()
         return next(e for e in self.executions if e["executionArn"] == arn)
+
+    def serve(self, payload: Mapping[str, Any] | None = None) -> dict:
+        """Ask the serving function, as its schedule does (or with an operator's ``{"action": …}``)."""
+        return self.deliver(SERVING_SCHEDULE.target, payload or SERVING_SCHEDULE.input)
 
     def notifications(self) -> list[dict]:
         """SNS messages sent so far (subject and text), oldest first; each returned once."""

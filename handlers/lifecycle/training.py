@@ -63,7 +63,13 @@ def poll(version: str, phase: str, since: str, max_wait_seconds: int) -> dict:
     waited = (datetime.now(timezone.utc) - datetime.fromisoformat(since.replace("Z", "+00:00"))).total_seconds()
     if status == IN_PROGRESS[phase] and waited > max_wait_seconds:
         status, message = TIMED_OUT, f"still {status} after {int(waited)} s (maximum {max_wait_seconds} s)"
-    context.table().update_model(version, status=status, status_message=message)
+    table, at = context.table(), now_iso()
+    record = table.update_model(version, status=status, status_message=message)
+    if phase == "training" and status not in (IN_PROGRESS[phase], TIMED_OUT) and not record.training_finished_at:
+        table.update_model(version, training_finished_at=at)  # the training hours of the cost ledger
+    if phase == "starting" and status == "RUNNING":  # it bills from here: the cost ledger's running period
+        table.open_serving_period(version, int(description.get("MinInferenceUnits") or record.inference_units or 1),
+                                  at, description.get("MaxInferenceUnits"))
     return {"status": status, "message": message, "waited_seconds": int(waited)}
 
 
