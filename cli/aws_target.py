@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from components.naming import PROJECT, Naming
+from handlers.runtime.ledger import Prices
 
 from .errors import UsageError
 from .pulumi_stack import OUTPUTS, expected, output_policies, stack_outputs
@@ -27,6 +28,7 @@ class AwsTarget(Target):
     policies: tuple[str, ...]
     clients: Callable[[str], Any]
     missing: dict[str, str] = field(default_factory=dict)  # name -> why it is not known and how to fix it
+    stack_prices: Prices = field(default_factory=Prices)  # the stack output prices, else the defaults
 
     policy_fix = "; a team policy's parameter is known once its module is: pass --stack-policies MODULE[,MODULE…]"
 
@@ -85,6 +87,25 @@ class AwsTarget(Target):
         self.stepfunctions.start_execution(stateMachineArn=machine, name=name, input=json.dumps(payload))
         return False  # Express executions run on; their results are read from the state table
 
+    @property
+    def prices(self) -> Prices:
+        return self.stack_prices
+
+    @property
+    def serving_function(self) -> str:
+        """The stack's serving function, named beside its state table (both by ``components.naming``)."""
+        table = self.table_name
+        if not table.startswith(f"{PROJECT}-") or not table.endswith("-state"):
+            raise UsageError(f"{table} is not a labelloop state table; pass --table (stack output tableName)")
+        return table.removesuffix("-state") + "-serve"
+
+    def invoke_serving(self, payload: dict) -> dict:
+        response = self.client("lambda").invoke(FunctionName=self.serving_function, Payload=json.dumps(payload))
+        answer = json.loads(response["Payload"].read() or "null")
+        if response.get("FunctionError"):
+            raise UsageError(f"the serving function failed: {answer.get('errorType')}: {answer.get('errorMessage')}")
+        return answer
+
     def start_lifecycle(self, payload: dict, what: str, announce: Callable[[str], None]) -> str:
         machine = self.lifecycle_arn  # a missing name is the first thing to fix, before region or credentials
         name = f"cli-{what}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
@@ -130,7 +151,7 @@ def aws_target(stack: str | None, explicit: dict[str, str | None], policies: tup
     description = f"stack {stack}" if stack else "stack at " + (names.get("parameter_path") or names.get("table")
                                                                  or names.get("lifecycle_arn") or "?")
     return AwsTarget(description, {n: names.get(n) for n in OPTIONS}, tuple(policies), _session_clients(),
-                     missing=missing)
+                     missing=missing, stack_prices=Prices.of(outputs.get("prices")))
 
 
 def _session_clients() -> Callable[[str], Any]:

@@ -8,10 +8,12 @@ import sys
 
 from plugins import PolicyLoadError
 
-from . import backtest_cmd, params_cmd, policies_cmd, replay_cmd, review_cmd, sandbox_cmd, status_cmd, train_cmd
+from . import (backtest_cmd, params_cmd, policies_cmd, replay_cmd, review_cmd, sandbox_cmd, serving_cmd, status_cmd,
+               train_cmd)
 from .errors import UsageError
 
-COMMANDS = [sandbox_cmd, review_cmd, policies_cmd, params_cmd, status_cmd, train_cmd, replay_cmd, backtest_cmd]
+COMMANDS = [sandbox_cmd, review_cmd, policies_cmd, params_cmd, status_cmd, train_cmd, replay_cmd, backtest_cmd,
+            serving_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,9 +24,9 @@ from plugins import Evaluation, Serving, ServingDecision
 from .lifecycle.deploy import stop_model
 from .lifecycle.replay import replay_pending
 from .lifecycle.strays import running_versions
-from .runtime import aws, config, context
+from .runtime import aws, config, context, state
 from .runtime.lambda_entry import entry_point
-from .runtime.state import LoopState, ModelVersion, from_iso, iso, utcnow
+from .runtime.state import LoopState, ModelVersion, from_iso, iso
 
 SCHEDULE = "rate(5 minutes)"
 CLAIM_MINUTES = 60  # a start or stop claimed longer ago than this was cut off with its function: taken over
@@ -166,7 +166,7 @@ def start(table, seen: Observed, decision: ServingDecision) -> str:
             table.release_serving("start")
             _start_failed(seen.version, f"{aws.error_code(exc)}: {exc}")
             return f"start failed ({aws.error_code(exc)}); the waiting images stay pending"
-    table.update_model(seen.version, status="STARTING", start_requested_at=iso(utcnow()),
+    table.update_model(seen.version, status="STARTING", start_requested_at=iso(state.utcnow()),
                        inference_units=capacity.min_units)
     context.announce("model_started", f"Model {seen.version} starting: {decision.reason}",
                      {"version": seen.version, "reason": decision.reason, "policy": decision.policy,
@@ -197,7 +197,7 @@ def replay_waiting(owner: str) -> int:
 def serve(trigger: str = "schedule", action: str | None = None, reason: str = "") -> dict:
     """One look at the active model: the decision (the operator's ``action``, or the policies'),
     what was done, and the images started again."""
-    table, now = context.table(), utcnow()
+    table, now = context.table(), state.utcnow()
     loop = table.loop()
     seen = observe(loop)
     record = reconcile(table, loop, seen, table.model(seen.version), iso(now))
@@ -224,7 +224,7 @@ def serve(trigger: str = "schedule", action: str | None = None, reason: str = ""
 def teardown() -> dict:
     """Stop every version of the project that is starting or running, whoever started it; what is
     still live (stopping) is in the answer: ask again until nothing is."""
-    table, now = context.table(), iso(utcnow())
+    table, now = context.table(), iso(state.utcnow())
     stopped = {}
     for version, arn in sorted(running_versions().items()):
         stopped[version] = stop_model(version, arn).get("stopped") is not None

@@ -138,7 +138,7 @@ def _idle_stop(serving: Serving, minutes: int) -> ServingDecision:
         return ServingDecision("keep", f"{IDLE_STOP_MINUTES} is 0: the model runs until it is stopped")
     idle = serving.idle_minutes or 0.0
     if idle < minutes:
-        return ServingDecision("keep", f"idle for {idle:.0f} min, under {IDLE_STOP_MINUTES} {minutes}")
+        return ServingDecision("keep", f"idle for {idle:.1f} min, under {IDLE_STOP_MINUTES} {minutes}")
     return ServingDecision("stop", f"no detection for {idle:.0f} min (≥ {IDLE_STOP_MINUTES} {minutes})")
 
 

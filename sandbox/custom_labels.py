@@ -42,7 +42,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Protocol
 
 import boto3
@@ -337,16 +337,22 @@ class CustomLabels:
         return version.status in ("STARTING", "STOPPING") and \
             (self.now() - (version.phase_started or self.now())).total_seconds() < minutes * 60
 
+    def _reached(self, version: ModelVersion, minutes: float) -> datetime:
+        """When the version reached its status: with a clock, its minutes after it was asked."""
+        if not self.clock or version.phase_started is None:
+            return self.now()
+        return min(self.now(), version.phase_started + timedelta(minutes=minutes))
+
     def _advance(self, version: ModelVersion) -> None:
         if not version.queue or self._waits(version):
             return
         before, version.status = version.status, version.queue.pop(0)
         if version.status == "RUNNING" and before != "RUNNING":
-            self.bills.append(Bill(version.name, version.min_units or 1, self.now()))
+            self.bills.append(Bill(version.name, version.min_units or 1, self._reached(version, self.start_minutes)))
         if version.status == "STOPPED" and before != "STOPPED":
             for bill in self.bills:
                 if bill.version == version.name and bill.until is None:
-                    bill.until = self.now()
+                    bill.until = self._reached(version, self.stop_minutes)
         if version.status == "TRAINING_COMPLETED" and before != "TRAINING_COMPLETED":
             self._write_evaluation(version)
         hook = self.on_status.pop((version.name, version.status), None)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable, Mapping
 
-from .state import DayStats, ModelVersion, ServingPeriod, from_iso
+from .state import DayStats, ServingPeriod, TrainingPeriod, from_iso
 
 # The date the default prices were read. The figures are those the project's cost model uses for
 # us-east-1 (Rekognition Custom Labels: inference per inference-unit hour, training per hour);
@@ -82,10 +82,9 @@ def iu_hours(periods: Iterable[ServingPeriod], start: datetime, end: datetime) -
     return hours
 
 
-def training_hours(models: Iterable[ModelVersion], start: datetime, end: datetime) -> float:
-    """Hours of training within [start, end): each version from its start to its end (or ``end``)."""
-    return sum(_overlap_hours(m.training_started_at, m.training_finished_at, (start, end))
-               for m in models if m.training_started_at)
+def training_hours(trainings: Iterable[TrainingPeriod], start: datetime, end: datetime) -> float:
+    """Hours of training within [start, end): each training from its start to its end (or ``end``)."""
+    return sum(_overlap_hours(t.start, t.until, (start, end)) for t in trainings)
 
 
 def units_running(periods: Iterable[ServingPeriod]) -> int:
@@ -93,13 +92,13 @@ def units_running(periods: Iterable[ServingPeriod]) -> int:
     return sum(p.units for p in periods if p.until is None)
 
 
-def ledger(periods: list[ServingPeriod], models: list[ModelVersion], days: Iterable[DayStats], start: datetime,
-           end: datetime) -> Ledger:
+def ledger(periods: Iterable[ServingPeriod], trainings: Iterable[TrainingPeriod], days: Iterable[DayStats],
+           start: datetime, end: datetime) -> Ledger:
     """The ledger of [start, end); ``days`` are the day counters of the days it covers."""
     days = list(days)
     reviews = sum(n for d in days for name, n in d.counts.items() if name.startswith("reviews_started_"))
     return Ledger(start.strftime("%Y-%m-%dT%H:%M:%SZ"), end.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  iu_hours(periods, start, end), training_hours(models, start, end), reviews,
+                  iu_hours(periods, start, end), training_hours(trainings, start, end), reviews,
                   sum(d.detections for d in days))
 
 

@@ -45,8 +45,10 @@ Items (``ITEM_TYPES``; ``<…>`` is a variable part of the key):
       summary, `labelloop status`)
   MODEL#<version> / MODEL  a version: status, manifest, evaluation with
       per-label metrics, deployment decision, start and stop
-  SERVING / <from>#<version>  one period a version ran (billed from RUNNING until
-      stopped): inference units, from, until (the cost ledger)
+  LEDGER / SERVING#<from>#<version>  one period a version ran (billed from RUNNING
+      until stopped): inference units, from, until (the cost ledger)
+  LEDGER / TRAINING#<from>#<version>  one training of a version (billed per hour):
+      from, until (the cost ledger)
   REJECTED#<output key> / OUTPUT  an A2I output rejected, with the reason
       (reported once)
   ALERT#<name> / <value>  a problem already reported (an invalid parameter
@@ -147,8 +149,10 @@ _DAY = ItemType("STATS#<day>", "STATS", "counts per outcome and review status fo
                 "`labelloop status`)")
 _MODEL = ItemType("MODEL#<version>", "MODEL", "a version: status, manifest, evaluation with per-label metrics, "
                   "deployment decision, start and stop")
-_SERVING = ItemType("SERVING", "<from>#<version>", "one period a version ran (billed from RUNNING until "
-                    "stopped): inference units, from, until (the cost ledger)")
+_SERVING = ItemType("LEDGER", "SERVING#<from>#<version>", "one period a version ran (billed from RUNNING "
+                    "until stopped): inference units, from, until (the cost ledger)")
+_TRAINING = ItemType("LEDGER", "TRAINING#<from>#<version>", "one training of a version (billed per hour): from, "
+                     "until (the cost ledger)")
 _REJECTED_OUTPUT = ItemType("REJECTED#<output key>", "OUTPUT",
                             "an A2I output rejected, with the reason (reported once)")
 _ALERT = ItemType("ALERT#<name>", "<value>", "a problem already reported (an invalid parameter value, a kind of "
@@ -156,7 +160,7 @@ _ALERT = ItemType("ALERT#<name>", "<value>", "a problem already reported (an inv
 _PARAMETER_CHANGE = ItemType("PARAMCHANGE", "<time>", "an applied operator parameter change: parameter, "
                              "operation, value, schedule")
 ITEM_TYPES = (_LOOP, _LABEL_COUNT, _DETECTION, _PENDING, _FAILED, _REVIEW, _TASK_ANSWER, _TASK_SKIP, _OPEN_TASK,
-              _REVIEWER, _TRAINING_IMAGE, _DAY, _MODEL, _SERVING, _REJECTED_OUTPUT, _ALERT, _PARAMETER_CHANGE)
+              _REVIEWER, _TRAINING_IMAGE, _DAY, _MODEL, _SERVING, _TRAINING, _REJECTED_OUTPUT, _ALERT, _PARAMETER_CHANGE)
 
 
 def item_type(key: Mapping[str, Any]) -> ItemType | None:
@@ -549,7 +553,6 @@ class ModelVersion:
     deployed_at: str | None = None
     stopped_at: str | None = None
     updated_at: str | None = None
-    training_finished_at: str | None = None
     serving_since: str | None = None  # the open serving period (its sort key) while the version runs
 
 
@@ -575,6 +578,15 @@ class ServingPeriod:
     start: str
     until: str | None = None
     max_units: int | None = None
+
+
+@dataclass(frozen=True)
+class TrainingPeriod:
+    """A version's training, billed per hour (``until`` None: it still trains)."""
+
+    version: str
+    start: str
+    until: str | None = None
 
 
 @dataclass(frozen=True)
@@ -1435,14 +1447,46 @@ class StateTable:
         except AlreadyDone:
             return False
 
-    def serving_periods(self) -> list[ServingPeriod]:
-        """Every period a version ran, oldest first (one query)."""
-        return [_serving_period(i) for i in self._query(_SERVING.partition)]
+    def open_training_period(self, version: str, at: str) -> bool:
+        """The version trains (and bills) from ``at``; False if its training was recorded before."""
+        try:
+            self._transact([self._put(_key(_TRAINING, at, version), {"version": version, "start": at})])
+            return True
+        except AlreadyDone:
+            return False
 
-    def models(self) -> list[ModelVersion]:
-        """Every version's record (the cost ledger's training hours; operator tools, not a hot path)."""
-        return [_model(i) for i in self._scan(FilterExpression="sk = :model",
-                                              ExpressionAttributeValues={":model": {"S": _MODEL.sk}})]
+    def close_training_period(self, version: str, started_at: str, at: str) -> bool:
+        """The training that started at ``started_at`` ended at ``at``, once; False if it was closed before
+        (or never recorded)."""
+        try:
+            self._update(_key(_TRAINING, started_at, version), {"until": max(at, started_at)},
+                         condition="attribute_exists(pk) AND attribute_not_exists(#until)")
+            return True
+        except ConditionFailed:
+            return False
+
+    def serving_periods(self) -> list[ServingPeriod]:
+        """Every period a version ran, oldest first."""
+        return self.ledger_periods()[0]
+
+    def ledger_periods(self) -> tuple[list[ServingPeriod], list[TrainingPeriod]]:
+        """The cost ledger's records, oldest first: the periods versions ran, and the trainings (one query)."""
+        items = self._query(_SERVING.partition)
+        return ([_serving_period(i) for i in items if _SERVING.matches(i)],
+                [TrainingPeriod(**_fields(TrainingPeriod, i)) for i in items if _TRAINING.matches(i)])
+
+    def days_stats(self, days: Iterable[str]) -> list[DayStats]:
+        """The counters of several days (up to 100, one call), in the order asked."""
+        days = list(days)
+        found: dict[str, DayStats] = {}
+        request = {self.name: {"Keys": [_key(_DAY, d) for d in days], "ConsistentRead": True}}
+        while request:
+            page = self._call("batch_get_item", RequestItems=request)
+            for item in page.get("Responses", {}).get(self.name, []):
+                stats = _day(_plain(item))
+                found[stats.day] = stats
+            request = page.get("UnprocessedKeys") or {}
+        return [found.get(d) or DayStats(d) for d in days]
 
     # -- operator parameters -------------------------------------------------------
     def first_alert(self, name: str, value: str, message: str) -> bool:
