@@ -54,8 +54,8 @@ def bursty_day(images: int = 400, *, bursts: int = 6, minutes: float = DAY_MINUT
     night = max(1, images // 50)
     first, last = (9 * 60, 18 * 60) if minutes >= DAY_MINUTES else (minutes * 0.1, minutes * 0.7)
     starts = sorted(rng.uniform(first, last) for _ in range(bursts))
-    per_burst = (images - night) // bursts
-    arrivals = [start + rng.uniform(0, 8) for start in starts for _ in range(per_burst)]
+    sizes = [(images - night) // bursts + (i < (images - night) % bursts) for i in range(bursts)]
+    arrivals = [start + rng.uniform(0, 8) for start, size in zip(starts, sizes) for _ in range(size)]
     arrivals += [rng.choice((rng.uniform(0, first), rng.uniform(last + 30, minutes))) for _ in range(night)]
     return Trace("bursty", tuple(sorted(min(a, minutes - 1) for a in arrivals)), minutes)
 
@@ -164,3 +164,28 @@ def plot_units(results: list[DayResult], path: Path) -> Path:
     ax.set_ylabel("inference units running")
     ax.legend(fontsize=7)
     return _save(plt, fig, path)
+
+
+def report_lines(results: list[DayResult]) -> list[str]:
+    """The runs side by side: IU-hours billed (and recorded by the ledger), images lost, added wait."""
+    lines = ["| trace | serving | images | lost | IU-hours billed | IU-hours in the ledger | starts | "
+             "added wait p50 / p95 / max (min) |", "|---|---|---:|---:|---:|---:|---:|---|"]
+    for r in results:
+        lines.append(f"| {r.trace} | {'on demand' if r.parameters else 'always on'} | {r.images} | {r.lost} | "
+                     f"{r.billed_iu_hours:.2f} | {r.ledger_iu_hours:.2f} | {r.starts} | "
+                     f"{r.wait(0.5):.1f} / {r.wait(0.95):.1f} / {max(r.added_wait_minutes, default=0):.1f} |")
+    return lines
+
+
+def write_report(results: list[DayResult], out: Path) -> list[Path]:
+    """``report.md`` with the table and a plot of the units running across the day."""
+    out.mkdir(parents=True, exist_ok=True)
+    plot = plot_units(results, out / "units_running.png")
+    parameters = next((r.parameters for r in results if r.parameters), {})
+    text = ["# Serving on demand: a simulated day", "",
+            "Always on: the defaults (the model runs all day). On demand: "
+            + ", ".join(f"{k} {v}" for k, v in parameters.items()) + ". Starting a model takes "
+            "minutes; the images that arrive meanwhile wait and are detected once it runs.", "",
+            *report_lines(results), "", f"![units running]({plot.name})", ""]
+    (out / "report.md").write_text("\n".join(text))
+    return [out / "report.md", plot]
