@@ -70,7 +70,7 @@ def reconcile(table, loop: LoopState, seen: Observed, record: ModelVersion | Non
         return record
     units = seen.units or (record.inference_units if record else None) or 1
     if seen.status == "running" and not (record and record.serving_since):
-        table.open_serving_period(seen.version, units, now, seen.max_units)
+        table.open_serving_period(seen.version, units, _running_since(loop, seen, now), seen.max_units)
     elif seen.status in ("stopped", "failed", "none") and record and record.serving_since:
         table.close_serving_period(seen.version, now)
     if loop.serving_claim == "start" and seen.status in ("running", "failed"):
@@ -78,6 +78,16 @@ def reconcile(table, loop: LoopState, seen: Observed, record: ModelVersion | Non
         if seen.status == "failed":
             _start_failed(seen.version, "the model failed to start (Rekognition status FAILED)")
     return table.model(seen.version)
+
+
+def _running_since(loop: LoopState, seen: Observed, now: str) -> str:
+    """When the model began to run (and bill), as well as the loop can tell: halfway between the last
+    look that saw it starting and now, else now."""
+    last = loop.last_serving_decision or {}
+    if last.get("status") != "starting" or last.get("version") != seen.version or not last.get("at"):
+        return now
+    before = from_iso(last["at"])
+    return iso(before + (from_iso(now) - before) / 2)
 
 
 def facts(table, loop: LoopState, seen: Observed, record: ModelVersion | None, now: datetime) -> Serving:
