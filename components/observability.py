@@ -199,14 +199,21 @@ def forgotten_model_alarm(name: str, naming: Naming, hours: float, topic_arn: pu
                           parent: pulumi.Resource, tags: Mapping[str, str]) -> aws.cloudwatch.MetricAlarm:
     """A model has run ``hours`` without a detection: billing by the hour for nothing. No data (the
     serving function not reporting) is not breaching; its own errors alarm."""
+    return gauge_alarm(name, naming, FORGOTTEN_MODEL_ALARM, IDLE_RUNNING_MINUTES, hours * 60, topic_arn,
+                       f"A model has been running more than {hours:g} hours without a detection, billing per "
+                       "inference-unit hour (forgottenModelHours): stop it (`labelloop stop`) or set "
+                       "Idle-Stop-Minutes.", parent=parent, tags=tags)
+
+
+def gauge_alarm(name: str, naming: Naming, key: str, metric: str, threshold: float, topic_arn: pulumi.Input[str],
+                description: str, *, parent: pulumi.Resource, tags: Mapping[str, str]) -> aws.cloudwatch.MetricAlarm:
+    """Alarm ``key``: the loop's gauge ``metric`` above ``threshold`` in a five-minute period (no data:
+    not breaching)."""
     return aws.cloudwatch.MetricAlarm(
-        f"{name}-alarm-{FORGOTTEN_MODEL_ALARM}", name=naming(f"alarm-{FORGOTTEN_MODEL_ALARM}"),
-        alarm_description=f"A model has been running more than {hours:g} hours without a detection, billing per "
-                          "inference-unit hour (forgottenModelHours): stop it (`labelloop stop`) or set "
-                          "Idle-Stop-Minutes.",
-        namespace=NAMESPACE, metric_name=IDLE_RUNNING_MINUTES, statistic="Maximum",
+        f"{name}-alarm-{key}", name=naming(f"alarm-{key}"), alarm_description=description,
+        namespace=NAMESPACE, metric_name=metric, statistic="Maximum",
         dimensions={"service": RuntimeConfig.service_of(naming.stack)}, comparison_operator="GreaterThanThreshold",
-        threshold=hours * 60, evaluation_periods=1, period=PERIOD, treat_missing_data="notBreaching",
+        threshold=threshold, evaluation_periods=1, period=PERIOD, treat_missing_data="notBreaching",
         alarm_actions=[topic_arn], tags=dict(tags), opts=pulumi.ResourceOptions(parent=parent))
 
 
@@ -236,11 +243,6 @@ def review_task_alarm(name: str, naming: Naming, hours: float, topic_arn: pulumi
                       parent: pulumi.Resource, tags: Mapping[str, str]) -> aws.cloudwatch.MetricAlarm:
     """The oldest open review task has waited longer than ``hours`` (no reviewer is answering).
     No data — no task open — is not breaching."""
-    return aws.cloudwatch.MetricAlarm(
-        f"{name}-alarm-{REVIEW_TASK_ALARM}", name=naming(f"alarm-{REVIEW_TASK_ALARM}"),
-        alarm_description=f"A review task has waited more than {hours:g} hours for a reviewer (reviewAlarmHours).",
-        namespace=NAMESPACE, metric_name=OLDEST_OPEN_TASK_AGE, statistic="Maximum",
-        dimensions={"service": RuntimeConfig.service_of(naming.stack)}, comparison_operator="GreaterThanThreshold",
-        threshold=hours * HOUR, evaluation_periods=1, period=PERIOD, treat_missing_data="notBreaching",
-        alarm_actions=[topic_arn], tags=dict(tags),
-        opts=pulumi.ResourceOptions(parent=parent))
+    return gauge_alarm(name, naming, REVIEW_TASK_ALARM, OLDEST_OPEN_TASK_AGE, hours * HOUR, topic_arn,
+                       f"A review task has waited more than {hours:g} hours for a reviewer (reviewAlarmHours).",
+                       parent=parent, tags=tags)
