@@ -158,3 +158,18 @@ def test_with_the_defaults_the_model_runs_all_day():
         for minute in (60, 600, 1440):
             assert at_minute(st, minute)["outcome"] == "kept"
         assert st.models.status("v1") == "RUNNING" and st.models.iu_hours() == pytest.approx(24.0)
+
+
+def test_maximum_inference_units_reach_every_start_as_max_inference_units():
+    from lifecycle_support import deploy_first, lifecycle_stack
+    from stack_support import set_parameters
+
+    with lifecycle_stack() as st:
+        set_parameters(st, **{"Maximum-Inference-Units": 3})
+        deploy_first(st)
+        [deployed] = st.models.operations("StartProjectVersion")
+        assert (deployed["MinInferenceUnits"], deployed["MaxInferenceUnits"]) == (1, 3)
+        assert st.serve({"action": "stop"})["outcome"] == "stopped"
+        st.models.settle()
+        assert st.serve({"action": "start"})["outcome"] == "starting"
+        assert st.models.operations("StartProjectVersion")[-1]["MaxInferenceUnits"] == 3
