@@ -176,6 +176,9 @@ def start(table, seen: Observed, decision: ServingDecision) -> str:
             table.release_serving("start")
             _start_failed(seen.version, f"{aws.error_code(exc)}: {exc}")
             return f"start failed ({aws.error_code(exc)}); the waiting images stay pending"
+    except Exception:  # no answer at all (a dropped connection): the next look may try again
+        table.release_serving("start")
+        raise
     table.update_model(seen.version, status="STARTING", start_requested_at=iso(state.utcnow()),
                        inference_units=capacity.min_units)
     context.announce("model_started", f"Model {seen.version} starting: {decision.reason}",
@@ -239,10 +242,7 @@ def teardown() -> dict:
     for version, arn in sorted(running_versions().items()):
         stopped[version] = stop_model(version, arn).get("stopped") is not None
         table.close_serving_period(version, now)
-    described = aws.client("rekognition").describe_project_versions(
-        ProjectArn=config.current().project_arn)["ProjectVersionDescriptions"]
-    live = sorted(d["ProjectVersionArn"].split("/version/", 1)[1].split("/", 1)[0]
-                  for d in described if d.get("Status") in ("STARTING", "RUNNING", "STOPPING"))
+    live = sorted(running_versions(("STARTING", "RUNNING", "STOPPING")))
     if stopped:
         context.announce("model_stopped", f"Teardown: stopped {', '.join(stopped)}", {"versions": ", ".join(stopped)})
     return {"action": "teardown", "stopped": sorted(stopped), "live": live, "done": not live}
