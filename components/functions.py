@@ -23,7 +23,7 @@ class Grant:
     (the bucket itself: its location, its ACL, listing all of it), ``table``,
     ``topic``, ``parameters``, ``project`` (the Rekognition project),
     ``project_versions`` (its model versions), ``flow_definition``,
-    ``state_machine:<name>``, ``function:<key>`` (another function of the stack), ``schedule_rule``.
+    ``state_machine:<name>``, ``event_bus`` (the account's default bus, for labelloop's own events), ``schedule_rule``.
     """
 
     actions: tuple[str, ...]
@@ -65,8 +65,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
         Grant(("dynamodb:DeleteItem",), "table"),
         # An event with several records: each gets a detection of its own.
         Grant(("states:StartExecution",), "state_machine:detection"),
-        # An image waits for a model that does not run: the serving decision is asked at once.
-        Grant(("lambda:InvokeFunction",), "function:serve"),
+        # An image waits for a model that does not run: an event asks the serving decision at once.
+        Grant(("events:PutEvents",), "event_bus"),
     ), timeout=20),
     FunctionSpec("start_review", "handlers.start_review.handler",
                  "Open the review of a detection: a review app task or an A2I human loop", (

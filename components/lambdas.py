@@ -54,7 +54,6 @@ class RuntimeEnvironment:
     schedule_rule: str
     stack: str
     policies: tuple[str, ...] = ()
-    serving_function: str | None = None  # the serving function's name
     project_arn: pulumi.Input[str] | None = None
     review: ReviewEnvironment | None = None  # only the review function's environment has it
 
@@ -69,8 +68,7 @@ class RuntimeEnvironment:
 
         def build(values: dict) -> dict[str, str]:
             env = RuntimeConfig(parameter_path=self.parameter_path, labels=self.labels, labels_file=LABELS_FILE,
-                                schedule_rule=self.schedule_rule, stack=self.stack,
-                                serving_function=self.serving_function, **values).to_env()
+                                schedule_rule=self.schedule_rule, stack=self.stack, **values).to_env()
             if self.policies:
                 env["LABELLOOP_POLICIES"] = ",".join(self.policies)
             return env

@@ -32,7 +32,6 @@ from components.observability import Observability, ObservabilityArgs
 from components.packaging import lambda_archive
 from components.parameters import OperatorParameters, OperatorParametersArgs
 from components.review_app import ReviewApp, ReviewAppArgs
-from components.serving import FUNCTION as SERVING_FUNCTION
 from components.serving import Serving, ServingArgs
 from components.storage import Storage, StorageArgs
 from components.triggers import training_schedule
@@ -81,7 +80,7 @@ class LabelLoop(pulumi.ComponentResource):
                 flow_definition_arn=flow_definition,
                 detection_state_machine_arn=state_machines[DETECTION],
                 lifecycle_state_machine_arn=state_machines[LIFECYCLE], schedule_rule=schedule_rule,
-                stack=args.stack, policies=config.policies, serving_function=naming.function(SERVING_FUNCTION)),
+                stack=args.stack, policies=config.policies),
             arns=iam.StackArns(
                 bucket=self.storage.bucket_arn, table=self.storage.table_arn, topic=self.storage.topic_arn,
                 parameters=[account.apply(lambda a, i=i: a.parameter_arns(naming.parameter_path)[i]) for i in (0, 1)],
@@ -89,7 +88,7 @@ class LabelLoop(pulumi.ComponentResource):
                 flow_definition=flow_definition,
                 schedule_rule=account.apply(lambda a: a.rule_arn(schedule_rule)),
                 state_machines=state_machines, dead_letter_queue=self.storage.dead_letter_queue_arn,
-                functions={SERVING_FUNCTION: account.apply(lambda a: a.function_arn(naming.function(SERVING_FUNCTION)))}),
+                event_bus=account.apply(lambda a: a.event_bus_arn())),
             architecture=config.lambda_architecture, log_retention_days=config.log_retention_days, tags=tags)
         dead_letters = self.storage.dead_letter_queue_arn
 
@@ -99,7 +98,8 @@ class LabelLoop(pulumi.ComponentResource):
             max_start_seconds=config.max_start_minutes * 60, tags=tags), opts=child)
         functions = self.lifecycle.functions  # now with the project
         self.serving = Serving(f"{prefix}-serving", ServingArgs(
-            naming=naming, functions=functions, dead_letter_queue_arn=dead_letters, tags=tags), opts=child)
+            naming=naming, functions=functions, dead_letter_queue_arn=dead_letters, stack=args.stack, tags=tags),
+            opts=child)
         self.review: A2IReview | ReviewApp
         if a2i:
             self.review = A2IReview(f"{prefix}-review", A2IReviewArgs(

@@ -125,8 +125,8 @@ class Account:
     def state_machine_arn(self, name: str) -> str:
         return self.arn("states", f"stateMachine:{name}")
 
-    def function_arn(self, name: str) -> str:
-        return self.arn("lambda", f"function:{name}")
+    def event_bus_arn(self, name: str = "default") -> str:
+        return self.arn("events", f"event-bus/{name}")
 
     def rule_arn(self, name: str) -> str:
         return self.arn("events", f"rule/{name}")

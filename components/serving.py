@@ -1,6 +1,6 @@
-"""Serving: the serving function and the schedule that asks it every few minutes whether the
-active model should run (:mod:`handlers.serving`). ``detect`` invokes the same function when an
-image arrives while the model does not run, and the operator's ``labelloop start``, ``stop`` and
+"""Serving: the serving function, the schedule that asks it every few minutes whether the active
+model should run (:mod:`handlers.serving`), and the rule that hands it ``detect``'s event when an
+image arrives while the model does not run. The operator's ``labelloop start``, ``stop`` and
 ``teardown`` invoke it directly.
 """
 
@@ -14,7 +14,7 @@ import pulumi
 from components import events
 from components.lambdas import DeployedFunction, FunctionFactory
 from components.naming import Naming
-from components.triggers import SERVING_SCHEDULE
+from components.triggers import SERVING_SCHEDULE, waiting_trigger
 
 FUNCTION = "serve"
 
@@ -24,6 +24,7 @@ class ServingArgs:
     naming: Naming
     functions: FunctionFactory  # with the project: the function starts and stops its versions
     dead_letter_queue_arn: pulumi.Input[str]
+    stack: str  # the Pulumi stack: its waiting-image events are this stack's
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -39,5 +40,10 @@ class Serving(pulumi.ComponentResource):
         self.schedule_target, _ = events.function_target(
             self.schedule_rule, f"{name}-{SERVING_SCHEDULE.name}", self.handler,
             dead_letter_queue=args.dead_letter_queue_arn, parent=self, input=SERVING_SCHEDULE.input)
+        waiting = waiting_trigger(args.stack)
+        self.waiting_rule = events.pattern_rule(name, args.naming, waiting, waiting.pattern, parent=self, tags=tags)
+        self.waiting_target, _ = events.function_target(self.waiting_rule, f"{name}-{waiting.name}", self.handler,
+                                                        dead_letter_queue=args.dead_letter_queue_arn, parent=self)
         self.register_outputs({"function": self.handler.name, "scheduleRule": self.schedule_rule.name,
+                               "waitingRule": self.waiting_rule.name,
                                "scheduleExpression": SERVING_SCHEDULE.expression})

@@ -16,6 +16,7 @@ from typing import Any
 from handlers.parameter_change import rate_expression
 from handlers.serving import SCHEDULE as SERVING_RATE
 from handlers.runtime import layout
+from handlers.runtime.events import waiting_pattern
 from handlers.runtime.workflow import lifecycle_input
 from policies.names import ENABLE_TRAINING, POLL_FREQUENCY
 
@@ -54,6 +55,12 @@ def parameter_trigger(parameter_path: str) -> Trigger:
          "detail": {"name": [{"prefix": parameter_path.rstrip("/") + "/"}]}},
         "parameter_change",
     )
+
+
+def waiting_trigger(stack: str) -> Trigger:
+    """detect's event: an image waits for a model that does not run; the serving decision is asked now."""
+    return Trigger("image-waiting", "An image waits for a model that does not run: the serving decision is asked "
+                   "at once.", waiting_pattern(stack), "serve")
 
 
 @dataclass(frozen=True)

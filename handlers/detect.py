@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from plugins import Detection, LabelScore
 
 from .runtime import aws, backoff, config, context, layout
-from .runtime.events import ObjectEvent, object_events
+from .runtime.events import ObjectEvent, object_events, waiting_event
 from .runtime.ids import detection_id, execution_name
 from .runtime.lambda_entry import entry_point
 from .runtime.state import AlreadyDone, DetectionRecord, LoopState, SequenceTaken, now_iso
@@ -104,16 +104,14 @@ def detect(obj: ObjectEvent, pending_cursor: str | None = None) -> dict[str, Any
 
 
 def wake_serving() -> None:
-    """An image waits for a model that does not run: ask the serving decision now (an asynchronous
-    invocation; should it fail, the serving schedule asks within minutes)."""
-    function = config.current().serving_function
-    if not function:
-        return
+    """An image waits for a model that does not run: an event asks the serving decision now (should
+    it not get through, the serving schedule asks within minutes)."""
     try:
-        backoff.call(lambda: aws.client("lambda").invoke(FunctionName=function, InvocationType="Event",
-                                                         Payload=json.dumps({"trigger": "arrival"}).encode()))
+        answer = backoff.call(lambda: aws.client("events").put_events(Entries=[waiting_event(config.current().stack)]))
+        if answer.get("FailedEntryCount"):
+            context.logger.warning("the image-waiting event was refused", extra={"entries": answer.get("Entries")})
     except Exception:  # the image is recorded as pending: the schedule starts the model if it should
-        context.logger.exception("could not ask the serving function", extra={"function": function})
+        context.logger.exception("could not send the image-waiting event")
 
 
 def _decided(record: DetectionRecord, model_version: str, scores: tuple[LabelScore, ...],

@@ -1,6 +1,6 @@
 """Serving on demand: whether the active model runs. Asked on the serving schedule (every few
-minutes), when an image arrives while the model does not run (``detect`` invokes this function
-asynchronously), and by the operator (``labelloop start``, ``stop``, ``teardown``).
+minutes), when an image arrives while the model does not run (``detect``'s event, through a rule
+of the stack), and by the operator (``labelloop start``, ``stop``, ``teardown``).
 
 Gather the facts — the active version's status from Rekognition (the truth, whoever started or
 stopped it), the loop item, the images waiting and today's detections — ask the serving decision,
@@ -256,4 +256,5 @@ def handler(event: dict) -> dict:
         return teardown()
     if action not in (None, "start", "stop"):
         raise ValueError(f"unknown serving action {action!r}: start, stop or teardown")
-    return serve(event.get("trigger") or (OPERATOR if action else "schedule"), action, event.get("reason", ""))
+    trigger = event.get("trigger") or (event.get("detail") or {}).get("trigger")  # the schedule's, detect's event
+    return serve(trigger or (OPERATOR if action else "schedule"), action, event.get("reason", ""))

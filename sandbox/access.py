@@ -89,9 +89,9 @@ def requests(service: str, operation: str, params: Mapping[str, Any], place: Pla
         return (Request(action, params.get("TopicArn") or params.get("TargetArn") or "*"),)
     if service == "states" and "stateMachineArn" in params:
         return (Request(action, params["stateMachineArn"]),)
-    if service == "lambda" and operation == "Invoke":
-        name = params["FunctionName"]
-        return (Request("lambda:InvokeFunction", name if name.startswith("arn:") else place.arn("lambda", f"function:{name}")),)
+    if service == "events" and operation == "PutEvents":
+        return tuple(Request(action, entry.get("EventBusName") or place.arn("events", "event-bus/default"))
+                     for entry in params["Entries"])
     if service == "events" and "Name" in params:
         return (Request(action, place.arn("events", f"rule/{params['Name']}")),)
     if service == "sagemaker" and operation == "StartHumanLoop":

@@ -31,7 +31,8 @@ from botocore.config import Config
 from components.functions import FUNCTIONS
 from components.naming import Naming
 from components.state_machines import detection_definition, lifecycle_definition
-from components.triggers import SERVING_SCHEDULE, Trigger, bucket_triggers, parameter_trigger, training_schedule
+from components.triggers import (SERVING_SCHEDULE, Trigger, bucket_triggers, parameter_trigger, training_schedule,
+                                 waiting_trigger)
 from handlers.runtime import aws as runtime_aws
 from handlers.runtime import context as runtime_context
 from handlers.runtime.config import RuntimeConfig
@@ -183,7 +184,7 @@ class LocalStack:
         self.config = RuntimeConfig(
             table=self.table, bucket=self.bucket, parameter_path=self.parameter_path, labels=tuple(self.labels),
             topic_arn=self.topic_arn, project_arn=self.project_arn, flow_definition_arn=self.flow_definition_arn,
-            stack=self.stack, parameter_ttl_seconds=60, serving_function=naming.function(SERVING_SCHEDULE.target))
+            stack=self.stack, parameter_ttl_seconds=60)
         self.functions = {key: self._function(key, spec.handler) for key, spec in FUNCTIONS.items()}
         self.state_machines = {
             "detection": self._state_machine("detection", "EXPRESS", detection_definition(
@@ -199,7 +200,7 @@ class LocalStack:
         self.configure(detection_state_machine_arn=self.state_machines["detection"],
                        lifecycle_state_machine_arn=self.state_machines["lifecycle"],
                        schedule_rule=self.schedule_rule)
-        triggers = bucket_triggers(self.bucket) + [parameter_trigger(self.parameter_path)]
+        triggers = bucket_triggers(self.bucket) + [parameter_trigger(self.parameter_path), waiting_trigger(self.stack)]
         self.deliveries = {t.name: (t, self._rule(t)) for t in triggers}
 
     def use_review_app(self, base_url: str = "http://127.0.0.1:8080") -> None:

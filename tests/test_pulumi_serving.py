@@ -27,16 +27,19 @@ def test_the_serving_schedule_asks_the_serving_function_every_five_minutes(d):
     assert d.stack_outputs["servingFunction"] == function_name("serve")
 
 
-def test_detect_may_invoke_the_serving_function_and_nothing_else(d):
-    env = d.one(FUNCTION, name=function_name("detect")).inputs["environment"]["variables"]
-    assert env["LABELLOOP_SERVING_FUNCTION"] == function_name("serve")
-    invoke = [s for s in role_policy(d, function_name("detect"))["Statement"] if "lambda:InvokeFunction" in s["Action"]]
-    assert [s["Resource"] for s in invoke] == [arn("lambda", f"function:{function_name('serve')}")]
+def test_an_image_waiting_asks_the_serving_function_through_an_event_of_this_stack(d):
+    waiting = d.one(EVENT_RULE, name="labelloop-test-image-waiting")
+    assert json.loads(waiting.inputs["eventPattern"]) == {
+        "source": ["labelloop"], "detail-type": ["Image waiting for a model"], "detail": {"stack": ["test"]}}
+    serve = d.one(FUNCTION, name=function_name("serve"))
+    assert d.one(EVENT_TARGET, rule=waiting.outputs["name"]).inputs["arn"] == serve.outputs["arn"]
+    put = [s for s in role_policy(d, function_name("detect"))["Statement"] if "events:PutEvents" in s["Action"]]
+    assert [s["Resource"] for s in put] == [arn("events", "event-bus/default")]
     serving = role_policy(d, function_name("serve"))
     actions = {a for s in serving["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert {"rekognition:StartProjectVersion", "rekognition:StopProjectVersion",
             "rekognition:DescribeProjectVersions", "states:StartExecution"} <= actions
-    assert "rekognition:DetectCustomLabels" not in actions and "lambda:InvokeFunction" not in actions
+    assert "rekognition:DetectCustomLabels" not in actions and "events:PutEvents" not in actions
 
 
 def test_the_forgotten_model_alarm_and_the_dashboards_inference_unit_hours(d):

@@ -28,7 +28,6 @@ class RuntimeConfig:
     detection_state_machine_arn: str | None = None
     lifecycle_state_machine_arn: str | None = None
     schedule_rule: str | None = None
-    serving_function: str | None = None  # asked when an image arrives while the model does not run
     parameter_ttl_seconds: int = 60
     stack: str = "dev"
     labels_file: str | None = None  # set: the labels are read from this file of the archive
@@ -76,7 +75,6 @@ class RuntimeConfig:
             detection_state_machine_arn=env.get("LABELLOOP_DETECTION_STATE_MACHINE_ARN") or None,
             lifecycle_state_machine_arn=env.get("LABELLOOP_LIFECYCLE_STATE_MACHINE_ARN") or None,
             schedule_rule=env.get("LABELLOOP_SCHEDULE_RULE") or None,
-            serving_function=env.get("LABELLOOP_SERVING_FUNCTION") or None,
             parameter_ttl_seconds=int(env.get("LABELLOOP_PARAMETER_TTL", "60")),
             stack=env.get("LABELLOOP_STACK", "dev"),
             labels_file=labels_file,
@@ -102,7 +100,6 @@ class RuntimeConfig:
             "LABELLOOP_DETECTION_STATE_MACHINE_ARN": self.detection_state_machine_arn,
             "LABELLOOP_LIFECYCLE_STATE_MACHINE_ARN": self.lifecycle_state_machine_arn,
             "LABELLOOP_SCHEDULE_RULE": self.schedule_rule,
-            "LABELLOOP_SERVING_FUNCTION": self.serving_function,
             "LABELLOOP_PARAMETER_TTL": str(self.parameter_ttl_seconds),
             "LABELLOOP_STACK": self.stack,
             "POWERTOOLS_SERVICE_NAME": self.service,
