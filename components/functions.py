@@ -23,7 +23,7 @@ class Grant:
     (the bucket itself: its location, its ACL, listing all of it), ``table``,
     ``topic``, ``parameters``, ``project`` (the Rekognition project),
     ``project_versions`` (its model versions), ``flow_definition``,
-    ``state_machine:<name>``, ``event_bus`` (the account's default bus, for labelloop's own events), ``schedule_rule``.
+    ``state_machine:<name>``, ``event_bus`` (the stack's own bus, for labelloop's own events), ``schedule_rule``.
     """
 
     actions: tuple[str, ...]

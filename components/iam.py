@@ -81,7 +81,7 @@ class StackArns:
     state_machines: Mapping[str, pulumi.Input[str]]
     dead_letter_queue: pulumi.Input[str]
     project: pulumi.Input[str] | None = None  # known once the Rekognition project exists
-    event_bus: pulumi.Input[str] | None = None  # the account's default event bus, where labelloop's own events go
+    event_bus: pulumi.Input[str] | None = None  # the stack's own event bus (labelloop's own events)
 
 
 def _pascal(text: str) -> str:

@@ -80,7 +80,7 @@ class LabelLoop(pulumi.ComponentResource):
                 flow_definition_arn=flow_definition,
                 detection_state_machine_arn=state_machines[DETECTION],
                 lifecycle_state_machine_arn=state_machines[LIFECYCLE], schedule_rule=schedule_rule,
-                stack=args.stack, policies=config.policies),
+                stack=args.stack, policies=config.policies, event_bus=naming.event_bus),
             arns=iam.StackArns(
                 bucket=self.storage.bucket_arn, table=self.storage.table_arn, topic=self.storage.topic_arn,
                 parameters=[account.apply(lambda a, i=i: a.parameter_arns(naming.parameter_path)[i]) for i in (0, 1)],
@@ -88,7 +88,7 @@ class LabelLoop(pulumi.ComponentResource):
                 flow_definition=flow_definition,
                 schedule_rule=account.apply(lambda a: a.rule_arn(schedule_rule)),
                 state_machines=state_machines, dead_letter_queue=self.storage.dead_letter_queue_arn,
-                event_bus=account.apply(lambda a: a.event_bus_arn())),
+                event_bus=account.apply(lambda a: a.event_bus_arn(naming.event_bus))),
             architecture=config.lambda_architecture, log_retention_days=config.log_retention_days, tags=tags)
         dead_letters = self.storage.dead_letter_queue_arn
 

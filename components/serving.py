@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 import pulumi
+import pulumi_aws as aws
 
 from components import events
 from components.lambdas import DeployedFunction, FunctionFactory
@@ -40,10 +41,14 @@ class Serving(pulumi.ComponentResource):
         self.schedule_target, _ = events.function_target(
             self.schedule_rule, f"{name}-{SERVING_SCHEDULE.name}", self.handler,
             dead_letter_queue=args.dead_letter_queue_arn, parent=self, input=SERVING_SCHEDULE.input)
-        waiting = waiting_trigger(args.stack)
-        self.waiting_rule = events.pattern_rule(name, args.naming, waiting, waiting.pattern, parent=self, tags=tags)
+        self.event_bus = aws.cloudwatch.EventBus(f"{name}-event-bus", name=args.naming.event_bus, tags=tags,
+                                                 opts=pulumi.ResourceOptions(parent=self))
+        waiting = waiting_trigger(args.stack, args.naming.event_bus)
+        self.waiting_rule = events.pattern_rule(name, args.naming, waiting, waiting.pattern, parent=self, tags=tags,
+                                                depends_on=[self.event_bus])
         self.waiting_target, _ = events.function_target(self.waiting_rule, f"{name}-{waiting.name}", self.handler,
-                                                        dead_letter_queue=args.dead_letter_queue_arn, parent=self)
+                                                        dead_letter_queue=args.dead_letter_queue_arn, parent=self,
+                                                        event_bus=waiting.event_bus)
         self.register_outputs({"function": self.handler.name, "scheduleRule": self.schedule_rule.name,
                                "waitingRule": self.waiting_rule.name,
                                "scheduleExpression": SERVING_SCHEDULE.expression})

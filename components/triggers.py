@@ -27,6 +27,7 @@ class Trigger:
     description: str
     pattern: dict[str, Any]
     target: str  # a FUNCTIONS key, or "detection" / "lifecycle" for a state machine
+    event_bus: str | None = None  # the bus the rule listens on (None: the account's default bus)
 
 
 def _objects(bucket: str, prefix: str, *detail_types: str) -> dict[str, Any]:
@@ -57,10 +58,11 @@ def parameter_trigger(parameter_path: str) -> Trigger:
     )
 
 
-def waiting_trigger(stack: str) -> Trigger:
-    """detect's event: an image waits for a model that does not run; the serving decision is asked now."""
+def waiting_trigger(stack: str, bus: str) -> Trigger:
+    """detect's event on the stack's own bus: an image waits for a model that does not run; the serving
+    decision is asked now."""
     return Trigger("image-waiting", "An image waits for a model that does not run: the serving decision is asked "
-                   "at once.", waiting_pattern(stack), "serve")
+                   "at once.", waiting_pattern(stack), "serve", bus)
 
 
 @dataclass(frozen=True)

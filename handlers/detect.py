@@ -106,8 +106,11 @@ def detect(obj: ObjectEvent, pending_cursor: str | None = None) -> dict[str, Any
 def wake_serving() -> None:
     """An image waits for a model that does not run: an event asks the serving decision now (should
     it not get through, the serving schedule asks within minutes)."""
+    cfg = config.current()
+    if not cfg.event_bus:
+        return
     try:
-        answer = backoff.call(lambda: aws.client("events").put_events(Entries=[waiting_event(config.current().stack)]))
+        answer = backoff.call(lambda: aws.client("events").put_events(Entries=[waiting_event(cfg.stack, cfg.event_bus)]))
         if answer.get("FailedEntryCount"):
             context.logger.warning("the image-waiting event was refused", extra={"entries": answer.get("Entries")})
     except Exception:  # the image is recorded as pending: the schedule starts the model if it should

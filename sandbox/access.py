@@ -90,8 +90,9 @@ def requests(service: str, operation: str, params: Mapping[str, Any], place: Pla
     if service == "states" and "stateMachineArn" in params:
         return (Request(action, params["stateMachineArn"]),)
     if service == "events" and operation == "PutEvents":
-        return tuple(Request(action, entry.get("EventBusName") or place.arn("events", "event-bus/default"))
-                     for entry in params["Entries"])
+        buses = (entry.get("EventBusName") or "default" for entry in params["Entries"])
+        return tuple(Request(action, bus if bus.startswith("arn:") else place.arn("events", f"event-bus/{bus}"))
+                     for bus in buses)
     if service == "events" and "Name" in params:
         return (Request(action, place.arn("events", f"rule/{params['Name']}")),)
     if service == "sagemaker" and operation == "StartHumanLoop":

@@ -231,7 +231,7 @@ def test_every_call_of_every_function_is_allowed_by_its_deployed_role():
     assert made("start_training", "s3:GetObject", "/images_labeled_by_folder/")  # what Custom Labels reads
     assert made("build_manifest", "s3:PutObject", "/manifests/")  # written by a transfer's threads
     assert made("review_output", "s3:PutObject", "/images_labeled_by_folder/cat/")  # the answer's copy
-    assert made("detect", "events:PutEvents", ":event-bus/default")  # an image waits: the serving decision now
+    assert made("detect", "events:PutEvents", ":event-bus/labelloop-sandbox-events")  # an image waits: the serving decision now
     assert made("serve", "rekognition:StartProjectVersion") and made("serve", "states:StartExecution")
     assert [str(d) for d in check.denials] == []
 

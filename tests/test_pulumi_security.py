@@ -18,7 +18,7 @@ from pulumi_mocks import (ACCOUNT, BUCKET, BUCKET_POLICY, BUILTIN_FULL, BUILTIN_
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 PREFIX = "labelloop-test"
-ASYNCHRONOUS = {"training_data", "review_output", "parameter_change", "summary"}
+ASYNCHRONOUS = {"training_data", "review_output", "parameter_change", "summary", "serve"}
 
 # Every statement whose Resource is "*", and why it cannot name a resource.
 UNSCOPED = {

@@ -34,7 +34,9 @@ def test_an_image_waiting_asks_the_serving_function_through_an_event_of_this_sta
     serve = d.one(FUNCTION, name=function_name("serve"))
     assert d.one(EVENT_TARGET, rule=waiting.outputs["name"]).inputs["arn"] == serve.outputs["arn"]
     put = [s for s in role_policy(d, function_name("detect"))["Statement"] if "events:PutEvents" in s["Action"]]
-    assert [s["Resource"] for s in put] == [arn("events", "event-bus/default")]
+    assert [s["Resource"] for s in put] == [arn("events", "event-bus/labelloop-test-events")]
+    assert waiting.inputs["eventBusName"] == "labelloop-test-events"
+    assert d.one(EVENT_TARGET, rule=waiting.outputs["name"]).inputs["eventBusName"] == "labelloop-test-events"
     serving = role_policy(d, function_name("serve"))
     actions = {a for s in serving["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert {"rekognition:StartProjectVersion", "rekognition:StopProjectVersion",

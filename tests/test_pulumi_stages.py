@@ -585,7 +585,8 @@ def test_every_function_knows_its_stack(config, request, tmp_path):
         labels=tuple(d.config["labels"]), topic_arn=d.stack_outputs["topicArn"], project_arn=d.stack_outputs["projectArn"],
         flow_definition_arn=flow, detection_state_machine_arn=d.stack_outputs["detectionStateMachineArn"],
         lifecycle_state_machine_arn=d.stack_outputs["lifecycleStateMachineArn"],
-        schedule_rule=rule(d, "training-schedule").outputs["name"], stack="test", labels_file=LABELS_FILE)
+        schedule_rule=rule(d, "training-schedule").outputs["name"], stack="test", labels_file=LABELS_FILE,
+        event_bus="labelloop-test-events")
     policies = ",".join(d.config.get("policies", []))
     for key in deployed_with(A2I):
         env = environment(d, key)

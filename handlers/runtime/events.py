@@ -144,15 +144,15 @@ class ParameterStoreChangeEvent(EventBridgeEvent):
 
 
 # -- labelloop's own event: an image waits for a model that does not run ---------------------------
-# Sent by detect to the account's default bus; a rule of the stack (``components.triggers.waiting_trigger``)
-# hands it to the serving function, which decides at once whether to start the model.
+# Sent by detect to the stack's own event bus; a rule there (``components.triggers.waiting_trigger``) hands
+# it to the serving function, which decides at once whether to start the model.
 WAITING_SOURCE = "labelloop"
 WAITING_DETAIL_TYPE = "Image waiting for a model"
 
 
-def waiting_event(stack: str) -> dict[str, str]:
+def waiting_event(stack: str, bus: str) -> dict[str, str]:
     """The ``PutEvents`` entry: this stack's image waits (the serving function's trigger is ``arrival``)."""
-    return {"Source": WAITING_SOURCE, "DetailType": WAITING_DETAIL_TYPE,
+    return {"Source": WAITING_SOURCE, "DetailType": WAITING_DETAIL_TYPE, "EventBusName": bus,
             "Detail": json.dumps({"stack": stack, "trigger": "arrival"})}
 
 
