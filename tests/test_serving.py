@@ -103,6 +103,7 @@ def test_many_arrivals_at_once_start_the_model_once(st):
     upload(st, *(f"many-{i}" for i in range(12)))
     assert len(st.models.operations("StartProjectVersion")) == 1
     assert context.table().loop().serving_claim == "start"
+    assert context.table().loop().last_serving_decision["trigger"] == "arrival"  # detect's event, through its rule
     assert at_minute(st, 45)["replayed"] == 12 and len(st.models.operations("StartProjectVersion")) == 1
 
 
