@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from components.naming import PROJECT, Naming
+from handlers.runtime.ledger import Prices
 
 from .errors import UsageError
 from .pulumi_stack import OUTPUTS, expected, output_policies, selected_stack, stack_config, stack_outputs
@@ -28,6 +29,7 @@ class AwsTarget(Target):
     policies: tuple[str, ...]
     clients: Callable[[str], Any]
     missing: dict[str, str] = field(default_factory=dict)  # name -> why it is not known and how to fix it
+    stack_prices: Prices = field(default_factory=Prices)  # the stack output prices, else the defaults
 
     policy_fix = "; a team policy's parameter is known once its module is: pass --stack-policies MODULE[,MODULE…]"
 
@@ -86,6 +88,25 @@ class AwsTarget(Target):
         self.stepfunctions.start_execution(stateMachineArn=machine, name=name, input=json.dumps(payload))
         return False  # Express executions run on; their results are read from the state table
 
+    @property
+    def prices(self) -> Prices:
+        return self.stack_prices
+
+    @property
+    def serving_function(self) -> str:
+        """The stack's serving function, named beside its state table (both by ``components.naming``)."""
+        table = self.table_name
+        if not table.startswith(f"{PROJECT}-") or not table.endswith("-state"):
+            raise UsageError(f"{table} is not a labelloop state table; pass --table (stack output tableName)")
+        return table.removesuffix("-state") + "-serve"
+
+    def invoke_serving(self, payload: dict) -> dict:
+        response = self.client("lambda").invoke(FunctionName=self.serving_function, Payload=json.dumps(payload))
+        answer = json.loads(response["Payload"].read() or "null")
+        if response.get("FunctionError"):
+            raise UsageError(f"the serving function failed: {answer.get('errorType')}: {answer.get('errorMessage')}")
+        return answer
+
     def start_lifecycle(self, payload: dict, what: str, announce: Callable[[str], None]) -> str:
         machine = self.lifecycle_arn  # a missing name is the first thing to fix, before region or credentials
         name = f"cli-{what}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
@@ -137,7 +158,8 @@ def aws_target(stack: str | None, explicit: dict[str, str | None], policies: tup
     config = stack_config(stack) if stack and not (region and profile) else {}
     region = region or config.get("aws:region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     return AwsTarget(description, {n: names.get(n) for n in OPTIONS}, tuple(policies),
-                     _session_clients(region or None, profile or config.get("aws:profile")), missing=missing)
+                     _session_clients(region or None, profile or config.get("aws:profile")), missing=missing,
+                     stack_prices=Prices.of(outputs.get("prices")))
 
 
 def _session_clients(region: str | None, profile: str | None) -> Callable[[str], Any]:

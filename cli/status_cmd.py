@@ -2,8 +2,8 @@
 
 Everything is read from the state table in a handful of calls (the loop
 partition, two day-statistics items, the pending partition, the active model's
-record, the reviewers' partition) and from the parameter path — no scan,
-whatever the table's size.
+record, the reviewers' partition, the ledger partition, the month's day counters
+in one batch) and from the parameter path — no scan, whatever the table's size.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from handlers.runtime.stuck import diagnose
+from handlers.runtime.ledger import PRICES_READ, days_between, ledger, month_start, units_running
 from handlers.summary import OUTCOMES, REVIEWS
 
 from .params_cmd import parameter_rows
@@ -65,7 +66,32 @@ def gather(target) -> dict:
         "labels": label_rows,
         "parameters": {"checked": len(target.catalog), "problems": problems},
         "stuck": stuck,
+        "serving": {"decision": dict(loop.last_serving_decision) or None, "claim": loop.serving_claim,
+                    "last_detected_at": loop.last_detected_at},
+        "cost": cost(table, target.prices, now),
     }
+
+
+def cost(table, prices, now: datetime) -> dict:
+    """The cost ledger: per hour right now, the last day and the month so far (IU-hours per version,
+    training hours, reviews), and the month's cost per 1 000 images detected."""
+    serving, trainings = table.ledger_periods()
+    month = month_start(now)
+    days = {d.day: d for d in table.days_stats(days_between(min(month, now - timedelta(days=1)), now))}
+
+    def window(start: datetime) -> dict:
+        covered = [days[d] for d in days_between(start, now) if d in days]
+        figures = ledger(serving, trainings, covered, start, now)
+        per_1000 = figures.cost_per_1000_images(prices)
+        return {"from": figures.start, "iu_hours": {v: round(h, 3) for v, h in figures.iu_hours.items()},
+                "training_hours": round(figures.training_hours, 3), "reviews": figures.reviews,
+                "detections": figures.detections, "cost": round(figures.cost(prices), 2),
+                "cost_per_1000_images": None if per_1000 is None else round(per_1000, 2)}
+
+    running = units_running(serving)
+    return {"units_running": running, "per_hour_now": round(running * prices.inference_unit_hour, 2),
+            "last_day": window(now - timedelta(days=1)), "month": window(month),
+            "prices": prices.as_config(), "prices_read": PRICES_READ}
 
 
 def run(args) -> int:
@@ -154,6 +180,7 @@ def render(status: dict) -> list[str]:
     else:
         lines.append("Training data: no labelled images yet")
     lines.append("")
+    lines += render_cost(status["cost"], status.get("serving") or {})
     problems = status["parameters"]["problems"]
     if problems:
         lines.append("Parameter problems (the functions use the last good value or the default):")
@@ -162,4 +189,23 @@ def render(status: dict) -> list[str]:
         lines.append("  Fix: labelloop params set NAME VALUE (or params reset NAME)")
     else:
         lines.append(f"Parameters: all {status['parameters']['checked']} set and valid")
+    return lines
+
+
+def render_cost(cost: dict, serving: dict) -> list[str]:
+    prices = cost["prices"]
+    lines = [f"Cost (USD; an inference-unit hour ${prices['inferenceUnitHour']:g}, a training hour "
+             f"${prices['trainingHour']:g}, prices of {cost['prices_read']}: check them, or set the stack's prices)",
+             f"  now            ${cost['per_hour_now']:.2f} per hour ({cost['units_running']} inference unit(s) running)"]
+    for key, label in (("last_day", "last day"), ("month", "month so far")):
+        w = cost[key]
+        per_1000 = "-" if w["cost_per_1000_images"] is None else f"${w['cost_per_1000_images']:.2f}"
+        units = ", ".join(f"{v} {h:.1f}" for v, h in sorted(w["iu_hours"].items())) or "none"
+        lines.append(f"  {label:<14} ${w['cost']:.2f}: IU-hours {units}; training {w['training_hours']:.1f} h; "
+                     f"{w['reviews']} review(s); {w['detections']} image(s), {per_1000} per 1 000")
+    decision = serving.get("decision")
+    if decision:
+        lines.append(f"  serving        {decision.get('action')} ({decision.get('outcome')}): {decision.get('reason')} "
+                     f"({decision.get('policy')}; {_time(decision.get('at'))})")
+    lines.append("")
     return lines

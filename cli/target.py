@@ -112,6 +112,18 @@ class Target(ABC):
         """Start one detection execution; True when it has run to its end by the time this returns
         (nothing to watch), False when it goes on asynchronously."""
 
+    @abstractmethod
+    def invoke_serving(self, payload: dict) -> dict:
+        """Ask the stack's serving function (``{"action": "start" | "stop" | "teardown"}``) and return
+        its answer; a function error is raised."""
+
+    @property
+    def prices(self):
+        """The stack's prices (its ``prices`` config; the defaults when not known)."""
+        from handlers.runtime.ledger import Prices
+
+        return Prices()
+
     def parameter_modified(self, parameter: dict) -> str | None:
         """When a parameter (as ``GetParametersByPath`` returns it) last changed, as ISO time."""
         modified = parameter.get("LastModifiedDate")

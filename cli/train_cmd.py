@@ -181,13 +181,13 @@ def run_rollback(args) -> int:
     return 1 if _failed(result) else 0
 
 
-def _confirm(prompt: str) -> bool:
+def _confirm(prompt: str, what: str = "rollback") -> bool:
     sys.stderr.write(prompt)
     sys.stderr.flush()
     answer = sys.stdin.readline()
     if not answer:
         sys.stderr.write("\n")
-        raise UsageError("rollback needs a confirmation and there is no one to answer: pass --yes")
+        raise UsageError(f"{what} needs a confirmation and there is no one to answer: pass --yes")
     return answer.strip().lower() in ("y", "yes")
 
 

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from handlers.runtime.ledger import Prices
 from policies.names import NONE_OF_THE_ABOVE
 
 MIN_LABELS, MAX_LABELS = 2, 250
@@ -85,6 +86,8 @@ class StackConfig:
     review_api_throttle: Throttle = Throttle()
     review_image_url_seconds: int = 300
     review_alarm_hours: float = 24.0
+    forgotten_model_hours: float = 24.0  # the alarm: a model running this long without a detection
+    prices: Prices = Prices()
 
 
 def region_of_pool(user_pool_id: str) -> str:
@@ -242,10 +245,24 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
                           "seconds a reviewer's link to an image stays valid")
     alarm_hours = _number(raw, "reviewAlarmHours", 24, 1, 240,
                           "hours the oldest open review task may wait before the alarm tells the topic")
+    forgotten = _number(raw, "forgottenModelHours", 24, 0.5, 720,
+                        "hours a model may run without a detection before the forgotten-model alarm")
     return StackConfig(labels, email, workteam, create, reviewers, policies, dict(overrides),
                        architecture, retention, float(training_hours), int(start_minutes), dict(tags),
                        review_backend=backend, reviewer_pool=pool, review_api_throttle=_throttle(raw),
-                       review_image_url_seconds=int(url_seconds), review_alarm_hours=float(alarm_hours))
+                       review_image_url_seconds=int(url_seconds), review_alarm_hours=float(alarm_hours),
+                       forgotten_model_hours=float(forgotten), prices=_prices(raw))
+
+
+def _prices(raw: Mapping[str, Any]) -> Prices:
+    prices = raw.get("prices") or {}
+    fix = "e.g. {inferenceUnitHour: 4.0, trainingHour: 1.0, review: 0} (USD)"
+    if not isinstance(prices, Mapping) or set(prices) - set(Prices().as_config()):
+        raise ConfigError("prices", f"must map inferenceUnitHour, trainingHour, review to prices, got {prices!r}", fix)
+    for key, value in prices.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError("prices", f"has {key} {value!r}", fix)
+    return Prices.of(prices)
 
 
 def _number(raw: Mapping[str, Any], key: str, default: float, low: float, high: float, what: str) -> float:
@@ -258,9 +275,10 @@ def _number(raw: Mapping[str, Any], key: str, default: float, low: float, high: 
 KEYS = ("labels", "review", "notificationEmail", "workteamName", "createWorkforce", "reviewerEmails",
         "reviewerUserPoolId", "reviewerGroup", "reviewerUserPoolDomain", "reviewApiThrottle", "reviewImageUrlSeconds",
         "reviewAlarmHours", "policies", "parameterDefaults", "lambdaArchitecture", "logRetentionDays", "tags",
-        "maxTrainingHours", "maxStartMinutes")
+        "maxTrainingHours", "maxStartMinutes", "forgottenModelHours", "prices")
 STRUCTURED = ("labels", "reviewerEmails", "policies", "parameterDefaults", "tags", "createWorkforce", "logRetentionDays",
-              "maxTrainingHours", "maxStartMinutes", "reviewApiThrottle", "reviewImageUrlSeconds", "reviewAlarmHours")
+              "maxTrainingHours", "maxStartMinutes", "reviewApiThrottle", "reviewImageUrlSeconds", "reviewAlarmHours",
+              "forgottenModelHours", "prices")
 
 
 def load_stack_config(config) -> StackConfig:

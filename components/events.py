@@ -30,12 +30,14 @@ def bucket_trigger(bucket_name: pulumi.Input[str], trigger_name: str) -> tuple[T
 
 
 def pattern_rule(prefix: str, naming: Naming, trigger: Trigger, pattern: pulumi.Input[Mapping[str, Any]], *,
-                 parent: pulumi.Resource, tags: Mapping[str, str]) -> aws.cloudwatch.EventRule:
-    """Rule ``labelloop-<stack>-<trigger>`` (logical name ``<prefix>-<trigger>``)."""
+                 parent: pulumi.Resource, tags: Mapping[str, str],
+                 depends_on: list[pulumi.Resource] | None = None) -> aws.cloudwatch.EventRule:
+    """Rule ``labelloop-<stack>-<trigger>`` (logical name ``<prefix>-<trigger>``), on the trigger's bus."""
     return aws.cloudwatch.EventRule(
         f"{prefix}-{trigger.name}", name=naming.rule(trigger.name), description=trigger.description, state="ENABLED",
+        event_bus_name=trigger.event_bus,
         event_pattern=pulumi.Output.from_input(pattern).apply(lambda p: json.dumps(p, sort_keys=True)),
-        tags=dict(tags), opts=pulumi.ResourceOptions(parent=parent))
+        tags=dict(tags), opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on))
 
 
 def schedule_rule(prefix: str, naming: Naming, schedule: Schedule, *, parent: pulumi.Resource,
@@ -52,13 +54,15 @@ def schedule_rule(prefix: str, naming: Naming, schedule: Schedule, *, parent: pu
 
 def function_target(rule: aws.cloudwatch.EventRule, rule_name: str, target: DeployedFunction, *,
                     dead_letter_queue: pulumi.Input[str], parent: pulumi.Resource,
-                    input: Mapping[str, Any] | None = None) -> tuple[aws.cloudwatch.EventTarget, aws.lambda_.Permission]:
+                    input: Mapping[str, Any] | None = None, event_bus: str | None = None,
+                    ) -> tuple[aws.cloudwatch.EventTarget, aws.lambda_.Permission]:
     child = pulumi.ResourceOptions(parent=parent)
     permission = aws.lambda_.Permission(
         f"{rule_name}-invoke", action="lambda:InvokeFunction", function=target.function.name,
         principal="events.amazonaws.com", source_arn=rule.arn, opts=child)
     event_target = aws.cloudwatch.EventTarget(
         f"{rule_name}-target", rule=rule.name, target_id=target.key.replace("_", "-"), arn=target.arn,
+        event_bus_name=event_bus,
         input=json.dumps(input) if input is not None else None, retry_policy=RETRY,
         dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=dead_letter_queue),
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[permission]))

@@ -23,7 +23,7 @@ class Grant:
     (the bucket itself: its location, its ACL, listing all of it), ``table``,
     ``topic``, ``parameters``, ``project`` (the Rekognition project),
     ``project_versions`` (its model versions), ``flow_definition``,
-    ``state_machine:<name>``, ``schedule_rule``.
+    ``state_machine:<name>``, ``event_bus`` (the stack's own bus, for labelloop's own events), ``schedule_rule``.
     """
 
     actions: tuple[str, ...]
@@ -65,6 +65,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
         Grant(("dynamodb:DeleteItem",), "table"),
         # An event with several records: each gets a detection of its own.
         Grant(("states:StartExecution",), "state_machine:detection"),
+        # An image waits for a model that does not run: an event asks the serving decision at once.
+        Grant(("events:PutEvents",), "event_bus"),
     ), timeout=20),
     FunctionSpec("start_review", "handlers.start_review.handler",
                  "Open the review of a detection: a review app task or an A2I human loop", (
@@ -151,6 +153,14 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
                      TABLE_RW, PUBLISH), timeout=60),
     FunctionSpec("prepare_rollback", "handlers.lifecycle.rollback.handler",
                  "Choose the previous version to roll back to", (TABLE_RW, PARAMETERS, PUBLISH)),
+    # -- serving ---------------------------------------------------------------------
+    FunctionSpec("serve", "handlers.serving.handler",
+                 "Start or stop the active model on demand; the operator's start, stop and teardown", (
+                     DESCRIBE_VERSIONS,
+                     Grant(("rekognition:StartProjectVersion", "rekognition:StopProjectVersion"), "project_versions"),
+                     TABLE_RW, PARAMETERS, PUBLISH,
+                     # Once the model runs, the images that waited are detected.
+                     Grant(("states:StartExecution",), "state_machine:detection")), timeout=60),
     FunctionSpec("parameter_change", "handlers.parameter_change.handler",
                  "Apply an operator parameter change to the training schedule", (
                      Grant(("events:DescribeRule", "events:PutRule", "events:EnableRule", "events:DisableRule"),

@@ -81,6 +81,7 @@ class StackArns:
     state_machines: Mapping[str, pulumi.Input[str]]
     dead_letter_queue: pulumi.Input[str]
     project: pulumi.Input[str] | None = None  # known once the Rekognition project exists
+    event_bus: pulumi.Input[str] | None = None  # the stack's own event bus (labelloop's own events)
 
 
 def _pascal(text: str) -> str:
@@ -105,6 +106,10 @@ def grant_statement(index: int, grant: Grant, arns: StackArns) -> Statement:
         if arns.project is None:
             raise ValueError("a grant on the Rekognition project needs its ARN; create the function in ModelLifecycle")
         resources = (arns.project,)
+    elif kind == "event_bus":
+        if arns.event_bus is None:
+            raise ValueError("a grant on the event bus needs its ARN")
+        resources = (arns.event_bus,)
     elif kind == "state_machine":
         if qualifier not in arns.state_machines:
             raise ValueError(f"grant on unknown state machine {qualifier!r}; known: {sorted(arns.state_machines)}")

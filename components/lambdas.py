@@ -54,6 +54,7 @@ class RuntimeEnvironment:
     schedule_rule: str
     stack: str
     policies: tuple[str, ...] = ()
+    event_bus: str | None = None  # the stack's own event bus (a name)
     project_arn: pulumi.Input[str] | None = None
     review: ReviewEnvironment | None = None  # only the review function's environment has it
 
@@ -68,7 +69,8 @@ class RuntimeEnvironment:
 
         def build(values: dict) -> dict[str, str]:
             env = RuntimeConfig(parameter_path=self.parameter_path, labels=self.labels, labels_file=LABELS_FILE,
-                                schedule_rule=self.schedule_rule, stack=self.stack, **values).to_env()
+                                schedule_rule=self.schedule_rule, stack=self.stack, event_bus=self.event_bus,
+                                **values).to_env()
             if self.policies:
                 env["LABELLOOP_POLICIES"] = ",".join(self.policies)
             return env

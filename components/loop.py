@@ -32,6 +32,7 @@ from components.observability import Observability, ObservabilityArgs
 from components.packaging import lambda_archive
 from components.parameters import OperatorParameters, OperatorParametersArgs
 from components.review_app import ReviewApp, ReviewAppArgs
+from components.serving import Serving, ServingArgs
 from components.storage import Storage, StorageArgs
 from components.triggers import training_schedule
 from handlers.runtime import layout
@@ -79,14 +80,15 @@ class LabelLoop(pulumi.ComponentResource):
                 flow_definition_arn=flow_definition,
                 detection_state_machine_arn=state_machines[DETECTION],
                 lifecycle_state_machine_arn=state_machines[LIFECYCLE], schedule_rule=schedule_rule,
-                stack=args.stack, policies=config.policies),
+                stack=args.stack, policies=config.policies, event_bus=naming.event_bus),
             arns=iam.StackArns(
                 bucket=self.storage.bucket_arn, table=self.storage.table_arn, topic=self.storage.topic_arn,
                 parameters=[account.apply(lambda a, i=i: a.parameter_arns(naming.parameter_path)[i]) for i in (0, 1)],
                 project_versions=account.apply(lambda a: a.project_versions_arn(naming.project)),
                 flow_definition=flow_definition,
                 schedule_rule=account.apply(lambda a: a.rule_arn(schedule_rule)),
-                state_machines=state_machines, dead_letter_queue=self.storage.dead_letter_queue_arn),
+                state_machines=state_machines, dead_letter_queue=self.storage.dead_letter_queue_arn,
+                event_bus=account.apply(lambda a: a.event_bus_arn(naming.event_bus))),
             architecture=config.lambda_architecture, log_retention_days=config.log_retention_days, tags=tags)
         dead_letters = self.storage.dead_letter_queue_arn
 
@@ -95,6 +97,9 @@ class LabelLoop(pulumi.ComponentResource):
             log_retention_days=config.log_retention_days, max_training_seconds=int(config.max_training_hours * 3600),
             max_start_seconds=config.max_start_minutes * 60, tags=tags), opts=child)
         functions = self.lifecycle.functions  # now with the project
+        self.serving = Serving(f"{prefix}-serving", ServingArgs(
+            naming=naming, functions=functions, dead_letter_queue_arn=dead_letters, stack=args.stack, tags=tags),
+            opts=child)
         self.review: A2IReview | ReviewApp
         if a2i:
             self.review = A2IReview(f"{prefix}-review", A2IReviewArgs(
@@ -115,13 +120,13 @@ class LabelLoop(pulumi.ComponentResource):
             naming=naming, catalog=engine.catalog, settings=settings, functions=functions,
             dead_letter_queue_arn=dead_letters, tags=tags), opts=child)
         deployed = {**self.lifecycle.deployed, **self.review.deployed, **self.detection.deployed,
-                    "parameter_change": self.parameters.handler}
+                    **self.serving.deployed, "parameter_change": self.parameters.handler}
         self.observability = Observability(f"{prefix}-observability", ObservabilityArgs(
             naming=naming, account=account, functions=functions, deployed=deployed,
             state_machines={DETECTION: self.detection.state_machine_arn, LIFECYCLE: self.lifecycle.state_machine_arn},
             topic_arn=self.storage.topic_arn, dead_letter_queue_name=self.storage.dead_letter_queue_name,
             dead_letter_queue_arn=dead_letters, review_alarm_hours=None if a2i else config.review_alarm_hours,
-            tags=tags), opts=child)
+            forgotten_model_hours=config.forgotten_model_hours, tags=tags), opts=child)
         self.deployed = {**deployed, "summary": self.observability.summary}
 
         self.outputs: dict[str, Any] = {
@@ -136,6 +141,8 @@ class LabelLoop(pulumi.ComponentResource):
             "projectArn": self.lifecycle.project_arn,
             "dashboardUrl": self.observability.dashboard_url,
             "policies": list(engine.policies),
+            "servingFunction": self.serving.handler.name,
+            "prices": config.prices.as_config(),
         }
         if isinstance(self.review, ReviewApp):
             self.outputs |= {"reviewUrl": self.review.review_url, "reviewApiUrl": self.review.api_url,

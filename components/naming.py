@@ -76,6 +76,11 @@ class Naming:
         return self(f"{name}-sfn")
 
     @property
+    def event_bus(self) -> str:
+        """The stack's own event bus: labelloop's own events (an image waiting for a model)."""
+        return self("events")
+
+    @property
     def project(self) -> str:
         """The Rekognition Custom Labels project."""
         return self("model")
@@ -126,6 +131,9 @@ class Account:
 
     def state_machine_arn(self, name: str) -> str:
         return self.arn("states", f"stateMachine:{name}")
+
+    def event_bus_arn(self, name: str) -> str:
+        return self.arn("events", f"event-bus/{name}")
 
     def rule_arn(self, name: str) -> str:
         return self.arn("events", f"rule/{name}")

@@ -6,7 +6,9 @@ The loop's own metrics are the ones the handlers emit with Powertools (namespace
 ``ReviewsStarted_<purpose>``, ``Reviews_<status>``, ``ModelF1`` per ``version``, from the
 lifecycle ``StrayModels`` (models found running that should not) and ``StopFailed`` (models the loop
 had to stop and could not: they still bill), which has an alarm of its own; with the builtin review
-app also ``ReviewTasksOpen``, ``OldestOpenTaskAgeSeconds`` and ``ReviewAnswers``.
+app also ``ReviewTasksOpen``, ``OldestOpenTaskAgeSeconds`` and ``ReviewAnswers``; from the serving
+function, every five minutes, ``InferenceUnitsRunning``, ``IdleRunningMinutes`` (how long the running
+model has had no detection: the forgotten-model alarm), ``ImagesWaiting`` and ``ServingStartFailed``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from components import events
 from handlers.lifecycle.deploy import STOP_FAILED
 from handlers.review_api import OLDEST_OPEN_TASK_AGE, REVIEW_ANSWERS, REVIEW_TASKS_OPEN
 from handlers.runtime.config import RuntimeConfig
+from handlers.serving import IDLE_RUNNING_MINUTES, IMAGES_WAITING, START_FAILED, UNITS_RUNNING
 from components.lambdas import DeployedFunction, FunctionFactory
 from components.naming import Account, Naming
 from components.triggers import Schedule
@@ -48,6 +51,7 @@ class ObservabilityArgs:
     dead_letter_queue_name: pulumi.Input[str]
     dead_letter_queue_arn: pulumi.Input[str]
     review_alarm_hours: float | None = None  # the builtin review app's oldest-task alarm; None: no review app
+    forgotten_model_hours: float = 24.0  # a model running this long without a detection alarms
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -90,6 +94,7 @@ def dashboard_body(region: str, functions: Mapping[str, str], state_machines: Ma
                                                 dead_letter_queue, {"stat": "Maximum", "label": "waiting"}]],
                       HALF, 26),
     ]
+    widgets += serving_widgets(metric_widget, _loop_metric)
     if review_app:
         widgets += review_app_widgets(metric_widget, _loop_metric)
     return {"widgets": widgets}
@@ -138,6 +143,14 @@ class Observability(pulumi.ComponentResource):
             namespace=NAMESPACE, metric_name=STOP_FAILED, statistic="Sum",
             dimensions={"service": RuntimeConfig.service_of(naming.stack)})
 
+        self.alarms[FORGOTTEN_MODEL_ALARM] = forgotten_model_alarm(name, naming, args.forgotten_model_hours,
+                                                                   args.topic_arn, parent=self, tags=tags)
+        self.alarms["serving-start-failed"] = alarm(
+            "serving-start-failed", "The active model could not be started: images wait (pending) until it runs; "
+                                    "the serving schedule tries again (or run `labelloop start`).",
+            namespace=NAMESPACE, metric_name=START_FAILED, statistic="Sum",
+            dimensions={"service": RuntimeConfig.service_of(naming.stack)})
+
         if args.review_alarm_hours is not None:
             self.alarms[REVIEW_TASK_ALARM] = review_task_alarm(name, naming, args.review_alarm_hours, args.topic_arn,
                                                                parent=self, tags=tags)
@@ -159,6 +172,50 @@ class Observability(pulumi.ComponentResource):
         self.alarm_names = [a.name for a in self.alarms.values()]
         self.register_outputs({"dashboardUrl": self.dashboard_url, "alarms": self.alarm_names,
                                "summaryRule": self.summary_rule.name})
+
+
+# -- serving ----------------------------------------------------------------------------------------
+FORGOTTEN_MODEL_ALARM = "forgotten-model"
+SERVING_ROW = 38  # below the review app's row
+SERVING_SAMPLES_PER_HOUR = 60 // 5  # the serving function reports the units running every five minutes
+DAY = 24 * 3600
+
+
+def serving_widgets(metric_widget, loop_metric) -> list[dict]:
+    """Inference units running, their hours per day (what Rekognition bills), idle time and waiting images."""
+    units = loop_metric(UNITS_RUNNING, "Sum", "units")
+    return [
+        metric_widget("Inference units running", [loop_metric(UNITS_RUNNING, "Maximum", "units")], 0, SERVING_ROW, 8),
+        metric_widget("Inference-unit hours per day", [
+            [{"expression": f"units / {SERVING_SAMPLES_PER_HOUR}", "id": "iuh", "label": "IU-hours"}],
+            [*units[:-1], {**units[-1], "id": "units", "visible": False}]], 8, SERVING_ROW, 8, period=DAY,
+            view="bar"),
+        metric_widget("Model idle (minutes without a detection) and images waiting", [
+            loop_metric(IDLE_RUNNING_MINUTES, "Maximum", "idle minutes"),
+            loop_metric(IMAGES_WAITING, "Maximum", "images waiting")], 16, SERVING_ROW, 8),
+    ]
+
+
+def forgotten_model_alarm(name: str, naming: Naming, hours: float, topic_arn: pulumi.Input[str], *,
+                          parent: pulumi.Resource, tags: Mapping[str, str]) -> aws.cloudwatch.MetricAlarm:
+    """A model has run ``hours`` without a detection: billing by the hour for nothing. No data (the
+    serving function not reporting) is not breaching; its own errors alarm."""
+    return gauge_alarm(name, naming, FORGOTTEN_MODEL_ALARM, IDLE_RUNNING_MINUTES, hours * 60, topic_arn,
+                       f"A model has been running more than {hours:g} hours without a detection, billing per "
+                       "inference-unit hour (forgottenModelHours): stop it (`labelloop stop`) or set "
+                       "Idle-Stop-Minutes.", parent=parent, tags=tags)
+
+
+def gauge_alarm(name: str, naming: Naming, key: str, metric: str, threshold: float, topic_arn: pulumi.Input[str],
+                description: str, *, parent: pulumi.Resource, tags: Mapping[str, str]) -> aws.cloudwatch.MetricAlarm:
+    """Alarm ``key``: the loop's gauge ``metric`` above ``threshold`` in a five-minute period (no data:
+    not breaching)."""
+    return aws.cloudwatch.MetricAlarm(
+        f"{name}-alarm-{key}", name=naming(f"alarm-{key}"), alarm_description=description,
+        namespace=NAMESPACE, metric_name=metric, statistic="Maximum",
+        dimensions={"service": RuntimeConfig.service_of(naming.stack)}, comparison_operator="GreaterThanThreshold",
+        threshold=threshold, evaluation_periods=1, period=PERIOD, treat_missing_data="notBreaching",
+        alarm_actions=[topic_arn], tags=dict(tags), opts=pulumi.ResourceOptions(parent=parent))
 
 
 # -- the builtin review app ---------------------------------------------------------------------
@@ -186,11 +243,6 @@ def review_task_alarm(name: str, naming: Naming, hours: float, topic_arn: pulumi
                       parent: pulumi.Resource, tags: Mapping[str, str]) -> aws.cloudwatch.MetricAlarm:
     """The oldest open review task has waited longer than ``hours`` (no reviewer is answering).
     No data — no task open — is not breaching."""
-    return aws.cloudwatch.MetricAlarm(
-        f"{name}-alarm-{REVIEW_TASK_ALARM}", name=naming(f"alarm-{REVIEW_TASK_ALARM}"),
-        alarm_description=f"A review task has waited more than {hours:g} hours for a reviewer (reviewAlarmHours).",
-        namespace=NAMESPACE, metric_name=OLDEST_OPEN_TASK_AGE, statistic="Maximum",
-        dimensions={"service": RuntimeConfig.service_of(naming.stack)}, comparison_operator="GreaterThanThreshold",
-        threshold=hours * HOUR, evaluation_periods=1, period=PERIOD, treat_missing_data="notBreaching",
-        alarm_actions=[topic_arn], tags=dict(tags),
-        opts=pulumi.ResourceOptions(parent=parent))
+    return gauge_alarm(name, naming, REVIEW_TASK_ALARM, OLDEST_OPEN_TASK_AGE, hours * HOUR, topic_arn,
+                       f"A review task has waited more than {hours:g} hours for a reviewer (reviewAlarmHours).",
+                       parent=parent, tags=tags)

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.parameter_change import rate_expression
+from handlers.serving import SCHEDULE as SERVING_RATE
 from handlers.runtime import layout
+from handlers.runtime.events import waiting_pattern
 from handlers.runtime.workflow import lifecycle_input
 from policies.names import ENABLE_TRAINING, POLL_FREQUENCY
 
@@ -25,6 +27,7 @@ class Trigger:
     description: str
     pattern: dict[str, Any]
     target: str  # a FUNCTIONS key, or "detection" / "lifecycle" for a state machine
+    event_bus: str | None = None  # the bus the rule listens on (None: the account's default bus)
 
 
 def _objects(bucket: str, prefix: str, *detail_types: str) -> dict[str, Any]:
@@ -55,6 +58,13 @@ def parameter_trigger(parameter_path: str) -> Trigger:
     )
 
 
+def waiting_trigger(stack: str, bus: str) -> Trigger:
+    """detect's event on the stack's own bus: an image waits for a model that does not run; the serving
+    decision is asked now."""
+    return Trigger("image-waiting", "An image waits for a model that does not run: the serving decision is asked "
+                   "at once.", waiting_pattern(stack), "serve", bus)
+
+
 @dataclass(frozen=True)
 class Schedule:
     name: str
@@ -70,3 +80,9 @@ def training_schedule(settings) -> Schedule:
     return Schedule("training-schedule", "Scheduled training check (Automatic-Training-Poll-Frequency)",
                     rate_expression(int(settings[POLL_FREQUENCY])), bool(settings[ENABLE_TRAINING]), "lifecycle",
                     lifecycle_input("schedule"))
+
+
+# The serving decision, every few minutes: also what the forgotten-model alarm and the dashboard's
+# inference-unit hours read (the function's metrics).
+SERVING_SCHEDULE = Schedule("serving-schedule", "The serving decision: start or stop the active model on demand",
+                            SERVING_RATE, True, "serve", {"trigger": "schedule"})

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from plugins import Detection, LabelScore
 
 from .runtime import aws, backoff, config, context, layout
-from .runtime.events import ObjectEvent, object_events
+from .runtime.events import ObjectEvent, object_events, waiting_event
 from .runtime.ids import detection_id, execution_name
 from .runtime.lambda_entry import entry_point
 from .runtime.state import AlreadyDone, DetectionRecord, LoopState, SequenceTaken, now_iso
@@ -80,8 +80,11 @@ def detect(obj: ObjectEvent, pending_cursor: str | None = None) -> dict[str, Any
             return _finish(table, replace(record, outcome="unreadable", reason=f"{UNREADABLE[code]} ({code})",
                                           model_version=loop.active_version), pending_cursor)
         if code == "ResourceNotReadyException":
-            return _pending(table, record, f"model {loop.active_version} is not running ({code}); "
-                            "it is detected once a model runs again", pending_cursor)
+            result = _pending(table, record, f"model {loop.active_version} is not running ({code}); "
+                              "it is detected once a model runs again", pending_cursor)
+            if not pending_cursor and not result.get("duplicate"):
+                wake_serving()
+            return result
         raise  # throttling and service errors: the state machine retries with backoff
 
     scores = tuple(LabelScore(l["Name"], float(l["Confidence"])) for l in response.get("CustomLabels", []))
@@ -98,6 +101,20 @@ def detect(obj: ObjectEvent, pending_cursor: str | None = None) -> dict[str, Any
     decision = decided.decision
     return result | {"review": decision["review"], "purpose": decision["purpose"], "model_version": model_version,
                      "labels": list(decided.labels), **_review_task(decision)}
+
+
+def wake_serving() -> None:
+    """An image waits for a model that does not run: an event asks the serving decision now (should
+    it not get through, the serving schedule asks within minutes)."""
+    cfg = config.current()
+    if not cfg.event_bus:
+        return
+    try:
+        answer = backoff.call(lambda: aws.client("events").put_events(Entries=[waiting_event(cfg.stack, cfg.event_bus)]))
+        if answer.get("FailedEntryCount"):
+            context.logger.warning("the image-waiting event was refused", extra={"entries": answer.get("Entries")})
+    except Exception:  # the image is recorded as pending: the schedule starts the model if it should
+        context.logger.exception("could not send the image-waiting event")
 
 
 def _decided(record: DetectionRecord, model_version: str, scores: tuple[LabelScore, ...],

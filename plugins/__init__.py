@@ -8,6 +8,7 @@ from .decisions import (
     InferenceCapacity,
     LabelDecision,
     ReviewDecision,
+    ServingDecision,
     TrainingDecision,
     lowest_confidence_first,
 )
@@ -23,6 +24,7 @@ from .facts import (
     LoopEvent,
     ModelState,
     ReviewResult,
+    Serving,
     WorkerAnswer,
 )
 from .hookspecs import hookimpl, hookspec
@@ -45,5 +47,5 @@ __all__ = [
     "Catalog", "CatalogError", "DatasetStats", "DeploymentDecision", "Detection", "EVENT_KINDS", "Engine",
     "Evaluation", "InferenceCapacity", "InvalidParameterValue", "LabelDecision", "LabelMetrics", "LabelScore",
     "LoopEvent", "ModelState", "NoDecision", "ParameterSpec", "PolicyError", "PolicyLoadError", "ReviewDecision",
-    "ReviewResult", "Settings", "TrainingDecision", "WorkerAnswer", "hookimpl", "hookspec", "lowest_confidence_first",
+    "ReviewResult", "Serving", "ServingDecision", "Settings", "TrainingDecision", "WorkerAnswer", "hookimpl", "hookspec", "lowest_confidence_first",
 ]

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import Literal
+
 from .facts import PURPOSES, Purpose
+
+ServingAction = Literal["start", "stop", "keep"]
+SERVING_ACTIONS: tuple[str, ...] = ("start", "stop", "keep")
 
 
 def lowest_confidence_first(top_confidence: float) -> float:
@@ -91,3 +96,16 @@ class LabelDecision:
             raise ValueError(f"more answers are asked for instead of accepting, at least one, got {self.more!r}")
         if self.gate_set and not self.accept:
             raise ValueError("only an accepted answer goes to the gate set")
+
+
+@dataclass(frozen=True)
+class ServingDecision:
+    """Start the stopped active model, stop the running one, or keep it as it is (``action``)."""
+
+    action: ServingAction
+    reason: str
+    policy: str = ""
+
+    def __post_init__(self) -> None:
+        if self.action not in SERVING_ACTIONS:
+            raise ValueError(f"a serving action is one of {', '.join(SERVING_ACTIONS)}, got {self.action!r}")

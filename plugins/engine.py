@@ -19,10 +19,11 @@ from .decisions import (
     InferenceCapacity,
     LabelDecision,
     ReviewDecision,
+    ServingDecision,
     TrainingDecision,
     lowest_confidence_first,
 )
-from .facts import DatasetStats, Detection, Evaluation, LoopEvent, ModelState, ReviewResult
+from .facts import DatasetStats, Detection, Evaluation, LoopEvent, ModelState, ReviewResult, Serving
 from .parameters import REVIEW_TASK_PARAMETERS, REVIEWERS_PER_IMAGE, Catalog, Settings
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,9 @@ class Engine:
                 f"({', '.join(review.label_set)})"
             )
         return decision
+
+    def serving(self, serving: Serving, settings: Settings) -> ServingDecision:
+        return self._decide("serving_decision", serving=serving, settings=settings)
 
     def emit(self, event: LoopEvent) -> None:
         """Tell every observer; one failing observer is logged, the others still run."""

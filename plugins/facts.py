@@ -119,6 +119,44 @@ class ModelState:
     training_started_at: str | None = None
 
 
+ModelStatus = Literal["none", "stopped", "starting", "running", "stopping", "failed"]
+MODEL_STATUSES: tuple[str, ...] = ("none", "stopped", "starting", "running", "stopping", "failed")
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What the serving decision is told: the active model's state and the traffic, at ``now``.
+
+    ``status`` is the active version's (``none`` before the first deployment), ``since`` when it
+    entered it (ISO time, None when unknown). ``idle_minutes``: minutes since the last detection,
+    or since the model runs when nothing was detected since (None when the model does not run);
+    ``detections_today``: detections since 00:00 UTC. ``pending``: images waiting for a model,
+    ``oldest_pending_minutes`` how long the first of them has waited (None when none waits).
+    ``switching``: a lifecycle run is deploying (starting its candidate, switching, stopping the
+    previous model); ``training``: a lifecycle run holds the training lock.
+    """
+
+    status: ModelStatus
+    now: str
+    version: str | None = None
+    since: str | None = None
+    units: int | None = None
+    idle_minutes: float | None = None
+    detections_today: int = 0
+    pending: int = 0
+    oldest_pending_minutes: float | None = None
+    switching: bool = False
+    training: bool = False
+
+    def __post_init__(self) -> None:
+        if self.status not in MODEL_STATUSES:
+            raise ValueError(f"a model status is one of {', '.join(MODEL_STATUSES)}, got {self.status!r}")
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+
 @dataclass(frozen=True)
 class LabelMetrics:
     """Evaluation of one label on the test images."""
@@ -221,6 +259,9 @@ EVENT_KINDS: tuple[str, ...] = (
     "model_rejected",
     "deployment_failed",
     "rollback",
+    "model_started",
+    "model_stopped",
+    "serving_failed",
     "parameter_changed",
     "parameter_invalid",
     "error",

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import pluggy
 
-from .decisions import DeploymentDecision, InferenceCapacity, LabelDecision, ReviewDecision, TrainingDecision
-from .facts import DatasetStats, Detection, Evaluation, LoopEvent, ModelState, ReviewResult
+from .decisions import (DeploymentDecision, InferenceCapacity, LabelDecision, ReviewDecision, ServingDecision,
+                        TrainingDecision)
+from .facts import DatasetStats, Detection, Evaluation, LoopEvent, ModelState, ReviewResult, Serving
 from .parameters import ParameterSpec, Settings
 
 PROJECT = "labelloop"
@@ -104,6 +105,20 @@ def label_decision(review: ReviewResult, settings: Settings) -> LabelDecision | 
     ``review.maximum_answers`` answers in all; a review that cannot have them
     (at the maximum, or in A2I, where ``maximum_answers`` is ``None``) is
     closed as unresolved. Return ``None`` to let the next policy decide.
+    """
+
+
+@hookspec(firstresult=True)
+def serving_decision(serving: Serving, settings: Settings) -> ServingDecision | None:
+    """Should the active model run now: start it, stop it, or keep it as it is?
+
+    A running model bills per inference unit per hour, idle or not; starting one takes minutes,
+    and the images that arrive meanwhile wait (pending) and are detected, in arrival order, once it
+    runs. Asked on the serving schedule (every few minutes) and when an image arrives while the
+    model does not run. ``serving`` has the model's state and since when, the detections, and the
+    images waiting. Whatever a policy answers, a stop is refused while a lifecycle run trains or
+    deploys, and a start while it deploys (the reason is recorded). Return ``None`` to let the
+    next policy decide.
     """
 
 

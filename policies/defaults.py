@@ -20,6 +20,8 @@ from plugins import (
     ParameterSpec,
     ReviewDecision,
     ReviewResult,
+    Serving,
+    ServingDecision,
     Settings,
     TrainingDecision,
     hookimpl,
@@ -29,6 +31,9 @@ from .names import (
     ENABLE_REVIEW,
     ENABLE_SAMPLING,
     ENABLE_TRAINING,
+    IDLE_STOP_MINUTES,
+    MAX_INFERENCE_UNITS,
+    MAX_START_DELAY,
     MIN_CONFIDENCE,
     MIN_F1,
     MIN_INFERENCE_UNITS,
@@ -36,6 +41,7 @@ from .names import (
     NONE_OF_THE_ABOVE,
     POLL_FREQUENCY,
     SAMPLING_INTERVAL,
+    START_ON_PENDING,
 )
 
 PARAMETERS = [
@@ -52,12 +58,23 @@ PARAMETERS = [
     ParameterSpec(ENABLE_SAMPLING, "bool", False, "Audit sampling of confident detections on or off."),
     ParameterSpec(SAMPLING_INTERVAL, "int", 1000, "Audit one in every N detections when sampling is on.", 1, 1_000_000),
 ]
+# Serving on demand. Every default keeps the original behaviour: the model runs until someone stops it.
+SERVING_PARAMETERS = [
+    ParameterSpec(IDLE_STOP_MINUTES, "int", 0, "Minutes without a detection after which the running model is "
+                  "stopped (0: never). Starting it again takes minutes.", 0, 10080),
+    ParameterSpec(START_ON_PENDING, "int", 0, "Images waiting for a stopped model that start it (1: the first "
+                  "image starts it; 0: never started by waiting images).", 0, 1_000_000),
+    ParameterSpec(MAX_START_DELAY, "int", 0, "Minutes the oldest waiting image may wait before the stopped model "
+                  "is started, however few wait (0: no limit).", 0, 10080),
+    ParameterSpec(MAX_INFERENCE_UNITS, "int", 0, "Inference units a running model may scale up to "
+                  "(MaxInferenceUnits; 0: no autoscaling).", 0, 64),
+]
 
 
 @hookimpl(trylast=True)
 def labelloop_parameters() -> list[ParameterSpec]:
     """The original parameters, and those of the builtin review app's tasks."""
-    return [*PARAMETERS, *REVIEW_TASK_PARAMETERS]
+    return [*PARAMETERS, *SERVING_PARAMETERS, *REVIEW_TASK_PARAMETERS]
 
 
 @hookimpl(trylast=True)
@@ -105,8 +122,45 @@ def deployment_decision(candidate: Evaluation, incumbent: Evaluation | None, set
 
 @hookimpl(trylast=True)
 def inference_capacity(candidate: Evaluation, settings: Settings) -> InferenceCapacity:
-    units = settings[MIN_INFERENCE_UNITS]
-    return InferenceCapacity(units, f"{MIN_INFERENCE_UNITS} is {units}")
+    units, ceiling = settings[MIN_INFERENCE_UNITS], settings.get(MAX_INFERENCE_UNITS, 0)
+    if not ceiling:
+        return InferenceCapacity(units, f"{MIN_INFERENCE_UNITS} is {units}")
+    ceiling = max(units, ceiling)
+    return InferenceCapacity(units, f"{MIN_INFERENCE_UNITS} is {units}, scaling up to {ceiling} "
+                                    f"({MAX_INFERENCE_UNITS})", ceiling)
+
+
+@hookimpl(trylast=True)
+def serving_decision(serving: Serving, settings: Settings) -> ServingDecision:
+    if serving.status == "none":
+        return ServingDecision("keep", "no model is deployed yet")
+    if serving.running:
+        return _idle_stop(serving, settings[IDLE_STOP_MINUTES])
+    if serving.status not in ("stopped", "failed"):  # a failed start is tried again
+        return ServingDecision("keep", f"model {serving.version} is {serving.status}")
+    return _start_for_waiting(serving, settings[START_ON_PENDING], settings[MAX_START_DELAY])
+
+
+def _idle_stop(serving: Serving, minutes: int) -> ServingDecision:
+    if not minutes:
+        return ServingDecision("keep", f"{IDLE_STOP_MINUTES} is 0: the model runs until it is stopped")
+    idle = serving.idle_minutes or 0.0
+    if idle < minutes:
+        return ServingDecision("keep", f"idle for {idle:.1f} min, under {IDLE_STOP_MINUTES} {minutes}")
+    return ServingDecision("stop", f"no detection for {idle:.0f} min (≥ {IDLE_STOP_MINUTES} {minutes})")
+
+
+def _start_for_waiting(serving: Serving, threshold: int, delay: int) -> ServingDecision:
+    waiting, oldest = serving.pending, serving.oldest_pending_minutes
+    if threshold and waiting >= threshold:
+        return ServingDecision("start", f"{waiting} image(s) waiting (≥ {START_ON_PENDING} {threshold})")
+    if delay and waiting and oldest is not None and oldest >= delay:
+        return ServingDecision("start", f"the oldest waiting image has waited {oldest:.0f} min "
+                                        f"(≥ {MAX_START_DELAY} {delay})")
+    if not waiting:
+        return ServingDecision("keep", "the model is stopped and no image waits")
+    return ServingDecision("keep", f"{waiting} image(s) waiting; {START_ON_PENDING} is {threshold}, "
+                                   f"{MAX_START_DELAY} {delay}")
 
 
 @hookimpl(trylast=True)

@@ -89,6 +89,10 @@ def requests(service: str, operation: str, params: Mapping[str, Any], place: Pla
         return (Request(action, params.get("TopicArn") or params.get("TargetArn") or "*"),)
     if service == "states" and "stateMachineArn" in params:
         return (Request(action, params["stateMachineArn"]),)
+    if service == "events" and operation == "PutEvents":
+        buses = (entry.get("EventBusName") or "default" for entry in params["Entries"])
+        return tuple(Request(action, bus if bus.startswith("arn:") else place.arn("events", f"event-bus/{bus}"))
+                     for bus in buses)
     if service == "events" and "Name" in params:
         return (Request(action, place.arn("events", f"rule/{params['Name']}")),)
     if service == "sagemaker" and operation == "StartHumanLoop":

@@ -23,6 +23,13 @@ The rules (one project, the operations labelloop calls):
 - ``DetectCustomLabels`` answers only from a ``RUNNING`` version
   (``ResourceNotReadyException``); without ``MinConfidence`` each label's
   threshold from the evaluation filters, as Rekognition's assumed threshold does.
+- Billing: a version bills per inference unit per hour from ``RUNNING`` until
+  ``STOPPED``, idle or not (:attr:`CustomLabels.bills`, :meth:`CustomLabels.iu_hours`).
+
+With a ``clock`` (a callable returning the simulated time), starting and stopping
+take time as they do on AWS: a version stays ``STARTING`` for ``start_minutes``
+(AWS: typically 5 to 20 minutes) and ``STOPPING`` for ``stop_minutes``, however
+often it is described, and reaches the next status by the clock alone.
 
 A trainer (:class:`Trainer`) decides what a model is and how it answers:
 :class:`sandbox.scripted_trainer.ScriptedTrainer` (tests, benchmarks) or
@@ -36,7 +43,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Protocol
 
 import boto3
@@ -122,6 +129,19 @@ class Trainer(Protocol):
 
 
 @dataclass
+class Bill:
+    """One period a version ran: from RUNNING until STOPPED (``until`` None: it still runs)."""
+
+    version: str
+    units: int
+    running_from: datetime
+    until: datetime | None = None
+
+    def hours(self, now: datetime) -> float:
+        return self.units * max(0.0, ((self.until or now) - self.running_from).total_seconds()) / 3600
+
+
+@dataclass
 class ModelVersion:
     name: str
     arn: str
@@ -134,6 +154,7 @@ class ModelVersion:
     evaluation: dict | None = None  # EvaluationResult, once the summary is written
     min_units: int | None = None
     max_units: int | None = None
+    phase_started: datetime | None = None  # when it was last asked to start or stop
 
     @property
     def model(self) -> Any:
@@ -160,8 +181,12 @@ class CustomLabels:
 
     TRAINED, TRAINING_FAILS, STARTS, START_FAILS, STOPS = TRAINED, TRAINING_FAILS, STARTS, START_FAILS, STOPS
 
-    def __init__(self, trainer: Trainer, s3: Callable[[], Any] | None = None):
+    def __init__(self, trainer: Trainer, s3: Callable[[], Any] | None = None, *,
+                 clock: Callable[[], datetime] | None = None, start_minutes: float = 10.0,
+                 stop_minutes: float = 2.0):
         self.trainer = trainer
+        self.clock, self.start_minutes, self.stop_minutes = clock, start_minutes, stop_minutes
+        self.bills: list[Bill] = []
         self._s3_factory = s3  # a callable returning an S3 client; by default a client of its own
         self._s3_client = None
         self.versions: dict[str, ModelVersion] = {}
@@ -188,6 +213,15 @@ class CustomLabels:
         """The parameters of every call of one operation, oldest first."""
         return [params for op, params in self.calls if op == name]
 
+    def now(self) -> datetime:
+        return self.clock() if self.clock else datetime.now(timezone.utc)
+
+    def iu_hours(self, until: datetime | None = None) -> float:
+        """Inference-unit hours billed so far (running periods until ``until``, default now)."""
+        self._tick()
+        end = until or self.now()
+        return sum(bill.hours(end) for bill in self.bills)
+
     def settle(self) -> None:
         """Let time pass: every version reaches the end of its current sequence."""
         for version in self.versions.values():
@@ -198,8 +232,9 @@ class CustomLabels:
         """A version that is already RUNNING, named by its ARN (``…:project/<p>/version/<v>/<n>``), as a
         stack that has been serving has one; it answers as the trainer answers for an untrained model."""
         project, _, name = arn.split("project/", 1)[1].split("/")[:3]
-        version = self.versions[name] = ModelVersion(name, arn, project, "RUNNING", Training(), {},
-                                                     datetime.now(timezone.utc))
+        version = self.versions[name] = ModelVersion(name, arn, project, "RUNNING", Training(), {}, self.now(),
+                                                     min_units=1)
+        self.bills.append(Bill(name, 1, self.now()))
         return version
 
     # -- the API ----------------------------------------------------------------
@@ -258,6 +293,7 @@ class CustomLabels:
                                f"model {version.name} is {version.status} and cannot start")
         version.status, version.queue = "STARTING", list(version.training.starting)
         version.min_units, version.max_units = MinInferenceUnits, MaxInferenceUnits
+        version.phase_started = self.now()
         return {"Status": "STARTING"}
 
     def StopProjectVersion(self, ProjectVersionArn, **rest):
@@ -266,6 +302,7 @@ class CustomLabels:
         if version.status not in LIVE:
             raise ServiceFault("ResourceInUseException", f"model {version.name} is {version.status}, not running")
         version.status, version.queue = "STOPPING", list(version.training.stopping)
+        version.phase_started = self.now()
         return {"Status": "STOPPING"}
 
     def DetectCustomLabels(self, ProjectVersionArn, Image, MinConfidence=None, **rest):
@@ -283,6 +320,7 @@ class CustomLabels:
     # -- the rules' machinery -------------------------------------------------------
     def _record(self, operation: str, params: dict) -> None:
         self.calls.append((operation, params))
+        self._tick()
         if self.faults[operation]:
             code = self.faults[operation].pop(0)
             raise ServiceFault(code, f"simulated {code}")
@@ -293,10 +331,37 @@ class CustomLabels:
                 return version
         raise ServiceFault("ResourceNotFoundException", f"model version {arn} does not exist")
 
+    def _tick(self) -> None:
+        """With a clock, every version that has started or stopped for long enough moves on."""
+        if self.clock:
+            for version in self.versions.values():
+                while version.queue and version.status in ("STARTING", "STOPPING") and not self._waits(version):
+                    self._advance(version)
+
+    def _waits(self, version: ModelVersion) -> bool:
+        """With a clock, a starting or stopping version reaches its next status only after its minutes."""
+        if not self.clock or not version.queue or version.queue[0] == version.status:
+            return False
+        minutes = self.start_minutes if version.status == "STARTING" else self.stop_minutes
+        return version.status in ("STARTING", "STOPPING") and \
+            (self.now() - (version.phase_started or self.now())).total_seconds() < minutes * 60
+
+    def _reached(self, version: ModelVersion, minutes: float) -> datetime:
+        """When the version reached its status: with a clock, its minutes after it was asked."""
+        if not self.clock or version.phase_started is None:
+            return self.now()
+        return min(self.now(), version.phase_started + timedelta(minutes=minutes))
+
     def _advance(self, version: ModelVersion) -> None:
-        if not version.queue:
+        if not version.queue or self._waits(version):
             return
         before, version.status = version.status, version.queue.pop(0)
+        if version.status == "RUNNING" and before != "RUNNING":
+            self.bills.append(Bill(version.name, version.min_units or 1, self._reached(version, self.start_minutes)))
+        if version.status == "STOPPED" and before != "STOPPED":
+            for bill in self.bills:
+                if bill.version == version.name and bill.until is None:
+                    bill.until = self._reached(version, self.stop_minutes)
         if version.status == "TRAINING_COMPLETED" and before != "TRAINING_COMPLETED":
             self._write_evaluation(version)
         hook = self.on_status.pop((version.name, version.status), None)

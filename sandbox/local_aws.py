@@ -31,7 +31,8 @@ from botocore.config import Config
 from components.functions import FUNCTIONS
 from components.naming import REVIEWER_GROUP, Naming
 from components.state_machines import detection_definition, lifecycle_definition
-from components.triggers import Trigger, bucket_triggers, parameter_trigger, training_schedule
+from components.triggers import (SERVING_SCHEDULE, Trigger, bucket_triggers, parameter_trigger, training_schedule,
+                                 waiting_trigger)
 from handlers.runtime import aws as runtime_aws
 from handlers.runtime import context as runtime_context
 from handlers.runtime.config import RuntimeConfig
@@ -183,7 +184,7 @@ class LocalStack:
         self.config = RuntimeConfig(
             table=self.table, bucket=self.bucket, parameter_path=self.parameter_path, labels=tuple(self.labels),
             topic_arn=self.topic_arn, project_arn=self.project_arn, flow_definition_arn=self.flow_definition_arn,
-            stack=self.stack, parameter_ttl_seconds=60)
+            stack=self.stack, parameter_ttl_seconds=60, event_bus=naming.event_bus)
         self.functions = {key: self._function(key, spec.handler) for key, spec in FUNCTIONS.items()}
         self.state_machines = {
             "detection": self._state_machine("detection", "EXPRESS", detection_definition(
@@ -199,7 +200,9 @@ class LocalStack:
         self.configure(detection_state_machine_arn=self.state_machines["detection"],
                        lifecycle_state_machine_arn=self.state_machines["lifecycle"],
                        schedule_rule=self.schedule_rule)
-        triggers = bucket_triggers(self.bucket) + [parameter_trigger(self.parameter_path)]
+        self.client("events").create_event_bus(Name=naming.event_bus)
+        triggers = bucket_triggers(self.bucket) + [parameter_trigger(self.parameter_path),
+                                                   waiting_trigger(self.stack, naming.event_bus)]
         self.deliveries = {t.name: (t, self._rule(t)) for t in triggers}
 
     def use_review_app(self, base_url: str = "http://127.0.0.1:8080") -> None:
@@ -257,9 +260,10 @@ class LocalStack:
         rule = self.naming.rule(trigger.name)
         queue = self._queue(self.naming.delivery_queue(trigger.name))
         events = self.client("events")
+        bus = {"EventBusName": trigger.event_bus} if trigger.event_bus else {}
         events.put_rule(Name=rule, EventPattern=json.dumps(trigger.pattern), State="ENABLED",
-                        Description=trigger.description)
-        events.put_targets(Rule=rule, Targets=[{"Id": "delivery", "Arn": self._queue_arn(queue)}])
+                        Description=trigger.description, **bus)
+        events.put_targets(Rule=rule, Targets=[{"Id": "delivery", "Arn": self._queue_arn(queue)}], **bus)
         return queue
 
     # -- running ---------------------------------------------------------------
@@ -350,6 +354,10 @@ class LocalStack:
         self.wait_for_executions()
         self.pump()
         return next(e for e in self.executions if e["executionArn"] == arn)
+
+    def serve(self, payload: Mapping[str, Any] | None = None) -> dict:
+        """Ask the serving function, as its schedule does (or with an operator's ``{"action": …}``)."""
+        return self.deliver(SERVING_SCHEDULE.target, payload or SERVING_SCHEDULE.input)
 
     def notifications(self) -> list[dict]:
         """SNS messages sent so far (subject and text), oldest first; each returned once."""

@@ -21,7 +21,7 @@ from cli.target import Target
 from components.naming import Naming
 from handlers.runtime.state import Snapshot
 
-from .local_aws import LocalStack
+from .local_aws import LambdaFailed, LocalStack
 from .saved import NotASandbox, RunBusy, change_parameter, load_state, locked, restore, snapshot
 
 
@@ -114,6 +114,16 @@ class SandboxTarget(Target):
         stack.wait_for_executions()
         stack.pump()  # what the detection caused (a review's start, its events), as on AWS
         return True
+
+    def invoke_serving(self, payload: dict) -> dict:
+        stack = self._restored()
+        try:
+            answer = stack.serve(payload)
+        except LambdaFailed as exc:
+            raise UsageError(f"the serving function failed: {exc.payload.get('errorType')}: "
+                             f"{exc.payload.get('errorMessage')}") from None
+        stack.pump()  # what it started (the waiting images' detections), as on AWS
+        return answer
 
     @property
     def truth(self) -> dict[str, str]:

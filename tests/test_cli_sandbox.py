@@ -37,7 +37,7 @@ def test_status_of_a_sandbox_run(capsys, saved_run):
     code, out, _ = cli(capsys, "status", "--sandbox", saved_run)
     assert code == 0
     assert f"active         {loop['active_version']} (F1 {loop['active_f1']:.3f})" in out
-    assert "Parameters: all 13 set and valid" in out
+    assert "Parameters: all 17 set and valid" in out
     total = next(line for line in out.splitlines() if line.startswith("total"))
     assert total.split()[1] == str(sum(counts.values()))
 

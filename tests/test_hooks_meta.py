@@ -5,7 +5,8 @@ import re
 from pathlib import Path
 
 from plugins import hookspecs
-from plugins.decisions import DeploymentDecision, InferenceCapacity, LabelDecision, ReviewDecision, TrainingDecision
+from plugins.decisions import (DeploymentDecision, InferenceCapacity, LabelDecision, ReviewDecision, ServingDecision,
+                               TrainingDecision)
 from plugins.manager import DECISION_HOOKS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +25,7 @@ def test_the_decision_hooks_are_the_firstresult_specs_with_their_annotated_decis
     assert list(DECISION_HOOKS.items()) == [  # in the specs' order: the order policies are listed in
         ("review_decision", ReviewDecision), ("training_decision", TrainingDecision),
         ("deployment_decision", DeploymentDecision), ("inference_capacity", InferenceCapacity),
-        ("label_decision", LabelDecision)]
+        ("label_decision", LabelDecision), ("serving_decision", ServingDecision)]
     assert all(getattr(hookspecs, h).labelloop_spec["firstresult"] for h in DECISION_HOOKS)
     assert not any(getattr(hookspecs, h).labelloop_spec["firstresult"] for h in ("labelloop_parameters", "loop_event"))
 

@@ -206,13 +206,24 @@ def run_the_loop(remove: dict[str, str] | None = None):
         statuses.append(stack.run_lifecycle()["status"])  # v4 fails to start and is cleaned up
         stack.set_parameter("Automatic-Training-Poll-Frequency", "5")
         stack.pump()
+        # Serving: the operator stops the model, an image waits and asks the serving function, the
+        # operator starts the model, the schedule finds it running and detects the image; teardown.
+        statuses.append(stack.serve({"action": "stop"})["outcome"])
+        s3.put_object(Bucket=stack.bucket, Key="images_for_detection/waits.png", Body=PNG + b"waits")
+        stack.pump()
+        statuses.append(stack.serve({"action": "start"})["outcome"])
+        stack.serve()  # still starting
+        statuses.append(stack.serve()["replayed"])
+        wait_for_detections(stack)
+        statuses.append(stack.serve({"action": "teardown"})["stopped"])
         started = dict(stack._containers.started)
     return check, statuses, started
 
 
 def test_every_call_of_every_function_is_allowed_by_its_deployed_role():
     check, statuses, started = run_the_loop()
-    assert statuses == ["SUCCEEDED", "SUMMARY SENT", "SUCCEEDED", "SUCCEEDED", "FAILED"]
+    assert statuses == ["SUCCEEDED", "SUMMARY SENT", "SUCCEEDED", "SUCCEEDED", "FAILED", "stopped", "starting", 1,
+                        ["v1"]]
     exercised = set(deployed_with(config.A2I))  # this run reviews in A2I: every function of an A2I stack
     assert set(check.requests) == exercised, f"not exercised: {sorted(exercised - set(check.requests))}"
     # Cold: every invocation had a container of its own.
@@ -226,6 +237,8 @@ def test_every_call_of_every_function_is_allowed_by_its_deployed_role():
     assert made("start_training", "s3:GetObject", "/images_labeled_by_folder/")  # what Custom Labels reads
     assert made("build_manifest", "s3:PutObject", "/manifests/")  # written by a transfer's threads
     assert made("review_output", "s3:PutObject", "/images_labeled_by_folder/cat/")  # the answer's copy
+    assert made("detect", "events:PutEvents", ":event-bus/labelloop-sandbox-events")  # an image waits: the serving decision now
+    assert made("serve", "rekognition:StartProjectVersion") and made("serve", "states:StartExecution")
     assert [str(d) for d in check.denials] == []
 
 

@@ -28,24 +28,27 @@ DEFAULT_STACK = {
     "aws:apigatewayv2/route:Route": 7,  # 2 public (page, sign-in settings), 5 for reviewers
     "aws:apigatewayv2/stage:Stage": 1,
     "aws:cloudwatch/dashboard:Dashboard": 1,
-    "aws:cloudwatch/eventRule:EventRule": 6,  # 2 bucket prefixes, parameter changes, training, summary and review sweep schedules
-    "aws:cloudwatch/eventTarget:EventTarget": 6,
-    "aws:cloudwatch/logGroup:LogGroup": 23,  # 20 functions, 2 state machines, the API's access log
-    # 19 functions, 2 x 2 state machine failures, dead letters, models that could not be stopped, oldest task
-    "aws:cloudwatch/metricAlarm:MetricAlarm": 27,
+    "aws:cloudwatch/eventBus:EventBus": 1,  # the stack's own events (an image waiting for a model)
+    # 2 bucket prefixes, parameter changes, an image waiting, training, serving, summary and review sweep schedules
+    "aws:cloudwatch/eventRule:EventRule": 8,
+    "aws:cloudwatch/eventTarget:EventTarget": 8,
+    "aws:cloudwatch/logGroup:LogGroup": 24,  # 21 functions, 2 state machines, the API's access log
+    # 21 functions, 2 x 2 state machine failures, dead letters, models that could not be stopped, a forgotten
+    # model, a model that could not be started, oldest task
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 30,
     "aws:cognito/managedLoginBranding:ManagedLoginBranding": 1,
     "aws:cognito/userGroup:UserGroup": 1,
     "aws:cognito/userPool:UserPool": 1,
     "aws:cognito/userPoolClient:UserPoolClient": 1,
     "aws:cognito/userPoolDomain:UserPoolDomain": 1,
     "aws:dynamodb/table:Table": 1,
-    "aws:iam/role:Role": 24,  # 20 functions, 2 state machines, 2 EventBridge → state machine
-    "aws:iam/rolePolicy:RolePolicy": 24,
+    "aws:iam/role:Role": 25,  # 21 functions, 2 state machines, 2 EventBridge → state machine
+    "aws:iam/rolePolicy:RolePolicy": 25,
     "aws:kms/alias:Alias": 1,
     "aws:kms/key:Key": 1,
-    "aws:lambda/function:Function": 20,
-    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": 4,
-    "aws:lambda/permission:Permission": 5,  # 4 EventBridge rules, the API
+    "aws:lambda/function:Function": 21,
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": 5,
+    "aws:lambda/permission:Permission": 7,  # 6 EventBridge rules, the API
     "aws:rekognition/project:Project": 1,
     "aws:s3/bucket:Bucket": 1,
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
@@ -58,7 +61,7 @@ DEFAULT_STACK = {
     "aws:sns/topic:Topic": 1,
     "aws:sqs/queue:Queue": 1,
     "aws:sqs/queuePolicy:QueuePolicy": 1,
-    "aws:ssm/parameter:Parameter": 13,
+    "aws:ssm/parameter:Parameter": 17,
 }
 # What the smallest A2I stack (two labels, an existing work team) has instead of the review app.
 A2I_INSTEAD = {
@@ -76,7 +79,7 @@ A2I_INSTEAD = {
 }
 COMPONENTS = {"labelloop:index:LabelLoop", "labelloop:index:Storage", "labelloop:index:OperatorParameters",
               "labelloop:index:Detection", "labelloop:index:HumanReview", "labelloop:index:ModelLifecycle",
-              "labelloop:index:Observability"}
+              "labelloop:index:Observability", "labelloop:index:Serving"}
 BUILTIN_COMPONENTS = COMPONENTS - {"labelloop:index:HumanReview"} | {"labelloop:index:ReviewApp"}
 
 

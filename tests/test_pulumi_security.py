@@ -18,7 +18,7 @@ from pulumi_mocks import (ACCOUNT, BUCKET, BUCKET_POLICY, BUILTIN_FULL, BUILTIN_
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 PREFIX = "labelloop-test"
-ASYNCHRONOUS = {"training_data", "review_output", "parameter_change", "summary"}  # an A2I stack's
+ASYNCHRONOUS = {"training_data", "review_output", "parameter_change", "summary", "serve"}  # an A2I stack's
 ASYNCHRONOUS_BUILTIN = ASYNCHRONOUS - {"review_output"} | {"review_api"}  # the review sweep's schedule
 
 # Every statement whose Resource is "*", and why it cannot name a resource.

@@ -129,7 +129,7 @@ def test_parameter_changes_reach_their_handler(default):
                                                                                 change.outputs["arn"])
     outputs = default.registered(component)
     assert outputs["parameterPath"] == "/labelloop/test/"
-    assert len(outputs["parameterNames"]) == 13 and outputs["parameterChangeRule"] == "labelloop-test-parameter-change"
+    assert len(outputs["parameterNames"]) == 17 and outputs["parameterChangeRule"] == "labelloop-test-parameter-change"
 
 
 # -- Detection ------------------------------------------------------------------------------------------
@@ -524,7 +524,9 @@ def test_alarms_tell_the_topic_about_failures(default):
     alarms = d.of_type(METRIC_ALARM)
     topic = d.stack_outputs["topicArn"]
     assert all(a.inputs["alarmActions"] == [topic] for a in alarms)
-    assert all(a.inputs["threshold"] == 0 and a.inputs["comparisonOperator"] == "GreaterThanThreshold" for a in alarms)
+    gauges = {"IdleRunningMinutes": 24 * 60}  # the forgotten-model alarm's threshold; every other alarm's is 0
+    assert all(a.inputs["threshold"] == gauges.get(a.inputs["metricName"], 0)
+               and a.inputs["comparisonOperator"] == "GreaterThanThreshold" for a in alarms)
     watched = {(a.inputs["namespace"], a.inputs["metricName"], next(iter(a.inputs["dimensions"].values())))
                for a in alarms}
     assert watched == (
@@ -532,7 +534,8 @@ def test_alarms_tell_the_topic_about_failures(default):
         | {("AWS/States", m, d.stack_outputs[f"{s}StateMachineArn"]) for s in ("detection", "lifecycle")
            for m in ("ExecutionsFailed", "ExecutionsTimedOut")}
         | {("AWS/SQS", "ApproximateNumberOfMessagesVisible", "labelloop-test-dead-letters")}
-        | {("labelloop", "StopFailed", "labelloop-test")})
+        | {("labelloop", metric, "labelloop-test") for metric in ("StopFailed", "ServingStartFailed",
+                                                                   "IdleRunningMinutes")})
 
 
 def test_the_daily_summary_is_scheduled(default):
@@ -582,7 +585,8 @@ def test_every_function_knows_its_stack(config, request, tmp_path):
         labels=tuple(d.config["labels"]), topic_arn=d.stack_outputs["topicArn"], project_arn=d.stack_outputs["projectArn"],
         flow_definition_arn=flow, detection_state_machine_arn=d.stack_outputs["detectionStateMachineArn"],
         lifecycle_state_machine_arn=d.stack_outputs["lifecycleStateMachineArn"],
-        schedule_rule=rule(d, "training-schedule").outputs["name"], stack="test", labels_file=LABELS_FILE)
+        schedule_rule=rule(d, "training-schedule").outputs["name"], stack="test", labels_file=LABELS_FILE,
+        event_bus="labelloop-test-events")
     policies = ",".join(d.config.get("policies", []))
     for key in deployed_with(A2I):
         env = environment(d, key)

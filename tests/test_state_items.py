@@ -39,10 +39,13 @@ WRITES = {"record_detection", "replace_pending", "replace_failed", "note_detecti
           "record_output_rejected", "add_training_image", "remove_training_image", "set_counts", "mark_seen",
           "mark_trained", "take_training_lock", "set_training_version", "record_training_decision",
           "release_training_lock", "keep_lock_for_strays", "switch_active", "update_model", "first_alert",
-          "record_parameter_change", "lease_task", "record_task_answer", "skip_task", "expire_review_tasks"}
+          "record_parameter_change", "lease_task", "record_task_answer", "skip_task", "expire_review_tasks",
+          "claim_serving", "release_serving", "record_serving_decision", "open_serving_period",
+          "close_serving_period", "open_training_period", "close_training_period"}
 READS = {"begin_detection", "loop", "loop_and_dataset", "pending", "pending_page", "detection", "detections",
          "failed_detections", "day_stats", "review", "model", "models", "parameter_changes", "all_items", "outline",
-         "review_with_answers", "open_tasks", "open_task_overview", "reviewer_stats", "reviewers"}
+         "review_with_answers", "open_tasks", "open_task_overview", "reviewer_stats", "reviewers", "waiting",
+         "serving_periods", "ledger_periods", "days_stats"}
 
 
 class Recording:
@@ -84,7 +87,14 @@ def workload(table) -> None:
     version = table.take_training_lock("run-1", {"train": True, "reason": "new images"})
     table.set_training_version("run-1", version)
     table.update_model(version, arn="arn:v1", status="TRAINING_IN_PROGRESS", counts={"cat": 1})
+    table.open_training_period(version, f"{DAY}T04:30:00.000000Z")
+    table.close_training_period(version, f"{DAY}T04:30:00.000000Z", f"{DAY}T04:50:00.000000Z")
     table.switch_active(version, "arn:v1", 0.9, None)
+    table.open_serving_period(version, 1, f"{DAY}T05:00:00.000000Z")
+    table.claim_serving("stop", version, f"{DAY}T00:00:00.000000Z", training_free=False)
+    table.record_serving_decision({"action": "stop", "reason": "idle", "policy": "policies.defaults"})
+    table.close_serving_period(version, f"{DAY}T06:00:00.000000Z")
+    table.release_serving("stop")
     table.mark_seen({"cat": 1})
     table.mark_trained({"cat": 1})
     table.record_training_decision({"train": False, "reason": "nothing new"})

@@ -92,7 +92,9 @@ def stop_model(version: str | None, version_arn: str | None) -> dict:
     except NotRunning as exc:
         return {"stopped": None, "reason": str(exc)}
     if version:
-        context.table().update_model(version, status="STOPPING", stopped_at=now_iso())
+        stopped_at = now_iso()
+        context.table().update_model(version, status="STOPPING", stopped_at=stopped_at)
+        context.table().close_serving_period(version, stopped_at)  # the cost ledger's running period ends
     return {"stopped": version}
 
 

@@ -19,14 +19,15 @@ from .check import lock_is_stale, stale_before
 from .deploy import LIVE, STOP_FAILED, stop_model, version_name
 
 
-def running_versions() -> dict[str, str]:
-    """Every version of the project that is starting or running: version -> ARN (all pages)."""
+def running_versions(statuses: tuple[str, ...] = LIVE) -> dict[str, str]:
+    """Every version of the project that is starting or running (or in ``statuses``): version -> ARN
+    (all pages)."""
     rekognition, kwargs = aws.client("rekognition"), {"ProjectArn": config.current().project_arn, "MaxResults": 100}
     running = {}
     while True:
         page = backoff.call(lambda: rekognition.describe_project_versions(**kwargs))  # a page on its own
         running |= {version_name(d["ProjectVersionArn"]): d["ProjectVersionArn"]
-                    for d in page.get("ProjectVersionDescriptions", []) if d.get("Status") in LIVE}
+                    for d in page.get("ProjectVersionDescriptions", []) if d.get("Status") in statuses}
         if not page.get("NextToken"):
             return running
         kwargs["NextToken"] = page["NextToken"]

@@ -24,6 +24,7 @@ def start_training(owner: str, version: str, manifest_key: str, counts: dict, te
     table.set_training_version(owner, version)
     table.update_model(version, arn=version_arn, status="TRAINING_IN_PROGRESS",
                        manifest=manifest_key, counts=counts, training_started_at=started, run=owner, gate_set=gate_set)
+    table.open_training_period(version, started)  # training bills per hour: the cost ledger
     context.announce("training_started", f"training {version} started",
                      {"version": version, "images": sum(counts.values())})
     return {"version": version, "version_arn": version_arn, "started_at": started}
@@ -70,7 +71,13 @@ def poll(version: str, phase: str, since: str, max_wait_seconds: int) -> dict:
     waited = (datetime.now(timezone.utc) - datetime.fromisoformat(since.replace("Z", "+00:00"))).total_seconds()
     if status == IN_PROGRESS[phase] and waited > max_wait_seconds:
         status, message = TIMED_OUT, f"still {status} after {int(waited)} s (maximum {max_wait_seconds} s)"
-    context.table().update_model(version, status=status, status_message=message)
+    table, at = context.table(), now_iso()
+    record = table.update_model(version, status=status, status_message=message)
+    if phase == "training" and status != IN_PROGRESS[phase]:  # timed out: the ledger counts it until here
+        table.close_training_period(version, since, at)  # the training hours of the cost ledger
+    if phase == "starting" and status == "RUNNING":  # it bills from here: the cost ledger's running period
+        table.open_serving_period(version, int(description.get("MinInferenceUnits") or record.inference_units or 1),
+                                  at, description.get("MaxInferenceUnits"))
     return {"status": status, "message": message, "waited_seconds": int(waited)}
 
 

@@ -28,6 +28,7 @@ class RuntimeConfig:
     detection_state_machine_arn: str | None = None
     lifecycle_state_machine_arn: str | None = None
     schedule_rule: str | None = None
+    event_bus: str | None = None  # the stack's own bus: an image waiting for a model is told there
     parameter_ttl_seconds: int = 60
     stack: str = "dev"
     labels_file: str | None = None  # set: the labels are read from this file of the archive
@@ -75,6 +76,7 @@ class RuntimeConfig:
             detection_state_machine_arn=env.get("LABELLOOP_DETECTION_STATE_MACHINE_ARN") or None,
             lifecycle_state_machine_arn=env.get("LABELLOOP_LIFECYCLE_STATE_MACHINE_ARN") or None,
             schedule_rule=env.get("LABELLOOP_SCHEDULE_RULE") or None,
+            event_bus=env.get("LABELLOOP_EVENT_BUS") or None,
             parameter_ttl_seconds=int(env.get("LABELLOOP_PARAMETER_TTL", "60")),
             stack=env.get("LABELLOOP_STACK", "dev"),
             labels_file=labels_file,
@@ -100,6 +102,7 @@ class RuntimeConfig:
             "LABELLOOP_DETECTION_STATE_MACHINE_ARN": self.detection_state_machine_arn,
             "LABELLOOP_LIFECYCLE_STATE_MACHINE_ARN": self.lifecycle_state_machine_arn,
             "LABELLOOP_SCHEDULE_RULE": self.schedule_rule,
+            "LABELLOOP_EVENT_BUS": self.event_bus,
             "LABELLOOP_PARAMETER_TTL": str(self.parameter_ttl_seconds),
             "LABELLOOP_STACK": self.stack,
             "POWERTOOLS_SERVICE_NAME": self.service,

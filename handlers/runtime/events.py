@@ -10,6 +10,7 @@ s3.object.key"), never a bare KeyError or StopIteration.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 from urllib.parse import unquote_plus
@@ -140,3 +141,21 @@ class ParameterStoreChangeEvent(EventBridgeEvent):
         if not isinstance(detail, Mapping):
             raise UnrecognisedEvent("the Parameter Store Change event has no detail")
         return ParameterChange(detail)
+
+
+# -- labelloop's own event: an image waits for a model that does not run ---------------------------
+# Sent by detect to the stack's own event bus; a rule there (``components.triggers.waiting_trigger``) hands
+# it to the serving function, which decides at once whether to start the model.
+WAITING_SOURCE = "labelloop"
+WAITING_DETAIL_TYPE = "Image waiting for a model"
+
+
+def waiting_event(stack: str, bus: str) -> dict[str, str]:
+    """The ``PutEvents`` entry: this stack's image waits (the serving function's trigger is ``arrival``)."""
+    return {"Source": WAITING_SOURCE, "DetailType": WAITING_DETAIL_TYPE, "EventBusName": bus,
+            "Detail": json.dumps({"stack": stack, "trigger": "arrival"})}
+
+
+def waiting_pattern(stack: str) -> dict[str, Any]:
+    """The event pattern of this stack's waiting-image events."""
+    return {"source": [WAITING_SOURCE], "detail-type": [WAITING_DETAIL_TYPE], "detail": {"stack": [stack]}}

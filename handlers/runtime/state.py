@@ -13,9 +13,10 @@ what still fails reaches the state machine under a name its Retry rules match.
 Items (``ITEM_TYPES``; ``<…>`` is a variable part of the key):
 
   LOOP / STATE  active and previous model (compare-and-swap), detection sequence,
-      versions numbered, reviews per day, open reviews, training lock (and the
-      models its run could not stop), last training decision, training baseline
-      (images per label at the last training, when it finished)
+      last detection, versions numbered, reviews per day, open reviews, training lock
+      (and the models its run could not stop), last training decision, training
+      baseline (images per label at the last training, when it finished), the
+      serving claim (a start or stop under way) and the last serving decision
   LOOP / COUNT#<label>  training images per label
   DET#<detection id> / DET  one detection: image, every label score, model
       version, decision with reason and policy, outcome, review status, human
@@ -44,6 +45,10 @@ Items (``ITEM_TYPES``; ``<…>`` is a variable part of the key):
       summary, `labelloop status`)
   MODEL#<version> / MODEL  a version: status, manifest, evaluation with
       per-label metrics, deployment decision, start and stop
+  LEDGER / SERVING#<from>#<version>  one period a version ran (billed from RUNNING
+      until stopped): inference units, from, until (the cost ledger)
+  LEDGER / TRAINING#<from>#<version>  one training of a version (billed per hour):
+      from, until (the cost ledger)
   REJECTED#<output key> / OUTPUT  an A2I output rejected, with the reason
       (reported once)
   ALERT#<name> / <value>  a problem already reported (an invalid parameter
@@ -115,10 +120,11 @@ class ItemType:
         return tuple(re.compile("(.+)".join(re.escape(p) for p in _VARIABLE.split(t))) for t in (self.pk, self.sk))
 
 
-_LOOP = ItemType("LOOP", "STATE", "active and previous model (compare-and-swap), detection sequence, versions "
-                 "numbered, reviews per day, open reviews, training lock (and the models its run could not stop), "
-                 "last training decision, training baseline (images per label at the last training, when it "
-                 "finished)")
+_LOOP = ItemType("LOOP", "STATE", "active and previous model (compare-and-swap), detection sequence, last "
+                 "detection, versions numbered, reviews per day, open reviews, training lock (and the models its "
+                 "run could not stop), last training decision, training baseline (images per label at the last "
+                 "training, when it finished), the serving claim (a start or stop under way) and the last serving "
+                 "decision")
 _LABEL_COUNT = ItemType("LOOP", "COUNT#<label>", "training images per label")
 _DETECTION = ItemType("DET#<detection id>", "DET", "one detection: image, every label score, model version, "
                       "decision with reason and policy, outcome, review status, human label, failure")
@@ -143,6 +149,10 @@ _DAY = ItemType("STATS#<day>", "STATS", "counts per outcome and review status fo
                 "`labelloop status`)")
 _MODEL = ItemType("MODEL#<version>", "MODEL", "a version: status, manifest, evaluation with per-label metrics, "
                   "deployment decision, start and stop")
+_SERVING = ItemType("LEDGER", "SERVING#<from>#<version>", "one period a version ran (billed from RUNNING "
+                    "until stopped): inference units, from, until (the cost ledger)")
+_TRAINING = ItemType("LEDGER", "TRAINING#<from>#<version>", "one training of a version (billed per hour): from, "
+                     "until (the cost ledger)")
 _REJECTED_OUTPUT = ItemType("REJECTED#<output key>", "OUTPUT",
                             "an A2I output rejected, with the reason (reported once)")
 _ALERT = ItemType("ALERT#<name>", "<value>", "a problem already reported (an invalid parameter value, a kind of "
@@ -150,7 +160,7 @@ _ALERT = ItemType("ALERT#<name>", "<value>", "a problem already reported (an inv
 _PARAMETER_CHANGE = ItemType("PARAMCHANGE", "<time>", "an applied operator parameter change: parameter, "
                              "operation, value, schedule")
 ITEM_TYPES = (_LOOP, _LABEL_COUNT, _DETECTION, _PENDING, _FAILED, _REVIEW, _TASK_ANSWER, _TASK_SKIP, _OPEN_TASK,
-              _REVIEWER, _TRAINING_IMAGE, _DAY, _MODEL, _REJECTED_OUTPUT, _ALERT, _PARAMETER_CHANGE)
+              _REVIEWER, _TRAINING_IMAGE, _DAY, _MODEL, _SERVING, _TRAINING, _REJECTED_OUTPUT, _ALERT, _PARAMETER_CHANGE)
 
 
 def item_type(key: Mapping[str, Any]) -> ItemType | None:
@@ -312,6 +322,10 @@ class LoopState:
     strays: Mapping[str, str] = field(default_factory=dict)  # version -> ARN the lock's run could not stop
     last_training_decision: Mapping[str, Any] = field(default_factory=dict)
     trained_counts: Mapping[str, int] = field(default_factory=dict)  # training images per label at the last training
+    last_detected_at: str | None = None
+    serving_claim: str | None = None  # "start" or "stop": a serving action under way
+    serving_claim_at: str | None = None
+    last_serving_decision: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -562,6 +576,7 @@ class ModelVersion:
     deployed_at: str | None = None
     stopped_at: str | None = None
     updated_at: str | None = None
+    serving_since: str | None = None  # the open serving period (its sort key) while the version runs
 
 
 @dataclass(frozen=True)
@@ -575,6 +590,34 @@ class DayStats:
     @property
     def detections(self) -> int:
         return sum(n for name, n in self.counts.items() if name.startswith("outcome_"))
+
+
+@dataclass(frozen=True)
+class ServingPeriod:
+    """A period a version ran and billed, from RUNNING until stopped (``until`` None: it still runs)."""
+
+    version: str
+    units: int
+    start: str
+    until: str | None = None
+    max_units: int | None = None
+
+
+@dataclass(frozen=True)
+class TrainingPeriod:
+    """A version's training, billed per hour (``until`` None: it still trains)."""
+
+    version: str
+    start: str
+    until: str | None = None
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The images waiting for a model: how many, and when the first of them arrived."""
+
+    count: int = 0
+    oldest_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -645,6 +688,10 @@ def _loop_state(item: Mapping[str, Any] | None, day: str | None = None) -> LoopS
         strays=dict(item.get("strays") or {}),
         last_training_decision=item.get("last_training_decision") or {},
         trained_counts={label: int(n) for label, n in (item.get("trained_counts") or {}).items()},
+        last_detected_at=item.get("last_detected_at"),
+        serving_claim=item.get("serving_claim"),
+        serving_claim_at=item.get("serving_claim_at"),
+        last_serving_decision=item.get("last_serving_decision") or {},
     )
 
 
@@ -700,6 +747,10 @@ def _reviewer_stats(reviewer: str, item: Mapping[str, Any] | None) -> ReviewerSt
 
 def _model(item: Mapping[str, Any]) -> ModelVersion:
     return ModelVersion(**_fields(ModelVersion, item))
+
+
+def _serving_period(item: Mapping[str, Any]) -> ServingPeriod:
+    return ServingPeriod(**_fields(ServingPeriod, item))
 
 
 def _day(item: Mapping[str, Any]) -> DayStats:
@@ -918,19 +969,37 @@ class StateTable:
             self._transact(items)
             return
         if not exact:
-            self._transact([*items, self._add(_key(_LOOP), {"detections": 1})])
+            self._transact([*items, self._add(_key(_LOOP), {"detections": 1}, {"last_detected_at": record.detected_at})])
             return
         previous = record.sequence - 1
         count = {"Update": {
-            "TableName": self.name, "Key": _key(_LOOP), "UpdateExpression": "SET #d = :n",
+            "TableName": self.name, "Key": _key(_LOOP), "UpdateExpression": "SET #d = :n, #l = :l",
             "ConditionExpression": "#d = :p" if previous else "attribute_not_exists(#d) OR #d = :p",
-            "ExpressionAttributeNames": {"#d": "detections"},
-            "ExpressionAttributeValues": {":n": {"N": str(record.sequence)}, ":p": {"N": str(previous)}},
+            "ExpressionAttributeNames": {"#d": "detections", "#l": "last_detected_at"},
+            "ExpressionAttributeValues": {":n": {"N": str(record.sequence)}, ":p": {"N": str(previous)},
+                                          ":l": {"S": record.detected_at}},
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
         self._transact([*items, count], {len(items): SequenceTaken})
 
     def pending(self) -> list[PendingDetection]:
         return [_pending(i) for i in self._query(_PENDING.partition)]
+
+    def waiting(self) -> Waiting:
+        """How many images wait for a model and when the first arrived: the oldest pending item and a
+        count of the partition (one page per 1 MB of keys)."""
+        first = self.pending_page(None, 1)
+        if not first:
+            return Waiting()
+        kwargs: dict[str, Any] = {"TableName": self.name, "ConsistentRead": True, "Select": "COUNT",
+                                  "KeyConditionExpression": "pk = :pk",
+                                  "ExpressionAttributeValues": {":pk": {"S": _PENDING.partition}}}
+        count = 0
+        while True:
+            page = self._call("query", **kwargs)
+            count += int(page.get("Count", 0))
+            if "LastEvaluatedKey" not in page:
+                return Waiting(count, first[0].cursor.split("#", 1)[0])
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def pending_page(self, after: str | None, limit: int) -> list[PendingDetection]:
         """Up to ``limit`` pending detections after the cursor ``after``, oldest first."""
@@ -1375,6 +1444,108 @@ class StateTable:
         """Every numbered version's record, oldest first (one read each: versions are v1 … v<versions>)."""
         count = self.loop().versions
         return [m for m in (self.model(f"v{n}") for n in range(1, count + 1)) if m is not None]
+    # -- serving: the claim, the periods a version ran (the cost ledger) -------------------------
+    def claim_serving(self, action: str, version: str, stale_before: str, *, training_free: bool) -> bool:
+        """Claim a serving action (``start``, ``stop``) on the active model ``version``: one at a time
+        (a claim older than ``stale_before`` is taken over), only while the pointer still names the
+        version and, with ``training_free``, while no lifecycle run holds the training lock. False
+        when the claim is refused."""
+        condition = ("active_version = :v AND (attribute_not_exists(serving_claim_at) OR serving_claim_at < :stale)"
+                     + (" AND attribute_not_exists(training_owner)" if training_free else ""))
+        try:
+            self._update(_key(_LOOP), {"serving_claim": action, "serving_claim_at": now_iso()}, condition=condition,
+                         values={":v": version, ":stale": stale_before})
+            return True
+        except ConditionFailed:
+            return False
+
+    def release_serving(self, action: str) -> None:
+        """The serving action is done (or failed): the next one may be claimed."""
+        try:
+            self._update(_key(_LOOP), {}, condition="serving_claim = :a", values={":a": action},
+                         removes=("serving_claim", "serving_claim_at"))
+        except ConditionFailed:
+            pass  # released already, or another claim took over a stale one
+
+    def record_serving_decision(self, decision: Mapping[str, Any]) -> None:
+        self._update(_key(_LOOP), {"last_serving_decision": dict(decision) | {"at": now_iso()}})
+
+    def open_serving_period(self, version: str, units: int, at: str, max_units: int | None = None) -> bool:
+        """The version runs (and bills) from ``at``: its period opens once; False if one is open."""
+        cursor = f"{at}#{version}"
+        try:
+            self._transact([
+                self._put(_key(_SERVING, at, version), {"version": version, "units": units, "start": at,
+                                                        "max_units": max_units}),
+                {"Update": {"TableName": self.name, "Key": _key(_MODEL, version),
+                            "UpdateExpression": "SET serving_since = :c, version = :v",
+                            "ConditionExpression": "attribute_not_exists(serving_since)",
+                            "ExpressionAttributeValues": {":c": {"S": cursor}, ":v": {"S": version}}}},
+            ])
+            return True
+        except AlreadyDone:
+            return False
+
+    def close_serving_period(self, version: str, at: str) -> bool:
+        """The version stopped billing at ``at``: its open period closes once; False if none was open."""
+        record = self.model(version)
+        if record is None or not record.serving_since:
+            return False
+        start, _ = record.serving_since.split("#", 1)
+        try:
+            self._transact([
+                {"Update": {"TableName": self.name, "Key": _key(_SERVING, start, version),
+                            "UpdateExpression": "SET #u = :u", "ConditionExpression": "attribute_not_exists(#u)",
+                            "ExpressionAttributeNames": {"#u": "until"},
+                            "ExpressionAttributeValues": {":u": {"S": max(at, start)}}}},
+                {"Update": {"TableName": self.name, "Key": _key(_MODEL, version),
+                            "UpdateExpression": "REMOVE serving_since", "ConditionExpression": "serving_since = :c",
+                            "ExpressionAttributeValues": {":c": {"S": record.serving_since}}}},
+            ])
+            return True
+        except AlreadyDone:
+            return False
+
+    def open_training_period(self, version: str, at: str) -> bool:
+        """The version trains (and bills) from ``at``; False if its training was recorded before."""
+        try:
+            self._transact([self._put(_key(_TRAINING, at, version), {"version": version, "start": at})])
+            return True
+        except AlreadyDone:
+            return False
+
+    def close_training_period(self, version: str, started_at: str, at: str) -> bool:
+        """The training that started at ``started_at`` ended at ``at``, once; False if it was closed before
+        (or never recorded)."""
+        try:
+            self._update(_key(_TRAINING, started_at, version), {"until": max(at, started_at)},
+                         condition="attribute_exists(pk) AND attribute_not_exists(#until)")
+            return True
+        except ConditionFailed:
+            return False
+
+    def serving_periods(self) -> list[ServingPeriod]:
+        """Every period a version ran, oldest first."""
+        return self.ledger_periods()[0]
+
+    def ledger_periods(self) -> tuple[list[ServingPeriod], list[TrainingPeriod]]:
+        """The cost ledger's records, oldest first: the periods versions ran, and the trainings (one query)."""
+        items = self._query(_SERVING.partition)
+        return ([_serving_period(i) for i in items if _SERVING.matches(i)],
+                [TrainingPeriod(**_fields(TrainingPeriod, i)) for i in items if _TRAINING.matches(i)])
+
+    def days_stats(self, days: Iterable[str]) -> list[DayStats]:
+        """The counters of several days (up to 100, one call), in the order asked."""
+        days = list(days)
+        found: dict[str, DayStats] = {}
+        request = {self.name: {"Keys": [_key(_DAY, d) for d in days], "ConsistentRead": True}}
+        while request:
+            page = self._call("batch_get_item", RequestItems=request)
+            for item in page.get("Responses", {}).get(self.name, []):
+                stats = _day(_plain(item))
+                found[stats.day] = stats
+            request = page.get("UnprocessedKeys") or {}
+        return [found.get(d) or DayStats(d) for d in days]
 
     # -- operator parameters -------------------------------------------------------
     def first_alert(self, name: str, value: str, message: str) -> bool:

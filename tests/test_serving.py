@@ -1,0 +1,176 @@
+"""Serving on demand, end to end on the simulated clock: the real detection state machine and
+serving function, the Custom Labels stand-in starting a model in ten minutes and billing it from
+RUNNING until STOPPED."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from handlers.runtime import context
+from handlers.runtime.ledger import iu_hours
+from handlers.runtime.state import from_iso
+from policies.names import IDLE_STOP_MINUTES, START_ON_PENDING
+from sandbox.a2i import A2I
+from sandbox.clock import SimulatedClock
+from sandbox.local_aws import LocalStack
+from sandbox.scripted_trainer import scripted_custom_labels
+from sandbox.serving_day import CONFIDENT, LABELS, PNG, START, serving_model
+
+ON_DEMAND = {IDLE_STOP_MINUTES: "15", START_ON_PENDING: "1"}
+
+
+@contextlib.contextmanager
+def serving_stack(parameters=ON_DEMAND):
+    clock = SimulatedClock(START)
+    models = scripted_custom_labels(labels=LABELS)
+    models.clock = clock.now
+    with clock.installed(), LocalStack(labels=LABELS, parameter_overrides=dict(parameters), serial=True,
+                                       standins={"rekognition": models, "sagemaker-a2i-runtime": A2I()}) as st:
+        st.models, st.clock = models, clock
+        serving_model(st, models)
+        yield st
+
+
+@pytest.fixture
+def st():
+    with serving_stack() as stack:
+        yield stack
+
+
+def upload(st, *names: str) -> None:
+    """Images arriving at the same moment, then their events delivered."""
+    for name in names:
+        key = f"images_for_detection/{name}.png"
+        st.models.trainer.by_key[key] = CONFIDENT
+        st.client("s3").put_object(Bucket=st.bucket, Key=key, Body=PNG + name.encode())
+    st.pump()
+
+
+def at_minute(st, minute: float) -> dict:
+    """The serving schedule at ``minute`` after the start."""
+    st.clock.at_minute(minute)
+    return st.serve()
+
+
+def records(st) -> dict:
+    return {r.key.rsplit("/", 1)[-1]: r for r in context.table().detections()}
+
+
+def stop_idle_model(st) -> None:
+    assert at_minute(st, 15)["outcome"] == "stopped"
+    at_minute(st, 20)  # STOPPED now
+    assert st.models.status("v1") == "STOPPED"
+
+
+def test_the_model_stops_after_exactly_the_idle_minutes_and_not_before(st):
+    upload(st, "first")  # a detection at minute 0
+    st.clock.at_minute(14.9)
+    kept = st.serve()
+    assert (kept["action"], kept["outcome"]) == ("keep", "kept") and "idle for 14.9 min" in kept["reason"]
+    stopped = at_minute(st, 15)
+    assert (stopped["action"], stopped["outcome"]) == ("stop", "stopped")
+    assert st.models.status("v1") == "STOPPING"
+    [period] = context.table().serving_periods()
+    assert from_iso(period.until) == st.clock.now()
+
+
+def test_a_burst_arriving_while_the_model_starts_is_detected_once_in_order(st):
+    stop_idle_model(st)
+    st.clock.at_minute(30)
+    upload(st, "b0")  # wakes the serving function: the model starts
+    assert st.models.status("v1") == "STARTING"
+    for i in range(1, 6):
+        st.clock.at_minute(30 + i)
+        upload(st, f"b{i}")
+    assert len(st.models.operations("StartProjectVersion")) == 1
+    assert at_minute(st, 35)["status"] == "starting"  # ten minutes to start
+    assert at_minute(st, 40)["replayed"] == 6  # running: the waiting images, oldest first
+    assert context.table().waiting().count == 0
+    found = records(st)
+    assert all(found[f"b{i}.png"].outcome == "confident" for i in range(6))
+    sequence = [found[f"b{i}.png"].sequence for i in range(6)]
+    assert sequence == sorted(sequence) and len(set(sequence)) == 6  # in arrival order, each once
+    asked = [c for c in st.models.operations("DetectCustomLabels")
+             if c["Image"]["S3Object"]["Name"].startswith("images_for_detection/b")]
+    assert len(asked) == 6 + 6  # each refused once (stopped, then starting), then detected once
+
+
+def test_many_arrivals_at_once_start_the_model_once(st):
+    stop_idle_model(st)
+    st.clock.at_minute(30)
+    upload(st, *(f"many-{i}" for i in range(12)))
+    assert len(st.models.operations("StartProjectVersion")) == 1
+    assert context.table().loop().serving_claim == "start"
+    assert context.table().loop().last_serving_decision["trigger"] == "arrival"  # detect's event, through its rule
+    assert at_minute(st, 45)["replayed"] == 12 and len(st.models.operations("StartProjectVersion")) == 1
+
+
+def test_a_stop_during_training_or_a_switch_is_refused_with_a_reason(st):
+    table = context.table()
+    table.take_training_lock("run-1", {"train": True, "reason": "new images", "trigger": "schedule"})
+    refused = st.serve({"action": "stop"})
+    assert refused["outcome"].startswith("not stopped: a lifecycle run is training")
+    table.set_training_version("run-1", "v2")
+    table.update_model("v2", start_requested_by="run-1")  # the run has started its candidate: deploying
+    refused = at_minute(st, 60)  # idle an hour: the policy says stop
+    assert refused["action"] == "stop" and "deploying a model (blue/green)" in refused["outcome"]
+    assert st.models.status("v1") == "RUNNING" and not st.models.operations("StopProjectVersion")
+    assert table.loop().last_serving_decision["outcome"] == refused["outcome"]
+    table.release_training_lock("run-1")
+    assert at_minute(st, 65)["outcome"] == "stopped"
+
+
+def test_a_start_that_fails_leaves_the_images_pending_and_alarms(st):
+    stop_idle_model(st)
+    st.notifications()
+    st.models.fail_next("StartProjectVersion", "ServiceQuotaExceededException")
+    st.clock.at_minute(30)
+    upload(st, "waits")
+    assert context.table().waiting().count == 1 and records(st)["waits.png"].outcome == "pending"
+    decision = context.table().loop().last_serving_decision
+    assert decision["action"] == "start" and decision["outcome"].startswith("start failed")
+    assert context.table().loop().serving_claim is None  # the next look may try again
+    [message] = [n for n in st.notifications() if "could not be started" in n["subject"]]
+    assert "ServiceQuotaExceededException" in message["message"]
+    assert at_minute(st, 35)["outcome"] == "starting"  # the schedule tries again
+    assert at_minute(st, 50)["replayed"] == 1
+
+
+def test_the_ledger_is_the_running_periods_and_close_to_the_bill(st):
+    stop_idle_model(st)
+    st.clock.at_minute(60)
+    upload(st, "again")
+    assert at_minute(st, 70)["status"] == "running"  # ten minutes after the start, idle from then on
+    assert at_minute(st, 90)["outcome"] == "stopped"
+    periods = context.table().serving_periods()
+    recorded = sum((from_iso(p.until) - from_iso(p.start)).total_seconds() / 3600 * p.units for p in periods)
+    assert sum(iu_hours(periods, START, st.clock.now()).values()) == pytest.approx(recorded)
+    assert len(periods) == 2 and all(p.until for p in periods)
+    # The bill runs RUNNING → STOPPED; the ledger from when the loop saw RUNNING to the stop request:
+    # two minutes of stopping, twice, less.
+    at_minute(st, 95)
+    assert st.models.iu_hours() - recorded == pytest.approx((2 + 2) / 60)
+
+
+def test_with_the_defaults_the_model_runs_all_day():
+    with serving_stack({}) as st:
+        for minute in (60, 600, 1440):
+            assert at_minute(st, minute)["outcome"] == "kept"
+        assert st.models.status("v1") == "RUNNING" and st.models.iu_hours() == pytest.approx(24.0)
+
+
+def test_maximum_inference_units_reach_every_start_as_max_inference_units():
+    from lifecycle_support import deploy_first, lifecycle_stack
+    from stack_support import set_parameters
+
+    with lifecycle_stack() as st:
+        set_parameters(st, **{"Maximum-Inference-Units": 3})
+        deploy_first(st)
+        [deployed] = st.models.operations("StartProjectVersion")
+        assert (deployed["MinInferenceUnits"], deployed["MaxInferenceUnits"]) == (1, 3)
+        assert st.serve({"action": "stop"})["outcome"] == "stopped"
+        st.models.settle()
+        assert st.serve({"action": "start"})["outcome"] == "starting"
+        assert st.models.operations("StartProjectVersion")[-1]["MaxInferenceUnits"] == 3
