@@ -181,15 +181,19 @@ SERVING_SAMPLES_PER_HOUR = 60 // 5  # the serving function reports the units run
 DAY = 24 * 3600
 
 
+def divided(metric: list, metric_id: str, by: float, shown_id: str, label: str) -> list[list]:
+    """A graph of ``metric`` divided by ``by``: the metric fetched hidden, the expression shown."""
+    return [[{"expression": f"{metric_id} / {by}", "id": shown_id, "label": label}],
+            [*metric[:-1], {**metric[-1], "id": metric_id, "visible": False}]]
+
+
 def serving_widgets(metric_widget, loop_metric) -> list[dict]:
     """Inference units running, their hours per day (what Rekognition bills), idle time and waiting images."""
     units = loop_metric(UNITS_RUNNING, "Sum", "units")
     return [
         metric_widget("Inference units running", [loop_metric(UNITS_RUNNING, "Maximum", "units")], 0, SERVING_ROW, 8),
-        metric_widget("Inference-unit hours per day", [
-            [{"expression": f"units / {SERVING_SAMPLES_PER_HOUR}", "id": "iuh", "label": "IU-hours"}],
-            [*units[:-1], {**units[-1], "id": "units", "visible": False}]], 8, SERVING_ROW, 8, period=DAY,
-            view="bar"),
+        metric_widget("Inference-unit hours per day", divided(units, "units", SERVING_SAMPLES_PER_HOUR, "iuh", "IU-hours"),
+                      8, SERVING_ROW, 8, period=DAY, view="bar"),
         metric_widget("Model idle (minutes without a detection) and images waiting", [
             loop_metric(IDLE_RUNNING_MINUTES, "Maximum", "idle minutes"),
             loop_metric(IMAGES_WAITING, "Maximum", "images waiting")], 16, SERVING_ROW, 8),
@@ -231,9 +235,8 @@ def review_app_widgets(metric_widget, loop_metric) -> list[dict]:
     age = loop_metric(OLDEST_OPEN_TASK_AGE, "Maximum", "oldest task")
     return [
         metric_widget("Review tasks open", [loop_metric(REVIEW_TASKS_OPEN, "Maximum", "open")], 0, REVIEW_APP_ROW, 8),
-        metric_widget("Oldest open review task (hours)", [
-            [{"expression": f"age / {HOUR}", "id": "hours", "label": "oldest task"}],
-            [*age[:-1], {**age[-1], "id": "age", "visible": False}]], 8, REVIEW_APP_ROW, 8),
+        metric_widget("Oldest open review task (hours)", divided(age, "age", HOUR, "hours", "oldest task"),
+                      8, REVIEW_APP_ROW, 8),
         metric_widget("Review answers per hour", [loop_metric(REVIEW_ANSWERS, "Sum", "answers")], 16, REVIEW_APP_ROW,
                       8, period=HOUR),
     ]
