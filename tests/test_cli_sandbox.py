@@ -47,7 +47,8 @@ def test_status_shows_each_reviewers_answers_and_agreement_with_the_final_label(
     answered = [i for i in load_state(saved_run)["items"] if i["sk"] == "HL" and i.get("result", {}).get("answers")]
     assert saved and answered
     reviewers = cli_json(capsys, "status", "--sandbox", saved_run)["reviewers"]
-    assert {r["reviewer"]: r["answers"] for r in reviewers} == {k: int(v.get("answers", 0)) for k, v in saved.items()}
+    assert {r["reviewer"]: (r["answers"], r["agreed"], r["disagreed"]) for r in reviewers} == {
+        k: (int(v.get("answers", 0)), int(v.get("agreed", 0)), int(v.get("disagreed", 0))) for k, v in saved.items()}
     assert sum(r["answers"] for r in reviewers) == sum(len(i["result"]["answers"]) for i in answered)
     for r in reviewers:
         decided = r["agreed"] + r["disagreed"]

@@ -10,6 +10,7 @@ import pytest
 from test_state_items import DAY, IMAGE, NEXT_DAY, builtin_task
 
 from handlers.runtime.state import (
+    ReviewerStats,
     AlreadyAnswered,
     AlreadyDone,
     Closing,
@@ -167,3 +168,8 @@ def test_expired_tasks_are_closed_and_counted_once(table):
     assert names(table.open_tasks("r1", at, 10)) == ["labelloop-fresh"]
     assert table.review(late.name).status == "expired" and table.detection("late").review_status == "expired"
     assert table.day_stats(NEXT_DAY).counts == {"reviews_expired": 1} and table.loop().open_reviews == 1
+
+
+def test_a_reviewers_agreement_is_the_share_of_decided_answers_that_matched_the_label():
+    assert ReviewerStats("r", answers=5, agreed=3, disagreed=1).agreement == 0.75
+    assert ReviewerStats("r", answers=2).agreement is None  # none of their tasks decided yet
