@@ -6,8 +6,9 @@ a bucket has one notification configuration (a second tool writing it would
 silently cut the loop off), EventBridge rules filter by prefix and event type
 without code, EventBridge keys are not URL-encoded, and the state machine is
 the rule's direct target with retries and a dead-letter queue — no router
-function in the path. The training folder's events (per-label counters) take
-the same route.
+function in the path. The training folder's events (per-label counters) and an
+upload's deletion (the dataset function forgets it) take the same route; the
+dataset function's sweep makes the copies accepted reviews left unmade.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from components import events, iam
 from components.lambdas import DeployedFunction, FunctionFactory
 from components.naming import Account, Naming
 from components.state_machines import detection_definition
+from components.triggers import DATASET_SWEEP
 
 DETECTION_FUNCTIONS = ("detect", "start_review", "detection_failed")
 MACHINE = "detection"
 UPLOAD_TRIGGER = "detection-upload"
 TRAINING_DATA_TRIGGER = "training-data"
+UPLOAD_DELETED_TRIGGER = "upload-deleted"
 
 
 @dataclass
@@ -53,7 +56,8 @@ class Detection(pulumi.ComponentResource):
 
         self.deployed: dict[str, DeployedFunction] = {key: args.functions.create(key, self, name)
                                                       for key in DETECTION_FUNCTIONS}
-        self.deployed["training_data"] = args.functions.create("training_data", self, name, asynchronous=True)
+        for key in ("training_data", "dataset"):
+            self.deployed[key] = args.functions.create(key, self, name, asynchronous=True)
 
         arns = [self.deployed[key].arn for key in DETECTION_FUNCTIONS]
         self.definition = pulumi.Output.all(*arns).apply(lambda a: json.dumps(detection_definition(*a), indent=2))
@@ -84,10 +88,20 @@ class Detection(pulumi.ComponentResource):
             name, naming, args.bucket_name, TRAINING_DATA_TRIGGER, self.deployed["training_data"],
             dead_letter_queue=args.dead_letter_queue_arn, parent=self, tags=tags)
 
+        # The dataset function: an upload deleted is taken out of the dataset; the sweep makes pending copies.
+        self.upload_deleted_rule, self.upload_deleted_target = events.bucket_function_trigger(
+            name, naming, args.bucket_name, UPLOAD_DELETED_TRIGGER, self.deployed["dataset"],
+            dead_letter_queue=args.dead_letter_queue_arn, parent=self, tags=tags)
+        self.dataset_sweep_rule = events.schedule_rule(name, naming, DATASET_SWEEP, parent=self, tags=tags)
+        self.dataset_sweep_target, _ = events.function_target(
+            self.dataset_sweep_rule, f"{name}-{DATASET_SWEEP.name}", self.deployed["dataset"],
+            dead_letter_queue=args.dead_letter_queue_arn, parent=self, input=DATASET_SWEEP.input)
+
         self.state_machine_arn = self.state_machine.arn
         self.register_outputs({
             "stateMachineArn": self.state_machine_arn, "uploadRule": self.upload_rule.name,
-            "trainingDataRule": self.training_data_rule.name,
+            "trainingDataRule": self.training_data_rule.name, "uploadDeletedRule": self.upload_deleted_rule.name,
+            "datasetSweepRule": self.dataset_sweep_rule.name,
             "functions": {key: fn.name for key, fn in self.deployed.items()},
         })
 

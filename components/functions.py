@@ -52,6 +52,18 @@ DESCRIBE_VERSIONS = Grant(("rekognition:DescribeProjectVersions",), "project")
 CUSTOM_LABELS_BUCKET = ("s3:GetBucketAcl", "s3:GetBucketLocation", "s3:ListBucket")
 CUSTOM_LABELS_READS = ("s3:GetObject", "s3:GetObjectAcl", "s3:GetObjectTagging", "s3:GetObjectVersion")
 CUSTOM_LABELS_WRITES = ("s3:PutObject",)
+# Making the copy an accepted review licenses (review_outcome.complete_copy), in any function that does:
+COPY_REVIEWED = (
+    # Is the upload still there (without ListBucket a deleted key reads as AccessDenied, not NotFound)?
+    # Then the reviewed version is read (a copy reads its source)...
+    Grant(("s3:GetObject", "s3:GetObjectVersion"), f"objects:{layout.DETECTION_PREFIX}"),
+    Grant(("s3:ListBucket",), f"bucket:{layout.DETECTION_PREFIX}"),
+    # ...and written into its label folder or the gate set; a copy withdrawn meanwhile is deleted again.
+    Grant(("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"), f"objects:{layout.TRAINING_PREFIX}"),
+    Grant(("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"), f"objects:{layout.TESTING_PREFIX}"),
+    # The claim notes the copy as pending, which its completion deletes (in transactions).
+    Grant(("dynamodb:DeleteItem",), "table"),
+)
 
 FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
     # -- detection and review ---------------------------------------------------
@@ -84,21 +96,19 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
         Grant(("s3:ListBucket",), f"bucket:{layout.TRAINING_PREFIX}"))),
     FunctionSpec("review_output", "handlers.review_output.handler", "Turn an A2I answer into training data", (
         Grant(("s3:GetObject",), f"objects:{layout.REVIEW_OUTPUT_PREFIX}"),
-        Grant(("s3:GetObject", "s3:GetObjectVersion"), f"objects:{layout.DETECTION_PREFIX}"),
-        # Without ListBucket a deleted image reads as AccessDenied instead of NoSuchKey.
-        Grant(("s3:ListBucket",), f"bucket:{layout.DETECTION_PREFIX}"),
-        Grant(("s3:PutObject",), f"objects:{layout.TRAINING_PREFIX}"),
-        Grant(("s3:PutObject",), f"objects:{layout.TESTING_PREFIX}"),  # an answer routed to the gate set
-        TABLE_RW, PARAMETERS, PUBLISH)),
+        *COPY_REVIEWED, TABLE_RW, PARAMETERS, PUBLISH)),
     FunctionSpec("review_api", "handlers.review_api.handler", "Serve the review page and the reviewers' API", (
-        # Presigns the pinned version of an upload for the page, and copies that version (a copy
-        # reads its source) into its label folder or the gate set when an answer is accepted.
-        Grant(("s3:GetObject", "s3:GetObjectVersion"), f"objects:{layout.DETECTION_PREFIX}"),
-        Grant(("s3:PutObject",), f"objects:{layout.TRAINING_PREFIX}"),
-        Grant(("s3:PutObject",), f"objects:{layout.TESTING_PREFIX}"),
-        TABLE_RW, PARAMETERS, PUBLISH,
-        Grant(("dynamodb:DeleteItem",), "table"),  # a task closed or expired leaves the open index
+        # Presigns the pinned version of an upload for the page (and copies it, below).
+        *COPY_REVIEWED, TABLE_RW, PARAMETERS, PUBLISH,
     ), timeout=20),  # the sweep's retries of a transient error fit in a third of it
+    FunctionSpec("dataset", "handlers.dataset.handler",
+                 "Forget the images their uploaders deleted; make the copies accepted reviews left unmade", (
+        *COPY_REVIEWED, TABLE_RW, PUBLISH,
+        # The versions of a deleted upload (which detections it had), and of a copy, to delete them all.
+        Grant(("s3:ListBucketVersions",), f"bucket:{layout.DETECTION_PREFIX}"),
+        Grant(("s3:ListBucketVersions",), f"bucket:{layout.TRAINING_PREFIX}"),
+        Grant(("s3:ListBucketVersions",), f"bucket:{layout.TESTING_PREFIX}"),
+    ), timeout=120),
     FunctionSpec("summary", "handlers.summary.handler", "Send the daily detection summary", (
         TABLE_RW, PUBLISH, PARAMETERS)),  # the parameters: whether the loop is stuck
     # -- model lifecycle ----------------------------------------------------------

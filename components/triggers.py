@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from handlers.dataset import SWEEP as DATASET_SWEEP_INPUT
 from handlers.parameter_change import rate_expression
 from handlers.serving import SCHEDULE as SERVING_RATE
 from handlers.runtime import layout
@@ -46,6 +47,9 @@ def bucket_triggers(bucket: str) -> list[Trigger]:
                 _objects(bucket, layout.TRAINING_PREFIX, "Object Created", "Object Deleted"), "training_data"),
         Trigger("review-output", "An A2I output file is processed into training data.",
                 _objects(bucket, layout.REVIEW_OUTPUT_PREFIX, "Object Created"), "review_output"),
+        Trigger("upload-deleted", "An upload deleted by its uploader is taken out of the dataset: its open reviews "
+                "close, its training and gate-set copies are deleted.",
+                _objects(bucket, layout.DETECTION_PREFIX, "Object Deleted"), "dataset"),
     ]
 
 
@@ -81,6 +85,10 @@ def training_schedule(settings) -> Schedule:
                     rate_expression(int(settings[POLL_FREQUENCY])), bool(settings[ENABLE_TRAINING]), "lifecycle",
                     lifecycle_input("schedule"))
 
+
+# The copies accepted reviews licensed that a crash or a throttle left unmade, made every few minutes.
+DATASET_SWEEP = Schedule("dataset-sweep", "Make the training copies accepted reviews licensed and a failure left "
+                         "unmade", "rate(5 minutes)", True, "dataset", DATASET_SWEEP_INPUT)
 
 # The serving decision, every few minutes: also what the forgotten-model alarm and the dashboard's
 # inference-unit hours read (the function's metrics).

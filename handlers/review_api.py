@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import random
 import re
 from datetime import timedelta
 from http import HTTPStatus
@@ -61,9 +62,11 @@ GROUPS_CLAIM = "cognito:groups"
 REVIEWER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}$")
 TASK_ID = re.compile(r"^labelloop-[0-9a-f]{40}$")
 # Open entries one Query reads for "next task"; past a page all leased to others or seen by this
-# reviewer, the next page is read (within the calls "next task" may make).
+# reviewer, the next is read: at most MAX_READS Queries and LEASE_ATTEMPTS leases a request.
 NEXT_PAGE = 100
-MAX_CALLS = 3
+MAX_READS, LEASE_ATTEMPTS = 3, 2
+# Tasks a page may ask "next task" to pass over (answers it holds back for their correction window).
+MAX_EXCLUDED = 10
 DEFAULT_IMAGE_URL_SECONDS = 300
 # The metrics the dashboard shows (EMF, namespace labelloop, dimension service).
 REVIEW_TASKS_OPEN, OLDEST_OPEN_TASK_AGE, REVIEW_ANSWERS = "ReviewTasksOpen", "OldestOpenTaskAgeSeconds", "ReviewAnswers"
@@ -169,28 +172,59 @@ def sign_in_settings() -> dict[str, Any]:
 @app.get("/api/tasks/next")
 def next_task() -> dict[str, Any]:
     me, now = reviewer(), state.utcnow()
-    at, until, table = state.iso(now), lease_end(now), context.table()
-    calls, after = 0, None
-    while calls < MAX_CALLS:
-        page = table.open_tasks(me, at, NEXT_PAGE, after)
-        calls += 1
-        expired = [e for e in page if e.expires_at <= at]
-        if expired and calls < MAX_CALLS:
-            _expire(expired, at)
-            calls += 1
-        for entry in (e for e in page if e.expires_at > at):
-            if calls >= MAX_CALLS:
-                return {"task": None, "retry": True}  # others were served these first: ask again
-            calls += 1
+    query = app.current_event.get_query_string_value
+    search = TaskSearch(me, state.iso(now), lease_end(now), _task_list(query("exclude", "") or ""))
+    resume = _cursor(query("resume", "") or "")
+    head = search.read(None)
+    if search.task is None and head.last:
+        # Everything at the head is leased to others or was seen by this reviewer. Beyond ``resume`` —
+        # the furthest task this reviewer was served — they saw nothing: read there, then between the
+        # head and it (tasks opened or let go since).
+        segments = [(resume, None), (head.last, resume)] if resume and resume > head.last else [(head.last, None)]
+        for after, stop in segments:
+            while after and search.task is None and search.reads < MAX_READS:
+                after = search.read(after).last
+                if stop and after and after >= stop:
+                    after = None  # the rest was read in the segment before
+            if after and search.task is None:
+                return {"task": None, "retry": True}  # more than one request reads: ask again
+    if search.task is None:
+        return {"task": None, "retry": False}
+    return {"task": task_view(search.task, search.until), "resume": max(search.task.cursor, resume or "")}
+
+
+class TaskSearch:
+    """Finding a task to lease to ``me``, one page of the open index at a time, within a bounded
+    number of calls."""
+
+    def __init__(self, me: str, at: str, until: str, exclude: tuple[str, ...]):
+        self.me, self.at, self.until, self.exclude = me, at, until, exclude
+        self.reads, self.leases, self.task = 0, 0, None
+
+    def read(self, after: str | None) -> state.OpenTaskPage:
+        page = context.table().open_tasks(self.me, self.at, NEXT_PAGE, after, self.exclude)
+        self.reads += 1
+        self.task = self._lease_one(page)
+        return page
+
+    def _lease_one(self, page: state.OpenTaskPage) -> OpenTask | None:
+        """The task this reviewer holds already, else one of the first few free ones — as many as
+        other reviewers hold leases on here, so reviewers asking at the same moment spread over the
+        most urgent tasks instead of all reaching for the first."""
+        free = [e for e in page if not e.leased_to_another(self.me, self.at)]
+        held = [e for e in free if e.lease_reviewer == self.me and (e.lease_until or "") > self.at]
+        spread = free[:len(page) - len(free) + 1]
+        order = {e.name: e for e in held[:1] + random.sample(spread, len(spread)) + free[len(spread):]}
+        for entry in order.values():
+            if self.leases >= LEASE_ATTEMPTS:
+                break
+            self.leases += 1
             try:
-                table.lease_task(entry, me, at, until)
+                context.table().lease_task(entry, self.me, self.at, self.until)
             except (TaskLeased, TaskClosed):
-                continue
-            return {"task": task_view(entry, until)}
-        if page.last is None:
-            return {"task": None, "retry": False}
-        after = page.last  # every entry here leased to others or seen by this reviewer: read on
-    return {"task": None, "retry": True}
+                continue  # another reviewer leased it a moment ago, or it closed
+            return entry
+        return None
 
 
 @app.get("/api/tasks/<task_id>")
@@ -255,6 +289,21 @@ def _label(body: Any) -> str:
     return label
 
 
+def _task_list(text: str) -> tuple[str, ...]:
+    """The ``exclude`` query parameter: task ids, comma-separated (400 when it is not that)."""
+    names = tuple(n for n in text.split(",") if n)
+    if len(names) > MAX_EXCLUDED or not all(TASK_ID.match(n) for n in names):
+        raise BadRequestError(f"exclude takes at most {MAX_EXCLUDED} task ids, comma-separated")
+    return names
+
+
+def _cursor(text: str) -> str | None:
+    """The ``resume`` query parameter: a cursor "next task" answered with (400 when it is not one)."""
+    if text and not state.TASK_CURSOR.match(text):
+        raise BadRequestError("resume is not a cursor this API answered with; leave it out to start from the head")
+    return text or None
+
+
 def _open_task(task_id: str, me: str, at: str) -> TaskWithAnswers:
     """The open task ``task_id`` with its answers, for ``me`` (404, 409 otherwise); one that outlived
     its lifetime is expired now."""
@@ -264,6 +313,8 @@ def _open_task(task_id: str, me: str, at: str) -> TaskWithAnswers:
     if read is None or not read.task.builtin:
         raise NotFoundError("no such task")
     task = read.task
+    if task.status == "deleted":
+        raise Conflict("the image was deleted by its uploader: the task is closed")
     if task.status != "open":
         raise Conflict("the task is closed")
     if task.expires_at <= at:
@@ -300,7 +351,7 @@ def _answer(task_id: str, me: str, label: str) -> dict[str, Any]:
     except TaskClosed:
         raise Conflict("the task is closed") from None
     context.metrics.add_metric(name=REVIEW_ANSWERS, unit="Count", value=1)
-    return {"task": task.name, "answered": True}
+    return {"task": task.name, "answered": True, "label": label}
 
 
 def _expire(tasks: list, at: str) -> None:

@@ -4,12 +4,18 @@ both become a :class:`plugins.ReviewResult` and go through here.
 
 The label decision (the ``label_decision`` hook) accepts a label, refuses, or asks for more answers
 — which the builtin review app gets from other reviewers up to the task's maximum; a review that
-cannot have them is closed as unresolved. An accepted label's image is copied — the version that
-was detected and reviewed, even if its key was overwritten since — into its label folder (or, when
-the decision routes it there, the gate set's) under a key
-the reviewers' text never reaches; then the review is closed once (with its training image counted
-in the same transaction), counted per status, and announced: an operator is told what cannot be
-used. An audit's answers never become training data.
+cannot have them is closed as unresolved. An audit's answers never become training data.
+
+Exactly once, by construction: a training (or gate-set) copy exists if and only if its review closed
+``accepted`` with that label. The conditional write that closes the review is the claim — of two
+racing answers, or an answer racing the expiry sweep, one closes it and the other changes nothing —
+and it notes the copy it licenses as pending. Only then is the reviewed version (pinned: an overwrite
+during the review changes nothing) copied into its label folder under a key the reviewers' text never
+reaches, and the copy marked done, counting the training image. A crash or a throttle between the two
+leaves an accepted review with a pending copy, which :func:`complete_copy` finishes later (the dataset
+sweep, the backend's retry, ``labelloop replay --copies``) — never a copy without its accepted review.
+An image its uploader deleted is not copied: its review is ``deleted`` (``handlers/dataset.py``
+removes the copies of an image deleted later).
 """
 
 from __future__ import annotations
@@ -22,9 +28,10 @@ from botocore.exceptions import ClientError
 from plugins import LabelDecision, LabelScore, ReviewResult, WorkerAnswer
 
 from .runtime import aws, config, context, layout
-from .runtime.state import AlreadyAnswered, AlreadyDone, Closing, ReviewTask, TaskAnswer, now_iso
+from .runtime.state import AlreadyAnswered, AlreadyDone, Closing, CopyWithdrawn, PendingCopy, ReviewTask, TaskAnswer, now_iso
 
 MORE = "more"  # not a status: the review stays open for more answers
+GONE = ("NoSuchKey", "NoSuchVersion")
 
 
 @dataclass(frozen=True)
@@ -67,9 +74,9 @@ def decide(task: ReviewTask, answers: tuple[WorkerAnswer, ...], *, maximum: int 
 
 def conclude(task: ReviewTask, verdict: Verdict, details: dict[str, Any] | None = None, *,
              answer: TaskAnswer | None = None) -> dict[str, Any]:
-    """Act on a verdict that closes the review: copy an accepted image version into its label folder,
-    then close the review. ``answer``: the builtin review app's answer that closes its task.
-    Raises what closing a builtin task raises (TaskChanged, TaskLeased, AlreadyAnswered)."""
+    """Act on a verdict that closes the review: close it (for an accepted label, with the copy it
+    licenses noted as pending), then make that copy. ``answer``: the builtin review app's answer that
+    closes its task. Raises what closing a builtin task raises (TaskChanged, TaskLeased, AlreadyAnswered)."""
     details = verdict.details | (details or {})
     closing = None
     if task.builtin:
@@ -78,44 +85,83 @@ def conclude(task: ReviewTask, verdict: Verdict, details: dict[str, Any] | None 
         closing = Closing(task, answer, agreement)
     if verdict.status != "accepted":
         return close(task, verdict.status, details, closing=closing)
-    gate_set = verdict.decision.gate_set
-    target = copy_reviewed_image(task, verdict.decision.label, layout.TESTING_PREFIX if gate_set else
-                                 layout.TRAINING_PREFIX)
-    if target is None:
-        return close(task, "rejected", details | {
-            "reason": f"{task.image_uri} (the reviewed version) was deleted before the answer arrived; "
-                      "nothing was copied"}, closing=closing, notify=True)
-    if gate_set:  # a gate-set image is never training data: nothing to count
-        return close(task, "accepted", details | {"gate_set_key": target}, closing=closing)
-    return close(task, "accepted", details | {"training_key": target}, closing=closing,
-                 training_image=(target, verdict.decision.label))
-
-
-def copy_reviewed_image(task: ReviewTask, label: str, prefix: str = layout.TRAINING_PREFIX) -> str | None:
-    """Copy the reviewed version into the label's folder under ``prefix`` (the training folders or the
-    gate set); its key, or None when that version is gone."""
-    cfg = config.current()
-    source_key = task.image_uri[len(f"s3://{cfg.bucket}/"):]
-    target = layout.training_key(label, task.detection_id, source_key, prefix)
-    source = {"Bucket": cfg.bucket, "Key": source_key, **({"VersionId": task.image_version} if task.image_version else {})}
+    copy = licensed_copy(task, verdict.decision.label, gate_set=verdict.decision.gate_set)
+    result = close(task, "accepted", details | {"gate_set_key" if copy.gate_set else "training_key": copy.target},
+                   closing=closing, copy=copy)
+    if result.get("duplicate"):
+        return result
     try:
-        aws.client("s3").copy_object(
-            Bucket=cfg.bucket, Key=target, CopySource=source, MetadataDirective="REPLACE",
-            Metadata={"labelloop-detection": task.detection_id, "labelloop-human-loop": task.name})
+        return result | complete_copy(copy)
+    except Exception:  # the answer is safe: the copy is pending and completed later
+        context.logger.exception("the accepted review's copy is pending", extra={"human_loop": task.name})
+        return result | {"copy": "pending"}
+
+
+def licensed_copy(task: ReviewTask, label: str, *, gate_set: bool = False) -> PendingCopy:
+    """The copy accepting ``label`` licenses: the reviewed version into the label's folder of the
+    training data (or the gate set), keyed by the detection."""
+    source_key = task.image_uri[len(f"s3://{config.current().bucket}/"):]
+    prefix = layout.TESTING_PREFIX if gate_set else layout.TRAINING_PREFIX
+    return PendingCopy(task.name, task.detection_id, source_key, task.image_version,
+                       layout.training_key(label, task.detection_id, source_key, prefix), label, gate_set)
+
+
+def complete_copy(copy: PendingCopy) -> dict[str, Any]:
+    """Make a pending copy: unless its image was deleted meanwhile (its review becomes ``deleted``),
+    copy the reviewed version and mark the copy done. A copy that turns out to be withdrawn while it
+    was being made (the image deleted or forgotten at that moment) is deleted again. Idempotent."""
+    cfg, s3 = config.current(), aws.client("s3")
+    if not aws.key_exists(cfg.bucket, copy.source_key):
+        return withdraw(copy.review, f"{copy.source_key} was deleted by its uploader before its copy was made; "
+                                     "it is not trained")
+    source = {"Bucket": cfg.bucket, "Key": copy.source_key, **({"VersionId": copy.version} if copy.version else {})}
+    try:
+        made = s3.copy_object(Bucket=cfg.bucket, Key=copy.target, CopySource=source, MetadataDirective="REPLACE",
+                              Metadata={"labelloop-detection": copy.detection_id, "labelloop-human-loop": copy.review})
     except ClientError as exc:
-        if aws.error_code(exc) not in ("NoSuchKey", "NoSuchVersion"):
+        if aws.error_code(exc) not in GONE:
             raise
-        return None
-    return target
+        return withdraw(copy.review, f"the reviewed version of {copy.source_key} is gone; it is not trained")
+    try:
+        context.table().copy_done(copy)
+    except CopyWithdrawn:
+        review = context.table().review(copy.review)
+        if review is not None and review.copy == "done":
+            return {"copy": "done", "target": copy.target}  # another caller completed it a moment ago
+        s3.delete_object(Bucket=cfg.bucket, Key=copy.target, **_version(made))
+        return {"copy": "withdrawn", "reason": "its image was deleted while the copy was made"}
+    context.metrics.add_metric(name="TrainingCopies" if not copy.gate_set else "GateSetCopies", unit="Count", value=1)
+    return {"copy": "done", "target": copy.target}
+
+
+def withdraw(review: str, reason: str) -> dict[str, Any]:
+    """The image of a review was deleted: the review becomes ``deleted`` (counted, with ``reason``),
+    if it is open or its copy is still pending."""
+    task = context.table().review(review)
+    was = context.table().withdraw_review(task, reason) if task is not None else None
+    if was is None:
+        return {"copy": "withdrawn", "reason": reason, "duplicate": True}
+    context.metrics.add_metric(name="Reviews_deleted", unit="Count", value=1)
+    context.announce("review_completed", f"review deleted: {reason}", {"human_loop": review, "image": task.image_uri,
+                                                                       "reason": reason})
+    return {"copy": "withdrawn", "status": "deleted", "was": was, "reason": reason}
+
+
+def resume(task: ReviewTask) -> dict[str, Any]:
+    """A review met again once closed (a duplicate output, a retry): its pending copy is completed."""
+    if task.status == "accepted" and task.copy == "pending":
+        pending = context.table().pending_copy(task.name)
+        if pending is not None:
+            return {"human_loop": task.name, "status": task.status, "resumed": True} | complete_copy(pending)
+    return {"human_loop": task.name, "status": task.status, "duplicate": True}
 
 
 def close(task: ReviewTask, status: str, details: dict[str, Any], *, closing: Closing | None = None,
-          training_image: tuple[str, str] | None = None, notify: bool = False) -> dict[str, Any]:
+          copy: PendingCopy | None = None, notify: bool = False) -> dict[str, Any]:
     """Close the review once with ``status`` and count it; a review closed before is a duplicate."""
     try:
         context.table().record_review_finished(task.name, task.detection_id, status,
-                                               details | {"finished_at": now_iso()}, closing=closing,
-                                               training_image=training_image)
+                                               details | {"finished_at": now_iso()}, closing=closing, copy=copy)
     except AlreadyAnswered:
         raise
     except AlreadyDone:
@@ -127,3 +173,7 @@ def close(task: ReviewTask, status: str, details: dict[str, Any], *, closing: Cl
                       **{k: v for k, v in details.items() if k in ("reason", "label", "policy")}},
                      notify=notify)
     return {"human_loop": task.name, "status": status, **details}
+
+
+def _version(response: dict) -> dict[str, str]:
+    return {"VersionId": response["VersionId"]} if response.get("VersionId") else {}

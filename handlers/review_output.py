@@ -15,7 +15,7 @@ from typing import Any
 
 from plugins import WorkerAnswer
 
-from .review_outcome import close, conclude, decide
+from .review_outcome import close, conclude, decide, resume
 from .runtime import aws, config, context, layout
 from .runtime.events import object_events
 from .runtime.ids import human_loop_name
@@ -92,8 +92,8 @@ def process_output(bucket: str, key: str) -> dict[str, Any]:
     loop = started_loop(table, output)
     if loop is None:
         return _reject_output(key, f"human loop {output['name']!r} was not started by this stack")
-    if loop.status != "open":
-        return {"human_loop": output["name"], "status": loop.status, "duplicate": True}
+    if loop.status != "open":  # a duplicate output, or this output's retry: a pending copy is made now
+        return resume(loop)
 
     task_object = output["input"].get("taskObject")
     expected_prefix = f"s3://{cfg.bucket}/{layout.DETECTION_PREFIX}"

@@ -13,14 +13,9 @@ the key tells, whatever the event says and in whatever order events arrive.
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
-
 from .runtime import aws, config, context, layout
 from .runtime.events import ObjectEvent, object_events
 from .runtime.lambda_entry import entry_point
-
-NOT_FOUND = ("404", "NoSuchKey", "NotFound")
-
 
 def classify(key: str, labels: tuple[str, ...], prefix: str = layout.TRAINING_PREFIX) -> tuple[str | None, str]:
     """(label, "") for a countable training image (or gate-set image, under ``prefix``), else (None,
@@ -37,17 +32,6 @@ def classify(key: str, labels: tuple[str, ...], prefix: str = layout.TRAINING_PR
     return label, ""
 
 
-def still_there(obj: ObjectEvent) -> bool:
-    """Whether the key still has a current image (the delete removed another version)."""
-    try:
-        aws.client("s3").head_object(Bucket=obj.bucket, Key=obj.key)
-        return True
-    except ClientError as exc:
-        if aws.error_code(exc) in NOT_FOUND:
-            return False
-        raise
-
-
 def update_counters(event: dict) -> list[dict]:
     cfg, table = config.current(), context.table()
     results = []
@@ -60,7 +44,7 @@ def update_counters(event: dict) -> list[dict]:
         if obj.created:
             changed = table.add_training_image(obj.key, label)
             reason = "" if changed else "already counted"
-        elif still_there(obj):
+        elif aws.key_exists(obj.bucket, obj.key):
             changed = False
             reason = (f"version {obj.version_id or '?'} was deleted ({obj.deletion or obj.reason or 'deleted'}); "
                       "the key's current image is still there and counts")

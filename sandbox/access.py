@@ -115,6 +115,9 @@ def _s3(operation: str, params: Mapping[str, Any]) -> tuple[Request, ...]:
             source = {"Bucket": bucket, "Key": key, **({"VersionId": version} if version else {})}
         return (_object("GetObject", source["Bucket"], source["Key"], source.get("VersionId")),
                 _object("PutObject", params["Bucket"], params["Key"]))
+    if operation == "DeleteObjects":  # authorized as a DeleteObject (Version) of each object
+        return tuple(_object("DeleteObject", params["Bucket"], o["Key"], o.get("VersionId"))
+                     for o in params["Delete"]["Objects"])
     if operation in S3_OBJECT_ACTIONS:
         return (_object(S3_OBJECT_ACTIONS[operation], params["Bucket"], params["Key"], params.get("VersionId")),)
     return (Request(f"s3:{operation}", f"arn:aws:s3:::{params.get('Bucket', '*')}"),)

@@ -153,6 +153,8 @@ class MotoHarness:
         from moto.awslambda.models import LambdaBackend, LambdaFunction
         from moto.awslambda_simple.models import LambdaSimpleBackend
         from moto.core.botocore_stubber import BotocoreStubber
+        from moto.s3 import notifications as s3_notifications
+        from moto.s3.models import S3Backend
         from moto.sqs.models import SQSBackend
         from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
         from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
@@ -200,6 +202,11 @@ class MotoHarness:
             # the access check (sandbox.access) evaluates the ones labelloop's policies use.
             (policy_conditions, "CONDITION_OPERATIONS",
              {**policy_conditions.CONDITION_OPERATIONS, **CONDITION_OPERATIONS}),
+            # S3 → EventBridge "Object Deleted" as AWS sends it: moto sends none for a delete marker or an
+            # older version of a versioned bucket, and its events lack the reason and the deletion type.
+            (s3_notifications, "_send_event_bridge_message",
+             _objects_announced(s3_notifications._send_event_bridge_message)),
+            (S3Backend, "delete_object", _deletes_announced(S3Backend.delete_object)),
         ]
         if self.serial:
             # Each execution runs to its end inside StartExecution: reproducible and faster. The
@@ -230,6 +237,71 @@ class MotoHarness:
         if wait_seconds > 0 and self.wait_scale > 0:
             with self.lock.released():
                 env.program_state_event.wait(wait_seconds * self.wait_scale)
+
+
+CREATED_REASONS = {"Put": "PutObject", "Post": "POST Object", "Copy": "CopyObject",
+                   "CompleteMultipartUpload": "CompleteMultipartUpload"}
+
+
+def _object_event(account_id: str, bucket, event_name: str, key, *, deletion: str | None = None,
+                  version_id: str | None = None) -> None:
+    """An S3 event on EventBridge, shaped as AWS documents it ("Amazon S3 events via EventBridge"):
+    deletions carry ``reason`` DeleteObject and a ``deletion-type``; the event goes to every rule
+    of every bus, which match it by their patterns."""
+    from moto.core.utils import unix_time
+    from moto.events.models import events_backends
+    from moto.events.utils import _BASE_EVENT_MESSAGE
+
+    kind = event_name.split(":")[1]
+    deleted = kind == "ObjectRemoved"
+    detail = {"version": "0", "bucket": {"name": bucket.name},
+              "object": {"key": key.name, "version-id": version_id or key.version_id, "sequencer": "617f08299329d189",
+                         **({} if deleted and deletion == "Delete Marker Created" else
+                            {"size": key.size, "etag": key.etag.replace('"', "")})},
+              "request-id": "N4N7GDK58NMKJ12R", "requester": account_id, "source-ip-address": "1.2.3.4",
+              "reason": "DeleteObject" if deleted else CREATED_REASONS.get(event_name.rpartition(":")[2], kind)}
+    if deleted:
+        detail["deletion-type"] = deletion or "Permanently Deleted"
+    event = copy.deepcopy(_BASE_EVENT_MESSAGE) | {
+        "detail-type": "Object Deleted" if deleted else "Object Created", "source": "aws.s3", "account": account_id,
+        "time": unix_time(), "region": bucket.region_name,
+        "resources": [bucket.arn], "detail": detail}
+    for bus in events_backends[account_id][bucket.region_name].event_buses.values():
+        for rule in bus.rules.values():
+            rule.send_to_targets(event, transform_input=False)
+
+
+def _objects_announced(send):
+    """moto's S3 → EventBridge sender, with objects created and deleted sent as :func:`_object_event`."""
+    @functools.wraps(send)
+    def wrapper(account_id, bucket, event_name, key):
+        if event_name.split(":")[1] in ("ObjectCreated", "ObjectRemoved"):
+            return _object_event(account_id, bucket, event_name, key)
+        return send(account_id, bucket, event_name, key)
+
+    return wrapper
+
+
+def _deletes_announced(delete_object):
+    """S3Backend.delete_object, telling EventBridge of what moto keeps quiet about in a versioned bucket:
+    a delete marker created, and an older version deleted while others remain."""
+    @functools.wraps(delete_object)
+    def wrapper(backend, bucket_name, key_name, version_id=None, bypass=False):
+        bucket = backend.get_bucket(bucket_name)
+        versions = list(bucket.keys.getlist(key_name, [])) if bucket.is_versioned else []
+        done, meta = delete_object(backend, bucket_name, key_name, version_id=version_id, bypass=bypass)
+        configuration = bucket.notification_configuration
+        if done and versions and configuration is not None and configuration.event_bridge is not None:
+            left = bucket.keys.getlist(key_name, [])
+            if version_id is None:
+                _object_event(backend.account_id, bucket, "s3:ObjectRemoved:DeleteMarkerCreated", versions[-1],
+                              deletion="Delete Marker Created", version_id=meta.get("version-id"))
+            elif left:  # moto announces the deletion of the last version itself
+                gone = next((v for v in versions if str(v.version_id) == str(version_id)), versions[-1])
+                _object_event(backend.account_id, bucket, "s3:ObjectRemoved:Delete", gone, version_id=version_id)
+        return done, meta
+
+    return wrapper
 
 
 def _wildcards(pattern: str) -> "re.Pattern[str]":

@@ -47,7 +47,7 @@ def async_handler_of(key: str):
 
 
 def test_every_asynchronously_invoked_function_retries_transient_errors_within_its_timeout():
-    assert ASYNC_TARGETS == {"training_data", "review_output", "parameter_change", "summary", "review_api"}
+    assert ASYNC_TARGETS == {"training_data", "review_output", "parameter_change", "summary", "review_api", "dataset"}
     for key in ASYNC_TARGETS:
         assert async_handler_of(key).retries_transient, key
         assert lambda_entry.worst_case_wait() < FUNCTIONS[key].timeout / 3, key

@@ -15,6 +15,7 @@ import copy
 import json
 
 import pytest
+from botocore.exceptions import ClientError
 from deployed_roles import role_policies
 import pulumi_mocks
 from lifecycle_support import PNG, seed, wait_for_detections
@@ -160,6 +161,22 @@ def test_an_explicit_deny_wins_and_an_unknown_call_is_refused():
 
 
 # -- the whole loop, each function cold under its own role ---------------------------------------
+def copy_refused_once():
+    """A hook on the functions' clients: the A2I output function's first copy is throttled (S3's SlowDown)."""
+    left = [1]
+
+    def refuse(**_):
+        if left[0]:
+            left[0] -= 1
+            raise ClientError({"Error": {"Code": "SlowDown", "Message": "simulated"}}, "CopyObject")
+
+    def hook(key: str, client) -> None:
+        if key == "review_output" and client.meta.service_model.service_name == "s3":
+            client.meta.events.register("before-call.s3.CopyObject", refuse)
+
+    return hook
+
+
 def run_the_loop(remove: dict[str, str] | None = None):
     """Exercise every function with the deployed documents (less the statements ``remove`` names:
     function key -> Sid prefix); returns the access check and the lifecycle runs' statuses."""
@@ -183,8 +200,12 @@ def run_the_loop(remove: dict[str, str] | None = None):
         s3.put_object(Bucket=stack.bucket, Key="images_for_detection/unsure.png", Body=PNG + b"unsure")
         stack.pump()
         stack.a2i = stack.standins["sagemaker-a2i-runtime"]
+        stack.on_function_client(copy_refused_once())  # the answer's copy is left pending...
         for loop in stack.a2i.loops:
             write_output(stack, loop, output_document(stack, loop, ("cat",)))
+        stack.deliver("dataset", {"copies": True})  # ...and made by the dataset function
+        s3.delete_object(Bucket=stack.bucket, Key="images_for_detection/unsure.png")  # its uploader deletes it:
+        stack.pump()  # the dataset function takes its copy out
         # A detection that fails, and the daily summary.
         models.fail_next("DetectCustomLabels", "AccessDeniedException")
         s3.put_object(Bucket=stack.bucket, Key="images_for_detection/denied.png", Body=PNG + b"denied")
@@ -236,7 +257,8 @@ def test_every_call_of_every_function_is_allowed_by_its_deployed_role():
     assert made("prepare_rollback", "ssm:GetParametersByPath")
     assert made("start_training", "s3:GetObject", "/images_labeled_by_folder/")  # what Custom Labels reads
     assert made("build_manifest", "s3:PutObject", "/manifests/")  # written by a transfer's threads
-    assert made("review_output", "s3:PutObject", "/images_labeled_by_folder/cat/")  # the answer's copy
+    assert made("dataset", "s3:PutObject", "/images_labeled_by_folder/cat/")  # the answer's copy, left pending
+    assert made("dataset", "s3:DeleteObjectVersion", "/images_labeled_by_folder/cat/")  # ...and its upload deleted
     assert made("detect", "events:PutEvents", ":event-bus/labelloop-sandbox-events")  # an image waits: the serving decision now
     assert made("serve", "rekognition:StartProjectVersion") and made("serve", "states:StartExecution")
     assert [str(d) for d in check.denials] == []

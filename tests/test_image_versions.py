@@ -83,7 +83,7 @@ def test_a_reviewed_version_deleted_before_the_answer_copies_nothing(st):
     st.discard_pending_events()
     write_output(st, name, output_document(st, name, ["cat"]))
     review = context.table().review(name)
-    assert review.status == "rejected" and "the reviewed version" in review.result["reason"]
+    assert review.status == "deleted" and "the reviewed version" in review.result["reason"]
 
 
 def test_noncurrent_version_expiry_does_not_uncount_a_training_image(st):

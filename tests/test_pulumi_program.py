@@ -29,26 +29,27 @@ DEFAULT_STACK = {
     "aws:apigatewayv2/stage:Stage": 1,
     "aws:cloudwatch/dashboard:Dashboard": 1,
     "aws:cloudwatch/eventBus:EventBus": 1,  # the stack's own events (an image waiting for a model)
-    # 2 bucket prefixes, parameter changes, an image waiting, training, serving, summary and review sweep schedules
-    "aws:cloudwatch/eventRule:EventRule": 8,
-    "aws:cloudwatch/eventTarget:EventTarget": 8,
-    "aws:cloudwatch/logGroup:LogGroup": 24,  # 21 functions, 2 state machines, the API's access log
-    # 21 functions, 2 x 2 state machine failures, dead letters, models that could not be stopped, a forgotten
+    # 3 bucket prefixes (uploads, deleted uploads, training data), parameter changes, an image waiting,
+    # training, serving, summary, dataset and review sweep schedules
+    "aws:cloudwatch/eventRule:EventRule": 10,
+    "aws:cloudwatch/eventTarget:EventTarget": 10,
+    "aws:cloudwatch/logGroup:LogGroup": 25,  # 22 functions, 2 state machines, the API's access log
+    # 22 functions, 2 x 2 state machine failures, dead letters, models that could not be stopped, a forgotten
     # model, a model that could not be started, oldest task
-    "aws:cloudwatch/metricAlarm:MetricAlarm": 30,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 31,
     "aws:cognito/managedLoginBranding:ManagedLoginBranding": 1,
     "aws:cognito/userGroup:UserGroup": 1,
     "aws:cognito/userPool:UserPool": 1,
     "aws:cognito/userPoolClient:UserPoolClient": 1,
     "aws:cognito/userPoolDomain:UserPoolDomain": 1,
     "aws:dynamodb/table:Table": 1,
-    "aws:iam/role:Role": 25,  # 21 functions, 2 state machines, 2 EventBridge → state machine
-    "aws:iam/rolePolicy:RolePolicy": 25,
+    "aws:iam/role:Role": 26,  # 22 functions, 2 state machines, 2 EventBridge → state machine
+    "aws:iam/rolePolicy:RolePolicy": 26,
     "aws:kms/alias:Alias": 1,
     "aws:kms/key:Key": 1,
-    "aws:lambda/function:Function": 21,
-    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": 5,
-    "aws:lambda/permission:Permission": 7,  # 6 EventBridge rules, the API
+    "aws:lambda/function:Function": 22,
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": 6,
+    "aws:lambda/permission:Permission": 9,  # 8 EventBridge rules, the API
     "aws:rekognition/project:Project": 1,
     "aws:s3/bucket:Bucket": 1,
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,

@@ -18,7 +18,7 @@ from pulumi_mocks import (ACCOUNT, BUCKET, BUCKET_POLICY, BUILTIN_FULL, BUILTIN_
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 PREFIX = "labelloop-test"
-ASYNCHRONOUS = {"training_data", "review_output", "parameter_change", "summary", "serve"}  # an A2I stack's
+ASYNCHRONOUS = {"training_data", "review_output", "parameter_change", "summary", "serve", "dataset"}  # an A2I stack's
 ASYNCHRONOUS_BUILTIN = ASYNCHRONOUS - {"review_output"} | {"review_api"}  # the review sweep's schedule
 
 # Every statement whose Resource is "*", and why it cannot name a resource.
@@ -255,18 +255,23 @@ def test_the_review_function_has_exactly_the_review_apps_access_on_this_stacks_r
     granted = {(s["Sid"], tuple(sorted(as_list(s["Action"]))), tuple(as_list(s["Resource"])), json.dumps(s.get(
         "Condition"))) for s in document["Statement"]}
     assert granted == {
-        # Presigning the pinned version of an upload; copying it (a copy reads its source).
+        # Presigning the pinned version of an upload; is it still there; copying it (a copy reads its source).
         ("G0ObjectsImagesForDetection", ("s3:GetObject", "s3:GetObjectVersion"),
          (f"{bucket}/images_for_detection/*",), "null"),
-        ("G1ObjectsImagesLabeledByFolder", ("s3:PutObject",), (f"{bucket}/images_labeled_by_folder/*",), "null"),
-        ("G2ObjectsImagesForTesting", ("s3:PutObject",), (f"{bucket}/images_for_testing/*",), "null"),
-        ("G3Table", ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"),
+        ("G1BucketImagesForDetection", ("s3:ListBucket",), (bucket,),
+         json.dumps({"StringLike": {"s3:prefix": "images_for_detection/*"}})),
+        # The copy into its label folder or the gate set, deleted again when withdrawn meanwhile.
+        ("G2ObjectsImagesLabeledByFolder", ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObject"),
+         (f"{bucket}/images_labeled_by_folder/*",), "null"),
+        ("G3ObjectsImagesForTesting", ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObject"),
+         (f"{bucket}/images_for_testing/*",), "null"),
+        # A task closed or expired leaves the open index; a pending copy made is no longer pending.
+        ("G4Table", ("dynamodb:DeleteItem",), (arn("dynamodb", "table/labelloop-test-state"),), "null"),
+        ("G5Table", ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"),
          (arn("dynamodb", "table/labelloop-test-state"),), "null"),
-        ("G4Parameters", ("ssm:GetParametersByPath",),
+        ("G6Parameters", ("ssm:GetParametersByPath",),
          (arn("ssm", "parameter/labelloop/test"), arn("ssm", "parameter/labelloop/test/*")), "null"),
-        ("G5Topic", ("sns:Publish",), (arn("sns", "labelloop-test-notifications"),), "null"),
-        # A task closed or expired leaves the open index.
-        ("G6Table", ("dynamodb:DeleteItem",), (arn("dynamodb", "table/labelloop-test-state"),), "null"),
+        ("G7Topic", ("sns:Publish",), (arn("sns", "labelloop-test-notifications"),), "null"),
         # The sweep schedule's failed events.
         ("FailedEventsToDeadLetterQueue", ("sqs:SendMessage",), (arn("sqs", "labelloop-test-dead-letters"),), "null"),
         # Its metrics are EMF lines in its own log.

@@ -156,12 +156,24 @@ def test_uploads_start_the_express_state_machine_of_the_builder(default):
     training = rule(d, "training-data")
     assert json.loads(training.inputs["eventPattern"]) == patterns["training-data"]
     assert target_of(d, training).inputs["arn"] == arns_of(d, ["training_data"])["training_data"]
+    deleted = rule(d, "upload-deleted")  # an upload deleted is taken out of the dataset
+    assert json.loads(deleted.inputs["eventPattern"]) == patterns["upload-deleted"]
+    assert patterns["upload-deleted"]["detail-type"] == ["Object Deleted"]
+    assert patterns["upload-deleted"]["detail"]["object"]["key"] == [{"prefix": "images_for_detection/"}]
+    dataset = arns_of(d, ["dataset"])["dataset"]
+    assert target_of(d, deleted).inputs["arn"] == dataset
+    sweep = rule(d, "dataset-sweep")  # the copies accepted reviews left unmade
+    assert sweep.inputs["scheduleExpression"] == "rate(5 minutes)" and sweep.inputs["state"] == "ENABLED"
+    assert target_of(d, sweep).inputs["arn"] == dataset and json.loads(target_of(d, sweep).inputs["input"]) == {
+        "sweep": True}
     component = d.component("labelloop:index:Detection")
-    assert upload.parent == training.parent == machine.parent == component.urn
+    assert upload.parent == training.parent == machine.parent == deleted.parent == sweep.parent == component.urn
     assert d.registered(component) == {
         "stateMachineArn": machine.outputs["arn"], "uploadRule": "labelloop-test-detection-upload",
-        "trainingDataRule": "labelloop-test-training-data",
-        "functions": {k: function_name(k) for k in ("detect", "start_review", "detection_failed", "training_data")}}
+        "trainingDataRule": "labelloop-test-training-data", "uploadDeletedRule": "labelloop-test-upload-deleted",
+        "datasetSweepRule": "labelloop-test-dataset-sweep",
+        "functions": {k: function_name(k) for k in ("detect", "start_review", "detection_failed", "training_data",
+                                                    "dataset")}}
 
 
 # -- HumanReview ----------------------------------------------------------------------------------------

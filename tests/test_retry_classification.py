@@ -27,9 +27,10 @@ MODELS = os.path.join(os.path.dirname(botocore.__file__), "data")
 # IAM prefix → botocore service; IAM actions that are not operation names → the operation.
 SERVICES = {"dynamodb": "dynamodb", "events": "events", "rekognition": "rekognition", "s3": "s3",
             "sagemaker": "sagemaker-a2i-runtime", "sns": "sns", "ssm": "ssm", "states": "stepfunctions"}
-OPERATIONS = {"s3:ListBucket": "ListObjectsV2", "s3:GetObjectVersion": "GetObject"}
+OPERATIONS = {"s3:ListBucket": "ListObjectsV2", "s3:GetObjectVersion": "GetObject", "s3:ListBucketVersions": "ListObjectVersions",
+              "s3:DeleteObjectVersion": "DeleteObject"}
 # Calls IAM authorizes under other actions: a transaction as the item writes, a copy as get + put.
-ALSO_CALLED = {"dynamodb:TransactWriteItems", "s3:CopyObject"}
+ALSO_CALLED = {"dynamodb:TransactWriteItems", "s3:CopyObject", "s3:HeadObject", "s3:DeleteObjects"}
 
 # Documented for these calls, and final: retrying the same request cannot help (a refused or
 # invalid request, a missing or busy resource, a failed condition, a quota rather than a rate).

@@ -18,12 +18,15 @@ from handlers.runtime.state import (
     TaskChanged,
     TaskClosed,
     TaskLeased,
+    CopyWithdrawn,
+    PendingCopy,
     task_cursor,
 )
 
 AT = f"{DAY}T03:07:00.000000Z"
 LATER = f"{DAY}T03:30:00.000000Z"  # after a ten-minute lease taken at AT
 LEASE_END = f"{DAY}T03:17:00.000000Z"
+COPY = PendingCopy("labelloop-d1", "d1", IMAGE.key, "v1", "images_labeled_by_folder/cat/d1.png", "cat")
 
 
 def opened(table, detection_id: str, **fields):
@@ -69,7 +72,8 @@ def test_a_lease_keeps_a_task_from_other_reviewers_until_it_ends(table):
     assert (leased.lease_reviewer, leased.lease_until) == ("r1", LEASE_END)
     assert leased.leased_to_another("r2", AT) and not leased.leased_to_another("r1", AT)
     assert not leased.leased_to_another("r2", LATER)
-    assert names(table.open_tasks("r2", AT, 10)) == [] and names(table.open_tasks("r1", AT, 10)) == [task.name]
+    [entry] = table.open_tasks("r2", AT, 10)  # the index shows the lease: r2 passes it over
+    assert entry.leased_to_another("r2", AT) and not entry.leased_to_another("r1", AT)
     with pytest.raises(TaskLeased):
         table.lease_task(task, "r2", AT, LEASE_END)
     table.lease_task(task, "r2", LATER, "later still")  # the first lease ended
@@ -135,9 +139,13 @@ def test_closing_takes_the_task_out_of_the_index_with_its_answer_counts_and_trai
     task = table.review(task.name)
     table.record_review_finished(task.name, "d1", "accepted", {"label": "cat", "finished_at": AT},
                                  closing=Closing(task, answer(task, "r2"), {"r1": False, "r2": True}),
-                                 training_image=("images_labeled_by_folder/cat/d1.png", "cat"))
+                                 copy=COPY)
     read = table.review_with_answers(task.name)
-    assert (read.task.status, read.task.answers, len(read.answers)) == ("accepted", 2, 2)
+    assert (read.task.status, read.task.answers, len(read.answers), read.task.copy) == ("accepted", 2, 2, "pending")
+    assert table.pending_copies(10) == [replace(COPY, accepted_at=AT)]
+    assert dict(table.loop_and_dataset()[1].images) == {}  # counted once the copy is made
+    table.copy_done(COPY)
+    assert table.pending_copies(10) == [] and table.review(task.name).copy == "done"
     assert names(table.open_tasks("r3", AT, 10)) == [] and table.loop().open_reviews == 0
     assert (table.reviewer_stats("r1").disagreed, table.reviewer_stats("r2").agreed) == (1, 1)
     assert table.reviewer_stats("r2").answers == 1 and table.reviewer_stats("r1").answers == 1
@@ -151,18 +159,43 @@ def test_closing_takes_the_task_out_of_the_index_with_its_answer_counts_and_trai
 
 def test_a_training_image_counted_by_its_own_event_first_is_not_counted_again(table):
     task = opened(table, "d1")
-    table.add_training_image("images_labeled_by_folder/cat/d1.png", "cat")  # the copy's S3 event, first
     table.record_review_finished(task.name, "d1", "accepted", {"label": "cat", "finished_at": AT},
-                                 closing=Closing(task, answer(task, "r1")),
-                                 training_image=("images_labeled_by_folder/cat/d1.png", "cat"))
-    assert table.review(task.name).status == "accepted" and dict(table.loop_and_dataset()[1].images) == {"cat": 1}
+                                 closing=Closing(task, answer(task, "r1")), copy=COPY)
+    table.add_training_image(COPY.target, "cat")  # the copy's S3 event, first
+    table.copy_done(COPY)
+    assert table.review(task.name).copy == "done" and dict(table.loop_and_dataset()[1].images) == {"cat": 1}
+
+
+def test_a_copy_withdrawn_before_it_is_made_is_not_counted(table):
+    task = opened(table, "d1")
+    table.record_review_finished(task.name, "d1", "accepted", {"label": "cat", "finished_at": AT},
+                                 closing=Closing(task, answer(task, "r1")), copy=COPY)
+    assert table.withdraw_review(table.review(task.name), "deleted by its uploader") == "accepted"
+    with pytest.raises(CopyWithdrawn):
+        table.copy_done(COPY)
+    withdrawn = table.review(task.name)
+    assert (withdrawn.status, withdrawn.copy) == ("deleted", None) and "accepted as 'cat' first" in withdrawn.result["reason"]
+    assert dict(table.loop_and_dataset()[1].images) == {} and table.pending_copies(10) == []
+    assert table.day_stats(DAY).counts["reviews_accepted"] == 0 and table.day_stats(DAY).counts["reviews_deleted"] == 1
+    assert table.withdraw_review(withdrawn, "again") is None  # nothing more to withdraw
+
+
+def test_an_open_task_whose_image_was_deleted_closes_as_deleted(table):
+    task = opened(table, "d1")
+    assert table.withdraw_review(task, "deleted by its uploader") == "open"
+    assert table.review(task.name).status == "deleted" and table.detection("d1").review_status == "deleted"
+    assert names(table.open_tasks("r1", AT, 10)) == [] and table.loop().open_reviews == 0
+    with pytest.raises(TaskChanged):
+        table.record_review_finished(task.name, "d1", "accepted", {"label": "cat", "finished_at": AT},
+                                     closing=Closing(task, answer(task, "r1")), copy=COPY)
 
 
 def test_expired_tasks_are_closed_and_counted_once(table):
     late = opened(table, "late", expires_at=f"{NEXT_DAY}T00:00:00.000000Z")
     opened(table, "fresh", expires_at=f"{NEXT_DAY}T09:00:00.000000Z")
     at = f"{NEXT_DAY}T04:00:00.000000Z"
-    entries = table.open_tasks("r1", at, 10)
+    assert names(table.open_tasks("r1", at, 10)) == ["labelloop-fresh"]  # an expired task is not served
+    entries = table.open_task_overview(at, 1).expired
     assert table.expire_review_tasks(entries, at) == 1
     assert table.expire_review_tasks(entries, at) == 0  # closed already: nothing changes
     assert names(table.open_tasks("r1", at, 10)) == ["labelloop-fresh"]

@@ -22,6 +22,7 @@ from handlers.runtime.state import (
     Closing,
     LockHeld,
     ReviewTask,
+    PendingCopy,
     TaskAnswer,
     Snapshot,
     StateTable,
@@ -41,11 +42,12 @@ WRITES = {"record_detection", "replace_pending", "replace_failed", "note_detecti
           "release_training_lock", "keep_lock_for_strays", "switch_active", "update_model", "first_alert",
           "record_parameter_change", "lease_task", "record_task_answer", "skip_task", "expire_review_tasks",
           "claim_serving", "release_serving", "record_serving_decision", "open_serving_period",
-          "close_serving_period", "open_training_period", "close_training_period"}
+          "close_serving_period", "open_training_period", "close_training_period", "copy_done", "withdraw_review",
+          "copy_removed"}
 READS = {"begin_detection", "loop", "loop_and_dataset", "pending", "pending_page", "detection", "detections",
          "failed_detections", "day_stats", "review", "model", "models", "parameter_changes", "all_items", "outline",
          "review_with_answers", "open_tasks", "open_task_overview", "reviewer_stats", "reviewers", "waiting",
-         "serving_periods", "ledger_periods", "days_stats"}
+         "serving_periods", "ledger_periods", "days_stats", "pending_copies", "pending_copy"}
 
 
 class Recording:
@@ -116,9 +118,10 @@ def workload(table) -> None:
 
 
 def review_task_workload(table) -> None:
-    """Builtin review tasks of three detections: one leased, answered, skipped and accepted with a
-    second answer; one expired; one still open."""
-    for record in ("t3", "t4", "t5"):
+    """Builtin review tasks of five detections: one leased, answered, skipped, accepted with a second
+    answer, its copy made and later removed; one expired; one still open; one accepted whose copy is
+    pending; one whose image was deleted while it was open."""
+    for record in ("t3", "t4", "t5", "t6", "t7"):
         table.record_detection(replace(IMAGE, detection_id=record, outcome="to_training"))
     at = f"{DAY}T03:07:00.000000Z"
     for task in (builtin_task("t3", reviewers=2), builtin_task("t5")):  # t5's task expires
@@ -129,11 +132,24 @@ def review_task_workload(table) -> None:
     table.record_task_answer(task, TaskAnswer(task.name, "r1", "cat", at), wanted=2)
     table.skip_task(task, "r2", at)
     task = table.review_with_answers(task.name).task
+    copy = PendingCopy(task.name, "t3", IMAGE.key, "v1", "images_labeled_by_folder/cat/t3.png", "cat")
     table.record_review_finished(task.name, "t3", "accepted", {"label": "cat", "finished_at": at},
                                  closing=Closing(task, TaskAnswer(task.name, "r3", "cat", at), {"r1": True, "r3": True}),
-                                 training_image=("images_labeled_by_folder/cat/t3.png", "cat"))
-    table.expire_review_tasks(table.open_tasks("r1", f"{NEXT_DAY}T04:00:00.000000Z", 10), f"{NEXT_DAY}T04:00:00.000000Z")
+                                 copy=copy)
+    assert table.pending_copies(10) == [replace(copy, accepted_at=at)] and table.pending_copy(task.name) is not None
+    table.copy_done(copy)
+    table.copy_removed(table.review(task.name), copy.target, "cat", "forgotten", gate_set=False)
+    later = f"{NEXT_DAY}T04:00:00.000000Z"
+    table.expire_review_tasks(table.open_task_overview(later, 1).expired, later)
     table.record_review_started(builtin_task("t4"))  # still open
+    pending = builtin_task("t6")
+    table.record_review_started(pending)
+    table.record_review_finished(pending.name, "t6", "accepted", {"label": "dog", "finished_at": later},
+                                 closing=Closing(pending, TaskAnswer(pending.name, "r1", "dog", later), {"r1": True}),
+                                 copy=PendingCopy(pending.name, "t6", IMAGE.key, "v1",
+                                                  "images_labeled_by_folder/dog/t6.png", "dog"))
+    table.record_review_started(builtin_task("t7"))
+    table.withdraw_review(table.review("labelloop-t7"), "deleted by its uploader")
     table.reviewer_stats("r1")
 
 

@@ -45,3 +45,20 @@ def error_code(exc: Exception) -> str | None:
     """The AWS error code of a botocore ClientError, else None."""
     response = getattr(exc, "response", None)
     return (response or {}).get("Error", {}).get("Code") if isinstance(response, dict) else None
+
+
+NOT_FOUND = ("404", "NoSuchKey", "NotFound")
+
+
+def key_exists(bucket: str, key: str) -> bool:
+    """Whether ``key`` has a current object: False once its uploader deleted it (a delete marker, or
+    no version left). Needs ``s3:ListBucket`` on the key's prefix, without which S3 answers 403."""
+    from botocore.exceptions import ClientError
+
+    try:
+        client("s3").head_object(Bucket=bucket, Key=key)
+        return True
+    except ClientError as exc:
+        if error_code(exc) in NOT_FOUND:
+            return False
+        raise

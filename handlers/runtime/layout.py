@@ -52,6 +52,12 @@ def is_detection_id(value: str) -> bool:
     return bool(re.fullmatch(r"[0-9a-f]{16,64}", value))
 
 
+def detection_of_copy(key: str) -> str | None:
+    """The detection a training or gate-set copy was made from (its file name, see :func:`training_key`)."""
+    stem = posixpath.splitext(posixpath.basename(key))[0]
+    return stem if is_detection_id(stem) else None
+
+
 def training_key(label: str, detection_id: str, source_key: str, prefix: str = TRAINING_PREFIX) -> str:
     """Where an accepted review's image is copied (``prefix``: the training folders, or the gate set's).
     The label comes from the label set and the file name from the detection id, so the key cannot

@@ -39,6 +39,10 @@ Items (``ITEM_TYPES``; ``<…>`` is a variable part of the key):
       skipped it
   REVIEWERS / <reviewer>  one reviewer's name and counts: answers, skips,
       answers that agreed and disagreed with the final label
+  COPY / <human loop>  an accepted review's copy not made yet: the reviewed
+      image version, the folder and key it goes to, its label — made at once by
+      the answer, or completed later (the dataset sweep, a retry, `labelloop
+      replay --copies`)
   IMG#<key> / IMG  one counted training image (makes the counters exact under
       duplicate events)
   STATS#<day> / STATS  counts per outcome and review status for a UTC day (daily
@@ -60,7 +64,7 @@ Items (``ITEM_TYPES``; ``<…>`` is a variable part of the key):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from functools import cached_property
@@ -143,6 +147,9 @@ _OPEN_TASK = ItemType("OPEN", "<priority>#<opened at>#<human loop>", "a builtin 
                       "(reviewer, until), the reviewers who answered or skipped it")
 _REVIEWER = ItemType("REVIEWERS", "<reviewer>", "one reviewer's name and counts: answers, skips, answers that agreed "
                      "and disagreed with the final label")
+_COPY = ItemType("COPY", "<human loop>", "an accepted review's copy not made yet: the reviewed image version, the "
+                 "folder and key it goes to, its label — made at once by the answer, or completed later (the "
+                 "dataset sweep, a retry, `labelloop replay --copies`)")
 _TRAINING_IMAGE = ItemType("IMG#<key>", "IMG",
                            "one counted training image (makes the counters exact under duplicate events)")
 _DAY = ItemType("STATS#<day>", "STATS", "counts per outcome and review status for a UTC day (daily summary, "
@@ -160,7 +167,7 @@ _ALERT = ItemType("ALERT#<name>", "<value>", "a problem already reported (an inv
 _PARAMETER_CHANGE = ItemType("PARAMCHANGE", "<time>", "an applied operator parameter change: parameter, "
                              "operation, value, schedule")
 ITEM_TYPES = (_LOOP, _LABEL_COUNT, _DETECTION, _PENDING, _FAILED, _REVIEW, _TASK_ANSWER, _TASK_SKIP, _OPEN_TASK,
-              _REVIEWER, _TRAINING_IMAGE, _DAY, _MODEL, _SERVING, _TRAINING, _REJECTED_OUTPUT, _ALERT, _PARAMETER_CHANGE)
+              _REVIEWER, _COPY, _TRAINING_IMAGE, _DAY, _MODEL, _SERVING, _TRAINING, _REJECTED_OUTPUT, _ALERT, _PARAMETER_CHANGE)
 
 
 def item_type(key: Mapping[str, Any]) -> ItemType | None:
@@ -194,6 +201,9 @@ def today() -> str:
 MAX_EXPIRED_PER_CALL = 25
 # A task's priority, 0-100 (highest served first), as a fixed-width sort key: 100 000 steps.
 PRIORITY_STEPS = 1000
+
+
+TASK_CURSOR = re.compile(r"^[0-9]{6}#[0-9T:.Z-]{20,32}#labelloop-[0-9a-f]{40}$")
 
 
 def task_cursor(priority: float, opened_at: str, name: str) -> str:
@@ -286,6 +296,10 @@ class TaskLeased(ConditionFailed):
 
 class AlreadyAnswered(AlreadyDone):
     """This reviewer answered (or skipped) the review task before."""
+
+
+class CopyWithdrawn(ConditionFailed):
+    """An accepted review's copy is no longer to be made (its image was deleted or forgotten meanwhile)."""
 
 
 class TrainingImageCounted(ConditionFailed):
@@ -432,6 +446,7 @@ class ReviewTask:
     expires_at: str | None = None
     lease_reviewer: str | None = None
     lease_until: str | None = None
+    copy: str | None = None  # an accepted review's image copy: "pending", "done", or "removed" (forgotten)
 
     @property
     def builtin(self) -> bool:
@@ -551,6 +566,21 @@ class Closing:
     task: ReviewTask
     answer: TaskAnswer | None = None
     agreement: Mapping[str, bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PendingCopy:
+    """The copy an accepted review licenses: the reviewed version of ``source_key`` (``version``) into
+    ``target`` (a label folder of the training data or of the gate set), labelled ``label``."""
+
+    review: str
+    detection_id: str
+    source_key: str
+    version: str | None
+    target: str
+    label: str
+    gate_set: bool = False
+    accepted_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -737,6 +767,10 @@ def _task_with_answers(items: list[Mapping[str, Any]]) -> TaskWithAnswers | None
                     for i in items if _TASK_ANSWER.matches(i))
     return TaskWithAnswers(_review(task), tuple(sorted(answers, key=lambda a: a.answered_at)),
                            frozenset(i["reviewer"] for i in items if _TASK_SKIP.matches(i)))
+
+
+def _pending_copy(item: Mapping[str, Any]) -> PendingCopy:
+    return PendingCopy(**{"version": None} | _fields(PendingCopy, item))  # an unversioned upload has none
 
 
 def _reviewer_stats(reviewer: str, item: Mapping[str, Any] | None) -> ReviewerStats:
@@ -1097,10 +1131,10 @@ class StateTable:
         return _task_with_answers(self._query(_REVIEW.key(name)["pk"]))
 
     def record_review_finished(self, name: str, detection_id: str, status: str, details: Mapping[str, Any], *,
-                               closing: Closing | None = None,
-                               training_image: tuple[str, str] | None = None) -> None:
-        """Close an open review once (accepted, rejected, audited, unresolved, expired) and count it;
-        ``training_image`` (key, label): the copy it made, counted in the same transaction. A builtin
+                               closing: Closing | None = None, copy: PendingCopy | None = None) -> None:
+        """Close an open review once (accepted, rejected, audited, unresolved, expired, deleted) and
+        count it. ``copy``: the image copy an accepted review licenses, noted as pending in the same
+        transaction — this write is the claim; the copy follows it (:meth:`copy_done`). A builtin
         task's ``closing`` also takes it out of the open index with the answer that closes it —
         refused while another reviewer holds the lease (TaskLeased), or when another answer came
         since the task was read (TaskChanged) — and counts the reviewers' agreement. Raises
@@ -1121,6 +1155,10 @@ class StateTable:
                   "ConditionExpression": "#st = :open", "ExpressionAttributeNames": {"#st": "status", "#d": "result"},
                   "ExpressionAttributeValues": {":st": {"S": status}, ":open": {"S": "open"},
                                                 ":d": _ser.serialize(to_dynamo(dict(details)))}}
+        if copy:
+            update["UpdateExpression"] += ", #cp = :pending"
+            update["ExpressionAttributeNames"]["#cp"] = "copy"
+            update["ExpressionAttributeValues"][":pending"] = {"S": "pending"}
         if answer:  # still the answers it was decided with
             given = closing.task.answers or 0
             update["UpdateExpression"] += ", #n = :n1"
@@ -1144,28 +1182,115 @@ class StateTable:
         add(self._add(_key(_DAY, at[:10]), day_moves))
         add(self._add(_key(_DETECTION, detection_id), {}, {"review_status": status,
                                                           "human_label": details.get("label") or "-"}))
-        if training_image is not None:
-            key, label = training_image
-            add(self._put(_key(_TRAINING_IMAGE, key), {"label": label, "at": at}), TrainingImageCounted)
-            add(self._add(_key(_LABEL_COUNT, label), {"count": 1}))
+        if copy:
+            add(self._put(_key(_COPY, name), _attributes(replace(copy, accepted_at=at))))
+        self._transact(items, guards)
+
+    # -- the copies accepted reviews license --------------------------------------------------
+    def copy_done(self, copy: PendingCopy) -> None:
+        """The copy is made: no longer pending, and a training image (not a gate-set one) counted —
+        unless its own S3 event counted it a moment ago. Raises CopyWithdrawn when the copy is not
+        pending any more: its image was deleted or forgotten meanwhile (the copy must go), or another
+        caller completed it (see the review's ``copy``)."""
+        items = [
+            {"Delete": {"TableName": self.name, "Key": _key(_COPY, copy.review), "ConditionExpression": "attribute_exists(pk)"}},
+            self._add(_key(_REVIEW, copy.review), {}, {"copy": "done"}),
+        ]
+        counted = [self._put(_key(_TRAINING_IMAGE, copy.target), {"label": copy.label, "at": now_iso()}),
+                   self._add(_key(_LABEL_COUNT, copy.label), {"count": 1})] if not copy.gate_set else []
         try:
-            self._transact(items, guards)
-        except TrainingImageCounted:  # its S3 event counted the copy a moment ago: close without counting it
-            self._transact(items[:-2], guards)
+            self._transact(items + counted, {0: CopyWithdrawn, 2: TrainingImageCounted})
+        except TrainingImageCounted:
+            self._transact(items, {0: CopyWithdrawn})
+
+    def pending_copies(self, limit: int, accepted_before: str | None = None) -> list[PendingCopy]:
+        """Copies accepted reviews license that are not made yet (accepted before ``accepted_before``):
+        one Query of up to ``limit``."""
+        values = {":pk": {"S": _COPY.partition}}
+        options: dict[str, Any] = {}
+        if accepted_before:
+            values[":before"] = {"S": accepted_before}
+            options = {"FilterExpression": "accepted_at < :before"}
+        page = self._call("query", TableName=self.name, ConsistentRead=True, Limit=limit,
+                          KeyConditionExpression="pk = :pk", ExpressionAttributeValues=values, **options)
+        return [_pending_copy(_plain(i)) for i in page.get("Items", [])]
+
+    def pending_copy(self, review: str) -> PendingCopy | None:
+        item = self._get(_key(_COPY, review))
+        return None if item is None else _pending_copy(item)
+
+    def withdraw_review(self, task: ReviewTask, reason: str) -> str | None:
+        """A review whose image its uploader deleted: an open one closes as ``deleted``; an accepted one
+        whose copy is still pending becomes ``deleted`` and its copy is not made (the day's accepted
+        count moves to deleted). Returns the status it had, or None when there was nothing to withdraw
+        (closed otherwise, or its copy made: :meth:`copy_removed` is for those)."""
+        at = now_iso()
+        was, day = task.status, (task.result or {}).get("finished_at", at)[:10]
+        result = dict(task.result or {}) | {"reason": reason, "finished_at": at} if was == "open" else \
+            dict(task.result or {}) | {"reason": f"{reason} (accepted as {(task.result or {}).get('label')!r} first)",
+                                       "withdrawn_at": at}
+        update = {"Update": {"TableName": self.name, "Key": _key(_REVIEW, task.name),
+                             "UpdateExpression": "SET #st = :deleted, #d = :d",
+                             "ExpressionAttributeNames": {"#st": "status", "#d": "result"},
+                             "ExpressionAttributeValues": {":deleted": {"S": "deleted"}, ":was": {"S": was},
+                                                           ":d": _ser.serialize(to_dynamo(result))}}}
+        detection = self._add(_key(_DETECTION, task.detection_id), {}, {"review_status": "deleted"})
+        if was == "open":
+            update["Update"]["ConditionExpression"] = "#st = :was"
+            items = [update, detection, self._add(_key(_LOOP), {"open_reviews": -1}),
+                     self._add(_key(_DAY, at[:10]), {"reviews_deleted": 1})]
+            if task.builtin:
+                items.append(self._delete(self._open_key(task)))
+        elif was == "accepted" and task.copy == "pending":
+            update["Update"]["ConditionExpression"] = "#st = :was AND #cp = :pending"
+            update["Update"]["UpdateExpression"] += " REMOVE #cp"
+            update["Update"]["ExpressionAttributeNames"]["#cp"] = "copy"
+            update["Update"]["ExpressionAttributeValues"][":pending"] = {"S": "pending"}
+            items = [update, detection, self._delete(_key(_COPY, task.name)),
+                     self._add(_key(_DAY, day), {"reviews_accepted": -1, "reviews_deleted": 1})]
+        else:
+            return None
+        try:
+            self._transact(items)
+        except AlreadyDone:
+            return None  # it changed meanwhile: the caller reads it again
+        return was
+
+    def copy_removed(self, task: ReviewTask, target: str, label: str, reason: str, *, gate_set: bool) -> None:
+        """An accepted review's copy was deleted (its image was forgotten): the review says so, and a
+        training image is uncounted (if it was counted: its S3 event may have done it already)."""
+        at = now_iso()
+        items = [self._add(_key(_REVIEW, task.name), {}, {"copy": "removed", "removed_at": at, "removed_reason": reason}),
+                 self._add(_key(_DETECTION, task.detection_id), {}, {"forgotten_at": at}),
+                 self._add(_key(_DAY, at[:10]), {"copies_removed": 1})]
+        counted = [{"Delete": {"TableName": self.name, "Key": _key(_TRAINING_IMAGE, target),
+                               "ConditionExpression": "attribute_exists(pk)"}},
+                   self._add(_key(_LABEL_COUNT, label), {"count": -1})] if not gate_set else []
+        try:
+            self._transact(items + counted, {3: TrainingImageCounted})
+        except TrainingImageCounted:  # not counted (or uncounted by its delete event already)
+            self._transact(items)
 
     # -- builtin review tasks ----------------------------------------------------------------
-    def open_tasks(self, reviewer: str, at: str, limit: int, after: str | None = None) -> OpenTaskPage:
+    def open_tasks(self, reviewer: str, at: str, limit: int, after: str | None = None,
+                   exclude: Iterable[str] = ()) -> OpenTaskPage:
         """The next ``limit`` entries of the open index in serving order (after the cursor ``after``),
-        less those another reviewer holds the lease of after ``at`` and those ``reviewer`` answered
-        or skipped: one Query, however many tasks are open. Expired tasks are among them (the caller
-        expires them)."""
+        less those ``reviewer`` answered or skipped, those past their lifetime at ``at`` (the sweep
+        expires them) and the tasks named in ``exclude``: one Query, however many tasks are open.
+        Entries leased to other reviewers are among them (the caller passes them over, and learns
+        from them how many reviewers are at work)."""
+        names = {"#seen": "seen", "#exp": "expires_at"}
         values = {":pk": {"S": _OPEN_TASK.partition}, ":at": {"S": at}, ":me": {"S": reviewer}}
+        condition = "NOT contains(#seen, :me) AND #exp > :at"
+        excluded = sorted(set(exclude))
+        if excluded:
+            names["#n"] = "name"
+            values |= {f":x{i}": {"S": name} for i, name in enumerate(excluded)}
+            condition += f" AND NOT (#n IN ({', '.join(f':x{i}' for i in range(len(excluded)))}))"
         page = self._call(
             "query", TableName=self.name, ConsistentRead=True, Limit=limit,
-            KeyConditionExpression="pk = :pk",
-            FilterExpression="(attribute_not_exists(#lu) OR #lu < :at OR #lr = :me) AND NOT contains(#seen, :me)",
-            ExpressionAttributeNames={"#lu": "lease_until", "#lr": "lease_reviewer", "#seen": "seen"},
-            ExpressionAttributeValues=values,
+            KeyConditionExpression="pk = :pk", FilterExpression=condition,
+            ExpressionAttributeNames=names, ExpressionAttributeValues=values,
             **({"ExclusiveStartKey": _key(_OPEN_TASK, *after.split("#", 2))} if after else {}))
         last = page.get("LastEvaluatedKey")
         return OpenTaskPage(tuple(_open_task(_plain(i)) for i in page.get("Items", [])),
