@@ -343,7 +343,7 @@ def _answer(task_id: str, me: str, label: str) -> dict[str, Any]:
             if verdict.status == review_outcome.MORE:
                 context.table().record_task_answer(task, new, wanted=verdict.wants)
             else:
-                review_outcome.conclude(task, verdict, answer=new)
+                review_outcome.conclude(task, verdict, answer=new, defer_copy=True)
     except AlreadyAnswered:
         raise Conflict("you answered this task before") from None
     except TaskLeased:

@@ -73,10 +73,12 @@ def decide(task: ReviewTask, answers: tuple[WorkerAnswer, ...], *, maximum: int 
 
 
 def conclude(task: ReviewTask, verdict: Verdict, details: dict[str, Any] | None = None, *,
-             answer: TaskAnswer | None = None) -> dict[str, Any]:
+             answer: TaskAnswer | None = None, defer_copy: bool = False) -> dict[str, Any]:
     """Act on a verdict that closes the review: close it (for an accepted label, with the copy it
     licenses noted as pending), then make that copy. ``answer``: the builtin review app's answer that
-    closes its task. Raises what closing a builtin task raises (TaskChanged, TaskLeased, AlreadyAnswered)."""
+    closes its task. Raises what closing a builtin task raises (TaskChanged, TaskLeased, AlreadyAnswered)
+    and what the copy raises — unless ``defer_copy``: a copy that fails then stays pending for the
+    sweep (a reviewer's answer is safe once the review is closed)."""
     details = verdict.details | (details or {})
     closing = None
     if task.builtin:
@@ -92,7 +94,9 @@ def conclude(task: ReviewTask, verdict: Verdict, details: dict[str, Any] | None 
         return result
     try:
         return result | complete_copy(copy)
-    except Exception:  # the answer is safe: the copy is pending and completed later
+    except Exception:
+        if not defer_copy:
+            raise  # the caller's retry finds the review accepted and makes the pending copy (resume)
         context.logger.exception("the accepted review's copy is pending", extra={"human_loop": task.name})
         return result | {"copy": "pending"}
 

@@ -161,14 +161,12 @@ def test_an_explicit_deny_wins_and_an_unknown_call_is_refused():
 
 
 # -- the whole loop, each function cold under its own role ---------------------------------------
-def copy_refused_once():
-    """A hook on the functions' clients: the A2I output function's first copy is throttled (S3's SlowDown)."""
-    left = [1]
-
+def copies_refused(refusing: list[bool]):
+    """A hook on the functions' clients: the A2I output function's copies fail while ``refusing[0]``
+    (as if it died between closing the review and copying its image)."""
     def refuse(**_):
-        if left[0]:
-            left[0] -= 1
-            raise ClientError({"Error": {"Code": "SlowDown", "Message": "simulated"}}, "CopyObject")
+        if refusing[0]:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "simulated"}}, "CopyObject")
 
     def hook(key: str, client) -> None:
         if key == "review_output" and client.meta.service_model.service_name == "s3":
@@ -200,9 +198,12 @@ def run_the_loop(remove: dict[str, str] | None = None):
         s3.put_object(Bucket=stack.bucket, Key="images_for_detection/unsure.png", Body=PNG + b"unsure")
         stack.pump()
         stack.a2i = stack.standins["sagemaker-a2i-runtime"]
-        stack.on_function_client(copy_refused_once())  # the answer's copy is left pending...
-        for loop in stack.a2i.loops:
-            write_output(stack, loop, output_document(stack, loop, ("cat",)))
+        refusing = [True]
+        stack.on_function_client(copies_refused(refusing))  # the answer's copy is left pending...
+        for loop in stack.a2i.loops:  # none when the detect role cannot read the upload
+            with pytest.raises(LambdaFailed):
+                write_output(stack, loop, output_document(stack, loop, ("cat",)))
+        refusing[0] = False
         stack.deliver("dataset", {"copies": True})  # ...and made by the dataset function
         s3.delete_object(Bucket=stack.bucket, Key="images_for_detection/unsure.png")  # its uploader deletes it:
         stack.pump()  # the dataset function takes its copy out

@@ -126,8 +126,8 @@ def test_a_reviewer_signs_in_sees_the_image_and_answers(app, stack):
     assert image.startswith("/images?url=")
     shown = app.handle("GET", image, {}, b"")
     assert shown.status == 200 and shown.body == PNG and shown.headers["Content-Type"] == "image/png"
-    assert api(app, "POST", f"/api/tasks/{task}/answer", token, {"label": "dog"}) == (200, {"task": task,
-                                                                                          "answered": True})
+    assert api(app, "POST", f"/api/tasks/{task}/answer", token, {"label": "dog"}) == (
+        200, {"task": task, "answered": True, "label": "dog"})
     assert f"images_labeled_by_folder/dog/{detection}.png" in training_keys(stack)
     assert context.table().review(task).result["answers"][0]["label"] == "dog"
 
