@@ -28,12 +28,13 @@ import pulumi
 import pulumi_aws as aws
 
 from components import events
-from components.config import ExistingReviewerPool, Throttle, region_of_pool
+from components.config import ExistingReviewerPool, Throttle
 from components.lambdas import DeployedFunction, FunctionFactory, ReviewEnvironment
 from components.naming import Account, Naming
 from components.reviewers import REVIEWER_GROUP, TEMPORARY_PASSWORD_DAYS, Invitation, reviewer_pool
 from components.triggers import Schedule
 from handlers.review_api import SWEEP as SWEEP_INPUT
+from handlers.review_api import issuer
 
 FUNCTION = "review_api"
 API = "review"
@@ -55,11 +56,6 @@ ACCESS_LOG_FORMAT = json.dumps({
     "integrationError": "$context.integrationErrorMessage", "authorizerError": "$context.authorizer.error",
     "reviewer": "$context.authorizer.claims.sub",
 }, separators=(",", ":"))
-
-
-def issuer(user_pool_id: str) -> str:
-    """The ``iss`` of the pool's tokens (a pool id starts with its region)."""
-    return f"https://cognito-idp.{region_of_pool(user_pool_id)}.amazonaws.com/{user_pool_id}"
 
 
 def login_url(domain: str, region: str) -> str:

@@ -185,7 +185,7 @@ def _duplicate(table, summary: dict, existing: DetectionRecord) -> dict:
 def split(objects: list[ObjectEvent]) -> dict[str, Any]:
     """An event with several records: each starts a detection of its own (as an upload's event does)."""
     cfg, sfn = config.current(), aws.client("stepfunctions")
-    for obj in objects:  # each start retried on its own: a duplicate start is harmless (content-keyed)
+    for obj in (o for o in objects if o.created):  # each start retried on its own: a duplicate start is harmless (content-keyed)
         backoff.call(lambda: sfn.start_execution(
             stateMachineArn=cfg.detection_state_machine_arn,
             name=execution_name("split", detection_id(obj.bucket, obj.key, obj.content_id)),
@@ -201,4 +201,7 @@ def handler(event: dict) -> dict:
     objects = list(object_events(event))
     if len(objects) > 1:
         return split(objects)
+    if not objects[0].created:  # only uploads are detected; a deletion is the dataset function's
+        return {"outcome": "ignored", "review": False, "key": objects[0].key,
+                "reason": f"a deletion ({objects[0].reason or 'object removed'}), not an upload: nothing to detect"}
     return detect(objects[0], event.get("pending_cursor"))

@@ -108,7 +108,7 @@ def reviewer() -> str:
     claims = app.current_event.request_context.authorizer.jwt_claim or {}
     if not cfg.reviewer_group or cfg.reviewer_group not in groups(claims.get(GROUPS_CLAIM)):
         raise ForbiddenError("only the stack's reviewers may review")
-    if cfg.user_pool_id and not str(claims.get("iss", "")).endswith(f"/{cfg.user_pool_id}"):
+    if cfg.user_pool_id and claims.get("iss") != issuer(cfg.user_pool_id):
         raise ForbiddenError("the token is not from the stack's user pool")
     if cfg.user_pool_client_id and cfg.user_pool_client_id not in (claims.get("client_id"), claims.get("aud")):
         raise ForbiddenError("the token is not for the review app")
@@ -116,6 +116,11 @@ def reviewer() -> str:
     if not REVIEWER_ID.match(subject):
         raise ForbiddenError("the token names no reviewer")
     return subject
+
+
+def issuer(user_pool_id: str) -> str:
+    """The ``iss`` of a user pool's tokens, exactly (a pool id starts with its region)."""
+    return f"https://cognito-idp.{user_pool_id.split('_', 1)[0]}.amazonaws.com/{user_pool_id}"
 
 
 def signed_in_as() -> str | None:

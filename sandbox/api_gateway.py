@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from typing import Any
+from urllib.parse import parse_qs
 
 from components.naming import REVIEWER_GROUP
 
@@ -43,6 +44,8 @@ def http_api_event(method: str, path: str, *, claims: dict[str, Any] | None = No
                              "rawQueryString": query, "headers": {"content-type": "application/json",
                                                                   **(headers or {})},
                              "requestContext": context, "isBase64Encoded": False}
+    if query:  # as API Gateway parses it: a repeated parameter's values joined by commas
+        event["queryStringParameters"] = {k: ",".join(v) for k, v in parse_qs(query, keep_blank_values=True).items()}
     if body is not None:
         event["body"] = body
     return event

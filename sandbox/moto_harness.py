@@ -35,6 +35,7 @@ from typing import Any, Callable, ClassVar, Iterator
 MOTO_VERSION = "5.2.5"
 
 Handler = Callable[[Any, Any], Any]
+_ABSENT = object()  # a patched attribute the owner did not hold itself
 
 
 class MotoVersionError(RuntimeError):
@@ -130,8 +131,8 @@ class MotoHarness:
         patches = self._patches()
         with _PATCHING:
             try:
-                for owner, name, replacement in patches:
-                    self._undo.append((owner, name, getattr(owner, name)))
+                for owner, name, replacement in patches:  # an inherited attribute is undone by deleting it
+                    self._undo.append((owner, name, vars(owner).get(name, _ABSENT)))
                     setattr(owner, name, replacement)
             except BaseException:
                 self._undo_patches()
@@ -145,11 +146,15 @@ class MotoHarness:
     def _undo_patches(self) -> None:
         while self._undo:
             owner, name, original = self._undo.pop()
-            setattr(owner, name, original)
+            if original is _ABSENT:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
 
     def _patches(self) -> list[tuple[object, str, object]]:
         import moto.dynamodb.models as dynamodb_models
         import moto.iam.policy_conditions as policy_conditions
+        from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
         from moto.awslambda.models import LambdaBackend, LambdaFunction
         from moto.awslambda_simple.models import LambdaSimpleBackend
         from moto.core.botocore_stubber import BotocoreStubber
@@ -208,6 +213,11 @@ class MotoHarness:
              _objects_announced(s3_notifications._send_event_bridge_message)),
             (S3Backend, "delete_object", _deletes_announced(S3Backend.delete_object)),
         ]
+        # Powertools' HTTP resolvers keep the request they resolve in a class attribute (a Lambda
+        # container resolves one at a time); invocations in process run concurrently in threads.
+        request = _RequestPerThread(ApiGatewayResolver._to_proxy_event)
+        patches += [(ApiGatewayResolver, "current_event", request),
+                    (ApiGatewayResolver, "_to_proxy_event", request.converting)]
         if self.serial:
             # Each execution runs to its end inside StartExecution: reproducible and faster. The
             # interpreter runs each state in a thread of its own and waits for it: the lock is let go.
@@ -237,6 +247,29 @@ class MotoHarness:
         if wait_seconds > 0 and self.wait_scale > 0:
             with self.lock.released():
                 env.program_state_event.wait(wait_seconds * self.wait_scale)
+
+
+class _RequestPerThread:
+    """A resolver's ``current_event``, one per thread: the request that thread's invocation resolves."""
+
+    def __init__(self, to_proxy_event: Callable[[Any, dict], Any]):
+        self._local = threading.local()
+        self._to_proxy_event = to_proxy_event
+
+    def __get__(self, resolver, owner=None):
+        return self if resolver is None else self._local.event
+
+    def __set__(self, resolver, event) -> None:
+        self._local.event = event
+
+    @property
+    def converting(self) -> Callable[[Any, dict], Any]:
+        """The resolvers' ``_to_proxy_event``, whose result becomes this thread's request."""
+        def to_proxy_event(resolver, event: dict):
+            self._local.event = self._to_proxy_event(resolver, event)
+            return self._local.event
+
+        return to_proxy_event
 
 
 CREATED_REASONS = {"Put": "PutObject", "Post": "POST Object", "Copy": "CopyObject",

@@ -26,7 +26,8 @@ def claims(reviewer: str, *, groups: str = f"[{REVIEWER_GROUP}]", **changes: Any
 
 def http_event(method: str, path: str, *, token: dict[str, Any] | None = None, body: Any = None) -> dict[str, Any]:
     """The event API Gateway sends the function for one request (``token``: the authorizer's claims)."""
-    return http_api_event(method, path, claims=token,
+    path, _, query = path.partition("?")
+    return http_api_event(method, path, claims=token, query=query,
                           body=None if body is None else body if isinstance(body, str) else json.dumps(body))
 
 

@@ -85,9 +85,12 @@ def test_the_page_and_its_sign_in_settings_are_public(st):
     {"groups": "[]"},  # a user outside the reviewer group
     {"groups": "[admins]"},
     {"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Another"},  # another pool's token
+    {"iss": "https://evil.example.com/us-east-1_Reviewers"},  # ends with the pool's id, from elsewhere
+    {"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Reviewers/"},
     {"client_id": "another-app"},  # a token for another app client
     {"sub": ""},
-], ids=["no-token", "no-group", "other-group", "other-pool", "other-client", "no-subject"])
+], ids=["no-token", "no-group", "other-group", "other-pool", "other-issuer-same-pool-id", "trailing-slash",
+        "other-client", "no-subject"])
 def test_every_api_route_refuses_anyone_but_a_reviewer_and_changes_nothing(st, token):
     task = task_for(st, "images_for_detection/api/refused.png")
     before = table_items()

@@ -447,6 +447,7 @@ class ReviewTask:
     lease_reviewer: str | None = None
     lease_until: str | None = None
     copy: str | None = None  # an accepted review's image copy: "pending", "done", or "removed" (forgotten)
+    removed_reason: str | None = None  # why its copy was removed
 
     @property
     def builtin(self) -> bool:
