@@ -92,19 +92,19 @@ class AwsTarget(Target):
     def prices(self) -> Prices:
         return self.stack_prices
 
-    @property
-    def serving_function(self) -> str:
-        """The stack's serving function, named beside its state table (both by ``components.naming``)."""
+    def function_name(self, function: str) -> str:
+        """One of the stack's functions, named beside its state table (both by ``components.naming``)."""
         table = self.table_name
         if not table.startswith(f"{PROJECT}-") or not table.endswith("-state"):
             raise UsageError(f"{table} is not a labelloop state table; pass --table (stack output tableName)")
-        return table.removesuffix("-state") + "-serve"
+        return Naming(table.removeprefix(f"{PROJECT}-").removesuffix("-state")).function(function)
 
-    def invoke_serving(self, payload: dict) -> dict:
-        response = self.client("lambda").invoke(FunctionName=self.serving_function, Payload=json.dumps(payload))
+    def invoke(self, function: str, payload: dict) -> dict:
+        response = self.client("lambda").invoke(FunctionName=self.function_name(function), Payload=json.dumps(payload))
         answer = json.loads(response["Payload"].read() or "null")
         if response.get("FunctionError"):
-            raise UsageError(f"the serving function failed: {answer.get('errorType')}: {answer.get('errorMessage')}")
+            raise UsageError(f"the {function.replace('_', ' ')} function failed: {answer.get('errorType')}: "
+                             f"{answer.get('errorMessage')}")
         return answer
 
     def start_lifecycle(self, payload: dict, what: str, announce: Callable[[str], None]) -> str:

@@ -113,9 +113,10 @@ class Target(ABC):
         (nothing to watch), False when it goes on asynchronously."""
 
     @abstractmethod
-    def invoke_serving(self, payload: dict) -> dict:
-        """Ask the stack's serving function (``{"action": "start" | "stop" | "teardown"}``) and return
-        its answer; a function error is raised."""
+    def invoke(self, function: str, payload: dict) -> dict:
+        """Invoke one of the stack's functions (a key of ``components.functions.FUNCTIONS``: the serving
+        function's ``{"action": "start" | "stop" | "teardown"}``, the dataset function's ``{"forget": …}``)
+        and return its answer; a function error is raised as a UsageError naming it."""
 
     @property
     def prices(self):

@@ -213,12 +213,12 @@ class TaskSearch:
         return page
 
     def _lease_one(self, page: state.OpenTaskPage) -> OpenTask | None:
-        """The task this reviewer holds already, else one of the first few free ones — as many as
-        other reviewers hold leases on here, so reviewers asking at the same moment spread over the
-        most urgent tasks instead of all reaching for the first."""
+        """The task this reviewer holds already, else one of the first few free ones — twice as many
+        as other reviewers hold leases on here (reviewers at work now), so reviewers asking at the same
+        moment spread over the most urgent tasks instead of all reaching for the first; alone, the first."""
         free = [e for e in page if not e.leased_to_another(self.me, self.at)]
         held = [e for e in free if e.lease_reviewer == self.me and (e.lease_until or "") > self.at]
-        spread = free[:len(page) - len(free) + 1]
+        spread = free[:2 * (len(page) - len(free)) + 1]
         order = {e.name: e for e in held[:1] + random.sample(spread, len(spread)) + free[len(spread):]}
         for entry in order.values():
             if self.leases >= LEASE_ATTEMPTS:

@@ -115,14 +115,14 @@ class SandboxTarget(Target):
         stack.pump()  # what the detection caused (a review's start, its events), as on AWS
         return True
 
-    def invoke_serving(self, payload: dict) -> dict:
+    def invoke(self, function: str, payload: dict) -> dict:
         stack = self._restored()
         try:
-            answer = stack.serve(payload)
+            answer = stack.deliver(function, payload)
         except LambdaFailed as exc:
-            raise UsageError(f"the serving function failed: {exc.payload.get('errorType')}: "
+            raise UsageError(f"the {function.replace('_', ' ')} function failed: {exc.payload.get('errorType')}: "
                              f"{exc.payload.get('errorMessage')}") from None
-        stack.pump()  # what it started (the waiting images' detections), as on AWS
+        stack.pump()  # what it set off (the waiting images' detections, a deleted copy's event), as on AWS
         return answer
 
     @property
