@@ -112,7 +112,7 @@ def run_train(args) -> int:
         timeout = args.timeout or (RUN_TIMEOUT if args.wait else CHECK_TIMEOUT)
         # A check that does not train ends the run a moment later: wait for that end, not only the decision.
         until = (lambda r: False) if args.wait else (lambda r: bool(r["check"] and r["check"].get("train")))
-        result = follow(target, workflow.lifecycle_input("manual"), "train",
+        result = follow(target, workflow.lifecycle_input(workflow.MANUAL), "train",
                         lambda arn: _note(args, f"Training check started: {arn}"), until, timeout)
     if args.json:
         print_json(result)
