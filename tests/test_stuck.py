@@ -73,7 +73,8 @@ def test_review_off_with_reviews_still_open_says_what_they_can_still_add():
                          "images (2 so far; the 3 review(s) still open can add at most 3 more)")
     assert "no reviewed image becomes training data" not in stuck.line()
     # Enough open reviews to reach a training: reviewers, not the switch, decide whether it comes.
-    assert diagnose(LoopState(active_version="v1", open_reviews=8), Dataset({"cat": 12}, {"cat": 10}), settings, []) == []
+    enough_open = LoopState(active_version="v1", open_reviews=8)
+    assert diagnose(enough_open, Dataset({"cat": 12}, {"cat": 10}), settings, []) == []
 
 
 def test_training_off_with_enough_new_images_names_the_switch_and_the_request_that_trains():

@@ -44,39 +44,34 @@ def eager(write_module):
 
 # -- the engine ------------------------------------------------------------------------------------
 
-def test_review_off_refuses_a_team_review_and_names_the_switch_and_the_policy(eager):
-    engine, settings = policy_engine(eager, **{ENABLE_REVIEW: False})
-    decision = engine.review(detection(UNSURE_SCORES), settings)
-    assert decision.review is False and decision.policy == ENABLE_REVIEW
-    assert decision.reason == ("Enable-A2I-Workflow is false: no review (policy 'acme_eager' asked for one: "
-                               "acme reviews every unsure image)")
-    engine, settings = policy_engine(eager)
-    assert engine.review(detection(UNSURE_SCORES), settings).policy == "acme_eager"  # on: the team decides
+@pytest.mark.parametrize("parameters, scores, switch, asked", [
+    ({ENABLE_REVIEW: False}, UNSURE_SCORES, ENABLE_REVIEW, "acme reviews every unsure image"),
+    ({ENABLE_REVIEW: False, ENABLE_SAMPLING: True}, CONFIDENT_SCORES, ENABLE_REVIEW,  # audits too
+     "acme audits every confident answer"),
+    ({ENABLE_SAMPLING: False}, CONFIDENT_SCORES, ENABLE_SAMPLING, "acme audits every confident answer"),
+])
+def test_a_switch_that_is_off_refuses_a_team_review_naming_itself_and_the_policy(eager, parameters, scores, switch,
+                                                                                  asked):
+    engine, settings = policy_engine(eager, **parameters)
+    decision = engine.review(detection(scores), settings)
+    assert decision.review is False and decision.policy == switch
+    assert decision.reason == f"{switch} is false: no review (policy 'acme_eager' asked for one: {asked})"
 
 
-def test_review_off_refuses_audits_too(eager):
-    engine, settings = policy_engine(eager, **{ENABLE_REVIEW: False, ENABLE_SAMPLING: True})
-    decision = engine.review(detection(CONFIDENT_SCORES), settings)
-    assert decision.review is False and decision.policy == ENABLE_REVIEW
-    assert "asked for one: acme audits every confident answer" in decision.reason
-
-
-def test_sampling_off_refuses_a_team_audit_but_not_its_training_reviews(eager):
-    engine, settings = policy_engine(eager, **{ENABLE_SAMPLING: False})
-    audit = engine.review(detection(CONFIDENT_SCORES), settings)
-    assert audit.review is False and audit.policy == ENABLE_SAMPLING
-    assert audit.reason == ("Enable-Automatic-Human-Sampling is false: no review (policy 'acme_eager' asked for one: "
-                            "acme audits every confident answer)")
+def test_switches_that_are_on_or_bind_another_purpose_leave_the_decision_to_the_policies(eager):
+    engine, settings = policy_engine(eager, **{ENABLE_SAMPLING: True})
+    assert engine.review(detection(UNSURE_SCORES), settings).policy == "acme_eager"
+    assert engine.review(detection(CONFIDENT_SCORES), settings).purpose == "audit"
+    engine, settings = policy_engine(eager)  # sampling off (the default) binds audits only
     training = engine.review(detection(UNSURE_SCORES), settings)
     assert training.review and training.purpose == "training" and training.policy == "acme_eager"
-    engine, settings = policy_engine(eager, **{ENABLE_SAMPLING: True})
-    assert engine.review(detection(CONFIDENT_SCORES), settings).purpose == "audit"
 
 
 def test_the_defaults_are_bound_the_same_way_and_their_reason_kept():
     engine, settings = policy_engine(**{ENABLE_REVIEW: False, ENABLE_SAMPLING: True, SAMPLING_INTERVAL: 1})
     unsure = engine.review(detection({"cat": 10.0}), settings)
-    assert unsure.policy == ENABLE_REVIEW and "policy 'policies.defaults' asked for one: top label 'cat'" in unsure.reason
+    assert unsure.policy == ENABLE_REVIEW
+    assert "(policy 'policies.defaults' asked for one: top label 'cat'" in unsure.reason
     audit = engine.review(detection(CONFIDENT_SCORES), settings)
     assert audit.review is False and audit.policy == ENABLE_REVIEW and "audit sample" in audit.reason
 
@@ -139,7 +134,7 @@ def labelloop_parameters():
 
 # -- the real handlers, in a stack -------------------------------------------------------------------
 
-def test_review_off_opens_no_review_through_the_detection_handler(eager):
+def test_review_off_opens_no_review_through_the_detection_handler_and_backtest_agrees(capsys, eager):
     with local_stack(policies=(eager,)) as st:
         activate_model()
         set_parameters(st, **{ENABLE_REVIEW: "false", ENABLE_SAMPLING: "true"})
@@ -148,8 +143,14 @@ def test_review_off_opens_no_review_through_the_detection_handler(eager):
             assert result["review"] is False and loops_for(st, result["detection_id"]) == []
             record = record_of(st, key)
             assert record.decision["policy"] == ENABLE_REVIEW
-            assert record.reason.startswith("Enable-A2I-Workflow is false: no review (policy 'acme_eager' asked for one")
+            assert record.reason.startswith("Enable-A2I-Workflow is false: no review (policy 'acme_eager' asked")
         assert context.table().loop().open_reviews == 0
+        # Replayed through the same engine with the stack's parameters: what the stack did.
+        result = cli_json(capsys, "backtest", "--policies", eager, "--parameter-path", st.parameter_path,
+                          "--table", st.table)
+        stack_did, replayed = result["columns"]
+        assert stack_did["reviews"] == replayed["reviews"] == 0
+        assert stack_did["refused_by_switch"] == replayed["refused_by_switch"] == {ENABLE_REVIEW: 2}
         set_parameters(st, **{ENABLE_REVIEW: "true", ENABLE_SAMPLING: "false"})
         audit = detection_result(upload(st, "images_for_detection/sure-2.png", CONFIDENT))
         assert audit["review"] is False and record_of(st, "images_for_detection/sure-2.png").decision["policy"] == \
