@@ -27,7 +27,8 @@ RUN_TIMEOUT = 8 * 3600
 def register(sub) -> None:
     train = sub.add_parser("train", help="run a training check now and show its decision",
                            description="Starts the lifecycle state machine with {\"trigger\": \"manual\"}: the "
-                                       "policies decide whether to train now (the same check the schedule runs). "
+                                       "policies decide whether to train now (the same check the schedule runs; "
+                                       "a request, which Enable-Automatic-Training does not refuse). "
                                        "Shows the decision and its reason; with --wait, also how the run ended.")
     add_target_arguments(train)
     train.add_argument("--wait", action="store_true",
