@@ -8,13 +8,15 @@ import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any, Callable
 
-from components.naming import PROJECT, Naming
+from components.naming import PROJECT, Naming, StackNameError
+from handlers.runtime.config import RuntimeConfig
 from handlers.runtime.ledger import Prices
 
 from .errors import UsageError
-from .pulumi_stack import OUTPUTS, expected, output_policies, selected_stack, stack_config, stack_outputs
+from .pulumi_stack import OUTPUTS, expected, output_policies, selected_stack, stack_config, stack_outputs, stack_settings
 from .target import NO_TARGET, OPTIONS, Target
 
 WHAT = {"parameter_path": "parameter path", "table": "state table", "lifecycle_arn": "lifecycle state machine"}
@@ -30,6 +32,7 @@ class AwsTarget(Target):
     clients: Callable[[str], Any]
     missing: dict[str, str] = field(default_factory=dict)  # name -> why it is not known and how to fix it
     stack_prices: Prices = field(default_factory=Prices)  # the stack output prices, else the defaults
+    stack: str | None = None  # the Pulumi stack, when named (--stack, or the selected one)
 
     policy_fix = "; a team policy's parameter is known once its module is: pass --stack-policies MODULE[,MODULE…]"
 
@@ -56,6 +59,59 @@ class AwsTarget(Target):
     def lifecycle_arn(self) -> str:
         self.require("lifecycle_arn")
         return self.names["lifecycle_arn"]
+
+    @property
+    def account_checks(self) -> bool:
+        return True
+
+    def stack_settings(self) -> dict[str, Any]:
+        return stack_settings(self.stack) if self.stack else {}
+
+    @cached_property
+    def naming(self) -> Naming:
+        """From the stack's name, else from the parameter path (``/labelloop/<stack>/``) or the table."""
+        stack = self.stack
+        if not stack and self.names.get("parameter_path"):
+            stack = self.parameter_path.strip("/").removeprefix(f"{PROJECT}/")
+        if not stack and self.names.get("table"):
+            stack = self.table_name.removeprefix(f"{PROJECT}-").removesuffix("-state")
+        try:
+            return Naming(stack or "")
+        except StackNameError:
+            raise UsageError("no stack name to find its resources by: pass --stack NAME or --parameter-path "
+                             "/labelloop/<stack>/") from None
+
+    @property
+    def region(self) -> str | None:
+        return self.client("sts").meta.region_name
+
+    def deployed(self) -> RuntimeConfig | None:
+        """The environment of the review function (it has the review app's settings too) or, without
+        one (A2I), of the detection function; None when neither exists."""
+        from botocore.exceptions import ClientError
+
+        functions = self.client("lambda")
+        for key in ("review_api", "detect"):
+            try:
+                found = functions.get_function_configuration(FunctionName=self.naming.function(key))
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                    continue
+                raise
+            env = (found.get("Environment") or {}).get("Variables") or {}
+            # The labels travel in the function's archive, not its environment.
+            return RuntimeConfig.from_env({"LABELLOOP_LABELS": "[]", **env})
+        return None
+
+    def model_versions(self) -> list[dict]:
+        config = self.deployed()
+        if config is None or not config.project_arn:
+            return []
+        pages = self.client("rekognition").get_paginator("describe_project_versions").paginate(
+            ProjectArn=config.project_arn)
+        return [{"version": d["ProjectVersionArn"].split("/version/", 1)[1].split("/", 1)[0],
+                 "arn": d["ProjectVersionArn"], "status": d["Status"], "units": d.get("MinInferenceUnits")}
+                for page in pages for d in page.get("ProjectVersionDescriptions", [])]
 
     def client(self, service: str):
         from botocore.exceptions import NoRegionError
@@ -159,7 +215,7 @@ def aws_target(stack: str | None, explicit: dict[str, str | None], policies: tup
     region = region or config.get("aws:region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     return AwsTarget(description, {n: names.get(n) for n in OPTIONS}, tuple(policies),
                      _session_clients(region or None, profile or config.get("aws:profile")), missing=missing,
-                     stack_prices=Prices.of(outputs.get("prices")))
+                     stack_prices=Prices.of(outputs.get("prices")), stack=stack)
 
 
 def _session_clients(region: str | None, profile: str | None) -> Callable[[str], Any]:

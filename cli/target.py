@@ -118,6 +118,36 @@ class Target(ABC):
         its answer; a function error is raised."""
 
     @property
+    @abstractmethod
+    def naming(self):
+        """The stack's resource names (:class:`components.naming.Naming`)."""
+
+    @property
+    @abstractmethod
+    def region(self) -> str | None:
+        """The region the stack lives in (None: none configured anywhere)."""
+
+    @abstractmethod
+    def deployed(self):
+        """The stack as its functions were deployed (a :class:`handlers.runtime.config.RuntimeConfig`
+        read from their environment), or None before `pulumi up`."""
+
+    @abstractmethod
+    def model_versions(self) -> list[dict]:
+        """Every model version of the stack's project: ``version``, ``arn``, ``status`` (Rekognition's),
+        ``units`` (inference units it was started with, or None)."""
+
+    def stack_settings(self) -> dict[str, Any]:
+        """The stack's config values by key (``labelloop:review``, ``labelloop:reviewerEmails``), structured
+        ones decoded; {} when not known."""
+        return {}
+
+    @property
+    def account_checks(self) -> bool:
+        """Whether the account behind the target can be checked (credentials, quotas): `labelloop doctor`."""
+        return False
+
+    @property
     def prices(self):
         """The stack's prices (its ``prices`` config; the defaults when not known)."""
         from handlers.runtime.ledger import Prices

@@ -19,10 +19,11 @@ from typing import Any, Callable, Iterator
 from cli.errors import UsageError
 from cli.target import Target
 from components.naming import Naming
+from handlers.runtime.config import RuntimeConfig
 from handlers.runtime.state import Snapshot
 
-from .local_aws import LambdaFailed, LocalStack
-from .saved import NotASandbox, RunBusy, change_parameter, load_state, locked, restore, snapshot
+from .local_aws import REGION, LambdaFailed, LocalStack, sandbox_config
+from .saved import NotASandbox, RunBusy, change_parameter, load_state, locked, restore, saved_versions, snapshot
 
 
 class SandboxTarget(Target):
@@ -32,7 +33,7 @@ class SandboxTarget(Target):
         self.folder, self.state = Path(folder), state
         self.description = f"sandbox {folder}"
         self.policies = tuple(state.get("policies") or ())
-        self.naming = Naming(state["stack"])
+        self._naming = Naming(state["stack"])
         self._open = contextlib.ExitStack()
         self._clients: Callable[[str], Any] | None = None
         self._stack: LocalStack | None = None
@@ -73,6 +74,24 @@ class SandboxTarget(Target):
         return self._stack
 
     # -- the target protocol ---------------------------------------------------------------
+    @property
+    def naming(self) -> Naming:
+        return self._naming
+
+    @property
+    def region(self) -> str:
+        return REGION
+
+    def deployed(self) -> RuntimeConfig:
+        """The run's stack as the sandbox creates it (sandbox.local_aws), with its review app when the run
+        reviewed there."""
+        return sandbox_config(self.naming, self.labels, review_app=self.state.get("options", {}).get("review") != "a2i")
+
+    def model_versions(self) -> list[dict]:
+        """The saved local model service's versions (no restore needed)."""
+        return [{"version": v.name, "arn": v.arn, "status": v.status, "units": v.min_units}
+                for v in saved_versions(self.folder).values()]
+
     @property
     def parameter_path(self) -> str:
         return self.naming.parameter_path
