@@ -73,8 +73,15 @@ class Doctor:
 
     @cached_property
     def settings(self) -> dict[str, Any]:
-        raw = {name: found["value"] for name, found in self.target.read_parameters().items()}
-        return self.target.catalog.read(raw)[0]
+        """The parameters the loop runs with; before a deploy, those the stack will start with."""
+        catalog = self.target.catalog
+        if self.deployed is None:
+            starting = self.stack_config.get("labelloop:parameterDefaults") or {}
+            raw = {name: str(value) for name, value in starting.items() if name in catalog} if isinstance(
+                starting, dict) else {}
+        else:
+            raw = {name: found["value"] for name, found in self.target.read_parameters().items()}
+        return catalog.read(raw)[0]
 
     @cached_property
     def identity(self) -> dict[str, str]:
@@ -169,7 +176,7 @@ def _quota(quotas: dict[str, float], *words: str) -> float | None:
 
 def check_quotas(doctor: Doctor) -> Iterator[Finding]:
     quotas = _service_quotas(doctor, "rekognition")
-    source = "Service Quotas" if quotas else "AWS's documented default (Service Quotas not readable)"
+    source = "Service Quotas" if quotas else "AWS's documented default: Service Quotas not readable"
     running_quota = int(_quota(quotas, "running", "model") or RUNNING_MODELS_QUOTA)
     unit_quota = int(_quota(quotas, "inference units") or UNITS_PER_MODEL_QUOTA)
     units = max(int(doctor.settings[MIN_INFERENCE_UNITS]), int(doctor.settings[MAX_INFERENCE_UNITS]))

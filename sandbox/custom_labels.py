@@ -260,6 +260,12 @@ class CustomLabels:
             queue=list(training.training))
         return {"ProjectVersionArn": arn}
 
+    def DescribeProjects(self, **rest):
+        """The projects this service holds versions of (a project without versions is not known here)."""
+        self._record("DescribeProjects", dict(rest))
+        projects = sorted({version.project for version in self.versions.values()})
+        return {"ProjectDescriptions": [{"ProjectArn": arn, "Status": "CREATED"} for arn in projects]}
+
     def DescribeProjectVersions(self, ProjectArn, VersionNames=None, **rest):
         self._record("DescribeProjectVersions", dict(ProjectArn=ProjectArn, VersionNames=VersionNames, **rest))
         of_project = ProjectArn.rsplit("/", 1)[0] + "/version/"
