@@ -3,13 +3,17 @@ outputs; AWS clients from the usual credentials and region."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
+import urllib.error
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from components.naming import PROJECT, Naming, StackNameError
 from handlers.runtime.config import RuntimeConfig
@@ -17,7 +21,7 @@ from handlers.runtime.ledger import Prices
 
 from .errors import UsageError
 from .pulumi_stack import OUTPUTS, expected, output_policies, selected_stack, stack_config, stack_outputs, stack_settings
-from .target import NO_TARGET, OPTIONS, Target
+from .target import NO_TARGET, OPTIONS, FunctionFailed, Target
 
 WHAT = {"parameter_path": "parameter path", "table": "state table", "lifecycle_arn": "lifecycle state machine"}
 
@@ -112,6 +116,58 @@ class AwsTarget(Target):
         return [{"version": d["ProjectVersionArn"].split("/version/", 1)[1].split("/", 1)[0],
                  "arn": d["ProjectVersionArn"], "status": d["Status"], "units": d.get("MinInferenceUnits")}
                 for page in pages for d in page.get("ProjectVersionDescriptions", [])]
+
+    def invoke_function(self, key: str, payload: dict) -> dict:
+        name = self.naming.function(key)
+        response = self.client("lambda").invoke(FunctionName=name, Payload=json.dumps(payload))
+        answer = json.loads(response["Payload"].read() or "null")
+        if response.get("FunctionError"):
+            raise FunctionFailed(name, (answer or {}).get("errorType"), (answer or {}).get("errorMessage"))
+        return answer
+
+    def _review_app(self) -> RuntimeConfig:
+        config = self.deployed()
+        if config is None or not (config.user_pool_id and config.user_pool_client_id and config.review_url):
+            raise UsageError(f"{self.description} has no review app deployed (review: builtin): nothing to sign in to")
+        return config
+
+    @contextlib.contextmanager
+    def temporary_reviewer(self, name: str) -> Iterator[str]:
+        """A user of the review app's pool, in its reviewer group, signed in with the admin password flow
+        (no e-mail is sent); deleted afterwards. Yields the access token."""
+        config, cognito = self._review_app(), self.client("cognito-idp")
+        pool, username = config.user_pool_id, f"{name}@example.com"
+        password = secrets.token_urlsafe(24) + "Aa1!"  # every character class a password policy may ask for
+        cognito.admin_create_user(UserPoolId=pool, Username=username, MessageAction="SUPPRESS",
+                                  TemporaryPassword=password,
+                                  UserAttributes=[{"Name": "email", "Value": username},
+                                                  {"Name": "email_verified", "Value": "true"}])
+        try:
+            cognito.admin_set_user_password(UserPoolId=pool, Username=username, Password=password, Permanent=True)
+            cognito.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=config.reviewer_group)
+            signed_in = cognito.admin_initiate_auth(UserPoolId=pool, ClientId=config.user_pool_client_id,
+                                                    AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+                                                    AuthParameters={"USERNAME": username, "PASSWORD": password})
+            yield signed_in["AuthenticationResult"]["AccessToken"]
+        finally:
+            cognito.admin_delete_user(UserPoolId=pool, Username=username)
+
+    def review_api(self, reviewer: Any, method: str, path: str, body: dict | None = None) -> tuple[int, Any]:
+        url = self._review_app().review_url.rstrip("/") + path
+        headers = {"Content-Type": "application/json", "User-Agent": "labelloop-cli"}
+        if reviewer:
+            headers["Authorization"] = f"Bearer {reviewer}"
+        request = urllib.request.Request(url, method=method, headers=headers,
+                                         data=None if body is None else json.dumps(body).encode())
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+        try:
+            return status, json.loads(raw or b"null")
+        except json.JSONDecodeError:
+            return status, {"message": raw[:200].decode("utf-8", "replace")}
 
     def client(self, service: str):
         from botocore.exceptions import NoRegionError

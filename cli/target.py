@@ -26,7 +26,7 @@ from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, ContextManager, Iterator
 
 from handlers.runtime.state import StateTable
 
@@ -38,6 +38,14 @@ OPTIONS = {"parameter_path": "--parameter-path", "table": "--table", "lifecycle_
 NO_TARGET = ("no stack to talk to: pass --stack NAME (names read with `pulumi stack output`) or select one "
              "(`pulumi stack select NAME`), pass --parameter-path/--table/--lifecycle-arn, or --sandbox DIR "
              "(a run saved by `labelloop sandbox --out DIR`)")
+
+
+class FunctionFailed(RuntimeError):
+    """A function of the stack answered with an error."""
+
+    def __init__(self, function: str, error_type: str | None, message: str | None):
+        super().__init__(f"the {function} function failed: {error_type}: {message}")
+        self.function, self.error_type, self.message = function, error_type, message
 
 
 def add_target_arguments(parser) -> None:
@@ -141,6 +149,25 @@ class Target(ABC):
         """The stack's config values by key (``labelloop:review``, ``labelloop:reviewerEmails``), structured
         ones decoded; {} when not known."""
         return {}
+
+    @abstractmethod
+    def invoke_function(self, key: str, payload: dict) -> dict:
+        """Invoke one of the stack's functions (a ``components.functions.FUNCTIONS`` key) and return its
+        answer, once what it set off has happened where the target can wait for it; a failure raises
+        :class:`FunctionFailed`."""
+
+    @abstractmethod
+    def temporary_reviewer(self, name: str) -> ContextManager[Any]:
+        """A reviewer of the stack's review app for the block, removed afterwards: what
+        :meth:`review_api` takes to call the API as them."""
+
+    @abstractmethod
+    def review_api(self, reviewer: Any, method: str, path: str, body: dict | None = None) -> tuple[int, Any]:
+        """One request to the review app's API (``GET /api/tasks/next`` …) as ``reviewer`` (None: no
+        token); the HTTP status and the JSON answer."""
+
+    def settle(self) -> None:
+        """Let the stack act on what changed so far (a deployed stack does so by itself)."""
 
     @property
     def account_checks(self) -> bool:

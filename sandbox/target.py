@@ -11,17 +11,20 @@ refused.
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from cli.errors import UsageError
-from cli.target import Target
+from cli.target import FunctionFailed, Target
 from components.naming import Naming
 from handlers.runtime.config import RuntimeConfig
 from handlers.runtime.state import Snapshot
 
+from .api_gateway import http_api_event, reviewer_claims
 from .local_aws import REGION, LambdaFailed, LocalStack, sandbox_config
 from .saved import NotASandbox, RunBusy, change_parameter, load_state, locked, restore, saved_versions, snapshot
 
@@ -133,6 +136,35 @@ class SandboxTarget(Target):
         stack.wait_for_executions()
         stack.pump()  # what the detection caused (a review's start, its events), as on AWS
         return True
+
+    def invoke_function(self, key: str, payload: dict) -> dict:
+        stack = self._restored()
+        try:
+            answer = stack.deliver(key, payload)
+        except LambdaFailed as exc:
+            raise FunctionFailed(self.naming.function(key), exc.payload.get("errorType"),
+                                 exc.payload.get("errorMessage")) from None
+        stack.pump()
+        return answer
+
+    @contextlib.contextmanager
+    def temporary_reviewer(self, name: str) -> Iterator[dict]:
+        """The claims of a sandbox reviewer's token (nothing to create or remove: the sandbox's sign-in
+        lets anyone in); the run reviews in its review app from now on, as `labelloop review` has it."""
+        if self.state.get("options", {}).get("review") == "a2i":
+            raise UsageError(f"{self.description} reviews with the A2I stand-in: it has no review app to sign in to")
+        self._restored().use_review_app()
+        yield reviewer_claims(name, "access", int(time.time()), 3600)  # an hour, as the stack's tokens
+
+    def review_api(self, reviewer: Any, method: str, path: str, body: dict | None = None) -> tuple[int, Any]:
+        stack = self._restored()
+        response = stack.deliver("review_api", http_api_event(method, path, claims=reviewer,
+                                                              body=None if body is None else json.dumps(body)))
+        stack.pump()  # what the request set off (an accepted answer's copy and its event)
+        return int(response.get("statusCode", 200)), json.loads(response.get("body") or "null")
+
+    def settle(self) -> None:
+        self._restored().pump()
 
     def invoke_serving(self, payload: dict) -> dict:
         stack = self._restored()
