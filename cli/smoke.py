@@ -62,6 +62,7 @@ class Smoke:
     removed: list[str] = field(default_factory=list)
     counted: tuple[str, int] | None = None  # the label the smoke's copy was counted under, and its count before
     pending: bool = False  # a detection waits for a model
+    failed: bool = False  # a detection failed (and is listed to replay)
 
     @property
     def reviewer_name(self) -> str:
@@ -130,6 +131,7 @@ class Smoke:
             ident = detection_id(bucket, key, content)
             record = self.wait("detection", f"the detection of {key}", lambda: table.detection(ident), look)
             if record.outcome in ("failed", "unreadable", "skipped"):
+                self.failed = self.failed or record.outcome == "failed"
                 raise StepFailed("detection", f"{key} was detected as {record.outcome}: {record.reason}", look)
             records.append(record)
             self.made["reviews"].append(human_loop_name(ident))  # a review the policy opens for it is closed at the end
@@ -252,6 +254,9 @@ class Smoke:
         self.removed += [f"deleted temporary reviewer {name}" for name in [self.reviewer_name] + self.made["reviewers"]]
         kept = ["the detection and review records of its images, and the day's counts (the loop's history)",
                 f"the review app's statistics of {self.reviewer_name}"]
+        if self.failed:
+            kept.append("its failed detections in the list `labelloop replay --failed` replays (their images are "
+                        "gone: fix the cause, then check with another smoke)")
         if self.pending:
             kept.append("its detections waiting for a model: once one runs they are detected again and recorded "
                         "unreadable (their images are gone)")

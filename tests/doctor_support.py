@@ -59,6 +59,14 @@ def stack_policies(st, review: str = "builtin") -> dict[str, list[dict]]:
     return documents(Names.of(st.stack, REGION, ACCOUNT), review)
 
 
+def set_environment(st) -> None:
+    """Each function's environment as the Pulumi program sets it (the labels travel in the archive)."""
+    environment = {k: v for k, v in st.config.to_env().items() if k != "LABELLOOP_LABELS"}
+    functions = st.client("lambda")
+    for arn in st.functions.values():
+        functions.update_function_configuration(FunctionName=arn, Environment={"Variables": environment})
+
+
 @contextlib.contextmanager
 def deployed_stack():
     """A stack with v1 running, as deployed: see the module's docstring."""
@@ -75,10 +83,7 @@ def deployed_stack():
                      user_pool_client_id=client, login_url="https://login.example.com",
                      review_url="http://127.0.0.1:1/", image_url_seconds=300)
         st.client("s3").put_bucket_versioning(Bucket=st.bucket, VersioningConfiguration={"Status": "Enabled"})
-        environment = {k: v for k, v in st.config.to_env().items() if k != "LABELLOOP_LABELS"}
-        functions = st.client("lambda")
-        for arn in st.functions.values():
-            functions.update_function_configuration(FunctionName=arn, Environment={"Variables": environment})
+        set_environment(st)
         # The serving schedule, which the sandbox runs by itself.
         st.client("events").put_rule(Name=st.naming.rule(SERVING_SCHEDULE.name),
                                      ScheduleExpression=SERVING_SCHEDULE.expression, State="ENABLED")
