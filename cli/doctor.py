@@ -121,7 +121,9 @@ def principal(caller_arn: str) -> str | None:
     if match:
         partition, account, role = match.groups()
         return f"arn:{partition}:iam::{account}:role/{role}"
-    return None if caller_arn.endswith(":root") else caller_arn
+    if caller_arn.endswith(":root"):
+        return None
+    return re.sub(r"^arn:([\w-]+):sts::", r"arn:\1:iam::", caller_arn)  # a user (moto writes it with sts)
 
 
 def sample(arn: str) -> str:
@@ -216,10 +218,10 @@ def check_quotas(doctor: Doctor) -> Iterator[Finding]:
 def _running_elsewhere(doctor: Doctor) -> list[str]:
     """Versions starting or running in this account and region that are not this stack's."""
     rekognition, found = doctor.target.client("rekognition"), []
-    ours = (doctor.deployed.project_arn or "") if doctor.deployed else ""
+    ours = doctor.target.naming.project
     for page in rekognition.get_paginator("describe_projects").paginate():
         for project in page["ProjectDescriptions"]:
-            if project["ProjectArn"] == ours:
+            if project["ProjectArn"].split(":project/", 1)[-1].split("/", 1)[0] == ours:
                 continue
             for versions in rekognition.get_paginator("describe_project_versions").paginate(
                     ProjectArn=project["ProjectArn"]):

@@ -19,7 +19,6 @@ BUCKET = "arn:{p}:s3:::{n}-*"
 SMOKE_OBJECTS = ("arn:{p}:s3:::{n}-*/images_for_detection/labelloop-smoke/*",
                  "arn:{p}:s3:::{n}-*/images_labeled_by_folder/*", "arn:{p}:s3:::{n}-*/images_for_testing/*")
 PROJECT_VERSIONS = "arn:{p}:rekognition:{r}:{a}:project/*"
-RULES = "arn:{p}:events:{r}:{a}:rule/{n}-*"
 PRINCIPALS = ("arn:{p}:iam::{a}:user/*", "arn:{p}:iam::{a}:role/*")
 
 READ_PARAMETERS = Access(("ssm:GetParametersByPath",), PARAMETER_PATH)
@@ -37,10 +36,9 @@ COMMAND_ACCESS: dict[str, tuple[Access, ...]] = {
     "serving": (READ_PARAMETERS, READ_TABLE, Access(("lambda:InvokeFunction",), (SERVE,))),  # stop, start, teardown
     "doctor": (READ_PARAMETERS, READ_TABLE,
                Access(("sts:GetCallerIdentity", "lambda:GetAccountSettings", "servicequotas:ListServiceQuotas",
-                       "cloudwatch:GetMetricData", "rekognition:DescribeProjects"), (UNSCOPED,)),
+                       "cloudwatch:GetMetricData", "rekognition:DescribeProjects", "events:ListRules"), (UNSCOPED,)),
                Access(("iam:SimulatePrincipalPolicy",), PRINCIPALS),
                Access(("lambda:GetFunctionConfiguration",), (FUNCTIONS,)),
-               Access(("events:DescribeRule",), (RULES,)),
                Access(("rekognition:DescribeProjectVersions",), (PROJECT_VERSIONS,)),
                Access(("cognito-idp:DescribeUserPool",), (USER_POOLS,)),
                Access(("sagemaker:DescribeFlowDefinition",), ("arn:{p}:sagemaker:{r}:{a}:flow-definition/{n}-*",))),

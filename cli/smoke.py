@@ -63,10 +63,15 @@ class Smoke:
     counted: tuple[str, int] | None = None  # the label the smoke's copy was counted under, and its count before
     pending: bool = False  # a detection waits for a model
     failed: bool = False  # a detection failed (and is listed to replay)
+    current: str = "stack"  # the step under way
 
     @property
     def reviewer_name(self) -> str:
         return f"labelloop-smoke-{self.run_id}"
+
+    def begin(self, name: str) -> float:
+        self.current = name
+        return time.monotonic()
 
     def step(self, name: str, detail: str, started: float) -> None:
         self.steps.append({"step": name, "status": "ok", "detail": detail, "seconds": round(time.monotonic() - started, 1)})
@@ -92,7 +97,7 @@ class Smoke:
             raise StepFailed("stack", f"{self.target.description} is not deployed (its functions are missing)",
                              "run `pulumi up`, then `labelloop doctor`")
         naming, table = self.target.naming, self.target.table()
-        started = time.monotonic()
+        started = self.begin("reviewer")
         with self.target.temporary_reviewer(self.reviewer_name) as reviewer:
             self.step("reviewer", f"temporary reviewer {self.reviewer_name} signed in (removed at the end)", started)
             status, settings = self.target.review_api(None, "GET", "/config")
@@ -112,7 +117,7 @@ class Smoke:
         return {"label": label}
 
     def upload(self, bucket: str) -> list[tuple[str, str | None]]:
-        started, s3, uploads = time.monotonic(), self.target.client("s3"), []
+        started, s3, uploads = self.begin("upload"), self.target.client("s3"), []
         for i in range(IMAGES):
             key = f"{SMOKE_PREFIX}{self.run_id}/image-{i}.png"
             answer = s3.put_object(Bucket=bucket, Key=key, Body=png(i, f"labelloop smoke {self.run_id} {i}"),
@@ -123,7 +128,7 @@ class Smoke:
         return uploads
 
     def detect(self, bucket: str, uploads: list[tuple[str, str | None]], table) -> list:
-        started, naming = time.monotonic(), self.target.naming
+        started, naming = self.begin("detection"), self.target.naming
         look = (f"the executions of state machine {naming.state_machine('detection')} and the log group "
                 f"/aws/lambda/{naming.function('detect')}")
         records = []
@@ -143,7 +148,7 @@ class Smoke:
     def open_review(self, bucket: str, record, table):
         """The review the policy opened for the image, or one the smoke opens through the stack's
         StartReview function (priority 0: served after every real task)."""
-        started, naming = time.monotonic(), self.target.naming
+        started, naming = self.begin("review"), self.target.naming
         name = human_loop_name(record.detection_id)
         look = f"the log group /aws/lambda/{naming.function('start_review')}"
         opened_by = "the review decision"
@@ -167,7 +172,7 @@ class Smoke:
     def answer(self, reviewer, task, label: str) -> None:
         """The task as the page shows it, then the answers it wants: the first from the smoke's reviewer,
         each further one from another temporary reviewer."""
-        started, naming = time.monotonic(), self.target.naming
+        started, naming = self.begin("answer"), self.target.naming
         look = f"the log group /aws/lambda/{naming.function('review_api')} and the API's access log group " \
                f"{naming.api_access_log_group('review')}"
         status, shown = self.target.review_api(reviewer, "GET", f"/api/tasks/{task.name}")
@@ -210,7 +215,7 @@ class Smoke:
                                     f"at {task.expires_at}")
 
     def training_copy(self, task, label: str, before: int, table) -> None:
-        started, naming = time.monotonic(), self.target.naming
+        started, naming = self.begin("training copy"), self.target.naming
         look = f"the log group /aws/lambda/{naming.function('review_api')}"
         closed = self.wait("training copy", f"the close of {task.name}",
                            lambda: (lambda r: r if r and r.status in FINAL else None)(table.review(task.name)), look)

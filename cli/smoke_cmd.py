@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sys
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from handlers.runtime import workflow
 from policies.names import IDLE_STOP_MINUTES, MIN_INFERENCE_UNITS, START_ON_PENDING
 
@@ -59,6 +61,19 @@ def billing(target, train: bool) -> str | None:
     return None
 
 
+def _call_problem(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{exc.operation_name}: {error.get('Code')}: {error.get('Message')}"
+    return str(exc)
+
+
+def _report(smoke: Smoke, failure: StepFailed, say) -> None:
+    smoke.steps.append({"step": failure.step, "status": "fail", "detail": failure.saw, "seconds": None,
+                        "look": failure.look})
+    say(f"FAIL  {failure.step:<14} {failure.saw}\n      {'':<14} look: {failure.look}")
+
+
 def run(args) -> int:
     out = sys.stderr if args.json else sys.stdout
 
@@ -87,11 +102,13 @@ def run(args) -> int:
                                               f"{outcome.get('reason')}"})
                 say(f"ok    train          {smoke.steps[-1]['detail']}")
             smoke.run()
+        except (ClientError, BotoCoreError) as exc:  # a refused or failed AWS call: the step it stopped
+            failure = StepFailed(smoke.current, _call_problem(exc), "your credentials' permissions (`labelloop doctor` "
+                                 "checks them) and the stack's resources (`pulumi up`)")
+            _report(smoke, failure, say)
         except StepFailed as exc:
             failure = exc
-            smoke.steps.append({"step": exc.step, "status": "fail", "detail": exc.saw, "seconds": None,
-                                "look": exc.look})
-            say(f"FAIL  {exc.step:<14} {exc.saw}\n      {'':<14} look: {exc.look}")
+            _report(smoke, failure, say)
         finally:
             left = smoke.clean_up()
         for line in smoke.removed:

@@ -93,3 +93,86 @@ def deployed_stack():
         grant(st, stack_policies(st))
         st.pool = pool
         yield st
+
+
+@contextlib.contextmanager
+def review_api_gateway(st):
+    """The review app's HTTP API on this machine for a stack in moto: API Gateway's JWT authorizer (a
+    token of the stack's user pool, for its client, unexpired: its claims are passed on, arrays as
+    `[a b]`) in front of the stack's review function; the functions are told its URL, as a deploy does."""
+    import base64
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from sandbox.api_gateway import http_api_event
+
+    def claims_of(header: str) -> dict | None:
+        scheme, _, token = header.partition(" ")
+        try:
+            payload = token.split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except (IndexError, ValueError):
+            return None
+        valid = (scheme.lower() == "bearer" and claims.get("client_id") == st.config.user_pool_client_id
+                 and claims.get("token_use") == "access" and claims.get("exp", 0) > time.time()
+                 and claims.get("iss", "").endswith(st.config.user_pool_id))
+        return claims if valid else None
+
+    class Gateway(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
+            claims = None
+            if self.path.startswith("/api/"):
+                claims = claims_of(self.headers.get("Authorization", ""))
+                if claims is None:
+                    return self._reply(401, json.dumps({"message": "Unauthorized"}).encode())
+            response = st.deliver("review_api", http_api_event(self.command, self.path, claims=claims,
+                                                                 body=body.decode() if body else None))
+            self._reply(int(response["statusCode"]), (response.get("body") or "").encode())
+
+        def _reply(self, status: int, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    previous = st.config.review_url
+    st.configure(review_url=f"http://127.0.0.1:{server.server_port}/")
+    set_environment(st)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        st.configure(review_url=previous)
+        set_environment(st)
+
+
+@contextlib.contextmanager
+def delivering(st, every: float = 0.05):
+    """EventBridge, as AWS runs it by itself: the stack's pending events delivered in the background."""
+    import threading
+
+    stop = threading.Event()
+
+    def deliver() -> None:
+        while not stop.wait(every):
+            st.pump()
+
+    thread = threading.Thread(target=deliver, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        st.pump()

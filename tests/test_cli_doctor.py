@@ -44,7 +44,7 @@ def test_a_healthy_deployed_stack_passes(capsys, st):
     assert any("AWS's documented default" in r["what"] for r in quotas)
     assert data["fail"] == 0 and data["region"] == "us-east-1"
     permissions = [r["what"] for r in data["checks"] if r["check"] == "permissions"]
-    assert permissions[0].startswith("arn:aws:sts::123456789012:user/moto may deploy the stack")
+    assert permissions[0].startswith("arn:aws:iam::123456789012:user/moto may deploy the stack")
     code, out, _ = cli(capsys, "doctor", *target_options(st))
     assert code == 0 and out.splitlines()[0] == "labelloop doctor — stack at /labelloop/sandbox/, region us-east-1"
     assert "ok    rules           " in out and "failed" in out.splitlines()[-1]
