@@ -10,8 +10,9 @@ the quota checks warn that they could not read them)."""
 from __future__ import annotations
 
 import pytest
-from cli_support import cli, cli_json_code, fake_pulumi
+from cli_support import cli, cli_json_code, fake_pulumi, statuses
 from doctor_support import clients_of, deployed_stack, grant, stack_policies, target_options
+from stack_support import parameters
 
 
 @pytest.fixture(scope="module")
@@ -23,13 +24,6 @@ def st():
 @pytest.fixture(autouse=True)
 def stack_clients(st, monkeypatch):
     monkeypatch.setattr("cli.aws_target._session_clients", clients_of(st))
-
-
-def statuses(data: dict) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
-    for row in data["checks"]:
-        found.setdefault(row["check"], set()).add(row["status"])
-    return found
 
 
 def test_a_healthy_deployed_stack_passes(capsys, st):
@@ -90,24 +84,16 @@ def test_a_disabled_rule_fails_with_the_command_that_enables_it(capsys, st):
 
 
 def test_a_parameter_set_to_garbage_fails(capsys, st):
-    ssm, name = st.client("ssm"), st.parameter_path + "Minimum-Inference-Units"
-    ssm.put_parameter(Name=name, Value="lots", Type="String", Overwrite=True)
-    try:
+    with parameters(st, {"Minimum-Inference-Units": "lots"}):
         data = cli_json_code(capsys, 1, "doctor", "--check", "parameters", *target_options(st))
-    finally:
-        ssm.put_parameter(Name=name, Value="1", Type="String", Overwrite=True)
     (failed,) = data["checks"]
     assert failed["status"] == "fail" and failed["what"].startswith("Minimum-Inference-Units = 'lots' is not allowed")
     assert failed["fix"].startswith("labelloop params set Minimum-Inference-Units VALUE")
 
 
 def test_too_many_inference_units_for_the_quota(capsys, st):
-    ssm, name = st.client("ssm"), st.parameter_path + "Maximum-Inference-Units"
-    ssm.put_parameter(Name=name, Value="8", Type="String", Overwrite=True)
-    try:
+    with parameters(st, {"Maximum-Inference-Units": 8}):
         data = cli_json_code(capsys, 1, "doctor", "--check", "quotas", *target_options(st))
-    finally:
-        ssm.put_parameter(Name=name, Value="0", Type="String", Overwrite=True)
     failed = [r for r in data["checks"] if r["status"] == "fail"]
     assert [r["what"] for r in failed] == ["a model may be started with 8 inference units; the account allows 5 per "
                                            "model (AWS's documented default: Service Quotas not readable)"]

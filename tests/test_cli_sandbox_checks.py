@@ -7,16 +7,9 @@ import json
 import re
 import tarfile
 
-from cli_support import cli, cli_json_code
+from cli_support import cli, cli_json_code, statuses
 
 from sandbox.saved import load_state, write_state
-
-
-def statuses(data: dict) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
-    for row in data["checks"]:
-        found.setdefault(row["check"], set()).add(row["status"])
-    return found
 
 
 def test_a_fresh_sandbox_run_passes_the_checks_that_apply_there(capsys, saved_run):
