@@ -120,3 +120,10 @@ def test_before_a_deploy_the_account_is_checked_against_the_stack_config(capsys,
     assert "60 reviewers to invite" in email["what"] and "2 days" in email["what"] and "Amazon SES" in email["fix"]
     assert "9 inference units" in rows[("quotas", "fail")]["what"]
     assert {r["status"] for r in data["checks"] if r["check"] in ("rules", "model", "parameters")} == {"skip"}
+
+
+def test_status_after_a_deploy_shows_the_cost_per_hour_now(capsys, st):
+    data = cli_json_code(capsys, 0, "status", *target_options(st))
+    assert (data["cost"]["units_running"], data["cost"]["per_hour_now"]) == (1, 4.0)
+    code, out, _ = cli(capsys, "status", *target_options(st))
+    assert code == 0 and "  now            $4.00 per hour (1 inference unit(s) running)" in out
