@@ -64,6 +64,7 @@ class Smoke:
     pending: bool = False  # a detection waits for a model
     failed: bool = False  # a detection failed (and is listed to replay)
     current: str = "stack"  # the step under way
+    config: Any = None  # the deployed stack (handlers.runtime.config.RuntimeConfig), once checked
 
     @property
     def reviewer_name(self) -> str:
@@ -91,12 +92,14 @@ class Smoke:
             time.sleep(self.poll)
 
     # -- the steps ---------------------------------------------------------------------------------
-    def run(self) -> dict:
-        config = self.target.deployed()
-        if config is None:
+    def check_deployed(self) -> None:
+        self.config = self.target.deployed()
+        if self.config is None:
             raise StepFailed("stack", f"{self.target.description} is not deployed (its functions are missing)",
                              "run `pulumi up`, then `labelloop doctor`")
-        naming, table = self.target.naming, self.target.table()
+
+    def run(self) -> dict:
+        config, naming, table = self.config, self.target.naming, self.target.table()
         started = self.begin("reviewer")
         with self.target.temporary_reviewer(self.reviewer_name) as reviewer:
             self.step("reviewer", f"temporary reviewer {self.reviewer_name} signed in (removed at the end)", started)
@@ -241,7 +244,9 @@ class Smoke:
     def clean_up(self) -> list[str]:
         """Remove what the smoke made (each object's every version), close a review it left open; says
         what stays."""
-        table, bucket = self.target.table(), self.target.deployed().bucket
+        if self.config is None:
+            return []
+        table, bucket = self.target.table(), self.config.bucket
         for key in sorted(set(self.made["objects"]), key=lambda k: not k.startswith(layout.TRAINING_PREFIX)):
             removed = self._delete_versions(bucket, key)
             if removed:
@@ -273,7 +278,7 @@ class Smoke:
 
     def _exists(self, key: str) -> bool:
         try:
-            self.target.client("s3").head_object(Bucket=self.target.deployed().bucket, Key=key)
+            self.target.client("s3").head_object(Bucket=self.config.bucket, Key=key)
             return True
         except ClientError:
             return False

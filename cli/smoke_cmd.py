@@ -80,27 +80,23 @@ def run(args) -> int:
     def say(line: str) -> None:
         print(line, file=out, flush=True)
 
+    failure, trained, left = None, None, []
     with open_target(args) as target:
         smoke = Smoke(target, say, timeout=args.timeout)
         say(f"labelloop smoke — {target.description} (run {smoke.run_id})")
+        try:
+            smoke.check_deployed()
+        except StepFailed as exc:
+            failure = exc
+            _report(smoke, exc, say)
+            return _finish(args, smoke, failure, trained, left)
         cost = billing(target, args.train)
         if cost and not args.yes and not _confirm(f"{cost}. Go on? [y/N] ", "smoke"):
             say("Cancelled; nothing was made.")
             return 1
-        failure, trained = None, None
         try:
             if args.train:
-                trained = follow(target, workflow.lifecycle_input("manual"), "train",
-                                 lambda arn: say(f"      train          waiting for {arn} (training and deployment: "
-                                                 "an hour or more) …"), lambda r: False, RUN_TIMEOUT)
-                outcome = trained.get("outcome") or {}
-                if trained["status"] != "SUCCEEDED":
-                    raise StepFailed("train", f"the lifecycle run ended {trained['status']}: {trained.get('error')}",
-                                     f"execution {trained['execution_arn']}")
-                smoke.steps.append({"step": "train", "status": "ok", "seconds": None,
-                                    "detail": f"{outcome.get('outcome')} {outcome.get('version') or ''}: "
-                                              f"{outcome.get('reason')}"})
-                say(f"ok    train          {smoke.steps[-1]['detail']}")
+                trained = _train(target, smoke, say)
             smoke.run()
         except (ClientError, BotoCoreError) as exc:  # a refused or failed AWS call: the step it stopped
             failure = StepFailed(smoke.current, _call_problem(exc), "your credentials' permissions (`labelloop doctor` "
@@ -114,10 +110,28 @@ def run(args) -> int:
         for line in smoke.removed:
             say(f"      cleanup        {line}")
         say(f"      kept           {'; '.join(left)}")
-    result = {"target": target.description, "run_id": smoke.run_id, "passed": failure is None, "steps": smoke.steps,
-              "removed": smoke.removed, "kept": left, "trained": trained}
+    return _finish(args, smoke, failure, trained, left)
+
+
+def _train(target, smoke: Smoke, say) -> dict:
+    """A training check now, followed to the run's end (a deployed model, or why not)."""
+    trained = follow(target, workflow.lifecycle_input("manual"), "train",
+                     lambda arn: say(f"      train          waiting for {arn} (training and deployment: an hour or "
+                                     "more) …"), lambda r: False, RUN_TIMEOUT)
+    outcome = trained.get("outcome") or {}
+    if trained["status"] != "SUCCEEDED":
+        raise StepFailed("train", f"the lifecycle run ended {trained['status']}: {trained.get('error')}",
+                         f"execution {trained['execution_arn']}")
+    detail = f"{outcome.get('outcome')} {outcome.get('version') or ''}: {outcome.get('reason')}"
+    smoke.steps.append({"step": "train", "status": "ok", "seconds": None, "detail": detail})
+    say(f"ok    train          {detail}")
+    return trained
+
+
+def _finish(args, smoke: Smoke, failure: StepFailed | None, trained: dict | None, left: list[str]) -> int:
     if args.json:
-        print_json(result)
+        print_json({"target": smoke.target.description, "run_id": smoke.run_id, "passed": failure is None,
+                    "steps": smoke.steps, "removed": smoke.removed, "kept": left, "trained": trained})
     else:
         print("Smoke passed: the loop works end to end." if failure is None else
               f"Smoke failed at {failure.step}: {failure.saw}")

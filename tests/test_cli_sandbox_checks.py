@@ -3,6 +3,7 @@ fail clearly on a broken one."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import tarfile
@@ -84,3 +85,16 @@ def test_smoke_fails_at_the_step_that_broke_and_still_cleans_up(capsys, run_copy
            "/aws/lambda/labelloop-sandbox-detect" in out
     assert out.splitlines()[-1].startswith("Smoke failed at detection: ")
     assert _objects(run_copy) == objects  # its uploads were removed all the same
+
+
+def test_smoke_with_train_states_the_cost_and_asks_first(capsys, run_copy, monkeypatch):
+    objects = _objects(run_copy)
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    code, out, err = cli(capsys, "smoke", "--sandbox", run_copy, "--train")
+    assert code == 1 and "Cancelled; nothing was made." in out
+    assert "--train runs a training now (about $1.00 per training hour" in err
+    assert "$4.00 per hour (1 inference unit(s)) from when it runs, idle or not" in err
+    assert _objects(run_copy) == objects
+    result = json.loads(cli(capsys, "smoke", "--sandbox", run_copy, "--train", "--yes", "--json")[1])
+    assert result["passed"] and result["steps"][0]["step"] == "train"
+    assert result["trained"]["status"] == "SUCCEEDED" and result["trained"]["check"]["trigger"] == "manual"

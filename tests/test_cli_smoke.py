@@ -104,3 +104,11 @@ def test_the_operate_policy_allows_every_call_the_commands_make(capsys, st, monk
     assert {f"{s}:{o}" for s, o, _ in calls} >= {"cognito-idp:AdminInitiateAuth", "lambda:Invoke",
                                                   "iam:SimulatePrincipalPolicy", "s3:PutObject", "ssm:PutParameter",
                                                   "states:StartExecution", "dynamodb:Scan"}
+
+
+def test_smoke_on_a_stack_not_deployed_says_so(capsys, st):
+    code, out, _ = cli(capsys, "smoke", "--parameter-path", "/labelloop/elsewhere/", "--table", "labelloop-elsewhere-state",
+                       "--lifecycle-arn", "arn:aws:states:us-east-1:123456789012:stateMachine:labelloop-elsewhere-lifecycle")
+    assert code == 1
+    assert "FAIL  stack          stack at /labelloop/elsewhere/ is not deployed (its functions are missing)" in out
+    assert "look: run `pulumi up`, then `labelloop doctor`" in out
