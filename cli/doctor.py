@@ -190,7 +190,7 @@ def check_quotas(doctor: Doctor) -> Iterator[Finding]:
     else:
         yield doctor.finding("quotas", OK, f"{units} inference unit(s) per model, within {unit_quota} ({source})")
     try:
-        elsewhere = _running_elsewhere(doctor)
+        elsewhere, training = _elsewhere(doctor)
     except (ClientError, BotoCoreError) as exc:
         yield doctor.finding("quotas", WARN, f"could not count the running Custom Labels models: {_problem(exc)}",
                              "allow rekognition:DescribeProjects and DescribeProjectVersions (labelloop deployer-policy)")
@@ -203,6 +203,15 @@ def check_quotas(doctor: Doctor) -> Iterator[Finding]:
         else:
             yield doctor.finding("quotas", OK, f"{len(elsewhere)} model(s) of other projects running; {running_quota} "
                                  f"may run at once ({source}): room for a blue/green switch")
+        trainings = _quota(quotas, "training")
+        if trainings is not None and len(training) >= trainings:
+            yield doctor.finding("quotas", WARN, f"{len(training)} training(s) of other projects in progress; "
+                                 f"{int(trainings)} may run at once (Service Quotas): the stack's next one waits",
+                                 "let them finish, or request a higher quota for concurrent trainings")
+        else:
+            limit = f"{int(trainings)} may run at once" if trainings is not None else \
+                "the limit is in Service Quotas > Amazon Rekognition (not readable here)"
+            yield doctor.finding("quotas", OK, f"{len(training)} training(s) of other projects in progress; {limit}")
     try:
         limit = doctor.target.client("lambda").get_account_settings()["AccountLimit"]["ConcurrentExecutions"]
     except (ClientError, BotoCoreError, NotImplementedError) as exc:
@@ -215,9 +224,9 @@ def check_quotas(doctor: Doctor) -> Iterator[Finding]:
                              "Lambda): bursts of uploads are throttled and detections retried until then")
 
 
-def _running_elsewhere(doctor: Doctor) -> list[str]:
-    """Versions starting or running in this account and region that are not this stack's."""
-    rekognition, found = doctor.target.client("rekognition"), []
+def _elsewhere(doctor: Doctor) -> tuple[list[str], list[str]]:
+    """Versions of other projects in this account and region: starting or running, and training."""
+    rekognition, found, training = doctor.target.client("rekognition"), [], []
     ours = doctor.target.naming.project
     for page in rekognition.get_paginator("describe_projects").paginate():
         for project in page["ProjectDescriptions"]:
@@ -225,9 +234,11 @@ def _running_elsewhere(doctor: Doctor) -> list[str]:
                 continue
             for versions in rekognition.get_paginator("describe_project_versions").paginate(
                     ProjectArn=project["ProjectArn"]):
-                found += [d["ProjectVersionArn"].split("/version/", 1)[-1].split("/", 1)[0]
-                          for d in versions["ProjectVersionDescriptions"] if d["Status"] in LIVE]
-    return found
+                for d in versions["ProjectVersionDescriptions"]:
+                    name = d["ProjectVersionArn"].split("/version/", 1)[-1].split("/", 1)[0]
+                    found += [name] if d["Status"] in LIVE else []
+                    training += [name] if d["Status"] == "TRAINING_IN_PROGRESS" else []
+    return found, training
 
 
 def check_reviewer_email(doctor: Doctor) -> Iterator[Finding]:

@@ -127,3 +127,17 @@ def test_status_after_a_deploy_shows_the_cost_per_hour_now(capsys, st):
     assert (data["cost"]["units_running"], data["cost"]["per_hour_now"]) == (1, 4.0)
     code, out, _ = cli(capsys, "status", *target_options(st))
     assert code == 0 and "  now            $4.00 per hour (1 inference unit(s) running)" in out
+
+
+def test_models_running_elsewhere_in_the_account_leave_no_room_for_a_blue_green_switch(capsys, st):
+    others = [f"arn:aws:rekognition:us-east-1:123456789012:project/other/version/{v}/1700000000001" for v in ("a", "b")]
+    for arn in others:
+        st.models.add_running(arn)
+    try:
+        data = cli_json_code(capsys, 0, "doctor", "--check", "quotas", *target_options(st))
+    finally:
+        for name in ("a", "b"):
+            st.models.versions.pop(name)
+    (warned,) = [r for r in data["checks"] if r["status"] == "warn" and "other projects run" in r["what"]]
+    assert warned["what"].startswith("2 model(s) of other projects run in this account and region (a, b); 2 may run")
+    assert "a blue/green switch needs 2" in warned["what"] and "Service Quotas" in warned["fix"]
