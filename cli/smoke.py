@@ -29,6 +29,7 @@ SMOKE_PREFIX = f"{layout.DETECTION_PREFIX}labelloop-smoke/"
 IMAGES = 2
 SIDE = 64  # Rekognition reads images of at least 64 px a side
 FINAL = ("accepted", "rejected", "audited", "unresolved", "expired")
+POLL_SECONDS = 2.0  # between two looks at what a step waits for
 
 
 class StepFailed(Exception):
@@ -55,7 +56,6 @@ class Smoke:
     target: Any  # cli.target.Target
     say: Callable[[str], None]
     timeout: float = 300.0
-    poll: float = 2.0
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     steps: list[dict] = field(default_factory=list)
     made: dict[str, list] = field(default_factory=lambda: {"objects": [], "reviews": [], "reviewers": []})
@@ -89,7 +89,7 @@ class Smoke:
                 return found
             if time.monotonic() > deadline:
                 raise StepFailed(step, f"no {what} after {self.timeout:.0f} s", look)
-            time.sleep(self.poll)
+            time.sleep(POLL_SECONDS)
 
     # -- the steps ---------------------------------------------------------------------------------
     def check_deployed(self) -> None:

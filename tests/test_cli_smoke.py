@@ -29,6 +29,7 @@ def st():
 @pytest.fixture(autouse=True)
 def stack_clients(st, monkeypatch):
     monkeypatch.setattr("cli.aws_target._session_clients", clients_of(st))
+    monkeypatch.setattr("cli.smoke.POLL_SECONDS", 0.05)
 
 
 def keys(st, prefix: str) -> list[str]:
