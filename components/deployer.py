@@ -210,13 +210,23 @@ INVOKE_ACCESS: dict[str, tuple[Access, ...]] = {
     "aws:iam/getPolicyDocument:getPolicyDocument": (),
 }
 
+# Tearing down before `pulumi destroy` (docs/deploying.md): Rekognition deletes no project that still
+# has versions, and S3 no bucket that still holds objects (every version of them).
+TEARDOWN_ACCESS = (
+    _on("arn:{p}:rekognition:{r}:{a}:project/{n}-*/version/*", "rekognition:DeleteProjectVersion"),
+    _on(PROJECT, "rekognition:DescribeProjectVersions"),
+    _on(BUCKET, "s3:ListBucketVersions"),
+    _on("arn:{p}:s3:::{n}-*/*", "s3:DeleteObject", "s3:DeleteObjectVersion"),
+)
+
 # The resource types a stack creates only with one review backend (components/loop.py).
 A2I_ONLY = ("aws:sagemaker/", "aws:s3/bucketCorsConfiguration:")
 BUILTIN_ONLY = ("aws:apigatewayv2/", "aws:cognito/managedLoginBranding:")
 
 
 def deploy_access(review_backend: str | None = None) -> list[Access]:
-    """Everything ``pulumi up`` and ``pulumi destroy`` need, for one review backend (None: both)."""
+    """Everything ``pulumi up`` and ``pulumi destroy`` need (the teardown before it included), for one
+    review backend (None: both)."""
     skipped = {"builtin": A2I_ONLY, "a2i": BUILTIN_ONLY}.get(review_backend or "", ())
     found = [access for typ, accesses in RESOURCE_ACCESS.items() if not typ.startswith(skipped) for access in accesses]
-    return found + [access for accesses in INVOKE_ACCESS.values() for access in accesses]
+    return found + [access for accesses in INVOKE_ACCESS.values() for access in accesses] + list(TEARDOWN_ACCESS)
