@@ -22,6 +22,7 @@ import json
 import os
 import pickle
 import tarfile
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 from unittest import mock
@@ -109,11 +110,12 @@ def fold(folder: Path) -> int:
     changes = journal.read(folder)
     if changes:
         written, deleted = journal.apply_objects(changes)
-        if written or deleted:
-            gone = written.keys() | deleted
-            with contextlib.ExitStack() as close:
-                saved = close.enter_context(tarfile.open(folder / OBJECTS)) if (folder / OBJECTS).is_file() else None
-                _write_objects(folder, written.items(), (saved, lambda key: key not in gone) if saved else None)
+        gone = written.keys() | deleted
+        if gone and (folder / OBJECTS).is_file():
+            with tarfile.open(folder / OBJECTS) as kept:
+                _write_objects(folder, written.items(), (kept, lambda key: key not in gone))
+        elif gone:
+            _write_objects(folder, written.items())
         state = _read_state(folder)
         state["items"] = journal.apply_items(state.get("items", []), changes)
         write_state(folder, state)
@@ -127,7 +129,6 @@ def locked(folder: Path, waiting: Callable[[], None] = lambda: None,
     """Hold the run's lock: one command changes a saved run at a time. A second one calls ``waiting()``
     once, waits up to ``wait_seconds`` (default LOCK_WAIT_SECONDS), then raises RunBusy."""
     import fcntl
-    import time
 
     deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait_seconds is None else wait_seconds)
     with open(Path(folder) / LOCK, "a+") as handle:
@@ -225,8 +226,6 @@ def reviewing(folder: Path, say: Callable[[str], None] = lambda _: None) -> Iter
     table and bucket load each item and object when a call first needs it, and a :class:`Recorder` of
     what each request changes (the caller journals it). Call it holding the run's lock; the journal is
     folded into the saved state when the block ends, however it ends."""
-    import time
-
     folder = Path(folder)
     folded = fold(folder)
     if folded:
