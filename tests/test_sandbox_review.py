@@ -6,19 +6,22 @@ and `labelloop train` trains on those answers."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import http.client
+import fcntl
 import json
+import os
+import pty
 import re
+import select
 import shutil
 import signal
 import subprocess
 import sys
+import termios
 import threading
 from collections import Counter
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
+from typing import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from cli_support import cli_json
@@ -26,7 +29,7 @@ from review_support import Browser
 
 from cli.main import main
 from handlers.runtime.ids import HUMAN_LOOP_NAME
-from sandbox.api_gateway import CLIENT_ID, reviewer_claims
+from sandbox.api_gateway import reviewer_claims
 from sandbox.journal import JOURNAL
 from sandbox.runner import SandboxOptions, run
 from sandbox.saved import load_state
@@ -85,21 +88,26 @@ def test_a_run_can_leave_its_last_reviews_open_for_a_person(open_run, tmp_path):
 
 
 class ReviewServer:
-    """`labelloop review --sandbox DIR --port 0` as a process of its own, as a person starts it (or a script:
-    ``ignore_sigint``, as a background job inherits SIGINT)."""
+    """`labelloop review --sandbox DIR --port 0` as a process of its own, as a person starts it in a terminal
+    (``terminal``: a pseudo-terminal of its own, which :meth:`hang_up` closes) or a script does
+    (``ignore_sigint``: as a background job inherits SIGINT)."""
 
-    def __init__(self, folder: Path, *, ignore_sigint: bool = False):
+    def __init__(self, folder: Path, *, ignore_sigint: bool = False, terminal: bool = False):
+        self.lines: list[str] = []
+        self._terminal, output = pty.openpty() if terminal else (None, subprocess.PIPE)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "cli.main", "review", "--sandbox", str(folder), "--port", "0"], cwd=REPO,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None)
-        self.lines: list[str] = []
-        ready = threading.Event()
+            stdout=output, stderr=subprocess.STDOUT, text=True, start_new_session=terminal,
+            preexec_fn=(lambda: fcntl.ioctl(1, termios.TIOCSCTTY, 0)) if terminal else
+            (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None)
+        if terminal:
+            os.close(output)
+        ready, self._hanging_up = threading.Event(), threading.Event()
 
         def read() -> None:
-            for line in self.process.stdout:
+            for line in self._output():
                 self.lines.append(line)
-                if line.startswith("Review at ") or self.process.poll() is not None:
+                if line.startswith("Review at "):
                     ready.set()
             ready.set()
 
@@ -112,6 +120,20 @@ class ReviewServer:
             raise AssertionError(f"labelloop review did not start: {self.output}")
         self.url = found.group(1)
 
+    def _output(self) -> Iterator[str]:
+        if self._terminal is None:
+            yield from self.process.stdout
+            return
+        pending = ""
+        while not self._hanging_up.is_set():  # a read must not hold the terminal open when it is closed
+            if select.select([self._terminal], [], [], 0.1)[0]:
+                try:
+                    pending += os.read(self._terminal, 4096).decode(errors="replace").replace("\r\n", "\n")
+                except OSError:  # nothing is attached to the terminal any more
+                    return
+                *lines, pending = pending.split("\n")
+                yield from (line + "\n" for line in lines)
+
     @property
     def output(self) -> str:
         return "".join(self.lines)
@@ -121,6 +143,13 @@ class ReviewServer:
         code = self.process.wait(STOP_SECONDS)
         self.reader.join(10)  # its last lines
         return code
+
+    def hang_up(self) -> int:
+        """Close its terminal, as closing a terminal window does (the kernel sends it SIGHUP)."""
+        self._hanging_up.set()
+        self.reader.join(10)
+        os.close(self._terminal)
+        return self.process.wait(STOP_SECONDS)
 
 
 def answer_tasks(browser: Browser, truth: dict[str, str], count: int | None = None) -> list[str]:
@@ -218,13 +247,18 @@ def test_every_acknowledged_answer_survives_term_and_kill_and_the_loop_trains_on
 
 def test_a_script_and_a_closed_terminal_stop_it_cleanly_too(open_copy, review_server):
     truth = load_state(open_copy)["truth"]
-    for number, options in ((signal.SIGINT, {"ignore_sigint": True}), (signal.SIGHUP, {})):
-        server = review_server(open_copy, **options)
-        browser = Browser(server.url)
-        browser.sign_in("fay")
-        answered = answer_tasks(browser, truth, 1)
-        assert server.stop(number) == 0, server.output
-        assert f"Stopping ({signal.Signals(number).name})" in server.output and "Stopped." in server.output
-        assert not (open_copy / JOURNAL).exists()
-        assert answered[0] in accepted(load_state(open_copy)["items"])
+    server = review_server(open_copy, ignore_sigint=True)  # started by a script, stopped with SIGINT
+    browser = Browser(server.url)
+    browser.sign_in("fay")
+    answered = answer_tasks(browser, truth, 1)
+    assert server.stop(signal.SIGINT) == 0, server.output
+    assert "Stopping (SIGINT)" in server.output and "Stopped." in server.output
+    assert not (open_copy / JOURNAL).exists() and answered[0] in accepted(load_state(open_copy)["items"])
+
+    server = review_server(open_copy, terminal=True)  # its terminal closed: SIGHUP, and no terminal to write to
+    browser = Browser(server.url)
+    browser.sign_in("fay")
+    answered = answer_tasks(browser, truth, 1)
+    assert server.hang_up() == 0
+    assert not (open_copy / JOURNAL).exists() and answered[0] in accepted(load_state(open_copy)["items"])
     assert reviewer(load_state(open_copy)["items"], "fay")["answers"] == 2
