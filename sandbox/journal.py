@@ -6,8 +6,10 @@ crashed loses no answer it acknowledged.
 A line holds the state of every key the request touched, after it: the table items written (whole,
 as ``state.json`` keeps them) and the keys of those deleted, the objects written and the keys of
 those deleted. Applying a line twice is applying it once, so a journal may be replayed over a saved
-state that already holds it (a fold interrupted after ``state.json`` was replaced). A last line cut
-short by a crash was never acknowledged: it is left out.
+state that already holds it (a fold interrupted after ``state.json`` was replaced). A line cut short
+— by a crash, or a write that failed part-way — was never acknowledged: it is left out, and what it
+held is written again with the next request (the keys stay noted until a line holding them is on
+disk).
 
 Every command that reads the run applies the journal over ``state.json`` (:func:`sandbox.saved.load_state`);
 one that changes the run first folds it into ``state.json`` and ``objects.tar`` (:func:`sandbox.saved.fold`).
@@ -66,8 +68,12 @@ def append(folder: Path, change: Change) -> None:
     """Add ``change`` to the run's journal, on disk (fsynced) when this returns."""
     path = Path(folder) / JOURNAL
     created = not path.exists()
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(change.line() + "\n")  # one write of one line: a crash cuts at most this line short
+    line = change.line().encode() + b"\n"
+    with open(path, "a+b") as handle:
+        end = handle.seek(0, os.SEEK_END)
+        if end and os.pread(handle.fileno(), 1, end - 1) != b"\n":
+            line = b"\n" + line  # after a write that failed part-way (a full disk): a line of its own
+        handle.write(line)  # one write of one line: a crash cuts at most this line short
         handle.flush()
         os.fsync(handle.fileno())
     if created:
@@ -75,10 +81,10 @@ def append(folder: Path, change: Change) -> None:
 
 
 def read(folder: Path) -> list[Change]:
-    """The changes in the run's journal, oldest first (none when there is no journal)."""
-    path = Path(folder) / JOURNAL
+    """The changes in the run's journal, oldest first (none when there is no journal). A line cut short
+    (by a crash, or a write that failed) was never acknowledged: it is left out."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = (Path(folder) / JOURNAL).read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return []
     changes = []
@@ -86,7 +92,7 @@ def read(folder: Path) -> list[Change]:
         try:
             changes.append(Change.of_line(line))
         except (ValueError, KeyError, TypeError):
-            break  # the end, or a last line a crash cut short: it was never acknowledged
+            continue
     return changes
 
 

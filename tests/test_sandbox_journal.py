@@ -50,7 +50,7 @@ ANSWERED = Change(items=[{**OPEN_TASK, "status": "accepted", "answers": 1}, {**L
                   objects={"images_labeled_by_folder/cat/a.png": b"png-a"})
 
 
-def test_a_line_cut_short_by_a_crash_is_left_out_and_the_lines_before_it_are_read(tmp_path):
+def test_a_line_cut_short_by_a_crash_or_a_failed_write_is_left_out_and_the_others_are_read(tmp_path):
     journal.append(tmp_path, ANSWERED)
     journal.append(tmp_path, Change(deleted_objects=["images_labeled_by_folder/cat/a.png"]))
     with open(tmp_path / JOURNAL, "a") as handle:  # a third write, cut short before it was acknowledged
@@ -59,6 +59,8 @@ def test_a_line_cut_short_by_a_crash_is_left_out_and_the_lines_before_it_are_rea
     assert changes == [ANSWERED, Change(deleted_objects=["images_labeled_by_folder/cat/a.png"])]
     assert changes[0].objects == {"images_labeled_by_folder/cat/a.png": b"png-a"}  # bytes survive the round trip
     assert journal.read(tmp_path / "elsewhere") == []
+    journal.append(tmp_path, Change(items=[LOOP]))  # after a write cut short: on a line of its own
+    assert journal.read(tmp_path)[2:] == [Change(items=[LOOP])]
 
 
 def test_applying_a_journal_twice_is_applying_it_once():
