@@ -67,7 +67,7 @@ def parse_rates(text: str) -> tuple[float, ...]:
 
 
 def run(args) -> int:
-    from plugins import Engine, InvalidParameterValue
+    from plugins import GATE_SET_MINIMUM, Engine, InvalidParameterValue
     from sandbox.console import SandboxConsole
     from sandbox.dataset import TooFewImages, check_size
     from sandbox.runner import SandboxOptions, run as run_sandbox
@@ -98,6 +98,12 @@ def run(args) -> int:
             catalog[name].parse(value)
         except InvalidParameterValue as exc:
             raise UsageError(str(exc)) from None
+    minimum = catalog[GATE_SET_MINIMUM].parse(params[GATE_SET_MINIMUM]) if GATE_SET_MINIMUM in params \
+        else catalog[GATE_SET_MINIMUM].default
+    if 0 < args.gate_set_per_label < minimum:
+        raise UsageError(f"--gate-set-per-label {args.gate_set_per_label} is below {GATE_SET_MINIMUM} {minimum}: the "
+                         f"gate set could decide no deployment; use {minimum} or more, or --param "
+                         f"{GATE_SET_MINIMUM}={args.gate_set_per_label}")
     rates = parse_rates(args.reviewers)
     if args.review == "a2i" and (rates or args.leave_reviews_open):
         raise UsageError("--reviewers and --leave-reviews-open are for the builtin review app, not --review a2i")

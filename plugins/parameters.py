@@ -227,6 +227,15 @@ REVIEW_TASK_PARAMETERS = (
 )
 
 
+# The gate set's rule, which the engine applies to every deployment decision measured on a gate set
+# (a policy cannot overrule it: figures on too few images of a label say nothing about that label).
+GATE_SET_MINIMUM = "Minimum-Gate-Set-Images-Per-Label"
+GATE_SET_PARAMETER = ParameterSpec(
+    GATE_SET_MINIMUM, "int", 5, "Gate-set images (images_for_testing/<label>/) every label needs before the gate "
+    "set may decide a deployment; with fewer, or none, of a label, candidates are refused until they are added.",
+    1, 100_000)
+
+
 # -- the catalog ------------------------------------------------------------
 @dataclass(frozen=True)
 class Catalog:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 from plugins import (
+    GATE_SET_PARAMETER,
     REVIEW_TASK_PARAMETERS,
     DatasetStats,
     DeploymentDecision,
@@ -50,6 +51,7 @@ PARAMETERS = [
     ParameterSpec(MIN_UNTRAINED, "int", 10,
                   "New labelled images since the last successful training needed to train a new version.", 1, 1_000_000),
     ParameterSpec(MIN_F1, "float", 0.8, "F1 score (0-1) a new version needs to be deployed.", 0.0, 1.0),
+    GATE_SET_PARAMETER,  # the engine applies it to every policy's deployment decision
     ParameterSpec(MIN_INFERENCE_UNITS, "int", 1,
                   "Inference units a model is started with (each bills per hour, idle or not).", 1, 64),
     ParameterSpec(MIN_CONFIDENCE, "float", 70.0,

@@ -138,3 +138,9 @@ def test_a_folder_without_a_run_is_named(capsys, tmp_path):
     assert code == 2 and f"{tmp_path} holds no saved sandbox run" in err and "labelloop sandbox --out DIR" in err
     code, _, err = cli(capsys, "status", "--sandbox", tmp_path, "--stack", "prod")
     assert code == 2 and "--sandbox and --stack name two different targets" in err
+
+
+def test_a_gate_set_too_small_to_decide_is_refused_before_the_run(capsys, tmp_path):
+    code, _, err = cli(capsys, "sandbox", "--gate-set-per-label", "3", "--out", tmp_path / "run")
+    assert code == 2 and "--gate-set-per-label 3 is below Minimum-Gate-Set-Images-Per-Label 5" in err
+    assert "--param Minimum-Gate-Set-Images-Per-Label=3" in err and not (tmp_path / "run").exists()
