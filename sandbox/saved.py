@@ -59,7 +59,8 @@ def save(stack: LocalStack, out: Path, *, truth: dict[str, str], options: dict[s
                 info.size = len(body)
                 archive.addfile(info, io.BytesIO(body))
     with open(out / SERVICES, "wb") as handle:
-        pickle.dump({"versions": model_service.versions, "loops": a2i.loops, "seed": model_service.trainer.seed},
+        pickle.dump({"versions": model_service.versions, "loops": a2i.loops, "seed": model_service.trainer.seed,
+                     "side": model_service.trainer.side},
                     handle)
     return state
 
@@ -143,7 +144,7 @@ def restore(folder: Path) -> Iterator[tuple[LocalStack, CustomLabels, dict]]:
     if (folder / SERVICES).is_file():
         with open(folder / SERVICES, "rb") as handle:
             services = pickle.load(handle)  # written by this tool into this folder
-    model_service = CustomLabels(DigitsTrainer(services.get("seed", 0)))
+    model_service = CustomLabels(DigitsTrainer(services.get("seed", 0), services.get("side", 8)))
     model_service.versions = services.get("versions", {})
     a2i = A2I(loops=services.get("loops", {}))
     with LocalStack(labels=tuple(state["labels"]), policies=tuple(state["policies"]), stack=state["stack"],
