@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+import boto3
 import numpy as np
 from sklearn.metrics import f1_score
 
@@ -25,7 +26,7 @@ from . import saved
 from .a2i import A2I
 from .custom_labels import CustomLabels
 from .digits_trainer import DigitsTrainer
-from .local_aws import LocalStack
+from .local_aws import REGION, LocalStack
 from .mistakes import Mistakes, hardness
 from .reviewers import ReviewTeam
 from .workforce import Workforce
@@ -169,7 +170,8 @@ class _Log:
 def _run(options: SandboxOptions, progress: Progress, on_round: Callable[[RoundRow], None],
          started: float) -> SandboxResult:
     data, log = RunData.load(options), _Log()
-    model_service = CustomLabels(DigitsTrainer(options.seed, side_of(options.dataset)))
+    model_service = CustomLabels(DigitsTrainer(options.seed, side_of(options.dataset)),
+                                 cloudwatch=lambda: boto3.client("cloudwatch", region_name=REGION))
     a2i = A2I()
     with LocalStack(labels=LABELS, policies=options.policies, parameter_overrides=options.parameters,
                     standins={"rekognition": model_service, "sagemaker-a2i-runtime": a2i}, serial=True) as stack:

@@ -3,7 +3,8 @@ commands (``labelloop status --sandbox DIR`` …) work on a finished run: as a
 read-only snapshot of its table and parameters, or restored in full.
 
 The folder holds ``state.json`` (table items, parameter values, labels,
-policies, the true labels of the images), ``objects.tar`` (the bucket) and
+policies, the true labels of the images, the CloudWatch datapoints of
+``InServiceInferenceUnits``), ``objects.tar`` (the bucket) and
 ``services.pkl`` (the local model versions and human loops). A command that
 changes a run holds ``.lock`` (another one waits for it, then is refused);
 ``state.json`` is replaced whole, so a reader never sees half of it.
@@ -17,6 +18,7 @@ import json
 import os
 import pickle
 import tarfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 from unittest import mock
@@ -27,7 +29,7 @@ from components.naming import Naming
 from handlers.runtime.state import StateTable, put_items, table_definition
 
 from .a2i import A2I
-from .custom_labels import CustomLabels
+from .custom_labels import NAMESPACE, PUT_LIMIT, CustomLabels
 from .local_aws import REGION, LocalStack
 
 STATE, OBJECTS, SERVICES, LOCK = "state.json", "objects.tar", "services.pkl", ".lock"
@@ -46,9 +48,11 @@ def save(stack: LocalStack, out: Path, *, truth: dict[str, str], options: dict[s
          model_service: CustomLabels, a2i: A2I) -> dict:
     """Write the stack's table, parameters, bucket and local services into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
+    model_service.publish()  # the minutes run so far, as CloudWatch has them
     state = {"stack": stack.stack, "labels": list(stack.labels), "policies": list(stack.policies),
              "parameters": parameters(stack), "items": StateTable(stack.table).all_items(), "truth": truth,
-             "options": options}
+             "options": options,
+             "metrics": [dict(d, Timestamp=d["Timestamp"].isoformat()) for d in model_service.published]}
     write_state(out, state)
     s3 = stack.client("s3")
     with tarfile.open(out / OBJECTS, "w") as archive:
@@ -144,13 +148,15 @@ def restore(folder: Path) -> Iterator[tuple[LocalStack, CustomLabels, dict]]:
     if (folder / SERVICES).is_file():
         with open(folder / SERVICES, "rb") as handle:
             services = pickle.load(handle)  # written by this tool into this folder
-    model_service = CustomLabels(DigitsTrainer(services.get("seed", 0), services.get("side", 8)))
+    model_service = CustomLabels(DigitsTrainer(services.get("seed", 0), services.get("side", 8)),
+                                 cloudwatch=lambda: boto3.client("cloudwatch", region_name=REGION))
     model_service.versions = services.get("versions", {})
     a2i = A2I(loops=services.get("loops", {}))
     with LocalStack(labels=tuple(state["labels"]), policies=tuple(state["policies"]), stack=state["stack"],
                     standins={"rekognition": model_service, "sagemaker-a2i-runtime": a2i}, serial=True) as stack:
         _load_objects(stack, folder / OBJECTS)
         _load_table_and_parameters(stack.client, state, stack.naming)
+        model_service.published = _put_metrics(stack.client("cloudwatch"), state)
         stack.discard_pending_events()
         yield stack, model_service, state
         save(stack, folder, truth=state.get("truth", {}), options=state.get("options", {}),
@@ -178,6 +184,8 @@ def snapshot(state: dict) -> Iterator[Callable[[str], Any]]:
                     put_items(clients[service], naming.table, state.get("items", []))
                 elif service == "ssm":
                     _put_parameters(clients[service], state, naming)
+                elif service == "cloudwatch":
+                    _put_metrics(clients[service], state)
             return clients[service]
 
         yield client
@@ -191,6 +199,14 @@ def _load_table_and_parameters(client: Callable[[str], Any], state: dict, naming
 def _put_parameters(ssm, state: dict, naming: Naming) -> None:
     for name, value in state.get("parameters", {}).items():
         ssm.put_parameter(Name=naming.parameter_path + name, Value=value, Type="String", Overwrite=True)
+
+
+def _put_metrics(cloudwatch, state: dict) -> list[dict]:
+    """The run's InServiceInferenceUnits datapoints back into CloudWatch; the datapoints."""
+    data = [dict(d, Timestamp=datetime.fromisoformat(d["Timestamp"])) for d in state.get("metrics", [])]
+    for chunk in range(0, len(data), PUT_LIMIT):
+        cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[chunk:chunk + PUT_LIMIT])
+    return data
 
 
 def parameters(stack: LocalStack) -> dict[str, str]:
