@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.serving_day import DayResult, office_day, random_day
+from sandbox import serving_day, serving_events
+from sandbox.serving_day import ON_DEMAND, DayResult, bursty_day, office_day, random_day
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "serving_cost.py"
 SUMMARY = re.compile(r"SUMMARY traces=(\d+) ratio_min=([\d.]+) ratio_max=([\d.]+) lost=(\d+) "
@@ -34,7 +35,7 @@ def test_a_tiny_bursty_day_on_demand_bills_less_and_the_ledger_matches_cloudwatc
     per_second, per_minute, per_hour = (float(x) for x in re.findall(r"\d\.\d\d", row)[:3])
     assert per_second < 0.8 and per_second <= per_minute <= per_hour  # coarser billing, smaller savings
     assert float(low) == pytest.approx(per_second, abs=0.006) and float(high) == pytest.approx(per_hour, abs=0.006)
-    assert float(error) <= 15.0  # the ledger against InServiceInferenceUnits
+    assert 0 < float(error) <= 15.0  # the ledger against InServiceInferenceUnits: it under-reports
     assert status == 0 and lines[-2] == "targets met"
     assert (tmp_path / "report.md").exists() and (tmp_path / "units_running.png").stat().st_size > 0
 
@@ -45,6 +46,20 @@ def test_it_exits_1_when_on_demand_serving_saves_nothing(capsys, monkeypatch):
     status = module.main(TINY)
     lines = capsys.readouterr().out.strip().splitlines()
     assert status == 1 and lines[-2].startswith("target missed: the bursty days' median ratio is 1.000")
+
+
+def figures(day: DayResult) -> tuple:
+    return (day.detected, day.lost, day.starts, [round(s, 1) for _, s in day.periods], day.ledger_iu_hours,
+            day.cloudwatch_iu_hours, round(day.wait(0.5), 2), round(day.wait(0.95), 2), round(max(day.added_wait_minutes), 2))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("trace,start", [(bursty_day(40, minutes=240, seed=0), 10.0),
+                                         (random_day(30, minutes=240, seed=3), 5.0)], ids=["bursty", "random"])
+def test_the_day_played_event_by_event_gives_the_figures_of_the_sandbox(trace, start):
+    by_events = serving_events.simulate(trace, ON_DEMAND, start_minutes=start)
+    assert figures(by_events) == figures(serving_day.simulate(trace, ON_DEMAND, start_minutes=start))
+    assert by_events.starts >= 3 and by_events.ledger_iu_hours < by_events.cloudwatch_iu_hours  # what is compared
 
 
 def test_billing_granularities_round_each_running_period_up():
