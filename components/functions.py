@@ -60,7 +60,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
         # DetectCustomLabels reads the image (the uploaded version) with this role's S3 access.
         Grant(("s3:GetObject", "s3:GetObjectVersion"), f"objects:{layout.DETECTION_PREFIX}"),
         Grant(("rekognition:DetectCustomLabels",), "project_versions"),
-        TABLE_RW, PARAMETERS, PUBLISH,
+        # The review decision's parameters, by name: one call for up to ten (the whole path takes a page per ten).
+        TABLE_RW, Grant(("ssm:GetParameters",), "parameters"), PUBLISH,
         # A replayed detection removes its pending item; one done at last, its failure.
         Grant(("dynamodb:DeleteItem",), "table"),
         # An event with several records: each gets a detection of its own.

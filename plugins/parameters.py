@@ -54,6 +54,9 @@ class ParameterSpec:
     minimum: float | None = None
     maximum: float | None = None
     owner: str = "policies.defaults"
+    # The decision hooks whose policies read it: a function that asks only some decisions reads only their
+    # parameters (the detection, only review_decision's: one call for up to ten). Empty: every function.
+    hooks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name):
@@ -233,7 +236,7 @@ GATE_SET_MINIMUM = "Minimum-Gate-Set-Images-Per-Label"
 GATE_SET_PARAMETER = ParameterSpec(
     GATE_SET_MINIMUM, "int", 5, "Gate-set images (images_for_testing/<label>/) every label needs before the gate "
     "set may decide a deployment; with fewer, or none, of a label, candidates are refused until they are added.",
-    1, 100_000)
+    1, 100_000, hooks=("deployment_decision",))
 
 
 # -- the catalog ------------------------------------------------------------
@@ -262,6 +265,10 @@ class Catalog:
 
     def __iter__(self) -> Iterator[ParameterSpec]:
         return iter(self.specs.values())
+
+    def scope(self, hook: str) -> "Catalog":
+        """The parameters a function that asks only ``hook`` reads: those of that hook and those of every hook."""
+        return Catalog(MappingProxyType({n: s for n, s in self.specs.items() if not s.hooks or hook in s.hooks}))
 
     def __len__(self) -> int:
         return len(self.specs)

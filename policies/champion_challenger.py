@@ -27,9 +27,11 @@ MAX_LABEL_DROP = "Champion-Max-Label-F1-Drop"
 def labelloop_parameters() -> list[ParameterSpec]:
     return [
         ParameterSpec(MARGIN, "float", 0.01,
-                      "How much higher (0-1) a new version's F1 must be than the running version's.", 0.0, 1.0),
+                      "How much higher (0-1) a new version's F1 must be than the running version's.", 0.0, 1.0,
+                      hooks=("deployment_decision",)),
         ParameterSpec(MAX_LABEL_DROP, "float", 0.05,
-                      "Largest drop (0-1) of any single label's F1 a new version may have.", 0.0, 1.0),
+                      "Largest drop (0-1) of any single label's F1 a new version may have.", 0.0, 1.0,
+                      hooks=("deployment_decision",)),
     ]
 
 

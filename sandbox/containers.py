@@ -136,8 +136,8 @@ class Containers:
         for module, name in SINGLETONS:
             build = getattr(module, name).__wrapped__  # the functools.cache'd builder
 
-            def singleton(_name=name, _build=build):
-                return self._container().singleton(_name, _build)
+            def singleton(*args, _name=name, _build=build):  # one per container and arguments, as functools.cache
+                return self._container().singleton((_name, *args), lambda: _build(*args))
 
             singleton.cache_clear = self.clear  # context.reset() starts every container afresh
             self._patch(module, name, singleton)

@@ -162,3 +162,19 @@ def test_stack_overrides_are_validated():
         CATALOG.defaults({names.MIN_F1: 2})
     with pytest.raises(KeyError, match="unknown parameter 'Nope'"):
         CATALOG.defaults({"Nope": 1})
+
+
+def test_the_detection_reads_only_the_review_decisions_parameters_and_every_review_policy_finds_them():
+    from plugins import Detection, Engine
+
+    review_policies = ["policies.margin", "policies.entropy", "policies.class_balance", "policies.random_review",
+                       "policies.uncertainty", "policies.review_budget", "policies.champion_challenger",
+                       "policies.gate_set"]
+    for module in review_policies:
+        engine = Engine.load([module], entry_points=False)
+        scope = engine.catalog.scope("review_decision")
+        assert len(scope) <= 10, (module, list(scope.specs))  # one GetParameters call
+        assert "Minimum-F1-Score" not in scope and "Idle-Stop-Minutes" not in scope
+        settings = scope.defaults()  # holds only the scope's: a policy reading another parameter raises
+        for scores in ({"cat": 55.0, "dog": 45.0}, {"cat": 99.0, "dog": 1.0}, {}):
+            engine.review(Detection("d" * 40, "s3://b/k.png", "v1", scores, sequence=1000), settings)
