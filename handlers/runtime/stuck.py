@@ -79,7 +79,7 @@ def _thin_gate_set(models: Sequence[ModelVersion], minimum: int | None) -> Stuck
     lower = min(short.values())  # lowering the minimum helps only when no label is missing
     return Stuck(f"the gate set cannot decide a deployment: it has {what}, fewer than {GATE_SET_MINIMUM} "
                  f"{minimum}, so every candidate is refused ({last.version} was)",
-                 f"add labelled images ({where}), then labelloop train"
+                 f"add labelled images ({where}): the next training is judged on them"
                  + (f"; or labelloop params set {GATE_SET_MINIMUM} {lower}" if lower else ""))
 
 
