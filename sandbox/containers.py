@@ -33,7 +33,7 @@ from handlers.runtime import context as runtime_context
 MODES = ("shared", "per_function", "per_invocation")
 # The per-container singletons of handlers.runtime: (module, name).
 SINGLETONS = ((runtime_context, "engine"), (runtime_context, "table"), (runtime_context, "notifier"),
-              (runtime_context, "parameters"), (runtime_config, "current"))
+              (runtime_context, "parameters"), (runtime_context, "decision_parameters"), (runtime_config, "current"))
 OUTSIDE = None  # the container of code that runs for no function
 ClientHook = Callable[[str, Any], None]
 

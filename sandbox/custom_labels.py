@@ -356,10 +356,15 @@ class CustomLabels:
         last publication (with a CloudWatch client to publish to)."""
         self._tick()
 
-    def _publish(self) -> None:
+    def flush(self) -> None:
+        """Publish up to now, the minute under way too: the service's last word (a saved run's)."""
+        self._tick()
+        self._publish(self.now())
+
+    def _publish(self, until: datetime | None = None) -> None:
         if not self.bills or self._cloudwatch_factory is None:
             return
-        end = self.now().replace(second=0, microsecond=0)
+        end = until or self.now().replace(second=0, microsecond=0)
         start = self._published_until or min(b.running_from for b in self.bills).replace(second=0, microsecond=0)
         if end <= start:
             return

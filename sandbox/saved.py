@@ -48,7 +48,7 @@ def save(stack: LocalStack, out: Path, *, truth: dict[str, str], options: dict[s
          model_service: CustomLabels, a2i: A2I) -> dict:
     """Write the stack's table, parameters, bucket and local services into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    model_service.publish()  # the minutes run so far, as CloudWatch has them
+    model_service.flush()  # what ran so far, as CloudWatch has it
     state = {"stack": stack.stack, "labels": list(stack.labels), "policies": list(stack.policies),
              "parameters": parameters(stack), "items": StateTable(stack.table).all_items(), "truth": truth,
              "options": options,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from cli_support import cli, cli_json
 
@@ -37,7 +38,9 @@ def test_status_of_a_sandbox_run(capsys, saved_run):
     code, out, _ = cli(capsys, "status", "--sandbox", saved_run)
     assert code == 0
     assert f"active         {loop['active_version']} (F1 {loop['active_f1']:.3f})" in out
-    assert "Parameters: all 17 set and valid" in out
+    assert "Parameters: all 18 set and valid" in out
+    # What the stand-in published while the run ran, saved with it: the ledger next to it.
+    assert re.search(r"CloudWatch     last day, .*: the ledger has [\d.]+ IU-hours, InServiceInferenceUnits 0\.0[1-9]", out)
     total = next(line for line in out.splitlines() if line.startswith("total"))
     assert total.split()[1] == str(sum(counts.values()))
 

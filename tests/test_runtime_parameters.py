@@ -158,7 +158,7 @@ def test_one_parameter_read_per_ttl():
         st.client("ssm").put_parameter(Name=st.parameter_path + MIN_CONFIDENCE, Value="90", Type="String",
                                        Overwrite=True)
         assert detect(st, EIGHTY, "ttl-cached") == "confident"  # within the TTL the old value stands
-        context.parameters("review_decision").provider.clear_cache()
+        context.decision_parameters("review_decision").provider.clear_cache()
         assert detect(st, EIGHTY, "ttl-expired") == "to_training"
         assert reads == ["GetParameters"] * 2
 
