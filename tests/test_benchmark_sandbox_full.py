@@ -1,8 +1,9 @@
-"""The full-sandbox benchmark runs (a small variant), ends in its SUMMARY line and exits 1 when it
-misses its wall-time target."""
+"""The full-sandbox benchmark on a small run: its table and SUMMARY line, its targets met, and an
+exit status of 1 when the run misses its wall-time target."""
 
 import importlib.util
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,18 @@ SUMMARY = re.compile(r"SUMMARY images=(\d+) detected=(\d+) wall_s=([\d.]+) image
                      r"versions=(\d+) deployed=(\d+) f1_first=([\d.]+) f1_final=([\d.]+)")
 
 
-def test_a_small_run_meets_its_targets_and_misses_an_impossible_one(capsys):
+def test_a_small_run_meets_its_targets_and_misses_an_impossible_one(capsys, monkeypatch):
     spec = importlib.util.spec_from_file_location("benchmark_sandbox_full", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    finished = module.run(module.SandboxOptions(images=260, rounds=1, out=None))  # one real run, judged twice
+
+    def the_run(options, seconds: float):
+        assert (options.images, options.rounds) == (260, 1)
+        time.sleep(seconds)
+        return finished
+
+    monkeypatch.setattr(module, "run", lambda options: the_run(options, 0.0))
     assert module.main(["--images", "260", "--rounds", "1", "--target-seconds", "600"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     summary = SUMMARY.fullmatch(lines[-1])
@@ -25,7 +34,8 @@ def test_a_small_run_meets_its_targets_and_misses_an_impossible_one(capsys):
     images, detected, wall, _, _, versions, deployed, first, final = summary.groups()
     assert (images, versions, deployed) == ("260", "2", "2") and int(detected) > 0
     assert float(final) > 0.5 and float(first) > 0.5 and lines[-2] == "targets met"
-    # The same run held to a wall time no run meets: the exit status says it missed.
+    # The same run, taking longer than its target: the exit status says it missed.
+    monkeypatch.setattr(module, "run", lambda options: the_run(options, 0.6))
     assert module.main(["--images", "260", "--rounds", "1", "--target-seconds", "0.5"]) == 1
     lines = capsys.readouterr().out.strip().splitlines()
     assert re.fullmatch(r"target missed: [\d.]+ s is not under 0.5 s", lines[-2])
