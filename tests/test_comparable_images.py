@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from lifecycle_support import PNG, finish_result, lifecycle_stack, loop, output, seed
 
+from cli.versions_cmd import version_row
 from handlers.runtime import context
 from handlers.runtime.state import Dataset, LoopState, ModelVersion
 from handlers.runtime.stuck import diagnose
@@ -65,6 +66,8 @@ def test_a_stopped_incumbent_scored_on_an_older_gate_set_is_compared_on_the_imag
         assert models.operations("StartProjectVersion")[-1]["ProjectVersionArn"] == models.arn("v2")  # v1 not started
         side = context.table().model("v2").side_by_side
         assert side["incumbent_source"] == comparison["incumbent_source"] and side["compared_images"] == 10
+        shown = version_row(context.table().model("v2"), "v1")["compared"]  # what `labelloop versions` shows
+        assert (shown["with"], shown["images"], shown["of"], shown["incumbent_f1"]) == ("v1", 10, 11, 1.0)
 
 
 def test_a_stopped_incumbent_never_scored_image_by_image_is_started_for_the_comparison():
