@@ -24,7 +24,7 @@ import os
 import pickle
 import tarfile
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 from unittest import mock
@@ -73,7 +73,9 @@ def save(stack: LocalStack, out: Path, *, truth: dict[str, str], options: dict[s
 
 
 def write_state(folder: Path, state: dict) -> None:
-    """Replace ``state.json`` in one step (a reader sees the old file or the new one)."""
+    """Replace ``state.json`` in one step (a reader sees the old file or the new one), stamped with the
+    time: a saved run's clock stops when it was last changed (:meth:`SandboxTarget.now`)."""
+    state["saved_at"] = datetime.now(timezone.utc).isoformat()
     _replace(Path(folder) / STATE, lambda handle: handle.write(json.dumps(state, default=str).encode()))
 
 

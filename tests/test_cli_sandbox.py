@@ -22,6 +22,7 @@ def test_status_of_a_sandbox_run(capsys, saved_run):
     state, loop = load_state(saved_run), loop_item(saved_run)
     data = cli_json(capsys, "status", "--sandbox", saved_run)
     assert data["target"] == f"sandbox {saved_run}"
+    assert data["as_of"] == state["saved_at"][:19] + "Z"
     assert data["model"]["active_version"] == loop["active_version"]
     assert data["model"]["active_f1"] == loop["active_f1"]
     assert data["model"]["previous_version"] == loop["previous_version"]
@@ -40,7 +41,11 @@ def test_status_of_a_sandbox_run(capsys, saved_run):
     assert f"active         {loop['active_version']} (F1 {loop['active_f1']:.3f})" in out
     assert "Parameters: all 18 set and valid" in out
     # What the stand-in published while the run ran, saved with it: the ledger next to it.
-    assert re.search(r"CloudWatch     last day, .*: the ledger has [\d.]+ IU-hours, InServiceInferenceUnits 0\.0[1-9]", out)
+    assert re.search(r"CloudWatch     last day, .*: the ledger has [\d.]+ IU-hours, InServiceInferenceUnits [\d.]+ ", out)
+    published = sum(d["Value"] for d in state["metrics"]) / 60  # unit-minutes -> IU-hours
+    check = data["cost"]["reconciled"]
+    assert published > 0 and check["cloudwatch_iu_hours"] == round(published, 3)
+    assert check["ledger_iu_hours"] > 0  # the status's 'now' is when the run was saved, not the day's end
     total = next(line for line in out.splitlines() if line.startswith("total"))
     assert total.split()[1] == str(sum(counts.values()))
 
