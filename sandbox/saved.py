@@ -61,7 +61,7 @@ def save(stack: LocalStack, out: Path, *, truth: dict[str, str], options: dict[s
     model_service.flush()  # what ran so far, as CloudWatch has it
     state = {"stack": stack.stack, "labels": list(stack.labels), "policies": list(stack.policies),
              "parameters": parameters(stack), "items": StateTable(stack.table).all_items(), "truth": truth,
-             "options": options,
+             "options": options, "saved_at": datetime.now(timezone.utc).isoformat(),  # the run's clock stops here
              "metrics": [dict(d, Timestamp=d["Timestamp"].isoformat()) for d in model_service.published]}
     _write_objects(out, bodies(stack))
     write_state(out, state)
@@ -73,9 +73,7 @@ def save(stack: LocalStack, out: Path, *, truth: dict[str, str], options: dict[s
 
 
 def write_state(folder: Path, state: dict) -> None:
-    """Replace ``state.json`` in one step (a reader sees the old file or the new one), stamped with the
-    time: a saved run's clock stops when it was last changed (:meth:`SandboxTarget.now`)."""
-    state["saved_at"] = datetime.now(timezone.utc).isoformat()
+    """Replace ``state.json`` in one step (a reader sees the old file or the new one)."""
     _replace(Path(folder) / STATE, lambda handle: handle.write(json.dumps(state, default=str).encode()))
 
 
