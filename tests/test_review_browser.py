@@ -358,7 +358,8 @@ def test_an_undone_answer_is_never_sent_and_its_task_comes_back(open_run, served
     assert_accepted_once(open_run, "fay", {first: right, second: label_of(truth, second)})
 
 
-def test_the_status_says_saved_only_once_the_app_took_an_answer_and_why_it_refused_one(open_run, served, browser):
+def test_the_status_says_saved_only_once_the_app_took_an_answer_why_it_refused_one_and_when_it_tries_again(
+        open_run, served, browser):
     truth, page = truth_of(open_run), ReviewPage(browser)
     page.sign_in(served.url, "gus")
     first = page.task_shown()
@@ -376,15 +377,29 @@ def test_the_status_says_saved_only_once_the_app_took_an_answer_and_why_it_refus
     assert served.call("gus", "POST", f"/api/tasks/{browser.execute_script('return task.id')}/answer",
                        {"label": refused})[0] == 200
     page.undo_seconds(0.5)
-    page.after(key, lambda: page.press(refused[-1]))
+    third = page.after(key, lambda: page.press(refused[-1]))
     page.wait_status(f"not saved: {refused} — the task is closed")
 
     page.wait_status(f"saved: {label}")
     assert f"saved: {refused}" not in page.status_log()  # never, not for a moment
-    assert served.answers_of("gus") == 2
+
+    def block(*urls: str) -> None:  # requests the browser fails, as when the app is out of reach
+        browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": list(urls)})
+
+    browser.execute_cdp_cmd("Network.enable", {})
+    block("*/answer", "*/api/tasks/next*")  # the answer and the next task are tried again until they go
+    retried = label_of(truth, third)
+    page.press(retried[-1])
+    page.wait.until(lambda _: page.status()[0].startswith(
+        f"{retried} · not sent yet: the review app did not answer; trying again in "))
+    page.wait.until(lambda d: d.find_element(By.ID, "message").text.startswith("Could not load a task: "))
+    block()
+    page.wait_status(f"saved: {retried}")
+    assert page.task_shown() not in (first, key, third)
+    assert served.answers_of("gus") == 3
     served.stop()
 
-    assert_accepted_once(open_run, "gus", {first: label, key: refused})
+    assert_accepted_once(open_run, "gus", {first: label, key: refused, third: retried})
 
 
 def test_answers_held_when_the_page_is_hidden_or_closed_are_sent_at_once(open_run, served, browser):
