@@ -45,7 +45,7 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 WAIT_SECONDS = 60
 LONG_WINDOW = 120  # a correction window no test outlasts: what happens in it is not raced by its end
-PHONE = {"width": 390, "height": 844, "pixelRatio": 3.0, "touch": True}  # Chrome's mobile emulation
+PHONE = {"width": 390, "height": 844, "pixelRatio": 2.0, "touch": True}  # Chrome's mobile emulation
 DIGITS = [f"digit-{d}" for d in range(10)]
 
 
@@ -402,7 +402,7 @@ def test_the_status_says_saved_only_once_the_app_took_an_answer_why_it_refused_o
     assert_accepted_once(open_run, "gus", {first: label, key: refused, third: retried})
 
 
-def test_answers_held_when_the_page_is_hidden_or_closed_are_sent_at_once(open_run, served, browser):
+def test_answers_held_when_the_page_is_hidden_or_closed_or_the_sign_in_expires_are_not_lost(open_run, served, browser):
     truth, page = truth_of(open_run), ReviewPage(browser)
     page.sign_in(served.url, "ivy")
     review_tab = browser.current_window_handle
@@ -422,6 +422,19 @@ def test_answers_held_when_the_page_is_hidden_or_closed_are_sent_at_once(open_ru
     browser.close()  # the review tab is closed
     browser.switch_to.window(browser.window_handles[0])
     page.wait.until(lambda _: served.answers_of("ivy") == 2)
+
+    page.sign_in(served.url, "ivy")  # the sign-in expires while an answer is held: the app answers 401
+    key = page.task_shown()
+    browser.execute_script("const tokens = JSON.parse(sessionStorage.getItem('tokens'));"
+                           "sessionStorage.setItem('tokens', JSON.stringify({...tokens, access: 'expired'}))")
+    page.undo_seconds(0.5)
+    labelled[key] = label = label_of(truth, key)
+    page.press(label[-1])
+    field = page.wait.until(lambda d: d.find_elements(By.NAME, "username"))[0]  # signing in again
+    field.send_keys("ivy")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    page.wait_status(f"saved: {label}")  # sent once back
+    assert served.answers_of("ivy") == 3
     served.stop()
 
     assert_accepted_once(open_run, "ivy", labelled)
