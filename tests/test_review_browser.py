@@ -17,6 +17,7 @@ import os
 import shutil
 import tarfile
 import threading
+import urllib.error
 import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
