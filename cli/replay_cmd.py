@@ -1,4 +1,5 @@
-"""``labelloop replay --failed``: detect again the images whose detection failed.
+"""``labelloop replay --failed``: detect again the images whose detection failed; ``labelloop replay
+--copies``: make the copies accepted reviews licensed that a failure left unmade.
 
 The failed detections are listed in the state table (one query, no scan).
 Each is marked as being replayed — so a second replay right after starts
@@ -34,13 +35,18 @@ STARTED_BY = "replay-failed"  # what the executions' names start with
 
 def register(sub) -> None:
     parser = sub.add_parser(
-        "replay", help="detect again the images whose detection failed",
-        description="Starts one detection per failed image (the failures `labelloop status` counts), each once: "
-                    "a detection done at last replaces its failure, one that fails again stays failed. Shows "
-                    "what became of each.")
+        "replay", help="detect again the images whose detection failed; make the copies a failure left unmade",
+        description="--failed: starts one detection per failed image (the failures `labelloop status` counts), each "
+                    "once: a detection done at last replaces its failure, one that fails again stays failed. "
+                    "--copies: makes the training and gate-set copies that accepted reviews licensed and a crash or "
+                    "throttle left unmade (or withdraws them, when their image was deleted since). Shows what "
+                    "became of each.")
     add_target_arguments(parser)
-    parser.add_argument("--failed", action="store_true", required=True,
-                        help="replay the failed detections (required: the only kind replayed by hand)")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--failed", action="store_true", help="replay the failed detections")
+    what.add_argument("--copies", action="store_true",
+                      help="make the training and gate-set copies accepted reviews licensed and a failure left "
+                           "unmade (the stack's dataset sweep makes them within minutes too)")
     parser.add_argument("--detection-arn", metavar="ARN",
                         help="detection state machine ARN (stack output detectionStateMachineArn; default: the "
                              "one named like the lifecycle state machine, labelloop-<stack>-detection)")
@@ -104,6 +110,8 @@ def _row(failure, state: str, result: str | None = None, outcome: str | None = N
 
 
 def run(args) -> int:
+    if args.copies:
+        return run_copies(args)
     with open_target(args) as target:
         machine = target.detection_machine(args.detection_arn)  # first: a sandbox is restored for the change
         result = replay_failed(target, machine, wait=0.0 if args.no_wait else float(args.timeout))
@@ -112,6 +120,30 @@ def run(args) -> int:
     else:
         print("\n".join(render(result)))
     return 1 if result["failed_again"] else 0
+
+
+def run_copies(args) -> int:
+    """The copies accepted reviews licensed that are still pending, made by the stack's dataset function."""
+    with open_target(args) as target:
+        result = target.invoke_function("dataset", {"copies": True}) | {"target": target.description}
+    if args.json:
+        print_json(result)
+    else:
+        print("\n".join(render_copies(result)))
+    return 1 if result["pending"] else 0
+
+
+def render_copies(result: dict) -> list[str]:
+    if not result["copies"]:
+        return [f"No pending copies on {result['target']}: every accepted review's image is copied."]
+    withdrawn = sum(1 for c in result["copies"] if c.get("copy") == "withdrawn")
+    lines = [f"Pending copies on {result['target']}: {result['done']} made, {withdrawn} withdrawn (their image was "
+             f"deleted), {result['pending']} still pending", ""]
+    lines.append(format_table(result["copies"], ["review", "copy", "target", "reason"],
+                              ["review", "copy", "to", "why"]))
+    if result["pending"]:
+        lines += ["", "Run `labelloop replay --copies` again later; the stack's dataset sweep also tries every 5 minutes."]
+    return lines
 
 
 def render(result: dict) -> list[str]:

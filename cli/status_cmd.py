@@ -59,6 +59,7 @@ def gather(target) -> dict:
         "last_trained_at": dataset.last_trained_at,
         "open_reviews": loop.open_reviews,
         "pending_detections": len(table.pending()),
+        "pending_copies": len(table.pending_copies(PENDING_COPIES_SHOWN)),
         "reviewers": [{"reviewer": r.reviewer, "name": r.name, "answers": r.answers, "skips": r.skips,
                        "agreed": r.agreed, "disagreed": r.disagreed, "agreement": r.agreement}
                       for r in table.reviewers()],
@@ -70,6 +71,9 @@ def gather(target) -> dict:
                     "last_detected_at": loop.last_detected_at},
         "cost": cost(table, target.prices, now),
     }
+
+
+PENDING_COPIES_SHOWN = 100  # counted with one Query: past it, "100+"
 
 
 def cost(table, prices, now: datetime) -> dict:
@@ -159,7 +163,12 @@ def render(status: dict) -> list[str]:
         lines.append("  last check     no training check yet")
     lines += ["", "Reviews",
               f"  open reviews            {status['open_reviews']}",
-              f"  waiting for a model     {status['pending_detections']} detection(s)", ""]
+              f"  waiting for a model     {status['pending_detections']} detection(s)"]
+    if status["pending_copies"]:
+        many = "+" if status["pending_copies"] >= PENDING_COPIES_SHOWN else ""
+        lines.append(f"  copies pending          {status['pending_copies']}{many} accepted review(s) whose image is not "
+                     "copied yet (the dataset sweep makes them; now: `labelloop replay --copies`)")
+    lines.append("")
     lines += _reviewer_lines(status["reviewers"])
     days = status["days"]
     rows = [{"what": "images detected", **{d["day"]: d["detections"] for d in days}}]

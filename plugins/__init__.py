@@ -40,6 +40,7 @@ from .parameters import (
     InvalidParameterValue,
     ParameterSpec,
     Settings,
+    Switch,
 )
 
 __all__ = [
@@ -47,5 +48,5 @@ __all__ = [
     "Catalog", "CatalogError", "DatasetStats", "DeploymentDecision", "Detection", "EVENT_KINDS", "Engine",
     "Evaluation", "InferenceCapacity", "InvalidParameterValue", "LabelDecision", "LabelMetrics", "LabelScore",
     "LoopEvent", "ModelState", "NoDecision", "ParameterSpec", "PolicyError", "PolicyLoadError", "ReviewDecision",
-    "ReviewResult", "Serving", "ServingDecision", "Settings", "TrainingDecision", "WorkerAnswer", "hookimpl", "hookspec", "lowest_confidence_first",
+    "ReviewResult", "Serving", "ServingDecision", "Settings", "Switch", "TrainingDecision", "WorkerAnswer", "hookimpl", "hookspec", "lowest_confidence_first",
 ]

@@ -260,6 +260,14 @@ class CustomLabels:
             queue=list(training.training))
         return {"ProjectVersionArn": arn}
 
+    def DescribeProjects(self, **rest):
+        """The projects this service holds versions of (a project without versions is not known here; its
+        ARN ends in a version's creation time, not its own)."""
+        self._record("DescribeProjects", dict(rest))
+        projects = {v.arn.split("/version/", 1)[0]: v.arn.rsplit("/", 1)[1] for v in self.versions.values()}
+        return {"ProjectDescriptions": [{"ProjectArn": f"{prefix}/{created}", "Status": "CREATED"}
+                                        for prefix, created in sorted(projects.items())]}
+
     def DescribeProjectVersions(self, ProjectArn, VersionNames=None, **rest):
         self._record("DescribeProjectVersions", dict(ProjectArn=ProjectArn, VersionNames=VersionNames, **rest))
         of_project = ProjectArn.rsplit("/", 1)[0] + "/version/"

@@ -132,6 +132,15 @@ def load_state(folder: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def saved_versions(folder: Path) -> dict:
+    """The saved local model service's versions by name ({} when the run saved none)."""
+    path = Path(folder) / SERVICES
+    if not path.is_file():
+        return {}
+    with open(path, "rb") as handle:
+        return pickle.load(handle).get("versions", {})  # written by this tool into this folder
+
+
 @contextlib.contextmanager
 def restore(folder: Path) -> Iterator[tuple[LocalStack, CustomLabels, dict]]:
     """A running LocalStack holding the saved run (saved back on a clean exit if it changed)."""

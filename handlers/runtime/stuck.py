@@ -41,13 +41,22 @@ def diagnose(loop: LoopState, dataset: Dataset, settings: Mapping[str, Any],
             f"{MIN_F1} {gate}, and without a model uploads wait unreviewed, so no new training data arrives",
             f"labelloop params set {MIN_F1} {_below(f1)} (then labelloop train), or add labelled images "
             "under images_labeled_by_folder/<label>/"))
-    if not loop.active_version and settings.get(ENABLE_TRAINING) is False:
-        found.append(Stuck(f"no model is deployed and {ENABLE_TRAINING} is false: no training check runs",
+    training_off = settings.get(ENABLE_TRAINING) is False
+    if not loop.active_version and training_off:
+        found.append(Stuck(f"no model is deployed and {ENABLE_TRAINING} is false: no scheduled check trains",
                            f"labelloop params set {ENABLE_TRAINING} true, or labelloop train"))
     needed, new = settings.get(MIN_UNTRAINED), sum(dataset.new_since_training(label) for label in dataset.images)
-    if settings.get(ENABLE_REVIEW) is False and needed is not None and new < needed:
-        found.append(Stuck(f"{ENABLE_REVIEW} is false, so no reviewed image becomes training data, and a training "
-                           f"needs {needed} new labelled images ({new} so far)",
+    if loop.active_version and training_off and needed is not None and new >= needed:
+        found.append(Stuck(f"{ENABLE_TRAINING} is false: {new} new labelled images wait for a training "
+                           f"({MIN_UNTRAINED} {needed}), and no scheduled check trains",
+                           f"labelloop params set {ENABLE_TRAINING} true, or labelloop train"))
+    # Reviews opened before review went off are still answered, and their accepted answers are training
+    # data: stuck only when even all of them would not reach a training.
+    still_open = loop.open_reviews
+    if settings.get(ENABLE_REVIEW) is False and needed is not None and new + still_open < needed:
+        can_add = f"; the {still_open} review(s) still open can add at most {still_open} more" if still_open else ""
+        found.append(Stuck(f"{ENABLE_REVIEW} is false, so no new review opens, and a training needs {needed} new "
+                           f"labelled images ({new} so far{can_add})",
                            f"labelloop params set {ENABLE_REVIEW} true, or add labelled images under "
                            "images_labeled_by_folder/<label>/"))
     budget = settings.get(BUDGET)
