@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     for run, found in results:
         refusals = ", ".join(f"{n} × {why}" for why, n in run.refused.most_common(4)) or "none"
         print(f"\n{run.per_image} per image: answers refused (409: the task closed or another holds it): {refusals}")
-    print("\nmoto answers one request at a time and its Query reads the whole partition, so the seconds are "
+    print("\nmoto answers one request at a time and serialises its responses slowly, so the seconds are "
           "this machine's, not AWS's; the calls and the counts are what a stack makes and keeps.")
 
     ratio = min(r.served / r.requests if r.requests else 0.0 for r, _ in results)
