@@ -26,11 +26,27 @@ from .decisions import (
     lowest_confidence_first,
 )
 from .facts import DatasetStats, Detection, Evaluation, LoopEvent, ModelState, ReviewResult, Serving
-from .parameters import REVIEW_TASK_PARAMETERS, REVIEWERS_PER_IMAGE, SWITCHABLE, Catalog, Settings
+from .parameters import (GATE_SET_MINIMUM, GATE_SET_PARAMETER, REVIEW_TASK_PARAMETERS, REVIEWERS_PER_IMAGE, SWITCHABLE,
+                         Catalog, Settings)
 
 log = logging.getLogger(__name__)
 # Settings that do not hold the review task parameters (a policy's own tests) review with one reviewer.
 _DEFAULT_REVIEWERS = next(s.default for s in REVIEW_TASK_PARAMETERS if s.name == REVIEWERS_PER_IMAGE)
+GATE_SET_RULE = "labelloop (gate set)"  # the name a refusal for a gate set that cannot decide carries
+
+
+def gate_set_refusal(candidate: Evaluation, settings: Settings) -> str | None:
+    """Why the gate set ``candidate`` was measured on cannot decide (None: it can): a label it lacks,
+    or has fewer than Minimum-Gate-Set-Images-Per-Label images of, and what to add where."""
+    minimum = settings.get(GATE_SET_MINIMUM, GATE_SET_PARAMETER.default)
+    short = candidate.short_labels(minimum)
+    if not short:
+        return None
+    what = ", ".join(f"no images of {label!r}" if n == 0 else f"{n} of {minimum} images of {label!r}"
+                     for label, n in short.items())
+    where = ", ".join(f"{minimum - n} to images_for_testing/{label}/" for label, n in short.items())
+    return (f"the gate set cannot decide: {what} ({GATE_SET_MINIMUM} {minimum}); add {where} "
+            f"(or lower {GATE_SET_MINIMUM})")
 
 
 class PolicyError(RuntimeError):
@@ -114,8 +130,15 @@ class Engine:
         which a switch with ``binds_requests=False`` leaves to the policies."""
         return self._decide("training_decision", dataset=dataset, model=model, settings=settings, requested=requested)
 
-    def deployment(self, candidate: Evaluation, incumbent: Evaluation | None, settings: Settings) -> DeploymentDecision:
-        return self._decide("deployment_decision", candidate=candidate, incumbent=incumbent, settings=settings)
+    def deployment(self, candidate: Evaluation, incumbent: Evaluation | None, settings: Settings,
+                   replaces: str | None = None) -> DeploymentDecision:
+        """The deployment decision; a candidate measured on a gate set that cannot decide (a label
+        missing or too thin) is refused before any policy is asked."""
+        refused = gate_set_refusal(candidate, settings)
+        if refused:
+            return DeploymentDecision(False, refused, GATE_SET_RULE)
+        return self._decide("deployment_decision", candidate=candidate, incumbent=incumbent, settings=settings,
+                            replaces=incumbent.version if replaces is None and incumbent else replaces)
 
     def capacity(self, candidate: Evaluation, settings: Settings) -> InferenceCapacity:
         return self._decide("inference_capacity", candidate=candidate, settings=settings)

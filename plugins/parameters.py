@@ -93,6 +93,9 @@ class ParameterSpec:
     maximum: float | None = None
     owner: str = "policies.defaults"
     binds: Switch | None = None
+    # The decision hooks whose policies read it: a function that asks only some decisions reads only their
+    # parameters (the detection, only review_decision's: one call for up to ten). Empty: every function.
+    hooks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name):
@@ -268,6 +271,15 @@ REVIEW_TASK_PARAMETERS = (
 )
 
 
+# The gate set's rule, which the engine applies to every deployment decision measured on a gate set
+# (a policy cannot overrule it: figures on too few images of a label say nothing about that label).
+GATE_SET_MINIMUM = "Minimum-Gate-Set-Images-Per-Label"
+GATE_SET_PARAMETER = ParameterSpec(
+    GATE_SET_MINIMUM, "int", 5, "Gate-set images (images_for_testing/<label>/) every label needs before the gate "
+    "set may decide a deployment; with fewer, or none, of a label, candidates are refused until they are added.",
+    1, 100_000, hooks=("deployment_decision",))
+
+
 # -- the catalog ------------------------------------------------------------
 @dataclass(frozen=True)
 class Catalog:
@@ -294,6 +306,10 @@ class Catalog:
 
     def __iter__(self) -> Iterator[ParameterSpec]:
         return iter(self.specs.values())
+
+    def scope(self, hook: str) -> "Catalog":
+        """The parameters a function that asks only ``hook`` reads: those of that hook and those of every hook."""
+        return Catalog(MappingProxyType({n: s for n, s in self.specs.items() if not s.hooks or hook in s.hooks}))
 
     def __len__(self) -> int:
         return len(self.specs)

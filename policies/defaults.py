@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 from plugins import (
+    GATE_SET_PARAMETER,
     REVIEW_TASK_PARAMETERS,
     DatasetStats,
     DeploymentDecision,
@@ -47,16 +48,20 @@ from .names import (
 
 # The operator's three switches bind every policy (the engine refuses what they turn off), so the rules
 # below need not read them — except audit sampling, which is also this policy's own rule to sample.
+# Which decisions read each parameter: the detection reads only those of the review decision (one call).
+TRAINING, DEPLOYMENT, CAPACITY, SERVING = ("training_decision",), ("deployment_decision",), ("inference_capacity",), \
+    ("serving_decision",)
 PARAMETERS = [
     ParameterSpec(ENABLE_TRAINING, "bool", True, "Automatic training on or off: off, no scheduled check trains, "
                   "whatever a policy decides (an operator's labelloop train still may).",
-                  binds=Switch("training_decision", binds_requests=False)),
-    ParameterSpec(POLL_FREQUENCY, "int", 720, "Minutes between scheduled training checks.", 1, 43200),
+                  binds=Switch("training_decision", binds_requests=False), hooks=TRAINING),
+    ParameterSpec(POLL_FREQUENCY, "int", 720, "Minutes between scheduled training checks.", 1, 43200, hooks=TRAINING),
     ParameterSpec(MIN_UNTRAINED, "int", 10,
-                  "New labelled images since the last successful training needed to train a new version.", 1, 1_000_000),
-    ParameterSpec(MIN_F1, "float", 0.8, "F1 score (0-1) a new version needs to be deployed.", 0.0, 1.0),
+                  "New labelled images since the last successful training needed to train a new version.", 1, 1_000_000, hooks=TRAINING),
+    ParameterSpec(MIN_F1, "float", 0.8, "F1 score (0-1) a new version needs to be deployed.", 0.0, 1.0, hooks=DEPLOYMENT),
+    GATE_SET_PARAMETER,  # the engine applies it to every policy's deployment decision
     ParameterSpec(MIN_INFERENCE_UNITS, "int", 1,
-                  "Inference units a model is started with (each bills per hour, idle or not).", 1, 64),
+                  "Inference units a model is started with (each bills per hour, idle or not).", 1, 64, hooks=CAPACITY),
     ParameterSpec(MIN_CONFIDENCE, "float", 70.0,
                   "Confidence (0-100) below which a detected image goes to human review.", 0.0, 100.0),
     ParameterSpec(ENABLE_REVIEW, "bool", True, "Human review (in the review app, or Amazon A2I) on or off: off, no "
@@ -69,13 +74,13 @@ PARAMETERS = [
 # Serving on demand. Every default keeps the original behaviour: the model runs until someone stops it.
 SERVING_PARAMETERS = [
     ParameterSpec(IDLE_STOP_MINUTES, "int", 0, "Minutes without a detection after which the running model is "
-                  "stopped (0: never). Starting it again takes minutes.", 0, 10080),
+                  "stopped (0: never). Starting it again takes minutes.", 0, 10080, hooks=SERVING),
     ParameterSpec(START_ON_PENDING, "int", 0, "Images waiting for a stopped model that start it (1: the first "
-                  "image starts it; 0: never started by waiting images).", 0, 1_000_000),
+                  "image starts it; 0: never started by waiting images).", 0, 1_000_000, hooks=SERVING),
     ParameterSpec(MAX_START_DELAY, "int", 0, "Minutes the oldest waiting image may wait before the stopped model "
-                  "is started, however few wait (0: no limit).", 0, 10080),
+                  "is started, however few wait (0: no limit).", 0, 10080, hooks=SERVING),
     ParameterSpec(MAX_INFERENCE_UNITS, "int", 0, "Inference units a running model may scale up to "
-                  "(MaxInferenceUnits; 0: no autoscaling).", 0, 64),
+                  "(MaxInferenceUnits; 0: no autoscaling).", 0, 64, hooks=CAPACITY),
 ]
 
 

@@ -88,6 +88,8 @@ def requests(service: str, operation: str, params: Mapping[str, Any], place: Pla
     action = f"{service}:{operation}"
     if service == "ssm" and operation == "GetParametersByPath":
         return (Request(action, place.arn("ssm", "parameter/" + params["Path"].strip("/"))),)
+    if service == "ssm" and "Names" in params:
+        return tuple(Request(action, place.arn("ssm", "parameter/" + name.lstrip("/"))) for name in params["Names"])
     if service == "ssm" and "Name" in params:
         return (Request(action, place.arn("ssm", "parameter/" + params["Name"].lstrip("/"))),)
     if service == "sns":

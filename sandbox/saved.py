@@ -4,7 +4,8 @@ read-only snapshot of its table and parameters, restored in full, or served
 to the review app (:func:`reviewing`).
 
 The folder holds ``state.json`` (table items, parameter values, labels,
-policies, the true labels of the images), ``objects.tar`` (the bucket),
+policies, the true labels of the images, the CloudWatch datapoints of
+``InServiceInferenceUnits``), ``objects.tar`` (the bucket),
 ``services.pkl`` (the local model versions and human loops) and, while
 ``labelloop review`` serves it or after it was stopped short, ``journal.jsonl``
 (each answer's changes, on disk before the answer is acknowledged:
@@ -23,6 +24,7 @@ import os
 import pickle
 import tarfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 from unittest import mock
@@ -34,7 +36,7 @@ from handlers.runtime.state import StateTable, put_items, table_definition
 
 from . import journal
 from .a2i import A2I
-from .custom_labels import CustomLabels
+from .custom_labels import NAMESPACE, PUT_LIMIT, CustomLabels
 from .local_aws import REGION, LocalStack
 from .recorder import Recorder, SavedBucket, SavedTable, bodies
 
@@ -56,19 +58,24 @@ def save(stack: LocalStack, out: Path, *, truth: dict[str, str], options: dict[s
     was saved there, a journal included)."""
     out.mkdir(parents=True, exist_ok=True)
     journal.remove(out)  # the stack holds its changes already (restore folded them in), or this is a new run
+    model_service.flush()  # what ran so far, as CloudWatch has it
     state = {"stack": stack.stack, "labels": list(stack.labels), "policies": list(stack.policies),
              "parameters": parameters(stack), "items": StateTable(stack.table).all_items(), "truth": truth,
-             "options": options}
+             "options": options,
+             "metrics": [dict(d, Timestamp=d["Timestamp"].isoformat()) for d in model_service.published]}
     _write_objects(out, bodies(stack))
     write_state(out, state)
     with open(out / SERVICES, "wb") as handle:
-        pickle.dump({"versions": model_service.versions, "loops": a2i.loops, "seed": model_service.trainer.seed},
+        pickle.dump({"versions": model_service.versions, "loops": a2i.loops, "seed": model_service.trainer.seed,
+                     "side": model_service.trainer.side},
                     handle)
     return state
 
 
 def write_state(folder: Path, state: dict) -> None:
-    """Replace ``state.json`` in one step (a reader sees the old file or the new one)."""
+    """Replace ``state.json`` in one step (a reader sees the old file or the new one), stamped with the
+    time: a saved run's clock stops when it was last changed (:meth:`SandboxTarget.now`)."""
+    state["saved_at"] = datetime.now(timezone.utc).isoformat()
     _replace(Path(folder) / STATE, lambda handle: handle.write(json.dumps(state, default=str).encode()))
 
 
@@ -214,7 +221,8 @@ def restore(folder: Path) -> Iterator[tuple[LocalStack, CustomLabels, dict]]:
     if (folder / SERVICES).is_file():
         with open(folder / SERVICES, "rb") as handle:
             services = pickle.load(handle)  # written by this tool into this folder
-    model_service = CustomLabels(DigitsTrainer(services.get("seed", 0)))
+    model_service = CustomLabels(DigitsTrainer(services.get("seed", 0), services.get("side", 8)),
+                                 cloudwatch=lambda: boto3.client("cloudwatch", region_name=REGION))
     model_service.versions = services.get("versions", {})
     a2i = A2I(loops=services.get("loops", {}))
     with LocalStack(labels=tuple(state["labels"]), policies=tuple(state["policies"]), stack=state["stack"],
@@ -223,6 +231,7 @@ def restore(folder: Path) -> Iterator[tuple[LocalStack, CustomLabels, dict]]:
         bucket.load_prefix("")  # every object, as if it had been there all along: no events
         bucket.close()
         _load_table_and_parameters(stack.client, state, stack.naming)
+        model_service.published = _put_metrics(stack.client("cloudwatch"), state)
         stack.discard_pending_events()
         yield stack, model_service, state
         save(stack, folder, truth=state.get("truth", {}), options=state.get("options", {}),
@@ -284,6 +293,8 @@ def snapshot(state: dict) -> Iterator[Callable[[str], Any]]:
                     put_items(clients[service], naming.table, state.get("items", []))
                 elif service == "ssm":
                     _put_parameters(clients[service], state, naming)
+                elif service == "cloudwatch":
+                    _put_metrics(clients[service], state)
             return clients[service]
 
         yield client
@@ -297,6 +308,14 @@ def _load_table_and_parameters(client: Callable[[str], Any], state: dict, naming
 def _put_parameters(ssm, state: dict, naming: Naming) -> None:
     for name, value in state.get("parameters", {}).items():
         ssm.put_parameter(Name=naming.parameter_path + name, Value=value, Type="String", Overwrite=True)
+
+
+def _put_metrics(cloudwatch, state: dict) -> list[dict]:
+    """The run's InServiceInferenceUnits datapoints back into CloudWatch; the datapoints."""
+    data = [dict(d, Timestamp=datetime.fromisoformat(d["Timestamp"])) for d in state.get("metrics", [])]
+    for chunk in range(0, len(data), PUT_LIMIT):
+        cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[chunk:chunk + PUT_LIMIT])
+    return data
 
 
 def parameters(stack: LocalStack) -> dict[str, str]:

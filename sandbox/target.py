@@ -175,7 +175,10 @@ class SandboxTarget(Target):
         return tuple(self.state.get("labels") or ())
 
     def now(self) -> datetime:
-        """The end of the last day the run recorded ('today' of a finished run)."""
+        """When the run was last saved: what it recorded and what its model service published end there
+        (a run saved before that was kept: the end of the last day it recorded)."""
+        if self.state.get("saved_at"):
+            return datetime.fromisoformat(self.state["saved_at"])
         day = Snapshot.of(self.state.get("items", [])).last_day
         if not day:
             return super().now()

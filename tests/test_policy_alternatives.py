@@ -20,7 +20,7 @@ def test_each_alternative_contributes_its_parameters():
     assert engine.catalog[cc.MARGIN].owner == "policies.champion_challenger"
     assert engine.catalog[un.THRESHOLDS].owner == "policies.uncertainty"
     assert settings[rb.BUDGET] == 500
-    assert len(engine.catalog) == 17 + 5
+    assert len(engine.catalog) == 18 + 5
 
 
 def test_champion_challenger_needs_the_margin():

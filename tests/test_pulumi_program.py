@@ -62,7 +62,7 @@ DEFAULT_STACK = {
     "aws:sns/topic:Topic": 1,
     "aws:sqs/queue:Queue": 1,
     "aws:sqs/queuePolicy:QueuePolicy": 1,
-    "aws:ssm/parameter:Parameter": 17,
+    "aws:ssm/parameter:Parameter": 18,
 }
 # What the smallest A2I stack (two labels, an existing work team) has instead of the review app.
 A2I_INSTEAD = {

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from policies.names import ENABLE_REVIEW, ENABLE_TRAINING, MIN_F1, MIN_UNTRAINED
+from plugins.engine import GATE_SET_RULE
+from policies.names import ENABLE_REVIEW, ENABLE_TRAINING, GATE_SET_MINIMUM, MIN_F1, MIN_UNTRAINED
 
 from .state import Dataset, LoopState, ModelVersion
 
@@ -59,12 +60,36 @@ def diagnose(loop: LoopState, dataset: Dataset, settings: Mapping[str, Any],
                            f"labelled images ({new} so far{can_add})",
                            f"labelloop params set {ENABLE_REVIEW} true, or add labelled images under "
                            "images_labeled_by_folder/<label>/"))
+    thin = _thin_gate_set(models, settings.get(GATE_SET_MINIMUM))
+    if thin:
+        found.append(thin)
     budget = settings.get(BUDGET)
     if budget is not None and loop.reviews_today >= budget:
         found.append(Stuck(f"the day's review budget is spent ({loop.reviews_today} of {BUDGET} {budget}): no "
                            "review starts until 00:00 UTC" + (", ever" if not budget else ""),
                            f"labelloop params set {BUDGET} {max(2 * budget, 10)}"))
     return found
+
+
+def _thin_gate_set(models: Sequence[ModelVersion], minimum: int | None) -> Stuck | None:
+    """The last candidate was refused because the gate set lacks a label (or has too few of one): every
+    candidate will be, until images are added."""
+    last = models[-1] if models else None
+    decision = (last.decision or {}) if last else {}
+    if minimum is None or decision.get("deploy") is not False or decision.get("policy") != GATE_SET_RULE:
+        return None
+    measured = (last.side_by_side or {}).get("candidate") or last.evaluation or {}
+    short = {label: m["images"] for label, m in sorted((measured.get("per_label") or {}).items())
+             if m.get("images") is not None and m["images"] < minimum}
+    if not short:
+        return None
+    what = ", ".join(f"{n} image(s) of {label!r}" for label, n in short.items())
+    where = ", ".join(f"{minimum - n} to images_for_testing/{label}/" for label, n in short.items())
+    lower = min(short.values())  # lowering the minimum helps only when no label is missing
+    return Stuck(f"the gate set cannot decide a deployment: it has {what}, fewer than {GATE_SET_MINIMUM} "
+                 f"{minimum}, so every candidate is refused ({last.version} was)",
+                 f"add labelled images ({where}): the next training is judged on them"
+                 + (f"; or labelloop params set {GATE_SET_MINIMUM} {lower}" if lower else ""))
 
 
 def _below(f1: float) -> str:
