@@ -88,14 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="rates run side by side, one process each (default 1)")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    if args.jobs > 1:
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            results = list(pool.map(one_rate, args.rates, [args] * len(args.rates)))
-    else:
+    with ProcessPoolExecutor(max_workers=args.jobs) if args.jobs > 1 else contextlib.nullcontext() as pool:
+        runs = [pool.submit(one_rate, rate, args) if pool else None for rate in args.rates]
         results = []
-        for rate in args.rates:
-            results.append(one_rate(rate, args))
-            print(f"rate {rate} %: done ({results[-1][2]:.0f} CPU s)", file=sys.stderr, flush=True)
+        for rate, run in zip(args.rates, runs):
+            results.append(run.result() if run else one_rate(rate, args))
+            print(f"{rate} % of calls faulted: done ({results[-1][2]:.0f} CPU s)", file=sys.stderr, flush=True)
     for (lines, _, _), rate in zip(results, args.rates):
         print(f"== {rate} % of calls faulted " + "=" * 60)
         print("\n".join(lines))
