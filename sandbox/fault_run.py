@@ -366,6 +366,12 @@ class FaultRun:
                 report.findings.append(Finding("stuck", f"{where}: {key}", faults))
             elif outcome not in FINAL:
                 report.findings.append(Finding("failed", f"upload ended {outcome!r}: {key}", faults))
+        for failure in table.failed_detections():  # listed to replay, its record not failed: a later step failed
+            record = records.get(failure.detection_id)
+            if record is not None and record.outcome != "failed":
+                key = self.key_of(failure.detection_id)
+                report.findings.append(Finding("failed", f"still listed among the failed: {key}: {failure.reason}",
+                                               self.faults_for(key)))
         self._audit_counters(snapshot, records)
         self._audit_reviews(snapshot, records)
         self.reviewers.audit(snapshot)
