@@ -1,23 +1,31 @@
-"""AWS API calls per path of the loop, counted in a LocalStack (moto), and the
-cost of building a training manifest.
+"""AWS API calls per path of the loop, counted in a LocalStack (moto), next to the original AWS
+sample's counted from its source, and the cost of building a training manifest.
 
 Run from the repository root:
 
     python benchmarks/api_calls.py                    # everything (about a minute)
     python benchmarks/api_calls.py --manifest-images 0  # API calls only (seconds)
 
-Every call a botocore client makes is seen by a ``before-call`` handler on the
-stack's session; a call counts when handler code (a module of the ``handlers``
-package) is on the calling stack, so the harness's own calls (uploads, event
-delivery, state machine bookkeeping) are not counted. All paths are measured in
-steady state: the parameters are cached and the clients exist.
+Two kinds of request are counted apart. **SDK calls**: every call a function's code makes (a
+botocore ``before-call`` handler sees it; a call counts when handler code — a module of the
+``handlers`` package — is on the calling stack, so the harness's own calls are not counted).
+**Orchestration requests**: the state machine executions started and the Lambda functions invoked
+for the path (EventBridge starting the detection workflow, the workflow invoking its tasks). Each
+path is measured **warm** (a container that read the parameters within their cache time and made
+its clients) and **cold** (every invocation in a new container: what a low-traffic stack pays on
+most images, since the parameter cache lasts a minute), and the review path with either backend,
+the builtin review app and A2I.
 
-The manifest build lists 100 000 objects stored in moto's S3 backend. moto
-serialises every listed page to XML and botocore parses it back, which costs
-about 0.4 s per 1 000 keys and would measure moto rather than the handler; the
-benchmark answers ``ListObjectsV2`` straight from moto's object store instead
-(same keys, same page size, same response shape), so the time and memory shown
-are the handler's.
+The original's figures are counted the same way from its source: the AWS sample
+aws-samples/amazon-rekognition-custom-labels-a2i-automated-continuous-model-improvement at commit
+7333f60 (2021-06-18, the README this project started from), with the file and line of each call
+(:data:`ORIGINAL`). It caches nothing: cold and warm are the same.
+
+The manifest build lists 100 000 objects stored in moto's S3 backend. moto serialises every listed
+page to XML and botocore parses it back, which costs about 0.4 s per 1 000 keys and would measure
+moto rather than the handler; the benchmark answers ``ListObjectsV2`` straight from moto's object
+store instead (same keys, same page size, same response shape), so the time and memory shown are
+the handler's.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import time
 import tracemalloc
 from collections import Counter
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -52,6 +61,41 @@ CONFIDENT = (("cat", 95.0), ("dog", 5.0))
 UNSURE = (("cat", 50.0), ("dog", 40.0))
 CHECK_SIZES = (1_000, 100_000, 1_000_000)
 MODEL_ARN = f"arn:aws:rekognition:{REGION}:{ACCOUNT}:project/{Naming('sandbox').project}/version/v1/1"
+
+SAMPLE = "aws-samples/amazon-rekognition-custom-labels-a2i-automated-continuous-model-improvement@7333f60"
+TRIGGER = [("SSM.GetParameter", "lambda/s3-event-trigger.py:8 (called at :12)"),
+           ("SFN.StartExecution", "lambda/s3-event-trigger.py:22")]
+DETECT = [("SSM.GetParametersByPath", "lambda/rekognition-detect-label.py:9 (called at :25; 8 parameters, one page)"),
+          ("Rekognition.DetectCustomLabels", "lambda/rekognition-detect-label.py:27"),
+          ("SNS.Publish", "lambda/rekognition-detect-label.py:13 (called at :39)")]
+HUMAN_LOOP = [("SSM.GetParameter", "lambda/a2i_create_humanloop.py:9 (called at :20)"),
+              ("SageMakerA2IRuntime.StartHumanLoop", "lambda/a2i_create_humanloop.py:21"),
+              ("SNS.Publish", "lambda/a2i_create_humanloop.py:13 (called at :32)")]
+OUTPUT = [("SSM.GetParameter", "lambda/a2i-human-loop.py:8 (called at :12)"),
+          ("S3.GetObject", "lambda/a2i-human-loop.py:15"),
+          ("S3.HeadObject + S3.CopyObject", "lambda/a2i-human-loop.py:25 (s3transfer's managed copy: 2 calls)")]
+
+
+@dataclass(frozen=True)
+class Original:
+    """The sample's requests for a path: SDK calls with their source, executions started, functions invoked
+    (an S3 notification invokes lambda/s3-event-trigger.py, which starts the state machine, whose Task
+    states invoke the others: stepfunctions/state-machine.json)."""
+
+    sdk: tuple[tuple[str, str], ...]
+    executions: int
+    invocations: int
+
+    @property
+    def sdk_calls(self) -> int:
+        return sum(2 if "+" in name else 1 for name, _ in self.sdk)
+
+
+ORIGINAL = {
+    "confident": Original(tuple(TRIGGER + DETECT), 1, 2),
+    "review": Original(tuple(TRIGGER + DETECT + HUMAN_LOOP), 1, 3),
+    "output": Original(tuple(TRIGGER + OUTPUT), 1, 2),
+}
 
 
 # -- counting --------------------------------------------------------------------------------
@@ -107,15 +151,66 @@ def by_entry(calls, module: str) -> list:
     return [c for c in calls if c[0] == module]
 
 
+@dataclass
+class Requests:
+    """What one path cost: the SDK calls, the executions started and the functions invoked."""
+
+    calls: list = field(default_factory=list)
+    executions: int = 0
+    invocations: list[str] = field(default_factory=list)
+
+    @property
+    def orchestration(self) -> int:
+        return self.executions + len(self.invocations)
+
+
+def executions_started(st) -> int:
+    sfn = st.client("stepfunctions")
+    return sum(len(sfn.list_executions(stateMachineArn=arn)["executions"]) for arn in st.state_machines.values())
+
+
+@contextmanager
+def requests(st):
+    """The SDK calls (``st.meter``), executions and invocations of what happens in the block."""
+    found = Requests()
+    before, invoked = executions_started(st), len(st.invocations)
+    with st.meter.measure() as calls:
+        yield found
+    found.calls = list(calls)
+    found.executions = executions_started(st) - before
+    found.invocations = [i.key for i in st.invocations[invoked:]]
+
+
+class ColdMeter(Meter):
+    """Counts every call of the functions' own clients (each invocation a cold container: the
+    clients are new, so no call stack is needed to tell them from the harness's)."""
+
+    def hook(self, function: str, client) -> None:
+        client.meta.events.register("before-call.*.*", lambda model, **_: self._record(function, model))
+
+    def _record(self, function: str, model) -> None:
+        if self._active:
+            with self._lock:
+                self.calls.append((f"handlers.{function}", model.service_model.service_id, model.name))
+
+
 # -- the stack -------------------------------------------------------------------------------
 
 @contextmanager
-def stack():
+def stack(*, review: str = "a2i", cold: bool = False):
+    """A stack with a running model; ``review``: ``a2i`` or ``builtin``; ``cold``: every invocation in a
+    container of its own."""
     models, a2i = scripted_custom_labels(labels=LABELS, default_labels=CONFIDENT), A2I()
     models.add_running(MODEL_ARN)  # the model the detections use
-    with LocalStack(labels=LABELS, standins={"rekognition": models, "sagemaker-a2i-runtime": a2i}) as st:
-        meter = Meter()
-        st.watch_calls(meter)
+    with LocalStack(labels=LABELS, standins={"rekognition": models, "sagemaker-a2i-runtime": a2i},
+                    containers="per_invocation" if cold else "shared") as st:
+        if review == "builtin":
+            st.use_review_app()
+        meter = ColdMeter() if cold else Meter()
+        if cold:
+            st.on_function_client(meter.hook)
+        else:
+            st.watch_calls(meter)
         st.models, st.a2i, st.meter = models, a2i, meter
         context.table().switch_active("v1", MODEL_ARN, None, None)
         yield st
@@ -123,7 +218,7 @@ def stack():
 
 def upload(st, key: str, scores=CONFIDENT) -> None:
     st.models.trainer.by_key[key] = scores
-    st.client("s3").put_object(Bucket=st.bucket, Key=key, Body=PNG)
+    st.client("s3").put_object(Bucket=st.bucket, Key=key, Body=PNG + key.encode())
     st.pump()
 
 
@@ -138,46 +233,57 @@ def write_output(st, loop_name: str, label: str) -> None:
     st.pump()
 
 
+def row(path: str, found: Requests, mode: str, *, target: int | None = None, original: str | None = None,
+        detail: str | None = None) -> dict:
+    return {"path": path, "mode": mode, "requests": found, "calls": found.calls, "target": target,
+            "original": original, "detail": detail}
+
+
 # -- the paths -------------------------------------------------------------------------------
 
-def measure_paths(st) -> list[dict]:
+def detection_paths(st, mode: str, backend: str) -> list[dict]:
+    """A confident detection and a reviewed one (each after a first of its kind when warm)."""
     rows = []
-    meter = st.meter
+    if mode == "warm":  # parameters read and cached, clients created, engine loaded
+        upload(st, "images_for_detection/warm/confident.png")
+        upload(st, "images_for_detection/warm/unsure.png", UNSURE)
+    with requests(st) as found:
+        upload(st, f"images_for_detection/bench-{mode}/confident.png")
+    if backend == "a2i":
+        rows.append(row("confident detection", found, mode, target=3 if mode == "warm" else 4, original="confident"))
+    with requests(st) as found:
+        upload(st, f"images_for_detection/bench-{mode}/unsure.png", UNSURE)
+    detail = (f"detect {len(by_entry(found.calls, 'handlers.detect'))}, "
+              f"start_review {len(by_entry(found.calls, 'handlers.start_review'))}")
+    target = {("warm", "a2i"): 5, ("warm", "builtin"): 4}.get((mode, backend))
+    rows.append(row(f"reviewed detection ({backend})", found, mode, target=target,
+                    original="review" if backend == "a2i" else None, detail=detail))
+    return rows
 
-    # steady state: parameters read and cached, clients created, engine loaded
-    upload(st, "images_for_detection/warm/confident.png")
-    upload(st, "images_for_detection/warm/unsure.png", UNSURE)
 
-    with meter.measure() as calls:
-        upload(st, "images_for_detection/bench/confident.png")
-    rows.append({"path": "confident detection", "calls": calls, "target": 3, "original": "8"})
-
-    loops_before = set(st.a2i.loops)
-    with meter.measure() as calls:
-        upload(st, "images_for_detection/bench/unsure.png", UNSURE)
-    [loop_name] = set(st.a2i.loops) - loops_before
-    rows.append({"path": "low-confidence detection + review start", "calls": calls, "target": 5, "original": "12",
-                 "detail": f"detect {len(by_entry(calls, 'handlers.detect'))}, "
-                           f"start_review {len(by_entry(calls, 'handlers.start_review'))}"})
-
-    with meter.measure() as calls:
+def measure_paths(st) -> list[dict]:
+    """The warm paths of an A2I stack: detections, messages, the review's output, the counters, the checks."""
+    rows = detection_paths(st, "warm", "a2i")
+    warm_loop, loop_name = list(st.a2i.loops)[0], list(st.a2i.loops)[-1]
+    with requests(st) as found:
         for i in range(20):
             upload(st, f"images_for_detection/bench/batch-{i}.png", UNSURE if i % 4 == 0 else CONFIDENT)
-    published = sum(1 for _, service, op in calls if op == "Publish")
-    rows.append({"path": "SNS messages per detected image", "value": published / 20, "target": 0,
+    published = sum(1 for _, service, op in found.calls if op == "Publish")
+    rows.append({"path": "SNS messages per detected image", "mode": "warm", "value": published / 20, "target": 0,
                  "original": "1 e-mail", "detail": f"{published} Publish in 20 detections (5 reviews)"})
-
-    with meter.measure() as calls:
+    write_output(st, warm_loop, "cat")  # the output function's parameters read and cached, its clients made
+    with requests(st) as found:
         write_output(st, loop_name, "dog")
-    review = by_entry(calls, "handlers.review_output")
-    echo = by_entry(calls, "handlers.training_data")
-    rows.append({"path": "review output (accepted, image copied)", "calls": review, "original": "-"})
-    rows.append({"path": "  + counter event of the copy (no-op)", "calls": echo, "original": "-"})
-
-    with meter.measure() as calls:
+    review = Requests([c for c in found.calls if c[0] == "handlers.review_output"], found.executions,
+                      [k for k in found.invocations if k == "review_output"])
+    echo = Requests([c for c in found.calls if c[0] == "handlers.training_data"], 0,
+                    [k for k in found.invocations if k == "training_data"])
+    rows.append(row("A2I output (accepted, image copied)", review, "warm", original="output"))
+    rows.append(row("  + counter event of the copy (no-op)", echo, "warm"))
+    with requests(st) as found:
         st.client("s3").put_object(Bucket=st.bucket, Key="images_labeled_by_folder/cat/bench.png", Body=PNG)
         st.pump()
-    rows.append({"path": "training-data counter update", "calls": calls, "original": "-"})
+    rows.append(row("training-data counter update", found, "warm"))
 
     table = context.table()
     context.settings()  # the check reads the parameters; cached like every path above
@@ -186,17 +292,17 @@ def measure_paths(st) -> list[dict]:
         table.set_counts({label: per_label for label in LABELS})
         table.mark_seen({label: per_label - 10 for label in LABELS})
         owner = f"benchmark-{size}"
-        with meter.measure() as calls:
+        with st.meter.measure() as calls:
             result = check.check(owner, "manual")
         assert result["train"] and result["images"] == size, result
         table.release_training_lock(owner)
         table.mark_seen({label: per_label for label in LABELS})
-        with meter.measure() as idle:
+        with st.meter.measure() as idle:
             result = check.check(owner, "manual")
         assert not result["train"], result
-        rows.append({"path": f"training check, {size:>9,} images", "calls": calls, "target": 4,
-                     "original": f"~{size // 1000:,} list call{'s' if size > 1000 else ''}",
-                     "detail": f"{breakdown(calls)}; without training {len(idle)}"})
+        rows.append(row(f"training check, {size:>9,} images", Requests(list(calls)), "warm", target=4,
+                        detail=f"{breakdown(calls)}; without training {len(idle)}; the original lists the bucket: "
+                               f"~{max(1, size // 1000):,} list call{'s' if size > 1000 else ''}"))
     return rows
 
 
@@ -302,20 +408,31 @@ def measure_manifest(st, images: int) -> dict:
 
 # -- report ----------------------------------------------------------------------------------
 
+def value_of(r: dict) -> float:
+    return r["value"] if "value" in r else len(r["calls"])
+
+
 def print_report(rows: list[dict], built: dict | None, seconds: float) -> None:
-    print("labelloop: AWS API calls per path (steady state, counted in moto)")
+    print("labelloop: AWS requests per path, counted in moto — SDK calls by the functions, and orchestration")
+    print("requests (state machine executions started + functions invoked); warm: parameters cached, cold: a new")
+    print("container for every invocation")
     print()
     width = max(len(r["path"]) for r in rows) + 2
-    print(f"{'path'.ljust(width)}{'calls':>6}  {'target':>6}  {'original':<18}detail")
-    print("-" * (width + 100))
+    print(f"{'path'.ljust(width)}{'mode':<6}{'SDK':>4}  {'target':<9}{'exec':>5}{'invoked':>8}  {'original':<20}detail")
+    print("-" * (width + 110))
     for r in rows:
-        value = r["value"] if "value" in r else len(r["calls"])
+        value, target, found = value_of(r), r.get("target"), r.get("requests")
         shown = f"{value:g}" if isinstance(value, float) else str(value)
-        target = r.get("target")
-        mark = "" if target is None else (" ok" if value <= target else " OVER")
+        mark = "" if target is None else f"≤ {target} " + ("ok" if value <= target else "OVER")
+        original = ORIGINAL.get(r.get("original") or "")
+        theirs = (f"{original.sdk_calls} + {original.executions} + {original.invocations}" if original
+                  else r.get("original") or "-")
         detail = r.get("detail") or breakdown(r.get("calls", []))
-        print(f"{r['path'].ljust(width)}{shown:>6}  {('≤ ' + str(target)) if target is not None else '':>6}"
-              f"{mark:<4}{r['original']:<18}{detail}")
+        print(f"{r['path'].ljust(width)}{r['mode']:<6}{shown:>4}  {mark:<9}{found.executions if found else '':>5}"
+              f"{len(found.invocations) if found else '':>8}  {theirs:<20}{detail}")
+    print(f"\noriginal: SDK + executions + functions invoked, counted in {SAMPLE} (no cache: cold = warm):")
+    for name, original in ORIGINAL.items():
+        print(f"  {name:<10} " + "; ".join(f"{call} {where}" for call, where in original.sdk))
     if built:
         print()
         print(f"manifest build, {built['images']:,} images in moto's S3 store:")
@@ -327,19 +444,24 @@ def print_report(rows: list[dict], built: dict | None, seconds: float) -> None:
               f"(spooled to disk past {manifest.SPOOL_BYTES // 2**20} MB), "
               f"{built['peak_upload'] / 1e6:.1f} MB during the upload (s3transfer's part buffers;"
               " moto's copy of the parts not counted)")
-    print()
-    print("compared with the original: a confident detection 8 calls, a reviewed one 12, one e-mail per image,")
-    print("and a training check that lists the whole bucket (about 1 000 list calls at a million objects).")
-    print(f"(benchmark ran {seconds:.0f} s)")
-    get = {r["path"]: r for r in rows}
+    print(f"\n(benchmark ran {seconds:.0f} s)")
+    get = {(r["path"], r["mode"]): r for r in rows}
+    confident, cold = get[("confident detection", "warm")], get[("confident detection", "cold")]
+    builtin, a2i = get[("reviewed detection (builtin)", "warm")], get[("reviewed detection (a2i)", "warm")]
     checks = [len(r["calls"]) for r in rows if r["path"].startswith("training check")]
-    summary = (f"SUMMARY confident={len(get['confident detection']['calls'])} calls (original 8), "
-               f"review={len(get['low-confidence detection + review start']['calls'])} (original 12), "
-               f"sns_per_image={get['SNS messages per detected image']['value']:g} (original 1), "
-               f"training_check={'/'.join(map(str, checks))} at 1k/100k/1M images (original ~1/100/1000 lists)")
+    summary = (f"SUMMARY confident_sdk={len(confident['calls'])} confident_requests={confident['requests'].orchestration} "
+               f"confident_cold_sdk={len(cold['calls'])} review_builtin_sdk={len(builtin['calls'])} "
+               f"review_builtin_cold_sdk={len(get[('reviewed detection (builtin)', 'cold')]['calls'])} "
+               f"review_a2i_sdk={len(a2i['calls'])} review_requests={a2i['requests'].orchestration} "
+               f"original_confident_sdk={ORIGINAL['confident'].sdk_calls} original_confident_requests="
+               f"{ORIGINAL['confident'].executions + ORIGINAL['confident'].invocations} "
+               f"original_review_sdk={ORIGINAL['review'].sdk_calls} original_review_requests="
+               f"{ORIGINAL['review'].executions + ORIGINAL['review'].invocations} "
+               f"sns_per_image={value_of(get[('SNS messages per detected image', 'warm')]):g} "
+               f"training_check={'/'.join(map(str, checks))}")
     if built:
-        summary += (f", manifest_{built['images'] // 1000}k={built['seconds']:.1f}s "
-                    f"peak={max(built['peak_listing'], built['peak_upload']) / 1e6:.0f}MB")
+        summary += (f" manifest_{built['images'] // 1000}k_s={built['seconds']:.1f} "
+                    f"manifest_peak_mb={max(built['peak_listing'], built['peak_upload']) / 1e6:.0f}")
     print(summary)
 
 
@@ -351,12 +473,16 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     with stack() as st:
         rows = measure_paths(st)
+    with stack(review="builtin") as st:
+        rows[2:2] = detection_paths(st, "warm", "builtin")
+    for backend in ("a2i", "builtin"):
+        with stack(review=backend, cold=True) as st:
+            rows[len(rows) - 3:len(rows) - 3] = detection_paths(st, "cold", backend)
     built = None
     if args.manifest_images:
         with stack() as st:  # a bucket of its own: exactly the seeded images
             built = measure_manifest(st, args.manifest_images)
-    over = [r["path"] for r in rows if r.get("target") is not None
-            and (r["value"] if "value" in r else len(r["calls"])) > r["target"]]
+    over = [r["path"] for r in rows if r.get("target") is not None and value_of(r) > r["target"]]
     print_report(rows, built, time.perf_counter() - started)
     return 1 if over else 0
 

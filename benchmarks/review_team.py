@@ -9,11 +9,13 @@ Run from the repository root:
 Two runs, with 1 and with 3 reviewers per image. In each, the open tasks are recorded through the
 state table's own write (as the review start records them), each with its priority and its own
 detection; they share one uploaded image version, so an accepted answer makes a real copy. Every
-reviewer is a thread doing what the page does: ask for the next task (passing back the ``resume``
-cursor), then answer it (right 9 times in 10), skip it (a share), leave it (its lease lapses), or
-answer it late, after its lease lapsed and another reviewer may hold it. A few reviewers are fast and
-make ten times the requests of the others, so they run far ahead of the answers their tasks wait
-for. A simulated clock moves a second per request, so leases (10 minutes) lapse during the run.
+reviewer does what a person at the page does: ask for the next task (passing back the ``resume``
+cursor), look at it for a few seconds, then answer it (wrong at ``--wrong``), skip it (a share), leave
+it (its lease lapses), or answer it late, after its lease lapsed and another reviewer may hold it. A
+quarter of the reviewers are fast (1-4 s a task, the others 3-12 s), so they run far ahead of the
+answers their tasks wait for. Time is simulated: each second, the reviewers whose turn it is act at
+the same moment, each in a thread of its own, so their requests race as a team's do; leases last a
+minute (``Review-Lease-Minutes`` 1) and lapse during the run.
 
 What it counts, from the API's answers and from the bucket and table at the end (after a last
 ``labelloop replay --copies``):
@@ -39,6 +41,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -51,7 +54,7 @@ from handlers import dataset  # noqa: E402
 from handlers.runtime import aws as runtime_aws  # noqa: E402
 from handlers.runtime import context, ids, layout, state  # noqa: E402
 from handlers.runtime.state import ReviewTask  # noqa: E402
-from plugins import MAX_REVIEWERS, TASK_LIFETIME_HOURS  # noqa: E402
+from plugins import LEASE_MINUTES, MAX_REVIEWERS, TASK_LIFETIME_HOURS  # noqa: E402
 from sandbox.api_gateway import http_api_event, reviewer_claims  # noqa: E402
 from sandbox.local_aws import LocalStack  # noqa: E402
 
@@ -64,17 +67,13 @@ FAST_SHARE, FAST_FACTOR = 0.25, 10  # a quarter of the reviewers make ten times 
 
 
 class Clock:
-    """The handlers' clock: a second passes with every request, whatever thread makes it."""
+    """The handlers' clock: the simulated second the team is at."""
 
     def __init__(self):
-        self.start, self.ticks, self.lock = datetime.now(timezone.utc), 0, threading.Lock()
+        self.start, self.second = datetime.now(timezone.utc), 0
 
     def now(self) -> datetime:
-        return self.start + timedelta(seconds=self.ticks)
-
-    def tick(self) -> None:
-        with self.lock:
-            self.ticks += 1
+        return self.start + timedelta(seconds=self.second)
 
 
 class Calls:
@@ -105,6 +104,7 @@ class Run:
     """What one run saw."""
 
     per_image: int
+    wrong: float = 0.1  # share of answers that are wrong
     requests: int = 0
     served: int = 0
     retries: int = 0
@@ -140,57 +140,96 @@ def open_tasks(stack: LocalStack, count: int, per_image: int, seed: int) -> None
             print(f"  opened {i + 1:>6} tasks ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
 
 
-def request(stack: LocalStack, clock: Clock, name: str, method: str, path: str, body: dict | None = None,
+def request(stack: LocalStack, name: str, method: str, path: str, body: dict | None = None,
             query: str = "") -> tuple[int, dict]:
-    clock.tick()
     claims = reviewer_claims(name, "access", int(time.time()), 3600)
     response = stack.deliver("review_api", http_api_event(method, path, claims=claims, query=query,
                                                           body=json.dumps(body) if body is not None else None))
     return response["statusCode"], json.loads(response.get("body") or "{}")
 
 
-def reviewer(stack: LocalStack, clock: Clock, calls: Calls, run: Run, name: str, budget: int, seed: int,
-             skip: float, abandon: float, late: float) -> None:
-    rng, resume, held = random.Random(seed), None, []  # held: tasks answered late, (task, due at request n)
-    for n in range(budget):
-        for task, due in [h for h in held if h[1] <= n]:
-            held.remove((task, due))
-            answer(stack, clock, calls, run, name, task, rng)
-        (status, reply), names = calls.during(lambda: request(
-            stack, clock, name, "GET", "/api/tasks/next", query=f"resume={resume}" if resume else ""))
-        with run.lock:
-            run.requests += 1
-            if status == 200 and reply.get("task"):
-                run.served += 1
-                run.next_calls.append(len(names))
-            elif reply.get("retry"):
-                run.retries += 1
-        if status != 200 or not reply.get("task"):
-            continue
-        task, resume = reply["task"]["id"], reply["resume"]
-        draw = rng.random()
-        if draw < skip:
-            request(stack, clock, name, "POST", f"/api/tasks/{task}/skip")
-        elif draw < skip + abandon:
+@dataclass
+class Reviewer:
+    """One person at the page: their turns, what they hold back to answer late, their resume cursor."""
+
+    name: str
+    budget: int  # next-task requests left
+    rng: random.Random
+    think: tuple[int, int]  # seconds a task takes them, at least and at most
+    due: int = 0  # the simulated second of their next turn
+    resume: str | None = None
+    current: str | None = None  # the task they look at
+    held: list[tuple[str, int]] = field(default_factory=list)  # (task, the second they answer it)
+
+
+def turn(stack: LocalStack, calls: Calls, run: Run, who: Reviewer, now: int, shares: dict[str, float]) -> None:
+    """One turn: the late answers now due; what the reviewer does with the task they looked at since
+    their last turn; then the next task, which they look at until their next turn (holding its lease)."""
+    for task, due in [h for h in who.held if h[1] <= now]:
+        who.held.remove((task, due))
+        answer(stack, calls, run, who, task)
+    if who.current:
+        task, who.current, draw = who.current, None, who.rng.random()
+        if draw < shares["skip"]:
+            request(stack, who.name, "POST", f"/api/tasks/{task}/skip")
+        elif draw < shares["skip"] + shares["abandon"]:
             pass  # the tab closed: the lease lapses
-        elif draw < skip + abandon + late:
-            held.append((task, n + rng.randint(40, 80)))  # answered long after its lease lapsed
+        elif draw < shares["skip"] + shares["abandon"] + shares["late"]:
+            who.held.append((task, now + who.rng.randint(70, 150)))  # answered after its lease (a minute) lapsed
         else:
-            answer(stack, clock, calls, run, name, task, rng)
-    for task, _ in held:
-        answer(stack, clock, calls, run, name, task, rng)
+            answer(stack, calls, run, who, task)
+    if who.budget <= 0:
+        return
+    who.budget -= 1
+    held = ",".join(t for t, _ in who.held[-10:])  # not served again what they mean to answer late
+    query = "&".join(f"{k}={v}" for k, v in (("resume", who.resume), ("exclude", held)) if v)
+    (status, reply), names = calls.during(lambda: request(stack, who.name, "GET", "/api/tasks/next", query=query))
+    with run.lock:
+        run.requests += 1
+        if status == 200 and reply.get("task"):
+            run.served += 1
+            run.next_calls.append(len(names))
+        elif reply.get("retry"):
+            run.retries += 1
+    who.due = now + who.rng.randint(*who.think)
+    if status == 200 and reply.get("task"):
+        who.current, who.resume = reply["task"]["id"], reply["resume"]
 
 
-def answer(stack, clock, calls, run: Run, name: str, task: str, rng: random.Random) -> None:
-    label = truth(task) if rng.random() < 0.9 else next(l for l in LABELS if l != truth(task))
-    (status, reply), names = calls.during(lambda: request(stack, clock, name, "POST", f"/api/tasks/{task}/answer",
+def answer(stack, calls, run: Run, who: Reviewer, task: str) -> None:
+    label = truth(task) if who.rng.random() >= run.wrong else next(l for l in LABELS if l != truth(task))
+    (status, reply), names = calls.during(lambda: request(stack, who.name, "POST", f"/api/tasks/{task}/answer",
                                                           {"label": label}))
     with run.lock:
         run.answer_calls.append(len(names))
         if status == 200:
-            run.acknowledged.append((task, name, label))
+            run.acknowledged.append((task, who.name, label))
         else:
             run.refused[reply.get("message", str(status))] += 1
+
+
+def team(args) -> list[Reviewer]:
+    fast = max(1, round(args.reviewers * FAST_SHARE))
+    members = [Reviewer(f"reviewer-{i}", args.requests * (FAST_FACTOR if i < fast else 1),
+                        random.Random(args.seed * 1000 + i), (1, 4) if i < fast else (3, 12))
+               for i in range(args.reviewers)]
+    for member in members:  # they sit down within their first task's time, not all at once
+        member.due = member.rng.randint(0, member.think[1])
+    return members
+
+
+def play(stack: LocalStack, clock: Clock, calls: Calls, run: Run, members: list[Reviewer], shares: dict) -> int:
+    """Second after second, the reviewers whose turn it is act at once (a thread each); returns the
+    most who acted in one second."""
+    most = 0
+    with ThreadPoolExecutor(max_workers=len(members)) as pool:
+        while any(m.budget > 0 or m.held or m.current for m in members):
+            due = [m for m in members if m.due <= clock.second and (m.budget > 0 or m.held or m.current)]
+            most = max(most, len(due))
+            for done in [pool.submit(turn, stack, calls, run, m, clock.second, shares) for m in due]:
+                done.result()
+            clock.second += 1
+    return most
 
 
 def audit(stack: LocalStack, run: Run) -> dict:
@@ -205,7 +244,8 @@ def audit(stack: LocalStack, run: Run) -> dict:
     copies = [o["Key"] for page in pages for o in page.get("Contents", [])]
     by_detection = Counter(layout.detection_of_copy(k) for k in copies)
     accepted = {name: r for name, r in reviews.items() if r.get("status") == "accepted"}
-    expected = {r["result"]["training_key"] for r in accepted.values()}
+    # Where each accepted review's copy must be: its label's folder, named by its detection.
+    expected = {layout.training_key(r["result"]["label"], r["detection_id"], IMAGE_KEY) for r in accepted.values()}
     lost = [a for a in run.acknowledged if answers.get((a[0], _subject(a[1]))) != a[2]]
     open_left = sum(1 for r in reviews.values() if r.get("status") == "open")
     return {"closed": sum(1 for r in reviews.values() if r.get("status") != "open"), "copies": len(copies),
@@ -224,25 +264,19 @@ def one_run(args, per_image: int) -> tuple[Run, dict]:
     real_now = state.utcnow
     state.utcnow = clock.now  # the handlers' one clock
     try:
-        with LocalStack(labels=LABELS) as stack:
+        with LocalStack(labels=LABELS, parameter_overrides={LEASE_MINUTES: 1}) as stack:
             stack.use_review_app()
             print(f"{per_image} reviewer(s) per image: opening {args.tasks} review tasks…", file=sys.stderr,
                   flush=True)
             open_tasks(stack, args.tasks, per_image, args.seed)
-            calls, run = Calls(), Run(per_image)
-            fast = max(1, round(args.reviewers * FAST_SHARE))
-            budgets = [args.requests * (FAST_FACTOR if i < fast else 1) for i in range(args.reviewers)]
-            print(f"  {args.reviewers} reviewers ({fast} fast), {sum(budgets)} next-task requests…",
+            calls, run, members = Calls(), Run(per_image, args.wrong), team(args)
+            print(f"  {args.reviewers} reviewers, {sum(m.budget for m in members)} next-task requests…",
                   file=sys.stderr, flush=True)
             started = time.perf_counter()
-            threads = [threading.Thread(target=reviewer, name=f"reviewer-{i}", args=(
-                stack, clock, calls, run, f"reviewer-{i}", budgets[i], args.seed * 1000 + i,
-                args.skip, args.abandon, args.late)) for i in range(args.reviewers)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            found = audit(stack, run) | {"seconds": time.perf_counter() - started, "refreshes": calls.refreshes}
+            shares = {"skip": args.skip, "abandon": args.abandon, "late": args.late}
+            most = play(stack, clock, calls, run, members, shares)
+            found = audit(stack, run) | {"seconds": time.perf_counter() - started, "refreshes": calls.refreshes,
+                                         "at_once": most, "simulated": clock.second}
     finally:
         state.utcnow = real_now
     return run, found
@@ -263,11 +297,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--abandon", type=float, default=0.05, help="share left to their lease lapsing (default 0.05)")
     parser.add_argument("--late", type=float, default=0.05,
                         help="share answered after their lease lapsed (default 0.05)")
+    parser.add_argument("--wrong", type=float, default=0.1, help="share of answers that are wrong (default 0.1)")
+    parser.add_argument("--per-image", type=int, action="append", choices=range(1, 11), metavar="N",
+                        help="reviewers per image of a run (repeat for several; default: 1 and 3)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    results = [one_run(args, per_image) for per_image in (1, 3)]
-    print(f"\nA review team: {args.reviewers} reviewers at once on {args.tasks} open tasks\n")
+    results = [one_run(args, per_image) for per_image in (args.per_image or (1, 3))]
+    print(f"\nA review team: {args.reviewers} reviewers on {args.tasks} open tasks "
+          f"(at most {max(f['at_once'] for _, f in results)} acting in the same second)\n")
     header = (f"{'per image':>9} {'requests':>8} {'served':>7} {'ratio':>7} {'retry':>5} {'calls p50':>9} "
               f"{'p99':>4} {'answer p50/p99':>14} {'closed':>6} {'copies':>6} {'double':>6} {'orphan':>6} "
               f"{'missing':>7} {'lost':>4} {'open left':>9} {'seconds':>7}")
@@ -280,10 +318,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{percentile(run.answer_calls, 0.5):>7}/{percentile(run.answer_calls, 0.99):<6} {found['closed']:>6} "
               f"{found['copies']:>6} {found['double']:>6} {found['orphan']:>6} {found['missing']:>7} "
               f"{found['lost']:>4} {found['open_left']:>9} {found['seconds']:>7.0f}")
+    print("\n(requests: next-task requests made; calls: the review function's AWS calls for a next task that "
+          "served one, and for an answer; seconds: wall time on this machine)")
     for run, found in results:
         refusals = ", ".join(f"{n} × {why}" for why, n in run.refused.most_common(4)) or "none"
         print(f"\n{run.per_image} per image: answers refused (409: the task closed or another holds it): {refusals}")
-    print("\nmoto answers one request at a time and its Query reads the whole partition, so the seconds are "
+    print("\nmoto answers one request at a time and serialises its responses slowly, so the seconds are "
           "this machine's, not AWS's; the calls and the counts are what a stack makes and keeps.")
 
     ratio = min(r.served / r.requests if r.requests else 0.0 for r, _ in results)

@@ -3,19 +3,25 @@ outputs; AWS clients from the usual credentials and region."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
+import urllib.error
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from functools import cached_property
+from typing import Any, Callable, Iterator
 
-from components.naming import PROJECT, Naming
+from components.naming import PROJECT, Naming, StackNameError
+from handlers.runtime.config import RuntimeConfig
 from handlers.runtime.ledger import Prices
 
 from .errors import UsageError
-from .pulumi_stack import OUTPUTS, expected, output_policies, selected_stack, stack_config, stack_outputs
-from .target import NO_TARGET, OPTIONS, Target
+from .pulumi_stack import OUTPUTS, expected, output_policies, selected_stack, stack_config, stack_outputs, stack_settings
+from .target import NO_TARGET, OPTIONS, FunctionFailed, Target
 
 WHAT = {"parameter_path": "parameter path", "table": "state table", "lifecycle_arn": "lifecycle state machine"}
 
@@ -30,6 +36,7 @@ class AwsTarget(Target):
     clients: Callable[[str], Any]
     missing: dict[str, str] = field(default_factory=dict)  # name -> why it is not known and how to fix it
     stack_prices: Prices = field(default_factory=Prices)  # the stack output prices, else the defaults
+    stack: str | None = None  # the Pulumi stack, when named (--stack, or the selected one)
 
     policy_fix = "; a team policy's parameter is known once its module is: pass --stack-policies MODULE[,MODULE…]"
 
@@ -56,6 +63,111 @@ class AwsTarget(Target):
     def lifecycle_arn(self) -> str:
         self.require("lifecycle_arn")
         return self.names["lifecycle_arn"]
+
+    @property
+    def account_checks(self) -> bool:
+        return True
+
+    def stack_settings(self) -> dict[str, Any]:
+        return stack_settings(self.stack) if self.stack else {}
+
+    @cached_property
+    def naming(self) -> Naming:
+        """From the stack's name, else from the parameter path (``/labelloop/<stack>/``) or the table."""
+        stack = self.stack
+        if not stack and self.names.get("parameter_path"):
+            stack = self.parameter_path.strip("/").removeprefix(f"{PROJECT}/")
+        if not stack and self.names.get("table"):
+            stack = self.table_name.removeprefix(f"{PROJECT}-").removesuffix("-state")
+        try:
+            return Naming(stack or "")
+        except StackNameError:
+            raise UsageError("no stack name to find its resources by: pass --stack NAME or --parameter-path "
+                             "/labelloop/<stack>/") from None
+
+    @property
+    def region(self) -> str | None:
+        return self.client("sts").meta.region_name
+
+    def deployed(self) -> RuntimeConfig | None:
+        """The environment of the review function (it has the review app's settings too) or, without
+        one (A2I), of the detection function; None when neither exists."""
+        from botocore.exceptions import ClientError
+
+        functions = self.client("lambda")
+        for key in ("review_api", "detect"):
+            try:
+                found = functions.get_function_configuration(FunctionName=self.naming.function(key))
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                    continue
+                raise
+            env = (found.get("Environment") or {}).get("Variables") or {}
+            # The labels travel in the function's archive, not its environment.
+            return RuntimeConfig.from_env({"LABELLOOP_LABELS": "[]", **env})
+        return None
+
+    def model_versions(self) -> list[dict]:
+        config = self.deployed()
+        if config is None or not config.project_arn:
+            return []
+        pages = self.client("rekognition").get_paginator("describe_project_versions").paginate(
+            ProjectArn=config.project_arn)
+        return [{"version": d["ProjectVersionArn"].split("/version/", 1)[1].split("/", 1)[0],
+                 "arn": d["ProjectVersionArn"], "status": d["Status"], "units": d.get("MinInferenceUnits")}
+                for page in pages for d in page.get("ProjectVersionDescriptions", [])]
+
+    def invoke_function(self, key: str, payload: dict) -> dict:
+        name = self.naming.function(key)
+        response = self.client("lambda").invoke(FunctionName=name, Payload=json.dumps(payload))
+        answer = json.loads(response["Payload"].read() or "null")
+        if response.get("FunctionError"):
+            raise FunctionFailed(name, (answer or {}).get("errorType"), (answer or {}).get("errorMessage"))
+        return answer
+
+    def _review_app(self) -> RuntimeConfig:
+        config = self.deployed()
+        if config is None or not (config.user_pool_id and config.user_pool_client_id and config.review_url):
+            raise UsageError(f"{self.description} has no review app deployed (review: builtin): nothing to sign in to")
+        return config
+
+    @contextlib.contextmanager
+    def temporary_reviewer(self, name: str) -> Iterator[str]:
+        """A user of the review app's pool, in its reviewer group, signed in with the admin password flow
+        (no e-mail is sent); deleted afterwards. Yields the access token."""
+        config, cognito = self._review_app(), self.client("cognito-idp")
+        pool, username = config.user_pool_id, f"{name}@example.com"
+        password = secrets.token_urlsafe(24) + "Aa1!"  # every character class a password policy may ask for
+        cognito.admin_create_user(UserPoolId=pool, Username=username, MessageAction="SUPPRESS",
+                                  TemporaryPassword=password,
+                                  UserAttributes=[{"Name": "email", "Value": username},
+                                                  {"Name": "email_verified", "Value": "true"}])
+        try:
+            cognito.admin_set_user_password(UserPoolId=pool, Username=username, Password=password, Permanent=True)
+            cognito.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=config.reviewer_group)
+            signed_in = cognito.admin_initiate_auth(UserPoolId=pool, ClientId=config.user_pool_client_id,
+                                                    AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+                                                    AuthParameters={"USERNAME": username, "PASSWORD": password})
+            yield signed_in["AuthenticationResult"]["AccessToken"]
+        finally:
+            cognito.admin_delete_user(UserPoolId=pool, Username=username)
+
+    def review_api(self, reviewer: Any, method: str, path: str, body: dict | None = None) -> tuple[int, Any]:
+        url = self._review_app().review_url.rstrip("/") + path
+        headers = {"Content-Type": "application/json", "User-Agent": "labelloop-cli"}
+        if reviewer:
+            headers["Authorization"] = f"Bearer {reviewer}"
+        request = urllib.request.Request(url, method=method, headers=headers,
+                                         data=None if body is None else json.dumps(body).encode())
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+        try:
+            return status, json.loads(raw or b"null")
+        except json.JSONDecodeError:
+            return status, {"message": raw[:200].decode("utf-8", "replace")}
 
     def client(self, service: str):
         from botocore.exceptions import NoRegionError
@@ -91,21 +203,6 @@ class AwsTarget(Target):
     @property
     def prices(self) -> Prices:
         return self.stack_prices
-
-    def function_name(self, function: str) -> str:
-        """One of the stack's functions, named beside its state table (both by ``components.naming``)."""
-        table = self.table_name
-        if not table.startswith(f"{PROJECT}-") or not table.endswith("-state"):
-            raise UsageError(f"{table} is not a labelloop state table; pass --table (stack output tableName)")
-        return Naming(table.removeprefix(f"{PROJECT}-").removesuffix("-state")).function(function)
-
-    def invoke(self, function: str, payload: dict) -> dict:
-        response = self.client("lambda").invoke(FunctionName=self.function_name(function), Payload=json.dumps(payload))
-        answer = json.loads(response["Payload"].read() or "null")
-        if response.get("FunctionError"):
-            raise UsageError(f"the {function.replace('_', ' ')} function failed: {answer.get('errorType')}: "
-                             f"{answer.get('errorMessage')}")
-        return answer
 
     def start_lifecycle(self, payload: dict, what: str, announce: Callable[[str], None]) -> str:
         machine = self.lifecycle_arn  # a missing name is the first thing to fix, before region or credentials
@@ -159,7 +256,7 @@ def aws_target(stack: str | None, explicit: dict[str, str | None], policies: tup
     region = region or config.get("aws:region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     return AwsTarget(description, {n: names.get(n) for n in OPTIONS}, tuple(policies),
                      _session_clients(region or None, profile or config.get("aws:profile")), missing=missing,
-                     stack_prices=Prices.of(outputs.get("prices")))
+                     stack_prices=Prices.of(outputs.get("prices")), stack=stack)
 
 
 def _session_clients(region: str | None, profile: str | None) -> Callable[[str], Any]:

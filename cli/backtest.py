@@ -10,6 +10,10 @@ them, in time order, with the facts the loop would have given it:
 * ``reviews_today`` — the reviews *this* replay started earlier on the same
   UTC day (what a daily budget counts).
 
+Operator switches bind the replay as they bind the stack (the same engine
+refuses what a switch that is off turns off, whatever the policies say), and
+each column counts the reviews they refused, by switch.
+
 When an image's true label is known (a sandbox run knows all of them), each
 review the policies would start is answered with it and the engine's
 label decision says whether the answer would become training data; and
@@ -125,14 +129,18 @@ class Tally:
     errors_caught: int = 0
     added_to_training: int | None = None
     added_by_label: Counter = field(default_factory=Counter)
+    refused_by_switch: Counter = field(default_factory=Counter)  # reviews a policy asked for that a switch refused
 
-    def count(self, event: Event, review: bool, purpose: str | None, policy: str | None, reason: str) -> None:
+    def count(self, event: Event, review: bool, purpose: str | None, policy: str | None, reason: str,
+              switches: frozenset[str] = frozenset()) -> None:
         self.detections += 1
         error = event.is_error
         if error is not None:
             self.known += 1
             self.model_errors += error
         if not review:
+            if policy in switches:  # a switch decides only when it refuses
+                self.refused_by_switch[policy] += 1
             return
         self.reviews += 1
         self.by_purpose[purpose or "?"] += 1
@@ -161,6 +169,7 @@ class Tally:
             "errors_caught_per_100_reviews": _per100(self.errors_caught, self.reviews_known) if truth else None,
             "added_to_training": self.added_to_training,
             "added_by_label": dict(sorted(self.added_by_label.items())) if self.added_to_training is not None else None,
+            "refused_by_switch": dict(self.refused_by_switch.most_common()),
         }
 
 
@@ -180,7 +189,12 @@ def ordered(events: Iterable[Event]) -> tuple[list[Event], Counter]:
     return keep, skipped
 
 
-def recorded(events: list[Event]) -> Tally | None:
+def switch_names(engine) -> frozenset[str]:
+    """The operator switches ``engine``'s catalog declares: the policy a refused decision names."""
+    return frozenset(spec.name for spec in engine.catalog.switches())
+
+
+def recorded(events: list[Event], switches: frozenset[str] = frozenset()) -> Tally | None:
     """What the loop decided, from the records; None when no record carries a decision."""
     if not any(e.decision for e in events):
         return None
@@ -188,7 +202,7 @@ def recorded(events: list[Event]) -> Tally | None:
     for event in events:
         decision = event.decision or {}
         tally.count(event, bool(decision.get("review")), decision.get("purpose"), decision.get("policy"),
-                    decision.get("reason", ""))
+                    decision.get("reason", ""), switches)
         if event.review_status == "accepted":
             tally.added_to_training += 1
             tally.added_by_label[event.human_label or "?"] += 1
@@ -199,21 +213,22 @@ def replay(events: list[Event], engine, settings, label_set: tuple[str, ...], na
     """Ask ``engine`` the review question for each event (in order) and, with a true label, the label question."""
     tally = Tally(name, added_to_training=0 if any(e.true_label for e in events) else None)
     reviews_per_day: Counter = Counter()
+    switches = switch_names(engine)
     for sequence, event in enumerate(events, start=1):
         try:
-            _replay_event(event, sequence, engine, settings, label_set, tally, reviews_per_day)
+            _replay_event(event, sequence, engine, settings, label_set, tally, reviews_per_day, switches)
         except PolicyError as exc:  # a broken policy: one line naming it and the detection, no traceback
             raise PolicyError(f"{exc} (replaying detection {event.detection_id} through {name})") from exc
     return tally
 
 
 def _replay_event(event: Event, sequence: int, engine, settings, label_set: tuple[str, ...], tally: Tally,
-                  reviews_per_day: Counter) -> None:
+                  reviews_per_day: Counter, switches: frozenset[str]) -> None:
     day = event.at.astimezone(timezone.utc).strftime("%Y-%m-%d")
     facts = Detection(event.detection_id, event.image_uri, event.model_version, event.labels,
                       sequence=sequence, reviews_today=reviews_per_day[day], detected_at=event.detected_at)
     decision = engine.review(facts, settings)
-    tally.count(event, decision.review, decision.purpose, decision.policy, decision.reason)
+    tally.count(event, decision.review, decision.purpose, decision.policy, decision.reason, switches)
     if not decision.review:
         return
     reviews_per_day[day] += 1

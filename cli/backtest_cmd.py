@@ -207,7 +207,7 @@ def run_backtest(args) -> int:
                          f"{', '.join(f'{n} {o}' for o, n in skipped.items()) or 'nothing'})")
     label_set = bt.label_set_of(replayable, known_labels)
     tallies, warnings = [], []
-    recorded = bt.recorded(replayable)
+    recorded = bt.recorded(replayable, frozenset().union(*(bt.switch_names(engine) for _, engine in engines)))
     if recorded is not None:
         tallies.append(recorded)
     for modules, engine in engines:
@@ -296,6 +296,9 @@ def _summary_table(result: dict, keys: list[str], names: list[str]) -> str:
         _row(keys, "  for audit", [c["by_purpose"].get("audit", 0) for c in columns]),
         _row(keys, "audit share", [_pct(c["audit_share"]) for c in columns]),
     ]
+    refused = [sum(c["refused_by_switch"].values()) for c in columns]
+    if any(refused):
+        rows.append(_row(keys, "reviews a switch refused", refused))
     if result["true_labels"]:
         rows += [
             _row(keys, "model errors (top ≠ true label)", [_num(c["model_errors"]) for c in columns]),
@@ -308,10 +311,12 @@ def _summary_table(result: dict, keys: list[str], names: list[str]) -> str:
 
 
 def _group_tables(columns: list[dict], keys: list[str], names: list[str]) -> list[str]:
-    """The reviews broken down by policy and purpose, by reason and by top label (biggest groups first)."""
+    """The reviews broken down by policy and purpose, by reason and by top label, and those refused by
+    switch (biggest groups first)."""
     lines: list[str] = []
     for title, key in (("Reviews by policy and purpose", "by_policy"), ("Reviews by reason", "by_reason"),
-                       ("Reviews by top label", "by_label")):
+                       ("Reviews by top label", "by_label"), ("Reviews refused by an operator switch that is off",
+                                                              "refused_by_switch")):
         groups = sorted({g for c in columns for g in c[key]}, key=lambda g: (-sum(c[key].get(g, 0) for c in columns), g)
                         if key != "by_label" else (0, g))
         if not groups:

@@ -11,7 +11,8 @@ that deletion forgets it again, which changes nothing more). Asks first; idempot
 from __future__ import annotations
 
 from .tables import format_table, print_json
-from .target import add_target_arguments, open_target
+from .errors import UsageError
+from .target import FunctionFailed, add_target_arguments, open_target
 from .train_cmd import _confirm
 
 FUNCTION = "dataset"
@@ -40,7 +41,12 @@ def run(args) -> int:
                                          "[y/N] ", "forget"):
             print("Nothing was changed.")
             return 1
-        result = target.invoke(FUNCTION, {"forget": args.image}) | {"target": target.description}
+        try:
+            result = target.invoke_function(FUNCTION, {"forget": args.image}) | {"target": target.description}
+        except FunctionFailed as exc:
+            if exc.error_type != "UnrecognisedEvent":
+                raise
+            raise UsageError(f"{exc.message}; see `labelloop forget --help`") from None
     if args.json:
         print_json(result)
     else:

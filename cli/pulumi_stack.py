@@ -82,6 +82,26 @@ def stack_config(stack: str) -> dict[str, str]:
             if isinstance(entry, dict) and isinstance(entry.get("value"), str) and not entry.get("secret")}
 
 
+def stack_settings(stack: str) -> dict[str, Any]:
+    """The stack's plain config values by key, structured ones (lists, maps) decoded; {} when unreadable."""
+    try:
+        config = json.loads(_quiet("config", "--json", "--stack", stack) or "{}")
+    except json.JSONDecodeError:
+        return {}
+    found: dict[str, Any] = {}
+    for key, entry in (config.items() if isinstance(config, dict) else ()):
+        if not isinstance(entry, dict) or entry.get("secret"):
+            continue
+        value = entry.get("objectValue", entry.get("value"))
+        if isinstance(value, str) and value[:1] in "[{":
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                pass
+        found[key] = value
+    return found
+
+
 def output_policies(outputs: dict[str, Any]) -> tuple[str, ...] | None:
     """The policy modules the stack runs, in registration order; None when the outputs do not say."""
     if not isinstance(outputs.get("policies"), list):

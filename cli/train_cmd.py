@@ -27,7 +27,8 @@ RUN_TIMEOUT = 8 * 3600
 def register(sub) -> None:
     train = sub.add_parser("train", help="run a training check now and show its decision",
                            description="Starts the lifecycle state machine with {\"trigger\": \"manual\"}: the "
-                                       "policies decide whether to train now (the same check the schedule runs). "
+                                       "policies decide whether to train now (the same check the schedule runs; "
+                                       "a request, which Enable-Automatic-Training does not refuse). "
                                        "Shows the decision and its reason; with --wait, also how the run ended.")
     add_target_arguments(train)
     train.add_argument("--wait", action="store_true",
@@ -112,7 +113,7 @@ def run_train(args) -> int:
         timeout = args.timeout or (RUN_TIMEOUT if args.wait else CHECK_TIMEOUT)
         # A check that does not train ends the run a moment later: wait for that end, not only the decision.
         until = (lambda r: False) if args.wait else (lambda r: bool(r["check"] and r["check"].get("train")))
-        result = follow(target, workflow.lifecycle_input("manual"), "train",
+        result = follow(target, workflow.lifecycle_input(workflow.MANUAL), "train",
                         lambda arn: _note(args, f"Training check started: {arn}"), until, timeout)
     if args.json:
         print_json(result)

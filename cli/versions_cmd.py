@@ -38,7 +38,18 @@ def version_row(model, active: str | None) -> dict:
         "trained_at": model.training_started_at,
         "deployed_at": model.deployed_at,
         "stopped_at": model.stopped_at,
+        "compared": compared(model.side_by_side),
     }
+
+
+def compared(side: dict | None) -> dict | None:
+    """The side-by-side before the switch: whom it was compared with, on how many gate-set images, and how
+    the running model was scored (it ran, its recorded answers, or started for the comparison)."""
+    if not side:
+        return None
+    return {"with": side.get("incumbent_version"), "images": side.get("compared_images", side.get("images")),
+            "of": side.get("images"), "incumbent_f1": (side.get("incumbent") or {}).get("f1"),
+            "f1": (side.get("candidate") or {}).get("f1"), "how": side.get("incumbent_source")}
 
 
 def gather(target) -> dict:
@@ -90,4 +101,13 @@ def render(result: dict) -> list[str]:
                      for label in labels]
         names = [r["version"] for r in versions]
         lines.append(format_table(per_label, ["label", *names], ["label", *names], right=names))
+    sides = [(r["version"], r["compared"]) for r in versions if r.get("compared") and r["compared"].get("with")]
+    if sides:
+        lines += ["", "Side by side before the switch (the same gate-set images)"]
+        lines += [f"  {version} vs {c['with']}: F1 {_f1(c['f1'])} vs {_f1(c['incumbent_f1'])} on {c['images']} of "
+                  f"{c['of']} images; {c['with']} {c['how']}" for version, c in sides]
     return lines
+
+
+def _f1(value) -> str:
+    return "-" if value is None else f"{value:.3f}"

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from components.regions import region_problem
 from handlers.runtime.ledger import Prices
 from policies.names import NONE_OF_THE_ABOVE
 
@@ -88,6 +89,17 @@ class StackConfig:
     review_alarm_hours: float = 24.0
     forgotten_model_hours: float = 24.0  # the alarm: a model running this long without a detection
     prices: Prices = Prices()
+
+
+class RegionError(ValueError):
+    """The stack's region has no Rekognition Custom Labels."""
+
+
+def check_region(region: str | None) -> None:
+    """Refuse a region without Rekognition Custom Labels (None: the provider has none either and says so)."""
+    problem = region and region_problem(region)
+    if problem:
+        raise RegionError(f"aws:region: {problem}")
 
 
 def region_of_pool(user_pool_id: str) -> str:

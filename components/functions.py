@@ -72,7 +72,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
         # DetectCustomLabels reads the image (the uploaded version) with this role's S3 access.
         Grant(("s3:GetObject", "s3:GetObjectVersion"), f"objects:{layout.DETECTION_PREFIX}"),
         Grant(("rekognition:DetectCustomLabels",), "project_versions"),
-        TABLE_RW, PARAMETERS, PUBLISH,
+        # The review decision's parameters, by name: one call for up to ten (the whole path takes a page per ten).
+        TABLE_RW, Grant(("ssm:GetParameters",), "parameters"), PUBLISH,
         # A replayed detection removes its pending item; one done at last, its failure.
         Grant(("dynamodb:DeleteItem",), "table"),
         # An event with several records: each gets a detection of its own.
@@ -140,11 +141,16 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
         Grant(("rekognition:StartProjectVersion",), "project_versions"), DESCRIBE_VERSIONS, TABLE_RW, PARAMETERS)),
     # Both models classify every gate-set image: one DetectCustomLabels call per image and model.
     FunctionSpec("compare_models", "handlers.lifecycle.compare.handler",
-                 "Score the candidate and the running model on the gate set and decide again", (
+                 "Score the candidate and the running model on the same gate-set images and decide again", (
                      Grant(("s3:GetObject",), f"objects:{layout.MANIFEST_PREFIX}"),
-                     # DetectCustomLabels reads each image with this role's S3 access.
+                     # DetectCustomLabels reads each image with this role's S3 access; the listing gives their ETags.
                      Grant(("s3:GetObject", "s3:GetObjectVersion"), f"objects:{layout.TESTING_PREFIX}"),
+                     Grant(("s3:ListBucket",), f"bucket:{layout.TESTING_PREFIX}"),
                      Grant(("rekognition:DetectCustomLabels",), "project_versions"),
+                     # Every model's answer per gate-set image, kept to compare it later on the same images.
+                     Grant(("s3:GetObject", "s3:PutObject"), f"objects:{layout.EVALUATION_PREFIX}answers/"),
+                     # A stopped running model never scored on these images is started for the comparison.
+                     Grant(("rekognition:StartProjectVersion",), "project_versions"), DESCRIBE_VERSIONS,
                      TABLE_RW, PARAMETERS, PUBLISH), timeout=900),
     FunctionSpec("switch_model", "handlers.lifecycle.deploy.switch_handler", "Point detection at the new version", (
         TABLE_RW, PUBLISH)),

@@ -146,7 +146,8 @@ class LabelLoop(pulumi.ComponentResource):
         }
         if isinstance(self.review, ReviewApp):
             self.outputs |= {"reviewUrl": self.review.review_url, "reviewApiUrl": self.review.api_url,
-                             "reviewerUserPoolId": self.review.user_pool_id}
+                             "reviewerUserPoolId": self.review.user_pool_id,
+                             "reviewerGroup": self.review.reviewer_group}
         else:
             self.outputs |= {"flowDefinitionArn": self.review.flow_definition_arn,
                              "workteamArn": self.review.workteam_arn}

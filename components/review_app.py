@@ -90,6 +90,7 @@ class ReviewApp(pulumi.ComponentResource):
     review_url: pulumi.Output[str]
     api_url: pulumi.Output[str]
     user_pool_id: pulumi.Output[str]
+    reviewer_group: pulumi.Output[str]
     deployed: dict[str, DeployedFunction]
 
     def __init__(self, name: str, args: ReviewAppArgs, opts: pulumi.ResourceOptions | None = None):
@@ -139,13 +140,17 @@ class ReviewApp(pulumi.ComponentResource):
             allowed_oauth_flows_user_pool_client=True, allowed_oauth_flows=["code"],
             allowed_oauth_scopes=list(OAUTH_SCOPES), supported_identity_providers=["COGNITO"],
             callback_urls=[self.review_url], logout_urls=[self.review_url],
-            explicit_auth_flows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            # The page signs in through managed login (SRP, refresh). The admin password flow lets
+            # `labelloop smoke` sign in its temporary reviewer: it needs AWS credentials allowed
+            # cognito-idp:AdminInitiateAuth on the pool, so it opens nothing to the public.
+            explicit_auth_flows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"],
             prevent_user_existence_errors="ENABLED", enable_token_revocation=True,
             access_token_validity=TOKEN_HOURS, id_token_validity=TOKEN_HOURS,
             refresh_token_validity=REFRESH_TOKEN_HOURS,
             token_validity_units=aws.cognito.UserPoolClientTokenValidityUnitsArgs(
                 access_token="hours", id_token="hours", refresh_token="hours"),
             opts=child)
+        self.reviewer_group = pulumi.Output.from_input(group_name)
         # Managed login shows an app client's pages only once the client has a style. In a pool the
         # stack does not own, the pool's domain may be the classic hosted UI, and styles need the
         # Essentials plan: its owner styles the client (docs/deploying.md).

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from handlers.runtime import workflow as wf
-from handlers.runtime.errors import RETRY_ERROR_NAMES, ModelBusy
+from handlers.runtime.errors import RETRY_ERROR_NAMES, IncumbentStarting, ModelBusy
 
 
 def retry_service_errors(*, interval: int, attempts: int, max_delay: int) -> dict[str, Any]:
@@ -164,6 +164,9 @@ def _deployment(arns: Mapping[str, str], *, poll_seconds: int, max_seconds: int)
     # A version that is still stopping (a rollback right after the switch) starts once it has stopped.
     model_busy = {"ErrorEquals": [ModelBusy.__name__], "IntervalSeconds": poll_seconds, "MaxAttempts": 10,
                   "BackoffRate": 1.5}
+    # A stopped running model started for the comparison: looked at again until it runs (as long as a start may take).
+    incumbent_starting = {"ErrorEquals": [IncumbentStarting.__name__], "IntervalSeconds": poll_seconds,
+                          "MaxAttempts": max(1, max_seconds // max(1, poll_seconds)), "BackoffRate": 1.0}
     # A training tested on a gate set is compared with the running model on it before the switch;
     # a rollback (no manifest) and a training without a gate set switch at once.
     has_gate_set = {"Variable": wf.MANIFEST.field("gate_set"), "IsPresent": True}
@@ -178,7 +181,9 @@ def _deployment(arns: Mapping[str, str], *, poll_seconds: int, max_seconds: int)
         "GateSet": {"Type": "Choice", "Choices": [has_gate_set | {"Next": wf.COMPARE.state}],
                     "Default": wf.SWITCH_MODEL.state},
         wf.COMPARE.state: _task(wf.COMPARE, arns, next_state="SideBySide",
-                                comment="Candidate and running model classify the gate set; the deployment "
+                                retry=(incumbent_starting, RETRY_SERVICE_ERRORS),
+                                comment="Candidate and running model on the same gate-set images (a stopped "
+                                        "running model never scored on them is started for it); the deployment "
                                         "decision sees both"),
         "SideBySide": is_true(wf.COMPARISON.field("deploy"), wf.SWITCH_MODEL.state, "Rejected"),
         wf.SWITCH_MODEL.state: _task(wf.SWITCH_MODEL, arns, next_state=wf.STOP_PREVIOUS.state),

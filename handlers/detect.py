@@ -124,7 +124,7 @@ def _decided(record: DetectionRecord, model_version: str, scores: tuple[LabelSco
     facts = Detection(record.detection_id, record.image_uri, model_version, scores,
                       sequence=sequence, reviews_today=loop.reviews_today, detected_at=record.detected_at,
                       training_counts=loop.trained_counts)
-    decision = context.engine().review(facts, context.settings())
+    decision = context.engine().review(facts, context.settings("review_decision"))
     outcome = "no_label" if not scores else ("confident" if not decision.review else f"to_{decision.purpose}")
     return replace(record, outcome=outcome, reason=decision.reason, model_version=model_version,
                    labels=tuple({"name": s.name, "confidence": s.confidence} for s in facts.labels),

@@ -63,8 +63,8 @@ REVIEWER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}$")
 TASK_ID = re.compile(r"^labelloop-[0-9a-f]{40}$")
 # Open entries one Query reads for "next task"; past a page all leased to others or seen by this
 # reviewer, the next is read: at most MAX_READS Queries and LEASE_ATTEMPTS leases a request.
-NEXT_PAGE = 100
-MAX_READS, LEASE_ATTEMPTS = 3, 2
+NEXT_PAGE = 50
+MAX_READS, LEASE_ATTEMPTS = 3, 3
 # Tasks a page may ask "next task" to pass over (answers it holds back for their correction window).
 MAX_EXCLUDED = 10
 DEFAULT_IMAGE_URL_SECONDS = 300
@@ -187,7 +187,7 @@ def next_task() -> dict[str, Any]:
         # head and it (tasks opened or let go since).
         segments = [(resume, None), (head.last, resume)] if resume and resume > head.last else [(head.last, None)]
         for after, stop in segments:
-            while after and search.task is None and search.reads < MAX_READS:
+            while after and search.task is None and search.reads < MAX_READS and search.leases < LEASE_ATTEMPTS:
                 after = search.read(after).last
                 if stop and after and after >= stop:
                     after = None  # the rest was read in the segment before
@@ -213,21 +213,27 @@ class TaskSearch:
         return page
 
     def _lease_one(self, page: state.OpenTaskPage) -> OpenTask | None:
-        """The task this reviewer holds already, else one of the first few free ones — twice as many
-        as other reviewers hold leases on here (reviewers at work now), so reviewers asking at the same
-        moment spread over the most urgent tasks instead of all reaching for the first; alone, the first."""
+        """The task this reviewer holds already, else one of the first few free ones: twice as many as
+        other reviewers hold leases on here (reviewers at work now), so reviewers asking at the same
+        moment spread over the most urgent tasks instead of all reaching for the first — over the whole
+        page once another took the one chosen a moment before; alone, the first."""
         free = [e for e in page if not e.leased_to_another(self.me, self.at)]
         held = [e for e in free if e.lease_reviewer == self.me and (e.lease_until or "") > self.at]
-        spread = free[:2 * (len(page) - len(free)) + 1]
-        order = {e.name: e for e in held[:1] + random.sample(spread, len(spread)) + free[len(spread):]}
-        for entry in order.values():
-            if self.leases >= LEASE_ATTEMPTS:
-                break
+        width, tried = 2 * (len(page) - len(free)) + 1, set()
+        while self.leases < LEASE_ATTEMPTS:
+            untried = [e for e in free if e.name not in tried]
+            if not untried:
+                return None
+            entry = held[0] if held and not tried else random.choice(untried[:width])
+            tried.add(entry.name)
             self.leases += 1
             try:
                 context.table().lease_task(entry, self.me, self.at, self.until)
-            except (TaskLeased, TaskClosed):
-                continue  # another reviewer leased it a moment ago, or it closed
+            except TaskLeased:  # others are asking at this very moment: spread over the whole page
+                width = len(free)
+                continue
+            except TaskClosed:
+                continue
             return entry
         return None
 

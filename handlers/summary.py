@@ -28,6 +28,8 @@ REVIEWS = {
     "reviews_audited": "audits completed",
     "reviews_unresolved": "reviews unresolved (reviewers disagree)",
     "reviews_expired": "review tasks expired unanswered",
+    "reviews_deleted": "reviews of images their uploaders deleted (not trained)",
+    "copies_removed": "copies taken out of the dataset (deleted or forgotten images)",
     "review_answers": "answers given in the review app",
     "outputs_rejected": "malformed A2I outputs",
     "replayed": "pending images detected",

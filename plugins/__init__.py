@@ -30,6 +30,8 @@ from .facts import (
 from .hookspecs import hookimpl, hookspec
 from .manager import PolicyLoadError
 from .parameters import (
+    GATE_SET_MINIMUM,
+    GATE_SET_PARAMETER,
     LEASE_MINUTES,
     MAX_REVIEWERS,
     REVIEW_TASK_PARAMETERS,
@@ -40,12 +42,13 @@ from .parameters import (
     InvalidParameterValue,
     ParameterSpec,
     Settings,
+    Switch,
 )
 
 __all__ = [
-    "LEASE_MINUTES", "MAX_REVIEWERS", "NONE_OF_THE_ABOVE", "REVIEWERS_PER_IMAGE", "REVIEW_TASK_PARAMETERS", "TASK_LIFETIME_HOURS",
+    "GATE_SET_MINIMUM", "GATE_SET_PARAMETER", "LEASE_MINUTES", "MAX_REVIEWERS", "NONE_OF_THE_ABOVE", "REVIEWERS_PER_IMAGE", "REVIEW_TASK_PARAMETERS", "TASK_LIFETIME_HOURS",
     "Catalog", "CatalogError", "DatasetStats", "DeploymentDecision", "Detection", "EVENT_KINDS", "Engine",
     "Evaluation", "InferenceCapacity", "InvalidParameterValue", "LabelDecision", "LabelMetrics", "LabelScore",
     "LoopEvent", "ModelState", "NoDecision", "ParameterSpec", "PolicyError", "PolicyLoadError", "ReviewDecision",
-    "ReviewResult", "Serving", "ServingDecision", "Settings", "TrainingDecision", "WorkerAnswer", "hookimpl", "hookspec", "lowest_confidence_first",
+    "ReviewResult", "Serving", "ServingDecision", "Settings", "Switch", "TrainingDecision", "WorkerAnswer", "hookimpl", "hookspec", "lowest_confidence_first",
 ]

@@ -2,7 +2,9 @@
 
 Handlers never call hooks directly: they ask the engine, which asks the
 policies in order, checks what came back, and returns the decision with the
-name of the policy that made it.
+name of the policy that made it — unless an operator's switch that binds the
+decision is off (a catalog entry with ``binds``): then the switch refuses it,
+whatever policy said yes, and is recorded as the decider.
 """
 
 from __future__ import annotations
@@ -24,11 +26,27 @@ from .decisions import (
     lowest_confidence_first,
 )
 from .facts import DatasetStats, Detection, Evaluation, LoopEvent, ModelState, ReviewResult, Serving
-from .parameters import REVIEW_TASK_PARAMETERS, REVIEWERS_PER_IMAGE, Catalog, Settings
+from .parameters import (GATE_SET_MINIMUM, GATE_SET_PARAMETER, REVIEW_TASK_PARAMETERS, REVIEWERS_PER_IMAGE, SWITCHABLE,
+                         Catalog, Settings)
 
 log = logging.getLogger(__name__)
 # Settings that do not hold the review task parameters (a policy's own tests) review with one reviewer.
 _DEFAULT_REVIEWERS = next(s.default for s in REVIEW_TASK_PARAMETERS if s.name == REVIEWERS_PER_IMAGE)
+GATE_SET_RULE = "labelloop (gate set)"  # the name a refusal for a gate set that cannot decide carries
+
+
+def gate_set_refusal(candidate: Evaluation, settings: Settings) -> str | None:
+    """Why the gate set ``candidate`` was measured on cannot decide (None: it can): a label it lacks,
+    or has fewer than Minimum-Gate-Set-Images-Per-Label images of, and what to add where."""
+    minimum = settings.get(GATE_SET_MINIMUM, GATE_SET_PARAMETER.default)
+    short = candidate.short_labels(minimum)
+    if not short:
+        return None
+    what = ", ".join(f"no images of {label!r}" if n == 0 else f"{n} of {minimum} images of {label!r}"
+                     for label, n in short.items())
+    where = ", ".join(f"{minimum - n} to images_for_testing/{label}/" for label, n in short.items())
+    return (f"the gate set cannot decide: {what} ({GATE_SET_MINIMUM} {minimum}); add {where} "
+            f"(or lower {GATE_SET_MINIMUM})")
 
 
 class PolicyError(RuntimeError):
@@ -60,7 +78,7 @@ class Engine:
                     names.append(impl.plugin_name)
         return names
 
-    def _decide(self, hook_name: str, **kwargs: Any) -> Any:
+    def _decide(self, hook_name: str, *, requested: bool = False, **kwargs: Any) -> Any:
         # Implementations are asked like pluggy's firstresult call (last
         # registered first, tryfirst/trylast respected) so the decider is known.
         expected = manager.DECISION_HOOKS[hook_name]
@@ -79,8 +97,22 @@ class Engine:
                 )
             if not str(result.reason).strip():
                 raise PolicyError(f"policy {impl.plugin_name!r} returned a {expected.__name__} without a reason")
-            return replace(result, policy=impl.plugin_name)
+            return self._switched(hook_name, replace(result, policy=impl.plugin_name), kwargs["settings"], requested)
         raise NoDecision(f"no policy decided {hook_name}; every loaded policy returned None ({', '.join(self.policies)})")
+
+    def _switched(self, hook_name: str, decision: Any, settings: Settings, requested: bool) -> Any:
+        """The decision, or — a yes while a switch that binds it is off — the switch's no, whose reason
+        keeps the overruled policy and its reason."""
+        if hook_name not in SWITCHABLE:
+            return decision
+        yes, refusal, asked = SWITCHABLE[hook_name]
+        if not getattr(decision, yes):
+            return decision
+        for spec in self.catalog.switches(hook_name):
+            if settings.get(spec.name, True) is False and spec.binds.binds(decision, requested):
+                reason = f"{spec.name} is false: {refusal} (policy {decision.policy!r} {asked}: {decision.reason})"
+                return type(decision)(False, reason, policy=spec.name)
+        return decision
 
     def review(self, detection: Detection, settings: Settings) -> ReviewDecision:
         """The review decision; a review's priority and reviewers, when the policy left them open, are
@@ -92,11 +124,21 @@ class Engine:
         priority = lowest_confidence_first(detection.top_confidence) if decision.priority is None else decision.priority
         return replace(decision, priority=priority, reviewers=reviewers)
 
-    def training(self, dataset: DatasetStats, model: ModelState, settings: Settings) -> TrainingDecision:
-        return self._decide("training_decision", dataset=dataset, model=model, settings=settings)
+    def training(self, dataset: DatasetStats, model: ModelState, settings: Settings, *,
+                 requested: bool = False) -> TrainingDecision:
+        """The training decision; ``requested``: an operator asked for this check (``labelloop train``),
+        which a switch with ``binds_requests=False`` leaves to the policies."""
+        return self._decide("training_decision", dataset=dataset, model=model, settings=settings, requested=requested)
 
-    def deployment(self, candidate: Evaluation, incumbent: Evaluation | None, settings: Settings) -> DeploymentDecision:
-        return self._decide("deployment_decision", candidate=candidate, incumbent=incumbent, settings=settings)
+    def deployment(self, candidate: Evaluation, incumbent: Evaluation | None, settings: Settings,
+                   replaces: str | None = None) -> DeploymentDecision:
+        """The deployment decision; a candidate measured on a gate set that cannot decide (a label
+        missing or too thin) is refused before any policy is asked."""
+        refused = gate_set_refusal(candidate, settings)
+        if refused:
+            return DeploymentDecision(False, refused, GATE_SET_RULE)
+        return self._decide("deployment_decision", candidate=candidate, incumbent=incumbent, settings=settings,
+                            replaces=incumbent.version if replaces is None and incumbent else replaces)
 
     def capacity(self, candidate: Evaluation, settings: Settings) -> InferenceCapacity:
         return self._decide("inference_capacity", candidate=candidate, settings=settings)

@@ -159,12 +159,14 @@ class Serving:
 
 @dataclass(frozen=True)
 class LabelMetrics:
-    """Evaluation of one label on the test images."""
+    """Evaluation of one label on the test images; ``images``: how many of them are of this label
+    (None when unknown: an auto-created split)."""
 
     f1: float
     precision: float
     recall: float
     threshold: float | None = None
+    images: int | None = None
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,8 @@ class Evaluation:
     ``None`` for the split Rekognition auto-created for this version alone; two evaluations with the
     same ``gate_set`` were measured on the same images (:meth:`same_images`). ``confusion`` (true label
     -> predicted label -> images) and ``images`` are known when the loop scored the model itself: the
-    side-by-side evaluation on the gate set, before the switch.
+    side-by-side evaluation on the gate set, before the switch. Measured on a gate set, ``per_label``
+    covers every label of the label set, with the images of each (0 for a label the gate set lacks).
     """
 
     version: str
@@ -194,6 +197,20 @@ class Evaluation:
     def same_images(self, other: "Evaluation | None") -> bool:
         """Whether ``other`` was measured on the same gate-set version as this one."""
         return other is not None and self.gate_set is not None and self.gate_set == other.gate_set
+
+    @property
+    def side_by_side(self) -> bool:
+        """Whether the loop scored it image by image (the side-by-side before the switch), rather
+        than Rekognition's own evaluation after training."""
+        return self.images is not None
+
+    def short_labels(self, minimum: int) -> dict[str, int]:
+        """Label -> images, for each label with fewer than ``minimum`` images in the gate set it was
+        measured on; {} without a gate set or when the counts are unknown."""
+        if self.gate_set is None:
+            return {}
+        return {label: m.images for label, m in sorted(self.per_label.items())
+                if m.images is not None and m.images < minimum}
 
 
 @dataclass(frozen=True)

@@ -67,18 +67,25 @@ def training_decision(dataset: DatasetStats, model: ModelState, settings: Settin
 
 @hookspec(firstresult=True)
 def deployment_decision(
-    candidate: Evaluation, incumbent: Evaluation | None, settings: Settings
+    candidate: Evaluation, incumbent: Evaluation | None, settings: Settings, replaces: str | None
 ) -> DeploymentDecision | None:
     """May this trained version replace the running one?
 
     Called once per successfully trained version with Rekognition's evaluation
     (``incumbent``: the running version's recorded one, ``None`` before the
     first deployment). With a gate set (``images_for_testing/``), asked again
-    during blue/green, once the candidate runs and before the switch: then
-    both were scored by the loop on the same gate-set images
-    (``candidate.same_images(incumbent)``), with per-label metrics and the
-    confusion matrix; ``incumbent`` is ``None`` when no model runs. Deploying
-    takes a yes both times. Return ``None`` to let the next policy decide.
+    during blue/green, once the candidate runs and before the switch
+    (``candidate.side_by_side``): then both were scored by the loop on the same
+    gate-set images (``candidate.same_images(incumbent)``), with per-label
+    metrics (every label, with its images) and the confusion matrix — all of the
+    gate set when the running model runs (or was started for the comparison),
+    else the images it was scored on before. ``replaces`` is the active version
+    the candidate would replace (``None`` only before the first deployment);
+    ``incumbent`` is ``None`` when there is none or it could not be scored on the
+    candidate's images. A gate set that lacks a label, or has fewer than
+    Minimum-Gate-Set-Images-Per-Label images of one, never reaches the policies:
+    the candidate is refused. Deploying takes a yes both times. Return ``None``
+    to let the next policy decide.
     """
 
 

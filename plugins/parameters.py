@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Literal, Mapping
 
+from .facts import PURPOSES
+
 Kind = Literal["bool", "int", "float", "thresholds"]
 
 TRUE_WORDS = ("true", "yes", "on", "1")
@@ -39,12 +41,48 @@ class CatalogError(ValueError):
     """The catalog itself is wrong: two plugins define the same parameter, or a spec is inconsistent."""
 
 
+# The decisions a switch can bind: hook -> (the decision's yes, what its refusal says, what the overruled
+# policy did). Each such decision is ``Decision(yes: bool, reason, …)``.
+SWITCHABLE: Mapping[str, tuple[str, str, str]] = MappingProxyType({
+    "review_decision": ("review", "no review", "asked for one"),
+    "training_decision": ("train", "no training", "asked for one"),
+    "deployment_decision": ("deploy", "no deployment", "asked for one"),
+    "label_decision": ("accept", "the answer is not used", "accepted it"),
+})
+
+
+@dataclass(frozen=True)
+class Switch:
+    """What a bool parameter binds while it is false: every yes to ``decision`` (a hook name), whatever
+    policy gives it, becomes a no, decided by the switch. ``purpose``: only reviews for this purpose
+    (``review_decision``). ``binds_requests``: False leaves an operator's explicit request alone (a
+    ``labelloop train``: ``training_decision``), so the switch binds only what the loop does by itself."""
+
+    decision: str
+    purpose: str | None = None
+    binds_requests: bool = True
+
+    def __post_init__(self) -> None:
+        if self.decision not in SWITCHABLE:
+            raise CatalogError(f"a switch binds one of {', '.join(SWITCHABLE)}, not {self.decision!r}")
+        if self.purpose is not None and self.decision != "review_decision":
+            raise CatalogError(f"only a review switch is limited to a purpose; {self.decision} has none")
+        if self.purpose is not None and self.purpose not in PURPOSES:
+            raise CatalogError(f"a review switch's purpose is {' or '.join(PURPOSES)}, not {self.purpose!r}")
+
+    def binds(self, decision: Any, requested: bool) -> bool:
+        """Whether this switch, off, refuses ``decision`` (a yes of its hook)."""
+        return ((self.purpose is None or getattr(decision, "purpose", None) == self.purpose)
+                and (self.binds_requests or not requested))
+
+
 @dataclass(frozen=True)
 class ParameterSpec:
     """One operator parameter.
 
     ``minimum``/``maximum`` bound numbers (inclusive); for ``thresholds`` (a
-    ``label=confidence, …`` mapping) they bound each confidence.
+    ``label=confidence, …`` mapping) they bound each confidence. ``binds`` makes a bool parameter an
+    operator's switch: while it is false, the engine refuses that decision whatever any policy answers.
     """
 
     name: str
@@ -54,10 +92,16 @@ class ParameterSpec:
     minimum: float | None = None
     maximum: float | None = None
     owner: str = "policies.defaults"
+    binds: Switch | None = None
+    # The decision hooks whose policies read it: a function that asks only some decisions reads only their
+    # parameters (the detection, only review_decision's: one call for up to ten). Empty: every function.
+    hooks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name):
             raise CatalogError(f"parameter name {self.name!r} must be 1-128 letters, digits, '_', '.' or '-'")
+        if self.binds is not None and (self.kind != "bool" or not isinstance(self.binds, Switch)):
+            raise CatalogError(f"{self.name}: only a bool parameter is a switch, with binds=Switch(…)")
         if self.kind not in ("bool", "int", "float", "thresholds"):
             raise CatalogError(f"{self.name}: unknown kind {self.kind!r}")
         if self.kind in ("int", "float", "thresholds") and (self.minimum is None or self.maximum is None):
@@ -227,6 +271,15 @@ REVIEW_TASK_PARAMETERS = (
 )
 
 
+# The gate set's rule, which the engine applies to every deployment decision measured on a gate set
+# (a policy cannot overrule it: figures on too few images of a label say nothing about that label).
+GATE_SET_MINIMUM = "Minimum-Gate-Set-Images-Per-Label"
+GATE_SET_PARAMETER = ParameterSpec(
+    GATE_SET_MINIMUM, "int", 5, "Gate-set images (images_for_testing/<label>/) every label needs before the gate "
+    "set may decide a deployment; with fewer, or none, of a label, candidates are refused until they are added.",
+    1, 100_000, hooks=("deployment_decision",))
+
+
 # -- the catalog ------------------------------------------------------------
 @dataclass(frozen=True)
 class Catalog:
@@ -254,6 +307,10 @@ class Catalog:
     def __iter__(self) -> Iterator[ParameterSpec]:
         return iter(self.specs.values())
 
+    def scope(self, hook: str) -> "Catalog":
+        """The parameters a function that asks only ``hook`` reads: those of that hook and those of every hook."""
+        return Catalog(MappingProxyType({n: s for n, s in self.specs.items() if not s.hooks or hook in s.hooks}))
+
     def __len__(self) -> int:
         return len(self.specs)
 
@@ -265,6 +322,10 @@ class Catalog:
             return self.specs[name]
         except KeyError:
             raise KeyError(f"unknown parameter {name!r}; known: {', '.join(self.specs)}") from None
+
+    def switches(self, decision: str | None = None) -> list[ParameterSpec]:
+        """The switches that bind ``decision`` (a hook name; None: every switch), in name order."""
+        return [spec for spec in self if spec.binds is not None and decision in (None, spec.binds.decision)]
 
     def defaults(self, overrides: Mapping[str, Any] | None = None) -> "Settings":
         """Settings with every default, optionally overridden (strings are parsed, values checked)."""

@@ -33,7 +33,7 @@ def labelloop_parameters() -> list[ParameterSpec]:
 
 
 @hookimpl
-def review_decision(detection: Detection, settings: Settings) -> ReviewDecision | None:
+def review_decision(detection: Detection, settings: Settings) -> ReviewDecision:
     top, confidence = detection.top, detection.top_confidence
     short = lack(detection, top.name) if top else 1.0
     threshold = min(100.0, settings[MIN_CONFIDENCE] + settings[BOOST] * short)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 from plugins import (
+    GATE_SET_PARAMETER,
     REVIEW_TASK_PARAMETERS,
     DatasetStats,
     DeploymentDecision,
@@ -23,6 +24,7 @@ from plugins import (
     Serving,
     ServingDecision,
     Settings,
+    Switch,
     TrainingDecision,
     hookimpl,
 )
@@ -44,30 +46,41 @@ from .names import (
     START_ON_PENDING,
 )
 
+# The operator's three switches bind every policy (the engine refuses what they turn off), so the rules
+# below need not read them — except audit sampling, which is also this policy's own rule to sample.
+# Which decisions read each parameter: the detection reads only those of the review decision (one call).
+TRAINING, DEPLOYMENT, CAPACITY, SERVING = ("training_decision",), ("deployment_decision",), ("inference_capacity",), \
+    ("serving_decision",)
 PARAMETERS = [
-    ParameterSpec(ENABLE_TRAINING, "bool", True, "Scheduled training checks on or off."),
-    ParameterSpec(POLL_FREQUENCY, "int", 720, "Minutes between scheduled training checks.", 1, 43200),
+    ParameterSpec(ENABLE_TRAINING, "bool", True, "Automatic training on or off: off, no scheduled check trains, "
+                  "whatever a policy decides (an operator's labelloop train still may).",
+                  binds=Switch("training_decision", binds_requests=False), hooks=TRAINING),
+    ParameterSpec(POLL_FREQUENCY, "int", 720, "Minutes between scheduled training checks.", 1, 43200, hooks=TRAINING),
     ParameterSpec(MIN_UNTRAINED, "int", 10,
-                  "New labelled images since the last successful training needed to train a new version.", 1, 1_000_000),
-    ParameterSpec(MIN_F1, "float", 0.8, "F1 score (0-1) a new version needs to be deployed.", 0.0, 1.0),
+                  "New labelled images since the last successful training needed to train a new version.", 1, 1_000_000, hooks=TRAINING),
+    ParameterSpec(MIN_F1, "float", 0.8, "F1 score (0-1) a new version needs to be deployed.", 0.0, 1.0, hooks=DEPLOYMENT),
+    GATE_SET_PARAMETER,  # the engine applies it to every policy's deployment decision
     ParameterSpec(MIN_INFERENCE_UNITS, "int", 1,
-                  "Inference units a model is started with (each bills per hour, idle or not).", 1, 64),
+                  "Inference units a model is started with (each bills per hour, idle or not).", 1, 64, hooks=CAPACITY),
     ParameterSpec(MIN_CONFIDENCE, "float", 70.0,
                   "Confidence (0-100) below which a detected image goes to human review.", 0.0, 100.0),
-    ParameterSpec(ENABLE_REVIEW, "bool", True, "Human review (in the review app, or Amazon A2I) of low-confidence images on or off."),
-    ParameterSpec(ENABLE_SAMPLING, "bool", False, "Audit sampling of confident detections on or off."),
+    ParameterSpec(ENABLE_REVIEW, "bool", True, "Human review (in the review app, or Amazon A2I) on or off: off, no "
+                  "review opens, for training or audit, whatever a policy decides; reviews already open can still "
+                  "be answered.", binds=Switch("review_decision")),
+    ParameterSpec(ENABLE_SAMPLING, "bool", False, "Audit sampling of confident detections on or off: off, no audit "
+                  "review opens, whatever a policy decides.", binds=Switch("review_decision", purpose="audit")),
     ParameterSpec(SAMPLING_INTERVAL, "int", 1000, "Audit one in every N detections when sampling is on.", 1, 1_000_000),
 ]
 # Serving on demand. Every default keeps the original behaviour: the model runs until someone stops it.
 SERVING_PARAMETERS = [
     ParameterSpec(IDLE_STOP_MINUTES, "int", 0, "Minutes without a detection after which the running model is "
-                  "stopped (0: never). Starting it again takes minutes.", 0, 10080),
+                  "stopped (0: never). Starting it again takes minutes.", 0, 10080, hooks=SERVING),
     ParameterSpec(START_ON_PENDING, "int", 0, "Images waiting for a stopped model that start it (1: the first "
-                  "image starts it; 0: never started by waiting images).", 0, 1_000_000),
+                  "image starts it; 0: never started by waiting images).", 0, 1_000_000, hooks=SERVING),
     ParameterSpec(MAX_START_DELAY, "int", 0, "Minutes the oldest waiting image may wait before the stopped model "
-                  "is started, however few wait (0: no limit).", 0, 10080),
+                  "is started, however few wait (0: no limit).", 0, 10080, hooks=SERVING),
     ParameterSpec(MAX_INFERENCE_UNITS, "int", 0, "Inference units a running model may scale up to "
-                  "(MaxInferenceUnits; 0: no autoscaling).", 0, 64),
+                  "(MaxInferenceUnits; 0: no autoscaling).", 0, 64, hooks=CAPACITY),
 ]
 
 
@@ -81,19 +94,16 @@ def labelloop_parameters() -> list[ParameterSpec]:
 def review_decision(detection: Detection, settings: Settings) -> ReviewDecision:
     threshold = settings[MIN_CONFIDENCE]
     confidence = detection.top_confidence
-    if settings[ENABLE_REVIEW] and confidence < threshold:
+    if confidence < threshold:
         what = "no label returned" if detection.top is None else f"top label {detection.top.name!r} at {confidence:.1f}"
         return ReviewDecision(True, f"{what} is below {MIN_CONFIDENCE} {threshold:g}", "training")
-    audit = audit_sample(detection, settings)
-    if audit:
-        return audit
-    if confidence < threshold:
-        return ReviewDecision(False, f"confidence {confidence:.1f} is below {threshold:g} but {ENABLE_REVIEW} is off")
-    return ReviewDecision(False, f"confidence {confidence:.1f} meets {MIN_CONFIDENCE} {threshold:g}")
+    return audit_sample(detection, settings) or ReviewDecision(
+        False, f"confidence {confidence:.1f} meets {MIN_CONFIDENCE} {threshold:g}")
 
 
 def audit_sample(detection: Detection, settings: Settings) -> ReviewDecision | None:
-    """The audit review of one detection in every Human-Sampling-Interval, when sampling is on."""
+    """The audit review of one detection in every Human-Sampling-Interval, when sampling is on (off, the
+    sampler proposes nothing, so an ordinary detection's reason is not a refused sample)."""
     interval = settings[SAMPLING_INTERVAL]
     if settings[ENABLE_SAMPLING] and detection.sequence % interval == 0:
         return ReviewDecision(True, f"audit sample: detection {detection.sequence} is one in every {interval}", "audit")
@@ -102,8 +112,6 @@ def audit_sample(detection: Detection, settings: Settings) -> ReviewDecision | N
 
 @hookimpl(trylast=True)
 def training_decision(dataset: DatasetStats, model: ModelState, settings: Settings) -> TrainingDecision:
-    if not settings[ENABLE_TRAINING]:
-        return TrainingDecision(False, f"{ENABLE_TRAINING} is off")
     if model.training_in_progress:
         return TrainingDecision(False, f"training of {model.training_version or 'a version'} is already in progress")
     needed, new = settings[MIN_UNTRAINED], dataset.new_total

@@ -36,7 +36,7 @@ def labelloop_parameters() -> list[ParameterSpec]:
 
 
 @hookimpl
-def review_decision(detection: Detection, settings: Settings) -> ReviewDecision | None:
+def review_decision(detection: Detection, settings: Settings) -> ReviewDecision:
     limit, entropy = settings[ENTROPY], normalised_entropy(detection)
     fires = entropy >= limit
     return decide(detection, settings, fires=fires, priority=100.0 * entropy,

@@ -25,7 +25,7 @@ def labelloop_parameters() -> list[ParameterSpec]:
 
 
 @hookimpl
-def review_decision(detection: Detection, settings: Settings) -> ReviewDecision | None:
+def review_decision(detection: Detection, settings: Settings) -> ReviewDecision:
     limit = settings[MARGIN]
     if detection.top is None:
         return decide(detection, settings, fires=True, reason="no label returned", priority=100.0)

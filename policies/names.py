@@ -1,6 +1,6 @@
 """Names of the operator parameters the default policy reads (kept from the original)."""
 
-from plugins import NONE_OF_THE_ABOVE  # noqa: F401  (the reviewers' choice when no label fits)
+from plugins import GATE_SET_MINIMUM, NONE_OF_THE_ABOVE  # noqa: F401  (the gate set's rule; the reviewers' choice when no label fits)
 
 ENABLE_TRAINING = "Enable-Automatic-Training"
 POLL_FREQUENCY = "Automatic-Training-Poll-Frequency"

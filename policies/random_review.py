@@ -24,7 +24,7 @@ def labelloop_parameters() -> list[ParameterSpec]:
 
 
 @hookimpl
-def review_decision(detection: Detection, settings: Settings) -> ReviewDecision | None:
+def review_decision(detection: Detection, settings: Settings) -> ReviewDecision:
     share, draw = settings[SHARE], unit_hash(detection.detection_id, "review")
     fires = draw < share
     return decide(detection, settings, fires=fires, priority=100.0 * unit_hash(detection.detection_id, "priority"),

@@ -8,7 +8,6 @@ neither rule fires it defers, and the defaults decide as usual.
 from __future__ import annotations
 
 from plugins import Detection, ParameterSpec, ReviewDecision, Settings, hookimpl
-from policies.names import ENABLE_REVIEW
 
 MARGIN = "Uncertainty-Margin"
 THRESHOLDS = "Label-Confidence-Thresholds"
@@ -27,7 +26,7 @@ def labelloop_parameters() -> list[ParameterSpec]:
 
 @hookimpl
 def review_decision(detection: Detection, settings: Settings) -> ReviewDecision | None:
-    if not settings[ENABLE_REVIEW] or detection.top is None:
+    if detection.top is None:
         return None
     top = detection.top
     own = settings[THRESHOLDS].get(top.name)

@@ -42,7 +42,9 @@ S3_BUCKET_ACTIONS = {"ListObjectsV2": "ListBucket", "ListObjects": "ListBucket",
 TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
                     "ConditionCheck": "ConditionCheckItem"}
 REKOGNITION_ON_VERSION = ("DetectCustomLabels", "StartProjectVersion", "StopProjectVersion", "DeleteProjectVersion")
-NEW_VERSION_CREATED = "0"  # a version's ARN ends in its creation time, unknown before CreateProjectVersion
+NEW_VERSION_CREATED = "0"
+IAM_PREFIXES = {"monitoring": "cloudwatch"}  # a signing name that is not the service's IAM prefix
+ACTIONS = {("lambda", "Invoke"): "InvokeFunction"}  # operations authorized by an action of another name  # a version's ARN ends in its creation time, unknown before CreateProjectVersion
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,9 @@ def requests(service: str, operation: str, params: Mapping[str, Any], place: Pla
     prefix), ``read`` gives an object's content (the manifests a training reads). An operation this
     does not know is asked as ``<service>:<operation>`` on ``*``: allowed only by a grant on every
     resource, so a new kind of call is looked at, not waved through."""
+    service = IAM_PREFIXES.get(service, service)
+    if (service, operation) in ACTIONS:
+        operation = ACTIONS[service, operation]
     if service == "s3":
         return _s3(operation, params)
     if service == "dynamodb":
@@ -83,6 +88,8 @@ def requests(service: str, operation: str, params: Mapping[str, Any], place: Pla
     action = f"{service}:{operation}"
     if service == "ssm" and operation == "GetParametersByPath":
         return (Request(action, place.arn("ssm", "parameter/" + params["Path"].strip("/"))),)
+    if service == "ssm" and "Names" in params:
+        return tuple(Request(action, place.arn("ssm", "parameter/" + name.lstrip("/"))) for name in params["Names"])
     if service == "ssm" and "Name" in params:
         return (Request(action, place.arn("ssm", "parameter/" + params["Name"].lstrip("/"))),)
     if service == "sns":
@@ -95,6 +102,15 @@ def requests(service: str, operation: str, params: Mapping[str, Any], place: Pla
                      for bus in buses)
     if service == "events" and "Name" in params:
         return (Request(action, place.arn("events", f"rule/{params['Name']}")),)
+    if service == "states" and "executionArn" in params:
+        return (Request(action, params["executionArn"]),)
+    if service == "lambda" and "FunctionName" in params:
+        name = params["FunctionName"]
+        return (Request(action, name if name.startswith("arn:") else place.arn("lambda", f"function:{name}")),)
+    if service == "cognito-idp" and "UserPoolId" in params:
+        return (Request(action, place.arn("cognito-idp", f"userpool/{params['UserPoolId']}")),)
+    if service == "iam" and operation == "SimulatePrincipalPolicy":
+        return (Request(action, params["PolicySourceArn"]),)
     if service == "sagemaker" and operation == "StartHumanLoop":
         return (Request(action, params["FlowDefinitionArn"]),)
     if service == "rekognition":

@@ -33,7 +33,7 @@ from handlers.runtime import context as runtime_context
 MODES = ("shared", "per_function", "per_invocation")
 # The per-container singletons of handlers.runtime: (module, name).
 SINGLETONS = ((runtime_context, "engine"), (runtime_context, "table"), (runtime_context, "notifier"),
-              (runtime_context, "parameters"), (runtime_config, "current"))
+              (runtime_context, "parameters"), (runtime_context, "decision_parameters"), (runtime_config, "current"))
 OUTSIDE = None  # the container of code that runs for no function
 ClientHook = Callable[[str, Any], None]
 
@@ -136,8 +136,8 @@ class Containers:
         for module, name in SINGLETONS:
             build = getattr(module, name).__wrapped__  # the functools.cache'd builder
 
-            def singleton(_name=name, _build=build):
-                return self._container().singleton(_name, _build)
+            def singleton(*args, _name=name, _build=build):  # one per container and arguments, as functools.cache
+                return self._container().singleton((_name, *args), lambda: _build(*args))
 
             singleton.cache_clear = self.clear  # context.reset() starts every container afresh
             self._patch(module, name, singleton)

@@ -25,6 +25,11 @@ The rules (one project, the operations labelloop calls):
   threshold from the evaluation filters, as Rekognition's assumed threshold does.
 - Billing: a version bills per inference unit per hour from ``RUNNING`` until
   ``STOPPED``, idle or not (:attr:`CustomLabels.bills`, :meth:`CustomLabels.iu_hours`).
+- Usage: as time passes, each minute a version was in service is published to CloudWatch as the
+  metric AWS publishes, ``InServiceInferenceUnits`` (namespace ``AWS/Rekognition``, dimensions
+  ``ProjectName`` and ``VersionName``, unit Count): the units in service, averaged over the minute
+  (:attr:`CustomLabels.published`). AWS documents the metric for models trained and started after
+  August 2022, with ``Average`` as its statistic; whole minutes only, as CloudWatch lags too.
 
 With a ``clock`` (a callable returning the simulated time), starting and stopping
 take time as they do on AWS: a version stays ``STARTING`` for ``start_minutes``
@@ -63,6 +68,8 @@ MESSAGES = {"TRAINING_FAILED": "The manifest file contains too many invalid data
             "FAILED": "The model failed to start.", "RUNNING": "The model is running.",
             "STOPPED": "The model is stopped."}
 FIRST_CREATED = 1700000000000  # version ARNs end in their creation time (ms); versions count up from here
+NAMESPACE, IN_SERVICE = "AWS/Rekognition", "InServiceInferenceUnits"
+PUT_LIMIT = 1000  # metric data per PutMetricData
 
 
 @dataclass(frozen=True)
@@ -183,10 +190,14 @@ class CustomLabels:
 
     def __init__(self, trainer: Trainer, s3: Callable[[], Any] | None = None, *,
                  clock: Callable[[], datetime] | None = None, start_minutes: float = 10.0,
-                 stop_minutes: float = 2.0):
+                 stop_minutes: float = 2.0, cloudwatch: Callable[[], Any] | None = None):
         self.trainer = trainer
         self.clock, self.start_minutes, self.stop_minutes = clock, start_minutes, stop_minutes
         self.bills: list[Bill] = []
+        self.published: list[dict] = []  # every InServiceInferenceUnits datapoint, oldest minute first
+        self._published_until: datetime | None = None
+        self._cloudwatch_factory = cloudwatch  # a callable returning a CloudWatch client; None: nothing published
+        self._cloudwatch_client = None
         self._s3_factory = s3  # a callable returning an S3 client; by default a client of its own
         self._s3_client = None
         self.versions: dict[str, ModelVersion] = {}
@@ -260,6 +271,14 @@ class CustomLabels:
             queue=list(training.training))
         return {"ProjectVersionArn": arn}
 
+    def DescribeProjects(self, **rest):
+        """The projects this service holds versions of (a project without versions is not known here; its
+        ARN ends in a version's creation time, not its own)."""
+        self._record("DescribeProjects", dict(rest))
+        projects = {v.arn.split("/version/", 1)[0]: v.arn.rsplit("/", 1)[1] for v in self.versions.values()}
+        return {"ProjectDescriptions": [{"ProjectArn": f"{prefix}/{created}", "Status": "CREATED"}
+                                        for prefix, created in sorted(projects.items())]}
+
     def DescribeProjectVersions(self, ProjectArn, VersionNames=None, **rest):
         self._record("DescribeProjectVersions", dict(ProjectArn=ProjectArn, VersionNames=VersionNames, **rest))
         of_project = ProjectArn.rsplit("/", 1)[0] + "/version/"
@@ -332,11 +351,48 @@ class CustomLabels:
         raise ServiceFault("ResourceNotFoundException", f"model version {arn} does not exist")
 
     def _tick(self) -> None:
-        """With a clock, every version that has started or stopped for long enough moves on."""
+        """With a clock, every version that has started or stopped for long enough moves on; the minutes
+        that have passed are published."""
         if self.clock:
             for version in self.versions.values():
                 while version.queue and version.status in ("STARTING", "STOPPING") and not self._waits(version):
                     self._advance(version)
+        self._publish()
+
+    def publish(self) -> None:
+        """Let the clock's time pass, and publish InServiceInferenceUnits for every whole minute since the
+        last publication (with a CloudWatch client to publish to)."""
+        self._tick()
+
+    def flush(self) -> None:
+        """Publish up to now, the minute under way too: the service's last word (a saved run's)."""
+        self._tick()
+        self._publish(self.now())
+
+    def _publish(self, until: datetime | None = None) -> None:
+        if not self.bills or self._cloudwatch_factory is None:
+            return
+        end = until or self.now().replace(second=0, microsecond=0)
+        start = self._published_until or min(b.running_from for b in self.bills).replace(second=0, microsecond=0)
+        if end <= start:
+            return
+        units: dict[tuple[str, datetime], float] = defaultdict(float)
+        for bill in self.bills:
+            begin, until = max(start, bill.running_from), min(end, bill.until or end)
+            minute = begin.replace(second=0, microsecond=0)
+            while minute < until:
+                following = minute + timedelta(minutes=1)
+                seconds = (min(following, until) - max(minute, begin)).total_seconds()
+                units[(bill.version, minute)] += bill.units * seconds / 60
+                minute = following
+        data = [{"MetricName": IN_SERVICE, "Timestamp": minute, "Value": round(value, 6), "Unit": "Count",
+                 "Dimensions": [{"Name": "ProjectName", "Value": self.versions[version].project},
+                                {"Name": "VersionName", "Value": version}]}
+                for (version, minute), value in sorted(units.items(), key=lambda item: item[0][1]) if value > 0]
+        for chunk in range(0, len(data), PUT_LIMIT):
+            self._cloudwatch().put_metric_data(Namespace=NAMESPACE, MetricData=data[chunk:chunk + PUT_LIMIT])
+        self.published += data
+        self._published_until = end
 
     def _waits(self, version: ModelVersion) -> bool:
         """With a clock, a starting or stopping version reaches its next status only after its minutes."""
@@ -383,6 +439,11 @@ class CustomLabels:
         if version.training.message and version.status in ("TRAINING_FAILED", "FAILED"):
             return version.training.message
         return MESSAGES.get(version.status, "")
+
+    def _cloudwatch(self):
+        if self._cloudwatch_client is None:
+            self._cloudwatch_client = self._cloudwatch_factory()
+        return self._cloudwatch_client
 
     def _s3(self):
         if self._s3_client is None:

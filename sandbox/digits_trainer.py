@@ -25,8 +25,10 @@ TEST_SHARE = 0.2
 
 
 class DigitsTrainer:
-    def __init__(self, seed: int = 0):
-        self.seed = seed
+    """``side``: the pixels per side the model reads an image at (8: the digits; 28: MNIST)."""
+
+    def __init__(self, seed: int = 0, side: int = 8):
+        self.seed, self.side = seed, side
         # Decoded training images by (bucket, key, ETag): each version reads its whole manifest
         # again, as Rekognition does, but an unchanged image is decoded once.
         self._features: dict[tuple[str, str, str], np.ndarray] = {}
@@ -47,7 +49,7 @@ class DigitsTrainer:
             classes = np.unique(np.concatenate([y, y_test]))
         else:
             x_train, x_test, y_train, y_test = self._auto_split(x, y, job.number)
-        model = LogisticRegression(max_iter=2000, C=1.0).fit(x_train / 16.0, y_train)
+        model = fit(x_train, y_train)
         predicted = model.predict(x_test / 16.0)
         precision, recall, f1, support = precision_recall_fscore_support(
             y_test, predicted, labels=list(classes), zero_division=0)
@@ -80,7 +82,7 @@ class DigitsTrainer:
         etag = s3.head_object(Bucket=bucket, Key=key)["ETag"]
         cached = self._features.get((bucket, key, etag))
         if cached is None:
-            cached = self._features[(bucket, key, etag)] = decode_features(_read(s3, bucket, key)).ravel()
+            cached = self._features[(bucket, key, etag)] = decode_features(_read(s3, bucket, key), self.side).ravel()
         return cached
 
     def detect(self, version: ModelVersion, image: dict, s3) -> list[tuple[str, float]]:
@@ -90,16 +92,26 @@ class DigitsTrainer:
             raise ServiceFault("InvalidS3ObjectException",
                                f"cannot read s3://{image['Bucket']}/{image['Name']}: {exc}") from None
         try:
-            features = decode_features(data).ravel()
+            features = decode_features(data, self.side).ravel()
         except ValueError as exc:
             raise ServiceFault("InvalidImageFormatException", str(exc)) from None
-        probabilities = version.model.predict_proba([features / 16.0])[0]
-        return [(str(name), round(float(p) * 100, 3))
-                for name, p in sorted(zip(version.model.classes_, probabilities), key=lambda pair: -pair[1])]
+        return scores(version.model, features)
 
     def predict(self, version: ModelVersion, features: np.ndarray) -> np.ndarray:
         """The version's predicted labels for a feature matrix (the sandbox's holdout scoring)."""
         return version.model.predict(features / 16.0)
+
+
+def fit(x: np.ndarray, y: np.ndarray) -> LogisticRegression:
+    """The classifier of a training: a logistic regression on the images' intensities (0–16)."""
+    return LogisticRegression(max_iter=2000, C=1.0).fit(x / 16.0, y)
+
+
+def scores(model: LogisticRegression, features: np.ndarray) -> list[tuple[str, float]]:
+    """Every label with its confidence (0–100, as DetectCustomLabels rounds it), most likely first."""
+    probabilities = model.predict_proba([features / 16.0])[0]
+    return [(str(name), round(float(p) * 100, 3))
+            for name, p in sorted(zip(model.classes_, probabilities), key=lambda pair: -pair[1])]
 
 
 def _read(s3, bucket: str, key: str) -> bytes:

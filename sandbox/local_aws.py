@@ -180,7 +180,7 @@ class LocalStack:
                 Name=self.parameter_path + spec.name, Type="String", Value=spec.format(defaults[spec.name]),
                 Description=spec.description[:1024], AllowedPattern=spec.allowed_pattern)
         self.flow_definition_arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:flow-definition/{naming('review')}"
-        self.project_arn = f"arn:aws:rekognition:{REGION}:{ACCOUNT}:project/{naming.project}/{PROJECT_CREATED}"
+        self.project_arn = project_arn(naming)
         self.config = RuntimeConfig(
             table=self.table, bucket=self.bucket, parameter_path=self.parameter_path, labels=tuple(self.labels),
             topic_arn=self.topic_arn, project_arn=self.project_arn, flow_definition_arn=self.flow_definition_arn,
@@ -367,6 +367,21 @@ class LocalStack:
     def __post_init__(self) -> None:
         self._executions: list[str] = []
         self.executions: list[dict] = []
+
+
+def project_arn(naming: Naming) -> str:
+    return f"arn:aws:rekognition:{REGION}:{ACCOUNT}:project/{naming.project}/{PROJECT_CREATED}"
+
+
+def sandbox_config(naming: Naming, labels: tuple[str, ...], *, review_app: bool) -> RuntimeConfig:
+    """The names a sandbox stack's functions are told (as :class:`LocalStack` creates them), for a saved
+    run that is not restored."""
+    from .api_gateway import CLIENT_ID, POOL_ID
+
+    review = dict(reviewer_group=REVIEWER_GROUP, user_pool_id=POOL_ID, user_pool_client_id=CLIENT_ID) if review_app else {}
+    return RuntimeConfig(table=naming.table, bucket=naming("data"), parameter_path=naming.parameter_path,
+                         labels=tuple(labels), project_arn=project_arn(naming), stack=naming.stack,
+                         event_bus=naming.event_bus, **review)
 
 
 class LambdaFailed(RuntimeError):

@@ -23,6 +23,7 @@ import contextlib
 import copy
 import functools
 import importlib.metadata
+import inspect
 import json
 import re
 import threading
@@ -197,6 +198,9 @@ class MotoHarness:
             (dynamodb_models, "copy", _TableSharingCopy(dynamodb_models.Table)),
             (dynamodb_models.DynamoDBBackend, "transact_write_items",
              _item_level_rollback(dynamodb_models.DynamoDBBackend.transact_write_items)),
+            # A Query looks at every item of the table for the ones of its partition (O(table) per call: a
+            # queue of thousands of review tasks takes seconds a page); it looks at its partition's only.
+            (dynamodb_models.Table, "query", _partition_query(dynamodb_models.Table.query)),
             # Every receive re-reads every queue attribute per message (quadratic in queue length);
             # nothing in a sandbox run lives long enough to expire.
             (SQSBackend, "is_message_valid_based_on_retention_period", lambda backend, queue_name, message: True),
@@ -399,6 +403,26 @@ class _TableSharingCopy:
 
     def deepcopy(self, value, memo=None):
         return value if isinstance(value, self._table_type) else copy.deepcopy(value, memo)
+
+
+def _partition_query(query):
+    """Table.query over the items of the queried partition only (moto keeps them by hash key, then
+    range key); an index's query, or a table without a range key, as moto does it."""
+    signature = inspect.signature(query)
+
+    @functools.wraps(query)
+    def wrapper(table, hash_key, *args, **kwargs):
+        index = signature.bind(table, hash_key, *args, **kwargs).arguments.get("index_name")
+        if index or hash_key is None or not table.range_key_attr or "all_items" in vars(table):  # or patched already
+            return query(table, hash_key, *args, **kwargs)
+        partition = list(table.items.get(hash_key, {}).values())
+        table.all_items = lambda: partition  # one request at a time: no other query sees it
+        try:
+            return query(table, hash_key, *args, **kwargs)
+        finally:
+            del table.all_items
+
+    return wrapper
 
 
 def _item_level_rollback(transact_write_items):

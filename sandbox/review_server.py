@@ -16,8 +16,11 @@ AWS services do in front of it:
   expires.
 
 Requests are handled one at a time (the run's moto serves one request at a time anyway); what an
-answer sets off (the copy's S3 event) is delivered before the next request. The run is saved back
-into its folder when the server stops (Ctrl-C).
+answer sets off (the copy's S3 event) is delivered before it is answered. What a request changed —
+table items, objects — is written to the run's journal and synced to disk before the response is
+sent (:mod:`sandbox.journal`), so a stop by any signal, ``kill -9`` or a crash loses no answer that
+was acknowledged; INT, TERM and HUP stop the server cleanly (:class:`StopSignals`), and the journal
+is then folded into the saved run.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import json
 import mimetypes
 import re
 import secrets
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -42,9 +47,11 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 from botocore.exceptions import ClientError
 
 from handlers.runtime import layout
+from handlers.runtime.state import Snapshot, from_iso
 
+from . import journal
 from .api_gateway import CLIENT_ID, ISSUER, http_api_event, reviewer_claims
-from .local_aws import LocalStack
+from .local_aws import LambdaFailed, LocalStack
 
 TOKEN_SECONDS = 3600
 CODE_SECONDS = 300
@@ -185,13 +192,27 @@ class LocalSignIn:
 class LocalReviewApp:
     """The review function of ``stack`` behind the stand-ins; :meth:`handle` answers one request."""
 
-    def __init__(self, stack: LocalStack, base_url: str, clock: Callable[[], float] = time.time):
+    def __init__(self, stack: LocalStack, base_url: str, clock: Callable[[], float] = time.time,
+                 after_request: Callable[[str, str, int], None] = lambda *_: None):
         self.stack, self.base_url = stack, base_url.rstrip("/")
         self.review_url = self.base_url + "/"
         self.sign_in = LocalSignIn(self.review_url, clock)
+        self.after_request = after_request
         stack.use_review_app(self.base_url)
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
+        """Answer one request, once ``after_request(method, path, status)`` has saved what it changed (a
+        change that cannot be saved is not acknowledged: 500)."""
+        reply = self._route(method, target, headers, body)
+        try:
+            self.after_request(method, urlsplit(target).path, reply.status)
+        except OSError as exc:
+            return Reply.json(HTTPStatus.INTERNAL_SERVER_ERROR, {
+                "message": f"the change could not be saved into the run ({exc}); it is saved with the next request "
+                           "that can be"})
+        return reply
+
+    def _route(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
         url = urlsplit(target)
         path, query = url.path, {k: v[-1] for k, v in parse_qs(url.query).items()}
         form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()} \
@@ -219,7 +240,11 @@ class LocalReviewApp:
                claims: dict[str, Any] | None) -> Reply:
         event = http_api_event(method, path, claims=claims, body=body.decode("utf-8", "replace") if body else None,
                                query=query, headers=headers)
-        response = self.stack.deliver("review_api", event)
+        try:
+            response = self.stack.deliver("review_api", event)
+        except LambdaFailed:  # the function failed: API Gateway answers this
+            response = {"statusCode": HTTPStatus.INTERNAL_SERVER_ERROR, "headers": {"Content-Type": "application/json"},
+                        "body": json.dumps({"message": "Internal Server Error"})}
         self.stack.pump()  # what the request set off (an accepted answer's copy and its event)
         payload = response.get("body") or ""
         raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
@@ -262,11 +287,9 @@ class LocalReviewApp:
         return Reply(HTTPStatus.OK, body, {"Content-Type": kind, "Cache-Control": "private, max-age=300"})
 
 
-def serve(make_app: Callable[[str], LocalReviewApp], host: str, port: int,
-          on_ready: Callable[[HTTPServer, LocalReviewApp], None] | None = None) -> None:
-    """Serve the app ``make_app`` builds for this server's URL until interrupted (Ctrl-C) or shut
-    down, one request at a time."""
-    app: LocalReviewApp | None = None
+def bind(host: str, port: int) -> HTTPServer:
+    """The server's socket, bound at once (``port`` 0: any free port): a port in use is known before
+    the run loads, and a request made while it loads waits for :func:`serve`."""
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "labelloop-review"
@@ -274,7 +297,8 @@ def serve(make_app: Callable[[str], LocalReviewApp], host: str, port: int,
         def _reply(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            reply = app.handle(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+            reply = self.server.app.handle(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
+                                           body)
             self.send_response(reply.status)
             for name, value in reply.headers.items():
                 self.send_header(name, value)
@@ -285,24 +309,95 @@ def serve(make_app: Callable[[str], LocalReviewApp], host: str, port: int,
         do_GET = do_POST = _reply
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (the base class's name)
-            pass  # the function logs every request
+            pass  # the function logs every request, and the app each change it saves
 
-    server = HTTPServer((host, port), Handler)  # port 0: any free port
-    app = make_app(f"http://{host}:{server.server_port}")
+    return HTTPServer((host, port), Handler)
+
+
+def url_of(server: HTTPServer) -> str:
+    host, port = server.server_address[:2]
+    return f"http://{host}:{port}"
+
+
+def serve(server: HTTPServer, app: LocalReviewApp,
+          on_ready: Callable[[HTTPServer, LocalReviewApp], None] | None = None) -> None:
+    """Answer ``server``'s requests with ``app``, one at a time, until ``server.shutdown()`` (from another
+    thread, or a signal: :class:`StopSignals`); the request being answered is finished first."""
+    server.app = app
     try:
         if on_ready:
             on_ready(server, app)
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     finally:
         server.server_close()
 
 
-def review_sandbox(folder: Path, host: str = "127.0.0.1", port: int = 8080,
-                   on_ready: Callable[[HTTPServer, LocalReviewApp], None] | None = None) -> None:
-    """Restore the saved run in ``folder``, serve its review app, save it back when stopped."""
-    from .saved import restore
+class StopSignals:
+    """INT, TERM and HUP stop ``labelloop review`` alike, whatever the process inherited (a script's
+    background job starts with SIGINT ignored, and Python then leaves Ctrl-C unhandled): once it
+    serves (:attr:`server` set), the request being answered finishes and the server stops; before,
+    the start is abandoned (KeyboardInterrupt). Use it in the main thread."""
 
-    with restore(folder) as (stack, _models, _state):
-        serve(lambda url: LocalReviewApp(stack, url), host, port, on_ready)
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.received: str | None = None  # the first signal's name
+        self.server: HTTPServer | None = None
+        self._before: dict[int, Any] = {}
+
+    def __enter__(self) -> "StopSignals":
+        for number in self.SIGNALS:
+            self._before[number] = signal.signal(number, self._stop)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for number, handler in self._before.items():
+            signal.signal(number, handler)
+
+    def _stop(self, number: int, _frame: Any) -> None:
+        first = self.received is None
+        self.received = self.received or signal.Signals(number).name
+        if self.server is None:
+            raise KeyboardInterrupt(self.received)
+        if first:  # shutdown() waits for the serving loop: from a thread of its own, not this handler
+            threading.Thread(target=self.server.shutdown, daemon=True).start()
+
+
+def reviewable(state: dict, now: datetime) -> tuple[int, int]:
+    """A saved run's review app tasks: how many a reviewer can be served (open, within their lifetime),
+    and how many are open past their lifetime (expired when they are met)."""
+    tasks = [r for r in Snapshot.of(state.get("items", [])).reviews if r.status == "open" and r.builtin]
+    lapsed = sum(1 for r in tasks if r.expires_at and from_iso(r.expires_at) <= now)
+    return len(tasks) - lapsed, lapsed
+
+
+def review_sandbox(folder: Path, host: str = "127.0.0.1", port: int = 8080,
+                   on_ready: Callable[[HTTPServer, LocalReviewApp], None] | None = None, *,
+                   server: HTTPServer | None = None, say: Callable[[str], None] = lambda _: None,
+                   stop: StopSignals | None = None) -> int:
+    """Serve the review app of the saved run in ``folder`` on ``server`` (default: one bound to ``host``
+    and ``port``) until it is shut down. What each request changes is journaled into the run before it
+    is answered, and the journal is folded into the saved run when the server stops. Returns how many
+    requests changed the run. Another command must not change the run meanwhile (``labelloop review``
+    holds its lock)."""
+    from .saved import reviewing
+
+    folder, saved = Path(folder), 0
+    server = bind(host, port) if server is None else server
+    with reviewing(folder, say) as (stack, recorder):
+        def journal_changes(method: str, path: str, status: int) -> None:
+            nonlocal saved
+            change = recorder.take()
+            if change:
+                journal.append(folder, change)
+                recorder.clear()
+                saved += 1
+                say(f"{method} {path} {status}: saved into {folder} ({change.describe()})")
+
+        app = LocalReviewApp(stack, url_of(server), after_request=journal_changes)
+        if stop is not None:
+            stop.server = server
+        serve(server, app, on_ready)
+        if stop is not None and stop.received:
+            say(f"Stopping ({stop.received}): the last request was answered.")
+    return saved

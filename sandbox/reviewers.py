@@ -1,8 +1,8 @@
 """Simulated reviewers of the builtin review app, each with an error rate of its own, answering
 through the review API a person's page uses: each asks the review function (HTTP API events, with
 its own token's claims) for the next task, looks at the image its URL names — and knows the true
-label of that upload — then answers it, wrongly at its error rate (another label or "None of the
-Above"). Several reviewers and ``Reviewers-Per-Image`` > 1 exercise consensus end to end."""
+label of that upload — then answers it, wrongly at its error rate (uniformly: another label or "None
+of the Above"; or on the hard images: ``sandbox.mistakes``). Several reviewers and ``Reviewers-Per-Image`` > 1 exercise consensus end to end."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from plugins import NONE_OF_THE_ABOVE
 
 from .api_gateway import http_api_event, reviewer_claims
 from .local_aws import LocalStack
+from .mistakes import Mistakes
 
 TOKEN_SECONDS = 3600
 
@@ -31,17 +32,20 @@ class SimulatedReviewer:
 
 @dataclass
 class ReviewTeam:
-    """Reviewers who know the truth (image URI -> label) and take turns at the open tasks."""
+    """Reviewers who know the truth (image URI -> label) and take turns at the open tasks; they err
+    at their error rates as ``mistakes`` says (uniformly, by default; keyed by image URI)."""
 
     stack: LocalStack
     truth: dict[str, str]
     labels: tuple[str, ...]
     error_rates: tuple[float, ...] = (0.0,)
     seed: int = 0
+    mistakes: Mistakes | None = None
     members: list[SimulatedReviewer] = field(init=False)
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed + 7919)
+        self.mistakes = self.mistakes or Mistakes(self.labels)
         self.members = [SimulatedReviewer(f"reviewer-{i + 1}", rate) for i, rate in enumerate(self.error_rates)]
 
     @property
@@ -74,12 +78,10 @@ class ReviewTeam:
     def label(self, member: SimulatedReviewer, task: dict[str, Any]) -> str:
         """What ``member`` answers for the image the task shows."""
         key = unquote(urlsplit(task["image"]).path.lstrip("/")).removeprefix(f"{self.stack.bucket}/")  # path-style
-        label = self.truth.get(f"s3://{self.stack.bucket}/{key}", NONE_OF_THE_ABOVE)
+        uri = f"s3://{self.stack.bucket}/{key}"
+        label, wrong = self.mistakes.answer(self.rng, member.error_rate, self.truth.get(uri, NONE_OF_THE_ABOVE), uri)
         member.answered += 1
-        if self.rng.random() < member.error_rate:
-            choices = [name for name in self.labels if name != label] + [NONE_OF_THE_ABOVE]
-            label = choices[int(self.rng.integers(len(choices)))]
-            member.wrong += 1
+        member.wrong += wrong
         return label
 
     def call(self, member: SimulatedReviewer, method: str, path: str, body: Any = None) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+import boto3
 import numpy as np
 from sklearn.metrics import f1_score
 
@@ -20,12 +21,13 @@ from handlers.runtime.state import DetectionRecord, ReviewTask, Snapshot, StateT
 from handlers.runtime.stuck import diagnose
 from handlers.runtime.workflow import FINISH, RunState, lifecycle_input
 
-from .dataset import LABELS, Sample, load_digits_samples, split, take_per_label
+from .dataset import LABELS, Sample, imbalanced, load_samples, side_of, split, take_per_label
 from . import saved
 from .a2i import A2I
 from .custom_labels import CustomLabels
 from .digits_trainer import DigitsTrainer
-from .local_aws import LocalStack
+from .local_aws import REGION, LocalStack
+from .mistakes import Mistakes, hardness
 from .reviewers import ReviewTeam
 from .workforce import Workforce
 
@@ -46,6 +48,9 @@ class SandboxOptions:
     review: str = "builtin"  # the review backend: the builtin review app, or "a2i" (the A2I stand-in)
     reviewer_error_rates: tuple[float, ...] = ()  # builtin: one simulated reviewer per rate (default: error_rate)
     leave_reviews_open: bool = False  # builtin: the last round's reviews wait for a person (labelloop review)
+    dataset: str = "digits"  # or "mnist" (sandbox.dataset)
+    imbalance: float = 1.0  # the stream's commonest label over its rarest (1: as the data set has them)
+    mistakes: str = "uniform"  # builtin: how reviewers err at their rates, "uniform" or on the "hard" images
 
     @property
     def error_rates(self) -> tuple[float, ...]:
@@ -109,8 +114,9 @@ def run(options: SandboxOptions, progress: Progress | None = None,
 
 
 @dataclass
-class _Data:
-    """The digits of a run: the seed, the held-out images, and the stream in one batch per round."""
+class RunData:
+    """The images of a run: the seed, the held-out images, the gate set and the stream in one batch
+    per round."""
 
     seeds: list[Sample]
     holdout_x: np.ndarray
@@ -119,13 +125,14 @@ class _Data:
     gate_set: list[Sample] = field(default_factory=list)
 
     @classmethod
-    def load(cls, options: SandboxOptions) -> "_Data":
-        seeds, holdout, stream = split(load_digits_samples(), seed=options.seed,
+    def load(cls, options: SandboxOptions) -> "RunData":
+        seeds, holdout, stream = split(load_samples(options.dataset), seed=options.seed,
                                        seed_per_label=options.seed_per_label, holdout=options.holdout,
                                        limit=options.images)
         gate_set, stream = take_per_label(stream, options.gate_set_per_label)
+        stream = imbalanced(stream, options.imbalance, options.seed)
         batches = [list(b) for b in np.array_split(np.array(stream, dtype=object), options.rounds)] if stream else []
-        return cls(seeds, np.array([s.pixels.ravel() for s in holdout]), np.array([s.label for s in holdout]),
+        return cls(seeds, np.array([s.features() for s in holdout]), np.array([s.label for s in holdout]),
                    batches, gate_set)
 
     @property
@@ -162,8 +169,9 @@ class _Log:
 
 def _run(options: SandboxOptions, progress: Progress, on_round: Callable[[RoundRow], None],
          started: float) -> SandboxResult:
-    data, log = _Data.load(options), _Log()
-    model_service = CustomLabels(DigitsTrainer(options.seed))
+    data, log = RunData.load(options), _Log()
+    model_service = CustomLabels(DigitsTrainer(options.seed, side_of(options.dataset)),
+                                 cloudwatch=lambda: boto3.client("cloudwatch", region_name=REGION))
     a2i = A2I()
     with LocalStack(labels=LABELS, policies=options.policies, parameter_overrides=options.parameters,
                     standins={"rekognition": model_service, "sagemaker-a2i-runtime": a2i}, serial=True) as stack:
@@ -172,7 +180,8 @@ def _run(options: SandboxOptions, progress: Progress, on_round: Callable[[RoundR
             answer = lambda: workforce.answer_open_loops(stack.client("s3"), stack.bucket)  # noqa: E731
         else:
             stack.use_review_app()
-            workforce = ReviewTeam(stack, log.truth, LABELS, options.error_rates, options.seed)
+            workforce = ReviewTeam(stack, log.truth, LABELS, options.error_rates, options.seed,
+                                   _mistakes(options, stack.bucket, data))
             answer = lambda: workforce.answer_open_tasks(options.review_budget)  # noqa: E731
         _upload_seeds(stack, data.seeds)
         _upload_seeds(stack, data.gate_set, layout.TESTING_PREFIX)
@@ -199,6 +208,20 @@ def _run(options: SandboxOptions, progress: Progress, on_round: Callable[[RoundR
     return _result(options, log, workforce, parameters, time.perf_counter() - started, final_scores)
 
 
+def _mistakes(options: SandboxOptions, bucket: str, data: RunData) -> Mistakes:
+    """How the reviewers err: uniformly, or on the hard images (keyed by the URI each upload gets)."""
+    if options.mistakes == "uniform":
+        return Mistakes(LABELS)
+    hard = hardness(options.dataset)
+    return Mistakes(LABELS, {f"s3://{bucket}/{upload_key(number, sample)}": hard[sample.index]
+                             for number, batch in enumerate(data.batches, 1) for sample in batch})
+
+
+def upload_key(number: int, sample: Sample) -> str:
+    """Where round ``number`` uploads a sample."""
+    return f"{layout.DETECTION_PREFIX}round-{number:02d}/{sample.name}"
+
+
 def _problems(stack: LocalStack, parameters: dict[str, str]) -> tuple[dict[str, int], list[str]]:
     """Why detections failed (by reason), and what keeps the loop from going on: as `labelloop status` says."""
     table = StateTable(stack.table)
@@ -216,7 +239,8 @@ def _upload_seeds(stack: LocalStack, seeds: list[Sample], prefix: str = layout.T
     stack.pump()
 
 
-def _holdout_answers(log: _Log, service: CustomLabels, data: _Data, version: str | None) -> np.ndarray | None:
+def _holdout_answers(log: _Log, service: CustomLabels, data: RunData,
+                     version: str | None) -> np.ndarray | None:
     """A trained version's answers for the holdout images (each version's computed once)."""
     trained = service.versions.get(version or "")
     if trained is None or trained.model is None:
@@ -226,12 +250,12 @@ def _holdout_answers(log: _Log, service: CustomLabels, data: _Data, version: str
     return log.holdout_predictions[version]
 
 
-def _holdout_f1(log: _Log, service: CustomLabels, data: _Data, version: str | None) -> float | None:
+def _holdout_f1(log: _Log, service: CustomLabels, data: RunData, version: str | None) -> float | None:
     predicted = _holdout_answers(log, service, data, version)
     return None if predicted is None else float(f1_score(data.holdout_y, predicted, average="macro"))
 
 
-def _final_scores(log: _Log, service: CustomLabels, data: _Data) -> Evaluation | None:
+def _final_scores(log: _Log, service: CustomLabels, data: RunData) -> Evaluation | None:
     """The final active model on the holdout images, per label and as a confusion matrix."""
     version = log.last.loop.active_version if log.last else None
     predicted = _holdout_answers(log, service, data, version)
@@ -247,7 +271,7 @@ def _detect_batch(stack: LocalStack, row: RoundRow, batch: list[Sample], log: _L
     row.uploaded = len(batch)
     for chunk in range(0, len(batch), 25):
         for sample in batch[chunk:chunk + 25]:
-            key = f"{layout.DETECTION_PREFIX}round-{row.round:02d}/{sample.name}"
+            key = upload_key(row.round, sample)
             log.truth[f"s3://{stack.bucket}/{key}"] = sample.label
             s3.put_object(Bucket=stack.bucket, Key=key, Body=sample.png())
         stack.pump()
@@ -256,7 +280,7 @@ def _detect_batch(stack: LocalStack, row: RoundRow, batch: list[Sample], log: _L
     log.detection_seconds += time.perf_counter() - started
 
 
-def _check_training(stack: LocalStack, row: RoundRow, data: _Data, log: _Log,
+def _check_training(stack: LocalStack, row: RoundRow, data: RunData, log: _Log,
                     model_service: CustomLabels) -> None:
     """Run the training check and whatever training and deployment follows it."""
     execution = stack.run_lifecycle(lifecycle_input("schedule"))
@@ -285,7 +309,7 @@ def _result(options: SandboxOptions, log: _Log, workforce: Workforce | ReviewTea
         failures=log.failures, stuck=log.stuck, final_scores=final_scores)
 
 
-def _fill_training(row: RoundRow, execution: dict, log: _Log, service: CustomLabels, data: _Data) -> None:
+def _fill_training(row: RoundRow, execution: dict, log: _Log, service: CustomLabels, data: RunData) -> None:
     versions, number = log.versions, row.round
     run = RunState(json.loads(execution.get("output") or "{}"))
     check, finish, candidate = run.check, run.result(FINISH), run.candidate

@@ -1,12 +1,18 @@
 """Save a sandbox stack to a folder and bring it back later, so operator
 commands (``labelloop status --sandbox DIR`` …) work on a finished run: as a
-read-only snapshot of its table and parameters, or restored in full.
+read-only snapshot of its table and parameters, restored in full, or served
+to the review app (:func:`reviewing`).
 
 The folder holds ``state.json`` (table items, parameter values, labels,
-policies, the true labels of the images), ``objects.tar`` (the bucket) and
-``services.pkl`` (the local model versions and human loops). A command that
-changes a run holds ``.lock`` (another one waits for it, then is refused);
-``state.json`` is replaced whole, so a reader never sees half of it.
+policies, the true labels of the images, the CloudWatch datapoints of
+``InServiceInferenceUnits``), ``objects.tar`` (the bucket),
+``services.pkl`` (the local model versions and human loops) and, while
+``labelloop review`` serves it or after it was stopped short, ``journal.jsonl``
+(each answer's changes, on disk before the answer is acknowledged:
+:mod:`sandbox.journal`). Every read applies the journal; a command that
+changes a run holds ``.lock`` (another one waits for it, then is refused) and
+folds the journal into the saved state first. ``state.json`` and
+``objects.tar`` are replaced whole, so a reader never sees half of either.
 """
 
 from __future__ import annotations
@@ -17,8 +23,10 @@ import json
 import os
 import pickle
 import tarfile
+import time
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 from unittest import mock
 
 import boto3
@@ -26,9 +34,11 @@ import boto3
 from components.naming import Naming
 from handlers.runtime.state import StateTable, put_items, table_definition
 
+from . import journal
 from .a2i import A2I
-from .custom_labels import CustomLabels
+from .custom_labels import NAMESPACE, PUT_LIMIT, CustomLabels
 from .local_aws import REGION, LocalStack
+from .recorder import Recorder, SavedBucket, SavedTable, bodies
 
 STATE, OBJECTS, SERVICES, LOCK = "state.json", "objects.tar", "services.pkl", ".lock"
 LOCK_WAIT_SECONDS = 60.0  # how long a second command changing the same run waits before it is refused
@@ -44,31 +54,80 @@ class NotASandbox(FileNotFoundError):
 
 def save(stack: LocalStack, out: Path, *, truth: dict[str, str], options: dict[str, Any],
          model_service: CustomLabels, a2i: A2I) -> dict:
-    """Write the stack's table, parameters, bucket and local services into ``out``."""
+    """Write the stack's table, parameters, bucket and local services into ``out`` (in place of what
+    was saved there, a journal included)."""
     out.mkdir(parents=True, exist_ok=True)
+    journal.remove(out)  # the stack holds its changes already (restore folded them in), or this is a new run
+    model_service.flush()  # what ran so far, as CloudWatch has it
     state = {"stack": stack.stack, "labels": list(stack.labels), "policies": list(stack.policies),
              "parameters": parameters(stack), "items": StateTable(stack.table).all_items(), "truth": truth,
-             "options": options}
+             "options": options,
+             "metrics": [dict(d, Timestamp=d["Timestamp"].isoformat()) for d in model_service.published]}
+    _write_objects(out, bodies(stack))
     write_state(out, state)
-    s3 = stack.client("s3")
-    with tarfile.open(out / OBJECTS, "w") as archive:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket):
-            for obj in page.get("Contents", []):
-                body = s3.get_object(Bucket=stack.bucket, Key=obj["Key"])["Body"].read()
-                info = tarfile.TarInfo(obj["Key"])
-                info.size = len(body)
-                archive.addfile(info, io.BytesIO(body))
     with open(out / SERVICES, "wb") as handle:
-        pickle.dump({"versions": model_service.versions, "loops": a2i.loops, "seed": model_service.trainer.seed},
+        pickle.dump({"versions": model_service.versions, "loops": a2i.loops, "seed": model_service.trainer.seed,
+                     "side": model_service.trainer.side},
                     handle)
     return state
 
 
 def write_state(folder: Path, state: dict) -> None:
-    """Replace ``state.json`` in one step (a reader sees the old file or the new one)."""
-    partial = Path(folder) / f".{STATE}.{os.getpid()}"
-    partial.write_text(json.dumps(state, default=str))
-    os.replace(partial, Path(folder) / STATE)
+    """Replace ``state.json`` in one step (a reader sees the old file or the new one), stamped with the
+    time: a saved run's clock stops when it was last changed (:meth:`SandboxTarget.now`)."""
+    state["saved_at"] = datetime.now(timezone.utc).isoformat()
+    _replace(Path(folder) / STATE, lambda handle: handle.write(json.dumps(state, default=str).encode()))
+
+
+def _write_objects(folder: Path, objects: Iterable[tuple[str, bytes]],
+                   kept: tuple[tarfile.TarFile, Callable[[str], bool]] | None = None) -> None:
+    """Replace ``objects.tar`` in one step with ``objects`` (key, body), after the members of ``kept``
+    (an open archive, and which of its members to keep)."""
+    def write(handle) -> None:
+        with tarfile.open(fileobj=handle, mode="w") as archive:
+            if kept is not None:
+                source, keep = kept
+                for member in source.getmembers():
+                    if member.isfile() and keep(member.name):
+                        archive.addfile(member, source.extractfile(member))
+            for key, body in objects:
+                info = tarfile.TarInfo(key)
+                info.size = len(body)
+                archive.addfile(info, io.BytesIO(body))
+
+    _replace(Path(folder) / OBJECTS, write)
+
+
+def _replace(path: Path, write: Callable[[Any], Any]) -> None:
+    """Write a file beside ``path``, sync it and put it in ``path``'s place, durably."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    with open(partial, "wb") as handle:
+        write(handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+    journal.sync_folder(path.parent)
+
+
+def fold(folder: Path) -> int:
+    """Write the run's journal into ``state.json`` and ``objects.tar``, then drop it; returns how many
+    changes it held. Call it holding the run's lock. Interrupted anywhere, the journal is still there
+    and is applied again (to the same effect) by the next read or fold."""
+    folder = Path(folder)
+    changes = journal.read(folder)
+    if changes:
+        written, deleted = journal.apply_objects(changes)
+        gone = written.keys() | deleted
+        if gone and (folder / OBJECTS).is_file():
+            with tarfile.open(folder / OBJECTS) as kept:
+                _write_objects(folder, written.items(), (kept, lambda key: key not in gone))
+        elif gone:
+            _write_objects(folder, written.items())
+        state = _read_state(folder)
+        state["items"] = journal.apply_items(state.get("items", []), changes)
+        write_state(folder, state)
+    journal.remove(folder)
+    return len(changes)
 
 
 @contextlib.contextmanager
@@ -77,7 +136,6 @@ def locked(folder: Path, waiting: Callable[[], None] = lambda: None,
     """Hold the run's lock: one command changes a saved run at a time. A second one calls ``waiting()``
     once, waits up to ``wait_seconds`` (default LOCK_WAIT_SECONDS), then raises RunBusy."""
     import fcntl
-    import time
 
     deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait_seconds is None else wait_seconds)
     with open(Path(folder) / LOCK, "a+") as handle:
@@ -105,6 +163,7 @@ def change_parameter(folder: Path, name: str, value: str) -> None:
     AWS, by a stack that holds the run's parameters and an empty table (a parameter change reads no more);
     what the handler records joins the saved items. Call it holding the run's lock."""
     folder = Path(folder)
+    fold(folder)  # what follows writes state.json: the journal is in it first
     state = load_state(folder)
     with LocalStack(labels=tuple(state["labels"]), policies=tuple(state["policies"]), stack=state["stack"],
                     serial=True) as stack:
@@ -125,11 +184,29 @@ def _item_key(item: dict) -> tuple[str, str]:
 
 
 def load_state(folder: Path) -> dict:
+    """The saved state with the journal applied: every answer acknowledged so far."""
+    changes = journal.read(folder)  # first: a fold meanwhile leaves a state that holds it already
+    state = _read_state(folder)
+    if changes:
+        state["items"] = journal.apply_items(state.get("items", []), changes)
+    return state
+
+
+def _read_state(folder: Path) -> dict:
     path = Path(folder) / STATE
     if not path.is_file():
         raise NotASandbox(f"{folder} holds no saved sandbox run ({STATE} is missing); "
                           "run `labelloop sandbox --out DIR` first")
     return json.loads(path.read_text())
+
+
+def saved_versions(folder: Path) -> dict:
+    """The saved local model service's versions by name ({} when the run saved none)."""
+    path = Path(folder) / SERVICES
+    if not path.is_file():
+        return {}
+    with open(path, "rb") as handle:
+        return pickle.load(handle).get("versions", {})  # written by this tool into this folder
 
 
 @contextlib.contextmanager
@@ -138,22 +215,61 @@ def restore(folder: Path) -> Iterator[tuple[LocalStack, CustomLabels, dict]]:
     from .digits_trainer import DigitsTrainer  # scikit-learn: only a full restore needs it
 
     folder = Path(folder)
+    fold(folder)
     state = load_state(folder)
     services: dict = {}
     if (folder / SERVICES).is_file():
         with open(folder / SERVICES, "rb") as handle:
             services = pickle.load(handle)  # written by this tool into this folder
-    model_service = CustomLabels(DigitsTrainer(services.get("seed", 0)))
+    model_service = CustomLabels(DigitsTrainer(services.get("seed", 0), services.get("side", 8)),
+                                 cloudwatch=lambda: boto3.client("cloudwatch", region_name=REGION))
     model_service.versions = services.get("versions", {})
     a2i = A2I(loops=services.get("loops", {}))
     with LocalStack(labels=tuple(state["labels"]), policies=tuple(state["policies"]), stack=state["stack"],
                     standins={"rekognition": model_service, "sagemaker-a2i-runtime": a2i}, serial=True) as stack:
-        _load_objects(stack, folder / OBJECTS)
+        bucket = SavedBucket(stack, folder / OBJECTS)
+        bucket.load_prefix("")  # every object, as if it had been there all along: no events
+        bucket.close()
         _load_table_and_parameters(stack.client, state, stack.naming)
+        model_service.published = _put_metrics(stack.client("cloudwatch"), state)
         stack.discard_pending_events()
         yield stack, model_service, state
         save(stack, folder, truth=state.get("truth", {}), options=state.get("options", {}),
              model_service=model_service, a2i=a2i)
+
+
+@contextlib.contextmanager
+def reviewing(folder: Path, say: Callable[[str], None] = lambda _: None) -> Iterator[tuple[LocalStack, Recorder]]:
+    """The saved run served to the review app, in seconds: a LocalStack with the run's parameters, whose
+    table and bucket load each item and object when a call first needs it, and a :class:`Recorder` of
+    what each request changes (the caller journals it). Call it holding the run's lock; the journal is
+    folded into the saved state when the block ends, however it ends."""
+    folder = Path(folder)
+    folded = fold(folder)
+    if folded:
+        say(f"  wrote {folded} change{'s' * (folded != 1)} journaled earlier into the saved run")
+    state = load_state(folder)
+    started = time.perf_counter()
+    say("  starting the review function and its stand-ins in moto…")
+    try:
+        with LocalStack(labels=tuple(state["labels"]), policies=tuple(state["policies"]), stack=state["stack"],
+                        serial=True) as stack:
+            _put_parameters(stack.client("ssm"), state, stack.naming)
+            table, bucket = SavedTable(stack, state.get("items", [])), SavedBucket(stack, folder / OBJECTS)
+            say(f"  ready in {time.perf_counter() - started:.1f} s; the run's {table.saved} table items and "
+                f"{bucket.saved} objects are read as the app asks for them")
+            try:
+                yield stack, Recorder(stack, table, bucket)
+            finally:
+                bucket.close()
+    finally:
+        started, changes = time.perf_counter(), len(journal.read(folder))
+        if changes:
+            say(f"Writing the {changes} journaled change{'s' * (changes != 1)} into {folder / STATE} and "
+                f"{OBJECTS}…")
+        fold(folder)
+        if changes:
+            say(f"  done in {time.perf_counter() - started:.1f} s")
 
 
 @contextlib.contextmanager
@@ -177,6 +293,8 @@ def snapshot(state: dict) -> Iterator[Callable[[str], Any]]:
                     put_items(clients[service], naming.table, state.get("items", []))
                 elif service == "ssm":
                     _put_parameters(clients[service], state, naming)
+                elif service == "cloudwatch":
+                    _put_metrics(clients[service], state)
             return clients[service]
 
         yield client
@@ -192,19 +310,17 @@ def _put_parameters(ssm, state: dict, naming: Naming) -> None:
         ssm.put_parameter(Name=naming.parameter_path + name, Value=value, Type="String", Overwrite=True)
 
 
+def _put_metrics(cloudwatch, state: dict) -> list[dict]:
+    """The run's InServiceInferenceUnits datapoints back into CloudWatch; the datapoints."""
+    data = [dict(d, Timestamp=datetime.fromisoformat(d["Timestamp"])) for d in state.get("metrics", [])]
+    for chunk in range(0, len(data), PUT_LIMIT):
+        cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[chunk:chunk + PUT_LIMIT])
+    return data
+
+
 def parameters(stack: LocalStack) -> dict[str, str]:
     values = {}
     for page in stack.client("ssm").get_paginator("get_parameters_by_path").paginate(Path=stack.parameter_path):
         for parameter in page["Parameters"]:
             values[parameter["Name"][len(stack.parameter_path):]] = parameter["Value"]
     return values
-
-
-def _load_objects(stack: LocalStack, path: Path) -> None:
-    if not path.is_file():
-        return
-    s3 = stack.client("s3")
-    with tarfile.open(path) as archive:
-        for member in archive.getmembers():
-            if member.isfile():
-                s3.put_object(Bucket=stack.bucket, Key=member.name, Body=archive.extractfile(member).read())

@@ -66,6 +66,8 @@ class ScriptedTrainer:
         return list(own.get(image["Name"]) or self.by_key.get(image["Name"], self.default_labels))
 
 
-def scripted_custom_labels(s3: Callable[[], Any] | None = None, **options) -> CustomLabels:
-    """A Custom Labels stand-in with a :class:`ScriptedTrainer` (``options`` are its constructor's)."""
-    return CustomLabels(ScriptedTrainer(**options), s3=s3)
+def scripted_custom_labels(s3: Callable[[], Any] | None = None, *, cloudwatch: Callable[[], Any] | None = None,
+                           **options) -> CustomLabels:
+    """A Custom Labels stand-in with a :class:`ScriptedTrainer` (``options`` are its constructor's); with
+    ``cloudwatch``, publishing InServiceInferenceUnits."""
+    return CustomLabels(ScriptedTrainer(**options), s3=s3, cloudwatch=cloudwatch)

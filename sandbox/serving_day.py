@@ -1,17 +1,21 @@
 """A day of uploads on the simulated clock, to see what serving on demand costs and what it adds to
 the wait: the real detection state machine and serving function, the Custom Labels stand-in
-starting a model in minutes and billing it from RUNNING until STOPPED, and no wall time spent on
-start-up or idle hours.
+starting a model in minutes, billing it from RUNNING until STOPPED and publishing
+``InServiceInferenceUnits`` to CloudWatch, and no wall time spent on start-up or idle hours.
 
-A trace is the arrival times of a day's images (minutes after midnight UTC): :func:`bursty_day`
-(bursts in working hours, quiet nights) or :func:`steady_day`. :func:`simulate` runs one trace
-under a set of operator parameters — the defaults (the model always runs) or on-demand settings —
-and measures the inference-unit hours billed, the images lost (never detected) and the wait each
-image had beyond what the always-running model gives it (none).
+A trace is the arrival times of a day's images (minutes after midnight UTC): :func:`random_day`
+(independent arrivals all day at a rate), :func:`office_day` (an office-hours curve: a morning and
+an afternoon peak, a lunch dip, a trickle at night), :func:`bursty_day` (bursts in working hours,
+quiet nights) or :func:`steady_day`. :func:`simulate` runs one trace under a set of operator
+parameters — the defaults (the model always runs) or on-demand settings — and measures the periods
+billed (to price per second, per minute or per started hour: AWS states no granularity), the
+inference-unit hours the loop's ledger recorded and those CloudWatch recorded, the images lost
+(never detected) and the wait each image had beyond what the always-running model gives it (none).
 """
 
 from __future__ import annotations
 
+import math
 import random
 import statistics
 from dataclasses import dataclass, field
@@ -19,6 +23,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping
 
+import boto3
+
+from cli.usage import in_service, project_of
 from handlers.runtime import layout
 from handlers.runtime.ledger import iu_hours
 from handlers.runtime.state import StateTable, from_iso, iso
@@ -38,6 +45,9 @@ START = datetime(2026, 3, 2, tzinfo=timezone.utc)
 MODEL_ARN = f"arn:aws:rekognition:{REGION}:{ACCOUNT}:project/labelloop-sandbox-model/version/v1/1700000000000"
 DETECTED = ("confident", "to_training", "to_audit", "no_label", "unreadable")
 ON_DEMAND = {"Idle-Stop-Minutes": "15", "Start-On-Pending-Images": "1", "Maximum-Start-Delay-Minutes": "0"}
+# How a running period may be billed: AWS charges "for the number of hours that your model is running"
+# but states no granularity or minimum, so each is shown: seconds, started minutes, started hours.
+GRANULARITIES = {"second": 1, "minute": 60, "hour": 3600}
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,10 @@ class Trace:
     name: str
     arrivals: tuple[float, ...]  # minutes after the day's start, in order
     minutes: float = DAY_MINUTES
+    kind: str = ""  # what kind of day, for tables that group seeds: bursty, random, office, steady
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", self.kind or self.name)
 
 
 def bursty_day(images: int = 400, *, bursts: int = 6, minutes: float = DAY_MINUTES, seed: int = 7) -> Trace:
@@ -57,12 +71,39 @@ def bursty_day(images: int = 400, *, bursts: int = 6, minutes: float = DAY_MINUT
     sizes = [(images - night) // bursts + (i < (images - night) % bursts) for i in range(bursts)]
     arrivals = [start + rng.uniform(0, 8) for start, size in zip(starts, sizes) for _ in range(size)]
     arrivals += [rng.choice((rng.uniform(0, first), rng.uniform(last + 30, minutes))) for _ in range(night)]
-    return Trace("bursty", tuple(sorted(min(a, minutes - 1) for a in arrivals)), minutes)
+    return Trace(f"bursty #{seed}", tuple(sorted(min(a, minutes - 1) for a in arrivals)), minutes, "bursty")
 
 
 def steady_day(images: int = 400, *, minutes: float = DAY_MINUTES) -> Trace:
     """The same number of images, evenly spread over the day."""
     return Trace("steady", tuple(minutes * (i + 0.5) / images for i in range(images)), minutes)
+
+
+def random_day(images: int = 400, *, minutes: float = DAY_MINUTES, seed: int = 7) -> Trace:
+    """``images`` arrivals at independent, uniformly random times over the whole day (a Poisson stream
+    of that rate, as many uploaders acting on their own produce)."""
+    rng = random.Random(seed)
+    return Trace(f"random {images}/day", tuple(sorted(rng.uniform(0, minutes) for _ in range(images))), minutes,
+                 f"random {images}/day")
+
+
+def office_rate(minute: float) -> float:
+    """Relative upload rate of an office day: peaks at 10:00 and 15:00, a dip at 12:30, a trickle at night."""
+    hour = (minute / 60) % 24
+    if not 7.5 <= hour <= 19:
+        return 0.02
+    return 0.1 + math.exp(-((hour - 10) / 1.3) ** 2) + 0.8 * math.exp(-((hour - 15) / 1.6) ** 2)
+
+
+def office_day(images: int = 400, *, minutes: float = DAY_MINUTES, seed: int = 7) -> Trace:
+    """``images`` arrivals drawn from the office-hours curve (:func:`office_rate`)."""
+    rng, peak = random.Random(seed), max(office_rate(m) for m in range(0, int(minutes)))
+    arrivals: list[float] = []
+    while len(arrivals) < images:
+        minute = rng.uniform(0, minutes)
+        if rng.random() * peak < office_rate(minute * DAY_MINUTES / minutes):
+            arrivals.append(minute)
+    return Trace("office hours", tuple(sorted(arrivals)), minutes)
 
 
 @dataclass
@@ -72,11 +113,30 @@ class DayResult:
     images: int
     detected: int
     lost: int
-    billed_iu_hours: float  # what the stand-in billed: RUNNING until STOPPED
+    periods: list[tuple[int, float]]  # what Rekognition would bill: (units, seconds) from RUNNING until STOPPED
     ledger_iu_hours: float  # what the cost ledger recorded
+    cloudwatch_iu_hours: float  # what InServiceInferenceUnits recorded
     added_wait_minutes: list[float] = field(default_factory=list)  # per image
     units: list[tuple[float, int]] = field(default_factory=list)  # (minute, units running)
     starts: int = 0
+    kind: str = ""
+    start_minutes: float = 10.0
+
+    def billed(self, granularity: str = "second") -> float:
+        """IU-hours billed with each running period rounded up to a whole ``granularity``."""
+        step = GRANULARITIES[granularity]
+        return sum(units * math.ceil(round(seconds, 6) / step) * step for units, seconds in self.periods) / 3600
+
+    @property
+    def billed_iu_hours(self) -> float:
+        return round(self.billed("second"), 4)
+
+    @property
+    def ledger_error_pct(self) -> float | None:
+        """The ledger's difference from CloudWatch, in % of CloudWatch."""
+        if not self.cloudwatch_iu_hours:
+            return None
+        return (self.ledger_iu_hours - self.cloudwatch_iu_hours) / self.cloudwatch_iu_hours * 100
 
     def wait(self, quantile: float) -> float:
         waits = sorted(self.added_wait_minutes)
@@ -93,13 +153,15 @@ def simulate(trace: Trace, parameters: Mapping[str, str] | None = None, *, start
              stop_minutes: float = 2.0) -> DayResult:
     """One day of ``trace`` with these operator parameters (the defaults: the model always runs)."""
     clock = SimulatedClock(START)
-    models = scripted_custom_labels(labels=LABELS)
+    models = scripted_custom_labels(labels=LABELS, cloudwatch=lambda: boto3.client("cloudwatch", region_name=REGION))
     models.clock, models.start_minutes, models.stop_minutes = clock.now, start_minutes, stop_minutes
     with clock.installed(), LocalStack(labels=LABELS, parameter_overrides=dict(parameters or {}), serial=True,
                                        standins={"rekognition": models, "sagemaker-a2i-runtime": A2I()}) as stack:
         serving_model(stack, models)
         arrived = _run(stack, models, clock, trace)
-        return _result(stack, models, clock, trace, dict(parameters or {}), arrived)
+        result = _result(stack, models, clock, trace, dict(parameters or {}), arrived)
+        result.start_minutes = start_minutes
+        return result
 
 
 def serving_model(stack: LocalStack, models) -> None:
@@ -145,9 +207,13 @@ def _result(stack: LocalStack, models, clock: SimulatedClock, trace: Trace, para
         detected += 1
         waits.append(max(0.0, clock.minutes(from_iso(record.detected_at)) - minute))
     end = clock.now()
-    return DayResult(trace.name, parameters, len(arrived), detected, len(arrived) - detected,
-                     round(models.iu_hours(end), 4), round(sum(iu_hours(table.serving_periods(), START, end).values()), 4),
-                     waits, stack.units, len(models.operations("StartProjectVersion")))
+    models.publish()
+    usage = in_service(stack.client("cloudwatch"), {"v1": project_of(MODEL_ARN)}, START, end)
+    periods = [(bill.units, ((bill.until or end) - bill.running_from).total_seconds()) for bill in models.bills]
+    return DayResult(trace.name, parameters, len(arrived), detected, len(arrived) - detected, periods,
+                     round(sum(iu_hours(table.serving_periods(), usage.start, usage.end).values()), 4),
+                     round(usage.total, 4), waits, stack.units, len(models.operations("StartProjectVersion")),
+                     trace.kind)
 
 
 def plot_units(results: list[DayResult], path: Path) -> Path:

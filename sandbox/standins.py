@@ -29,9 +29,10 @@ class ServiceFault(Exception):
 
 
 def attach(session: boto3.Session, service: str, standin: object,
-           lock: ContextManager | None = None) -> None:
+           lock: ContextManager | None = None, *, passthrough: bool = False) -> None:
     """Route every call of ``service`` (boto3 name, e.g. "rekognition") made by clients of ``session``;
-    each call holds ``lock`` (moto's request lock: one request at a time, stand-ins included)."""
+    each call holds ``lock`` (moto's request lock: one request at a time, stand-ins included). With
+    ``passthrough`` the stand-in answers only the operations it has, and moto the others."""
     lock = lock or contextlib.nullcontext()
     events = session._session.get_component("event_emitter")  # clients copy the session's handlers
 
@@ -40,6 +41,8 @@ def attach(session: boto3.Session, service: str, standin: object,
 
     def answer(model, context, **_):
         operation = getattr(standin, model.name, None)
+        if operation is None and passthrough:
+            return None
         if operation is None:
             return _response(400, {"Error": {"Code": "UnsupportedOperation",
                                              "Message": f"{type(standin).__name__} does not implement {model.name}"}})

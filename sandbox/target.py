@@ -11,18 +11,22 @@ refused.
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from cli.errors import UsageError
-from cli.target import Target
+from cli.target import FunctionFailed, Target
 from components.naming import Naming
+from handlers.runtime.config import RuntimeConfig
 from handlers.runtime.state import Snapshot
 
-from .local_aws import LambdaFailed, LocalStack
-from .saved import NotASandbox, RunBusy, change_parameter, load_state, locked, restore, snapshot
+from .api_gateway import http_api_event, reviewer_claims
+from .local_aws import REGION, LambdaFailed, LocalStack, sandbox_config
+from .saved import NotASandbox, RunBusy, change_parameter, load_state, locked, restore, saved_versions, snapshot
 
 
 class SandboxTarget(Target):
@@ -32,7 +36,7 @@ class SandboxTarget(Target):
         self.folder, self.state = Path(folder), state
         self.description = f"sandbox {folder}"
         self.policies = tuple(state.get("policies") or ())
-        self.naming = Naming(state["stack"])
+        self._naming = Naming(state["stack"])
         self._open = contextlib.ExitStack()
         self._clients: Callable[[str], Any] | None = None
         self._stack: LocalStack | None = None
@@ -73,6 +77,24 @@ class SandboxTarget(Target):
         return self._stack
 
     # -- the target protocol ---------------------------------------------------------------
+    @property
+    def naming(self) -> Naming:
+        return self._naming
+
+    @property
+    def region(self) -> str:
+        return REGION
+
+    def deployed(self) -> RuntimeConfig:
+        """The run's stack as the sandbox creates it (sandbox.local_aws), with its review app when the run
+        reviewed there."""
+        return sandbox_config(self.naming, self.labels, review_app=self.state.get("options", {}).get("review") != "a2i")
+
+    def model_versions(self) -> list[dict]:
+        """The saved local model service's versions (no restore needed)."""
+        return [{"version": v.name, "arn": v.arn, "status": v.status, "units": v.min_units}
+                for v in saved_versions(self.folder).values()]
+
     @property
     def parameter_path(self) -> str:
         return self.naming.parameter_path
@@ -115,15 +137,34 @@ class SandboxTarget(Target):
         stack.pump()  # what the detection caused (a review's start, its events), as on AWS
         return True
 
-    def invoke(self, function: str, payload: dict) -> dict:
+    def invoke_function(self, key: str, payload: dict) -> dict:
         stack = self._restored()
         try:
-            answer = stack.deliver(function, payload)
+            answer = stack.deliver(key, payload)
         except LambdaFailed as exc:
-            raise UsageError(f"the {function.replace('_', ' ')} function failed: {exc.payload.get('errorType')}: "
-                             f"{exc.payload.get('errorMessage')}") from None
-        stack.pump()  # what it set off (the waiting images' detections, a deleted copy's event), as on AWS
+            raise FunctionFailed(self.naming.function(key), exc.payload.get("errorType"),
+                                 exc.payload.get("errorMessage")) from None
+        stack.pump()
         return answer
+
+    @contextlib.contextmanager
+    def temporary_reviewer(self, name: str) -> Iterator[dict]:
+        """The claims of a sandbox reviewer's token (nothing to create or remove: the sandbox's sign-in
+        lets anyone in); the run reviews in its review app from now on, as `labelloop review` has it."""
+        if self.state.get("options", {}).get("review") == "a2i":
+            raise UsageError(f"{self.description} reviews with the A2I stand-in: it has no review app to sign in to")
+        self._restored().use_review_app()
+        yield reviewer_claims(name, "access", int(time.time()), 3600)  # an hour, as the stack's tokens
+
+    def review_api(self, reviewer: Any, method: str, path: str, body: dict | None = None) -> tuple[int, Any]:
+        stack = self._restored()
+        response = stack.deliver("review_api", http_api_event(method, path, claims=reviewer,
+                                                              body=None if body is None else json.dumps(body)))
+        stack.pump()  # what the request set off (an accepted answer's copy and its event)
+        return int(response.get("statusCode", 200)), json.loads(response.get("body") or "null")
+
+    def settle(self) -> None:
+        self._restored().pump()
 
     @property
     def truth(self) -> dict[str, str]:
@@ -134,7 +175,10 @@ class SandboxTarget(Target):
         return tuple(self.state.get("labels") or ())
 
     def now(self) -> datetime:
-        """The end of the last day the run recorded ('today' of a finished run)."""
+        """When the run was last saved: what it recorded and what its model service published end there
+        (a run saved before that was kept: the end of the last day it recorded)."""
+        if self.state.get("saved_at"):
+            return datetime.fromisoformat(self.state["saved_at"])
         day = Snapshot.of(self.state.get("items", [])).last_day
         if not day:
             return super().now()

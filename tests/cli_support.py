@@ -46,6 +46,14 @@ def cli_json_code(capsys, expected_code: int, *argv: str):
     return json.loads(out)
 
 
+def statuses(doctor: dict) -> dict[str, set[str]]:
+    """`labelloop doctor --json`'s findings: each check's statuses."""
+    found: dict[str, set[str]] = {}
+    for row in doctor["checks"]:
+        found.setdefault(row["check"], set()).add(row["status"])
+    return found
+
+
 def fake_pulumi(folder: Path, monkeypatch, outputs: dict | None = None, *, exit_code: int = 0,
                 stderr: str = "", config: dict | None = None, selected: str | None = None) -> Path:
     """Put a `pulumi` on PATH that prints ``outputs`` as `pulumi stack output --json` does, ``config`` (key ->

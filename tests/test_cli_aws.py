@@ -262,8 +262,9 @@ def test_status(capsys, st, target, restore_parameters):
     state = loop()
     data = cli_json(capsys, "status", *target)
     assert set(data) == {"target", "as_of", "model", "training", "last_training_decision", "last_trained_at",
-                         "open_reviews", "pending_detections", "reviewers", "days", "labels", "parameters", "stuck",
-                         "serving", "cost"}
+                         "open_reviews", "pending_detections", "pending_copies", "reviewers", "days", "labels",
+                         "parameters", "stuck", "serving", "cost"}
+    assert data["pending_copies"] == 0
     assert data["model"]["active_version"] == state.active_version and data["model"]["active_f1"] == 0.9
     assert data["training"] == {"in_progress": False, "version": None, "started_at": None, "owner": None}
     assert data["last_training_decision"]["reason"] == state.last_training_decision["reason"]

@@ -60,7 +60,7 @@ def test_forget_of_an_image_never_detected_says_so(capsys, st, target):
 
 def test_forget_of_something_that_is_not_an_image_is_a_clear_error(capsys, st, target):
     code, _, err = cli(capsys, "forget", "manifests/v1.jsonl", *target, "--yes")
-    assert code == 2 and "dataset function failed" in err and "is not an upload" in err
+    assert code == 2 and "is not an upload" in err and "labelloop forget --help" in err
 
 
 def test_replay_copies_makes_the_copies_a_failure_left_unmade(capsys, monkeypatch, st, target):

@@ -41,7 +41,8 @@ def test_every_command_is_documented():
     parser = build_parser()
     commands = next(a for a in parser._actions if a.dest == "command").choices
     text = doc()
-    for name in ("params", "status", "train", "rollback", "replay", "export", "backtest"):
+    for name in ("params", "status", "train", "rollback", "replay", "export", "backtest", "doctor", "smoke",
+                 "deployer-policy"):
         assert name in commands and f"labelloop {name}" in text, name
     actions = next(a for a in commands["params"]._actions if a.dest == "params_command").choices
     for action in actions:
@@ -62,6 +63,9 @@ def test_the_json_shapes_name_every_key(capsys, saved_run, tmp_path):
     documented(status["days"][0], "status.days")
     documented(status["labels"][0], "status.labels")
     documented(cli_json(capsys, "params", "get", "Minimum-F1-Score", "--sandbox", saved_run), "params get")
+    doctor = cli_json(capsys, "doctor", "--sandbox", saved_run)
+    documented(doctor, "doctor")
+    documented(doctor["checks"][0], "doctor.checks")
     events = tmp_path / "run.jsonl"
     cli_json(capsys, "export", "--sandbox", saved_run, "--out", events)
     documented(json.loads(events.read_text().splitlines()[0]), "export")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from cli_support import cli, cli_json
 
@@ -21,6 +22,7 @@ def test_status_of_a_sandbox_run(capsys, saved_run):
     state, loop = load_state(saved_run), loop_item(saved_run)
     data = cli_json(capsys, "status", "--sandbox", saved_run)
     assert data["target"] == f"sandbox {saved_run}"
+    assert data["as_of"] == state["saved_at"][:19] + "Z"
     assert data["model"]["active_version"] == loop["active_version"]
     assert data["model"]["active_f1"] == loop["active_f1"]
     assert data["model"]["previous_version"] == loop["previous_version"]
@@ -37,7 +39,13 @@ def test_status_of_a_sandbox_run(capsys, saved_run):
     code, out, _ = cli(capsys, "status", "--sandbox", saved_run)
     assert code == 0
     assert f"active         {loop['active_version']} (F1 {loop['active_f1']:.3f})" in out
-    assert "Parameters: all 17 set and valid" in out
+    assert "Parameters: all 18 set and valid" in out
+    # What the stand-in published while the run ran, saved with it: the ledger next to it.
+    assert re.search(r"CloudWatch     last day, .*: the ledger has [\d.]+ IU-hours, InServiceInferenceUnits [\d.]+ ", out)
+    published = sum(d["Value"] for d in state["metrics"]) / 60  # unit-minutes -> IU-hours
+    check = data["cost"]["reconciled"]
+    assert published > 0 and check["cloudwatch_iu_hours"] == round(published, 3)
+    assert check["ledger_iu_hours"] > 0  # the status's 'now' is when the run was saved, not the day's end
     total = next(line for line in out.splitlines() if line.startswith("total"))
     assert total.split()[1] == str(sum(counts.values()))
 
@@ -138,3 +146,9 @@ def test_a_folder_without_a_run_is_named(capsys, tmp_path):
     assert code == 2 and f"{tmp_path} holds no saved sandbox run" in err and "labelloop sandbox --out DIR" in err
     code, _, err = cli(capsys, "status", "--sandbox", tmp_path, "--stack", "prod")
     assert code == 2 and "--sandbox and --stack name two different targets" in err
+
+
+def test_a_gate_set_too_small_to_decide_is_refused_before_the_run(capsys, tmp_path):
+    code, _, err = cli(capsys, "sandbox", "--gate-set-per-label", "3", "--out", tmp_path / "run")
+    assert code == 2 and "--gate-set-per-label 3 is below Minimum-Gate-Set-Images-Per-Label 5" in err
+    assert "--param Minimum-Gate-Set-Images-Per-Label=3" in err and not (tmp_path / "run").exists()

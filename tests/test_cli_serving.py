@@ -71,3 +71,34 @@ def test_status_shows_the_cost_now_the_last_day_and_the_month(capsys, st, target
     assert set(cost["month"]) == {"from", "iu_hours", "training_hours", "reviews", "detections", "cost",
                                   "cost_per_1000_images"}
     assert cost["month"]["training_hours"] >= 0 and "v1" in cost["month"]["iu_hours"]
+
+
+def test_status_reconciles_the_ledger_with_in_service_inference_units(capsys, st, target, monkeypatch):
+    from datetime import datetime, timedelta, timezone
+
+    from handlers.runtime.state import iso
+
+    table = context.table()
+    began = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=120)
+    table.close_serving_period("v1", iso(began))
+    table.open_serving_period("v1", 1, iso(began))  # the ledger: two hours of one unit, still running
+    project = st.models.arn("v1").split(":project/")[1].split("/")[0]
+    st.client("cloudwatch").put_metric_data(Namespace="AWS/Rekognition", MetricData=[  # AWS's record: 110 minutes
+        {"MetricName": "InServiceInferenceUnits", "Timestamp": began + timedelta(minutes=m), "Value": 1.0,
+         "Unit": "Count", "Dimensions": [{"Name": "ProjectName", "Value": project}, {"Name": "VersionName", "Value": "v1"}]}
+        for m in range(10, 120)])
+    check = cli_json(capsys, "status", *target)["cost"]["reconciled"]
+    assert check["cloudwatch_iu_hours"] == pytest.approx(110 / 60, abs=0.001)
+    assert check["ledger_iu_hours"] == pytest.approx(2.0, abs=0.001) and check["difference_pct"] == 9.1
+    code, out, _ = cli(capsys, "status", *target)
+    assert code == 0 and "the ledger has 2.00 IU-hours, InServiceInferenceUnits 1.83 (ledger +9.1 %)" in out
+
+    from botocore.exceptions import ClientError
+
+    def denied(**_):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetMetricData")
+
+    monkeypatch.setattr("cli.usage.in_service", lambda cloudwatch, *a: denied())
+    code, out, _ = cli(capsys, "status", *target)
+    assert code == 0 and "CloudWatch     not reconciled: CloudWatch InServiceInferenceUnits could not be read" in out
+    assert "cloudwatch:GetMetricData" in out

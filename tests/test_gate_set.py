@@ -13,7 +13,7 @@ from plugins import Evaluation, LabelMetrics
 from plugins.scoring import NO_LABEL, score
 from sandbox.scripted_trainer import scripted_custom_labels
 
-GATE = {f"images_for_testing/{label}/{i}.png": label for label in ("cat", "dog") for i in range(4)}
+GATE = {f"images_for_testing/{label}/{i}.png": label for label in ("cat", "dog") for i in range(5)}  # the minimum
 RIGHT = {key: ((label, 90.0), ("dog" if label == "cat" else "cat", 10.0)) for key, label in GATE.items()}
 
 
@@ -41,8 +41,8 @@ def detected_keys(stack, version: str) -> list[str]:
 def test_scoring_gives_per_label_metrics_and_the_confusion_matrix():
     pairs = [("cat", "cat")] * 4 + [("dog", "dog")] * 3 + [("dog", "cat"), ("dog", None)]
     ev = score("v2", pairs, gate_set="g1")
-    assert ev.per_label["cat"] == LabelMetrics(0.888889, 0.8, 1.0)
-    assert ev.per_label["dog"] == LabelMetrics(0.75, 1.0, 0.6)
+    assert ev.per_label["cat"] == LabelMetrics(0.888889, 0.8, 1.0, images=4)
+    assert ev.per_label["dog"] == LabelMetrics(0.75, 1.0, 0.6, images=5)
     assert (ev.f1, ev.precision, ev.recall, ev.images) == (0.819444, 0.9, 0.8, 9)
     assert ev.confusion == {"cat": {"cat": 4}, "dog": {"dog": 3, "cat": 1, NO_LABEL: 1}}
     assert ev.same_images(Evaluation("v1", 0.5, gate_set="g1"))
@@ -55,14 +55,14 @@ def test_the_gate_set_manifest_and_its_version_follow_the_images(stack):
                          "images_for_testing/cat/notes.txt": "cat"})
     first = manifest.build(stack.bucket, "v1", ("cat", "dog"))
     assert first["testing_manifest_key"] == "manifests/v1.testing.manifest"
-    assert first["gate_set"]["images"] == 8 and first["gate_set"]["counts"] == {"cat": 4, "dog": 4}
+    assert first["gate_set"]["images"] == 10 and first["gate_set"]["counts"] == {"cat": 5, "dog": 5}
     body = stack.client("s3").get_object(Bucket=stack.bucket, Key=first["testing_manifest_key"])["Body"].read()
     assert sorted(manifest.parse_line(line)[1:] for line in body.decode().splitlines()) == sorted(GATE.items())
     again = manifest.build(stack.bucket, "v2", ("cat", "dog"))
     assert again["gate_set"]["version"] == first["gate_set"]["version"]  # the same images: the same version
-    put_gate_set(stack, {"images_for_testing/dog/9.png": "dog"})
+    put_gate_set(stack, {"images_for_testing/dog/19.png": "dog"})
     grown = manifest.build(stack.bucket, "v3", ("cat", "dog"))
-    assert grown["gate_set"]["version"] != first["gate_set"]["version"] and grown["gate_set"]["images"] == 9
+    assert grown["gate_set"]["version"] != first["gate_set"]["version"] and grown["gate_set"]["images"] == 11
 
 
 @pytest.fixture
@@ -89,13 +89,13 @@ def test_with_a_gate_set_the_training_is_tested_on_it_and_compared_side_by_side(
         assert state["outcome"]["value"] == "deployed" and loop().active_version == "v2"
         comparison = state["comparison"]["value"]
         gate = state["manifest"]["value"]["gate_set"]["version"]
-        # v1 missed one cat of four: cat P 1 R 0.75, dog P 0.8 R 1; v2 answered every image right.
-        assert (comparison["f1"], comparison["incumbent_f1"], comparison["gate_set"]) == (1.0, 0.873016, gate)
+        # v1 missed one cat of five: cat P 1 R 0.8, dog P 5/6 R 1; v2 answered every image right.
+        assert (comparison["f1"], comparison["incumbent_f1"], comparison["gate_set"]) == (1.0, 0.89899, gate)
         assert comparison["deploy"] and comparison["policy"] == "policies.defaults"
         assert detected_keys(stack, "v1") == detected_keys(stack, "v2") == sorted(GATE)  # the same images
         record = context.table().model("v2")
         assert record.gate_set == gate and record.evaluation["gate_set"] == gate
-        assert record.side_by_side["incumbent"]["confusion"] == {"cat": {"cat": 3, "dog": 1}, "dog": {"dog": 4}}
+        assert record.side_by_side["incumbent"]["confusion"] == {"cat": {"cat": 4, "dog": 1}, "dog": {"dog": 5}}
         assert record.side_by_side["candidate"]["per_label"]["cat"]["recall"] == 1.0
 
 
@@ -114,8 +114,8 @@ def test_a_candidate_worse_than_the_running_model_on_the_gate_set_is_refused_and
         state = output(execution)
         assert state["candidate"]["value"]["deploy"]  # the evaluation gate let it through
         comparison = state["comparison"]["value"]
-        # cat: P 0.8 R 1 (F1 0.888889); dog: P 1 R 0.75 (F1 0.857143)
-        assert (comparison["f1"], comparison["incumbent_f1"]) == (0.873016, 1.0)
+        # cat: P 5/6 R 1 (F1 0.909091); dog: P 1 R 0.8 (F1 0.888889)
+        assert (comparison["f1"], comparison["incumbent_f1"]) == (0.89899, 1.0)
         assert not comparison["deploy"] and comparison["policy"] == "policies.champion_challenger"
         assert state["outcome"]["value"] == "rejected" and loop().active_version == "v1"
         assert models.status("v2") in ("STOPPING", "STOPPED") and models.status("v1") == "RUNNING"

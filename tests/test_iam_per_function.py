@@ -219,9 +219,10 @@ def run_the_loop(remove: dict[str, str] | None = None):
         seed(stack, {"cat": 5, "dog": 5}, start=100)
         models.faults.pop("DetectCustomLabels", None)  # left over when the detect role refused that call first
         for label in ("cat", "dog"):  # a gate set: the next training is tested on it, side by side with v1
-            key = f"images_for_testing/{label}/gate.png"
-            models.trainer.by_key[key] = ((label, 90.0), ("dog" if label == "cat" else "cat", 10.0))
-            s3.put_object(Bucket=stack.bucket, Key=key, Body=PNG + label.encode())
+            for i in range(5):  # Minimum-Gate-Set-Images-Per-Label
+                key = f"images_for_testing/{label}/gate-{i}.png"
+                models.trainer.by_key[key] = ((label, 90.0), ("dog" if label == "cat" else "cat", 10.0))
+                s3.put_object(Bucket=stack.bucket, Key=key, Body=PNG + label.encode() + bytes([i]))
         statuses.append(stack.run_lifecycle()["status"])  # replaces v1
         statuses.append(stack.run_lifecycle({"action": "rollback"})["status"])  # v1 still stopping
         seed(stack, {"cat": 5, "dog": 5}, start=200)

@@ -64,17 +64,18 @@ def test_a_refused_read_is_final_even_in_a_warm_container(engine):
 
 
 class ThrottledReads:
-    """GetParametersByPath refused for throttling ``times`` times (after the client's own retries)."""
+    """Parameter reads (the whole path, or some by name: the detection's) refused for throttling ``times``
+    times (after the client's own retries)."""
 
     def __init__(self, times: int = 1):
         self.times, self.refused = times, 0
-        aws.client("ssm").meta.events.register("before-call.ssm.GetParametersByPath", self)
+        for operation in ("GetParametersByPath", "GetParameters"):
+            aws.client("ssm").meta.events.register(f"before-call.ssm.{operation}", self)
 
-    def __call__(self, **_):
+    def __call__(self, model, **_):
         if self.refused < self.times:
             self.refused += 1
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
-                              "GetParametersByPath")
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, model.name)
 
 
 @pytest.fixture

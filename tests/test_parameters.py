@@ -9,11 +9,12 @@ from policies import names
 CATALOG = Catalog.merge([("policies.defaults", PARAMETERS)])
 
 
-def test_catalog_has_the_nine_parameters_of_the_design():
+def test_catalog_has_the_nine_parameters_of_the_design_and_the_gate_sets_minimum():
     assert {s.name for s in CATALOG} == {
         "Enable-Automatic-Training", "Automatic-Training-Poll-Frequency", "Minimum-Untrained-Images",
         "Minimum-F1-Score", "Minimum-Inference-Units", "Minimum-Label-Detection-Confidence",
         "Enable-A2I-Workflow", "Enable-Automatic-Human-Sampling", "Human-Sampling-Interval",
+        "Minimum-Gate-Set-Images-Per-Label",
     }
     defaults = CATALOG.defaults()
     assert defaults[names.ENABLE_TRAINING] is True
@@ -129,7 +130,7 @@ def test_int_range_regex_is_exact(lo, hi):
 def test_plugin_parameters_merge_and_clash():
     extra = ParameterSpec("Team-Knob", "int", 3, "a team knob", 0, 10)
     merged = Catalog.merge([("policies.defaults", PARAMETERS), ("team.policy", [extra])])
-    assert merged["Team-Knob"].owner == "team.policy" and len(merged) == 10
+    assert merged["Team-Knob"].owner == "team.policy" and len(merged) == 11
     clash = ParameterSpec("Minimum-F1-Score", "float", 0.5, "again", 0, 1)
     with pytest.raises(CatalogError, match="'Minimum-F1-Score' is defined by both policies.defaults and team.policy"):
         Catalog.merge([("policies.defaults", PARAMETERS), ("team.policy", [clash])])
@@ -161,3 +162,19 @@ def test_stack_overrides_are_validated():
         CATALOG.defaults({names.MIN_F1: 2})
     with pytest.raises(KeyError, match="unknown parameter 'Nope'"):
         CATALOG.defaults({"Nope": 1})
+
+
+def test_the_detection_reads_only_the_review_decisions_parameters_and_every_review_policy_finds_them():
+    from plugins import Detection, Engine
+
+    review_policies = ["policies.margin", "policies.entropy", "policies.class_balance", "policies.random_review",
+                       "policies.uncertainty", "policies.review_budget", "policies.champion_challenger",
+                       "policies.gate_set"]
+    for module in review_policies:
+        engine = Engine.load([module], entry_points=False)
+        scope = engine.catalog.scope("review_decision")
+        assert len(scope) <= 10, (module, list(scope.specs))  # one GetParameters call
+        assert "Minimum-F1-Score" not in scope and "Idle-Stop-Minutes" not in scope
+        settings = scope.defaults()  # holds only the scope's: a policy reading another parameter raises
+        for scores in ({"cat": 55.0, "dog": 45.0}, {"cat": 99.0, "dog": 1.0}, {}):
+            engine.review(Detection("d" * 40, "s3://b/k.png", "v1", scores, sequence=1000), settings)

@@ -20,7 +20,7 @@ def test_each_alternative_contributes_its_parameters():
     assert engine.catalog[cc.MARGIN].owner == "policies.champion_challenger"
     assert engine.catalog[un.THRESHOLDS].owner == "policies.uncertainty"
     assert settings[rb.BUDGET] == 500
-    assert len(engine.catalog) == 17 + 5
+    assert len(engine.catalog) == 18 + 5
 
 
 def test_champion_challenger_needs_the_margin():
@@ -64,10 +64,11 @@ def test_uncertainty_per_label_thresholds():
     assert not engine.review(detection(("dog", 90.0), ("cat", 2.0)), s).review
 
 
-def test_uncertainty_respects_the_review_toggle():
+def test_uncertainty_is_bound_by_the_review_switch():
     engine, s = load("policies.uncertainty")
     s = s.replace(**{names.ENABLE_REVIEW: False})
-    assert not engine.review(detection(("cat", 51.0), ("dog", 49.0)), s).review
+    d = engine.review(detection(("cat", 51.0), ("dog", 49.0)), s)
+    assert not d.review and d.policy == names.ENABLE_REVIEW and "policy 'policies.uncertainty'" in d.reason
 
 
 def test_review_budget_vetoes_once_spent():

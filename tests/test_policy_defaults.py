@@ -59,7 +59,8 @@ def test_review_zero_labels_is_reviewed_for_training(engine, settings):
 
 def test_review_off_means_no_review_even_when_unsure(engine, settings):
     d = engine.review(detection(("cat", 10.0)), with_(settings, **{names.ENABLE_REVIEW: False}))
-    assert d.review is False and "Enable-A2I-Workflow is off" in d.reason
+    assert d.review is False and d.policy == names.ENABLE_REVIEW
+    assert d.reason.startswith("Enable-A2I-Workflow is false: no review (policy 'policies.defaults' asked for one")
 
 
 def test_review_uses_the_top_label_whatever_the_order_given(engine, settings):
@@ -105,9 +106,13 @@ def test_training_one_below_minimum_does_not_train(engine, settings):
     assert not d.train and "Minimum-Untrained-Images is 10" in d.reason
 
 
-def test_training_toggle_off(engine, settings):
-    d = engine.training(dataset(100), ModelState("v1"), with_(settings, **{names.ENABLE_TRAINING: False}))
-    assert not d.train and "Enable-Automatic-Training is off" in d.reason
+def test_training_toggle_off_binds_the_schedule_not_an_operator_request(engine, settings):
+    off = with_(settings, **{names.ENABLE_TRAINING: False})
+    d = engine.training(dataset(100), ModelState("v1"), off)
+    assert not d.train and d.policy == names.ENABLE_TRAINING
+    assert d.reason.startswith("Enable-Automatic-Training is false: no training (policy 'policies.defaults' asked")
+    assert engine.training(dataset(100), ModelState("v1"), off, requested=True).train
+    assert not engine.training(dataset(9), ModelState("v1"), off, requested=True).train  # the policies still decide
 
 
 def test_training_in_progress_blocks(engine, settings):

@@ -62,7 +62,7 @@ DEFAULT_STACK = {
     "aws:sns/topic:Topic": 1,
     "aws:sqs/queue:Queue": 1,
     "aws:sqs/queuePolicy:QueuePolicy": 1,
-    "aws:ssm/parameter:Parameter": 17,
+    "aws:ssm/parameter:Parameter": 18,
 }
 # What the smallest A2I stack (two labels, an existing work team) has instead of the review app.
 A2I_INSTEAD = {
@@ -180,7 +180,7 @@ def test_stack_outputs():
     assert "reviewerPortalUrl" not in out  # no workforce created: the work team's own portal applies
     portal = run_program(FULL).stack_outputs["reviewerPortalUrl"]
     assert portal.startswith("https://") and portal.endswith(f".labeling.{REGION}.sagemaker.aws")
-    assert not {"reviewUrl", "reviewApiUrl", "reviewerUserPoolId"} & set(out)
+    assert not {"reviewUrl", "reviewApiUrl", "reviewerUserPoolId", "reviewerGroup"} & set(out)
 
 
 def test_stack_outputs_of_the_review_app():
@@ -189,7 +189,10 @@ def test_stack_outputs_of_the_review_app():
     assert out["reviewUrl"] == out["reviewApiUrl"] + "/"  # the page: the stage's root
     assert re.fullmatch(rf"{REGION}_[0-9a-f]+", out["reviewerUserPoolId"])
     assert not {"flowDefinitionArn", "workteamArn", "reviewerPortalUrl"} & set(out)
-    assert run_program(EXISTING_POOL).stack_outputs["reviewerUserPoolId"] == EXISTING_POOL["reviewerUserPoolId"]
+    assert out["reviewerGroup"] == "reviewers"
+    existing = run_program(EXISTING_POOL).stack_outputs
+    assert (existing["reviewerUserPoolId"], existing["reviewerGroup"]) == (EXISTING_POOL["reviewerUserPoolId"],
+                                                                         EXISTING_POOL["reviewerGroup"])
 
 
 def test_names_follow_the_stack_so_two_stacks_do_not_collide():

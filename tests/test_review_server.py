@@ -15,7 +15,8 @@ import pytest
 from stack_support import PNG, UNSURE, activate_model, local_stack, open_review, training_keys
 
 from handlers.runtime import context
-from sandbox.review_server import CLIENT_ID, LocalReviewApp, LocalSignIn, serve
+from sandbox.local_aws import LambdaFailed
+from sandbox.review_server import CLIENT_ID, LocalReviewApp, LocalSignIn, bind, serve, url_of
 
 BASE = "http://127.0.0.1:8123"
 VERIFIER = "v" * 50
@@ -144,21 +145,39 @@ def test_an_image_url_is_served_only_while_valid_and_only_for_uploads(app, stack
     assert app.handle("GET", "/images?" + urlencode({"url": other}), {}, b"").status == 403
 
 
-def test_the_server_answers_over_http(stack):
-    ready = threading.Event()
-    running = {}
+def test_a_change_that_cannot_be_saved_is_not_acknowledged(app, stack):
+    _, task = open_review(stack, "images_for_detection/local/unsaved.png", UNSURE)
+    token = sign_in(app, "cy")["access_token"]
 
-    def on_ready(server, app):
-        running.update(server=server, app=app)
-        ready.set()
+    def disk_full(method, path, status):
+        raise OSError(28, "No space left on device")
 
-    thread = threading.Thread(target=serve, args=(lambda url: LocalReviewApp(stack, url), "127.0.0.1", 0, on_ready))
+    app.after_request = disk_full
+    status, reply = api(app, "POST", f"/api/tasks/{task}/answer", token, {"label": "cat"})
+    assert status == 500 and "could not be saved into the run" in reply["message"]
+    assert "No space left on device" in reply["message"]
+
+
+def test_a_function_that_fails_is_answered_as_api_gateway_does(app, monkeypatch):
+    token = sign_in(app)["access_token"]
+
+    def fails(target, event):
+        raise LambdaFailed(target, {"errorType": "KeyError", "errorMessage": "boom"})
+
+    monkeypatch.setattr(app.stack, "deliver", fails)
+    assert api(app, "GET", "/api/me", token) == (500, {"message": "Internal Server Error"})
+
+
+def test_the_server_answers_over_http_on_the_port_it_was_bound_to(stack):
+    server = bind("127.0.0.1", 0)  # bound before the app exists: a request waits for it
+    url = f"{url_of(server)}/"
+    assert url == f"http://127.0.0.1:{server.server_port}/"
+    thread = threading.Thread(target=serve, args=(server, LocalReviewApp(stack, url_of(server))))
     thread.start()
     try:
-        assert ready.wait(10)
-        url = running["app"].review_url
         with urllib.request.urlopen(f"{url}config", timeout=10) as response:
             assert json.loads(response.read())["redirectUri"] == url
     finally:
-        running["server"].shutdown()
+        server.shutdown()
         thread.join(10)
+    assert not thread.is_alive()

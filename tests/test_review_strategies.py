@@ -83,10 +83,12 @@ def test_random_review_reviews_its_share_reproducibly():
 
 
 @pytest.mark.parametrize("module", STRATEGIES)
-def test_every_strategy_leaves_review_off_and_audit_sampling_to_the_defaults(module):
-    engine, s = load(module, **{names.ENABLE_REVIEW: False})
+def test_every_strategy_is_bound_by_review_off_and_leaves_audit_sampling_to_the_defaults(module):
+    always = {random_review.SHARE: 1.0} if module.endswith("random_review") else {}
+    engine, s = load(module, **{names.ENABLE_REVIEW: False}, **always)
     decision = engine.review(detection(("cat", 20.0), ("dog", 20.0)), s)
-    assert not decision.review and decision.policy == "policies.defaults"
+    assert not decision.review and decision.policy == names.ENABLE_REVIEW
+    assert f"(policy {module!r} asked for one" in decision.reason
     engine, s = load(module, **{names.ENABLE_SAMPLING: True, names.SAMPLING_INTERVAL: 5,
                                 margin.MARGIN if module.endswith("margin") else names.MIN_CONFIDENCE: 0.0})
     audit = engine.review(detection(("cat", 99.9), ("dog", 0.1), sequence=10, detection_id="zz"), s)

@@ -142,23 +142,25 @@ def test_missing_parameter_uses_the_default_without_alert(st):
 
 
 def test_one_parameter_read_per_ttl():
-    """With the default TTL every detection after the first uses the cached parameters (one read of
-    the path: a call per ten parameters, as GetParametersByPath pages them)."""
+    """With the default TTL every detection after the first uses the cached parameters: one read of
+    the review decision's parameters, by name (GetParameters: one call for up to ten), where the whole
+    path would take a call per ten parameters (GetParametersByPath)."""
     with local_stack() as st:
         activate_model()
         reads = []
-        aws.client("ssm").meta.events.register("before-call.ssm.GetParametersByPath",
-                                               lambda **kw: reads.append(1))
-        pages = -(-len(context.engine().catalog) // 10)
+        for operation in ("GetParametersByPath", "GetParameters"):
+            aws.client("ssm").meta.events.register(f"before-call.ssm.{operation}",
+                                                   lambda model, **kw: reads.append(model.name))
+        assert len(context.engine().catalog) > 10  # the whole path: two pages
         for i in range(4):
             detect(st, EIGHTY, f"ttl-{i}")
-        assert len(reads) == pages
+        assert reads == ["GetParameters"]
         st.client("ssm").put_parameter(Name=st.parameter_path + MIN_CONFIDENCE, Value="90", Type="String",
                                        Overwrite=True)
         assert detect(st, EIGHTY, "ttl-cached") == "confident"  # within the TTL the old value stands
-        context.parameters().provider.clear_cache()
+        context.decision_parameters("review_decision").provider.clear_cache()
         assert detect(st, EIGHTY, "ttl-expired") == "to_training"
-        assert len(reads) == 2 * pages
+        assert reads == ["GetParameters"] * 2
 
 
 class StubProvider:

@@ -1,27 +1,43 @@
 """The sandbox reviews in the builtin review app: simulated reviewers with error rates of their own
 answer through its API, so consensus runs end to end; and a run can leave its last reviews open for
-a person, who answers them through `labelloop review`'s server (signing in as the page does), after
-which `labelloop train` trains on those answers."""
+a person, who answers them through `labelloop review` (a process of its own, signed in as the page
+does) — every answer acknowledged is in the run however the server stops (INT, TERM, HUP, KILL),
+and `labelloop train` trains on those answers."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import http.client
+import fcntl
 import json
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import termios
 import threading
 from collections import Counter
-from urllib.parse import parse_qs, urlencode, urlsplit
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from cli_support import cli_json
+from review_support import Browser
 
 from cli.main import main
 from handlers.runtime.ids import HUMAN_LOOP_NAME
-from sandbox.api_gateway import CLIENT_ID, reviewer_claims
-from sandbox.review_server import review_sandbox
+from sandbox.api_gateway import reviewer_claims
+from sandbox.journal import JOURNAL
 from sandbox.runner import SandboxOptions, run
+from sandbox.saved import load_state
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+REPO = Path(__file__).resolve().parents[1]
+START_SECONDS = 180  # a loaded machine: the start takes a few seconds of CPU
+STOP_SECONDS = 60
 
 
 def items_of(folder) -> list[dict]:
@@ -55,42 +71,6 @@ def test_disagreeing_reviewers_are_asked_for_one_more_answer_up_to_the_maximum(t
     assert set(statuses) <= {("unresolved", 3), ("accepted", 3), ("rejected", 3)} and statuses[("unresolved", 3)]
 
 
-class Browser:
-    """What the review page does over HTTP: sign in (code with PKCE), then the API with its token."""
-
-    def __init__(self, url: str):
-        parts = urlsplit(url)
-        self.url, self.host, self.port = url, parts.hostname, parts.port
-        self.token = None
-
-    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
-        connection.request(method, path, body=body, headers={
-            **({"Authorization": f"Bearer {self.token}"} if self.token else {}), **(headers or {})})
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-
-    def sign_in(self, name: str) -> None:
-        verifier = "x" * 64
-        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-        form = {"client_id": CLIENT_ID, "redirect_uri": self.url, "response_type": "code", "state": "st",
-                "code_challenge_method": "S256", "code_challenge": challenge, "username": name}
-        kind = {"Content-Type": "application/x-www-form-urlencoded"}
-        status, headers, _ = self.request("POST", "/oauth2/authorize", urlencode(form).encode(), kind)
-        assert status == 302
-        code = parse_qs(urlsplit(headers["Location"]).query)["code"][0]
-        status, _, body = self.request("POST", "/oauth2/token", urlencode({
-            "grant_type": "authorization_code", "client_id": CLIENT_ID, "code": code, "redirect_uri": self.url,
-            "code_verifier": verifier}).encode(), kind)
-        assert status == 200
-        self.token = json.loads(body)["access_token"]
-
-    def api(self, method: str, path: str, document=None) -> tuple[int, dict]:
-        body = json.dumps(document).encode() if document is not None else None
-        status, _, reply = self.request(method, path, body, {"Content-Type": "application/json"})
-        return status, json.loads(reply)
-
-
 @pytest.fixture(scope="module")
 def open_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("open-run")
@@ -107,43 +87,178 @@ def test_a_run_can_leave_its_last_reviews_open_for_a_person(open_run, tmp_path):
     assert [i for i in state["items"] if i["sk"] == "HL" and i["status"] == "accepted"]  # earlier rounds'
 
 
-def test_a_person_answers_the_open_reviews_and_the_loop_trains_on_them(open_run, capsys):
-    truth = json.loads((open_run / "state.json").read_text())["truth"]
-    ready, running = threading.Event(), {}
+class ReviewServer:
+    """`labelloop review --sandbox DIR --port 0` as a process of its own, as a person starts it in a terminal
+    (``terminal``: a pseudo-terminal of its own, which :meth:`hang_up` closes) or a script does
+    (``ignore_sigint``: as a background job inherits SIGINT)."""
 
-    def on_ready(server, app):
-        running.update(server=server, app=app)
-        ready.set()
+    def __init__(self, folder: Path, *, ignore_sigint: bool = False, terminal: bool = False):
+        self.lines: list[str] = []
+        self._terminal, output = pty.openpty() if terminal else (None, subprocess.PIPE)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "review", "--sandbox", str(folder), "--port", "0"], cwd=REPO,
+            stdout=output, stderr=subprocess.STDOUT, text=True, start_new_session=terminal,
+            preexec_fn=(lambda: fcntl.ioctl(1, termios.TIOCSCTTY, 0)) if terminal else
+            (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None)
+        if terminal:
+            os.close(output)
+        ready, self._hanging_up = threading.Event(), threading.Event()
 
-    thread = threading.Thread(target=review_sandbox, args=(open_run,), kwargs={"port": 0, "on_ready": on_ready})
-    thread.start()
+        def read() -> None:
+            for line in self._output():
+                self.lines.append(line)
+                if line.startswith("Review at "):
+                    ready.set()
+            ready.set()
+
+        self.reader = threading.Thread(target=read, daemon=True)
+        self.reader.start()
+        found = re.search(r"Review at (http://\S+/) ", self.output) if ready.wait(START_SECONDS) else None
+        if found is None:
+            self.process.kill()
+            self.process.wait(STOP_SECONDS)
+            raise AssertionError(f"labelloop review did not start: {self.output}")
+        self.url = found.group(1)
+
+    def _output(self) -> Iterator[str]:
+        if self._terminal is None:
+            yield from self.process.stdout
+            return
+        pending = ""
+        while not self._hanging_up.is_set():  # a read must not hold the terminal open when it is closed
+            if select.select([self._terminal], [], [], 0.1)[0]:
+                try:
+                    pending += os.read(self._terminal, 4096).decode(errors="replace").replace("\r\n", "\n")
+                except OSError:  # nothing is attached to the terminal any more
+                    return
+                *lines, pending = pending.split("\n")
+                yield from (line + "\n" for line in lines)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def stop(self, number: int) -> int:
+        self.process.send_signal(number)
+        code = self.process.wait(STOP_SECONDS)
+        self.reader.join(10)  # its last lines
+        return code
+
+    def hang_up(self) -> int:
+        """Close its terminal, as closing a terminal window does (the kernel sends it SIGHUP)."""
+        self._hanging_up.set()
+        self.reader.join(10)
+        os.close(self._terminal)
+        return self.process.wait(STOP_SECONDS)
+
+
+def answer_tasks(browser: Browser, truth: dict[str, str], count: int | None = None) -> list[str]:
+    """Answer up to ``count`` served tasks with their true labels, as a person would; the tasks answered
+    (each acknowledged: 200)."""
     answered = []
-    try:
-        assert ready.wait(60)
-        browser = Browser(running["app"].review_url)
-        status, _, page = browser.request("GET", "/")
-        assert status == 200 and b"labelloop review" in page
-        assert browser.api("GET", "/api/tasks/next")[0] == 401  # not signed in
-        browser.sign_in("dana")
-        while True:
-            status, reply = browser.api("GET", "/api/tasks/next")
-            assert status == 200
-            task = reply["task"]
-            if task is None:
-                break
-            status, headers, image = browser.request("GET", task["image"])
-            assert status == 200 and image.startswith(PNG_MAGIC) and headers["Content-Type"] == "image/png"
-            shown = urlsplit(parse_qs(urlsplit(task["image"]).query)["url"][0]).path  # the upload's key
-            label = next(v for k, v in truth.items() if k.endswith(shown))  # what the person sees
-            assert browser.api("POST", f"/api/tasks/{task['id']}/answer", {"label": label})[0] == 200
-            answered.append(label)
-        status, me = browser.api("GET", "/api/me")
-        assert me["answers"] == len(answered) >= 5 and me["openTasks"] == 0
-    finally:
-        running["server"].shutdown()
-        thread.join(120)
-    items = items_of(open_run)
-    assert not [i for i in items if i["pk"] == "OPEN"]  # saved back with the answers
-    assert main(["train", "--sandbox", str(open_run)]) == 0
+    while count is None or len(answered) < count:
+        status, reply = browser.api("GET", "/api/tasks/next")
+        assert status == 200
+        task = reply["task"]
+        if task is None:
+            break
+        status, headers, image = browser.request("GET", task["image"])
+        assert status == 200 and image.startswith(PNG_MAGIC) and headers["Content-Type"] == "image/png"
+        shown = urlsplit(parse_qs(urlsplit(task["image"]).query)["url"][0]).path  # the upload's key
+        label = next(v for k, v in truth.items() if k.endswith(shown))  # what the person sees
+        assert browser.api("POST", f"/api/tasks/{task['id']}/answer", {"label": label}) == (
+            200, {"task": task["id"], "answered": True, "label": label})
+        answered.append(task["id"])
+    return answered
+
+
+def reviewer(items: list[dict], name: str) -> dict:
+    return stats_of(items, name) or {"answers": 0, "skips": 0}
+
+
+def accepted(items: list[dict]) -> set[str]:
+    return {i["name"] for i in items if i["sk"] == "HL" and i["status"] == "accepted"}
+
+
+@pytest.fixture
+def open_copy(open_run, tmp_path) -> Path:
+    copy = tmp_path / "run"
+    shutil.copytree(open_run, copy, ignore=shutil.ignore_patterns("*.png", "*.md"))
+    return copy
+
+
+@pytest.fixture
+def review_server():
+    """Starts `labelloop review` processes; any still running when the test ends is killed."""
+    started: list[ReviewServer] = []
+
+    def start(folder: Path, **options) -> ReviewServer:
+        started.append(ReviewServer(folder, **options))
+        return started[-1]
+
+    yield start
+    for server in started:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait(STOP_SECONDS)
+
+
+def test_every_acknowledged_answer_survives_term_and_kill_and_the_loop_trains_on_them(open_copy, review_server,
+                                                                                        capsys):
+    state = load_state(open_copy)
+    truth, before = state["truth"], accepted(state["items"])
+    server = review_server(open_copy)
+    browser = Browser(server.url)
+    status, _, page = browser.request("GET", "/")
+    assert status == 200 and b"labelloop review" in page
+    assert browser.api("GET", "/api/tasks/next")[0] == 401  # not signed in
+    browser.sign_in("dana")
+    first = answer_tasks(browser, truth, 2)
+    skipped = browser.api("GET", "/api/tasks/next")[1]["task"]["id"]
+    assert browser.api("POST", f"/api/tasks/{skipped}/skip")[0] == 200
+    assert server.stop(signal.SIGTERM) == 0
+    assert "Stopping (SIGTERM)" in server.output and not (open_copy / JOURNAL).exists(), server.output
+    items = load_state(open_copy)["items"]
+    assert accepted(items) == before | set(first)
+    assert (reviewer(items, "dana")["answers"], reviewer(items, "dana")["skips"]) == (2, 1)
+
+    server = review_server(open_copy)  # the second session: killed outright after its last answer
+    browser = Browser(server.url)
+    browser.sign_in("dana")
+    rest = answer_tasks(browser, truth)
+    browser.sign_in("eli")
+    rest += answer_tasks(browser, truth)  # the task dana skipped
+    assert skipped in rest and len(first + rest) >= 5
+    assert server.stop(signal.SIGKILL) == -signal.SIGKILL
+    assert (open_copy / JOURNAL).exists()  # not folded: every answer is in the journal alone
+
+    status = cli_json(capsys, "status", "--sandbox", open_copy)
+    assert status["open_reviews"] == 0
+    answers = {r["name"]: (r["answers"], r["skips"]) for r in status["reviewers"]}
+    assert (answers["dana@sandbox.invalid"], answers["eli@sandbox.invalid"]) == ((len(first + rest) - 1, 1), (1, 0))
+    assert sum(label["new_since_training"] for label in status["labels"]) == len(first + rest)
+    assert accepted(load_state(open_copy)["items"]) == before | set(first + rest)
+
+    assert main(["train", "--sandbox", str(open_copy)]) == 0
     out = capsys.readouterr().out
-    assert "new labelled images since the last training (≥ 5)" in out and "SUCCEEDED" in out, out
+    assert f"{len(first + rest)} new labelled images since the last training (≥ 5)" in out and "SUCCEEDED" in out, out
+    assert not (open_copy / JOURNAL).exists()  # the journal is in the saved run now
+
+
+def test_a_script_and_a_closed_terminal_stop_it_cleanly_too(open_copy, review_server):
+    truth = load_state(open_copy)["truth"]
+    server = review_server(open_copy, ignore_sigint=True)  # started by a script, stopped with SIGINT
+    browser = Browser(server.url)
+    browser.sign_in("fay")
+    answered = answer_tasks(browser, truth, 1)
+    assert server.stop(signal.SIGINT) == 0, server.output
+    assert "Stopping (SIGINT)" in server.output and "Stopped." in server.output
+    assert not (open_copy / JOURNAL).exists() and answered[0] in accepted(load_state(open_copy)["items"])
+
+    server = review_server(open_copy, terminal=True)  # its terminal closed: SIGHUP, and no terminal to write to
+    browser = Browser(server.url)
+    browser.sign_in("fay")
+    answered = answer_tasks(browser, truth, 1)
+    assert server.hang_up() == 0
+    assert not (open_copy / JOURNAL).exists() and answered[0] in accepted(load_state(open_copy)["items"])
+    assert reviewer(load_state(open_copy)["items"], "fay")["answers"] == 2

@@ -204,3 +204,33 @@ def test_the_digits_trainer_trains_a_real_model_and_refuses_a_single_label(aws):
     failed = status(rekognition, "v2")
     assert failed["Status"] == "TRAINING_FAILED"
     assert failed["StatusMessage"] == "training failed: the manifest needs at least 2 labels"
+
+
+def test_a_running_version_publishes_in_service_inference_units_every_minute(aws):
+    from datetime import datetime, timedelta, timezone
+
+    from cli.usage import in_service
+    from sandbox.clock import SimulatedClock
+
+    clock = SimulatedClock(datetime(2026, 3, 2, 9, 0, 30, tzinfo=timezone.utc))
+    models = scripted_custom_labels(cloudwatch=lambda: aws.client("cloudwatch"))
+    models.clock, models.start_minutes, models.stop_minutes = clock.now, 5.0, 2.0
+    rekognition = client_for(aws, models)
+    arn = create(rekognition)
+    status(rekognition), status(rekognition)  # trained
+    rekognition.start_project_version(ProjectVersionArn=arn, MinInferenceUnits=2)  # RUNNING from 09:05:30
+    clock.advance(minutes=95)
+    rekognition.stop_project_version(ProjectVersionArn=arn)  # at 10:35:30: STOPPED at 10:37:30
+    clock.advance(minutes=30)
+    models.publish()
+
+    published = {(d["Timestamp"].strftime("%H:%M"), d["Value"]) for d in models.published}
+    assert ("09:05", 1.0) in published and ("09:06", 2.0) in published and ("10:37", 1.0) in published
+    assert all(d["Dimensions"] == [{"Name": "ProjectName", "Value": "labelloop-test-model"},
+                                   {"Name": "VersionName", "Value": "v1"}] for d in models.published)
+    usage = in_service(aws.client("cloudwatch"), {"v1": "labelloop-test-model"}, clock.start, clock.now())
+    assert usage.iu_hours == {"v1": pytest.approx(models.iu_hours(), abs=1e-6)}  # 92 minutes × 2 units
+    assert usage.iu_hours["v1"] == pytest.approx(92 * 2 / 60, abs=1e-6)
+    assert usage.end == datetime(2026, 3, 2, 10, 38, tzinfo=timezone.utc)  # the last minute with data, not now
+    assert in_service(aws.client("cloudwatch"), {"v1": "labelloop-test-model"}, clock.now() - timedelta(minutes=5),
+                      clock.now()).iu_hours == {}

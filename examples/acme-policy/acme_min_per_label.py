@@ -1,8 +1,9 @@
 """ACME's training rule: do not train until every label has enough images.
 
 A constraint, not a replacement: it says "no" when a label is short of images
-and returns None otherwise, so the default rules (Enable-Automatic-Training,
-Minimum-Untrained-Images, …) still decide when it is satisfied.
+and returns None otherwise, so the default rules (Minimum-Untrained-Images, …)
+still decide when it is satisfied. It reads no operator switch: the engine
+applies Enable-Automatic-Training to every policy.
 """
 
 from plugins import DatasetStats, ParameterSpec, Settings, TrainingDecision, hookimpl

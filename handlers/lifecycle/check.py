@@ -1,6 +1,9 @@
 """Training check: gather the facts in O(1) calls (one query of the loop
 partition), ask the policies, and take the training lock when they say train.
 
+An operator's check (``labelloop train``) is a request, which the automatic
+training switch does not refuse: it binds the schedule's checks only.
+
 Two checks at the same moment start exactly one training: the lock is a
 conditional write. A lock older than the longest a run can last (the state
 machine's timeout, passed in as ``run.lock_seconds``) belongs to a run that was
@@ -17,7 +20,7 @@ from plugins import ModelState
 from ..runtime import config, context
 from ..runtime.lambda_entry import entry_point
 from ..runtime.state import LockHeld, LoopState
-from ..runtime.workflow import RunState
+from ..runtime.workflow import MANUAL, RunState
 
 
 def stale_before(lock_seconds: int | None) -> str | None:
@@ -45,7 +48,7 @@ def check(owner: str, trigger: str, lock_seconds: int | None = None) -> dict:
     cfg = config.current()
     stale = stale_before(lock_seconds)
     loop, dataset, model = training_facts(cfg.labels, stale)
-    decision = context.engine().training(dataset, model, context.settings())
+    decision = context.engine().training(dataset, model, context.settings(), requested=trigger == MANUAL)
     record = {"train": decision.train, "reason": decision.reason, "policy": decision.policy, "trigger": trigger,
               "new_images": dataset.new_total, "images": dataset.total}
     result = record | {"incumbent_version": loop.active_version, "incumbent_arn": loop.active_arn}

@@ -8,19 +8,21 @@ import json
 
 from plugins import Evaluation, LabelMetrics
 
-from ..runtime import aws, context
+from ..runtime import aws, config, context
 from ..runtime.lambda_entry import entry_point
 from ..runtime.state import ModelVersion
 from ..runtime.workflow import RunState
 from .training import describe
 
 
-def read_evaluation(version: str, gate_set: str | None = None) -> Evaluation:
-    """Rekognition's evaluation of a trained version (on the gate set ``gate_set`` when it was the
-    TestingData)."""
+def read_evaluation(version: str, gate_set: dict | None = None, labels: tuple[str, ...] = ()) -> Evaluation:
+    """Rekognition's evaluation of a trained version. With the gate set as its TestingData (``gate_set``:
+    the manifest's ``{"version", "counts"}``), every label of ``labels`` is covered, with its gate-set
+    images: a label the gate set lacks scores 0."""
     result = describe(version).get("EvaluationResult") or {}
     per_label, precision, recall = {}, None, None
     summary = (result.get("Summary") or {}).get("S3Object")
+    counts = (gate_set or {}).get("counts") or {}
     if summary:
         body = aws.client("s3").get_object(Bucket=summary["Bucket"], Key=summary["Name"])["Body"].read()
         doc = json.loads(body)
@@ -30,15 +32,21 @@ def read_evaluation(version: str, gate_set: str | None = None) -> Evaluation:
             metrics = entry.get("Metrics") or {}
             per_label[entry["Label"]] = LabelMetrics(float(metrics.get("F1Score", 0.0)),
                                                      float(metrics.get("Precision", 0.0)),
-                                                     float(metrics.get("Recall", 0.0)), metrics.get("Threshold"))
-    return Evaluation(version, float(result.get("F1Score", 0.0)), precision, recall, per_label, gate_set=gate_set)
+                                                     float(metrics.get("Recall", 0.0)), metrics.get("Threshold"),
+                                                     counts.get(entry["Label"]) if gate_set else None)
+    if gate_set:  # a label without gate-set images scores nothing, whatever the summary says of it
+        per_label |= {label: LabelMetrics(0.0, 0.0, 0.0, images=0)
+                      for label in labels if not counts.get(label)}
+    return Evaluation(version, float(result.get("F1Score", 0.0)), precision, recall, per_label,
+                      gate_set=(gate_set or {}).get("version"))
 
 
 def evaluation_record(evaluation: Evaluation) -> dict:
     scored = {"images": evaluation.images, "confusion": {k: dict(v) for k, v in evaluation.confusion.items()}} \
         if evaluation.images is not None else {}
     return {"f1": evaluation.f1, "precision": evaluation.precision, "recall": evaluation.recall,
-            "per_label": {k: {"f1": m.f1, "precision": m.precision, "recall": m.recall, "threshold": m.threshold}
+            "per_label": {k: {"f1": m.f1, "precision": m.precision, "recall": m.recall, "threshold": m.threshold,
+                              **({"images": m.images} if m.images is not None else {})}
                           for k, m in evaluation.per_label.items()}, "gate_set": evaluation.gate_set, **scored}
 
 
@@ -47,7 +55,7 @@ def from_record(version: str, ev) -> Evaluation | None:
     if not ev:
         return None
     return Evaluation(version, float(ev["f1"]), ev.get("precision"), ev.get("recall"),
-                      {k: LabelMetrics(m["f1"], m["precision"], m["recall"], m.get("threshold"))
+                      {k: LabelMetrics(m["f1"], m["precision"], m["recall"], m.get("threshold"), m.get("images"))
                        for k, m in (ev.get("per_label") or {}).items()}, gate_set=ev.get("gate_set"),
                       images=ev.get("images"), confusion=ev.get("confusion") or {})
 
@@ -67,11 +75,11 @@ def candidate(version: str, version_arn: str, evaluation: Evaluation, incumbent_
 
 
 def evaluate(version: str, version_arn: str, incumbent_version: str | None, incumbent_arn: str | None,
-             gate_set: str | None = None) -> dict:
+             gate_set: dict | None = None) -> dict:
     table, settings = context.table(), context.settings()
-    evaluation = read_evaluation(version, gate_set)
+    evaluation = read_evaluation(version, gate_set, config.current().labels)
     incumbent = evaluation_from_record(incumbent_version, table.model(incumbent_version))
-    decision = context.engine().deployment(evaluation, incumbent, settings)
+    decision = context.engine().deployment(evaluation, incumbent, settings, incumbent_version)
     table.update_model(version, evaluation=evaluation_record(evaluation),
                        decision={"deploy": decision.deploy, "reason": decision.reason, "policy": decision.policy})
     context.metrics.add_dimension(name="version", value=version)  # cleared with the invocation's metrics
@@ -88,4 +96,4 @@ def handler(event: dict) -> dict:
     run = RunState.from_event(event)
     check, training = run.check, run.training
     return evaluate(training["version"], training["version_arn"], check["incumbent_version"], check["incumbent_arn"],
-                    (run.manifest.get("gate_set") or {}).get("version"))
+                    run.manifest.get("gate_set"))

@@ -49,11 +49,16 @@ def reason_of(run: RunState, outcome: str) -> str:
 
 def must_stop(table, run: RunState, outcome: str, candidate: dict) -> dict[str, tuple[str, str]]:
     """version -> (ARN, why) of the models this run must not leave running: its candidate when not
-    promoted (if this run started it), the previous model when StopPrevious failed after the switch."""
+    promoted (if this run started it), the running model it started to compare the candidate with (when
+    it was not replaced: StopPrevious stopped it then), the previous model when StopPrevious failed after
+    the switch."""
     models = {}
     if outcome not in PROMOTED and candidate.get("version_arn") and run.start.get("started_here", True) \
             and table.loop().active_arn != candidate["version_arn"]:
         models[candidate.get("version")] = (candidate["version_arn"], "which this run started")
+    incumbent = table.model(candidate.get("incumbent_version")) if candidate.get("incumbent_arn") else None
+    if outcome not in PROMOTED and incumbent and incumbent.compared_by == run.owner:
+        models[incumbent.version] = (candidate["incumbent_arn"], "the running model, started for the comparison")
     previous = run.switch
     if run.stop_error and previous.get("previous_arn"):
         models[previous.get("previous_version")] = (

@@ -76,6 +76,11 @@ class ModelBusy(Exception):
     """The version cannot start now (it is still stopping); the lifecycle's StartModel retries this error."""
 
 
+class IncumbentStarting(Exception):
+    """The running model, started (or stopping) to be compared with the candidate, does not run yet; the
+    lifecycle's CompareOnGateSet retries this error."""
+
+
 class AwsError(Exception):
     """Base of the per-code exception classes."""
 

@@ -1,7 +1,9 @@
 """Operator parameters as handlers see them: read in one call, cached, validated.
 
-Powertools' SSM provider reads the whole parameter path (``GetParametersByPath``)
-and caches it for the TTL; the catalog parses each value. A value that does not
+Powertools' SSM provider reads the whole parameter path (``GetParametersByPath``, ten parameters a
+page) — or, for a function that needs only some (``by_name``: the catalog given is their scope),
+those by name (``GetParameters``, ten names a call) — and caches them for the TTL; the catalog
+parses each value. A value that does not
 parse is never used: the last good value (or the default) stands in, and the
 operator is alerted once per bad value. A parameter that is missing (deleted)
 means its catalog default, in every container alike.
@@ -32,9 +34,10 @@ log = logging.getLogger(__name__)
 class ParameterReader:
     def __init__(self, catalog: Catalog, path: str, ttl_seconds: int,
                  on_invalid: Callable[[InvalidParameterValue], None] | None = None, *,
-                 provider: SSMProvider | None = None):
-        """``provider``: where the values come from (default: Parameter Store through this stack's client)."""
-        self.catalog, self.path, self.ttl = catalog, path.rstrip("/") + "/", ttl_seconds
+                 provider: SSMProvider | None = None, by_name: bool = False):
+        """``provider``: where the values come from (default: Parameter Store through this stack's client);
+        ``by_name``: read the catalog's parameters by name rather than the whole path."""
+        self.catalog, self.path, self.ttl, self.by_name = catalog, path.rstrip("/") + "/", ttl_seconds, by_name
         self.on_invalid = on_invalid
         self._provider = provider
         self._raw: Mapping[str, str] | None = None
@@ -49,8 +52,8 @@ class ParameterReader:
 
     def settings(self) -> Settings:
         try:
-            raw = self.provider.get_multiple(self.path, max_age=self.ttl, recursive=False)
-        except GetParameterError as exc:
+            raw = self._read()
+        except (GetParameterError, ClientError) as exc:
             return self._unreadable(exc)
         if raw == self._raw and self._settings is not None:
             return self._settings  # unchanged since last parse: nothing new to report
@@ -65,7 +68,14 @@ class ParameterReader:
         self._raw, self._settings, self.problems = dict(raw), settings, problems
         return settings
 
-    def _unreadable(self, exc: GetParameterError) -> Settings:
+    def _read(self) -> dict[str, str]:
+        if not self.by_name:
+            return self.provider.get_multiple(self.path, max_age=self.ttl, recursive=False)
+        found = self.provider.get_parameters_by_name({self.path + spec.name: {} for spec in self.catalog},
+                                                     max_age=self.ttl, raise_on_error=False)
+        return {name[len(self.path):]: value for name, value in found.items() if name.startswith(self.path)}
+
+    def _unreadable(self, exc: Exception) -> Settings:
         """The last good settings when the read failed for a transient reason; else the AWS error, by name."""
         cause = errors.unwrap(exc)
         if errors.is_transient(exc) and self._settings is not None:

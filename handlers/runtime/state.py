@@ -48,7 +48,8 @@ Items (``ITEM_TYPES``; ``<…>`` is a variable part of the key):
   STATS#<day> / STATS  counts per outcome and review status for a UTC day (daily
       summary, `labelloop status`)
   MODEL#<version> / MODEL  a version: status, manifest, evaluation with
-      per-label metrics, deployment decision, start and stop
+      per-label metrics, its answers per gate-set image (in S3), deployment
+      decision, start and stop
   LEDGER / SERVING#<from>#<version>  one period a version ran (billed from RUNNING
       until stopped): inference units, from, until (the cost ledger)
   LEDGER / TRAINING#<from>#<version>  one training of a version (billed per hour):
@@ -155,7 +156,7 @@ _TRAINING_IMAGE = ItemType("IMG#<key>", "IMG",
 _DAY = ItemType("STATS#<day>", "STATS", "counts per outcome and review status for a UTC day (daily summary, "
                 "`labelloop status`)")
 _MODEL = ItemType("MODEL#<version>", "MODEL", "a version: status, manifest, evaluation with per-label metrics, "
-                  "deployment decision, start and stop")
+                  "its answers per gate-set image (in S3), deployment decision, start and stop")
 _SERVING = ItemType("LEDGER", "SERVING#<from>#<version>", "one period a version ran (billed from RUNNING "
                     "until stopped): inference units, from, until (the cost ledger)")
 _TRAINING = ItemType("LEDGER", "TRAINING#<from>#<version>", "one training of a version (billed per hour): from, "
@@ -600,6 +601,8 @@ class ModelVersion:
     decision: Mapping[str, Any] | None = None  # deploy, reason, policy
     gate_set: str | None = None  # the gate-set version it was trained with as TestingData
     side_by_side: Mapping[str, Any] | None = None  # candidate and incumbent on the gate set, before the switch
+    answers: Mapping[str, str] | None = None  # gate-set version -> S3 key of its answer for each image of it
+    compared_by: str | None = None  # the lifecycle run that started it to compare a candidate with it
     inference_units: int | None = None
     start_requested_by: str | None = None
     start_requested_at: str | None = None

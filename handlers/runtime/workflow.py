@@ -106,6 +106,7 @@ def detection_input(bucket: str, key: str, etag: str | None, version_id: str | N
 
 # -- the lifecycle workflow (Standard): input is lifecycle_input(trigger) or rollback_input() -------
 TRIGGER = "trigger"
+MANUAL = "manual"  # the trigger of a check an operator asked for (`labelloop train`), not the schedule
 ACTION = "action"
 ROLLBACK = "rollback"
 
