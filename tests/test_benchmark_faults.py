@@ -66,10 +66,6 @@ def test_nothing_is_lost_duplicated_or_mislabelled_at_any_rate(small):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="defects the fault runs found, each an expected failure in tests/test_faults.py "
-                                       "(a lost parameter read named GetParameterError, deaths under Sandbox.Timedout "
-                                       "and Runtime.ExitError not retried, a retried training check meeting its own "
-                                       "lock, a failed run's data marked as seen): remove once they are fixed")
 def test_the_benchmark_meets_every_target_and_exits_zero(small):
     status, lines, summary = small
     assert status == 0 and not any(summary[cls] for cls in CLASSES), "\n".join(lines)

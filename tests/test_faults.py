@@ -38,16 +38,6 @@ from sandbox.faults import (
 from sandbox.local_aws import LocalStack
 
 RUNS = {"builtin": dict(uploads=40, seed=0, fault_rate=0.3), "a2i": dict(uploads=30, seed=0, fault_rate=0.1)}
-# What these runs find today, each the work of defects written up below (strict: once they are fixed
-# the test turns red until its marker goes).
-PARAMETERS_AND_DEATHS = ("a lifecycle task whose cold parameter read lost its response (GetParameterError) or whose "
-                         "function died (Sandbox.Timedout) is not retried, and the run fails")
-KNOWN = {
-    ("builtin", "failed"): PARAMETERS_AND_DEATHS,
-    ("builtin", "stuck"): "StartReview's cold parameter read lost its response (GetParameterError, not retried), then "
-                          "RecordFailure died (Sandbox.Timedout, not retried): the run ended without a failure record, "
-                          "so no replay starts the review its detection decided",
-}
 
 
 # -- the injector -------------------------------------------------------------------------------
@@ -163,10 +153,7 @@ def test_an_invocation_that_makes_fewer_calls_than_drawn_dies_after_its_work():
         pass  # paused: nothing dies
 
 
-# -- the defects the fault runs found ---------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="defect: ParameterReader._unreadable re-raises a cold container's network "
-                                       "error (ReadTimeoutError, ConnectionClosedError) as GetParameterError, a name "
-                                       "no Retry rule matches (handlers/runtime/settings.py)")
+# -- defects the fault runs found, each fixed ---------------------------------------------------------------
 def test_a_cold_parameter_read_whose_response_is_lost_fails_under_a_name_the_retry_rules_match(plain_stack,
                                                                                                monkeypatch):
     _, ssm = faulted_client(plain_stack, "ssm", rate=1.0, kinds=(RESPONSE_LOST,))
@@ -188,9 +175,6 @@ def lambda_tasks(definition: dict) -> dict[str, dict]:
     return found
 
 
-@pytest.mark.xfail(strict=True, reason="defect: the Retry rules (handlers/runtime/errors.py LAMBDA_TRANSIENT) match "
-                                       "Lambda.Unknown but not Sandbox.Timedout or Runtime.ExitError, the names a "
-                                       "function killed by its timeout or its memory fails under")
 def test_every_lambda_task_retries_a_function_that_died():
     functions = {key: f"arn:aws:lambda:us-east-1:123456789012:function:{key}" for key in FUNCTIONS}
     definitions = [detection_definition(functions["detect"], functions["start_review"], functions["detection_failed"]),
@@ -201,10 +185,6 @@ def test_every_lambda_task_retries_a_function_that_died():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="defect: a training check retried after its lock was taken (the UpdateItem's "
-                                       "response lost, or the function died after it) meets its own lock as LockHeld, "
-                                       "decides not to train and leaves the lock held (handlers/lifecycle/check.py, "
-                                       "state.take_training_lock)")
 def test_a_training_check_whose_lock_was_taken_before_its_retry_trains():
     with lifecycle_stack() as stack:
         seed(stack, {"cat": 6, "dog": 6})
@@ -223,11 +203,6 @@ def test_a_training_check_whose_lock_was_taken_before_its_retry_trains():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="defect: a lifecycle run that fails (here its StartTraining throttled through "
-                                       "every retry) marks its data as seen (handlers/lifecycle/finish.py "
-                                       "move_training_baseline: mark_seen for any outcome but deployed), so the next run "
-                                       "finds no new images and never trains: before a first model, no upload is "
-                                       "detected or reviewed, no new image comes, and the loop stays without a model")
 def test_a_first_training_that_failed_for_a_transient_reason_is_trained_again_by_the_next_run():
     with lifecycle_stack() as stack:
         seed(stack, {"cat": 6, "dog": 6})
@@ -250,12 +225,6 @@ def report(request):
 
 def explained(report) -> str:
     return "\n".join(report.lines())
-
-
-def known(request, report, cls: str) -> None:
-    """Expect ``cls`` findings in this run when a known defect makes them (see KNOWN)."""
-    if (report.backend, cls) in KNOWN:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=f"defect: {KNOWN[report.backend, cls]}"))
 
 
 @pytest.mark.slow
@@ -284,5 +253,4 @@ def test_the_audit_finds_nothing(report, request, cls):
     (counters, reviews, human loops), failed, stuck, mislabelled (a training or gate-set copy that is not
     the one copy of a review accepted with its label, an accepted review without its copy), and no model
     running beside the active one."""
-    known(request, report, cls)
     assert report.count(cls) == 0, explained(report)
