@@ -57,3 +57,16 @@ def test_two_executions_at_once_train_one_version(monkeypatch):
         assert stack.models.running == {"v1"}
         loser = runs[trained.index(False)]
         assert output(loser)["check"]["value"]["reason"] == "another training check took the training lock a moment ago"
+
+
+def test_a_check_run_again_after_it_took_the_lock_keeps_its_decision():
+    """The function died after taking the lock and Step Functions runs it again: the run trains the version
+    it numbered, instead of meeting its own lock as a training in progress."""
+    with lifecycle_stack() as stack:
+        seed(stack, {"cat": 6, "dog": 6})
+        first = check_module.check("run-a", "schedule")
+        again = check_module.check("run-a", "schedule")
+        assert first["train"] is True and again == first
+        assert loop().versions == 1 and loop().training_owner == "run-a"
+        other = check_module.check("run-b", "schedule")
+        assert other["train"] is False and "already in progress" in other["reason"]

@@ -48,6 +48,13 @@ def check(owner: str, trigger: str, lock_seconds: int | None = None) -> dict:
     cfg = config.current()
     stale = stale_before(lock_seconds)
     loop, dataset, model = training_facts(cfg.labels, stale)
+    if loop.training_owner == owner:
+        # This run took the lock already: the attempt that took it died or lost the response. Its decision
+        # stands (recorded with the lock); deciding again would meet the run's own training as in progress.
+        record = dict(loop.last_training_decision)
+        record.pop("at", None)
+        return record | {"incumbent_version": loop.active_version, "incumbent_arn": loop.active_arn,
+                         "version": loop.training_version or f"v{loop.versions}"}
     decision = context.engine().training(dataset, model, context.settings(), requested=trigger == MANUAL)
     record = {"train": decision.train, "reason": decision.reason, "policy": decision.policy, "trigger": trigger,
               "new_images": dataset.new_total, "images": dataset.total}

@@ -82,12 +82,14 @@ def stop_all(models: dict[str, tuple[str, str]]) -> tuple[list[str], dict[str, s
 
 
 def move_training_baseline(table, run: RunState, outcome: str) -> None:
-    """The data this run trained on counts as seen, so the same data does not retrain on every poll."""
+    """The data this run trained on counts as seen, so the same data does not retrain on every poll.
+    A run that broke before a training started (its StartTraining failed through every retry) trained
+    nothing: its data stays new, and the next check trains it."""
     manifest = run.manifest
-    if manifest.get("ok") and outcome != Outcome.DEPLOYED:
-        table.mark_seen(manifest["counts"])  # a rejected or failed candidate's data counts as seen
-    elif outcome == Outcome.DEPLOYED and manifest.get("counts"):
+    if outcome == Outcome.DEPLOYED and manifest.get("counts"):
         table.mark_trained(manifest["counts"])
+    elif manifest.get("ok") and outcome != Outcome.DEPLOYED and run.training.get("version_arn"):
+        table.mark_seen(manifest["counts"])  # a rejected or failed candidate's data counts as seen
 
 
 def announce(run: RunState, outcome: str, version: str | None, reason: str, candidate: dict,

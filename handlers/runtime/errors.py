@@ -61,9 +61,12 @@ NETWORK_ERRORS = (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError
 # Everything a labelloop function can raise that is worth another attempt, by the name Step Functions sees.
 RETRYABLE = (*sorted(TRANSIENT), *TRANSIENT_CANCELLATIONS, *(cls.__name__ for cls in NETWORK_ERRORS))
 # Lambda's own transient invocation errors as Step Functions reports them ("Handle Lambda service
-# exceptions"); Lambda.Unknown is also how a concurrency limit or a function timeout arrives.
+# exceptions"); Lambda.Unknown is also how a concurrency limit or a function timeout arrives. A function
+# killed by its timeout or its memory can also fail under the error type Lambda itself reports for it
+# (Sandbox.Timedout, Runtime.ExitError): every function is safe to run again, so those are retried too.
 LAMBDA_TRANSIENT = ("Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
-                    "Lambda.TooManyRequestsException", "Lambda.ClientExecutionTimeoutException", "Lambda.Unknown")
+                    "Lambda.TooManyRequestsException", "Lambda.ClientExecutionTimeoutException", "Lambda.Unknown",
+                    "Sandbox.Timedout", "Runtime.ExitError")
 # What the state machines' service-error Retry rules match.
 RETRY_ERROR_NAMES = (*RETRYABLE, *LAMBDA_TRANSIENT)
 

@@ -84,4 +84,4 @@ class ParameterReader:
             return self._settings
         if isinstance(cause, ClientError):
             raise errors.named(cause) from exc
-        raise exc
+        raise cause  # a network error under its own name, which the Retry rules match

@@ -1514,6 +1514,9 @@ class StateTable:
         except ClientError as exc:
             if aws.error_code(exc) != "ConditionalCheckFailedException":
                 raise
+            loop = self.loop()
+            if loop.training_owner == owner:  # this call took it already: the response to a retried write was lost
+                return loop.training_version or f"v{loop.versions}"
             raise LockHeld("a training holds the lock") from exc
         return f"v{int(_plain(item['Attributes'])['versions'])}"
 
