@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping, Sequence
 
 from . import labeling
@@ -145,11 +146,12 @@ class LabelStudio:
                 return None
             raise
 
-    def tasks_changed_since(self, project: int, since: str) -> Iterator[dict[str, Any]]:
-        """The project's tasks created or changed (an annotation made or edited) after ``since`` (ISO
-        time), with their annotations, page by page."""
+    def tasks_changed_since(self, project: int, since: datetime) -> Iterator[dict[str, Any]]:
+        """The project's tasks created or changed (an annotation made or edited) after ``since``, with
+        their annotations, page by page."""
+        moment = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # the form the filter takes
         query = _filters({"filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime",
-                          "value": since})
+                          "value": moment})
         return iter(self._tasks(project, query, fields="all"))
 
     def set_overlap(self, task_id: int, annotators: int) -> None:
@@ -236,5 +238,6 @@ def _detail(exc: urllib.error.HTTPError) -> str:
     except json.JSONDecodeError:
         return body[:300]
     if isinstance(doc, dict):
-        return str(doc.get("detail") or doc.get("validation_errors") or doc)[:300]
+        errors = doc.get("validation_errors")
+        return (f"{doc.get('detail') or 'refused'}{f': {errors}' if errors else ''}" if "detail" in doc else str(doc))[:300]
     return str(doc)[:300]
