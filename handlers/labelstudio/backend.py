@@ -114,10 +114,9 @@ def worker_answers(annotations: Iterable[Mapping[str, Any]]) -> tuple[WorkerAnsw
 
 
 def annotator(annotation: Mapping[str, Any]) -> str:
+    """``labelstudio:<user id>``: the id, which every API answer gives (some expand the user, some do not)."""
     who = annotation.get("completed_by")
-    if isinstance(who, Mapping):
-        who = who.get("email") or who.get("id")
-    return f"labelstudio:{who}"
+    return f"labelstudio:{who.get('id') if isinstance(who, Mapping) else who}"
 
 
 def _report_late(record: ReviewTask, ls_task: Mapping[str, Any], answers: tuple[WorkerAnswer, ...]) -> None:

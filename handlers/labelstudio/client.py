@@ -130,11 +130,13 @@ class LabelStudio:
             return existing[0], False
         imported = self.request("POST", f"/api/projects/{project}/import", [{
             "data": {labeling.IMAGE: image_url, labeling.REVIEW_FIELD: review},
-            "meta": {labeling.REVIEW_FIELD: review}, "overlap": overlap,
+            "meta": {labeling.REVIEW_FIELD: review},
             **({"predictions": list(predictions)} if predictions else {})}], {"return_task_ids": "true"})
         task_ids = imported.get("task_ids") or [] if isinstance(imported, dict) else []
         if len(task_ids) != 1:
             raise Refused(f"Label Studio imported {len(task_ids)} tasks for review {review}, not 1")
+        if overlap > 1:  # an import takes the project's overlap, whatever the task says
+            self.set_overlap(task_ids[0], overlap)
         return self.task(task_ids[0]) or {"id": task_ids[0]}, True
 
     def task(self, task_id: int) -> dict[str, Any] | None:

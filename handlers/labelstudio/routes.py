@@ -35,7 +35,7 @@ def _json(status: int, body: dict[str, Any]) -> Response:
 
 @app.post(settings.WEBHOOK_PATH)
 def webhook() -> Response:
-    given = app.current_event.get_header_value(settings.SECRET_HEADER, default_value="", case_sensitive=False) or ""
+    given = app.current_event.headers.get(settings.SECRET_HEADER) or ""
     if not hmac.compare_digest(given.encode(), settings.webhook_secret().encode()):
         return _json(HTTPStatus.UNAUTHORIZED, {"message": f"missing or wrong {settings.SECRET_HEADER} header"})
     try:
