@@ -18,7 +18,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -44,7 +44,8 @@ class StartFailed(RuntimeError):
     """The server exited or did not answer in time; the message ends with its log's last lines."""
 
 
-def executable(venv: Path = VENV) -> Path:
+def executable(venv: Path | None = None) -> Path:
+    venv = venv or VENV
     program = venv / "bin" / "label-studio"
     if not program.is_file():
         raise LabelStudioNotInstalled(
@@ -65,7 +66,7 @@ class LocalLabelStudio:
 
     folder: Path
     port: int = 8081
-    venv: Path = VENV
+    venv: Path = field(default_factory=lambda: VENV)  # read when made: tests and tools may point it elsewhere
     pid: int | None = None
 
     @property

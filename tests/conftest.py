@@ -122,14 +122,11 @@ def run_copy(saved_run, tmp_path) -> Path:
 def label_studio(tmp_path_factory):
     """One Label Studio server per test session (per xdist worker), from the virtualenv `make label-studio`
     makes; stopped by its process id. Missing locally: the tests that need it are skipped — never in CI."""
-    from sandbox.label_studio import LabelStudioNotInstalled, LocalLabelStudio, executable, free_port
+    from labelstudio_support import require_label_studio
 
-    try:
-        executable()
-    except LabelStudioNotInstalled as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(exc))
+    from sandbox.label_studio import LocalLabelStudio, free_port
+
+    require_label_studio()
     server = LocalLabelStudio(tmp_path_factory.mktemp("label-studio"), port=free_port()).start()
     yield server
     server.stop()
