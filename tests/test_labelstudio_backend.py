@@ -208,3 +208,25 @@ def test_predictions_show_the_models_guess_only_when_asked(label_studio):
         name, pushed = open_in_labelstudio(st, "images_for_detection/guessed.png")
         [prediction] = ls.task(pushed["labelstudio_task"])["predictions"]
         assert labeling.answer_label(prediction) == "cat" and prediction["score"] == 0.5
+
+
+def test_simulated_annotators_label_through_label_studio_and_their_answers_train(ls_stack):
+    from sandbox.labelstudio_reviewers import LabelStudioTeam
+
+    st, inbox, ls, title = ls_stack
+    reconcile(st)
+    truth = {"images_for_detection/a-cat.png": "cat", "images_for_detection/a-dog.png": "dog"}
+    with parameters(st, {"Reviewers-Per-Image": 2}):
+        names = {open_in_labelstudio(st, key)[0]: label for key, label in truth.items()}
+
+    def show(link: str) -> str:
+        parts = urlsplit(link)
+        return st.deliver("labelstudio", http_api_event("GET", parts.path, query=parts.query))["headers"]["Location"]
+
+    team = LabelStudioTeam(ls, project_id(ls, title), {f"s3://{st.bucket}/{k}": v for k, v in truth.items()},
+                           ("cat", "dog"), show, error_rates=(0.0, 0.0))
+    assert team.answer_open_tasks() == 4 and team.answer_open_tasks() == 0  # two annotators per task, once each
+    deliver_webhooks(st, inbox)
+    assert {name: (review_of(name).status, review_of(name).result.get("label")) for name in names} == \
+        {name: ("accepted", label) for name, label in names.items()}
+    assert sorted(k.split("/")[1] for k in training_keys(st)) == ["cat", "dog"]

@@ -156,6 +156,10 @@ class LabelStudio:
                           "value": moment})
         return iter(self._tasks(project, query, fields="all"))
 
+    def tasks(self, project: int) -> list[dict[str, Any]]:
+        """Every task of the project with its annotations (a sandbox's or a test's project: small)."""
+        return self._tasks(project, _filters(), fields="all")
+
     def set_overlap(self, task_id: int, annotators: int) -> None:
         """Ask Label Studio for ``annotators`` annotations of the task (its label stream serves it until then)."""
         self.request("PATCH", f"/api/tasks/{int(task_id)}/", {"overlap": int(annotators)})
