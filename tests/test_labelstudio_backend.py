@@ -230,3 +230,16 @@ def test_simulated_annotators_label_through_label_studio_and_their_answers_train
     assert {name: (review_of(name).status, review_of(name).result.get("label")) for name in names} == \
         {name: ("accepted", label) for name, label in names.items()}
     assert sorted(k.split("/")[1] for k in training_keys(st)) == ["cat", "dog"]
+
+
+def test_a_project_that_does_not_fit_the_labels_makes_reviews_wait_and_is_reported_once(ls_stack):
+    st, _, ls, title = ls_stack
+    ls.request("POST", "/api/projects/", {"title": title, "label_config": labeling.label_config(("cat", "bird"))})
+    first, pushed = open_in_labelstudio(st, "images_for_detection/misfit-1.png")
+    second, again = open_in_labelstudio(st, "images_for_detection/misfit-2.png")
+    assert pushed["labelstudio"] == again["labelstudio"] == "waiting" and "missing ['dog']" in pushed["reason"]
+    assert review_of(first).status == review_of(second).status == "open"
+    told = [n for n in st.notifications() if "Label Studio refused" in n["message"]]
+    assert len(told) == 1 and "labelloop:labelStudioProject" in told[0]["message"]
+    with pytest.raises(Exception, match="differ from the stack's labels"):
+        reconcile(st)  # the scheduled run fails loudly (its alarm) until the project is fixed

@@ -51,16 +51,21 @@ def open_task(task: ReviewTask, detection: Mapping[str, Any]) -> ReviewTask:
 
 
 def push(task: ReviewTask, detection: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Make the review's Label Studio task (or find the one made before). Label Studio down: the review
-    waits for the reconcile, which makes it."""
+    """Make the review's Label Studio task (or find the one made before). Label Studio down, refusing
+    the token or with a project that does not fit the labels: the review waits (the reconcile makes its
+    task once Label Studio works), and a refusal is reported to the operator once."""
     try:
         ls, project = _project()
         made, created = ls.create_task(project, task.name, settings.image_url(task.name),
                                        overlap=task.reviewers or 1, predictions=_predictions(task, detection or {}))
-    except Unavailable as exc:
-        context.logger.warning("Label Studio is unavailable: the review waits for the reconcile",
+    except (Unavailable, Refused, labeling.ConfigMismatch) as exc:
+        context.logger.warning("Label Studio cannot take the task now: the review waits for the reconcile",
                                extra={"human_loop": task.name, "error": str(exc)})
         context.metrics.add_metric(name="LabelStudioUnavailable", unit="Count", value=1)
+        if not isinstance(exc, Unavailable) and context.table().first_alert("labelstudio-refused", str(exc)[:200], str(exc)):
+            context.announce("review_waiting", f"Label Studio refused a review's task: {exc}",
+                             {"human_loop": task.name}, notify=True,
+                             footer="Reviews wait in labelloop; the reconcile makes their tasks once this is fixed.")
         return {"labelstudio": "waiting", "reason": str(exc)}
     return {"labelstudio": "created" if created else "found", "labelstudio_task": made["id"]}
 
