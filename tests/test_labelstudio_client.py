@@ -33,6 +33,20 @@ def test_a_project_is_created_with_one_choice_per_label_and_none_of_the_above(ls
     assert [p["id"] for p in ls.request("GET", "/api/projects/", query={"title": name})["results"]] == [project["id"]]
 
 
+def test_two_functions_making_the_project_at_once_leave_one(ls, monkeypatch):
+    name, send = title(), ls.request
+
+    def racing(method, path, body=None, query=None):  # another function makes it just before this one
+        if (method, path) == ("POST", "/api/projects/"):
+            monkeypatch.setattr(ls, "request", send)
+            send(method, path, body, query)
+        return send(method, path, body, query)
+
+    monkeypatch.setattr(ls, "request", racing)
+    project = ls.project(name, LABELS)
+    assert [p["id"] for p in ls.request("GET", "/api/projects/", query={"title": name})["results"]] == [project["id"]]
+
+
 def test_a_project_whose_choices_differ_from_the_labels_is_refused_with_the_difference(ls):
     name = title()
     ls.project(name, LABELS)

@@ -148,11 +148,12 @@ def _report_late(record: ReviewTask, ls_task: Mapping[str, Any], answers: tuple[
 
 def withdraw(record: ReviewTask) -> dict[str, Any]:
     """Remove a review's Label Studio task (the review expired, or its image was deleted or forgotten):
-    the state table decided first; a task Label Studio could not remove now goes when it is next settled."""
+    the state table decided first; a task Label Studio could not remove now (down, or refusing) goes
+    when it is next settled."""
     try:
         ls, project = _project()
         removed = [t["id"] for t in ls.tasks_of_review(project, record.name) if ls.delete_task(t["id"])]
-    except Unavailable as exc:
+    except (Unavailable, Refused, labeling.ConfigMismatch) as exc:
         return {"human_loop": record.name, "labelstudio": "unavailable", "reason": str(exc)}
     return {"human_loop": record.name, "labelstudio": "task deleted" if removed else "no task"}
 

@@ -107,11 +107,17 @@ class LabelStudio:
             return project
         if not create:
             raise Refused(f"Label Studio has no project {title!r}", 404)
-        return self.request("POST", "/api/projects/", {
+        made = self.request("POST", "/api/projects/", {
             "title": title, "label_config": labeling.label_config(labels),
             "description": "Images labelloop's model is unsure of. Each answer can become training data.",
             "show_skip_button": True, "enable_empty_annotation": False, "maximum_annotations": 1,
             "show_collab_predictions": False, "sampling": "Sequential sampling"})
+        # Two functions starting the first reviews at once may both have made one: the oldest is the
+        # project, and the other's maker removes its own (it has no task yet).
+        oldest = self.project(title, labels, create=False)
+        if oldest["id"] != made["id"]:
+            self.request("DELETE", f"/api/projects/{made['id']}/")
+        return oldest
 
     # -- tasks ------------------------------------------------------------------------------------------
     def tasks_of_review(self, project: int, review: str) -> list[dict[str, Any]]:
