@@ -5,6 +5,7 @@ deletions, expiry, late edits, and Label Studio down at the start of a review an
 from __future__ import annotations
 
 import json
+import socket
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -20,7 +21,7 @@ from review_api_support import Clock
 from sandbox.api_gateway import http_api_event
 from stack_support import parameters, training_keys
 
-from handlers.labelstudio import backend, labeling
+from handlers.labelstudio import backend, client, labeling
 from handlers.labelstudio import settings as ls_settings
 from handlers.runtime import context
 
@@ -163,6 +164,22 @@ def test_labelstudio_down_when_a_review_starts_loses_nothing(ls_stack, label_stu
     ls.annotate(task["id"], "dog")
     deliver_webhooks(st, inbox)
     assert review_of(name).status == "accepted" and len(training_keys(st)) == 1
+
+
+def test_a_label_studio_that_answers_nothing_keeps_a_review_start_within_its_time(ls_stack, monkeypatch):
+    st, _, ls, title = ls_stack
+    waited, call = [], client._call
+    monkeypatch.setattr(client, "_call", lambda request, timeout, what: waited.append(timeout) or call(request, timeout, what))
+    silent = socket.create_server(("127.0.0.1", 0))  # takes connections, answers nothing
+    try:
+        monkeypatch.setattr(backend, "PUSH_SECONDS", 1.0)
+        labelstudio_at(f"http://127.0.0.1:{silent.getsockname()[1]}")
+        name, pushed = open_in_labelstudio(st, "images_for_detection/unanswered.png")
+    finally:
+        silent.close()
+    assert pushed["labelstudio"] == "waiting" and review_of(name).status == "open"
+    # A call alone may wait TIMEOUT_SECONDS (10): the push's calls share PUSH_SECONDS, within StartReview's 15.
+    assert waited and all(0 < seconds <= 1.0 for seconds in waited)
 
 
 def test_labelstudio_down_during_an_answer_loses_nothing(ls_stack, label_studio):

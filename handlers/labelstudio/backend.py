@@ -36,6 +36,8 @@ from ..start_review import builtin_task
 from . import labeling, settings
 from .client import LabelStudio, Refused, Unavailable
 
+# StartReview has 15 s: its cold start, the token's read and the review's record fit beside this.
+PUSH_SECONDS = 8.0
 PRESIGNED_SECONDS = 300  # an image view's presigned URL: the route is asked again for each view
 OPEN_PAGE = 1000  # open reviews read per Query by the reconcile
 RECONCILER = "labelloop:labelstudio-reconcile"  # reads the open index as no reviewer has seen it
@@ -51,13 +53,15 @@ def open_task(task: ReviewTask, detection: Mapping[str, Any]) -> ReviewTask:
 
 
 def push(task: ReviewTask, detection: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Make the review's Label Studio task (or find the one made before). Label Studio down, refusing
-    the token or with a project that does not fit the labels: the review waits (the reconcile makes its
-    task once Label Studio works), and a refusal is reported to the operator once."""
+    """Make the review's Label Studio task (or find the one made before), within ``PUSH_SECONDS``.
+    Label Studio down or too slow, refusing the token or with a project that does not fit the labels:
+    the review waits (the reconcile makes its task once Label Studio works), and a refusal is reported
+    to the operator once."""
     try:
-        ls, project = _project()
-        made, created = ls.create_task(project, task.name, settings.image_url(task.name),
-                                       overlap=task.reviewers or 1, predictions=_predictions(task, detection or {}))
+        with _ls().within(PUSH_SECONDS):
+            ls, project = _project()
+            made, created = ls.create_task(project, task.name, settings.image_url(task.name),
+                                           overlap=task.reviewers or 1, predictions=_predictions(task, detection or {}))
     except (Unavailable, Refused, labeling.ConfigMismatch) as exc:
         context.logger.warning("Label Studio cannot take the task now: the review waits for the reconcile",
                                extra={"human_loop": task.name, "error": str(exc)})

@@ -15,6 +15,7 @@ with Label Studio's own reason.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -62,6 +63,25 @@ class LabelStudio:
         self._token = token
         self._timeout = timeout
         self._access: tuple[str, float] | None = None  # a personal access token's current access token
+        self._deadline: float | None = None  # time.monotonic() by which every call must have ended
+
+    @contextlib.contextmanager
+    def within(self, seconds: float) -> Iterator[None]:
+        """Every call made in the block ends within ``seconds`` of its start; one that cannot is Unavailable
+        (an instance that accepts connections and answers nothing is down for its caller's budget)."""
+        before, self._deadline = self._deadline, time.monotonic() + seconds
+        try:
+            yield
+        finally:
+            self._deadline = before
+
+    def _time_left(self, what: str) -> float:
+        if self._deadline is None:
+            return self._timeout
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise Unavailable(f"Label Studio at {self.url} did not answer in time ({what})")
+        return min(self._timeout, left)
 
     # -- the calls ------------------------------------------------------------------------------------
     def request(self, method: str, path: str, body: Any = None, query: Mapping[str, Any] | None = None) -> Any:
@@ -80,8 +100,8 @@ class LabelStudio:
         data = None if body is None else json.dumps(body).encode()
         headers = {"Authorization": self._authorization(), "Accept": "application/json",
                    **({"Content-Type": "application/json"} if data is not None else {})}
-        return _call(urllib.request.Request(target, data=data, method=method, headers=headers), self._timeout,
-                     f"{method} {path}")
+        return _call(urllib.request.Request(target, data=data, method=method, headers=headers),
+                     self._time_left(f"{method} {path}"), f"{method} {path}")
 
     def _authorization(self) -> str:
         if not is_personal_access_token(self._token):
@@ -90,7 +110,7 @@ class LabelStudio:
             request = urllib.request.Request(f"{self.url}/api/token/refresh/", method="POST",
                                              data=json.dumps({"refresh": self._token}).encode(),
                                              headers={"Content-Type": "application/json", "Accept": "application/json"})
-            answer = _call(request, self._timeout, "POST /api/token/refresh/")
+            answer = _call(request, self._time_left("POST /api/token/refresh/"), "POST /api/token/refresh/")
             if not isinstance(answer, dict) or not answer.get("access"):
                 raise Refused("Label Studio gave no access token for the personal access token")
             self._access = (answer["access"], time.monotonic() + ACCESS_TOKEN_SECONDS)
