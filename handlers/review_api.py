@@ -44,6 +44,7 @@ from aws_lambda_powertools.event_handler.exceptions import BadRequestError, Forb
 from plugins import LEASE_MINUTES, NONE_OF_THE_ABOVE, WorkerAnswer
 
 from . import review_outcome
+from .review_backends.builtin import closing
 from .runtime import aws, config, context, state
 from .runtime.lambda_entry import entry_point
 from .runtime.state import (
@@ -354,7 +355,7 @@ def _answer(task_id: str, me: str, label: str) -> dict[str, Any]:
             if verdict.status == review_outcome.MORE:
                 context.table().record_task_answer(task, new, wanted=verdict.wants)
             else:
-                review_outcome.conclude(task, verdict, answer=new, defer_copy=True)
+                review_outcome.conclude(task, verdict, closing=closing(task, verdict, new), defer_copy=True)
     except AlreadyAnswered:
         raise Conflict("you answered this task before") from None
     except TaskLeased:
