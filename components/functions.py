@@ -4,7 +4,7 @@ sizing and exactly the AWS actions the handler calls.
 The Pulumi program creates one function and one role per entry (the role gets
 ``grants``, scoped to this stack's resources); the sandbox registers the same
 handlers in moto. :data:`CORE` are every stack's; a review backend declares its
-own and the grants it adds to the core ones (``components/review_backends/``):
+own and what the core functions calling it need (``components/review_backends/``):
 a stack deploys :func:`deployed_functions`, and :data:`FUNCTIONS` is every
 function of every registered backend, with every grant any of them adds.
 """
@@ -18,7 +18,6 @@ from components.grants import (COPY_REVIEWED, CUSTOM_LABELS_BUCKET, CUSTOM_LABEL
                                DESCRIBE_VERSIONS, PARAMETERS, PUBLISH, TABLE_RW, FunctionSpec, Grant)
 from components.review_backends import Deployable, deployable, every_backend
 from handlers.runtime import layout
-
 
 
 CORE: dict[str, FunctionSpec] = {f.key: f for f in [
@@ -135,9 +134,16 @@ CORE: dict[str, FunctionSpec] = {f.key: f for f in [
 
 
 # -- review backends ----------------------------------------------------------------------
+# The core functions that call the review backend's run-time side (handlers/review_backends/interface.py):
+OPENS = ("start_review",)  # ReviewBackend.open
+WITHDRAWS = ("dataset",)  # ReviewBackend.withdrawn (review_outcome.withdraw of an open review: a deleted upload)
+
+
 def _with_grants(spec: FunctionSpec, backends: Iterable[Deployable]) -> FunctionSpec:
-    """A core function with the grants review backends add to it (theirs first)."""
-    added = tuple(grant for backend in backends for grant in backend.grants.get(spec.key, ()))
+    """A core function with what the review backends' calls in it need (theirs first)."""
+    added = tuple(grant for backend in backends
+                  for grant in (backend.open_grants if spec.key in OPENS else ())
+                  + (backend.withdraw_grants if spec.key in WITHDRAWS else ()))
     return replace(spec, grants=added + spec.grants) if added else spec
 
 

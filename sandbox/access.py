@@ -111,6 +111,8 @@ def requests(service: str, operation: str, params: Mapping[str, Any], place: Pla
         return (Request(action, place.arn("cognito-idp", f"userpool/{params['UserPoolId']}")),)
     if service == "iam" and operation == "SimulatePrincipalPolicy":
         return (Request(action, params["PolicySourceArn"]),)
+    if service == "sqs" and ("QueueName" in params or "QueueUrl" in params):  # a queue's URL ends in its name
+        return (Request(action, place.arn("sqs", params.get("QueueName") or params["QueueUrl"].rsplit("/", 1)[1])),)
     if service == "sagemaker" and operation == "StartHumanLoop":
         return (Request(action, params["FlowDefinitionArn"]),)
     if service == "rekognition":

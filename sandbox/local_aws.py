@@ -22,7 +22,7 @@ import os
 import time
 import uuid
 import zipfile
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any, Callable, Iterable, Mapping
 
 import boto3
@@ -187,6 +187,8 @@ class LocalStack:
             table=self.table, bucket=self.bucket, parameter_path=self.parameter_path, labels=tuple(self.labels),
             topic_arn=self.topic_arn, project_arn=self.project_arn, stack=self.stack, parameter_ttl_seconds=60,
             event_bus=naming.event_bus, review_backend=self.review, **sandbox_backend(self.review).settings(naming))
+        for backend in every_sandbox_backend():
+            backend.create(self)
         self.specs = every_function()
         self.functions = {key: self._function(key, spec.handler) for key, spec in self.specs.items()}
         self.state_machines = {
@@ -212,7 +214,9 @@ class LocalStack:
         """Review with backend ``name`` from now on (as a stack deployed with ``review: <name>``): its
         functions are told its settings (``options``: the backend's own, e.g. the builtin app's
         ``base_url``) and no other backend's."""
-        others = {field: None for backend in every_sandbox_backend() for field in backend.settings(self.naming)}
+        defaults = {f.name: f.default_factory() if f.default_factory is not MISSING else f.default
+                    for f in fields(RuntimeConfig)}
+        others = {name: defaults[name] for backend in every_sandbox_backend() for name in backend.settings(self.naming)}
         self.configure(**others, review_backend=name, **sandbox_backend(name).settings(self.naming, **options))
 
     def __getattr__(self, name: str) -> Any:

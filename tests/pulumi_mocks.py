@@ -120,6 +120,8 @@ def _computed(typ: str, name: str, inputs: Mapping[str, Any]) -> tuple[str, dict
                                                                                           f"alarm:{named}")}),
         "aws:kms/alias:Alias": lambda: (named, {"name": named, "arn": arn("kms", named)}),
         "aws:cognito/userGroup:UserGroup": lambda: (f"{inputs.get('userPoolId')}/{named}", {"name": named}),
+        "aws:lambda/functionUrl:FunctionUrl": lambda: (inputs.get("functionName"), {
+            "functionUrl": f"https://{_hash(name, 32)}.lambda-url.{REGION}.on.aws/", "urlId": _hash(name, 32)}),
     }
     if typ in simple:
         return simple[typ]()

@@ -5,10 +5,11 @@ only, and nothing else in it asks which backend that is:
 
 * its stack config: the ``labelloop:`` keys it reads (:attr:`Deployable.keys`), checked into its
   settings (:meth:`Deployable.settings`, kept as ``StackConfig.review_settings``);
-* its functions (:attr:`Deployable.functions`) and the grants it adds to the core ones
-  (:attr:`Deployable.grants`: opening a review in StartReview), with the ARNs those grants name
-  (:meth:`Deployable.resources`) and what every function is told (:meth:`Deployable.environment`),
-  both known before anything is deployed;
+* its functions (:attr:`Deployable.functions`) and what the core functions that call its run-time
+  side need besides (:attr:`Deployable.open_grants`: those that open a review, StartReview;
+  :attr:`Deployable.withdraw_grants`: those that take one back, the dataset's), with the ARNs those
+  grants name (:meth:`Deployable.resources`) and what every function is told
+  (:meth:`Deployable.environment`), both known before anything is deployed;
 * its bucket needs (:attr:`Deployable.cors_rules`) and the bucket events it listens to
   (:meth:`Deployable.bucket_triggers`);
 * its alarms and dashboard widgets (:meth:`Deployable.alarms`, :meth:`Deployable.dashboard`), which
@@ -69,7 +70,8 @@ class Deployable:
     structured: tuple[str, ...] = ()  # of those, the ones whose values are YAML (lists, maps, numbers, booleans)
     settings_type: type | None = None  # its settings (a dataclass; its defaults: a stack of another backend)
     functions: tuple[FunctionSpec, ...] = ()  # its own functions
-    grants: Mapping[str, tuple[Grant, ...]] = {}  # core function key -> the grants it adds to it
+    open_grants: tuple[Grant, ...] = ()  # what ReviewBackend.open calls need (added to the functions that open)
+    withdraw_grants: tuple[Grant, ...] = ()  # what ReviewBackend.withdrawn calls need (added to those that withdraw)
     cors_rules: tuple[Mapping[str, Any], ...] = ()  # the bucket's CORS rules (aws.s3 CORS rule arguments)
     resource_access: Mapping[str, tuple[Access, ...]] = {}  # its own resource types -> what deploying one takes
 

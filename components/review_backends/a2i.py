@@ -103,7 +103,7 @@ class A2I(Deployable):
             Grant(("s3:GetObject",), f"objects:{layout.REVIEW_OUTPUT_PREFIX}"),
             *COPY_REVIEWED, TABLE_RW, PARAMETERS, PUBLISH)),
     )
-    grants = {"start_review": (Grant(("sagemaker:StartHumanLoop",), "flow_definition"),)}
+    open_grants = (Grant(("sagemaker:StartHumanLoop",), "flow_definition"),)
     cors_rules = (CORS_RULE,)
     resource_access = {
         "aws:sagemaker/humanTaskUI:HumanTaskUI": (on(FLOW, "sagemaker:CreateHumanTaskUi", "sagemaker:DescribeHumanTaskUi",

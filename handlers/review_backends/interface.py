@@ -40,12 +40,14 @@ class ReviewBackend:
 
     def open(self, task: ReviewTask, detection: dict[str, Any]) -> Opened:
         """Open the review of ``task``. ``detection``: what the detection state machine hands
-        StartReview (the model's labels, the decision's priority and reviewers, …)."""
+        StartReview (the model's labels, the decision's priority and reviewers, …). What it calls,
+        StartReview's role may do by the backend's ``Deployable.open_grants``."""
         raise NotImplementedError(f"the review backend {self.name!r} does not open reviews")
 
     def withdrawn(self, task: ReviewTask, reason: str) -> None:
         """The loop closed ``task`` as ``deleted`` (its image is gone): take it back from the reviewers.
-        By default there is nothing to take back."""
+        By default there is nothing to take back. What it calls, the dataset function's role may do by
+        the backend's ``Deployable.withdraw_grants``."""
 
 
 def review_backend() -> ReviewBackend:

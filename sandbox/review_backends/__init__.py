@@ -46,6 +46,10 @@ class SandboxBackend:
         """What a saved run keeps of its stand-ins (pickled with the run)."""
         return {}
 
+    def create(self, stack: LocalStack) -> None:
+        """Create in moto what its component would deploy and its functions read (a queue, a secret, …);
+        every backend's is created, as every backend's functions are."""
+
     def settings(self, naming: Naming, **options: Any) -> dict[str, Any]:
         """The ``RuntimeConfig`` fields its functions are told in the sandbox (what the Pulumi program would
         tell them), for a stack named by ``naming``."""
