@@ -216,8 +216,8 @@ class LocalStack:
         ``base_url``) and no other backend's."""
         defaults = {f.name: f.default_factory() if f.default_factory is not MISSING else f.default
                     for f in fields(RuntimeConfig)}
-        others = {name: defaults[name] for backend in every_sandbox_backend() for name in backend.settings(self.naming)}
-        self.configure(**others, review_backend=name, **sandbox_backend(name).settings(self.naming, **options))
+        others = {key: defaults[key] for backend in every_sandbox_backend() for key in backend.settings(self.naming)}
+        self.configure(**{**others, "review_backend": name, **sandbox_backend(name).settings(self.naming, **options)})
 
     def __getattr__(self, name: str) -> Any:
         """A setting the stack's functions are told, read as the stack's own (``stack.flow_definition_arn``)."""

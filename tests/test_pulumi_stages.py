@@ -210,6 +210,11 @@ def test_the_flow_definition_writes_answers_where_the_output_trigger_listens(def
     assert not [r for r in d.resources if r.type.startswith(("aws:cognito", "aws:sagemaker/work"))]
 
 
+def test_the_a2i_component_keeps_its_former_type_so_deployed_stacks_keep_their_resources(default):
+    # Its children's URNs take their parent's type: the alias carries them over too (no replacement).
+    assert [a["type"] for a in default.component("labelloop:index:A2IReview").aliases] == ["labelloop:index:HumanReview"]
+
+
 def test_a_changed_label_set_is_a_new_flow_definition():
     other = run_program({**DEFAULT, "labels": ["cat", "dog", "fox"]})
     names = {d.of_type("aws:sagemaker/flowDefinition:FlowDefinition")[0].inputs["flowDefinitionName"]
