@@ -1,116 +1,83 @@
-"""The ``labelstudio`` review backend at deploy time: a team's own Label Studio.
+"""LabelStudioReview, the ``labelstudio`` review backend's resources (a team's own Label Studio; its
+declaration: ``components/review_backends/labelstudio.py``): the ``labelstudio`` function behind an
+HTTP API with two routes — Label Studio's webhook and the images its tasks show — and on the reconcile
+schedule, the stack's signing key and the routes' URL, both SSM parameters its functions read.
 
-* **Stack config**: ``labelStudioUrl`` (the instance), ``labelStudioProject`` (the project's title:
-  found, or created with the stack's labels), ``labelStudioToken`` (where the API token lives: an SSM
-  SecureString parameter, ``ssm:/name``, or a Secrets Manager secret, ``secretsmanager:<name or ARN>``
-  — the stack reads neither the value nor prints it; its functions read it at run time),
-  ``labelStudioTokenKey`` (the KMS key encrypting it, when it is not the account's default key) and
-  ``labelStudioPredictions`` (the model's best guess shown as a prediction: off by default).
-* **Functions**: ``labelstudio``, behind the stack's HTTP API (the webhook and the image routes) and on
-  a schedule (the reconcile); StartReview also pushes the review's task, so it reads the token and the
-  stack's signing key too.
-* **Secrets**: the stack's signing key, an SSM SecureString parameter the stack creates with a random
-  value (kept across deploys), from which the webhook's secret header and the images' signatures come.
+Neither route has an authorizer API Gateway could check for Label Studio: the webhook is authenticated
+by a secret header (``X-Labelloop-Secret``, derived from the signing key; the reconcile registers it
+with Label Studio), each image link by a signature only its review's link has. No reviewer pool: the
+reviewers are the Label Studio project's members.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import Any, Mapping
-from urllib.parse import urlsplit
+import secrets
 
-from components.functions import COPY_REVIEWED, PARAMETERS, PUBLISH, TABLE_RW, FunctionSpec, Grant
+import pulumi
+import pulumi_aws as aws
 
-FUNCTION = "labelstudio"
-RECONCILE_RATE = "rate(5 minutes)"
-TOKEN = "labelstudio_token"  # the kinds of resource the grants below name
-TOKEN_KEY = "labelstudio_token_key"
-SIGNING_KEY = "labelstudio_signing_key"
-_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
+from components import events
+from components.review_backends.labelstudio import FUNCTION, RECONCILE_RATE, ROUTES, SIGNING_KEY, parameter
+from components.review_stage import ReviewStage, ReviewStageArgs
+from components.triggers import Schedule
+from handlers.labelstudio.routes import RECONCILE
+from handlers.labelstudio.settings import IMAGE_PATH, WEBHOOK_PATH
 
-
-class ConfigError(ValueError):
-    """A missing or invalid ``labelloop:labelStudio…`` value; the message names the key and the fix."""
-
-    def __init__(self, key: str, problem: str, fix: str):
-        self.key = key
-        super().__init__(f"labelloop:{key} {problem}. Fix: {fix}")
+API = "labelstudio"
+ROUTE_KEYS = (f"POST {WEBHOOK_PATH}", f"GET {IMAGE_PATH}{{review}}")
+RECONCILE_SCHEDULE = Schedule("labelstudio-reconcile", "Settle Label Studio's annotations the webhook missed; "
+                              "expire reviews; make tasks Label Studio could not take", RECONCILE_RATE, True,
+                              FUNCTION, RECONCILE)
+THROTTLE = {"throttling_rate_limit": 20.0, "throttling_burst_limit": 40}  # webhooks and image views
 
 
-@dataclass(frozen=True)
-class Settings:
-    url: str
-    project: str
-    token: str  # ssm:/name or secretsmanager:<name or ARN>
-    token_key: str | None = None  # a customer managed KMS key encrypting the token
-    predictions: bool = False
+class LabelStudioReview(ReviewStage):
+    webhook_url: pulumi.Output[str]
 
-    @property
-    def token_kind(self) -> str:
-        return self.token.partition(":")[0]
+    def __init__(self, name: str, args: ReviewStageArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("labelloop:index:LabelStudioReview", name, None, opts)
+        naming, settings = args.naming, args.settings  # the labelstudio backend's Settings
+        child = pulumi.ResourceOptions(parent=self)
 
-    @property
-    def token_name(self) -> str:
-        return self.token.partition(":")[2]
+        # A random value the first time; kept by later deploys (deleting the parameter makes a new one).
+        self.signing_key = aws.ssm.Parameter(
+            f"{name}-signing-key", name=parameter(naming, SIGNING_KEY), type="SecureString",
+            value=pulumi.Output.secret(secrets.token_hex(32)),
+            description="Signs the Label Studio webhook's secret header and the image links",
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]))
+        self.api = aws.apigatewayv2.Api(
+            f"{name}-api", name=naming(API), protocol_type="HTTP",
+            description=f"Label Studio's webhook and images for {naming.prefix}", opts=child)
+        self.routes_url = aws.ssm.Parameter(
+            f"{name}-routes-url", name=parameter(naming, ROUTES), type="String", value=self.api.api_endpoint,
+            description="The URL of the stack's Label Studio routes (webhook, images)", opts=child)
 
+        self.function = args.functions.create(FUNCTION, self, name, asynchronous=True)  # the reconcile's events
+        self.deployed = {FUNCTION: self.function}
+        self.permission = aws.lambda_.Permission(
+            f"{name}-api-invoke", action="lambda:InvokeFunction", function=self.function.name,
+            principal="apigateway.amazonaws.com", source_arn=pulumi.Output.concat(self.api.execution_arn, "/*/*"),
+            opts=child)
+        self.integration = aws.apigatewayv2.Integration(
+            f"{name}-integration", api_id=self.api.id, integration_type="AWS_PROXY",
+            integration_uri=self.function.function.invoke_arn, integration_method="POST",
+            payload_format_version="2.0", opts=child)
+        target = pulumi.Output.concat("integrations/", self.integration.id)
+        self.routes = {key: aws.apigatewayv2.Route(
+            f"{name}-route-{'webhook' if key.startswith('POST') else 'images'}", api_id=self.api.id, route_key=key,
+            target=target, authorization_type="NONE", opts=child) for key in ROUTE_KEYS}
+        self.stage = aws.apigatewayv2.Stage(
+            f"{name}-stage", api_id=self.api.id, name="$default", auto_deploy=True,
+            default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(**THROTTLE),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.routes.values())))
 
-KEYS = ("labelStudioUrl", "labelStudioProject", "labelStudioToken", "labelStudioTokenKey", "labelStudioPredictions")
+        self.reconcile_rule = events.schedule_rule(name, naming, RECONCILE_SCHEDULE, parent=self)
+        self.reconcile_target, _ = events.function_target(
+            self.reconcile_rule, f"{name}-{RECONCILE_SCHEDULE.name}", self.function,
+            dead_letter_queue=args.dead_letter_queue_arn, parent=self, input=RECONCILE_SCHEDULE.input)
 
-
-def settings(raw: Mapping[str, Any]) -> Settings:
-    """The stack's Label Studio config, checked: every problem names its key and the fix."""
-    url = str(raw.get("labelStudioUrl") or "")
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise ConfigError("labelStudioUrl", f"is {url!r}" if url else "is required with review: labelstudio",
-                          "set your Label Studio's address, e.g. https://labelstudio.example.com")
-    if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1"):
-        raise ConfigError("labelStudioUrl", f"is {url!r}: the API token would travel unencrypted",
-                          "use https://")
-    project = str(raw.get("labelStudioProject") or "")
-    if not 3 <= len(project) <= 50:
-        raise ConfigError("labelStudioProject", f"is {project!r}" if project else "is required with review: labelstudio",
-                          "name the project, 3 to 50 characters (Label Studio's limits); it is created if missing")
-    token = str(raw.get("labelStudioToken") or "")
-    kind, _, name = token.partition(":")
-    if kind == "ssm" and re.fullmatch(r"/[A-Za-z0-9_.\-/]+", name):
-        pass
-    elif kind == "secretsmanager" and (_SECRET_ARN.match(name) or re.fullmatch(r"[A-Za-z0-9/_+=.@-]+", name)):
-        pass
-    else:
-        raise ConfigError("labelStudioToken", f"is {token!r}" if token else "is required with review: labelstudio",
-                          "name where the API token lives, never the token itself: ssm:/path/of/a/SecureString or "
-                          "secretsmanager:<secret name or ARN>")
-    key = raw.get("labelStudioTokenKey") or None
-    if key is not None and not re.fullmatch(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+", str(key)):
-        raise ConfigError("labelStudioTokenKey", f"is {key!r}", "give the KMS key's ARN (arn:aws:kms:…:key/…), or leave "
-                          "it out for the account's default key")
-    predictions = raw.get("labelStudioPredictions", False)
-    if not isinstance(predictions, bool):
-        raise ConfigError("labelStudioPredictions", f"is {predictions!r}", "set true or false")
-    return Settings(url.rstrip("/"), project, token, key, predictions)
-
-
-def token_arn(settings: Settings, partition: str, region: str, account: str) -> str:
-    """The ARN the token grant names: the parameter, or the secret (a name gets AWS's random suffix)."""
-    if settings.token_kind == "ssm":
-        return f"arn:{partition}:ssm:{region}:{account}:parameter{settings.token_name}"
-    if _SECRET_ARN.match(settings.token_name):
-        return settings.token_name
-    return f"arn:{partition}:secretsmanager:{region}:{account}:secret:{settings.token_name}-??????"
-
-
-def token_grants(settings: Settings) -> tuple[Grant, ...]:
-    """Reading the token (and decrypting it with a customer managed key) and the stack's signing key."""
-    action = "ssm:GetParameter" if settings.token_kind == "ssm" else "secretsmanager:GetSecretValue"
-    return (Grant((action,), TOKEN), Grant(("ssm:GetParameter",), SIGNING_KEY),
-            *((Grant(("kms:Decrypt",), TOKEN_KEY),) if settings.token_key else ()))
-
-
-def function(settings: Settings) -> FunctionSpec:
-    return FunctionSpec(FUNCTION, "handlers.labelstudio.routes.handler",
-                        "Settle Label Studio's annotations (webhook, reconcile) and show it the images", (
-                            # Presigns the pinned version for Label Studio's viewers, and copies accepted ones.
-                            *COPY_REVIEWED, TABLE_RW, PARAMETERS, PUBLISH, *token_grants(settings),
-                        ), timeout=120)  # a reconcile reads many pages of tasks
+        self.webhook_url = pulumi.Output.concat(self.api.api_endpoint, WEBHOOK_PATH)
+        self.stack_outputs = {"labelStudioUrl": settings.url, "labelStudioProject": settings.project,
+                              "labelStudioWebhookUrl": self.webhook_url}
+        self.register_outputs({**self.stack_outputs, "apiUrl": self.api.api_endpoint,
+                               "functions": {key: fn.name for key, fn in self.deployed.items()}})

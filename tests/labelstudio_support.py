@@ -18,13 +18,10 @@ import pytest
 
 from stack_support import UNSURE, open_review, review_app_stack
 
-from components import labelstudio_review
-from components.functions import FUNCTIONS
 from handlers.labelstudio import backend
-from handlers.labelstudio import settings as ls_settings
 from handlers.labelstudio.client import LabelStudio
-from handlers.runtime import context
 from sandbox.api_gateway import http_api_event
+from sandbox.review_backends import sandbox_backend
 
 def require_label_studio() -> None:
     """Skip the test when Label Studio's virtualenv is missing here — never in CI, which makes it."""
@@ -38,8 +35,6 @@ def require_label_studio() -> None:
         pytest.skip(str(exc))
 
 
-TOKEN_PARAMETER = "/team/labelstudio/token"
-SIGNING_KEY = "/labelloop/sandbox/labelstudio/signing-key"
 FUNCTION = "labelstudio"
 
 
@@ -83,23 +78,20 @@ class WebhookInbox:
 
 @contextlib.contextmanager
 def labelstudio_stack(label_studio, *, predictions: bool = False):
-    """A stack whose review backend is the session's Label Studio: its token and signing key in SSM, its
-    routes' base the webhook inbox. Yields (stack, inbox, admin client, project title)."""
+    """A stack reviewing in the session's Label Studio (a project of its own): its token and signing key
+    in SSM, its routes' URL the webhook inbox's. Yields (stack, inbox, admin client, project title)."""
     inbox = WebhookInbox()
     try:
         with review_app_stack() as st:
-            ssm = st.client("ssm")
-            ssm.put_parameter(Name=TOKEN_PARAMETER, Value=label_studio.token, Type="SecureString")
-            ssm.put_parameter(Name=SIGNING_KEY, Value=uuid.uuid4().hex, Type="SecureString")
             project = f"labelloop-{uuid.uuid4().hex[:10]}"
-            os.environ.update(ls_settings.Settings(label_studio.url, project, f"ssm:{TOKEN_PARAMETER}", SIGNING_KEY,
-                                                   api_url=inbox.url, predictions=predictions).to_env())
+            given = sandbox_backend("labelstudio").settings(st.naming, url=label_studio.url, project=project)
+            given["review_settings"]["predictions"] = predictions
+            st.configure(review_backend="labelstudio", **given)
+            ssm = st.client("ssm")
+            for name, value in ((given["review_settings"]["routes"], inbox.url),
+                                (given["review_settings"]["token"].removeprefix("ssm:"), label_studio.token)):
+                ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
             backend.reset()
-            spec = labelstudio_review.function(labelstudio_review.settings({
-                "labelStudioUrl": label_studio.url, "labelStudioProject": project,
-                "labelStudioToken": f"ssm:{TOKEN_PARAMETER}"}))
-            with mock.patch.dict(FUNCTIONS, {FUNCTION: spec}):
-                st.functions[FUNCTION] = st._function(FUNCTION, spec.handler)
             try:
                 yield st, inbox, LabelStudio(label_studio.url, label_studio.token), project
             finally:
@@ -114,10 +106,12 @@ def project_id(ls: LabelStudio, title: str) -> int:
 
 
 def open_in_labelstudio(st, key: str, scores=UNSURE) -> tuple[str, dict]:
-    """An unsure upload: its review opened in the state table, then pushed to Label Studio; returns the
-    review's name and what the push did."""
-    _, name = open_review(st, key, scores)
-    return name, backend.push(context.table().review(name))
+    """An unsure upload, its review opened by StartReview; returns the review's name and what its push
+    to Label Studio did."""
+    pushed, push = [], backend.push
+    with mock.patch.object(backend, "push", lambda *args: pushed.append(push(*args)) or pushed[-1]):
+        _, name = open_review(st, key, scores)
+    return name, pushed[-1]
 
 
 def deliver_webhooks(st, inbox: WebhookInbox) -> list[tuple[int, dict]]:

@@ -42,12 +42,9 @@ def tasks_of(ls, title: str, name: str) -> list[dict]:
     return ls.tasks_of_review(project_id(ls, title), name)
 
 
-def labelstudio_at(url: str) -> None:
+def labelstudio_at(st, url: str) -> None:
     """Point the functions at another Label Studio URL (as a redeploy would)."""
-    import os
-
-    current = ls_settings.current()
-    os.environ.update(ls_settings.Settings(**(current.__dict__ | {"url": url})).to_env())
+    st.configure(review_settings={**st.config.review_settings, "url": url})
     backend.reset()
 
 
@@ -124,17 +121,24 @@ def test_a_webhook_without_the_secret_is_refused_and_changes_nothing(ls_stack):
     assert review_of(name).status == "open" and training_keys(st) == []
 
 
-def test_a_deleted_image_is_not_trained_and_its_task_is_removed(ls_stack):
+def test_a_deleted_image_is_not_trained_and_its_task_is_removed(ls_stack, label_studio):
     st, inbox, ls, title = ls_stack
     reconcile(st)
-    name, pushed = open_in_labelstudio(st, "images_for_detection/regretted.png")
-    st.client("s3").delete_object(Bucket=st.bucket, Key="images_for_detection/regretted.png")
-    st.pump()  # the dataset function closes the review as deleted
-    assert review_of(name).status == "deleted"
+    name, _ = open_in_labelstudio(st, "images_for_detection/regretted.png")
+    offline, pushed = open_in_labelstudio(st, "images_for_detection/regretted-offline.png")
+    s3 = st.client("s3")
+    s3.delete_object(Bucket=st.bucket, Key="images_for_detection/regretted.png")
+    st.pump()  # the dataset function closes the review as deleted, then removes its task
+    assert review_of(name).status == "deleted" and tasks_of(ls, title, name) == []
+    labelstudio_at(st, DOWN)  # the next deletion cannot reach Label Studio: its task stays a while
+    s3.delete_object(Bucket=st.bucket, Key="images_for_detection/regretted-offline.png")
+    st.pump()
+    labelstudio_at(st, label_studio.url)
+    assert review_of(offline).status == "deleted" and len(tasks_of(ls, title, offline)) == 1
     ls.annotate(pushed["labelstudio_task"], "cat")  # an annotator had it open
     [(status, reply)] = deliver_webhooks(st, inbox)
     assert (status, reply["status"]) == (200, "deleted")
-    assert training_keys(st) == [] and tasks_of(ls, title, name) == []
+    assert training_keys(st) == [] and tasks_of(ls, title, offline) == []
 
 
 def test_the_image_route_redirects_to_the_reviewed_version_for_its_link_only(ls_stack):
@@ -153,11 +157,11 @@ def test_the_image_route_redirects_to_the_reviewed_version_for_its_link_only(ls_
 
 def test_labelstudio_down_when_a_review_starts_loses_nothing(ls_stack, label_studio, monkeypatch):
     st, inbox, ls, title = ls_stack
-    labelstudio_at(DOWN)
+    labelstudio_at(st, DOWN)
     name, pushed = open_in_labelstudio(st, "images_for_detection/waiting.png")
     assert pushed["labelstudio"] == "waiting" and review_of(name).status == "open"
     assert reconcile(st)["labelstudio"] == "unavailable"
-    labelstudio_at(label_studio.url)
+    labelstudio_at(st, label_studio.url)
     monkeypatch.setattr(backend, "CREATE_AFTER", backend.CREATE_AFTER * 0)  # as if minutes had passed
     assert reconcile(st)["created"] == 1
     [task] = tasks_of(ls, title, name)
@@ -173,7 +177,7 @@ def test_a_label_studio_that_answers_nothing_keeps_a_review_start_within_its_tim
     silent = socket.create_server(("127.0.0.1", 0))  # takes connections, answers nothing
     try:
         monkeypatch.setattr(backend, "PUSH_SECONDS", 1.0)
-        labelstudio_at(f"http://127.0.0.1:{silent.getsockname()[1]}")
+        labelstudio_at(st, f"http://127.0.0.1:{silent.getsockname()[1]}")
         name, pushed = open_in_labelstudio(st, "images_for_detection/unanswered.png")
     finally:
         silent.close()
@@ -187,10 +191,10 @@ def test_labelstudio_down_during_an_answer_loses_nothing(ls_stack, label_studio)
     reconcile(st)
     name, pushed = open_in_labelstudio(st, "images_for_detection/interrupted.png")
     ls.annotate(pushed["labelstudio_task"], "cat")
-    labelstudio_at(DOWN)  # the webhook arrives, but the task cannot be read back
+    labelstudio_at(st, DOWN)  # the webhook arrives, but the task cannot be read back
     [(status, _)] = deliver_webhooks(st, inbox)
     assert status == 503 and review_of(name).status == "open"
-    labelstudio_at(label_studio.url)
+    labelstudio_at(st, label_studio.url)
     assert reconcile(st)["closed"] == 1
     assert review_of(name).status == "accepted" and len(training_keys(st)) == 1
 

@@ -1,11 +1,12 @@
 """Reviews in Label Studio: one task per review, answers by webhook and by a scheduled reconcile, both
 ending in the shared review outcome (``handlers/review_outcome.py``).
 
-* **Opening** a review writes it to the state table first, as a task of the open index (its priority,
-  the annotations it wants and the most it may ask for, its expiry): the review exists from then on,
-  whatever Label Studio does. Then its Label Studio task is made — looked up by the review's name in
-  the task data before it is created, so a repeated start never makes a second one. When Label Studio
-  is down the review waits: the reconcile makes its task later.
+* **Opening** a review (``handlers/review_backends/labelstudio.py``) makes its Label Studio task —
+  looked up by the review's name in the task data before it is created, so a repeated start never
+  makes a second one — and StartReview records the review as a task of the open index (its priority,
+  the annotations it wants and the most it may ask for, its expiry), as the builtin review app's. When
+  Label Studio is down or refuses, the review is recorded all the same and waits: the reconcile makes
+  its task later.
 * **The image** is the stack's image route with a signature only this review's link has
   (``/labelstudio/images/<review>?sig=…``): each view is redirected to a short-lived presigned URL of
   the exact version detected. A link never expires while its review lives, Label Studio needs no
@@ -32,7 +33,6 @@ from plugins import WorkerAnswer
 from .. import review_outcome
 from ..runtime import aws, config, context, state
 from ..runtime.state import ReviewTask
-from ..start_review import builtin_task
 from . import labeling, settings
 from .client import LabelStudio, Refused, Unavailable
 
@@ -44,12 +44,6 @@ RECONCILER = "labelloop:labelstudio-reconcile"  # reads the open index as no rev
 CREATE_AFTER = timedelta(minutes=2)  # a review still without a task this long after it opened gets one
 RECENT = timedelta(hours=1)  # the reconcile reads at least this far back: edits after a review closed
 MAX_OPEN_PAGES = 50
-
-
-def open_task(task: ReviewTask, detection: Mapping[str, Any]) -> ReviewTask:
-    """The review's record: a task of the open index, as the builtin review app's (priority,
-    annotations wanted and the most it may ask for, expiry)."""
-    return builtin_task(task, dict(detection))
 
 
 def push(task: ReviewTask, detection: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -227,10 +221,7 @@ def _open_entries(table, at: str):
 
 
 def _webhook(ls: LabelStudio, project: int) -> str:
-    url = settings.current().webhook_url
-    if not url:
-        return "none (no route)"
-    _, changed = ls.ensure_webhook(project, url, {settings.SECRET_HEADER: settings.webhook_secret()})
+    _, changed = ls.ensure_webhook(project, settings.webhook_url(), {settings.SECRET_HEADER: settings.webhook_secret()})
     return "registered" if changed else "in place"
 
 

@@ -1,33 +1,30 @@
 """What a function knows about the stack's Label Studio, and the secrets it reads at run time.
 
-The stack config reaches the functions as one environment variable (``LABELLOOP_LABELSTUDIO``, JSON):
-the instance's URL, the project's title, where its API token lives — an SSM SecureString parameter
-(``ssm:/name``) or a Secrets Manager secret (``secretsmanager:<name or ARN>``), read here and never
-put in the environment, the stack's outputs or its state — the SSM SecureString holding the stack's
-signing key, the base URL of the stack's Label Studio routes (webhook and images) and whether the
-model's guesses are shown as predictions.
+The stack config reaches the functions as the backend's settings (``RuntimeConfig.review_settings``,
+``components/review_backends/labelstudio.py``): the instance's URL, the project's title, where its
+API token lives — an SSM SecureString parameter (``ssm:/name``) or a Secrets Manager secret
+(``secretsmanager:<name or ARN>``), read here and never put in the environment, the stack's outputs
+or its state — the SSM parameters holding the stack's signing key and its Label Studio routes' URL
+(the HTTP API's, known only once it exists), and whether the model's guesses are shown as predictions.
 
 From the signing key come the webhook's shared secret (the header Label Studio sends) and the images'
-signatures: a rotated API token changes neither, and a new signing key (delete the parameter's value
-and deploy) changes both — the next reconcile registers the new secret with Label Studio.
+signatures: a rotated API token changes neither, and a new signing key (delete the parameter and
+deploy) changes both — the next reconcile registers the new secret with Label Studio.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import os
 from dataclasses import dataclass
 from functools import cache
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
 
-from ..runtime import aws
+from ..runtime import aws, config
 from ..runtime.config import MissingConfiguration
 from .client import LabelStudio
 
-ENV = "LABELLOOP_LABELSTUDIO"
 SECRET_HEADER = "X-Labelloop-Secret"
 SECRET_SECONDS = 300  # a rotated token or key is read again within five minutes
 WEBHOOK_PATH = "/labelstudio/webhook"
@@ -40,24 +37,18 @@ class Settings:
     project: str  # the project's title: found, or created with the stack's labels
     token: str  # where the API token lives: ssm:/name or secretsmanager:<name or ARN>
     signing_key: str  # the SSM SecureString parameter holding the stack's signing key
-    api_url: str | None = None  # the stack's routes (webhook, images); None: no route is deployed
+    routes: str  # the SSM parameter holding the URL of the stack's routes (webhook, images)
     predictions: bool = False  # show the model's best guess as a prediction (biases reviewers: off)
-
-    def to_env(self) -> dict[str, str]:
-        return {ENV: json.dumps({k: v for k, v in self.__dict__.items() if v is not None}, sort_keys=True)}
-
-    @property
-    def webhook_url(self) -> str | None:
-        return f"{self.api_url.rstrip('/')}{WEBHOOK_PATH}" if self.api_url else None
 
 
 @cache
 def current() -> Settings:
-    raw = os.environ.get(ENV)
-    if not raw:
-        raise MissingConfiguration(f"environment variable {ENV} is not set on this function; deploy it with the "
-                                   "labelloop Pulumi program (review: labelstudio)")
-    return Settings(**json.loads(raw))
+    given = config.current().review_settings
+    missing = [f for f in ("url", "project", "token", "signing_key", "routes") if not given.get(f)]
+    if missing:
+        raise MissingConfiguration(f"the Label Studio settings ({', '.join(missing)}) are not set on this function; "
+                                   "deploy it with the labelloop Pulumi program (review: labelstudio)")
+    return Settings(**{f: given[f] for f in Settings.__dataclass_fields__ if f in given})
 
 
 def read_token(location: str) -> str:
@@ -75,9 +66,21 @@ def read_token(location: str) -> str:
     return value.strip()
 
 
+def _parameter(name: str, decrypt: bool = False) -> str:
+    return str(SSMProvider(boto3_client=aws.client("ssm")).get(name, decrypt=decrypt, max_age=SECRET_SECONDS))
+
+
 def _signing_key() -> bytes:
-    value = SSMProvider(boto3_client=aws.client("ssm")).get(current().signing_key, decrypt=True, max_age=SECRET_SECONDS)
-    return str(value).encode()
+    return _parameter(current().signing_key, decrypt=True).encode()
+
+
+def api_url() -> str:
+    """The base URL of the stack's Label Studio routes."""
+    return _parameter(current().routes).rstrip("/")
+
+
+def webhook_url() -> str:
+    return f"{api_url()}{WEBHOOK_PATH}"
 
 
 def webhook_secret() -> str:
@@ -91,10 +94,7 @@ def image_signature(review: str) -> str:
 
 
 def image_url(review: str) -> str:
-    base = current().api_url
-    if not base:
-        raise MissingConfiguration("the stack's Label Studio routes have no URL (LABELLOOP_LABELSTUDIO.api_url)")
-    return f"{base.rstrip('/')}{IMAGE_PATH}{review}?sig={image_signature(review)}"
+    return f"{api_url()}{IMAGE_PATH}{review}?sig={image_signature(review)}"
 
 
 _clients: dict[tuple[str, str], LabelStudio] = {}
