@@ -24,7 +24,8 @@ from .runtime import aws, backoff, config, context, layout
 from .runtime.events import ObjectEvent, object_events, waiting_event
 from .runtime.ids import detection_id, execution_name
 from .runtime.lambda_entry import entry_point
-from .runtime.state import AlreadyDone, DetectionRecord, LoopState, SequenceTaken, now_iso
+from .runtime.clock import now_iso
+from .runtime.state import AlreadyDone, DetectionRecord, LoopState, SequenceTaken
 from .runtime.workflow import detection_input
 
 UNREADABLE = {

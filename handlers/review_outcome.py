@@ -28,7 +28,8 @@ from botocore.exceptions import ClientError
 from plugins import LabelDecision, LabelScore, ReviewResult, WorkerAnswer
 
 from .runtime import aws, config, context, layout
-from .runtime.state import AlreadyAnswered, AlreadyDone, Closing, CopyWithdrawn, PendingCopy, ReviewTask, TaskAnswer, now_iso
+from .runtime.clock import now_iso
+from .runtime.state import AlreadyAnswered, AlreadyDone, Closing, CopyWithdrawn, PendingCopy, ReviewTask, TaskAnswer
 
 MORE = "more"  # not a status: the review stays open for more answers
 GONE = ("NoSuchKey", "NoSuchVersion")

@@ -36,7 +36,7 @@ from ..detect import UNREADABLE
 from ..runtime import aws, backoff, config, context, layout
 from ..runtime.errors import IncumbentStarting
 from ..runtime.lambda_entry import entry_point
-from ..runtime.state import now_iso
+from ..runtime.clock import now_iso
 from ..runtime.workflow import RunState
 from .evaluate import evaluation_record
 from .manifest import listing, parse_line

@@ -12,7 +12,8 @@ from botocore.exceptions import ClientError
 from ..runtime import aws, backoff, context, errors
 from ..runtime.errors import ModelBusy
 from ..runtime.lambda_entry import entry_point
-from ..runtime.state import ActiveModelMoved, now_iso
+from ..runtime.clock import now_iso
+from ..runtime.state import ActiveModelMoved
 from ..runtime.workflow import RunState
 from .training import describe
 
