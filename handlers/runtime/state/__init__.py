@@ -75,9 +75,9 @@ from botocore.exceptions import ClientError
 
 from plugins import DatasetStats
 
-from . import aws, backoff, errors
-from .clock import from_iso, iso, now_iso, today, utcnow  # noqa: F401  (the clock's names, as callers knew them here)
-from .backoff import CALL_ATTEMPTS, CALL_BASE_DELAY, CALL_MAX_DELAY  # noqa: F401  (the retries of every call here)
+from .. import aws, backoff, errors
+from ..clock import from_iso, iso, now_iso, today, utcnow  # noqa: F401  (the clock's names, as callers knew them here)
+from ..backoff import CALL_ATTEMPTS, CALL_BASE_DELAY, CALL_MAX_DELAY  # noqa: F401  (the retries of every call here)
 
 KEY_SCHEMA = (("pk", "S", "HASH"), ("sk", "S", "RANGE"))
 # A throttled call, or a transaction cancelled by throttling or a concurrent transaction, is tried
