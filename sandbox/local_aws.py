@@ -42,11 +42,10 @@ from plugins import Engine
 
 from .access import AccessCheck, Place
 from .containers import Containers
+from .identifiers import ACCOUNT, CLIENT_ID, POOL_ID, REGION
 from .moto_harness import Handler, Invocation, MotoHarness
 from .standins import attach
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
 MOCK_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 # No client-side retries: throttling reaches the state machines, whose Retry rules handle it.
 SANDBOX_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1})
@@ -208,8 +207,6 @@ class LocalStack:
     def use_review_app(self, base_url: str = "http://127.0.0.1:8080") -> None:
         """Review in the builtin review app instead of A2I (as a stack deployed with ``review:
         builtin``), its page and sign-in at ``base_url`` (``labelloop review``'s server)."""
-        from .api_gateway import CLIENT_ID, POOL_ID
-
         self.configure(flow_definition_arn=None, reviewer_group=REVIEWER_GROUP, user_pool_id=POOL_ID,
                        user_pool_client_id=CLIENT_ID, login_url=base_url, review_url=f"{base_url}/",
                        image_url_seconds=IMAGE_URL_SECONDS)
@@ -376,8 +373,6 @@ def project_arn(naming: Naming) -> str:
 def sandbox_config(naming: Naming, labels: tuple[str, ...], *, review_app: bool) -> RuntimeConfig:
     """The names a sandbox stack's functions are told (as :class:`LocalStack` creates them), for a saved
     run that is not restored."""
-    from .api_gateway import CLIENT_ID, POOL_ID
-
     review = dict(reviewer_group=REVIEWER_GROUP, user_pool_id=POOL_ID, user_pool_client_id=CLIENT_ID) if review_app else {}
     return RuntimeConfig(table=naming.table, bucket=naming("data"), parameter_path=naming.parameter_path,
                          labels=tuple(labels), project_arn=project_arn(naming), stack=naming.stack,
