@@ -21,7 +21,7 @@ from handlers.summary import OUTCOMES, REVIEWS
 from .params_cmd import parameter_rows
 from .tables import format_table, print_json
 from .usage import reconcile
-from .target import add_target_arguments, open_target
+from .target_options import add_target_arguments, open_target
 
 
 def register(sub) -> None:
