@@ -175,6 +175,6 @@ def handle(event: dict) -> dict[str, Any]:
     return {"deleted": [deleted(obj) for obj in object_events(event)]}
 
 
-@entry_point(retry_transient=True)  # EventBridge invokes it asynchronously
+@entry_point
 def handler(event: dict) -> dict:
     return handle(event)

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from plugins import Detection, LabelScore
 
-from .runtime import aws, backoff, config, context, layout
+from .runtime import aws, config, context, layout
 from .runtime.events import ObjectEvent, object_events, waiting_event
 from .runtime.ids import detection_id, execution_name
 from .runtime.lambda_entry import entry_point
@@ -111,7 +111,7 @@ def wake_serving() -> None:
     if not cfg.event_bus:
         return
     try:
-        answer = backoff.call(lambda: aws.client("events").put_events(Entries=[waiting_event(cfg.stack, cfg.event_bus)]))
+        answer = aws.client("events").put_events(Entries=[waiting_event(cfg.stack, cfg.event_bus)])
         if answer.get("FailedEntryCount"):
             context.logger.warning("the image-waiting event was refused", extra={"entries": answer.get("Entries")})
     except Exception:  # the image is recorded as pending: the schedule starts the model if it should
@@ -186,12 +186,12 @@ def _duplicate(table, summary: dict, existing: DetectionRecord) -> dict:
 def split(objects: list[ObjectEvent]) -> dict[str, Any]:
     """An event with several records: each starts a detection of its own (as an upload's event does)."""
     cfg, sfn = config.current(), aws.client("stepfunctions")
-    for obj in (o for o in objects if o.created):  # each start retried on its own: a duplicate start is harmless (content-keyed)
-        backoff.call(lambda: sfn.start_execution(
+    for obj in (o for o in objects if o.created):  # a duplicate start is harmless (content-keyed)
+        sfn.start_execution(
             stateMachineArn=cfg.detection_state_machine_arn,
             name=execution_name("split", detection_id(obj.bucket, obj.key, obj.content_id)),
             input=json.dumps(detection_input(obj.bucket, obj.key, obj.etag, obj.version_id, size=obj.size,
-                                             reason=f"one of {len(objects)} records of an event"))))
+                                             reason=f"one of {len(objects)} records of an event")))
     return {"outcome": "split", "records": len(objects), "review": False,
             "reason": f"an event with {len(objects)} records: each is detected on its own",
             "keys": [obj.key for obj in objects]}

@@ -394,7 +394,7 @@ def api_handler(event: dict) -> dict:
     return app.resolve(event, None)
 
 
-@entry_point(retry_transient=True)  # EventBridge invokes it asynchronously
+@entry_point
 def sweep_handler(event: dict) -> dict:
     return sweep()
 

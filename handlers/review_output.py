@@ -150,6 +150,6 @@ def process_event(event: dict) -> list[dict]:
     return results
 
 
-@entry_point(retry_transient=True)
+@entry_point
 def handler(event: dict) -> list[dict]:
     return process_event(event)

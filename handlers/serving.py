@@ -249,7 +249,7 @@ def teardown() -> dict:
     return {"action": "teardown", "stopped": sorted(stopped), "live": live, "done": not live}
 
 
-@entry_point(retry_transient=True)
+@entry_point
 def handler(event: dict) -> dict:
     event = event or {}
     action = event.get("action")

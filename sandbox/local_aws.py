@@ -48,7 +48,7 @@ from .standins import attach
 
 MOCK_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 # No client-side retries: throttling reaches the state machines, whose Retry rules handle it.
-SANDBOX_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1})
+SANDBOX_CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1})
 PROJECT_CREATED = 1700000000000  # the project ARN's creation stamp
 IMAGE_URL_SECONDS = 300  # how long the review app's image URLs stay valid (the stack default)
 

@@ -12,10 +12,11 @@ calls), one part of the table per concern (``detections``, ``reviews``,
 reads they share) and ``table``, where ``StateTable`` is composed of them. Each write that must
 happen once (a detection record, a human loop, a training image) is a
 conditional put inside a transaction with the counters it moves, so duplicate
-delivery changes nothing and counters never drift. Every call is tried again a few
-times when DynamoDB throttles it or cancels a transaction for throttling or a
-concurrent transaction (a failed condition is the guard working, never retried);
-what still fails reaches the state machine under a name its Retry rules match.
+delivery changes nothing and counters never drift. botocore retries a call
+DynamoDB throttles; a transaction cancelled for throttling or a concurrent
+transaction is sent again here, within the same few attempts (a failed condition
+is the guard working, never retried); what still fails reaches the function's
+caller under a name its retries match.
 
 Items (``ITEM_TYPES``; ``<…>`` is a variable part of the key):
 
@@ -71,7 +72,8 @@ Items (``ITEM_TYPES``; ``<…>`` is a variable part of the key):
 
 from __future__ import annotations
 
-from ..backoff import CALL_ATTEMPTS, CALL_BASE_DELAY, CALL_MAX_DELAY
+from ..aws import CALL_ATTEMPTS
+from ..backoff import CALL_BASE_DELAY, CALL_MAX_DELAY
 from ..clock import from_iso, iso, now_iso, today, utcnow
 from .codec import from_dynamo, put_items, to_dynamo
 from .conditions import (

@@ -8,6 +8,8 @@ from typing import Any, Iterable, Iterator, Mapping
 from botocore.exceptions import ClientError
 
 from .. import aws, backoff, errors
+from ..aws import CALL_ATTEMPTS
+from ..backoff import CALL_BASE_DELAY, CALL_MAX_DELAY
 from .codec import _item, _key, _plain, _ser, to_dynamo
 from .conditions import AlreadyDone, ConditionFailed
 from .items import _DAY
@@ -26,12 +28,21 @@ class TableBase:
     def _ddb(self):
         return self._client or aws.client("dynamodb")
 
-    # A throttled call, or a transaction cancelled by throttling or a concurrent transaction, is tried
-    # again within a fraction of a second (backoff.call) before the error reaches the state machine's Retry rules.
     def _call(self, operation: str, **kwargs: Any) -> dict:
-        """One DynamoDB call on this table, tried again while it fails transiently (a bounded number of times)."""
-        method = getattr(self._ddb, operation)
-        return backoff.call(lambda: method(**kwargs))
+        """One DynamoDB call on this table. botocore retries it when it is throttled or fails on the
+        server's side; a transaction cancelled only for throttling or a conflicting transaction, which
+        botocore does not retry, is sent again here within a fraction of a second — while the call's
+        requests in all, botocore's included, stay within ``CALL_ATTEMPTS``. What still fails reaches
+        the function's caller under a name its retries match (see errors.py: who retries what)."""
+        method, sent = getattr(self._ddb, operation), 0
+        while True:
+            try:
+                return method(**kwargs)
+            except ClientError as exc:
+                sent += 1 + exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+                if sent >= CALL_ATTEMPTS or not errors.cancelled_transiently(exc):
+                    raise
+            backoff.sleep(backoff.delay(sent - 1, CALL_BASE_DELAY, CALL_MAX_DELAY))
 
     def _get(self, key: dict) -> dict | None:
         return _plain(self._call("get_item", TableName=self.name, Key=key, ConsistentRead=True).get("Item"))
