@@ -14,6 +14,7 @@ from handlers import detect
 from handlers.lifecycle import manifest, replay, strays
 from handlers.runtime import context
 from handlers.runtime.events import object_events
+from handlers.runtime.workflow import detection_input
 
 OWNER = "arn:aws:states:us-east-1:123456789012:execution:lifecycle:run-1"
 
@@ -59,3 +60,18 @@ def test_each_record_of_a_split_event_starts_its_detection_though_each_start_is_
                       every_first_attempt, 503) as (attempts, waits):
             result = detect.split(list(object_events(event)))
         assert result["records"] == 3 and attempts == [6] and len(waits) == 3
+
+
+def test_a_start_sent_again_under_its_name_is_that_start():
+    """The client sends a start again when its response was lost, though it was applied: the execution
+    already under that name is this start, not an error that fails the replay."""
+    key = "images_for_detection/per-call/again.png"
+    with local_stack(serial=True) as stack:
+        upload(stack, key, CONFIDENT)
+        head = stack.client("s3").head_object(Bucket=stack.bucket, Key=key)
+        detection = detection_input(stack.bucket, key, head["ETag"].strip('"'), head.get("VersionId"), reason="again")
+        detect.start_detection("replay-again", detection)
+        detect.start_detection("replay-again", detection)
+        arn = stack.state_machines["detection"]
+        names = [e["name"] for e in stack.client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]]
+        assert names.count("replay-again") == 1
