@@ -38,7 +38,7 @@ from sandbox.faults import (
 )
 from sandbox.local_aws import LocalStack
 
-RUNS = {"builtin": dict(uploads=40, seed=0, fault_rate=0.3), "a2i": dict(uploads=30, seed=0, fault_rate=0.1)}
+RUNS = {"builtin": dict(uploads=40, seed=1, fault_rate=0.3), "a2i": dict(uploads=30, seed=0, fault_rate=0.1)}
 
 
 # -- the injector -------------------------------------------------------------------------------
