@@ -73,7 +73,7 @@ def api_handler(event: dict) -> dict:
     return app.resolve(event, None)
 
 
-@entry_point(retry_transient=True)  # EventBridge invokes it asynchronously
+@entry_point  # EventBridge invokes it asynchronously (and retries it)
 def reconcile_handler(event: dict) -> dict:
     return backend.reconcile()
 
