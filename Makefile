@@ -8,8 +8,11 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --disable-pip-version-check --progress-bar off
 VALIDATORS := node_modules/.installed
 BROWSER := /usr/bin/chromium /usr/bin/chromedriver
+# Label Studio (the labelstudio review backend's tests, `labelloop labelstudio start`): a virtualenv of its own.
+LABEL_STUDIO_VENV := build/label-studio-venv
+LABEL_STUDIO := $(LABEL_STUDIO_VENV)/.installed
 
-.PHONY: setup test sandbox clean
+.PHONY: setup test sandbox clean label-studio
 
 setup: $(VENV)/.installed
 
@@ -44,7 +47,17 @@ $(BROWSER):
 	  exit 1; \
 	fi
 
-test: setup $(VALIDATORS) $(BROWSER)
+# Every package pinned (requirements-labelstudio.txt); about 1 GB, a few minutes with a cold pip cache.
+$(LABEL_STUDIO): requirements-labelstudio.txt
+	@echo "make: installing Label Studio into $(LABEL_STUDIO_VENV) (its own virtualenv; a few minutes the first time)"
+	$(PYTHON) -m venv $(LABEL_STUDIO_VENV)
+	$(LABEL_STUDIO_VENV)/bin/python -m pip install --disable-pip-version-check --progress-bar off -q -r requirements-labelstudio.txt
+	$(PYTHON) -m sandbox.label_studio template
+	touch $@
+
+label-studio: $(LABEL_STUDIO)
+
+test: setup $(VALIDATORS) $(BROWSER) $(LABEL_STUDIO)
 	$(BIN)/python -m pytest -n 2
 
 # A short tour of the loop (about a minute); `labelloop sandbox` alone runs all 1 797 digits.
@@ -54,4 +67,4 @@ sandbox: $(VENV)/.sandbox-installed
 	$(BIN)/labelloop sandbox $(SANDBOX_OPTIONS)
 
 clean:
-	rm -rf $(VENV) node_modules sandbox-report .pytest_cache
+	rm -rf $(VENV) node_modules sandbox-report .pytest_cache $(LABEL_STUDIO_VENV)

@@ -25,6 +25,7 @@ from handlers.runtime.ledger import units_running
 from policies.names import (ENABLE_TRAINING, IDLE_STOP_MINUTES, MAX_INFERENCE_UNITS, MIN_INFERENCE_UNITS,
                             START_ON_PENDING)
 
+from .labelstudio_check import check_labelstudio
 from .params_cmd import parameter_rows
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -435,6 +436,8 @@ CHECKS: tuple[Check, ...] = (
     Check("reviewer-email", "Cognito can e-mail the reviewers' invitations", check_reviewer_email, account=True,
           review="builtin"),
     Check("a2i", "Amazon A2I answers (review: a2i)", check_a2i, account=True, review="a2i"),
+    Check("labelstudio", "Label Studio takes the token and has the project the labels need (review: labelstudio)",
+          check_labelstudio, account=True, review="labelstudio"),
     Check("functions", "the functions' recent errors", check_functions, account=True, deployed=True),
     Check("rules", "the event rules are in the state they should be", check_rules, account=True, deployed=True),
     Check("parameters", "the operator parameters are valid", check_parameters, deployed=True),

@@ -14,14 +14,14 @@ import sys
 
 from plugins import PolicyError, PolicyLoadError
 
-from . import (backtest_cmd, deployer_policy_cmd, doctor_cmd, forget_cmd, params_cmd, policies_cmd, replay_cmd,
-               review_cmd, sandbox_cmd, serving_cmd, smoke_cmd, status_cmd, train_cmd, versions_cmd)
+from . import (backtest_cmd, deployer_policy_cmd, doctor_cmd, forget_cmd, labelstudio_cmd, params_cmd, policies_cmd,
+               replay_cmd, review_cmd, sandbox_cmd, serving_cmd, smoke_cmd, status_cmd, train_cmd, versions_cmd)
 from .errors import UsageError
 from .target import FunctionFailed
 from .policy_path import policy_search_path
 
 COMMANDS = [sandbox_cmd, review_cmd, policies_cmd, params_cmd, status_cmd, versions_cmd, train_cmd, replay_cmd,
-            forget_cmd, backtest_cmd, serving_cmd, doctor_cmd, smoke_cmd, deployer_policy_cmd]
+            forget_cmd, backtest_cmd, serving_cmd, doctor_cmd, smoke_cmd, deployer_policy_cmd, labelstudio_cmd]
 EXIT_CODES = "exit codes: 0 done, 1 what was asked failed, 2 a usage error (the message names the fix)"
 
 

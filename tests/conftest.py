@@ -117,10 +117,26 @@ def run_copy(saved_run, tmp_path) -> Path:
     return copy
 
 
+# -- a real Label Studio (sandbox/label_studio.py) -----------------------------------------------------
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory):
+    """One Label Studio server per test session (per xdist worker), from the virtualenv `make label-studio`
+    makes; stopped by its process id. Missing locally: the tests that need it are skipped — never in CI."""
+    from labelstudio_support import require_label_studio
+
+    from sandbox.label_studio import LocalLabelStudio, free_port
+
+    require_label_studio()
+    server = LocalLabelStudio(tmp_path_factory.mktemp("label-studio"), port=free_port()).start()
+    yield server
+    server.stop()
+
+
 # -- the slow marker ---------------------------------------------------------------------------------
 # What makes a test slow, as the tests import it (looked up once the test modules are imported: the fast
 # loop imports none of them itself).
-SLOW = {("moto", "mock_aws"), ("sandbox.local_aws", "LocalStack"), ("sandbox.runner", "run")}
+SLOW = {("moto", "mock_aws"), ("sandbox.local_aws", "LocalStack"), ("sandbox.runner", "run"),
+        ("sandbox.label_studio", "LocalLabelStudio")}
 
 
 def _names(code) -> set[str]:

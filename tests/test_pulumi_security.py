@@ -7,7 +7,7 @@ import re
 import pytest
 
 from components import iam
-from components.functions import FUNCTIONS, deployed_with
+from components.functions import FUNCTIONS, deployed_functions, deployed_with
 from components.state_machines import detection_definition
 from pulumi_mocks import (A2I, ACCOUNT, BUILTIN, BUCKET, BUCKET_POLICY, BUILTIN_FULL, BUILTIN_SMALL, DEFAULT, EVENT_TARGET,
                           EXISTING_POOL, FULL, FUNCTION, INVOKE_CONFIG, KMS_KEY, PERMISSION, QUEUE_POLICY, REGION, ROLE,
@@ -133,9 +133,8 @@ def test_each_function_role_has_exactly_its_grants(backend, key):
     function = deployment.one(FUNCTION, name=name)
     assert function.inputs["role"] == f"arn:aws:iam::{ACCOUNT}:role/{name}"
     document = role_policy(deployment, name)
-    # Without A2I there is no flow definition to start human loops with.
-    expected = {a for grant in FUNCTIONS[key].grants for a in grant.actions
-                if backend == A2I or grant.resource != "flow_definition"} | set(iam.LAMBDA_LOGGING)
+    # Its grants and those its backend adds (without A2I there is no flow definition to start human loops with).
+    expected = {a for grant in deployed_functions(backend)[key].grants for a in grant.actions} | set(iam.LAMBDA_LOGGING)
     if key in (ASYNCHRONOUS if backend == A2I else ASYNCHRONOUS_BUILTIN):
         expected |= set(iam.DEAD_LETTER)
     assert actions_of(document) == expected

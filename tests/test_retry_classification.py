@@ -26,11 +26,15 @@ from handlers.runtime import aws, errors
 MODELS = os.path.join(os.path.dirname(botocore.__file__), "data")
 # IAM prefix → botocore service; IAM actions that are not operation names → the operation.
 SERVICES = {"dynamodb": "dynamodb", "events": "events", "rekognition": "rekognition", "s3": "s3",
-            "sagemaker": "sagemaker-a2i-runtime", "sns": "sns", "ssm": "ssm", "states": "stepfunctions"}
+            "sagemaker": "sagemaker-a2i-runtime", "sns": "sns", "ssm": "ssm", "states": "stepfunctions",
+            "secretsmanager": "secretsmanager"}
 OPERATIONS = {"s3:ListBucket": "ListObjectsV2", "s3:GetObjectVersion": "GetObject", "s3:ListBucketVersions": "ListObjectVersions",
               "s3:DeleteObjectVersion": "DeleteObject"}
 # Calls IAM authorizes under other actions: a transaction as the item writes, a copy as get + put.
 ALSO_CALLED = {"dynamodb:TransactWriteItems", "s3:CopyObject", "s3:HeadObject", "s3:DeleteObjects"}
+# Granted for what a service does on the function's behalf, never called by it: decrypting a token
+# read from SSM or Secrets Manager with a customer managed key.
+NOT_CALLED = {"kms:Decrypt"}
 
 # Documented for these calls, and final: retrying the same request cannot help (a refused or
 # invalid request, a missing or busy resource, a failed condition, a quota rather than a rate).
@@ -49,6 +53,7 @@ FINAL = {
     "ResourceNotFoundException", "ResourceNotReadyException", "ServiceQuotaExceededException",
     "StateMachineDeleting", "StateMachineDoesNotExist", "TooManyParts", "ValidationException",
     "TransactionCanceledException",  # by its reasons: see the cancellation tests
+    "DecryptionFailure", "InvalidRequestException",  # Secrets Manager: a key the role cannot use, a deleted secret
 }
 
 # What each service's documentation names transient for these calls (API references, the errors
@@ -65,6 +70,7 @@ DOCUMENTED_TRANSIENT = {
     "events": ["ThrottlingException", "InternalException"],
     "sagemaker-a2i-runtime": ["ThrottlingException", "InternalServerException", "InternalFailure",
                               "ServiceUnavailable"],
+    "secretsmanager": ["ThrottlingException", "InternalServiceError"],
 }
 LAMBDA = ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
           "Lambda.TooManyRequestsException", "Lambda.Unknown", "Lambda.ClientExecutionTimeoutException"]
@@ -87,7 +93,7 @@ def model(service: str) -> dict:
 
 def called_operations() -> dict[str, set[str]]:
     """botocore service → the operations some function's role allows (and the two IAM names differently)."""
-    actions = {a for spec in FUNCTIONS.values() for grant in spec.grants for a in grant.actions} | ALSO_CALLED
+    actions = {a for spec in FUNCTIONS.values() for grant in spec.grants for a in grant.actions} - NOT_CALLED | ALSO_CALLED
     calls: dict[str, set[str]] = {}
     for action in actions:
         prefix, name = action.split(":")

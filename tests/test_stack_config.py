@@ -98,7 +98,7 @@ def test_reviewers_of_an_existing_pool():
 
 @pytest.mark.parametrize("changes,key,message", [
     ({"review": "mturk"}, "review", "labelloop:review is 'mturk'. Fix: use 'builtin' (labelloop's own review app, "
-                                    "the default) or 'a2i' (Amazon A2I, for accounts that are existing A2I customers)"),
+                                    "the default), 'a2i' (Amazon A2I, for accounts that are existing A2I customers)"),
     ({"workteamName": "reviewers"}, "workteamName", "is only used with labelloop:review a2i. Fix: set "
                                                     "labelloop:review a2i to keep reviewing in Amazon A2I"),
     ({"createWorkforce": True}, "createWorkforce", "is only used with labelloop:review a2i"),

@@ -50,6 +50,9 @@ REGISTRY: dict[str, Registered] = {r.name: r for r in (
                "sandbox.review_backends.builtin"),
     Registered("a2i", "Amazon A2I", "Amazon A2I, for accounts that are existing A2I customers",
                "handlers.review_backends.a2i", "components.review_backends.a2i", "sandbox.review_backends.a2i"),
+    Registered("labelstudio", "Label Studio", "a team's own Label Studio: its annotators, accounts and workflows",
+               "handlers.review_backends.labelstudio", "components.review_backends.labelstudio",
+               "sandbox.review_backends.labelstudio"),
 )}
 
 

@@ -67,6 +67,7 @@ TRANSIENT_CODES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "stepfunctions": ("KmsThrottlingException",),
     "events": ("InternalException", "ConcurrentModificationException"),
     "sagemaker-a2i-runtime": ("InternalServerException",),
+    "secretsmanager": ("InternalServiceError",),
 })
 TRANSIENT = frozenset(code for codes in TRANSIENT_CODES.values() for code in codes)
 
