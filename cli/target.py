@@ -22,6 +22,7 @@ the same command code runs against AWS, moto in the tests, and a saved run.
 from __future__ import annotations
 
 import contextlib
+import time
 from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from functools import cached_property
@@ -81,6 +82,8 @@ class Target(ABC):
     policies: tuple[str, ...]
     # Added to the error for a parameter the catalog does not know: how to make it known.
     policy_fix: str = ""
+    # What to do once `labelloop teardown` left nothing running ("" for nothing).
+    after_teardown: str = "Next: `pulumi destroy`."
 
     # -- what each kind of target answers in its own way ------------------------------------
     @property
@@ -163,6 +166,10 @@ class Target(ABC):
 
     def settle(self) -> None:
         """Let the stack act on what changed so far (a deployed stack does so by itself)."""
+
+    def wait(self, seconds: float) -> None:
+        """Let ``seconds`` pass before looking at the stack again."""
+        time.sleep(seconds)
 
     @property
     def account_checks(self) -> bool:

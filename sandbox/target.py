@@ -35,6 +35,7 @@ class SandboxTarget(Target):
     def __init__(self, folder: Path, state: dict):
         self.folder, self.state = Path(folder), state
         self.description = f"sandbox {folder}"
+        self.after_teardown = ""  # nothing to destroy: a run is its folder
         self.policies = tuple(state.get("policies") or ())
         self._naming = Naming(state["stack"])
         self._open = contextlib.ExitStack()
@@ -165,6 +166,9 @@ class SandboxTarget(Target):
 
     def settle(self) -> None:
         self._restored().pump()
+
+    def wait(self, seconds: float) -> None:
+        """Nothing to wait for: the run's model service moves on when it is next looked at."""
 
     @property
     def truth(self) -> dict[str, str]:
