@@ -190,6 +190,11 @@ def load_state(folder: Path) -> dict:
     return state
 
 
+def policy_folders(state: dict) -> tuple[str, ...]:
+    """The folders the run imported its policy modules from (``labelloop sandbox --policy-path``)."""
+    return tuple((state.get("options") or {}).get("policy_path") or ())
+
+
 def _read_state(folder: Path) -> dict:
     path = Path(folder) / STATE
     if not path.is_file():

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from cli.errors import UsageError
+from cli.policy_path import policy_search_path
 from cli.target import FunctionFailed, Target
 from components.naming import Naming
 from handlers.runtime.config import RuntimeConfig
@@ -26,7 +27,8 @@ from handlers.runtime.state import Snapshot
 
 from .api_gateway import http_api_event, reviewer_claims
 from .local_aws import REGION, LambdaFailed, LocalStack, sandbox_config
-from .saved import NotASandbox, RunBusy, change_parameter, load_state, locked, restore, saved_versions, snapshot
+from .saved import (NotASandbox, RunBusy, change_parameter, load_state, locked, policy_folders, restore,
+                    saved_versions, snapshot)
 
 
 class SandboxTarget(Target):
@@ -52,7 +54,7 @@ class SandboxTarget(Target):
         except NotASandbox as exc:
             raise UsageError(str(exc)) from None
         target = cls(folder, state)
-        with target._lock_held, target._open:
+        with policy_search_path(policy_folders(state)), target._lock_held, target._open:
             target._clients = target._open.enter_context(snapshot(state))
             yield target
 

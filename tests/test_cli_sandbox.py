@@ -7,7 +7,7 @@ import re
 
 from cli_support import cli, cli_json
 
-from sandbox.saved import load_state
+from sandbox.saved import load_state, write_state
 
 
 def loop_item(folder) -> dict:
@@ -125,6 +125,18 @@ def test_params_set_on_a_sandbox_run(capsys, run_copy):
     code, out, _ = cli(capsys, "params", "set", "Minimum-F1-Score", "0.75", "--sandbox", run_copy)
     assert code == 0 and out.startswith("Minimum-F1-Score: 0.5 → 0.75")
     assert load_state(run_copy)["parameters"]["Minimum-F1-Score"] == "0.75"
+
+
+def test_a_per_label_value_with_a_label_the_run_lacks_is_refused_and_nothing_written(capsys, run_copy):
+    state = load_state(run_copy)
+    state["policies"] = ["policies.uncertainty"]
+    write_state(run_copy, state)
+    code, _, err = cli(capsys, "params", "set", "Label-Confidence-Thresholds", "digt-7=100", "--sandbox", run_copy)
+    assert code == 2 and "'digt-7' is not one; did you mean 'digit-7'?" in err and "nothing was written" in err
+    assert "Label-Confidence-Thresholds" not in load_state(run_copy)["parameters"]
+    code, _, err = cli(capsys, "sandbox", "--policies", "policies.uncertainty", "--param",
+                       "Label-Confidence-Thresholds=digit-1=50, digt-7=100", "--no-report")
+    assert code == 2 and "did you mean 'digit-7'?" in err
 
 
 def test_train_and_rollback_on_a_sandbox_run(capsys, run_copy):
