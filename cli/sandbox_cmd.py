@@ -133,4 +133,18 @@ def run(args) -> int:
 
         written = write_report(result, options.out)
         console.report(written)
+        waiting = reviews_waiting(options.out)
+        if waiting:
+            console.note(f"{waiting} review{'s' if waiting != 1 else ''} wait for you: "
+                         f"labelloop review --sandbox {options.out}")
     return 0
+
+
+def reviews_waiting(folder: Path) -> int:
+    """How many of the saved run's review app tasks a person can answer now."""
+    from datetime import datetime, timezone
+
+    from sandbox.review_server import reviewable
+    from sandbox.saved import load_state
+
+    return reviewable(load_state(folder), datetime.now(timezone.utc))[0]

@@ -164,3 +164,17 @@ def test_a_gate_set_too_small_to_decide_is_refused_before_the_run(capsys, tmp_pa
     code, _, err = cli(capsys, "sandbox", "--gate-set-per-label", "3", "--out", tmp_path / "run")
     assert code == 2 and "--gate-set-per-label 3 is below Minimum-Gate-Set-Images-Per-Label 5" in err
     assert "--param Minimum-Gate-Set-Images-Per-Label=3" in err and not (tmp_path / "run").exists()
+
+
+def test_a_run_left_open_ends_by_saying_how_many_reviews_wait_and_the_command(capsys, tmp_path):
+    from datetime import datetime, timezone
+
+    from sandbox.review_server import reviewable
+
+    out = tmp_path / "myrun"
+    code, text, err = cli(capsys, "sandbox", "--images", "150", "--rounds", "1", "--start-per-label", "3",
+                          "--param", "Minimum-F1-Score=0.3", "--leave-reviews-open", "--out", out)
+    assert code == 0, err
+    waiting = reviewable(load_state(out), datetime.now(timezone.utc))[0]
+    assert waiting > 0
+    assert text.rstrip().splitlines()[-1] == f"{waiting} reviews wait for you: labelloop review --sandbox {out}"
