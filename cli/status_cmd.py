@@ -124,7 +124,10 @@ def run(args) -> int:
     if args.json:
         print_json(status)
         return 0
-    print("\n".join(render(status)))
+    lines = render(status)
+    if target.as_of:
+        lines[1:1] = [f"As of {_time(status['as_of'])}, {target.as_of}."]
+    print("\n".join(lines))
     return 0
 
 

@@ -202,6 +202,9 @@ class Target(ABC):
         """The reference time for 'today'."""
         return datetime.now(timezone.utc)
 
+    #: What :meth:`now` is, when it is not the present (a saved run's views stop with its clock).
+    as_of: str = ""
+
     # -- the same for every target -----------------------------------------------------------
     @property
     def ssm(self):

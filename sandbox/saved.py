@@ -173,6 +173,7 @@ def change_parameter(folder: Path, name: str, value: str) -> None:
         stack.pump()
         written = {_item_key(i): i for i in table.all_items() if _item_key(i) not in new_stack}
         state["parameters"] = parameters(stack)
+    state["saved_at"] = datetime.now(timezone.utc).isoformat()  # changed now: its views are as of now
     state["items"] = [i for i in state.get("items", []) if _item_key(i) not in written] + list(written.values())
     write_state(folder, state)
 

@@ -180,6 +180,9 @@ class SandboxTarget(Target):
     def labels(self) -> tuple[str, ...]:
         return tuple(self.state.get("labels") or ())
 
+    as_of = ("when the run was saved — its end, or the last command that changed it: "
+             "a saved run's clock stops there, and costs and ages are counted to it")
+
     def now(self) -> datetime:
         """When the run was last saved: what it recorded and what its model service published end there
         (a run saved before that was kept: the end of the last day it recorded)."""

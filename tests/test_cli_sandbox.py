@@ -178,3 +178,15 @@ def test_a_run_left_open_ends_by_saying_how_many_reviews_wait_and_the_command(ca
     waiting = reviewable(load_state(out), datetime.now(timezone.utc))[0]
     assert waiting > 0
     assert text.rstrip().splitlines()[-1] == f"{waiting} reviews wait for you: labelloop review --sandbox {out}"
+
+
+def test_status_of_a_saved_run_says_its_clock_stops_when_it_was_saved_and_a_change_moves_it(capsys, run_copy):
+    saved = load_state(run_copy)["saved_at"]
+    code, text, _ = cli(capsys, "status", "--sandbox", run_copy)
+    assert code == 0
+    assert text.splitlines()[1] == (f"As of {saved[:19].replace('T', ' ')}, when the run was saved — its end, or the "
+                                    "last command that changed it: a saved run's clock stops there, and costs and "
+                                    "ages are counted to it.")
+    assert cli(capsys, "params", "set", "Minimum-F1-Score", "0.75", "--sandbox", run_copy)[0] == 0
+    assert load_state(run_copy)["saved_at"] > saved  # changed later: its views are as of the change
+    assert cli_json(capsys, "status", "--sandbox", run_copy)["as_of"] == load_state(run_copy)["saved_at"][:19] + "Z"
