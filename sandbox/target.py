@@ -31,6 +31,11 @@ from .saved import (NotASandbox, RunBusy, change_parameter, load_state, locked, 
                     saved_versions, snapshot)
 
 
+def say(line: str) -> None:
+    """What a slow step is doing, on stderr (stdout stays the command's answer, --json included)."""
+    print(line, file=sys.stderr, flush=True)
+
+
 class SandboxTarget(Target):
     """A saved run: a snapshot for reads, restored in full for the first change."""
 
@@ -75,7 +80,10 @@ class SandboxTarget(Target):
         if self._stack is None:
             self._lock()
             self._open.close()
+            say(f"Restoring the run in {self.folder} to change it (its table, bucket and models, into moto)…")
             self._stack, _models, _state = self._open.enter_context(restore(self.folder))
+            self._open.push(lambda failed, *_: failed or say(f"Saving the run back into {self.folder}…"))  # before
+            # the save (last in, first out), which only a command ending without an error makes
             self._clients = self._stack.client
         return self._stack
 

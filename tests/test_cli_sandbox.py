@@ -141,7 +141,11 @@ def test_a_per_label_value_with_a_label_the_run_lacks_is_refused_and_nothing_wri
 
 def test_train_and_rollback_on_a_sandbox_run(capsys, run_copy):
     loop = loop_item(run_copy)
-    data = cli_json(capsys, "train", "--sandbox", run_copy)
+    code, out, err = cli(capsys, "train", "--sandbox", run_copy, "--json")
+    assert code == 0 and err.splitlines() == [  # what it is doing, in order, apart from the answer
+        f"Restoring the run in {run_copy} to change it (its table, bucket and models, into moto)…",
+        f"Saving the run back into {run_copy}…"], err
+    data = json.loads(out)
     assert data["status"] == "SUCCEEDED" and data["check"]["train"] is False and data["check"]["trigger"] == "manual"
     assert "0 new labelled images since the last training" in data["check"]["reason"]
     assert loop_item(run_copy)["last_training_decision"]["trigger"] == "manual"  # saved back
