@@ -58,6 +58,7 @@ def save(stack: LocalStack, out: Path, *, truth: dict[str, str], options: dict[s
     was saved there, a journal included)."""
     out.mkdir(parents=True, exist_ok=True)
     journal.remove(out)  # the stack holds its changes already (restore folded them in), or this is a new run
+    model_service.settle()  # a start or stop asked for completes (its minutes pass before the run is read again)
     model_service.flush()  # what ran so far, as CloudWatch has it
     state = {"stack": stack.stack, "labels": list(stack.labels), "policies": list(stack.policies),
              "parameters": parameters(stack), "items": StateTable(stack.table).all_items(), "truth": truth,
