@@ -193,6 +193,11 @@ class Target(ABC):
         """True labels by image URI, when known."""
         return {}
 
+    def reviewer_accuracy(self) -> dict[str, tuple[int, int]]:
+        """Each reviewer's answers that named an image's true label, and their answers to images whose
+        true label is known: {} where no true label is (a deployed stack)."""
+        return {}
+
     @property
     def labels(self) -> tuple[str, ...]:
         """The stack's label set, when known without reading the table."""

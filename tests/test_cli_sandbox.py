@@ -194,3 +194,30 @@ def test_status_of_a_saved_run_says_its_clock_stops_when_it_was_saved_and_a_chan
     assert cli(capsys, "params", "set", "Minimum-F1-Score", "0.75", "--sandbox", run_copy)[0] == 0
     assert load_state(run_copy)["saved_at"] > saved  # changed later: its views are as of the change
     assert cli_json(capsys, "status", "--sandbox", run_copy)["as_of"] == load_state(run_copy)["saved_at"][:19] + "Z"
+
+
+def test_a_stopped_and_restarted_model_of_a_saved_run_shows_as_rekognition_has_it(capsys, run_copy):
+    def active() -> dict:
+        data = cli_json(capsys, "versions", "--sandbox", run_copy)
+        return next(v for v in data["versions"] if v["version"] == data["active_version"])
+
+    assert (active()["status"], active()["running"]) == ("RUNNING", True)
+    code, out, err = cli(capsys, "stop", "--yes", "--sandbox", run_copy)
+    assert code == 0 and ": stopped (" in out, out + err
+    assert (active()["status"], active()["running"]) == ("STOPPED", False)  # not STOPPING for ever
+    code, out, err = cli(capsys, "start", "--yes", "--sandbox", run_copy)
+    assert code == 0 and ": starting (" in out, out + err  # not "nothing to start: the model is stopping"
+    assert (active()["status"], active()["running"]) == ("RUNNING", True)
+
+
+def test_status_of_a_saved_run_gives_each_reviewer_their_accuracy_against_the_true_labels(capsys, run_copy):
+    state = load_state(run_copy)
+    answered = [i for i in state["items"] if i["sk"] == "HL" and (i.get("result") or {}).get("answers")]
+    assert answered
+    state["truth"][answered[0]["image_uri"]] = "not-what-anyone-answered"  # one answer is now wrong
+    write_state(run_copy, state)
+    reviewers = cli_json(capsys, "status", "--sandbox", run_copy)["reviewers"]
+    answers = sum(len(i["result"]["answers"]) for i in answered if i["image_uri"] in state["truth"])
+    assert len(reviewers) == 1 and reviewers[0]["accuracy"] == (answers - 1) / answers
+    code, text, _ = cli(capsys, "status", "--sandbox", run_copy)
+    assert "right: answers that named the image's true label" in text and f"{(answers - 1) / answers:.0%}" in text
