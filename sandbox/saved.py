@@ -63,6 +63,9 @@ def save(stack: LocalStack, out: Path, *, truth: dict[str, str], options: dict[s
     state = {"stack": stack.stack, "labels": list(stack.labels), "policies": list(stack.policies),
              "parameters": parameters(stack), "items": StateTable(stack.table).all_items(), "truth": truth,
              "options": options, "saved_at": datetime.now(timezone.utc).isoformat(),  # the run's clock stops here
+             # as DescribeProjectVersions has them: read without unpickling the models (and scikit-learn)
+             "model_versions": [{"version": v.name, "arn": v.arn, "status": v.status, "units": v.min_units}
+                                for v in model_service.versions.values()],
              "metrics": [dict(d, Timestamp=d["Timestamp"].isoformat()) for d in model_service.published]}
     _write_objects(out, bodies(stack))
     write_state(out, state)

@@ -103,6 +103,8 @@ class SandboxTarget(Target):
 
     def model_versions(self) -> list[dict]:
         """The saved local model service's versions (no restore needed)."""
+        if "model_versions" in self.state:
+            return list(self.state["model_versions"])
         return [{"version": v.name, "arn": v.arn, "status": v.status, "units": v.min_units}
                 for v in saved_versions(self.folder).values()]
 
