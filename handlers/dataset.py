@@ -26,7 +26,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from . import review_outcome
-from .runtime import aws, config, context, layout, state
+from .runtime import aws, clock, config, context, layout
 from .runtime.events import DELETE_MARKER_CREATED, ObjectEvent, UnrecognisedEvent, object_events
 from .runtime.ids import detection_id
 from .runtime.lambda_entry import entry_point
@@ -90,7 +90,10 @@ def detections_of_key(bucket: str, key: str, *, deleted_by: str | None = None) -
         markers += [m for m in page.get("DeleteMarkers", []) if m["Key"] == key]
     marker = next((m for m in markers if deleted_by and m["VersionId"] == deleted_by), None)
     if marker is not None:
-        versions = [v for v in versions if v["LastModified"] <= marker["LastModified"]]
+        # S3 stamps versions to the second: an upload in the marker's second is after it only when
+        # it is the key's current object (boto3 lists versions and markers apart, not in one order)
+        versions = [v for v in versions if v["LastModified"] < marker["LastModified"]
+                    or (v["LastModified"] == marker["LastModified"] and not v.get("IsLatest"))]
     elif deleted_by is not None:
         versions = [v for v in versions if not v.get("IsLatest")]
     ids = [i for v in versions for i in (detection_id(bucket, key, v.get("VersionId")), detection_id(bucket, key, v["ETag"].strip('"')))]
@@ -148,7 +151,7 @@ def delete_every_version(key: str) -> list[str]:
 
 def complete_copies(*, all_ages: bool = False) -> dict[str, Any]:
     """Make the copies accepted reviews licensed and that are not made yet (the oldest first)."""
-    before = None if all_ages else state.iso(state.utcnow() - COPY_GRACE)
+    before = None if all_ages else clock.iso(clock.utcnow() - COPY_GRACE)
     results = []
     for pending in context.table().pending_copies(SWEEP_COPIES, accepted_before=before):
         try:
@@ -175,6 +178,6 @@ def handle(event: dict) -> dict[str, Any]:
     return {"deleted": [deleted(obj) for obj in object_events(event)]}
 
 
-@entry_point(retry_transient=True)  # EventBridge invokes it asynchronously
+@entry_point
 def handler(event: dict) -> dict:
     return handle(event)

@@ -18,17 +18,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from cli.errors import UsageError
-from cli.policy_path import policy_search_path
-from cli.target import FunctionFailed, Target
 from components.naming import Naming
 from handlers.runtime.config import RuntimeConfig
 from handlers.runtime.state import Snapshot
+from sandbox.api_gateway import http_api_event, reviewer_claims
+from sandbox.local_aws import REGION, LambdaFailed, LocalStack, sandbox_config
+from sandbox.saved import (NotASandbox, RunBusy, change_parameter, load_state, locked, policy_folders, restore, review_of,
+                           saved_versions, snapshot)
 
-from .api_gateway import http_api_event, reviewer_claims
-from .local_aws import REGION, LambdaFailed, LocalStack, sandbox_config
-from .saved import (NotASandbox, RunBusy, change_parameter, load_state, locked, policy_folders, restore,
-                    saved_versions, snapshot)
+from .errors import UsageError
+from .policy_path import policy_search_path
+from .target import FunctionFailed, Target
 
 
 def say(line: str) -> None:
@@ -99,7 +99,7 @@ class SandboxTarget(Target):
     def deployed(self) -> RuntimeConfig:
         """The run's stack as the sandbox creates it (sandbox.local_aws), with its review app when the run
         reviewed there."""
-        return sandbox_config(self.naming, self.labels, review_app=self.state.get("options", {}).get("review") != "a2i")
+        return sandbox_config(self.naming, self.labels, review=review_of(self.state))
 
     def model_versions(self) -> list[dict]:
         """The saved local model service's versions (no restore needed)."""
@@ -163,10 +163,10 @@ class SandboxTarget(Target):
     @contextlib.contextmanager
     def temporary_reviewer(self, name: str) -> Iterator[dict]:
         """The claims of a sandbox reviewer's token (nothing to create or remove: the sandbox's sign-in
-        lets anyone in); the run reviews in its review app from now on, as `labelloop review` has it."""
-        if self.state.get("options", {}).get("review") == "a2i":
-            raise UsageError(f"{self.description} reviews with the A2I stand-in: it has no review app to sign in to")
-        self._restored().use_review_app()
+        lets anyone in), for a run that reviews in the review app."""
+        if not self._restored().config.reviewer_group:
+            raise UsageError(f"{self.description} reviews with {review_of(self.state)}: it has no review app to sign "
+                             "in to")
         yield reviewer_claims(name, "access", int(time.time()), 3600)  # an hour, as the stack's tokens
 
     def review_api(self, reviewer: Any, method: str, path: str, body: dict | None = None) -> tuple[int, Any]:
