@@ -35,7 +35,7 @@ def test_nothing_to_replay_is_answered_without_restoring_the_run(capsys, run_cop
     def restored(folder):
         raise AssertionError("the run was restored with nothing to replay")
 
-    monkeypatch.setattr("sandbox.target.restore", restored)
+    monkeypatch.setattr("cli.sandbox_target.restore", restored)
     result = cli_json(capsys, "replay", "--failed", "--sandbox", run_copy)
     assert (result["replayed"], result["detections"]) == (0, [])
 
