@@ -71,6 +71,12 @@ class AwsTarget(Target):
     def stack_settings(self) -> dict[str, Any]:
         return stack_settings(self.stack) if self.stack else {}
 
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The label set of the stack's Pulumi config (``labelloop:labels``); () when not known."""
+        labels = self.stack_settings().get("labelloop:labels")
+        return tuple(str(label) for label in labels) if isinstance(labels, list) else ()
+
     @cached_property
     def naming(self) -> Naming:
         """From the stack's name, else from the parameter path (``/labelloop/<stack>/``) or the table."""

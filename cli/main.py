@@ -8,6 +8,7 @@ Under ``--json`` an error is a JSON object on standard error, ``{"error": {"mess
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import sys
@@ -31,6 +32,14 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+    def _check_value(self, action, value):
+        """A choice that is not one of the choices names the closest (`labelloop stauts`: did you mean status?)."""
+        if action.choices is not None and value not in action.choices:
+            close = difflib.get_close_matches(str(value), [str(c) for c in action.choices], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise argparse.ArgumentError(action, f"invalid choice: {value!r}{hint} (choose from "
+                                                 f"{', '.join(map(repr, action.choices))})")
 
 
 def version() -> str:

@@ -145,6 +145,7 @@ def change(args, name: str, value: str | None) -> int:
         spec = spec_of(target, name)
         try:
             parsed = spec.default if value is None else spec.parse(value)
+            spec.check_labels(parsed, target.labels if spec.kind == "thresholds" else ())
         except InvalidParameterValue as exc:
             raise UsageError(f"{exc}; nothing was written") from None
         new = spec.format(parsed)

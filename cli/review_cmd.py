@@ -37,7 +37,9 @@ def say(line: str) -> None:
 
 def run(args) -> int:
     from sandbox.review_server import StopSignals, bind, review_sandbox, reviewable
-    from sandbox.saved import NotASandbox, RunBusy, load_state, locked
+    from sandbox.saved import NotASandbox, RunBusy, load_state, locked, policy_folders
+
+    from .policy_path import policy_search_path
 
     if not 0 <= args.port < 65536:
         raise UsageError(f"--port {args.port} must be from 0 (any free port) to 65535")
@@ -48,7 +50,7 @@ def run(args) -> int:
         except NotASandbox as exc:
             raise UsageError(str(exc)) from None
         try:
-            with locked(folder, wait_seconds=0):  # the answers go into the run: no other change meanwhile
+            with policy_search_path(policy_folders(state)), locked(folder, wait_seconds=0):  # no other change meanwhile
                 waiting, lapsed = reviewable(state, datetime.now(timezone.utc))
                 if not waiting:
                     say(nothing_to_review(folder, lapsed))

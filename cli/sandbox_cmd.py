@@ -85,7 +85,7 @@ def check_reviewer_options(review: str, **used: bool) -> None:
 def run(args) -> int:
     from plugins import GATE_SET_MINIMUM, Engine, InvalidParameterValue
     from sandbox.console import SandboxConsole
-    from sandbox.dataset import TooFewImages, check_size
+    from sandbox.dataset import LABELS, TooFewImages, check_size
     from sandbox.runner import SandboxOptions, run as run_sandbox
     from sandbox.saved import STATE
 
@@ -111,7 +111,7 @@ def run(args) -> int:
         if name not in catalog:
             raise UsageError(f"--param {name}: no such parameter; known: {', '.join(catalog.specs)}")
         try:
-            catalog[name].parse(value)
+            catalog[name].check_labels(catalog[name].parse(value), LABELS)  # either data set's: the digits
         except InvalidParameterValue as exc:
             raise UsageError(str(exc)) from None
     minimum = catalog[GATE_SET_MINIMUM].parse(params[GATE_SET_MINIMUM]) if GATE_SET_MINIMUM in params \
@@ -126,6 +126,7 @@ def run(args) -> int:
     if args.leave_reviews_open and args.no_report:
         raise UsageError("--leave-reviews-open needs the run saved: drop --no-report")
     options = SandboxOptions(images=args.images, seed=args.seed, error_rate=args.error_rate, policies=policies,
+                             policy_path=tuple(str(Path(folder).resolve()) for folder in args.policy_path or ()),
                              rounds=args.rounds, parameters=params, out=None if args.no_report else args.out,
                              review=args.review, reviewer_error_rates=rates,
                              leave_reviews_open=args.leave_reviews_open, seed_per_label=args.start_per_label,
@@ -146,4 +147,18 @@ def run(args) -> int:
 
         written = write_report(result, options.out)
         console.report(written)
+        waiting = reviews_waiting(options.out)
+        if waiting:
+            console.note(f"{waiting} review{'s' if waiting != 1 else ''} wait for you: "
+                         f"labelloop review --sandbox {options.out}")
     return 0
+
+
+def reviews_waiting(folder: Path) -> int:
+    """How many of the saved run's review app tasks a person can answer now."""
+    from datetime import datetime, timezone
+
+    from sandbox.review_server import reviewable
+    from sandbox.saved import load_state
+
+    return reviewable(load_state(folder), datetime.now(timezone.utc))[0]

@@ -23,12 +23,17 @@ from handlers.runtime.config import RuntimeConfig
 from handlers.runtime.state import Snapshot
 from sandbox.api_gateway import http_api_event, reviewer_claims
 from sandbox.local_aws import REGION, LambdaFailed, LocalStack, sandbox_config
-from sandbox.saved import (NotASandbox, RunBusy, change_parameter, load_state, locked, restore, review_of, saved_versions,
-                           snapshot)
+from sandbox.saved import (NotASandbox, RunBusy, change_parameter, load_state, locked, policy_folders, restore, review_of,
+                           saved_versions, snapshot)
 
 from .errors import UsageError
+from .policy_path import policy_search_path
 from .target import FunctionFailed, Target
 
+
+def say(line: str) -> None:
+    """What a slow step is doing, on stderr (stdout stays the command's answer, --json included)."""
+    print(line, file=sys.stderr, flush=True)
 
 
 class SandboxTarget(Target):
@@ -37,6 +42,7 @@ class SandboxTarget(Target):
     def __init__(self, folder: Path, state: dict):
         self.folder, self.state = Path(folder), state
         self.description = f"sandbox {folder}"
+        self.after_teardown = ""  # nothing to destroy: a run is its folder
         self.policies = tuple(state.get("policies") or ())
         self._naming = Naming(state["stack"])
         self._open = contextlib.ExitStack()
@@ -53,7 +59,7 @@ class SandboxTarget(Target):
         except NotASandbox as exc:
             raise UsageError(str(exc)) from None
         target = cls(folder, state)
-        with target._lock_held, target._open:
+        with policy_search_path(policy_folders(state)), target._lock_held, target._open:
             target._clients = target._open.enter_context(snapshot(state))
             yield target
 
@@ -74,7 +80,10 @@ class SandboxTarget(Target):
         if self._stack is None:
             self._lock()
             self._open.close()
+            say(f"Restoring the run in {self.folder} to change it (its table, bucket and models, into moto)…")
             self._stack, _models, _state = self._open.enter_context(restore(self.folder))
+            self._open.push(lambda failed, *_: failed or say(f"Saving the run back into {self.folder}…"))  # before
+            # the save (last in, first out), which only a command ending without an error makes
             self._clients = self._stack.client
         return self._stack
 
@@ -94,6 +103,8 @@ class SandboxTarget(Target):
 
     def model_versions(self) -> list[dict]:
         """The saved local model service's versions (no restore needed)."""
+        if "model_versions" in self.state:
+            return list(self.state["model_versions"])
         return [{"version": v.name, "arn": v.arn, "status": v.status, "units": v.min_units}
                 for v in saved_versions(self.folder).values()]
 
@@ -168,6 +179,9 @@ class SandboxTarget(Target):
     def settle(self) -> None:
         self._restored().pump()
 
+    def wait(self, seconds: float) -> None:
+        """Nothing to wait for: the run's model service moves on when it is next looked at."""
+
     @property
     def truth(self) -> dict[str, str]:
         return dict(self.state.get("truth") or {})
@@ -175,6 +189,19 @@ class SandboxTarget(Target):
     @property
     def labels(self) -> tuple[str, ...]:
         return tuple(self.state.get("labels") or ())
+
+    def reviewer_accuracy(self) -> dict[str, tuple[int, int]]:
+        """From the answers the run's finished reviews record (the sandbox knows every image's true label)."""
+        truth, counts = self.truth, {}
+        for review in Snapshot.of(self.state.get("items", [])).reviews:
+            true = truth.get(review.image_uri)
+            for answer in (review.result or {}).get("answers") or () if true else ():
+                right, answered = counts.get(answer["worker"], (0, 0))
+                counts[answer["worker"]] = (right + (answer.get("label") == true), answered + 1)
+        return counts
+
+    as_of = ("when the run was saved — its end, or the last command that changed it: "
+             "a saved run's clock stops there, and costs and ages are counted to it")
 
     def now(self) -> datetime:
         """When the run was last saved: what it recorded and what its model service published end there

@@ -45,6 +45,7 @@ def register(sub) -> None:
                                           "or running, whoever started it, and waits until each is STOPPED: "
                                           "nothing is left billing when the stack is destroyed.")
     add_target_arguments(teardown)
+    teardown.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     teardown.add_argument("--timeout", type=int, default=TEARDOWN_TIMEOUT, metavar="SECONDS",
                           help=f"stop waiting after this long (default {TEARDOWN_TIMEOUT} s)")
     teardown.add_argument("--poll", type=float, default=15.0, metavar="SECONDS",
@@ -95,6 +96,11 @@ def run(args) -> int:
 
 def run_teardown(args) -> int:
     with open_target(args) as target:
+        if not args.yes and not _confirm(f"Stop every model version of {target.description} that is starting or "
+                                         "running, and wait until each is STOPPED? Detections wait (pending) until "
+                                         "a model runs again. [y/N] ", "teardown"):
+            print(f"Cancelled; nothing of {target.description} was stopped.", file=sys.stderr)
+            return 1
         deadline, stopped = time.monotonic() + args.timeout, set()
         while True:
             answer = target.invoke_function("serve", {"action": "teardown"})
@@ -103,14 +109,14 @@ def run_teardown(args) -> int:
                 break
             if not args.json:
                 print(f"waiting for {', '.join(answer['live'])} to stop …", file=sys.stderr)
-            time.sleep(args.poll)
+            target.wait(args.poll)
     result = {"target": target.description, "stopped": sorted(stopped), "still_live": answer["live"],
               "done": answer["done"]}
     if args.json:
         print_json(result)
     elif answer["done"]:
         print(f"Teardown of {target.description}: " + (f"stopped {', '.join(sorted(stopped))}; " if stopped else "")
-              + "no model version is running. Next: `pulumi destroy`.")
+              + "no model version is running." + (f" {target.after_teardown}" if target.after_teardown else ""))
     else:
         print(f"Teardown of {target.description}: still stopping after {args.timeout} s: "
               f"{', '.join(answer['live'])}; run `labelloop teardown` again.")

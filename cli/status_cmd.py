@@ -42,6 +42,7 @@ def gather(target) -> dict:
     evaluation = (model.evaluation if model else None) or {}
     f1 = loop.active_f1 if loop.active_f1 is not None else evaluation.get("f1")
     now = target.now()
+    accuracy = target.reviewer_accuracy()
     days = []
     for day in ((now - timedelta(days=1)).strftime("%Y-%m-%d"), now.strftime("%Y-%m-%d")):
         stats = table.day_stats(day)
@@ -66,7 +67,8 @@ def gather(target) -> dict:
         "pending_detections": len(table.pending()),
         "pending_copies": len(table.pending_copies(PENDING_COPIES_SHOWN)),
         "reviewers": [{"reviewer": r.reviewer, "name": r.name, "answers": r.answers, "skips": r.skips,
-                       "agreed": r.agreed, "disagreed": r.disagreed, "agreement": r.agreement}
+                       "agreed": r.agreed, "disagreed": r.disagreed, "agreement": r.agreement,
+                       "accuracy": _share(*accuracy[r.reviewer]) if r.reviewer in accuracy else None}
                       for r in table.reviewers()],
         "days": days,
         "labels": label_rows,
@@ -124,7 +126,10 @@ def run(args) -> int:
     if args.json:
         print_json(status)
         return 0
-    print("\n".join(render(status)))
+    lines = render(status)
+    if target.as_of:
+        lines[1:1] = [f"As of {_time(status['as_of'])}, {target.as_of}."]
+    print("\n".join(lines))
     return 0
 
 
@@ -142,17 +147,28 @@ def _age(iso: str | None, now: str) -> str:
     return f" ({minutes // 60} h {minutes % 60} min)" if minutes >= 60 else f" ({minutes} min)"
 
 
+def _share(right: int, answered: int) -> float | None:
+    return right / answered if answered else None
+
+
+def _percent(share: float | None) -> str:
+    return f"{share:.0%}" if share is not None else "-"
+
+
 def _reviewer_lines(reviewers: list[dict]) -> list[str]:
-    """Annotator quality: each reviewer's answers and how often they matched the final label."""
+    """Annotator quality: each reviewer's answers, how often they matched the final label and, where the
+    true labels are known (a sandbox run), how often they were right."""
     if not reviewers:
         return []
+    truth = any(r.get("accuracy") is not None for r in reviewers)
     rows = [{"who": r["name"] or r["reviewer"], "answers": r["answers"], "skips": r["skips"],
-             "decided": r["agreed"] + r["disagreed"],
-             "agreement": f"{r['agreement']:.0%}" if r["agreement"] is not None else "-"} for r in reviewers]
-    return ["Reviewers (agreement: answers that matched the label a task was accepted with)",
-            format_table(rows, ["who", "answers", "skips", "decided", "agreement"],
-                         ["reviewer", "answers", "skips", "on accepted tasks", "agreement"],
-                         right=["answers", "skips", "decided", "agreement"]), ""]
+             "decided": r["agreed"] + r["disagreed"], "agreement": _percent(r["agreement"]),
+             "accuracy": _percent(r.get("accuracy"))} for r in reviewers]
+    columns = ["who", "answers", "skips", "decided", "agreement"] + (["accuracy"] if truth else [])
+    titles = ["reviewer", "answers", "skips", "on accepted tasks", "agreement"] + (["right (true label)"] if truth else [])
+    why = ("agreement: answers that matched the label a task was accepted with — with one answer per image it is "
+           "100 % by construction" + ("; right: answers that named the image's true label" if truth else ""))
+    return [f"Reviewers ({why})", format_table(rows, columns, titles, right=columns[1:]), ""]
 
 
 def render(status: dict) -> list[str]:

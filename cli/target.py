@@ -8,6 +8,7 @@ the same command code runs against AWS, moto in the tests, and a saved run.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from functools import cached_property
@@ -37,6 +38,8 @@ class Target(ABC):
     policies: tuple[str, ...]
     # Added to the error for a parameter the catalog does not know: how to make it known.
     policy_fix: str = ""
+    # What to do once `labelloop teardown` left nothing running ("" for nothing).
+    after_teardown: str = "Next: `pulumi destroy`."
 
     # -- what each kind of target answers in its own way ------------------------------------
     @property
@@ -120,6 +123,10 @@ class Target(ABC):
     def settle(self) -> None:
         """Let the stack act on what changed so far (a deployed stack does so by itself)."""
 
+    def wait(self, seconds: float) -> None:
+        """Let ``seconds`` pass before looking at the stack again."""
+        time.sleep(seconds)
+
     @property
     def account_checks(self) -> bool:
         """Whether the account behind the target can be checked (credentials, quotas): `labelloop doctor`."""
@@ -142,6 +149,11 @@ class Target(ABC):
         """True labels by image URI, when known."""
         return {}
 
+    def reviewer_accuracy(self) -> dict[str, tuple[int, int]]:
+        """Each reviewer's answers that named an image's true label, and their answers to images whose
+        true label is known: {} where no true label is (a deployed stack)."""
+        return {}
+
     @property
     def labels(self) -> tuple[str, ...]:
         """The stack's label set, when known without reading the table."""
@@ -150,6 +162,9 @@ class Target(ABC):
     def now(self) -> datetime:
         """The reference time for 'today'."""
         return datetime.now(timezone.utc)
+
+    #: What :meth:`now` is, when it is not the present (a saved run's views stop with its clock).
+    as_of: str = ""
 
     # -- the same for every target -----------------------------------------------------------
     @property

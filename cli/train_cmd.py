@@ -45,14 +45,21 @@ def register(sub) -> None:
                                           "it and stops the current one. Asks for confirmation, showing both "
                                           "versions' F1, unless --yes.")
     add_target_arguments(rollback)
-    rollback.add_argument("--to", metavar="VERSION", default=None,
-                          help="the version to switch to, e.g. v3 (default: the previous one; see `labelloop versions`)")
+    rollback.add_argument("--to", metavar="VERSION", default=None, type=version_name,
+                          help="the version to switch to, e.g. v3 or 3 (default: the previous one; see "
+                               "`labelloop versions`)")
     rollback.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     rollback.add_argument("--no-wait", action="store_true", help="on AWS, start the rollback and return")
     rollback.add_argument("--timeout", type=int, default=3600, metavar="SECONDS",
                           help="stop waiting after this long (default 3600 s); the rollback itself goes on")
     rollback.add_argument("--json", action="store_true", help="print JSON for scripts")
     rollback.set_defaults(run=run_rollback)
+
+
+def version_name(text: str) -> str:
+    """A version as the operator names it: ``v3``, or its number alone (``3``)."""
+    text = text.strip()
+    return f"v{int(text)}" if text.isdigit() else text
 
 
 # -- reading an execution ----------------------------------------------------------------

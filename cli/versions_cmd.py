@@ -23,15 +23,17 @@ def register(sub) -> None:
     parser.set_defaults(run=run)
 
 
-def version_row(model, active: str | None) -> dict:
+def version_row(model, active: str | None, seen: str | None = None) -> dict:
+    """One version's row; ``seen``: its status as Rekognition describes it now, which the table records
+    only when the loop acts on the version (a stop is recorded STOPPING, never STOPPED)."""
     evaluation = model.evaluation or {}
     decision = model.decision or {}
     return {
         "version": model.version,
         "f1": evaluation.get("f1"),
         "per_label_f1": {label: metrics.get("f1") for label, metrics in sorted((evaluation.get("per_label") or {}).items())},
-        "status": model.status,
-        "running": model.status in RUNNING and not model.stopped_at,
+        "status": seen or model.status,
+        "running": seen in RUNNING if seen else model.status in RUNNING and not model.stopped_at,
         "serving": model.version == active,
         "deployed": decision.get("deploy"),
         "reason": decision.get("reason"),
@@ -55,8 +57,9 @@ def compared(side: dict | None) -> dict | None:
 def gather(target) -> dict:
     table = target.table()
     loop = table.loop()
+    seen = {v["version"]: v["status"] for v in target.model_versions()}
     return {"target": target.description, "active_version": loop.active_version,
-            "versions": [version_row(m, loop.active_version) for m in table.models()]}
+            "versions": [version_row(m, loop.active_version, seen.get(m.version)) for m in table.models()]}
 
 
 def f1_of(versions: list[dict], version: str | None) -> str:

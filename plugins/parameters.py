@@ -8,6 +8,7 @@ with :meth:`ParameterSpec.parse`; the CLI validates before it writes.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from dataclasses import dataclass, field, replace
@@ -181,6 +182,19 @@ class ParameterSpec:
             self._check_bounds(raw, value)
             result[label] = value
         return MappingProxyType(result)
+
+    def check_labels(self, value: Any, labels: Iterable[str]) -> None:
+        """A per-label value names only labels of ``labels`` (the stack's label set): a label it does not
+        have would never match, and the value would change nothing. Raises InvalidParameterValue naming the
+        closest label; nothing to check for other kinds, or when the label set is not known."""
+        known = list(labels)
+        if self.kind != "thresholds" or not known:
+            return
+        for label in (label for label in value if label not in known):
+            close = difflib.get_close_matches(label, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise InvalidParameterValue(self.name, self.format(value), f"labels of the label set ({label!r} is not "
+                                                                       f"one; {hint}the labels: {', '.join(known)})")
 
     def format(self, value: Any) -> str:
         """The Parameter Store string for a typed value (the inverse of :meth:`parse`)."""

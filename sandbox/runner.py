@@ -36,6 +36,7 @@ class SandboxOptions:
     seed: int = 7
     error_rate: float = 0.0
     policies: tuple[str, ...] = ()
+    policy_path: tuple[str, ...] = ()  # folders the policy modules are imported from (absolute; the run keeps them)
     rounds: int = 8
     seed_per_label: int = 20  # the labelled images per label the loop starts from (3: a cold start)
     holdout: int = 300  # images never uploaded: every version is also scored on them

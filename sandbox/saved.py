@@ -59,10 +59,14 @@ def save(stack: LocalStack, out: Path, *, truth: dict[str, str], options: dict[s
     backend's stand-ins') into ``out`` (in place of what was saved there, a journal included)."""
     out.mkdir(parents=True, exist_ok=True)
     journal.remove(out)  # the stack holds its changes already (restore folded them in), or this is a new run
+    model_service.settle()  # a start or stop asked for completes (its minutes pass before the run is read again)
     model_service.flush()  # what ran so far, as CloudWatch has it
     state = {"stack": stack.stack, "labels": list(stack.labels), "policies": list(stack.policies),
              "parameters": parameters(stack), "items": StateTable(stack.table).all_items(), "truth": truth,
              "options": options, "saved_at": datetime.now(timezone.utc).isoformat(),  # the run's clock stops here
+             # as DescribeProjectVersions has them: read without unpickling the models (and scikit-learn)
+             "model_versions": [{"version": v.name, "arn": v.arn, "status": v.status, "units": v.min_units}
+                                for v in model_service.versions.values()],
              "metrics": [dict(d, Timestamp=d["Timestamp"].isoformat()) for d in model_service.published]}
     _write_objects(out, bodies(stack))
     write_state(out, state)
@@ -174,6 +178,7 @@ def change_parameter(folder: Path, name: str, value: str) -> None:
         stack.pump()
         written = {_item_key(i): i for i in table.all_items() if _item_key(i) not in new_stack}
         state["parameters"] = parameters(stack)
+    state["saved_at"] = datetime.now(timezone.utc).isoformat()  # changed now: its views are as of now
     state["items"] = [i for i in state.get("items", []) if _item_key(i) not in written] + list(written.values())
     write_state(folder, state)
 
@@ -189,6 +194,11 @@ def load_state(folder: Path) -> dict:
     if changes:
         state["items"] = journal.apply_items(state.get("items", []), changes)
     return state
+
+
+def policy_folders(state: dict) -> tuple[str, ...]:
+    """The folders the run imported its policy modules from (``labelloop sandbox --policy-path``)."""
+    return tuple((state.get("options") or {}).get("policy_path") or ())
 
 
 def _read_state(folder: Path) -> dict:

@@ -56,6 +56,21 @@ def test_a_usage_error_exits_2_in_one_line(capsys):
     assert "unrecognized arguments: --bogus" in err and "see `labelloop status --help`" in err
 
 
+@pytest.mark.parametrize("argv, meant", [(["stauts"], "status"), (["params", "lst"], "list"),
+                                         (["sandbox", "--review", "a2"], "a2i")])
+def test_a_mistyped_command_action_or_choice_names_the_closest(capsys, argv, meant):
+    code, out, err = cli(capsys, *argv)
+    assert code == 2 and out == ""
+    assert f"invalid choice: {argv[-1]!r}; did you mean {meant!r}?" in err
+    code, _, err = cli(capsys, "zzzz")
+    assert code == 2 and "did you mean" not in err and "choose from 'sandbox'" in err
+
+
+@pytest.mark.parametrize("given, version", [("3", "v3"), (" 12 ", "v12"), ("v3", "v3"), ("candidate", "candidate")])
+def test_a_version_is_named_by_its_number_or_its_name(given, version):
+    assert build_parser().parse_args(["rollback", "--to", given]).to == version
+
+
 def test_errors_under_json_are_json_on_stderr(capsys):
     code, out, err = cli(capsys, "policies", "--policies", "team.nope", "--json")
     assert code == 2 and out == ""

@@ -72,3 +72,67 @@ def test_the_json_shapes_name_every_key(capsys, saved_run, tmp_path):
     result = cli_json(capsys, "backtest", "--events", events, "--policies", "")
     documented(result, "backtest")
     documented(result["columns"][1], "backtest column")
+
+
+
+def doc_texts() -> dict[str, str]:
+    root = DOC.parents[1]
+    return {path.name: path.read_text() for path in [root / "README.md", *sorted((root / "docs").glob("*.md"))]}
+
+
+def documented_commands() -> list[tuple[str, str]]:
+    """Every `labelloop …` command line in a code block of the README and the docs, with its file (synopses,
+    ``[--option]``, and output left out)."""
+    found = []
+    for name, text in doc_texts().items():
+        for block in re.findall(r"```[a-z]*\n(.*?)```", text, re.S):
+            for line in block.replace("\\\n", " ").splitlines():
+                command = re.sub(r"\s+#.*$", "", line.strip()).split(" && ")[-1].split(" | ")[0].split(" > ")[0]
+                command = re.sub(r"^([A-Z_]+=\S+ )+", "", command)
+                if command.startswith("labelloop ") and "[" not in command and " — " not in command:
+                    found.append((name, command))
+    return found
+
+
+def test_every_documented_command_line_parses(capsys):
+    import shlex
+
+    from cli.errors import UsageError
+
+    parser, wrong = build_parser(), []
+    for name, command in documented_commands():
+        try:
+            _, unknown = parser.parse_known_args(shlex.split(command)[1:])
+        except (UsageError, SystemExit) as exc:
+            wrong.append(f"{name}: {command}: {exc}")
+            continue
+        if unknown:
+            wrong.append(f"{name}: {command}: unknown {unknown}")
+    capsys.readouterr()
+    assert len(documented_commands()) > 30
+    assert not wrong, "\n".join(wrong)
+
+
+def options(parser) -> set[str]:
+    import argparse
+
+    found = set()
+    for action in parser._actions:
+        found |= {o for o in action.option_strings if o.startswith("--")}
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                found |= options(command)
+    return found
+
+
+# Options of other tools the user-facing pages show: `aws ssm put-parameter --name … --value … --overwrite`,
+# `pulumi config set --path`, `python benchmarks/serving_cost.py --full`.
+OTHER_TOOLS = {"--name", "--value", "--overwrite", "--path", "--full"}
+
+
+def test_every_option_the_user_pages_name_exists():
+    known = options(build_parser()) | OTHER_TOOLS
+    pages = {n: t for n, t in doc_texts().items() if n not in ("benchmarks.md", "deploying.md")}
+    unknown = {(name, option) for name, text in pages.items()
+               for option in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]+)", text) if option not in known}
+    assert not unknown, sorted(unknown)

@@ -7,7 +7,7 @@ import re
 
 from cli_support import cli, cli_json
 
-from sandbox.saved import load_state
+from sandbox.saved import load_state, write_state
 
 
 def loop_item(folder) -> dict:
@@ -127,9 +127,25 @@ def test_params_set_on_a_sandbox_run(capsys, run_copy):
     assert load_state(run_copy)["parameters"]["Minimum-F1-Score"] == "0.75"
 
 
+def test_a_per_label_value_with_a_label_the_run_lacks_is_refused_and_nothing_written(capsys, run_copy):
+    state = load_state(run_copy)
+    state["policies"] = ["policies.uncertainty"]
+    write_state(run_copy, state)
+    code, _, err = cli(capsys, "params", "set", "Label-Confidence-Thresholds", "digt-7=100", "--sandbox", run_copy)
+    assert code == 2 and "'digt-7' is not one; did you mean 'digit-7'?" in err and "nothing was written" in err
+    assert "Label-Confidence-Thresholds" not in load_state(run_copy)["parameters"]
+    code, _, err = cli(capsys, "sandbox", "--policies", "policies.uncertainty", "--param",
+                       "Label-Confidence-Thresholds=digit-1=50, digt-7=100", "--no-report")
+    assert code == 2 and "did you mean 'digit-7'?" in err
+
+
 def test_train_and_rollback_on_a_sandbox_run(capsys, run_copy):
     loop = loop_item(run_copy)
-    data = cli_json(capsys, "train", "--sandbox", run_copy)
+    code, out, err = cli(capsys, "train", "--sandbox", run_copy, "--json")
+    assert code == 0 and err.splitlines() == [  # what it is doing, in order, apart from the answer
+        f"Restoring the run in {run_copy} to change it (its table, bucket and models, into moto)…",
+        f"Saving the run back into {run_copy}…"], err
+    data = json.loads(out)
     assert data["status"] == "SUCCEEDED" and data["check"]["train"] is False and data["check"]["trigger"] == "manual"
     assert "0 new labelled images since the last training" in data["check"]["reason"]
     assert loop_item(run_copy)["last_training_decision"]["trigger"] == "manual"  # saved back
@@ -152,3 +168,56 @@ def test_a_gate_set_too_small_to_decide_is_refused_before_the_run(capsys, tmp_pa
     code, _, err = cli(capsys, "sandbox", "--gate-set-per-label", "3", "--out", tmp_path / "run")
     assert code == 2 and "--gate-set-per-label 3 is below Minimum-Gate-Set-Images-Per-Label 5" in err
     assert "--param Minimum-Gate-Set-Images-Per-Label=3" in err and not (tmp_path / "run").exists()
+
+
+def test_a_run_left_open_ends_by_saying_how_many_reviews_wait_and_the_command(capsys, tmp_path):
+    from datetime import datetime, timezone
+
+    from sandbox.review_server import reviewable
+
+    out = tmp_path / "myrun"
+    code, text, err = cli(capsys, "sandbox", "--images", "150", "--rounds", "1", "--start-per-label", "3",
+                          "--param", "Minimum-F1-Score=0.3", "--leave-reviews-open", "--out", out)
+    assert code == 0, err
+    waiting = reviewable(load_state(out), datetime.now(timezone.utc))[0]
+    assert waiting > 0
+    assert text.rstrip().splitlines()[-1] == f"{waiting} reviews wait for you: labelloop review --sandbox {out}"
+
+
+def test_status_of_a_saved_run_says_its_clock_stops_when_it_was_saved_and_a_change_moves_it(capsys, run_copy):
+    saved = load_state(run_copy)["saved_at"]
+    code, text, _ = cli(capsys, "status", "--sandbox", run_copy)
+    assert code == 0
+    assert text.splitlines()[1] == (f"As of {saved[:19].replace('T', ' ')}, when the run was saved — its end, or the "
+                                    "last command that changed it: a saved run's clock stops there, and costs and "
+                                    "ages are counted to it.")
+    assert cli(capsys, "params", "set", "Minimum-F1-Score", "0.75", "--sandbox", run_copy)[0] == 0
+    assert load_state(run_copy)["saved_at"] > saved  # changed later: its views are as of the change
+    assert cli_json(capsys, "status", "--sandbox", run_copy)["as_of"] == load_state(run_copy)["saved_at"][:19] + "Z"
+
+
+def test_a_stopped_and_restarted_model_of_a_saved_run_shows_as_rekognition_has_it(capsys, run_copy):
+    def active() -> dict:
+        data = cli_json(capsys, "versions", "--sandbox", run_copy)
+        return next(v for v in data["versions"] if v["version"] == data["active_version"])
+
+    assert (active()["status"], active()["running"]) == ("RUNNING", True)
+    code, out, err = cli(capsys, "stop", "--yes", "--sandbox", run_copy)
+    assert code == 0 and ": stopped (" in out, out + err
+    assert (active()["status"], active()["running"]) == ("STOPPED", False)  # not STOPPING for ever
+    code, out, err = cli(capsys, "start", "--yes", "--sandbox", run_copy)
+    assert code == 0 and ": starting (" in out, out + err  # not "nothing to start: the model is stopping"
+    assert (active()["status"], active()["running"]) == ("RUNNING", True)
+
+
+def test_status_of_a_saved_run_gives_each_reviewer_their_accuracy_against_the_true_labels(capsys, run_copy):
+    state = load_state(run_copy)
+    answered = [i for i in state["items"] if i["sk"] == "HL" and (i.get("result") or {}).get("answers")]
+    assert answered
+    state["truth"][answered[0]["image_uri"]] = "not-what-anyone-answered"  # one answer is now wrong
+    write_state(run_copy, state)
+    reviewers = cli_json(capsys, "status", "--sandbox", run_copy)["reviewers"]
+    answers = sum(len(i["result"]["answers"]) for i in answered if i["image_uri"] in state["truth"])
+    assert len(reviewers) == 1 and reviewers[0]["accuracy"] == (answers - 1) / answers
+    code, text, _ = cli(capsys, "status", "--sandbox", run_copy)
+    assert "right: answers that named the image's true label" in text and f"{(answers - 1) / answers:.0%}" in text

@@ -55,12 +55,18 @@ def test_a_stop_while_a_lifecycle_run_trains_is_refused(capsys, st, target):
     assert st.models.status("v1") == "RUNNING"
 
 
-def test_teardown_leaves_nothing_running(capsys, st, target):
+def test_teardown_asks_first_then_leaves_nothing_running(capsys, st, target, monkeypatch):
     st.models.add_running(st.models.arn("v1").replace("/v1/", "/v0/"))  # a version started by hand
-    result = cli_json(capsys, "teardown", *target, "--poll", "0")
-    assert result["done"] and result["stopped"] == ["v0", "v1"] and result["still_live"] == []
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    code, _, err = cli(capsys, "teardown", *target, "--poll", "0")
+    assert code == 1 and "Stop every model version of" in err and "nothing of" in err
+    assert st.models.running == {"v0", "v1"}
+    code, out, _ = cli(capsys, "teardown", *target, "--poll", "0", "--yes")
+    assert code == 0 and out.strip().endswith("no model version is running. Next: `pulumi destroy`.")
     assert st.models.running == set()
     assert all(p.until for p in context.table().serving_periods())
+    result = cli_json(capsys, "teardown", *target, "--poll", "0", "-y")
+    assert result["done"] and result["stopped"] == [] and result["still_live"] == []
 
 
 def test_status_shows_the_cost_now_the_last_day_and_the_month(capsys, st, target):

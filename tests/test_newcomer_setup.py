@@ -96,3 +96,20 @@ def test_the_deploying_guide_gives_real_commands():
     assert not re.search(r"<each|<[a-z ]+ARN>", text)
     assert "at least ten per label" in text
     assert not re.search(r"(?<![.\w])venv/", text)  # one virtualenv: .venv
+
+
+def test_the_quick_start_is_a_cold_start_deployed_champion_challenger_on_a_gate_set():
+    """The tour shows the loop's point: the model starts from a few labelled images per label and only
+    a version better than the running one on the same gate-set images is switched to."""
+    import shlex
+
+    from cli.main import build_parser
+
+    shown = subprocess.run(["make", "-n", "-C", str(ROOT), "VENV=/nonexistent/venv", "sandbox"],
+                           capture_output=True, text=True, check=True).stdout
+    shown = next(line for line in shown.splitlines() if "labelloop sandbox" in line)
+    args = build_parser().parse_args(shlex.split(shown)[1:])
+    assert args.command == "sandbox" and args.start_per_label == 3 and args.gate_set_per_label >= 5
+    assert "policies.champion_challenger" in args.policies.split(",")
+    assert "Minimum-F1-Score=0.5" in args.param  # the cold start's first model deploys (stack default 0.8)
+    assert "--start-per-label 3" in (ROOT / "docs" / "benchmarks.md").read_text()  # its gain is stated there

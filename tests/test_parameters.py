@@ -179,3 +179,20 @@ def test_the_detection_reads_only_the_review_decisions_parameters_and_every_revi
         settings = scope.defaults()  # holds only the scope's: a policy reading another parameter raises
         for scores in ({"cat": 55.0, "dog": 45.0}, {"cat": 99.0, "dog": 1.0}, {}):
             engine.review(Detection("d" * 40, "s3://b/k.png", "v1", scores, sequence=1000), settings)
+
+
+def test_a_per_label_value_names_only_labels_of_the_label_set_and_a_typo_gets_the_closest():
+    from policies.uncertainty import THRESHOLDS, labelloop_parameters
+
+    spec = next(s for s in labelloop_parameters() if s.name == THRESHOLDS)
+    labels = ("digit-1", "digit-7")
+    spec.check_labels(spec.parse("digit-7=90, digit-1=50"), labels)  # every label known: no error
+    spec.check_labels(spec.parse("digt-7=100"), ())  # the label set unknown: nothing to check against
+    with pytest.raises(InvalidParameterValue) as err:
+        spec.check_labels(spec.parse("digit-1=50, digt-7=100"), labels)
+    assert str(err.value) == ("Label-Confidence-Thresholds: 'digit-1=50.0, digt-7=100.0' is not allowed; expected "
+                              "labels of the label set ('digt-7' is not one; did you mean 'digit-7'? the labels: "
+                              "digit-1, digit-7)")
+    with pytest.raises(InvalidParameterValue, match="'zebra' is not one; the labels"):
+        spec.check_labels(spec.parse("zebra=80"), labels)
+    CATALOG[names.MIN_F1].check_labels(0.8, labels)  # not per label: nothing to check

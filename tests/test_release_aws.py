@@ -62,7 +62,7 @@ def test_a_throw_away_stack_deploys_passes_doctor_and_smoke_and_is_torn_down(cap
             if code != 0:
                 failures.append(f"`labelloop {' '.join(argv)}` exited {code}: {err or out}")
     finally:
-        code, out, err = cli(capsys, "teardown", "--stack", name, "--poll", "30")
+        code, out, err = cli(capsys, "teardown", "--stack", name, "--poll", "30", "--yes")
         if code != 0:
             failures.append(f"teardown exited {code}: {err or out}")
         bucket = stack.outputs().get("bucketName")

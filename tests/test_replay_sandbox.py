@@ -31,6 +31,15 @@ def test_replay_failed_on_a_sandbox_run(capsys, run_copy):
     assert again["detections"] == []
 
 
+def test_nothing_to_replay_is_answered_without_restoring_the_run(capsys, run_copy, monkeypatch):
+    def restored(folder):
+        raise AssertionError("the run was restored with nothing to replay")
+
+    monkeypatch.setattr("cli.sandbox_target.restore", restored)
+    result = cli_json(capsys, "replay", "--failed", "--sandbox", run_copy)
+    assert (result["replayed"], result["detections"]) == (0, [])
+
+
 def first_image(stack) -> str:
     page = stack.client("s3").list_objects_v2(Bucket=stack.bucket, Prefix="images_for_detection/")
     return page["Contents"][0]["Key"]

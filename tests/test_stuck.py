@@ -50,8 +50,8 @@ def test_status_names_a_stuck_loop_with_its_fix(capsys, run_copy):
     [stuck] = cli_json(capsys, "status", "--sandbox", run_copy)["stuck"]
     assert stuck["fix"].startswith("labelloop params set Enable-A2I-Workflow true")
     code, out, _ = cli(capsys, "status", "--sandbox", run_copy)
-    assert code == 0 and "! Stuck: Enable-A2I-Workflow is false" in out.splitlines()[2]
-    assert out.splitlines()[3].startswith("  Fix: labelloop params set Enable-A2I-Workflow true")
+    assert code == 0 and "! Stuck: Enable-A2I-Workflow is false" in out.splitlines()[3]  # after the title and the as-of line
+    assert out.splitlines()[4].startswith("  Fix: labelloop params set Enable-A2I-Workflow true")
 
 
 def test_the_daily_summary_tells_a_stuck_loop(monkeypatch):
