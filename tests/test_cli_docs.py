@@ -125,9 +125,9 @@ def options(parser) -> set[str]:
     return found
 
 
-# Options of other tools the user-facing pages show: `aws ssm put-parameter --name … --value … --overwrite`,
-# `pulumi config set --path`, `python benchmarks/serving_cost.py --full`.
-OTHER_TOOLS = {"--name", "--value", "--overwrite", "--path", "--full"}
+# Options of other tools the user-facing pages show: `aws ssm put-parameter --name … --value … --overwrite
+# --type SecureString`, `pulumi config set --path`, `python benchmarks/serving_cost.py --full`.
+OTHER_TOOLS = {"--name", "--value", "--overwrite", "--type", "--path", "--full"}
 
 
 def test_every_option_the_user_pages_name_exists():
