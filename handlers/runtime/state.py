@@ -12,17 +12,18 @@ what still fails reaches the state machine under a name its Retry rules match.
 
 Items (``ITEM_TYPES``; ``<…>`` is a variable part of the key):
 
-  LOOP / STATE  active and previous model (compare-and-swap), detection sequence,
-      last detection, versions numbered, reviews per day, open reviews, training lock
-      (and the models its run could not stop), last training decision, training
-      baseline (images per label at the last training, when it finished), the
-      serving claim (a start or stop under way) and the last serving decision
+  LOOP / STATE  active and previous model (compare-and-swap), versions numbered,
+      reviews per day, open reviews, training lock (and the models its run could not
+      stop), last training decision, training baseline (images per label at the last
+      training, when it finished), the serving claim (a start or stop under way), the
+      last serving decision, the backlog (since when images wait for capacity) and its
+      drain (lease, measured rate)
   LOOP / COUNT#<label>  training images per label
   DET#<detection id> / DET  one detection: image, every label score, model
       version, decision with reason and policy, outcome, review status, human
       label, failure
-  PENDING / <detected at>#<detection id>  a detection waiting for a model, in
-      arrival order
+  PENDING#<shard> / <detected at>#<detection id>  a detection waiting for a model
+      or for its capacity, in arrival order within its shard
   FAILED / <detection id>  a detection that failed after its retries, to replay
       (`labelloop replay --failed`): image, reason, when, how often, when replayed
   HL#<human loop> / HL  one review: an A2I human loop, or a task of the builtin
@@ -45,8 +46,10 @@ Items (``ITEM_TYPES``; ``<…>`` is a variable part of the key):
       replay --copies`)
   IMG#<key> / IMG  one counted training image (makes the counters exact under
       duplicate events)
-  STATS#<day> / STATS  counts per outcome and review status for a UTC day (daily
-      summary, `labelloop status`)
+  STATS#<day> / STATS  counts per review status for a UTC day (daily summary,
+      `labelloop status`)
+  COUNTS#<day>#<shard> / COUNTS  a share of a UTC day's detection counts: outcomes,
+      replays, the last detection's time
   MODEL#<version> / MODEL  a version: status, manifest, evaluation with
       per-label metrics, its answers per gate-set image (in S3), deployment
       decision, start and stop
@@ -76,7 +79,7 @@ from botocore.exceptions import ClientError
 
 from plugins import DatasetStats
 
-from . import aws, backoff, errors
+from . import aws, backoff, errors, shards
 from .backoff import CALL_ATTEMPTS, CALL_BASE_DELAY, CALL_MAX_DELAY  # noqa: F401  (the retries of every call here)
 
 KEY_SCHEMA = (("pk", "S", "HASH"), ("sk", "S", "RANGE"))
@@ -125,15 +128,16 @@ class ItemType:
         return tuple(re.compile("(.+)".join(re.escape(p) for p in _VARIABLE.split(t))) for t in (self.pk, self.sk))
 
 
-_LOOP = ItemType("LOOP", "STATE", "active and previous model (compare-and-swap), detection sequence, last "
-                 "detection, versions numbered, reviews per day, open reviews, training lock (and the models its "
-                 "run could not stop), last training decision, training baseline (images per label at the last "
-                 "training, when it finished), the serving claim (a start or stop under way) and the last serving "
-                 "decision")
+_LOOP = ItemType("LOOP", "STATE", "active and previous model (compare-and-swap), versions numbered, reviews per "
+                 "day, open reviews, training lock (and the models its run could not stop), last training decision, "
+                 "training baseline (images per label at the last training, when it finished), the serving claim (a "
+                 "start or stop under way), the last serving decision, the backlog (since when images wait for "
+                 "capacity) and its drain (lease, measured rate)")
 _LABEL_COUNT = ItemType("LOOP", "COUNT#<label>", "training images per label")
 _DETECTION = ItemType("DET#<detection id>", "DET", "one detection: image, every label score, model version, "
                       "decision with reason and policy, outcome, review status, human label, failure")
-_PENDING = ItemType("PENDING", "<detected at>#<detection id>", "a detection waiting for a model, in arrival order")
+_PENDING = ItemType("PENDING#<shard>", "<detected at>#<detection id>", "a detection waiting for a model or for its "
+                    "capacity, in arrival order within its shard")
 _FAILED = ItemType("FAILED", "<detection id>", "a detection that failed after its retries, to replay (`labelloop "
                    "replay --failed`): image, reason, when, how often, when replayed")
 _REVIEW = ItemType("HL#<human loop>", "HL", "one review: an A2I human loop, or a task of the builtin review app "
@@ -153,8 +157,9 @@ _COPY = ItemType("COPY", "<human loop>", "an accepted review's copy not made yet
                  "dataset sweep, a retry, `labelloop replay --copies`)")
 _TRAINING_IMAGE = ItemType("IMG#<key>", "IMG",
                            "one counted training image (makes the counters exact under duplicate events)")
-_DAY = ItemType("STATS#<day>", "STATS", "counts per outcome and review status for a UTC day (daily summary, "
-                "`labelloop status`)")
+_DAY = ItemType("STATS#<day>", "STATS", "counts per review status for a UTC day (daily summary, `labelloop status`)")
+_DAY_SHARD = ItemType("COUNTS#<day>#<shard>", "COUNTS", "a share of a UTC day's detection counts: outcomes, replays, "
+                      "the last detection's time")
 _MODEL = ItemType("MODEL#<version>", "MODEL", "a version: status, manifest, evaluation with per-label metrics, "
                   "its answers per gate-set image (in S3), deployment decision, start and stop")
 _SERVING = ItemType("LEDGER", "SERVING#<from>#<version>", "one period a version ran (billed from RUNNING "
@@ -168,7 +173,7 @@ _ALERT = ItemType("ALERT#<name>", "<value>", "a problem already reported (an inv
 _PARAMETER_CHANGE = ItemType("PARAMCHANGE", "<time>", "an applied operator parameter change: parameter, "
                              "operation, value, schedule")
 ITEM_TYPES = (_LOOP, _LABEL_COUNT, _DETECTION, _PENDING, _FAILED, _REVIEW, _TASK_ANSWER, _TASK_SKIP, _OPEN_TASK,
-              _REVIEWER, _COPY, _TRAINING_IMAGE, _DAY, _MODEL, _SERVING, _TRAINING, _REJECTED_OUTPUT, _ALERT, _PARAMETER_CHANGE)
+              _REVIEWER, _COPY, _TRAINING_IMAGE, _DAY, _DAY_SHARD, _MODEL, _SERVING, _TRAINING, _REJECTED_OUTPUT, _ALERT, _PARAMETER_CHANGE)
 
 
 def item_type(key: Mapping[str, Any]) -> ItemType | None:
@@ -307,15 +312,6 @@ class TrainingImageCounted(ConditionFailed):
     """The training image was counted already (the copy's own S3 event came first)."""
 
 
-class SequenceTaken(ConditionFailed):
-    """Another detection took the sequence number this one was decided with; ``loop`` is the loop
-    state now (decide again with its next number)."""
-
-    @property
-    def loop(self) -> "LoopState":
-        return _loop_state(self.item)
-
-
 # -- records -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LoopState:
@@ -327,7 +323,6 @@ class LoopState:
     previous_version: str | None = None
     previous_arn: str | None = None
     switched_at: str | None = None
-    sequence: int = 0  # detections counted so far
     versions: int = 0  # versions numbered so far (the next training is v<versions + 1>)
     reviews_today: int = 0
     open_reviews: int = 0
@@ -337,10 +332,13 @@ class LoopState:
     strays: Mapping[str, str] = field(default_factory=dict)  # version -> ARN the lock's run could not stop
     last_training_decision: Mapping[str, Any] = field(default_factory=dict)
     trained_counts: Mapping[str, int] = field(default_factory=dict)  # training images per label at the last training
-    last_detected_at: str | None = None
     serving_claim: str | None = None  # "start" or "stop": a serving action under way
     serving_claim_at: str | None = None
     last_serving_decision: Mapping[str, Any] = field(default_factory=dict)
+    backlog_since: str | None = None  # images wait for the running model's capacity (detections park at once)
+    drain_owner: str | None = None  # the serving look draining them (one at a time) ...
+    drain_until: str | None = None  # ... until then
+    drain_rate: float | None = None  # detections a second per inference unit the last drain measured
 
 
 @dataclass(frozen=True)
@@ -382,7 +380,6 @@ class DetectionRecord:
     version_id: str | None = None
     model_version: str | None = None
     labels: tuple[Mapping[str, Any], ...] = ()
-    sequence: int | None = None
     decision: Mapping[str, Any] | None = None
     human_loop: str | None = None
     review_status: str | None = None
@@ -616,10 +613,11 @@ class ModelVersion:
 @dataclass(frozen=True)
 class DayStats:
     """The counters of one UTC day: ``outcome_<outcome>``, ``reviews_started_<purpose>``,
-    ``reviews_<status>``, ``outputs_rejected``, ``replayed``."""
+    ``reviews_<status>``, ``outputs_rejected``, ``replayed``; the time of its last detection."""
 
     day: str
     counts: Mapping[str, int] = field(default_factory=dict)
+    last_detected_at: str | None = None
 
     @property
     def detections(self) -> int:
@@ -685,7 +683,8 @@ class Snapshot:
         return cls(_loop_state(state), _dataset(state, by_type.get(_LABEL_COUNT, ())),
                    tuple(_detection(i) for i in by_type.get(_DETECTION, ())),
                    tuple(_review(i) for i in by_type.get(_REVIEW, ())),
-                   tuple(sorted((_day(i) for i in by_type.get(_DAY, ())), key=lambda d: d.day)))
+                   tuple(sorted(_days_of([*by_type.get(_DAY, ()), *by_type.get(_DAY_SHARD, ())]).values(),
+                                key=lambda d: d.day)))
 
     @property
     def last_day(self) -> str | None:
@@ -712,7 +711,6 @@ def _loop_state(item: Mapping[str, Any] | None, day: str | None = None) -> LoopS
         previous_version=item.get("previous_version"),
         previous_arn=item.get("previous_arn"),
         switched_at=item.get("switched_at"),
-        sequence=int(item.get("detections", 0)),
         versions=int(item.get("versions", 0)),
         reviews_today=int(item.get(f"reviews_{day or today()}", 0)),
         open_reviews=int(item.get("open_reviews", 0)),
@@ -722,10 +720,13 @@ def _loop_state(item: Mapping[str, Any] | None, day: str | None = None) -> LoopS
         strays=dict(item.get("strays") or {}),
         last_training_decision=item.get("last_training_decision") or {},
         trained_counts={label: int(n) for label, n in (item.get("trained_counts") or {}).items()},
-        last_detected_at=item.get("last_detected_at"),
         serving_claim=item.get("serving_claim"),
         serving_claim_at=item.get("serving_claim_at"),
         last_serving_decision=item.get("last_serving_decision") or {},
+        backlog_since=item.get("backlog_since"),
+        drain_owner=item.get("drain_owner"),
+        drain_until=item.get("drain_until"),
+        drain_rate=float(item["drain_rate"]) if item.get("drain_rate") is not None else None,
     )
 
 
@@ -742,6 +743,10 @@ def _detection(item: Mapping[str, Any]) -> DetectionRecord:
     if values.get("human_label") == "-":  # a review closed without a label
         values["human_label"] = None
     return DetectionRecord(**values)
+
+
+def _pending_partition(part: int) -> str:
+    return _PENDING.key(part, "", "")["pk"]
 
 
 def _pending(item: Mapping[str, Any]) -> PendingDetection:
@@ -791,8 +796,19 @@ def _serving_period(item: Mapping[str, Any]) -> ServingPeriod:
     return ServingPeriod(**_fields(ServingPeriod, item))
 
 
-def _day(item: Mapping[str, Any]) -> DayStats:
-    return DayStats(_DAY.part(item), {k: int(v) for k, v in item.items() if k not in ("pk", "sk")})
+def _days_of(items: Iterable[Mapping[str, Any]]) -> dict[str, DayStats]:
+    """Each day's counters: its review counts and the sum of its shares of the detection counts."""
+    counts: dict[str, dict[str, int]] = {}
+    last: dict[str, str] = {}
+    for item in items:
+        day = (_DAY if _DAY.matches(item) else _DAY_SHARD).part(item)
+        mine = counts.setdefault(day, {})
+        for name, value in item.items():
+            if name == "last_detected_at":
+                last[day] = max(last.get(day, ""), value)
+            elif name not in ("pk", "sk"):
+                mine[name] = mine.get(name, 0) + int(value)
+    return {day: DayStats(day, c, last.get(day)) for day, c in counts.items()}
 
 
 def _parameter_change(item: Mapping[str, Any]) -> ParameterChange:
@@ -884,13 +900,21 @@ class StateTable:
         """A delete (in a transaction) of an item that may not exist."""
         return {"Delete": {"TableName": self.name, "Key": key}}
 
-    def _days(self, *moves: tuple[str, Mapping[str, int]]) -> list[dict]:
-        """Updates of day counters, ``(day, {counter: amount})``; one per day (an item appears once in a transaction)."""
+    def _days(self, *moves: tuple[str, Mapping[str, int]], shard_of: str | None = None,
+              detected_at: str | None = None) -> list[dict]:
+        """Updates of day counters, ``(day, {counter: amount})``; one per day (an item appears once in a transaction).
+        ``shard_of``: an image's detection id — its counts go to its shard of each day (``detected_at``: the
+        time its day's share records as the last detection), never to an item every image writes."""
         merged: dict[str, dict[str, int]] = {}
         for day, counts in moves:
             for name, amount in counts.items():
                 merged.setdefault(day, {})[name] = merged.get(day, {}).get(name, 0) + amount
-        return [self._add(_key(_DAY, day), counts) for day, counts in merged.items()]
+        if shard_of is None:
+            return [self._add(_key(_DAY, day), counts) for day, counts in merged.items()]
+        part = shards.shard(shard_of)
+        return [self._add(_key(_DAY_SHARD, day, part), counts,
+                          {"last_detected_at": detected_at} if detected_at and detected_at[:10] == day else None)
+                for day, counts in merged.items()]
 
     def _update(self, key: dict, sets: Mapping[str, Any], *, condition: str | None = None,
                 values: Mapping[str, Any] | None = None, removes: Iterable[str] = (),
@@ -935,8 +959,8 @@ class StateTable:
 
     # -- loop state ----------------------------------------------------------
     def begin_detection(self) -> LoopState:
-        """One read: the active model, the detections counted so far, today's reviews and the training
-        images per label at the last training."""
+        """One read: the active model, whether images wait for its capacity, today's reviews and the
+        training images per label at the last training."""
         return _loop_state(self._get(_key(_LOOP)))
 
     def loop(self) -> LoopState:
@@ -949,46 +973,46 @@ class StateTable:
         return _loop_state(state), _dataset(state, (i for i in items if _LABEL_COUNT.matches(i)))
 
     # -- detections ------------------------------------------------------------
-    # A classified image (its record has a ``sequence``) is counted in the same transaction that writes
-    # its record, so a duplicate or a retry counts nothing. ``exact``: the count must still be the one
-    # the decision was made with (``sequence - 1``), else SequenceTaken; without it, it is counted
-    # whatever the count is now (two detections may then share a number).
-    def record_detection(self, record: DetectionRecord, *, pending: bool = False, exact: bool = True) -> None:
-        """Write a detection once, with its day's outcome count. Raises AlreadyDone if it exists,
-        SequenceTaken if another detection took its number."""
-        items = [
-            self._put(_key(_DETECTION, record.detection_id), _attributes(record)),
-            *self._days((record.detected_at[:10], {f"outcome_{record.outcome}": 1})),
-        ]
+    # Every write of an image touches only its own items and its shard of the day's counts (no item that
+    # every image writes): a classified image is counted in the transaction that writes its record, so a
+    # duplicate or a retry counts nothing; an image that waits (pending) is counted once it is detected.
+    def record_detection(self, record: DetectionRecord, *, pending: bool = False) -> None:
+        """Write a detection once, with its day's outcome count (a pending one: its place in the queue).
+        Raises AlreadyDone if it exists."""
         if pending:
-            items.append(self._pending_item(record))
-        self._write_detection(items, record, exact)
+            self._transact([self._put(_key(_DETECTION, record.detection_id), _attributes(record)),
+                            self._pending_item(record)])
+            return
+        self._transact([self._put(_key(_DETECTION, record.detection_id), _attributes(record)),
+                        *self._counted(record, {f"outcome_{record.outcome}": 1})])
 
-    def replace_pending(self, record: DetectionRecord, cursor: str, *, exact: bool = True) -> None:
-        """A pending detection detected at last: overwrite the record, move the day's count, drop the
-        pending item (and a failure of an earlier replay). Raises AlreadyDone if it was replaced before."""
-        self._write_detection([
+    def replace_pending(self, record: DetectionRecord, cursor: str) -> None:
+        """A pending detection detected at last: overwrite the record, count it, drop the pending item
+        (and a failure of an earlier replay). Raises AlreadyDone if it was replaced before."""
+        self._transact([
             self._replace(record, "pending"),
-            *self._days((record.detected_at[:10], {f"outcome_{record.outcome}": 1, "replayed": 1}),
-                        (cursor[:10], {"outcome_pending": -1})),
-            {"Delete": {"TableName": self.name, "Key": _key(_PENDING, *cursor.split("#", 1))}},
+            *self._counted(record, {f"outcome_{record.outcome}": 1, "replayed": 1}),
+            {"Delete": {"TableName": self.name, "Key": self._pending_key(cursor)}},
             self._delete(_key(_FAILED, record.detection_id)),
-        ], record, exact)
+        ])
 
-    def replace_failed(self, record: DetectionRecord, failed: DetectionRecord, *, pending: bool = False,
-                       exact: bool = True) -> None:
+    def replace_failed(self, record: DetectionRecord, failed: DetectionRecord, *, pending: bool = False) -> None:
         """A failed detection done at last (its event redelivered, or replayed): overwrite the record,
         move the failure's count to this outcome, drop it from the failed. Raises AlreadyDone if it is
         not failed (any more)."""
-        items = [
+        counted = {} if pending else {f"outcome_{record.outcome}": 1}
+        self._transact([
             self._replace(record, "failed"),
-            *self._days((record.detected_at[:10], {f"outcome_{record.outcome}": 1}),
-                        (failed.detected_at[:10], {"outcome_failed": -1})),
+            *self._days((record.detected_at[:10], counted), (failed.detected_at[:10], {"outcome_failed": -1}),
+                        shard_of=record.detection_id, detected_at=None if pending else record.detected_at),
             self._delete(_key(_FAILED, record.detection_id)),
-        ]
-        if pending:
-            items.append(self._pending_item(record))
-        self._write_detection(items, record, exact)
+            *([self._pending_item(record)] if pending else []),
+        ])
+
+    def _counted(self, record: DetectionRecord, counts: Mapping[str, int]) -> list[dict]:
+        """A detected image's counts, on its shard of its day."""
+        return self._days((record.detected_at[:10], counts), shard_of=record.detection_id,
+                          detected_at=record.detected_at)
 
     def _replace(self, record: DetectionRecord, outcome: str) -> dict:
         """A put of the record over one whose outcome is ``outcome``."""
@@ -997,55 +1021,51 @@ class StateTable:
                         "ExpressionAttributeValues": {":was": {"S": outcome}}}}
 
     def _pending_item(self, record: DetectionRecord) -> dict:
-        return self._put(_key(_PENDING, record.detected_at, record.detection_id), {
+        return self._put(self._pending_key(f"{record.detected_at}#{record.detection_id}"), {
             "detection_id": record.detection_id, "bucket": record.bucket, "key": record.key,
             "etag": record.etag, "version_id": record.version_id})
 
-    def _write_detection(self, items: list[dict], record: DetectionRecord, exact: bool) -> None:
-        """The transaction, with the record's count in the detection sequence last (a duplicate says AlreadyDone first)."""
-        if record.sequence is None:
-            self._transact(items)
-            return
-        if not exact:
-            self._transact([*items, self._add(_key(_LOOP), {"detections": 1}, {"last_detected_at": record.detected_at})])
-            return
-        previous = record.sequence - 1
-        count = {"Update": {
-            "TableName": self.name, "Key": _key(_LOOP), "UpdateExpression": "SET #d = :n, #l = :l",
-            "ConditionExpression": "#d = :p" if previous else "attribute_not_exists(#d) OR #d = :p",
-            "ExpressionAttributeNames": {"#d": "detections", "#l": "last_detected_at"},
-            "ExpressionAttributeValues": {":n": {"N": str(record.sequence)}, ":p": {"N": str(previous)},
-                                          ":l": {"S": record.detected_at}},
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
-        self._transact([*items, count], {len(items): SequenceTaken})
+    @staticmethod
+    def _pending_key(cursor: str) -> dict:
+        """The key of a pending item: its shard is its detection id's."""
+        detected_at, detection_id = cursor.split("#", 1)
+        return _key(_PENDING, shards.shard(detection_id), detected_at, detection_id)
 
     def pending(self) -> list[PendingDetection]:
-        return [_pending(i) for i in self._query(_PENDING.partition)]
+        """Every pending detection, oldest first (a Query per shard)."""
+        return sorted((_pending(i) for part in shards.all_shards() for i in self._query(_pending_partition(part))),
+                      key=lambda p: p.cursor)
 
     def waiting(self) -> Waiting:
-        """How many images wait for a model and when the first arrived: the oldest pending item and a
-        count of the partition (one page per 1 MB of keys)."""
+        """How many images wait and when the first arrived: the oldest pending item and a count of each
+        shard (a Query per shard and per 1 MB of keys)."""
         first = self.pending_page(None, 1)
         if not first:
             return Waiting()
-        kwargs: dict[str, Any] = {"TableName": self.name, "ConsistentRead": True, "Select": "COUNT",
-                                  "KeyConditionExpression": "pk = :pk",
-                                  "ExpressionAttributeValues": {":pk": {"S": _PENDING.partition}}}
         count = 0
-        while True:
-            page = self._call("query", **kwargs)
-            count += int(page.get("Count", 0))
-            if "LastEvaluatedKey" not in page:
-                return Waiting(count, first[0].cursor.split("#", 1)[0])
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for part in shards.all_shards():
+            kwargs: dict[str, Any] = {"TableName": self.name, "ConsistentRead": True, "Select": "COUNT",
+                                      "KeyConditionExpression": "pk = :pk",
+                                      "ExpressionAttributeValues": {":pk": {"S": _pending_partition(part)}}}
+            while True:
+                page = self._call("query", **kwargs)
+                count += int(page.get("Count", 0))
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return Waiting(count, first[0].cursor.split("#", 1)[0])
 
     def pending_page(self, after: str | None, limit: int) -> list[PendingDetection]:
-        """Up to ``limit`` pending detections after the cursor ``after``, oldest first."""
-        values = {":pk": {"S": _PENDING.partition}, **({":after": {"S": after}} if after else {})}
-        page = self._call("query", TableName=self.name, ConsistentRead=True, Limit=limit,
-                          ExpressionAttributeValues=values,
-                          KeyConditionExpression="pk = :pk" + (" AND sk > :after" if after else ""))
-        return [_pending(_plain(i)) for i in page.get("Items", [])]
+        """Up to ``limit`` pending detections after the cursor ``after``, oldest first: the first ``limit``
+        of each shard (a Query each), merged."""
+        values = {**({":after": {"S": after}} if after else {})}
+        found: list[PendingDetection] = []
+        for part in shards.all_shards():
+            page = self._call("query", TableName=self.name, ConsistentRead=True, Limit=limit,
+                              ExpressionAttributeValues=values | {":pk": {"S": _pending_partition(part)}},
+                              KeyConditionExpression="pk = :pk" + (" AND sk > :after" if after else ""))
+            found.extend(_pending(_plain(i)) for i in page.get("Items", []))
+        return sorted(found, key=lambda p: p.cursor)[:limit]
 
     def detection(self, detection_id: str) -> DetectionRecord | None:
         item = self._get(_key(_DETECTION, detection_id))
@@ -1062,7 +1082,8 @@ class StateTable:
                             {k: v for k, v in what.items() if v is not None}, removes=("replayed_at",))
         try:
             self._transact([self._put(_key(_DETECTION, record.detection_id), _attributes(record)),
-                            *self._days((record.detected_at[:10], {"outcome_failed": 1})), failure])
+                            *self._days((record.detected_at[:10], {"outcome_failed": 1}),
+                                        shard_of=record.detection_id), failure])
             return "recorded"
         except AlreadyDone:
             existing = self.detection(record.detection_id)
@@ -1103,8 +1124,7 @@ class StateTable:
                                                   ExpressionAttributeValues={":det": {"S": _DETECTION.sk}}))
 
     def day_stats(self, day: str | None = None) -> DayStats:
-        day = day or today()
-        return _day(self._get(_key(_DAY, day)) or _DAY.key(day))
+        return self.days_stats([day or today()])[0]
 
     # -- reviews (A2I human loops and builtin review tasks) ------------------------------
     def record_review_started(self, task: ReviewTask) -> None:
@@ -1602,6 +1622,37 @@ class StateTable:
     def record_serving_decision(self, decision: Mapping[str, Any]) -> None:
         self._update(_key(_LOOP), {"last_serving_decision": dict(decision) | {"at": now_iso()}})
 
+    # -- admission at the model's capacity: the backlog and its drain ----------------------------
+    def mark_backlog(self, at: str) -> bool:
+        """Images wait for the running model's capacity from ``at`` on (detections park at once until the
+        drain has caught up). True for the call that marked it, False when it was marked already."""
+        try:
+            self._update(_key(_LOOP), {"backlog_since": at}, condition="attribute_not_exists(backlog_since)")
+            return True
+        except ConditionFailed:
+            return False
+
+    def claim_drain(self, owner: str, until: str, now: str) -> bool:
+        """Take the drain of the waiting images until ``until`` (one serving look at a time); False while
+        another look holds it."""
+        try:
+            self._update(_key(_LOOP), {"drain_owner": owner, "drain_until": until},
+                         condition="attribute_not_exists(drain_until) OR drain_until < :now OR drain_owner = :o",
+                         values={":now": now, ":o": owner})
+            return True
+        except ConditionFailed:
+            return False
+
+    def release_drain(self, owner: str, rate: float | None, *, drained: bool) -> None:
+        """Give the drain up, with the rate it measured (detections a second per inference unit);
+        ``drained``: no image waits any more, so the backlog ends."""
+        removes = ("drain_owner", "drain_until", *(("backlog_since",) if drained else ()))
+        try:
+            self._update(_key(_LOOP), {"drain_rate": rate} if rate else {}, condition="drain_owner = :o",
+                         values={":o": owner}, removes=removes)
+        except ConditionFailed:
+            pass  # its lease ran out and another look took the drain over
+
     def open_serving_period(self, version: str, units: int, at: str, max_units: int | None = None) -> bool:
         """The version runs (and bills) from ``at``: its period opens once; False if one is open."""
         cursor = f"{at}#{version}"
@@ -1667,16 +1718,18 @@ class StateTable:
                 [TrainingPeriod(**_fields(TrainingPeriod, i)) for i in items if _TRAINING.matches(i)])
 
     def days_stats(self, days: Iterable[str]) -> list[DayStats]:
-        """The counters of several days (up to 100, one call), in the order asked."""
+        """The counters of several days, in the order asked: each day's item and its shares (a
+        BatchGetItem per 100 keys: about six days a call)."""
         days = list(days)
-        found: dict[str, DayStats] = {}
-        request = {self.name: {"Keys": [_key(_DAY, d) for d in days], "ConsistentRead": True}}
-        while request:
-            page = self._call("batch_get_item", RequestItems=request)
-            for item in page.get("Responses", {}).get(self.name, []):
-                stats = _day(_plain(item))
-                found[stats.day] = stats
-            request = page.get("UnprocessedKeys") or {}
+        keys = [k for d in days for k in (_key(_DAY, d), *(_key(_DAY_SHARD, d, p) for p in shards.all_shards()))]
+        items: list[dict] = []
+        for first in range(0, len(keys), 100):
+            request = {self.name: {"Keys": keys[first:first + 100], "ConsistentRead": True}}
+            while request:
+                page = self._call("batch_get_item", RequestItems=request)
+                items.extend(_plain(i) for i in page.get("Responses", {}).get(self.name, []))
+                request = page.get("UnprocessedKeys") or {}
+        found = _days_of(items)
         return [found.get(d) or DayStats(d) for d in days]
 
     # -- operator parameters -------------------------------------------------------
