@@ -17,8 +17,9 @@ from .runtime import aws, backoff, config, context
 from .runtime.events import waiting_event
 from .runtime.state import LoopState, now_iso
 
-# What Rekognition answers when the calls exceed what the running inference units sustain.
-SATURATED = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException"})
+# What Custom Labels answers when the calls exceed what the running inference units sustain (its
+# ThrottlingException is a passing service fault: the workflow's Retry handles it).
+SATURATED = frozenset({"ProvisionedThroughputExceededException"})
 
 
 def waiting_reason(loop: LoopState) -> str:

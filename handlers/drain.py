@@ -5,10 +5,11 @@ One look at a time holds the drain (a lease on the loop item). It reads the wait
 time (every shard, merged in arrival order) and detects each with the detection's own code — the
 record replaces the pending one once, so nothing is lost or detected twice — then starts its review,
 as the detection workflow's next step would. The pace is measured, not configured: AWS publishes no
-rate per inference unit, so the drain starts from the rate the last drain measured (or a slow start),
-speeds up by a small step after each accepted call and slows down by a larger one after each refusal
-(additive-increase / multiplicative-decrease, as a congestion window does); a refused image is tried
-again. The drain stops when no image waits (the backlog ends) or its time is up (it asks for the next
+rate per inference unit, so the drain starts from the rate the last drain measured — or, with none,
+unpaced until the model first refuses a call, then from the rate it accepted over the last second,
+growing fast until the next refusal (a slow start) — and then speeds up by a small step after each
+accepted call and slows down by a larger one after each refusal (as a congestion window does); a
+refused image is tried again. The drain stops when no image waits (the backlog ends) or its time is up (it asks for the next
 look at once, so the drain goes on without a gap). What fails for good is recorded as the workflow's
 RecordFailure records it: listed among the failed, for ``labelloop replay --failed``.
 """
@@ -37,33 +38,46 @@ PAGE = 500  # waiting images read at a time (one Query per shard)
 # Images in flight at once: the rate a drain can reach is about this many divided by DetectCustomLabels'
 # latency. LABELLOOP_DRAIN_WORKERS overrides it (the sandbox: 1, for a reproducible order).
 WORKERS = 16
-START_RATE_PER_UNIT = 1.0  # detections a second per unit before anything was measured (a slow start)
-SLOW_START, GROWTH, BACKOFF = 1.1, 1.002, 0.93  # rate × after an accepted call (before / after the first refusal), × after a refusal
+# The rate × after an accepted call (while probing up to the first refusal; after it), × after a refusal.
+SLOW_START, GROWTH, BACKOFF = 1.05, 1.002, 0.93
 sleep: Callable[[float], None] = time.sleep  # looked up on every wait: a simulation replaces it
 
 
 @dataclass
 class Pacer:
-    """The pace of the calls: ``rate`` calls a second, adjusted by what the model answers."""
+    """The pace of the calls: ``rate`` calls a second (None: unpaced, until the first refusal),
+    adjusted by what the model answers. Times are seconds on the drain's clock."""
 
-    rate: float
+    rate: float | None = None
+    probing: bool = False  # growing fast from a first estimate, until the model refuses again
     refused: int = 0
     accepted: int = 0
-    _next: float = 0.0  # seconds (on the drain's clock) when the next call may go
+    _next: float = 0.0  # when the next call may go
+    _recent: deque = field(default_factory=deque)  # when the calls of the last second were accepted
 
     def delay(self, now: float) -> float:
         """Seconds to wait before the next call; the call is then counted as sent."""
+        if self.rate is None:
+            return 0.0
         wait_for = max(0.0, self._next - now)
         self._next = max(self._next, now) + 1.0 / self.rate
         return wait_for
 
-    def answered(self, accepted: bool) -> None:
+    def answered(self, accepted: bool, now: float) -> None:
         if accepted:
             self.accepted += 1
-            self.rate *= GROWTH if self.refused else SLOW_START
+            self._recent.append(now)
+            while self._recent and self._recent[0] <= now - 1.0:
+                self._recent.popleft()
+            if self.rate is not None:
+                self.rate *= SLOW_START if self.probing else GROWTH
+            return
+        self.refused += 1
+        if self.rate is None:  # what the model took in the last second: a floor of what it sustains
+            self.rate, self.probing = float(max(1, len(self._recent))), True
+            self._next = now + 1.0 / self.rate
         else:
-            self.refused += 1
-            self.rate = max(0.1, self.rate * BACKOFF)
+            self.rate, self.probing = max(0.1, self.rate * BACKOFF), False
 
 
 @dataclass
@@ -89,12 +103,12 @@ def drain(table, owner: str, units: int, *, seconds: float = DRAIN_SECONDS) -> D
     loop = table.loop()
     table.mark_backlog(iso(started))  # while the drain runs, new uploads queue behind the waiting ones
     units = max(1, units)
-    pacer = Pacer((loop.drain_rate or START_RATE_PER_UNIT) * units)
+    pacer = Pacer(loop.drain_rate * units if loop.drain_rate else None)
     result = Drained()
     try:
         _run(table, loop, pacer, result, started, seconds)
     finally:
-        if pacer.refused:
+        if pacer.refused and pacer.rate:
             result.rate_per_unit = round(pacer.rate / units, 3)
         result.left = result.left or bool(result.deferred)
         table.release_drain(owner, result.rate_per_unit, drained=not result.left)
@@ -113,7 +127,7 @@ def _run(table, loop: LoopState, pacer: Pacer, result: Drained, started, seconds
     try:
         while True:
             for done in [f for f in running if f.done()]:
-                _answered(running.pop(done), done.result(), pacer, result, queue)
+                _answered(running.pop(done), done.result(), pacer, result, queue, clock())
             if clock() >= seconds:
                 result.left = bool(queue) or more
                 break
@@ -137,21 +151,22 @@ def _run(table, loop: LoopState, pacer: Pacer, result: Drained, started, seconds
             if pool:
                 running[pool.submit(_detect_one, pending, loop)] = pending
             else:
-                _answered(pending, _detect_one(pending, loop), pacer, result, queue)
+                _answered(pending, _detect_one(pending, loop), pacer, result, queue, clock())
     finally:
         if pool:
             pool.shutdown(wait=True)
             for done, pending in running.items():
-                _answered(pending, done.result(), pacer, result, queue)
+                _answered(pending, done.result(), pacer, result, queue, clock())
 
 
-def _answered(pending: PendingDetection, answer: dict, pacer: Pacer, result: Drained, queue: deque) -> None:
+def _answered(pending: PendingDetection, answer: dict, pacer: Pacer, result: Drained, queue: deque,
+              now: float) -> None:
     if answer.get("saturated"):
-        pacer.answered(False)
+        pacer.answered(False, now)
         result.refused += 1
         queue.appendleft(pending)  # first again, once the model accepts more
         return
-    pacer.answered(True)
+    pacer.answered(True, now)
     kind = answer.get("drain", "detected")
     setattr(result, kind, getattr(result, kind) + 1)
     outcome = answer.get("outcome", "?")
