@@ -16,7 +16,9 @@ the arrivals due meanwhile are handled then.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
+import io
 import itertools
 import random
 from collections import Counter
@@ -230,8 +232,11 @@ def replay(uploads: int = 10_000, *, units: int = 1, throughput: float = DEFAULT
     models = scripted_custom_labels(throughput=throughput)
     models.clock = clock.now
     retry = detection_definition("detect", "start_review", "failed")["States"][DETECT.state]["Retry"][0]
-    with clock.installed(), LocalStack(labels=LABELS, serial=True,
-                                       standins={"rekognition": models, "sagemaker-a2i-runtime": A2I()}) as stack:
+    # The functions' metrics: Powertools prints a set once it holds 100 values, whether metrics are disabled
+    # or not, and a drain is one long invocation — not this run's output.
+    with clock.installed(), contextlib.redirect_stdout(io.StringIO()), \
+            LocalStack(labels=LABELS, serial=True,
+                       standins={"rekognition": models, "sagemaker-a2i-runtime": A2I()}) as stack:
         _running_model(stack, models, units)
         sim = _Sim(stack, clock, result, seed)
         saved = drain_module.sleep, backoff.sleep, admission_module.SATURATED
