@@ -37,7 +37,7 @@ from handlers.detection_failed import record_failure
 from handlers.runtime import backoff, context, errors, layout
 from handlers.runtime.events import object_events
 from handlers.runtime.state import StateTable, iso
-from handlers.runtime.workflow import DETECT
+from handlers.runtime.workflow import DETECT, RECORD_FAILURE
 from handlers.start_review import start_review
 
 from .a2i import A2I
@@ -91,6 +91,8 @@ class _Sim:
     def __init__(self, stack: LocalStack, clock: SimulatedClock, result: BurstResult, seed: int):
         self.stack, self.clock, self.result = stack, clock, result
         self.random = random.Random(seed)  # the retries' jitter
+        self.retries = {state: spec.get("Retry", []) for state, spec in
+                        detection_definition("detect", "start_review", "failed")["States"].items()}
         self.queue: list[tuple[float, int, Callable[[], None]]] = []
         self.order = itertools.count()
         self.touched: dict[str, float] = {}  # item key -> when a transaction last held it
@@ -149,26 +151,19 @@ class _Sim:
             self.touched.update({k: now for k in keys})
 
     # -- the loop's functions --------------------------------------------------------------
-    def execution(self, event: dict, retry: dict, attempt: int = 0, began: float | None = None) -> None:
+    def execution(self, event: dict, attempt: int = 0, began: float | None = None) -> None:
         """One upload's detection workflow: Detect — retried as its Retry rules say, each attempt after its
-        back-off (full jitter) on the clock — then its review."""
+        back-off on the clock — then its review, or RecordFailure (retried likewise)."""
         began = self.now() if began is None else began
         outer, counting = self.span_calls, self.counting  # it may run within a drain's wait
         self.span_calls, self.counting = 0.0, True
         try:
             answer = detect_module.detect(next(object_events(event)))
         except Exception as exc:
-            name = errors.error_code(exc) or type(exc).__name__
-            if attempt + 1 < retry["MaxAttempts"] and name in retry["ErrorEquals"]:
-                ceiling = min(retry["IntervalSeconds"] * retry.get("BackoffRate", 2.0) ** attempt,
-                              retry.get("MaxDelaySeconds", float("inf")))
-                self.at(self.now() + self.span_calls + self.random.uniform(0, ceiling),
-                        lambda: self.execution(event, retry, attempt + 1, began))
-                self.span_calls, self.counting = outer, counting
-                return
-            record_failure({"input": event, "error": {"Error": name, "Cause": str(exc)}})
-            self.result.failed += 1
-            answer = {}
+            if not self.retried(exc, DETECT, attempt, lambda: self.execution(event, attempt + 1, began)):
+                self.failure(event, {"Error": errors.error_code(exc) or type(exc).__name__, "Cause": str(exc)}, began)
+            self.span_calls, self.counting = outer, counting
+            return
         if answer.get("saturated") or answer.get("outcome") == "pending" and not answer.get("duplicate"):
             self.pending += 1
             self.result.pending_peak = max(self.result.pending_peak, self.pending)
@@ -177,6 +172,33 @@ class _Sim:
         self.spans.append((began, self.now() + self.span_calls))
         self.span_calls, self.counting = outer, counting
         self.ended()
+
+    def failure(self, event: dict, error: dict, began: float, attempt: int = 0) -> None:
+        """The workflow's RecordFailure: the image is failed (recorded, unless that too fails for good)."""
+        outer, counting = self.span_calls, self.counting
+        self.counting = True
+        try:
+            record_failure({"input": event, "error": error})
+        except Exception as exc:
+            if self.retried(exc, RECORD_FAILURE, attempt, lambda: self.failure(event, error, began, attempt + 1)):
+                self.span_calls, self.counting = outer, counting
+                return
+        self.result.failed += 1
+        self.spans.append((began, self.now() + self.span_calls))
+        self.span_calls, self.counting = outer, counting
+        self.ended()
+
+    def retried(self, exc: Exception, task, attempt: int, again: Callable[[], None]) -> bool:
+        """Whether the task's Retry rules (in the deployed definition) try it again; if so ``again`` runs
+        after the back-off (full jitter) on the clock."""
+        name = errors.error_code(exc) or type(exc).__name__
+        rule = next((r for r in self.retries[task.state] if name in r["ErrorEquals"]), None)
+        if rule is None or attempt + 1 >= rule["MaxAttempts"]:
+            return False
+        ceiling = min(rule["IntervalSeconds"] * rule.get("BackoffRate", 2.0) ** attempt,
+                      rule.get("MaxDelaySeconds", float("inf")))
+        self.at(self.now() + self.span_calls + self.random.uniform(0, ceiling), again)
+        return True
 
     def serve(self, trigger: str) -> None:
         start, outer, counting = self.now(), self.span_calls, self.counting
@@ -231,7 +253,6 @@ def replay(uploads: int = 10_000, *, units: int = 1, throughput: float = DEFAULT
     clock = SimulatedClock(START)
     models = scripted_custom_labels(throughput=throughput)
     models.clock = clock.now
-    retry = detection_definition("detect", "start_review", "failed")["States"][DETECT.state]["Retry"][0]
     # The functions' metrics: Powertools prints a set once it holds 100 values, whether metrics are disabled
     # or not, and a drain is one long invocation — not this run's output.
     with clock.installed(), contextlib.redirect_stdout(io.StringIO()), \
@@ -245,7 +266,7 @@ def replay(uploads: int = 10_000, *, units: int = 1, throughput: float = DEFAULT
         try:
             for i in range(uploads):
                 event = _upload_event(stack.bucket, i, seed)
-                sim.at(i / arrival_rate, lambda event=event: sim.execution(event, retry))
+                sim.at(i / arrival_rate, lambda event=event: sim.execution(event))
             arrived = lambda: sim.now() >= uploads / arrival_rate and not sim.queue  # noqa: E731
             sim.at(SCHEDULE_SECONDS, lambda: sim.tick(SCHEDULE_SECONDS, lambda: _done(stack, arrived)))
             horizon = uploads / arrival_rate + 4 * result.floor_seconds + 3600
