@@ -203,9 +203,7 @@ def stack(*, review: str = "a2i", cold: bool = False):
     models, a2i = scripted_custom_labels(labels=LABELS, default_labels=CONFIDENT), A2I()
     models.add_running(MODEL_ARN)  # the model the detections use
     with LocalStack(labels=LABELS, standins={"rekognition": models, "sagemaker-a2i-runtime": a2i},
-                    containers="per_invocation" if cold else "shared") as st:
-        if review == "builtin":
-            st.use_review_app()
+                    containers="per_invocation" if cold else "shared", review=review) as st:
         meter = ColdMeter() if cold else Meter()
         if cold:
             st.on_function_client(meter.hook)

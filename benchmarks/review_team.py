@@ -264,8 +264,7 @@ def one_run(args, per_image: int) -> tuple[Run, dict]:
     real_now = state.utcnow
     state.utcnow = clock.now  # the handlers' one clock
     try:
-        with LocalStack(labels=LABELS, parameter_overrides={LEASE_MINUTES: 1}) as stack:
-            stack.use_review_app()
+        with LocalStack(labels=LABELS, parameter_overrides={LEASE_MINUTES: 1}, review="builtin") as stack:
             print(f"{per_image} reviewer(s) per image: opening {args.tasks} review tasks…", file=sys.stderr,
                   flush=True)
             open_tasks(stack, args.tasks, per_image, args.seed)

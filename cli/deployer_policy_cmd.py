@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from components.config import A2I, REVIEW_BACKENDS
-from components.deployer import Access, deploy_access
+from components.deploy_access import Access
+from components.deployer import deploy_access
 from components.naming import PROJECT, Naming, StackNameError
+from handlers.review_backends import REGISTRY
 
 from .errors import UsageError
 from .operator_access import operator_access
@@ -118,9 +119,9 @@ def register(sub) -> None:
                         help="scope to this region (default: the stack's aws:region when the Pulumi CLI knows it, else *)")
     parser.add_argument("--account", metavar="ID", help="scope to this AWS account (default: *)")
     parser.add_argument("--partition", default="aws", help="the ARN partition (default: aws)")
-    parser.add_argument("--review", choices=REVIEW_BACKENDS,
+    parser.add_argument("--review", choices=tuple(REGISTRY),
                         help="only the review backend the stack uses (default: the stack's labelloop:review when "
-                             "known, else both)")
+                             "known, else every one)")
     parser.add_argument("--part", choices=PARTS, help="one part only: deploy or operate (default: both)")
     parser.add_argument("--out", metavar="DIR", type=Path,
                         help="write each document to a file there (labelloop-deploy-1.json, …, labelloop-operate.json) "
@@ -135,8 +136,9 @@ def run(args) -> int:
         raise UsageError(f"--account {args.account!r} is not an AWS account id (12 digits)")
     names = Names.of(args.stack, args.region or config.get("aws:region"), args.account, args.partition)
     review = args.review or config.get("labelloop:review") or None
-    if review not in (None, *REVIEW_BACKENDS):
-        raise UsageError(f"the stack's labelloop:review is {review!r}; pass --review builtin or --review {A2I}")
+    if review not in (None, *REGISTRY):
+        raise UsageError(f"the stack's labelloop:review is {review!r}; pass --review with one of "
+                         f"{', '.join(REGISTRY)}")
     found = documents(names, review)
     if args.part:
         found = {args.part: found[args.part]}

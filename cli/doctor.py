@@ -18,9 +18,9 @@ from typing import Any, Callable, Iterable, Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from components.config import A2I, BUILTIN
 from components.regions import CUSTOM_LABELS_REGIONS, READ_ON, SOURCE, region_problem
 from components.triggers import SERVING_SCHEDULE, bucket_triggers, parameter_trigger, training_schedule, waiting_trigger
+from handlers.review_backends import DEFAULT as DEFAULT_REVIEW
 from handlers.runtime.ledger import units_running
 from handlers.runtime.state import iso
 from handlers.serving import IDLE_DAYS, days_back
@@ -70,8 +70,8 @@ class Doctor:
     @cached_property
     def review_backend(self) -> str:
         if self.deployed is not None:
-            return A2I if self.deployed.flow_definition_arn else BUILTIN
-        return self.stack_config.get("labelloop:review") or BUILTIN
+            return self.deployed.review_backend
+        return self.stack_config.get("labelloop:review") or DEFAULT_REVIEW
 
     @cached_property
     def settings(self) -> dict[str, Any]:
@@ -100,6 +100,7 @@ class Check:
     run: Callable[[Doctor], Iterable[Finding]]
     account: bool = False  # needs an AWS account behind the target (not a sandbox run)
     deployed: bool = False  # needs the deployed stack
+    review: str | None = None  # a check of one review backend's (labelloop:review), for its stacks only
 
 
 # -- before a deploy ------------------------------------------------------------------------------
@@ -317,8 +318,7 @@ def check_rules(doctor: Doctor) -> Iterator[Finding]:
     naming, events = doctor.target.naming, doctor.target.client("events")
     training_on = bool(doctor.settings[ENABLE_TRAINING])
     expected = {naming.rule(t.name): t.event_bus for t in (
-        [t for t in bucket_triggers(doctor.deployed.bucket)
-         if doctor.review_backend == A2I or t.target != "review_output"]
+        bucket_triggers(doctor.deployed.bucket, doctor.review_backend)
         + [parameter_trigger(naming.parameter_path), waiting_trigger(naming.stack, naming.event_bus)])}
     expected |= {naming.rule(s.name): None for s in (training_schedule(doctor.settings), SERVING_SCHEDULE)}
     found: dict[str, str] = {}
@@ -436,8 +436,9 @@ CHECKS: tuple[Check, ...] = (
     Check("permissions", "the caller may deploy and operate the stack (IAM's policy simulator)", check_permissions,
           account=True),
     Check("quotas", "Custom Labels and Lambda quotas", check_quotas, account=True),
-    Check("reviewer-email", "Cognito can e-mail the reviewers' invitations", check_reviewer_email, account=True),
-    Check("a2i", "Amazon A2I answers (review: a2i)", check_a2i, account=True),
+    Check("reviewer-email", "Cognito can e-mail the reviewers' invitations", check_reviewer_email, account=True,
+          review="builtin"),
+    Check("a2i", "Amazon A2I answers (review: a2i)", check_a2i, account=True, review="a2i"),
     Check("functions", "the functions' recent errors", check_functions, account=True, deployed=True),
     Check("rules", "the event rules are in the state they should be", check_rules, account=True, deployed=True),
     Check("parameters", "the operator parameters are valid", check_parameters, deployed=True),
@@ -445,7 +446,6 @@ CHECKS: tuple[Check, ...] = (
     # A saved sandbox run's clock stopped at its end, and nothing there bills: an account's check.
     Check("idle-model", "no model runs with nothing to do", check_idle_model, account=True, deployed=True),
 )
-BACKEND_CHECKS = {"reviewer-email": BUILTIN, "a2i": A2I}
 
 
 def applicable(doctor: Doctor, check: Check) -> str | None:
@@ -454,7 +454,7 @@ def applicable(doctor: Doctor, check: Check) -> str | None:
         return "not for a sandbox run"
     if check.deployed and doctor.deployed is None:
         return "the stack is not deployed yet"
-    if BACKEND_CHECKS.get(check.name, doctor.review_backend) != doctor.review_backend:
+    if check.review not in (None, doctor.review_backend):
         return f"the stack reviews with {doctor.review_backend}"
     return None
 

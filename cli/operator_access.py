@@ -5,7 +5,7 @@ call they make and judge each by the policy this renders (``sandbox.access``).""
 
 from __future__ import annotations
 
-from components.deployer import UNSCOPED, USER_POOLS, Access
+from components.deploy_access import UNSCOPED, USER_POOLS, Access
 
 TABLE = "arn:{p}:dynamodb:{r}:{a}:table/{n}-state"
 PARAMETER_PATH = ("arn:{p}:ssm:{r}:{a}:parameter/{path}", "arn:{p}:ssm:{r}:{a}:parameter/{path}/*")

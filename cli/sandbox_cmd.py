@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from handlers.review_backends import DEFAULT as DEFAULT_REVIEW
+from handlers.review_backends import REGISTRY
+
 from .errors import UsageError
 from .policy_path import add_policy_path_argument
 
@@ -28,8 +31,8 @@ def register(sub) -> None:
     parser.add_argument("--review-budget", type=int, default=None, metavar="N",
                         help="builtin: answers the reviewers give per round, highest priority first "
                              "(default: every open task)")
-    parser.add_argument("--review", choices=("builtin", "a2i"), default="builtin",
-                        help="the review backend: the builtin review app (default) or A2I")
+    parser.add_argument("--review", choices=tuple(REGISTRY), default=DEFAULT_REVIEW,
+                        help="the review backend: " + "; ".join(f"{r.name}: {r.description}" for r in REGISTRY.values()))
     parser.add_argument("--reviewers", default="", metavar="RATE,RATE,…",
                         help="builtin: one simulated reviewer per error rate (default: one, at --error-rate); "
                              "with --param Reviewers-Per-Image=2 or more they must agree")
@@ -68,6 +71,17 @@ def parse_rates(text: str) -> tuple[float, ...]:
     return tuple(rates)
 
 
+def check_reviewer_options(review: str, **used: bool) -> None:
+    """Refuse an option of the simulated reviewers that the review backend's do not take."""
+    from sandbox.review_backends import sandbox_backend
+
+    taken = sandbox_backend(review).options
+    refused = [f"--{option.replace('_', '-')}" for option, on in used.items() if on and option not in taken]
+    if refused:
+        raise UsageError(f"{' and '.join(refused)} {'is' if len(refused) == 1 else 'are'} not for --review {review}: "
+                         "its simulated reviewers do not take it (use --error-rate)")
+
+
 def run(args) -> int:
     from plugins import GATE_SET_MINIMUM, Engine, InvalidParameterValue
     from sandbox.console import SandboxConsole
@@ -83,8 +97,8 @@ def run(args) -> int:
         raise UsageError("--images must be at least 1")
     if args.start_per_label < 1 or args.gate_set_per_label < 0:
         raise UsageError("--start-per-label must be at least 1 and --gate-set-per-label at least 0")
-    if args.review_budget is not None and (args.review_budget < 0 or args.review == "a2i"):
-        raise UsageError("--review-budget is a number of answers per round (0 or more), for the builtin review app")
+    if args.review_budget is not None and args.review_budget < 0:
+        raise UsageError("--review-budget is a number of answers per round (0 or more)")
     if args.policies is None:
         from plugins.manager import modules_from_env
 
@@ -107,8 +121,8 @@ def run(args) -> int:
                          f"gate set could decide no deployment; use {minimum} or more, or --param "
                          f"{GATE_SET_MINIMUM}={args.gate_set_per_label}")
     rates = parse_rates(args.reviewers)
-    if args.review == "a2i" and (rates or args.leave_reviews_open):
-        raise UsageError("--reviewers and --leave-reviews-open are for the builtin review app, not --review a2i")
+    check_reviewer_options(args.review, review_budget=args.review_budget is not None, reviewers=bool(rates),
+                           leave_reviews_open=args.leave_reviews_open)
     if args.leave_reviews_open and args.no_report:
         raise UsageError("--leave-reviews-open needs the run saved: drop --no-report")
     options = SandboxOptions(images=args.images, seed=args.seed, error_rate=args.error_rate, policies=policies,

@@ -14,17 +14,16 @@ dataset function's sweep makes the copies accepted reviews left unmade.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Mapping
+from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 
-from components import events, iam
+from components import events
 from components.lambdas import DeployedFunction, FunctionFactory
 from components.naming import Account, Naming
 from components.state_machines import detection_definition
 from components.triggers import DATASET_SWEEP
+from components.workflows import workflow
 
 DETECTION_FUNCTIONS = ("detect", "start_review", "detection_failed")
 MACHINE = "detection"
@@ -41,7 +40,6 @@ class DetectionArgs:
     functions: FunctionFactory
     dead_letter_queue_arn: pulumi.Input[str]
     log_retention_days: int = 30
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class Detection(pulumi.ComponentResource):
@@ -50,8 +48,7 @@ class Detection(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DetectionArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("labelloop:index:Detection", name, None, opts)
-        naming, tags = args.naming, dict(args.tags)
-        child = pulumi.ResourceOptions(parent=self)
+        naming = args.naming
         account_id = args.account.apply(lambda a: a.account_id)
 
         self.deployed: dict[str, DeployedFunction] = {key: args.functions.create(key, self, name)
@@ -61,38 +58,25 @@ class Detection(pulumi.ComponentResource):
 
         arns = [self.deployed[key].arn for key in DETECTION_FUNCTIONS]
         self.definition = pulumi.Output.all(*arns).apply(lambda a: json.dumps(detection_definition(*a), indent=2))
-        machine = naming.state_machine(MACHINE)
-        self.log_group = aws.cloudwatch.LogGroup(f"{name}-state-machine-logs", name=naming.state_machine_log_group(MACHINE),
-                                                 retention_in_days=args.log_retention_days, tags=tags, opts=child)
-        self.role, self.role_policy = iam.service_role(
-            f"{name}-state-machine-role", naming.state_machine_role(MACHINE), "states.amazonaws.com",
-            iam.state_machine_statements(arns), parent=self,
-            account_id=account_id, tags=tags, description="The labelloop detection state machine")
         # Express executions have no history of their own: their log is it, so log everything.
-        self.state_machine = aws.sfn.StateMachine(
-            f"{name}-state-machine", name=machine, type="EXPRESS", role_arn=self.role.arn, definition=self.definition,
-            logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
-                level="ALL", include_execution_data=True,
-                log_destination=pulumi.Output.concat(self.log_group.arn, ":*")),
-            tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]))
+        self.workflow = workflow(name, naming, MACHINE, "EXPRESS", self.definition, arns, log_level="ALL",
+                                 log_retention_days=args.log_retention_days, account_id=account_id, parent=self)
+        self.state_machine = self.workflow.state_machine
 
         upload, pattern = events.bucket_trigger(args.bucket_name, UPLOAD_TRIGGER)
-        self.upload_rule = events.pattern_rule(name, naming, upload, pattern, parent=self, tags=tags)
-        self.events_role, self.events_policy = events.start_execution_role(
-            name, naming, MACHINE, self.state_machine.arn, account_id=account_id, parent=self, tags=tags)
-        self.upload_target = events.state_machine_target(
-            self.upload_rule, f"{name}-{upload.name}", self.state_machine.arn, self.events_role,
-            dead_letter_queue=args.dead_letter_queue_arn, parent=self, depends_on=[self.events_policy])
+        self.upload_rule = events.pattern_rule(name, naming, upload, pattern, parent=self)
+        self.upload_target = self.workflow.started_by(self.upload_rule, f"{name}-{upload.name}",
+                                                      dead_letter_queue=args.dead_letter_queue_arn, parent=self)
 
         self.training_data_rule, self.training_data_target = events.bucket_function_trigger(
             name, naming, args.bucket_name, TRAINING_DATA_TRIGGER, self.deployed["training_data"],
-            dead_letter_queue=args.dead_letter_queue_arn, parent=self, tags=tags)
+            dead_letter_queue=args.dead_letter_queue_arn, parent=self)
 
         # The dataset function: an upload deleted is taken out of the dataset; the sweep makes pending copies.
         self.upload_deleted_rule, self.upload_deleted_target = events.bucket_function_trigger(
             name, naming, args.bucket_name, UPLOAD_DELETED_TRIGGER, self.deployed["dataset"],
-            dead_letter_queue=args.dead_letter_queue_arn, parent=self, tags=tags)
-        self.dataset_sweep_rule = events.schedule_rule(name, naming, DATASET_SWEEP, parent=self, tags=tags)
+            dead_letter_queue=args.dead_letter_queue_arn, parent=self)
+        self.dataset_sweep_rule = events.schedule_rule(name, naming, DATASET_SWEEP, parent=self)
         self.dataset_sweep_target, _ = events.function_target(
             self.dataset_sweep_rule, f"{name}-{DATASET_SWEEP.name}", self.deployed["dataset"],
             dead_letter_queue=args.dead_letter_queue_arn, parent=self, input=DATASET_SWEEP.input)

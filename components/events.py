@@ -30,25 +30,25 @@ def bucket_trigger(bucket_name: pulumi.Input[str], trigger_name: str) -> tuple[T
 
 
 def pattern_rule(prefix: str, naming: Naming, trigger: Trigger, pattern: pulumi.Input[Mapping[str, Any]], *,
-                 parent: pulumi.Resource, tags: Mapping[str, str],
+                 parent: pulumi.Resource,
                  depends_on: list[pulumi.Resource] | None = None) -> aws.cloudwatch.EventRule:
     """Rule ``labelloop-<stack>-<trigger>`` (logical name ``<prefix>-<trigger>``), on the trigger's bus."""
     return aws.cloudwatch.EventRule(
         f"{prefix}-{trigger.name}", name=naming.rule(trigger.name), description=trigger.description, state="ENABLED",
         event_bus_name=trigger.event_bus,
         event_pattern=pulumi.Output.from_input(pattern).apply(lambda p: json.dumps(p, sort_keys=True)),
-        tags=dict(tags), opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on))
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on))
 
 
 def schedule_rule(prefix: str, naming: Naming, schedule: Schedule, *, parent: pulumi.Resource,
-                  tags: Mapping[str, str], managed_at_run_time: bool = False) -> aws.cloudwatch.EventRule:
+                  managed_at_run_time: bool = False) -> aws.cloudwatch.EventRule:
     """A schedule rule. ``managed_at_run_time``: a function changes its rate and state when
     operators change the parameters, so a later ``pulumi up`` must not put them back."""
     ignore = ["scheduleExpression", "state"] if managed_at_run_time else []
     return aws.cloudwatch.EventRule(
         f"{prefix}-{schedule.name}", name=naming.rule(schedule.name), description=schedule.description,
         schedule_expression=schedule.expression,
-        state="ENABLED" if schedule.enabled else "DISABLED", tags=dict(tags),
+        state="ENABLED" if schedule.enabled else "DISABLED",
         opts=pulumi.ResourceOptions(parent=parent, ignore_changes=ignore))
 
 
@@ -71,24 +71,24 @@ def function_target(rule: aws.cloudwatch.EventRule, rule_name: str, target: Depl
 
 def bucket_function_trigger(prefix: str, naming: Naming, bucket_name: pulumi.Input[str], trigger_name: str,
                             target: DeployedFunction, *, dead_letter_queue: pulumi.Input[str],
-                            parent: pulumi.Resource, tags: Mapping[str, str],
+                            parent: pulumi.Resource,
                             ) -> tuple[aws.cloudwatch.EventRule, aws.cloudwatch.EventTarget]:
     """A bucket trigger whose target is a function: the rule, the target and its invoke permission."""
     trigger, pattern = bucket_trigger(bucket_name, trigger_name)
-    rule = pattern_rule(prefix, naming, trigger, pattern, parent=parent, tags=tags)
+    rule = pattern_rule(prefix, naming, trigger, pattern, parent=parent)
     target, _ = function_target(rule, f"{prefix}-{trigger.name}", target, dead_letter_queue=dead_letter_queue,
                                 parent=parent)
     return rule, target
 
 
 def start_execution_role(prefix: str, naming: Naming, machine: str, state_machine_arn: pulumi.Input[str], *,
-                         account_id: pulumi.Input[str], parent: pulumi.Resource, tags: Mapping[str, str]
+                         account_id: pulumi.Input[str], parent: pulumi.Resource
                          ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
     """The role EventBridge uses to start one state machine."""
     return iam.service_role(
         f"{prefix}-events-role", naming(f"events-{machine}"), "events.amazonaws.com",
         [iam.Statement("StartItsStateMachine", ("states:StartExecution",), (state_machine_arn,))],
-        parent=parent, account_id=account_id, tags=tags,
+        parent=parent, account_id=account_id,
         description=f"EventBridge starts the labelloop {machine} state machine")
 
 

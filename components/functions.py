@@ -3,68 +3,22 @@ sizing and exactly the AWS actions the handler calls.
 
 The Pulumi program creates one function and one role per entry (the role gets
 ``grants``, scoped to this stack's resources); the sandbox registers the same
-handlers in moto.
+handlers in moto. :data:`CORE` are every stack's; a review backend declares its
+own and what the core functions calling it need (``components/review_backends/``):
+a stack deploys :func:`deployed_functions`, and :data:`FUNCTIONS` is every
+function of every registered backend, with every grant any of them adds.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
+from typing import Iterable
 
-from components.config import A2I, BUILTIN
+from components.grants import (COPY_REVIEWED, CUSTOM_LABELS_BUCKET, CUSTOM_LABELS_READS, CUSTOM_LABELS_WRITES,
+                               DAY_COUNTS, DESCRIBE_VERSIONS, PARAMETERS, PUBLISH, TABLE_RW, FunctionSpec, Grant)
+from components.review_backends import Deployable, deployable, every_backend
 from handlers.runtime import layout
 
-
-@dataclass(frozen=True)
-class Grant:
-    """Actions on one kind of this stack's resources.
-
-    ``resource`` is one of: ``objects:<prefix>`` (objects under a bucket
-    prefix), ``bucket:<prefix>`` (ListBucket limited to a prefix), ``bucket``
-    (the bucket itself: its location, its ACL, listing all of it), ``table``,
-    ``topic``, ``parameters``, ``project`` (the Rekognition project),
-    ``project_versions`` (its model versions), ``flow_definition``,
-    ``state_machine:<name>``, ``event_bus`` (the stack's own bus, for labelloop's own events), ``schedule_rule``.
-    """
-
-    actions: tuple[str, ...]
-    resource: str
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    key: str
-    handler: str  # module.function inside the archive
-    description: str
-    grants: tuple[Grant, ...]
-    timeout: int = 30
-    memory: int = 256
-
-
-TABLE_RW = Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"), "table")
-DAY_COUNTS = Grant(("dynamodb:BatchGetItem",), "table")  # a day's counters: its item and every shard of it
-PARAMETERS = Grant(("ssm:GetParametersByPath",), "parameters")
-PUBLISH = Grant(("sns:Publish",), "topic")
-DESCRIBE_VERSIONS = Grant(("rekognition:DescribeProjectVersions",), "project")
-# Rekognition Custom Labels reads the training manifest and every image it names, and writes the
-# training results, with the S3 access of whoever calls CreateProjectVersion (a bucket policy for
-# rekognition.amazonaws.com is no longer used: "Set up SDK permissions"). These are the actions AWS
-# documents for a bucket of one's own ("Accessing external Amazon S3 buckets"); the bucket-level
-# ones cannot be narrowed to a prefix, since which prefix the service lists is not documented.
-CUSTOM_LABELS_BUCKET = ("s3:GetBucketAcl", "s3:GetBucketLocation", "s3:ListBucket")
-CUSTOM_LABELS_READS = ("s3:GetObject", "s3:GetObjectAcl", "s3:GetObjectTagging", "s3:GetObjectVersion")
-CUSTOM_LABELS_WRITES = ("s3:PutObject",)
-# Making the copy an accepted review licenses (review_outcome.complete_copy), in any function that does:
-COPY_REVIEWED = (
-    # Is the upload still there (without ListBucket a deleted key reads as AccessDenied, not NotFound)?
-    # Then the reviewed version is read (a copy reads its source)...
-    Grant(("s3:GetObject", "s3:GetObjectVersion"), f"objects:{layout.DETECTION_PREFIX}"),
-    Grant(("s3:ListBucket",), f"bucket:{layout.DETECTION_PREFIX}"),
-    # ...and written into its label folder or the gate set; a copy withdrawn meanwhile is deleted again.
-    Grant(("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"), f"objects:{layout.TRAINING_PREFIX}"),
-    Grant(("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"), f"objects:{layout.TESTING_PREFIX}"),
-    # The claim notes the copy as pending, which its completion deletes (in transactions).
-    Grant(("dynamodb:DeleteItem",), "table"),
-)
 
 # Detecting an image (the detect function; the serving function's drain of the waiting images):
 DETECT_GRANTS = (
@@ -78,14 +32,15 @@ DETECT_GRANTS = (
     # An image waits (no model runs, or it is at capacity): an event asks the serving function at once.
     Grant(("events:PutEvents",), "event_bus"),
 )
-# Opening a review (the start_review function; the drain, for the images it detects):
+# Opening a review (the start_review function; the drain, for the images it detects), besides what the
+# review backend's own call needs (OPENS below):
 START_REVIEW_GRANTS = (
-    Grant(("sagemaker:StartHumanLoop",), "flow_definition"), TABLE_RW,
+    TABLE_RW,
     Grant(("dynamodb:DeleteItem",), "table"),  # a start that failed before, done at last: not failed any more
     PARAMETERS,  # a review app task's reviewers and lifetime
 )
 
-FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
+CORE: dict[str, FunctionSpec] = {f.key: f for f in [
     # -- detection and review ---------------------------------------------------
     # The detection workflow's three functions: their timeouts bound its Express run (five minutes).
     FunctionSpec("detect", "handlers.detect.handler", "Classify an uploaded image and record the review decision", (
@@ -94,7 +49,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
         Grant(("states:StartExecution",), "state_machine:detection"),
     ), timeout=20),
     FunctionSpec("start_review", "handlers.start_review.handler",
-                 "Open the review of a detection: a review app task or an A2I human loop", START_REVIEW_GRANTS,
+                 "Open the review of a detection with the stack's review backend", START_REVIEW_GRANTS,
                  timeout=15),
     FunctionSpec("detection_failed", "handlers.detection_failed.handler", "Record a detection that failed", (
         TABLE_RW, PUBLISH), timeout=15),
@@ -104,13 +59,6 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
         # Without ListBucket a missing key reads as AccessDenied instead of NotFound.
         Grant(("s3:GetObject",), f"objects:{layout.TRAINING_PREFIX}"),
         Grant(("s3:ListBucket",), f"bucket:{layout.TRAINING_PREFIX}"))),
-    FunctionSpec("review_output", "handlers.review_output.handler", "Turn an A2I answer into training data", (
-        Grant(("s3:GetObject",), f"objects:{layout.REVIEW_OUTPUT_PREFIX}"),
-        *COPY_REVIEWED, TABLE_RW, PARAMETERS, PUBLISH)),
-    FunctionSpec("review_api", "handlers.review_api.handler", "Serve the review page and the reviewers' API", (
-        # Presigns the pinned version of an upload for the page (and copies it, below).
-        *COPY_REVIEWED, TABLE_RW, PARAMETERS, PUBLISH,
-    ), timeout=20),  # the sweep's retries of a transient error fit in a third of it
     FunctionSpec("dataset", "handlers.dataset.handler",
                  "Forget the images their uploaders deleted; make the copies accepted reviews left unmade", (
         *COPY_REVIEWED, TABLE_RW, PUBLISH,
@@ -196,10 +144,39 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.key: f for f in [
 
 
 # -- review backends ----------------------------------------------------------------------
-# Functions a stack deploys only with one review backend (labelloop:review); all others, always.
-REVIEW_BACKEND_ONLY = {"review_api": BUILTIN, "review_output": A2I}
+# The core functions that call the review backend's run-time side (handlers/review_backends/interface.py):
+OPENS = ("start_review", "serve")  # ReviewBackend.open (the serving function: the drain starts reviews)
+WITHDRAWS = ("dataset",)  # ReviewBackend.withdrawn (review_outcome.withdraw of an open review: a deleted upload)
+
+
+def _with_grants(spec: FunctionSpec, backends: Iterable[Deployable]) -> FunctionSpec:
+    """A core function with what the review backends' calls in it need (theirs first)."""
+    added = tuple(grant for backend in backends
+                  for grant in (backend.open_grants if spec.key in OPENS else ())
+                  + (backend.withdraw_grants if spec.key in WITHDRAWS else ()))
+    return replace(spec, grants=added + spec.grants) if added else spec
+
+
+def _functions(backends: list[Deployable]) -> dict[str, FunctionSpec]:
+    return {key: _with_grants(spec, backends) for key, spec in CORE.items()} | {
+        spec.key: spec for backend in backends for spec in backend.functions}
+
+
+def deployed_functions(review_backend: str) -> dict[str, FunctionSpec]:
+    """The functions a stack with this review backend deploys: the core ones with the grants the
+    backend adds to them, then its own."""
+    return _functions([deployable(review_backend)])
 
 
 def deployed_with(review_backend: str) -> tuple[str, ...]:
     """The keys of the functions a stack with this review backend deploys."""
-    return tuple(key for key in FUNCTIONS if REVIEW_BACKEND_ONLY.get(key, review_backend) == review_backend)
+    return tuple(deployed_functions(review_backend))
+
+
+def every_function() -> dict[str, FunctionSpec]:
+    """Every function of every registered review backend, each with every grant any backend adds to it
+    (the sandbox creates them all, so that a stack in moto can switch backends)."""
+    return _functions(every_backend())
+
+
+FUNCTIONS: dict[str, FunctionSpec] = every_function()

@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components.functions import FunctionSpec, Grant
+from components.grants import FunctionSpec, Grant
 
 # Step Functions' documented permissions for logging to CloudWatch Logs; none supports a resource ARN.
 STATE_MACHINE_LOG_DELIVERY = (
@@ -69,19 +69,19 @@ def document(statements: Sequence[Statement], parent: pulumi.Resource) -> pulumi
 
 @dataclass(frozen=True)
 class StackArns:
-    """The ARNs of this stack's resources a grant can name (see :class:`components.functions.Grant`)."""
+    """The ARNs of this stack's resources a grant can name (see :class:`components.grants.Grant`)."""
 
     bucket: pulumi.Input[str]
     table: pulumi.Input[str]
     topic: pulumi.Input[str]
     parameters: Sequence[pulumi.Input[str]]
     project_versions: pulumi.Input[str]
-    flow_definition: pulumi.Input[str] | None  # None: no A2I review, so no flow definition to act on
     schedule_rule: pulumi.Input[str]
     state_machines: Mapping[str, pulumi.Input[str]]
     dead_letter_queue: pulumi.Input[str]
     project: pulumi.Input[str] | None = None  # known once the Rekognition project exists
     event_bus: pulumi.Input[str] | None = None  # the stack's own event bus (labelloop's own events)
+    review: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # the review backend's kinds -> ARN
 
 
 def _pascal(text: str) -> str:
@@ -98,7 +98,7 @@ def grant_statement(index: int, grant: Grant, arns: StackArns) -> Statement:
         resources = (arns.bucket,)
         if qualifier:  # listing limited to a prefix; without one, the bucket itself
             conditions = (Condition("StringLike", "s3:prefix", (f"{qualifier}*",)),)
-    elif kind in ("table", "topic", "project_versions", "flow_definition", "schedule_rule"):
+    elif kind in ("table", "topic", "project_versions", "schedule_rule"):
         resources = (getattr(arns, kind),)
     elif kind == "parameters":
         resources = tuple(arns.parameters)
@@ -110,6 +110,8 @@ def grant_statement(index: int, grant: Grant, arns: StackArns) -> Statement:
         if arns.event_bus is None:
             raise ValueError("a grant on the event bus needs its ARN")
         resources = (arns.event_bus,)
+    elif kind in arns.review:
+        resources = (arns.review[kind],)
     elif kind == "state_machine":
         if qualifier not in arns.state_machines:
             raise ValueError(f"grant on unknown state machine {qualifier!r}; known: {sorted(arns.state_machines)}")
@@ -123,10 +125,8 @@ def grant_statement(index: int, grant: Grant, arns: StackArns) -> Statement:
 def function_statements(spec: FunctionSpec, arns: StackArns, log_group_arn: pulumi.Input[str], *,
                         dead_letter: bool) -> list[Statement]:
     """A function's whole policy: its grants, writing to its own log group and, when it is
-    invoked asynchronously, sending failed events to the dead-letter queue. A grant on the A2I
-    flow definition is left out of a stack that has none (the builtin review backend)."""
-    statements = [grant_statement(i, grant, arns) for i, grant in enumerate(spec.grants)
-                  if not (grant.resource == "flow_definition" and arns.flow_definition is None)]
+    invoked asynchronously, sending failed events to the dead-letter queue."""
+    statements = [grant_statement(i, grant, arns) for i, grant in enumerate(spec.grants)]
     statements.append(Statement("OwnLogGroup", LAMBDA_LOGGING, (pulumi.Output.concat(log_group_arn, ":*"),)))
     if dead_letter:
         statements.append(Statement("FailedEventsToDeadLetterQueue", DEAD_LETTER, (arns.dead_letter_queue,)))
@@ -141,7 +141,7 @@ def state_machine_statements(function_arns: Sequence[pulumi.Input[str]]) -> list
 
 
 def service_role(logical_name: str, role_name: str, service: str, statements: Sequence[Statement], *,
-                 parent: pulumi.Resource, account_id: pulumi.Input[str] | None, tags: Mapping[str, str],
+                 parent: pulumi.Resource, account_id: pulumi.Input[str] | None,
                  description: str) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
     """Role ``role_name``, which ``service`` assumes (only on behalf of this account when
     ``account_id`` is given, against the confused deputy), with one inline policy of ``statements``."""
@@ -150,7 +150,7 @@ def service_role(logical_name: str, role_name: str, service: str, statements: Se
                                 conditions=conditions, principals={"Service": [service]})], parent)
     child = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(logical_name, name=role_name, description=description[:1000], assume_role_policy=trust,
-                        tags=dict(tags), opts=child)
+                        opts=child)
     policy = aws.iam.RolePolicy(f"{logical_name}-policy", name="access", role=role.id,
                                 policy=document(list(statements), parent), opts=child)
     return role, policy

@@ -1,5 +1,5 @@
-"""Deploying one function of :data:`components.functions.FUNCTIONS`: its role (exactly
-its grants on this stack's resources), its log group, the function from the
+"""Deploying one function of the stack (``components.functions.deployed_functions``): its role
+(exactly its grants on this stack's resources), its log group, the function from the
 shared archive with the stack's environment and, when it is invoked
 asynchronously (EventBridge targets), its failure destination.
 
@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
-from components.functions import FUNCTIONS
+from components.grants import FunctionSpec
 from components.naming import Naming
 from handlers.runtime.config import LABELS_FILE, RuntimeConfig
 
@@ -25,18 +25,6 @@ RUNTIME = "python3.13"
 # How long EventBridge's asynchronous events may wait and be retried before they dead-letter.
 ASYNC_MAX_EVENT_AGE_SECONDS = 6 * 3600
 ASYNC_RETRIES = 2
-
-
-@dataclass(frozen=True)
-class ReviewEnvironment:
-    """What the review function is told about the builtin review app (``RuntimeConfig`` fields)."""
-
-    reviewer_group: pulumi.Input[str]
-    user_pool_id: pulumi.Input[str]
-    user_pool_client_id: pulumi.Input[str]
-    login_url: pulumi.Input[str]
-    review_url: pulumi.Input[str]
-    image_url_seconds: int
 
 
 @dataclass(frozen=True)
@@ -48,7 +36,6 @@ class RuntimeEnvironment:
     parameter_path: str
     labels: tuple[str, ...]
     topic_arn: pulumi.Input[str]
-    flow_definition_arn: pulumi.Input[str] | None  # None: the stack reviews without A2I
     detection_state_machine_arn: pulumi.Input[str]
     lifecycle_state_machine_arn: pulumi.Input[str]
     schedule_rule: str
@@ -56,16 +43,15 @@ class RuntimeEnvironment:
     policies: tuple[str, ...] = ()
     event_bus: str | None = None  # the stack's own event bus (a name)
     project_arn: pulumi.Input[str] | None = None
-    review: ReviewEnvironment | None = None  # only the review function's environment has it
+    # More RuntimeConfig fields, as Inputs: the stack's review backend and what it tells every function
+    # (Deployable.environment), and what a stage tells its own functions (FunctionFactory.told).
+    more: Mapping[str, pulumi.Input] = dataclasses.field(default_factory=dict)
 
     def variables(self) -> pulumi.Output[dict[str, str]]:
         """``RuntimeConfig(...).to_env()`` plus the policy modules and Powertools' settings."""
         inputs = {"table": self.table, "bucket": self.bucket, "topic_arn": self.topic_arn,
-                  "flow_definition_arn": self.flow_definition_arn, "project_arn": self.project_arn,
-                  "detection_state_machine_arn": self.detection_state_machine_arn,
-                  "lifecycle_state_machine_arn": self.lifecycle_state_machine_arn}
-        if self.review is not None:
-            inputs |= {f.name: getattr(self.review, f.name) for f in dataclasses.fields(self.review)}
+                  "project_arn": self.project_arn, "detection_state_machine_arn": self.detection_state_machine_arn,
+                  "lifecycle_state_machine_arn": self.lifecycle_state_machine_arn, **self.more}
 
         def build(values: dict) -> dict[str, str]:
             env = RuntimeConfig(parameter_path=self.parameter_path, labels=self.labels, labels_file=LABELS_FILE,
@@ -104,35 +90,37 @@ class FunctionFactory:
     code: pulumi.Archive
     environment: RuntimeEnvironment
     arns: iam.StackArns
+    specs: Mapping[str, FunctionSpec]  # the stack's functions (components.functions.deployed_functions)
     architecture: str
     log_retention_days: int
-    tags: Mapping[str, str]
 
     def bind_project(self, project_arn: pulumi.Input[str]) -> "FunctionFactory":
         """The same factory, now that the Rekognition project (and its ARN) exists."""
         return dataclasses.replace(self, environment=dataclasses.replace(self.environment, project_arn=project_arn),
                                    arns=dataclasses.replace(self.arns, project=project_arn))
 
-    def bind_review(self, review: ReviewEnvironment) -> "FunctionFactory":
-        """The same factory, its functions told about the builtin review app."""
-        return dataclasses.replace(self, environment=dataclasses.replace(self.environment, review=review))
+    def told(self, **more: pulumi.Input) -> "FunctionFactory":
+        """The same factory, its functions told more (``RuntimeConfig`` fields, as Inputs): what a stage
+        tells only the functions it creates (the review app's sign-in settings)."""
+        environment = self.environment
+        return dataclasses.replace(self, environment=dataclasses.replace(environment, more={**environment.more, **more}))
 
     def create(self, key: str, parent: pulumi.Resource, prefix: str, *, asynchronous: bool = False
                ) -> DeployedFunction:
-        """Function ``key`` of FUNCTIONS, its resources named ``<prefix>-<key>…`` under ``parent``.
+        """Function ``key`` of the stack's, its resources named ``<prefix>-<key>…`` under ``parent``.
         ``asynchronous``: EventBridge invokes it, so failed events go to the dead-letter queue
         after the retries."""
-        spec = FUNCTIONS[key]
+        spec = self.specs[key]
         name = self.naming.function(key)
         logical = f"{prefix}-{key.replace('_', '-')}"
         child = pulumi.ResourceOptions(parent=parent)
         log_group = aws.cloudwatch.LogGroup(f"{logical}-logs", name=self.naming.log_group(key),
-                                            retention_in_days=self.log_retention_days, tags=dict(self.tags),
+                                            retention_in_days=self.log_retention_days,
                                             opts=child)
         role, role_policy = iam.service_role(
             f"{logical}-role", name, "lambda.amazonaws.com",
             iam.function_statements(spec, self.arns, log_group.arn, dead_letter=asynchronous),
-            parent=parent, account_id=None, tags=self.tags, description=f"labelloop {key}: {spec.description}")
+            parent=parent, account_id=None, description=f"labelloop {key}: {spec.description}")
         function = aws.lambda_.Function(
             logical, name=name, description=spec.description[:256], role=role.arn, runtime=RUNTIME,
             handler=spec.handler, code=self.code, architectures=[self.architecture], timeout=spec.timeout,
@@ -140,7 +128,6 @@ class FunctionFactory:
                 variables=self.environment.variables()),
             # Text: Powertools writes its own JSON log lines and metrics (EMF) to stdout as they are.
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=log_group.name),
-            tags=dict(self.tags),
             # The role's policy must be in place before the function can run (or be invoked by a test).
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[role_policy, log_group]))
         invoke_config = None

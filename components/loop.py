@@ -3,12 +3,15 @@
 Order matters only where a stage needs what another creates: Storage first;
 ModelLifecycle next, because every function's environment names the
 Rekognition project; the rest after. Names known before deploying (state
-machines, schedule rule, flow definition) come from :mod:`components.naming`,
-so no stage waits for one created later.
+machines, schedule rule, the A2I flow definition) come from :mod:`components.naming`
+and the review backend's declaration, so no stage waits for one created later.
 
-The review stage is the configured backend's: the builtin review app
-(:class:`ReviewApp`, the default) or Amazon A2I (:class:`A2IReview`, with the
-bucket's CORS rule A2I needs); a stack has one or the other, never both.
+The review stage is the configured backend's (``labelloop:review``): its
+declaration (``components/review_backends/``) says what the other stages need
+of it — the bucket's CORS rules, what every function is told and may do, its
+alarms and widgets — and its component creates the rest; nothing here asks
+which backend it is. Every resource is created with the stack's own AWS
+provider, whose default tags are the stack's (:mod:`components.provider`).
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
-from components.a2i_review import A2IReview, A2IReviewArgs, flow_definition_name
-from components.config import A2I, StackConfig, load_policies
+from components.config import StackConfig, load_policies
 from components.detection import Detection, DetectionArgs
 from components.detection import MACHINE as DETECTION
+from components.functions import deployed_functions
 from components.lambdas import FunctionFactory, RuntimeEnvironment
 from components.model_lifecycle import MACHINE as LIFECYCLE
 from components.model_lifecycle import ModelLifecycle, ModelLifecycleArgs
@@ -31,7 +34,9 @@ from components.naming import Account, Naming
 from components.observability import Observability, ObservabilityArgs
 from components.packaging import lambda_archive
 from components.parameters import OperatorParameters, OperatorParametersArgs
-from components.review_app import ReviewApp, ReviewAppArgs
+from components.provider import stack_provider
+from components.review_backends import deployable
+from components.review_stage import ReviewStage, ReviewStageArgs
 from components.serving import Serving, ServingArgs
 from components.storage import Storage, StorageArgs
 from components.triggers import training_schedule
@@ -44,9 +49,9 @@ class LabelLoopArgs:
     stack: str  # the Pulumi stack name
 
 
-def account_of(parent: pulumi.Resource) -> pulumi.Output[Account]:
+def account_of(parent: pulumi.Resource, provider: aws.Provider) -> pulumi.Output[Account]:
     """The partition, region and account the provider deploys to."""
-    invoke = pulumi.InvokeOutputOptions(parent=parent)
+    invoke = pulumi.InvokeOutputOptions(parent=parent, provider=provider)
     return pulumi.Output.all(aws.get_partition_output(opts=invoke).partition,
                              aws.get_region_output(opts=invoke).region,
                              aws.get_caller_identity_output(opts=invoke).account_id).apply(lambda v: Account(*v))
@@ -57,76 +62,65 @@ class LabelLoop(pulumi.ComponentResource):
         super().__init__("labelloop:index:LabelLoop", name, None, opts)
         config, naming = args.config, Naming(args.stack)
         engine, settings = load_policies(config)
-        tags = {"labelloop:stack": args.stack, **config.tags}
+        backend = deployable(config.review_backend)
         prefix = naming.prefix
-        child = pulumi.ResourceOptions(parent=self)
-        account = account_of(self)
-        a2i = config.review_backend == A2I
+        self.provider = stack_provider(f"{name}-aws", {"labelloop:stack": args.stack, **config.tags}, parent=self)
+        child = pulumi.ResourceOptions(parent=self, providers={"aws": self.provider})
+        account = account_of(self, self.provider)
 
         self.storage = Storage(f"{prefix}-storage", StorageArgs(
             naming=naming, account=account, notification_email=config.notification_email,
-            a2i_review=a2i, tags=tags), opts=child)
+            cors_rules=backend.cors_rules), opts=child)
 
         schedule_rule = naming.rule(training_schedule(settings).name)
-        flow_name = flow_definition_name(naming, config.labels, config.workteam_name) if a2i else None
-        flow_definition = account.apply(lambda a: a.flow_definition_arn(flow_name)) if flow_name else None
         state_machines = {m: account.apply(lambda a, m=m: a.state_machine_arn(naming.state_machine(m)))
                           for m in (DETECTION, LIFECYCLE)}
+        review = (naming, config.review_settings, config.labels, account)
         functions = FunctionFactory(
             naming=naming, code=lambda_archive(config.policies, config.lambda_architecture, config.labels),
             environment=RuntimeEnvironment(
                 table=self.storage.table_name, bucket=self.storage.bucket_name, parameter_path=naming.parameter_path,
                 labels=config.labels, topic_arn=self.storage.topic_arn,
-                flow_definition_arn=flow_definition,
                 detection_state_machine_arn=state_machines[DETECTION],
                 lifecycle_state_machine_arn=state_machines[LIFECYCLE], schedule_rule=schedule_rule,
-                stack=args.stack, policies=config.policies, event_bus=naming.event_bus),
+                stack=args.stack, policies=config.policies, event_bus=naming.event_bus,
+                more={"review_backend": config.review_backend, **backend.environment(*review)}),
             arns=iam.StackArns(
                 bucket=self.storage.bucket_arn, table=self.storage.table_arn, topic=self.storage.topic_arn,
                 parameters=[account.apply(lambda a, i=i: a.parameter_arns(naming.parameter_path)[i]) for i in (0, 1)],
                 project_versions=account.apply(lambda a: a.project_versions_arn(naming.project)),
-                flow_definition=flow_definition,
                 schedule_rule=account.apply(lambda a: a.rule_arn(schedule_rule)),
                 state_machines=state_machines, dead_letter_queue=self.storage.dead_letter_queue_arn,
-                event_bus=account.apply(lambda a: a.event_bus_arn(naming.event_bus))),
-            architecture=config.lambda_architecture, log_retention_days=config.log_retention_days, tags=tags)
+                event_bus=account.apply(lambda a: a.event_bus_arn(naming.event_bus)),
+                review=backend.resources(*review)),
+            specs=deployed_functions(config.review_backend),
+            architecture=config.lambda_architecture, log_retention_days=config.log_retention_days)
         dead_letters = self.storage.dead_letter_queue_arn
 
         self.lifecycle = ModelLifecycle(f"{prefix}-lifecycle", ModelLifecycleArgs(
             naming=naming, account=account, settings=settings, functions=functions, dead_letter_queue_arn=dead_letters,
             log_retention_days=config.log_retention_days, max_training_seconds=int(config.max_training_hours * 3600),
-            max_start_seconds=config.max_start_minutes * 60, tags=tags), opts=child)
+            max_start_seconds=config.max_start_minutes * 60), opts=child)
         functions = self.lifecycle.functions  # now with the project
         self.serving = Serving(f"{prefix}-serving", ServingArgs(
-            naming=naming, functions=functions, dead_letter_queue_arn=dead_letters, stack=args.stack, tags=tags),
-            opts=child)
-        self.review: A2IReview | ReviewApp
-        if a2i:
-            self.review = A2IReview(f"{prefix}-review", A2IReviewArgs(
-                naming=naming, account=account, labels=config.labels, bucket_name=self.storage.bucket_name,
-                bucket_arn=self.storage.bucket_arn, functions=functions, dead_letter_queue_arn=dead_letters,
-                workteam_name=config.workteam_name, create_workforce=config.create_workforce,
-                reviewer_emails=config.reviewer_emails, tags=tags), opts=child)
-        else:
-            self.review = ReviewApp(f"{prefix}-review", ReviewAppArgs(
-                naming=naming, account=account, functions=functions, reviewer_emails=config.reviewer_emails,
-                existing_pool=config.reviewer_pool, throttle=config.review_api_throttle,
-                image_url_seconds=config.review_image_url_seconds, log_retention_days=config.log_retention_days,
-                dead_letter_queue_arn=dead_letters, tags=tags), opts=child)
+            naming=naming, functions=functions, dead_letter_queue_arn=dead_letters, stack=args.stack), opts=child)
+        self.review: ReviewStage = backend.component_class()(f"{prefix}-review", ReviewStageArgs(
+            naming=naming, account=account, config=config, bucket_name=self.storage.bucket_name,
+            bucket_arn=self.storage.bucket_arn, functions=functions, dead_letter_queue_arn=dead_letters), opts=child)
         self.detection = Detection(f"{prefix}-detection", DetectionArgs(
             naming=naming, account=account, bucket_name=self.storage.bucket_name, functions=functions,
-            dead_letter_queue_arn=dead_letters, log_retention_days=config.log_retention_days, tags=tags), opts=child)
+            dead_letter_queue_arn=dead_letters, log_retention_days=config.log_retention_days), opts=child)
         self.parameters = OperatorParameters(f"{prefix}-parameters", OperatorParametersArgs(
             naming=naming, catalog=engine.catalog, settings=settings, functions=functions,
-            dead_letter_queue_arn=dead_letters, tags=tags), opts=child)
+            dead_letter_queue_arn=dead_letters), opts=child)
         deployed = {**self.lifecycle.deployed, **self.review.deployed, **self.detection.deployed,
                     **self.serving.deployed, "parameter_change": self.parameters.handler}
         self.observability = Observability(f"{prefix}-observability", ObservabilityArgs(
             naming=naming, account=account, functions=functions, deployed=deployed,
             state_machines={DETECTION: self.detection.state_machine_arn, LIFECYCLE: self.lifecycle.state_machine_arn},
             topic_arn=self.storage.topic_arn, dead_letter_queue_name=self.storage.dead_letter_queue_name,
-            dead_letter_queue_arn=dead_letters, review_alarm_hours=None if a2i else config.review_alarm_hours,
-            forgotten_model_hours=config.forgotten_model_hours, tags=tags), opts=child)
+            dead_letter_queue_arn=dead_letters, review_backend=backend, review_settings=config.review_settings,
+            forgotten_model_hours=config.forgotten_model_hours), opts=child)
         self.deployed = {**deployed, "summary": self.observability.summary}
 
         self.outputs: dict[str, Any] = {
@@ -143,14 +137,6 @@ class LabelLoop(pulumi.ComponentResource):
             "policies": list(engine.policies),
             "servingFunction": self.serving.handler.name,
             "prices": config.prices.as_config(),
+            **self.review.stack_outputs,
         }
-        if isinstance(self.review, ReviewApp):
-            self.outputs |= {"reviewUrl": self.review.review_url, "reviewApiUrl": self.review.api_url,
-                             "reviewerUserPoolId": self.review.user_pool_id,
-                             "reviewerGroup": self.review.reviewer_group}
-        else:
-            self.outputs |= {"flowDefinitionArn": self.review.flow_definition_arn,
-                             "workteamArn": self.review.workteam_arn}
-            if self.review.portal_url is not None:
-                self.outputs["reviewerPortalUrl"] = self.review.portal_url
         self.register_outputs(self.outputs)

@@ -10,17 +10,17 @@ so ``pulumi up`` leaves them as operators set them.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Mapping
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from components import events, iam
+from components import events
 from components.lambdas import DeployedFunction, FunctionFactory
 from components.naming import Account, Naming
 from components.state_machines import lifecycle_definition
 from components.triggers import training_schedule
+from components.workflows import workflow
 from plugins import Settings
 
 LIFECYCLE_FUNCTIONS = ("stop_strays", "training_check", "build_manifest", "start_training", "model_status", "evaluate",
@@ -39,7 +39,6 @@ class ModelLifecycleArgs:
     log_retention_days: int = 30
     max_training_seconds: int = 24 * 3600  # polling gives up on a training after this long
     max_start_seconds: int = 3600  # … and on a model that does not reach RUNNING
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class ModelLifecycle(pulumi.ComponentResource):
@@ -51,13 +50,12 @@ class ModelLifecycle(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ModelLifecycleArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("labelloop:index:ModelLifecycle", name, None, opts)
-        naming, tags = args.naming, dict(args.tags)
-        child = pulumi.ResourceOptions(parent=self)
+        naming = args.naming
         account_id = args.account.apply(lambda a: a.account_id)
 
         self.project_name = naming.project
         self.project = aws.rekognition.Project(f"{name}-model", name=self.project_name, feature="CUSTOM_LABELS",
-                                               tags=tags, opts=child)
+                                               opts=pulumi.ResourceOptions(parent=self))
         # Every function created from here on knows the project (environment and grants).
         self.functions = args.functions.bind_project(self.project.arn)
         self.deployed: dict[str, DeployedFunction] = {
@@ -66,30 +64,17 @@ class ModelLifecycle(pulumi.ComponentResource):
         arns = {key: fn.arn for key, fn in self.deployed.items()}
         self.definition = pulumi.Output.all(**arns).apply(lambda a: json.dumps(lifecycle_definition(
             a, max_training_seconds=args.max_training_seconds, max_start_seconds=args.max_start_seconds), indent=2))
-        machine = naming.state_machine(MACHINE)
-        self.log_group = aws.cloudwatch.LogGroup(f"{name}-state-machine-logs", name=naming.state_machine_log_group(MACHINE),
-                                                 retention_in_days=args.log_retention_days, tags=tags, opts=child)
-        self.role, self.role_policy = iam.service_role(
-            f"{name}-state-machine-role", naming.state_machine_role(MACHINE), "states.amazonaws.com",
-            iam.state_machine_statements(list(arns.values())),
-            parent=self, account_id=account_id, tags=tags, description="The labelloop lifecycle state machine")
-        self.state_machine = aws.sfn.StateMachine(
-            f"{name}-state-machine", name=machine, type="STANDARD", role_arn=self.role.arn, definition=self.definition,
-            logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
-                level="ERROR", include_execution_data=True,
-                log_destination=pulumi.Output.concat(self.log_group.arn, ":*")),
-            tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]))
+        self.workflow = workflow(name, naming, MACHINE, "STANDARD", self.definition, list(arns.values()),
+                                 log_level="ERROR", log_retention_days=args.log_retention_days,
+                                 account_id=account_id, parent=self)
+        self.state_machine = self.workflow.state_machine
 
         schedule = training_schedule(args.settings)
         self.schedule = schedule
-        self.schedule_rule = events.schedule_rule(name, naming, schedule, parent=self, tags=tags,
-                                                  managed_at_run_time=True)
-        self.events_role, self.events_policy = events.start_execution_role(
-            name, naming, MACHINE, self.state_machine.arn, account_id=account_id, parent=self, tags=tags)
-        self.schedule_target = events.state_machine_target(
-            self.schedule_rule, f"{name}-{schedule.name}", self.state_machine.arn, self.events_role,
-            dead_letter_queue=args.dead_letter_queue_arn, parent=self, depends_on=[self.events_policy],
-            input=schedule.input)
+        self.schedule_rule = events.schedule_rule(name, naming, schedule, parent=self, managed_at_run_time=True)
+        self.schedule_target = self.workflow.started_by(self.schedule_rule, f"{name}-{schedule.name}",
+                                                        dead_letter_queue=args.dead_letter_queue_arn, parent=self,
+                                                        input=schedule.input)
 
         self.project_arn = self.project.arn
         self.state_machine_arn = self.state_machine.arn

@@ -9,20 +9,21 @@ had to stop and could not: they still bill), which has an alarm of its own; with
 app also ``ReviewTasksOpen``, ``OldestOpenTaskAgeSeconds`` and ``ReviewAnswers``; from the serving
 function, every five minutes, ``InferenceUnitsRunning``, ``IdleRunningMinutes`` (how long the running
 model has had no detection: the forgotten-model alarm), ``ImagesWaiting`` and ``ServingStartFailed``.
+The review backend adds its own alarms and a row of widgets (``Deployable.alarms``, ``.dashboard``).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import pulumi
 import pulumi_aws as aws
 
 from components import events
+from components.review_backends import Deployable, GaugeAlarm, Widgets
 from handlers.lifecycle.deploy import STOP_FAILED
-from handlers.review_api import OLDEST_OPEN_TASK_AGE, REVIEW_ANSWERS, REVIEW_TASKS_OPEN
 from handlers.runtime.config import RuntimeConfig
 from handlers.serving import IDLE_RUNNING_MINUTES, IMAGES_WAITING, START_FAILED, UNITS_RUNNING
 from components.lambdas import DeployedFunction, FunctionFactory
@@ -50,14 +51,14 @@ class ObservabilityArgs:
     topic_arn: pulumi.Input[str]
     dead_letter_queue_name: pulumi.Input[str]
     dead_letter_queue_arn: pulumi.Input[str]
-    review_alarm_hours: float | None = None  # the builtin review app's oldest-task alarm; None: no review app
+    review_backend: Deployable  # the stack's: its alarms and widgets
+    review_settings: Any = None  # its settings (StackConfig.review_settings)
     forgotten_model_hours: float = 24.0  # a model running this long without a detection alarms
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 def dashboard_body(region: str, functions: Mapping[str, str], state_machines: Mapping[str, str],
-                   dead_letter_queue: str, evaluate_log_group: str, service: str, *,
-                   review_app: bool = False) -> dict[str, Any]:
+                   dead_letter_queue: str, evaluate_log_group: str, service: str,
+                   review_backend: Deployable) -> dict[str, Any]:
     """The dashboard (pure: names in, JSON document out); ``service`` is the stack's metrics dimension."""
     def _loop_metric(name: str, stat: str = "Sum", label: str | None = None) -> list[Any]:
         return [NAMESPACE, name, "service", service, {"stat": stat, "label": label or name.split("_", 1)[-1]}]
@@ -95,8 +96,9 @@ def dashboard_body(region: str, functions: Mapping[str, str], state_machines: Ma
                       HALF, 26),
     ]
     widgets += serving_widgets(metric_widget, _loop_metric)
-    if review_app:
-        widgets += review_app_widgets(metric_widget, _loop_metric)
+    widgets += review_backend.dashboard(Widgets(
+        lambda title, metrics, x, width=8, **extra: metric_widget(title, metrics, x, REVIEW_ROW, width, **extra),
+        _loop_metric, divided))
     return {"widgets": widgets}
 
 
@@ -106,11 +108,11 @@ class Observability(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("labelloop:index:Observability", name, None, opts)
-        naming, tags = args.naming, dict(args.tags)
+        naming = args.naming
         child = pulumi.ResourceOptions(parent=self)
 
         self.summary = args.functions.create("summary", self, name, asynchronous=True)
-        self.summary_rule = events.schedule_rule(name, naming, SUMMARY, parent=self, tags=tags)
+        self.summary_rule = events.schedule_rule(name, naming, SUMMARY, parent=self)
         self.summary_target, _ = events.function_target(self.summary_rule, f"{name}-{SUMMARY.name}", self.summary,
                                                         dead_letter_queue=args.dead_letter_queue_arn, parent=self)
         deployed = {**args.deployed, "summary": self.summary}
@@ -121,7 +123,7 @@ class Observability(pulumi.ComponentResource):
                 f"{name}-alarm-{key}", name=naming(f"alarm-{key}"), alarm_description=description,
                 comparison_operator="GreaterThanThreshold",
                 threshold=0, evaluation_periods=1, period=PERIOD, treat_missing_data="notBreaching",
-                alarm_actions=[args.topic_arn], tags=tags, opts=child, **metric)
+                alarm_actions=[args.topic_arn], opts=child, **metric)
 
         self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
         for key, fn in sorted(deployed.items()):
@@ -144,16 +146,15 @@ class Observability(pulumi.ComponentResource):
             dimensions={"service": RuntimeConfig.service_of(naming.stack)})
 
         self.alarms[FORGOTTEN_MODEL_ALARM] = forgotten_model_alarm(name, naming, args.forgotten_model_hours,
-                                                                   args.topic_arn, parent=self, tags=tags)
+                                                                   args.topic_arn, parent=self)
         self.alarms["serving-start-failed"] = alarm(
             "serving-start-failed", "The active model could not be started: images wait (pending) until it runs; "
                                     "the serving schedule tries again (or run `labelloop start`).",
             namespace=NAMESPACE, metric_name=START_FAILED, statistic="Sum",
             dimensions={"service": RuntimeConfig.service_of(naming.stack)})
 
-        if args.review_alarm_hours is not None:
-            self.alarms[REVIEW_TASK_ALARM] = review_task_alarm(name, naming, args.review_alarm_hours, args.topic_arn,
-                                                               parent=self, tags=tags)
+        for review_alarm in args.review_backend.alarms(args.review_settings):
+            self.alarms[review_alarm.key] = gauge_alarm(name, naming, review_alarm, args.topic_arn, parent=self)
 
         # -- dashboard ---------------------------------------------------------------------
         names = {key: fn.name for key, fn in deployed.items()}
@@ -161,8 +162,7 @@ class Observability(pulumi.ComponentResource):
                                  machines=dict(args.state_machines), dlq=args.dead_letter_queue_name,
                                  evaluate=deployed["evaluate"].log_group.name if "evaluate" in deployed else "").apply(
             lambda v: json.dumps(dashboard_body(v["region"], v["functions"], v["machines"], v["dlq"], v["evaluate"],
-                                                RuntimeConfig.service_of(naming.stack),
-                                                review_app=args.review_alarm_hours is not None)))
+                                                RuntimeConfig.service_of(naming.stack), args.review_backend)))
         dashboard_name = naming.prefix
         self.dashboard = aws.cloudwatch.Dashboard(f"{name}-dashboard", dashboard_name=dashboard_name,
                                                   dashboard_body=body, opts=child)
@@ -176,7 +176,8 @@ class Observability(pulumi.ComponentResource):
 
 # -- serving ----------------------------------------------------------------------------------------
 FORGOTTEN_MODEL_ALARM = "forgotten-model"
-SERVING_ROW = 38  # below the review app's row
+REVIEW_ROW = 32  # the review backend's widgets, below the loop's
+SERVING_ROW = 38  # below the review backend's row
 SERVING_SAMPLES_PER_HOUR = 60 // 5  # the serving function reports the units running every five minutes
 DAY = 24 * 3600
 
@@ -201,51 +202,22 @@ def serving_widgets(metric_widget, loop_metric) -> list[dict]:
 
 
 def forgotten_model_alarm(name: str, naming: Naming, hours: float, topic_arn: pulumi.Input[str], *,
-                          parent: pulumi.Resource, tags: Mapping[str, str]) -> aws.cloudwatch.MetricAlarm:
+                          parent: pulumi.Resource) -> aws.cloudwatch.MetricAlarm:
     """A model has run ``hours`` without a detection: billing by the hour for nothing. No data (the
     serving function not reporting) is not breaching; its own errors alarm."""
-    return gauge_alarm(name, naming, FORGOTTEN_MODEL_ALARM, IDLE_RUNNING_MINUTES, hours * 60, topic_arn,
-                       f"A model has been running more than {hours:g} hours without a detection, billing per "
-                       "inference-unit hour (forgottenModelHours): stop it (`labelloop stop`) or set "
-                       "Idle-Stop-Minutes.", parent=parent, tags=tags)
+    return gauge_alarm(name, naming, GaugeAlarm(
+        FORGOTTEN_MODEL_ALARM, IDLE_RUNNING_MINUTES, hours * 60,
+        f"A model has been running more than {hours:g} hours without a detection, billing per inference-unit "
+        "hour (forgottenModelHours): stop it (`labelloop stop`) or set Idle-Stop-Minutes."), topic_arn, parent=parent)
 
 
-def gauge_alarm(name: str, naming: Naming, key: str, metric: str, threshold: float, topic_arn: pulumi.Input[str],
-                description: str, *, parent: pulumi.Resource, tags: Mapping[str, str]) -> aws.cloudwatch.MetricAlarm:
-    """Alarm ``key``: the loop's gauge ``metric`` above ``threshold`` in a five-minute period (no data:
-    not breaching)."""
+def gauge_alarm(name: str, naming: Naming, gauge: GaugeAlarm, topic_arn: pulumi.Input[str], *,
+                parent: pulumi.Resource) -> aws.cloudwatch.MetricAlarm:
+    """The alarm ``gauge`` describes: one of the loop's gauges above its threshold in a five-minute
+    period (no data: not breaching)."""
     return aws.cloudwatch.MetricAlarm(
-        f"{name}-alarm-{key}", name=naming(f"alarm-{key}"), alarm_description=description,
-        namespace=NAMESPACE, metric_name=metric, statistic="Maximum",
+        f"{name}-alarm-{gauge.key}", name=naming(f"alarm-{gauge.key}"), alarm_description=gauge.description,
+        namespace=NAMESPACE, metric_name=gauge.metric, statistic="Maximum",
         dimensions={"service": RuntimeConfig.service_of(naming.stack)}, comparison_operator="GreaterThanThreshold",
-        threshold=threshold, evaluation_periods=1, period=PERIOD, treat_missing_data="notBreaching",
-        alarm_actions=[topic_arn], tags=dict(tags), opts=pulumi.ResourceOptions(parent=parent))
-
-
-# -- the builtin review app ---------------------------------------------------------------------
-# Its metrics (EMF, namespace labelloop, dimension service): open tasks and the age of the
-# oldest one as gauges, and the answers reviewers give.
-REVIEW_TASK_ALARM = "oldest-review-task"
-REVIEW_APP_ROW = 32  # below the loop's widgets
-HOUR = 3600
-
-
-def review_app_widgets(metric_widget, loop_metric) -> list[dict]:
-    """Waiting tasks, how long the oldest has waited (hours) and answers per hour."""
-    age = loop_metric(OLDEST_OPEN_TASK_AGE, "Maximum", "oldest task")
-    return [
-        metric_widget("Review tasks open", [loop_metric(REVIEW_TASKS_OPEN, "Maximum", "open")], 0, REVIEW_APP_ROW, 8),
-        metric_widget("Oldest open review task (hours)", divided(age, "age", HOUR, "hours", "oldest task"),
-                      8, REVIEW_APP_ROW, 8),
-        metric_widget("Review answers per hour", [loop_metric(REVIEW_ANSWERS, "Sum", "answers")], 16, REVIEW_APP_ROW,
-                      8, period=HOUR),
-    ]
-
-
-def review_task_alarm(name: str, naming: Naming, hours: float, topic_arn: pulumi.Input[str], *,
-                      parent: pulumi.Resource, tags: Mapping[str, str]) -> aws.cloudwatch.MetricAlarm:
-    """The oldest open review task has waited longer than ``hours`` (no reviewer is answering).
-    No data — no task open — is not breaching."""
-    return gauge_alarm(name, naming, REVIEW_TASK_ALARM, OLDEST_OPEN_TASK_AGE, hours * HOUR, topic_arn,
-                       f"A review task has waited more than {hours:g} hours for a reviewer (reviewAlarmHours).",
-                       parent=parent, tags=tags)
+        threshold=gauge.threshold, evaluation_periods=1, period=PERIOD, treat_missing_data="notBreaching",
+        alarm_actions=[topic_arn], opts=pulumi.ResourceOptions(parent=parent))

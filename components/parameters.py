@@ -30,7 +30,6 @@ class OperatorParametersArgs:
     settings: Settings  # the values to create the parameters with
     functions: FunctionFactory
     dead_letter_queue_arn: pulumi.Input[str]
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class OperatorParameters(pulumi.ComponentResource):
@@ -45,12 +44,12 @@ class OperatorParameters(pulumi.ComponentResource):
             self.parameters[spec.name] = aws.ssm.Parameter(
                 f"{name}-{spec.name}", name=f"{path}{spec.name}", type="String",
                 value=spec.format(args.settings[spec.name]), allowed_pattern=spec.allowed_pattern,
-                description=spec.description[:DESCRIPTION_LIMIT], tags=dict(args.tags) | {"labelloop:policy": spec.owner},
+                description=spec.description[:DESCRIPTION_LIMIT], tags={"labelloop:policy": spec.owner},
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]))
 
         self.handler = args.functions.create("parameter_change", self, name, asynchronous=True)
         trigger = parameter_trigger(path)
-        self.rule = events.pattern_rule(name, args.naming, trigger, trigger.pattern, parent=self, tags=args.tags)
+        self.rule = events.pattern_rule(name, args.naming, trigger, trigger.pattern, parent=self)
         self.target, self.permission = events.function_target(
             self.rule, f"{name}-{trigger.name}", self.handler, dead_letter_queue=args.dead_letter_queue_arn,
             parent=self)

@@ -21,17 +21,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Mapping
 
 import pulumi
 import pulumi_aws as aws
 
 from components import events
-from components.config import ExistingReviewerPool, Throttle
-from components.lambdas import DeployedFunction, FunctionFactory, ReviewEnvironment
-from components.naming import Account, Naming
-from components.reviewers import REVIEWER_GROUP, TEMPORARY_PASSWORD_DAYS, Invitation, reviewer_pool
+from components.review_stage import ReviewStage, ReviewStageArgs
+from components.reviewers import TEMPORARY_PASSWORD_DAYS, Invitation, reviewer_pool
 from components.triggers import Schedule
 from handlers.review_api import SWEEP as SWEEP_INPUT
 from handlers.review_api import issuer
@@ -68,41 +64,22 @@ def route_slug(route_key: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", route_key.lower()).strip("-")
 
 
-@dataclass
-class ReviewAppArgs:
-    naming: Naming
-    account: pulumi.Output[Account]
-    functions: FunctionFactory
-    dead_letter_queue_arn: pulumi.Input[str]  # where the sweep schedule's failed deliveries go
-    reviewer_emails: tuple[str, ...] = ()
-    existing_pool: ExistingReviewerPool | None = None  # None: the stack creates the pool
-    throttle: Throttle = Throttle()
-    image_url_seconds: int = 300
-    log_retention_days: int = 30
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.existing_pool is not None and self.reviewer_emails:
-            raise ValueError("ReviewApp invites reviewers only into a user pool it creates")
-
-
-class ReviewApp(pulumi.ComponentResource):
+class ReviewApp(ReviewStage):
     review_url: pulumi.Output[str]
     api_url: pulumi.Output[str]
     user_pool_id: pulumi.Output[str]
     reviewer_group: pulumi.Output[str]
-    deployed: dict[str, DeployedFunction]
 
-    def __init__(self, name: str, args: ReviewAppArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: ReviewStageArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("labelloop:index:ReviewApp", name, None, opts)
-        naming, tags = args.naming, dict(args.tags)
+        naming, settings = args.naming, args.settings  # the builtin backend's Settings
         child = pulumi.ResourceOptions(parent=self)
         region = args.account.apply(lambda a: a.region)
 
         # -- the API, whose URL everything else links to ------------------------------------
         self.api = aws.apigatewayv2.Api(
             f"{name}-api", name=naming(API), protocol_type="HTTP",
-            description=f"The {naming.prefix} review page and the reviewers' API", tags=tags, opts=child)
+            description=f"The {naming.prefix} review page and the reviewers' API", opts=child)
         self.api_url = self.api.api_endpoint
         # The page is the stage's root: the client's callback and sign-out URL, exactly.
         self.review_url = pulumi.Output.concat(self.api.api_endpoint, "/")
@@ -110,10 +87,10 @@ class ReviewApp(pulumi.ComponentResource):
         # -- reviewers and sign-in ----------------------------------------------------------
         self.pool = self.group = self.domain = None
         self.reviewers: list = []
-        if args.existing_pool is None:
+        if settings.reviewer_pool is None:
             created = reviewer_pool(
-                name, naming, args.reviewer_emails, group_description=f"Reviewers of {naming.prefix}", parent=self,
-                tags=tags, invitation=Invitation(
+                name, naming, args.config.reviewer_emails, group_description=f"Reviewers of {naming.prefix}",
+                parent=self, invitation=Invitation(
                     subject=f"You are invited to review images ({naming.prefix})",
                     message=pulumi.Output.concat(
                         "You are invited to review images for labelloop (", naming.prefix, "). Open ",
@@ -130,7 +107,7 @@ class ReviewApp(pulumi.ComponentResource):
                 user_pool_id=self.user_pool_id, managed_login_version=MANAGED_LOGIN, opts=child)
             self.login_url = pulumi.Output.all(self.domain.domain, region).apply(lambda v: login_url(*v))
         else:
-            pool = args.existing_pool
+            pool = settings.reviewer_pool
             self.user_pool_id = pulumi.Output.from_input(pool.user_pool_id)
             group_name = pool.group
             self.login_url = pulumi.Output.from_input(login_url(pool.domain, pool.region))
@@ -161,9 +138,9 @@ class ReviewApp(pulumi.ComponentResource):
                 use_cognito_provided_values=True, opts=child)
 
         # -- the function -------------------------------------------------------------------
-        functions = args.functions.bind_review(ReviewEnvironment(
+        functions = args.functions.told(
             reviewer_group=group_name, user_pool_id=self.user_pool_id, user_pool_client_id=self.client.id,
-            login_url=self.login_url, review_url=self.review_url, image_url_seconds=args.image_url_seconds))
+            login_url=self.login_url, review_url=self.review_url, image_url_seconds=settings.review_image_url_seconds)
         self.function = functions.create(FUNCTION, self, name, asynchronous=True)  # the sweep's events
         self.deployed = {FUNCTION: self.function}
         self.permission = aws.lambda_.Permission(
@@ -172,7 +149,7 @@ class ReviewApp(pulumi.ComponentResource):
             opts=child)
 
         # -- the sweep: expired tasks closed and the gauges published, every few minutes ------------
-        self.sweep_rule = events.schedule_rule(name, naming, SWEEP, parent=self, tags=tags)
+        self.sweep_rule = events.schedule_rule(name, naming, SWEEP, parent=self)
         self.sweep_target, _ = events.function_target(
             self.sweep_rule, f"{name}-{SWEEP.name}", self.function, dead_letter_queue=args.dead_letter_queue_arn,
             parent=self, input=SWEEP.input)
@@ -196,16 +173,19 @@ class ReviewApp(pulumi.ComponentResource):
             f"{name}-route-{route_slug(key)}", api_id=self.api.id, route_key=key, target=target,
             authorization_type="JWT", authorizer_id=self.authorizer.id, opts=child) for key in REVIEWER_ROUTES}
         self.access_logs = aws.cloudwatch.LogGroup(
-            f"{name}-access-logs", name=naming.api_access_log_group(API), retention_in_days=args.log_retention_days,
-            tags=tags, opts=child)
+            f"{name}-access-logs", name=naming.api_access_log_group(API),
+            retention_in_days=args.config.log_retention_days, opts=child)
         self.stage = aws.apigatewayv2.Stage(
             f"{name}-stage", api_id=self.api.id, name="$default", auto_deploy=True,
             default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
-                throttling_rate_limit=args.throttle.rate, throttling_burst_limit=args.throttle.burst),
+                throttling_rate_limit=settings.review_api_throttle.rate,
+                throttling_burst_limit=settings.review_api_throttle.burst),
             access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
                 destination_arn=self.access_logs.arn, format=ACCESS_LOG_FORMAT),
-            tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.routes.values())))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.routes.values())))
 
+        self.stack_outputs = {"reviewUrl": self.review_url, "reviewApiUrl": self.api_url,
+                              "reviewerUserPoolId": self.user_pool_id, "reviewerGroup": self.reviewer_group}
         self.register_outputs({
             "reviewUrl": self.review_url, "apiUrl": self.api_url, "userPoolId": self.user_pool_id,
             "userPoolClientId": self.client.id, "loginUrl": self.login_url,

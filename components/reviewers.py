@@ -33,7 +33,7 @@ class ReviewerPool:
 
 
 def reviewer_pool(name: str, naming: Naming, emails: Sequence[str], *, group_description: str,
-                  parent: pulumi.Resource, tags: Mapping[str, str], invitation: Invitation | None = None,
+                  parent: pulumi.Resource, invitation: Invitation | None = None,
                   **pool_options) -> ReviewerPool:
     """The pool ``<name>-reviewers`` with its group and users (``<name>-reviewer-<hash of the address>``)."""
     child = pulumi.ResourceOptions(parent=parent)
@@ -49,7 +49,7 @@ def reviewer_pool(name: str, naming: Naming, emails: Sequence[str], *, group_des
             require_symbols=False, temporary_password_validity_days=TEMPORARY_PASSWORD_DAYS),
         account_recovery_setting=aws.cognito.UserPoolAccountRecoverySettingArgs(recovery_mechanisms=[
             aws.cognito.UserPoolAccountRecoverySettingRecoveryMechanismArgs(name="verified_email", priority=1)]),
-        tags=dict(tags), opts=child, **pool_options)
+        opts=child, **pool_options)
     group = aws.cognito.UserGroup(f"{name}-reviewers-group", name=REVIEWER_GROUP, user_pool_id=pool.id,
                                   description=group_description, opts=child)
     reviewers = []

@@ -26,7 +26,6 @@ class ServingArgs:
     functions: FunctionFactory  # with the project: the function starts and stops its versions
     dead_letter_queue_arn: pulumi.Input[str]
     stack: str  # the Pulumi stack: its waiting-image events are this stack's
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class Serving(pulumi.ComponentResource):
@@ -34,17 +33,16 @@ class Serving(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ServingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("labelloop:index:Serving", name, None, opts)
-        tags = dict(args.tags)
         self.handler = args.functions.create(FUNCTION, self, name, asynchronous=True)
         self.deployed = {FUNCTION: self.handler}
-        self.schedule_rule = events.schedule_rule(name, args.naming, SERVING_SCHEDULE, parent=self, tags=tags)
+        self.schedule_rule = events.schedule_rule(name, args.naming, SERVING_SCHEDULE, parent=self)
         self.schedule_target, _ = events.function_target(
             self.schedule_rule, f"{name}-{SERVING_SCHEDULE.name}", self.handler,
             dead_letter_queue=args.dead_letter_queue_arn, parent=self, input=SERVING_SCHEDULE.input)
-        self.event_bus = aws.cloudwatch.EventBus(f"{name}-event-bus", name=args.naming.event_bus, tags=tags,
+        self.event_bus = aws.cloudwatch.EventBus(f"{name}-event-bus", name=args.naming.event_bus,
                                                  opts=pulumi.ResourceOptions(parent=self))
         waiting = waiting_trigger(args.stack, args.naming.event_bus)
-        self.waiting_rule = events.pattern_rule(name, args.naming, waiting, waiting.pattern, parent=self, tags=tags,
+        self.waiting_rule = events.pattern_rule(name, args.naming, waiting, waiting.pattern, parent=self,
                                                 depends_on=[self.event_bus])
         self.waiting_target, _ = events.function_target(self.waiting_rule, f"{name}-{waiting.name}", self.handler,
                                                         dead_letter_queue=args.dead_letter_queue_arn, parent=self,

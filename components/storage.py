@@ -3,8 +3,8 @@ dead-letter queue every asynchronous path ends in."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Mapping
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 import pulumi
 import pulumi_aws as aws
@@ -21,9 +21,6 @@ NONCURRENT_WORKING_DAYS = 7
 NONCURRENT_DAYS = 30  # an overwritten or deleted training image can be restored for this long
 ABORT_MULTIPART_DAYS = 7
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
-# A2I's task pages load the image cross-origin; without this rule on the bucket holding it, review
-# tasks fail ("CORS Permission Requirement", A2I permissions and security).
-A2I_CORS_RULE = {"allowed_headers": [], "allowed_methods": ["GET"], "allowed_origins": ["*"], "expose_headers": []}
 # What administering the topic's key takes (no "kms:*": using the key is granted separately).
 KEY_ADMINISTRATION = (
     "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey", "kms:DisableKey",
@@ -39,8 +36,7 @@ class StorageArgs:
     naming: Naming
     account: pulumi.Output[Account]
     notification_email: str | None = None
-    a2i_review: bool = False  # reviews run in A2I: the bucket needs A2I's CORS rule
-    tags: Mapping[str, str] = field(default_factory=dict)
+    cors_rules: tuple[Mapping[str, Any], ...] = ()  # what the review backend needs (aws.s3 CORS rule arguments)
 
 
 class Storage(pulumi.ComponentResource):
@@ -55,10 +51,9 @@ class Storage(pulumi.ComponentResource):
     def __init__(self, name: str, args: StorageArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("labelloop:index:Storage", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tags = dict(args.tags)
 
         # -- the bucket ----------------------------------------------------------------
-        self.bucket = aws.s3.Bucket(f"{name}-data", force_destroy=False, tags=tags, opts=child)
+        self.bucket = aws.s3.Bucket(f"{name}-data", force_destroy=False, opts=child)
         self.encryption = aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-data-encryption", bucket=self.bucket.id,
             rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
@@ -84,10 +79,10 @@ class Storage(pulumi.ComponentResource):
             policy=iam.document(self._bucket_statements(self.bucket.arn), self),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.public_access_block]))
         self.cors = None
-        if args.a2i_review:
+        if args.cors_rules:
             self.cors = aws.s3.BucketCorsConfiguration(
                 f"{name}-data-cors", bucket=self.bucket.id,
-                cors_rules=[aws.s3.BucketCorsConfigurationCorsRuleArgs(**A2I_CORS_RULE)], opts=child)
+                cors_rules=[aws.s3.BucketCorsConfigurationCorsRuleArgs(**rule) for rule in args.cors_rules], opts=child)
         # Object events go to EventBridge, where the rules of components.triggers pick them up.
         self.notification = aws.s3.BucketNotification(f"{name}-data-events", bucket=self.bucket.id,
                                                       eventbridge=True, opts=child)
@@ -99,19 +94,18 @@ class Storage(pulumi.ComponentResource):
             f"{name}-state", name=args.naming.table, billing_mode="PAY_PER_REQUEST", hash_key=hash_key,
             range_key=range_key, attributes=[aws.dynamodb.TableAttributeArgs(name=n, type=t) for n, t, _ in KEY_SCHEMA],
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
-            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
-            tags=tags, opts=child)
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True), opts=child)
 
         # -- notifications -----------------------------------------------------------------
         self.topic_key = aws.kms.Key(
             f"{name}-notifications-key", description=f"Encrypts the {args.naming.prefix} notification topic",
             enable_key_rotation=True, deletion_window_in_days=7,
-            policy=iam.document(self._key_statements(args.account), self), tags=tags, opts=child)
+            policy=iam.document(self._key_statements(args.account), self), opts=child)
         self.topic_key_alias = aws.kms.Alias(f"{name}-notifications-key-alias",
                                              name=f"alias/{args.naming('notifications')}",
                                              target_key_id=self.topic_key.key_id, opts=child)
         self.topic = aws.sns.Topic(f"{name}-notifications", name=args.naming("notifications"),
-                                   kms_master_key_id=self.topic_key.arn, tags=tags, opts=child)
+                                   kms_master_key_id=self.topic_key.arn, opts=child)
         self.subscription = None
         if args.notification_email:
             self.subscription = aws.sns.TopicSubscription(
@@ -121,7 +115,7 @@ class Storage(pulumi.ComponentResource):
         # -- dead letters ---------------------------------------------------------------------
         self.dead_letter_queue = aws.sqs.Queue(
             f"{name}-dead-letters", name=args.naming("dead-letters"), sqs_managed_sse_enabled=True,
-            message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS, tags=tags, opts=child)
+            message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS, opts=child)
         rules = args.account.apply(lambda a: a.rule_arn(f"{args.naming.prefix}-*"))
         self.dead_letter_queue_policy = aws.sqs.QueuePolicy(
             f"{name}-dead-letters-policy", queue_url=self.dead_letter_queue.url,

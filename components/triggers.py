@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from components.review_backends import deployable, every_backend
 from handlers.dataset import SWEEP as DATASET_SWEEP_INPUT
 from handlers.parameter_change import rate_expression
 from handlers.serving import SCHEDULE as SERVING_RATE
@@ -31,7 +32,7 @@ class Trigger:
     event_bus: str | None = None  # the bus the rule listens on (None: the account's default bus)
 
 
-def _objects(bucket: str, prefix: str, *detail_types: str) -> dict[str, Any]:
+def bucket_objects(bucket: str, prefix: str, *detail_types: str) -> dict[str, Any]:
     return {
         "source": ["aws.s3"],
         "detail-type": list(detail_types),
@@ -39,18 +40,19 @@ def _objects(bucket: str, prefix: str, *detail_types: str) -> dict[str, Any]:
     }
 
 
-def bucket_triggers(bucket: str) -> list[Trigger]:
+def bucket_triggers(bucket: str, review_backend: str | None = None) -> list[Trigger]:
+    """The bucket's event rules: every stack's, then those of its review backend (None: of every
+    registered backend, as the sandbox creates them)."""
+    backends = every_backend() if review_backend is None else [deployable(review_backend)]
     return [
         Trigger("detection-upload", "An image uploaded for detection starts the detection state machine.",
-                _objects(bucket, layout.DETECTION_PREFIX, "Object Created"), "detection"),
+                bucket_objects(bucket, layout.DETECTION_PREFIX, "Object Created"), "detection"),
         Trigger("training-data", "Images added to or deleted from a label folder move the per-label counters.",
-                _objects(bucket, layout.TRAINING_PREFIX, "Object Created", "Object Deleted"), "training_data"),
-        Trigger("review-output", "An A2I output file is processed into training data.",
-                _objects(bucket, layout.REVIEW_OUTPUT_PREFIX, "Object Created"), "review_output"),
+                bucket_objects(bucket, layout.TRAINING_PREFIX, "Object Created", "Object Deleted"), "training_data"),
         Trigger("upload-deleted", "An upload deleted by its uploader is taken out of the dataset: its open reviews "
                 "close, its training and gate-set copies are deleted.",
-                _objects(bucket, layout.DETECTION_PREFIX, "Object Deleted"), "dataset"),
-    ]
+                bucket_objects(bucket, layout.DETECTION_PREFIX, "Object Deleted"), "dataset"),
+    ] + [trigger for backend in backends for trigger in backend.bucket_triggers(bucket)]
 
 
 def parameter_trigger(parameter_path: str) -> Trigger:

@@ -90,7 +90,10 @@ def detections_of_key(bucket: str, key: str, *, deleted_by: str | None = None) -
         markers += [m for m in page.get("DeleteMarkers", []) if m["Key"] == key]
     marker = next((m for m in markers if deleted_by and m["VersionId"] == deleted_by), None)
     if marker is not None:
-        versions = [v for v in versions if v["LastModified"] <= marker["LastModified"]]
+        # S3 stamps versions to the second: an upload in the marker's second is after it only when
+        # it is the key's current object (boto3 lists versions and markers apart, not in one order)
+        versions = [v for v in versions if v["LastModified"] < marker["LastModified"]
+                    or (v["LastModified"] == marker["LastModified"] and not v.get("IsLatest"))]
     elif deleted_by is not None:
         versions = [v for v in versions if not v.get("IsLatest")]
     ids = [i for v in versions for i in (detection_id(bucket, key, v.get("VersionId")), detection_id(bucket, key, v["ETag"].strip('"')))]

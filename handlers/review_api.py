@@ -5,7 +5,8 @@ and the reviewers' JSON API under ``/api/``, each route of which API Gateway's J
 guards (a token of the stack's user pool, for its app client).
 
 * Every ``/api/`` request must come from a member of the reviewer group (the token's
-  ``cognito:groups``): else 403, before anything is read.
+  ``cognito:groups``): else 403, before anything is read (:func:`reviewers_only`, a Powertools
+  middleware of every route, so no route of the API can do without it).
 * ``GET /api/tasks/next``: the waiting task to review now — one Query of the open index (highest
   priority, then oldest; none leased to another reviewer, none this reviewer answered or skipped),
   then its lease (one transaction). Tasks past their lifetime met on the way are expired at once (one
@@ -39,11 +40,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, ForbiddenError, NotFoundError, ServiceError
 
 from plugins import LEASE_MINUTES, NONE_OF_THE_ABOVE, WorkerAnswer
 
 from . import review_outcome
+from .review_backends.builtin import closing
 from .runtime import aws, config, context, state
 from .runtime.lambda_entry import entry_point
 from .runtime.state import (
@@ -91,6 +94,7 @@ def content_security_policy(page: str, login_url: str | None) -> str:
 
 
 app = APIGatewayHttpResolver()
+API = "/api/"  # the reviewers' routes; the page and its sign-in settings are public
 
 
 class Conflict(ServiceError):
@@ -101,11 +105,22 @@ class Conflict(ServiceError):
 
 
 # -- who is asking --------------------------------------------------------------------------
-def reviewer() -> str:
+def reviewers_only(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+    """The reviewers' API answers the stack's reviewers only (403 before anything is read); its routes
+    read who asks from ``app.context["reviewer"]``."""
+    if resolver.current_event.path.startswith(API):
+        resolver.append_context(reviewer=reviewer(resolver))
+    return next_middleware(resolver)
+
+
+app.use(middlewares=[reviewers_only])
+
+
+def reviewer(resolver: APIGatewayHttpResolver = app) -> str:
     """The reviewer this request comes from: a member of the stack's reviewer group, by the claims
     API Gateway's JWT authorizer checked (403 otherwise)."""
     cfg = config.current()
-    claims = app.current_event.request_context.authorizer.jwt_claim or {}
+    claims = resolver.current_event.request_context.authorizer.jwt_claim or {}
     if not cfg.reviewer_group or cfg.reviewer_group not in groups(claims.get(GROUPS_CLAIM)):
         raise ForbiddenError("only the stack's reviewers may review")
     if cfg.user_pool_id and claims.get("iss") != issuer(cfg.user_pool_id):
@@ -176,7 +191,7 @@ def sign_in_settings() -> dict[str, Any]:
 # -- the reviewers' API --------------------------------------------------------------------------
 @app.get("/api/tasks/next")
 def next_task() -> dict[str, Any]:
-    me, now = reviewer(), state.utcnow()
+    me, now = app.context["reviewer"], state.utcnow()
     query = app.current_event.get_query_string_value
     search = TaskSearch(me, state.iso(now), lease_end(now), _task_list(query("exclude", "") or ""))
     resume = _cursor(query("resume", "") or "")
@@ -240,7 +255,7 @@ class TaskSearch:
 
 @app.get("/api/tasks/<task_id>")
 def get_task(task_id: str) -> dict[str, Any]:
-    me, now = reviewer(), state.utcnow()
+    me, now = app.context["reviewer"], state.utcnow()
     read = _open_task(task_id, me, state.iso(now))
     until = lease_end(now)
     try:
@@ -254,7 +269,7 @@ def get_task(task_id: str) -> dict[str, Any]:
 
 @app.post("/api/tasks/<task_id>/answer")
 def answer(task_id: str) -> dict[str, Any]:
-    me = reviewer()
+    me = app.context["reviewer"]
     try:
         body = app.current_event.json_body if app.current_event.body else None
     except ValueError:
@@ -270,7 +285,7 @@ def answer(task_id: str) -> dict[str, Any]:
 
 @app.post("/api/tasks/<task_id>/skip")
 def skip(task_id: str) -> dict[str, Any]:
-    me, at = reviewer(), state.now_iso()
+    me, at = app.context["reviewer"], state.now_iso()
     read = _open_task(task_id, me, at)
     try:
         context.table().skip_task(read.task, me, at)
@@ -283,7 +298,7 @@ def skip(task_id: str) -> dict[str, Any]:
 
 @app.get("/api/me")
 def me() -> dict[str, Any]:
-    who = reviewer()
+    who = app.context["reviewer"]
     stats, loop = context.table().reviewer_stats(who), context.table().loop()
     return {"reviewer": who, "email": signed_in_as(), "answers": stats.answers, "skips": stats.skips,
             "agreed": stats.agreed, "disagreed": stats.disagreed, "openTasks": max(0, loop.open_reviews)}
@@ -354,7 +369,7 @@ def _answer(task_id: str, me: str, label: str) -> dict[str, Any]:
             if verdict.status == review_outcome.MORE:
                 context.table().record_task_answer(task, new, wanted=verdict.wants)
             else:
-                review_outcome.conclude(task, verdict, answer=new, defer_copy=True)
+                review_outcome.conclude(task, verdict, closing=closing(task, verdict, new), defer_copy=True)
     except AlreadyAnswered:
         raise Conflict("you answered this task before") from None
     except TaskLeased:
@@ -390,8 +405,8 @@ def sweep() -> dict[str, Any]:
 
 
 @entry_point
-def api_handler(event: dict) -> dict:
-    return app.resolve(event, None)
+def api_handler(event: dict, lambda_context: Any) -> dict:
+    return app.resolve(event, lambda_context)
 
 
 @entry_point(retry_transient=True)  # EventBridge invokes it asynchronously

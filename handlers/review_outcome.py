@@ -1,6 +1,7 @@
-"""What happens once a review has its answers, the same for both review backends: an A2I output
-(``handlers/review_output.py``) and the builtin review app's answers (``handlers/review_api.py``)
-both become a :class:`plugins.ReviewResult` and go through here.
+"""What happens once a review has its answers, the same for every review backend
+(``handlers/review_backends/``): an A2I output (``handlers/review_output.py``) and the builtin review
+app's answers (``handlers/review_api.py``) both become a :class:`plugins.ReviewResult` and go
+through here.
 
 The label decision (the ``label_decision`` hook) accepts a label, refuses, or asks for more answers
 — which the builtin review app gets from other reviewers up to the task's maximum; a review that
@@ -27,8 +28,9 @@ from botocore.exceptions import ClientError
 
 from plugins import LabelDecision, LabelScore, ReviewResult, WorkerAnswer
 
+from .review_backends.interface import review_backend
 from .runtime import aws, config, context, layout
-from .runtime.state import AlreadyAnswered, AlreadyDone, Closing, CopyWithdrawn, PendingCopy, ReviewTask, TaskAnswer, now_iso
+from .runtime.state import AlreadyAnswered, AlreadyDone, Closing, CopyWithdrawn, PendingCopy, ReviewTask, now_iso
 
 MORE = "more"  # not a status: the review stays open for more answers
 GONE = ("NoSuchKey", "NoSuchVersion")
@@ -73,18 +75,13 @@ def decide(task: ReviewTask, answers: tuple[WorkerAnswer, ...], *, maximum: int 
 
 
 def conclude(task: ReviewTask, verdict: Verdict, details: dict[str, Any] | None = None, *,
-             answer: TaskAnswer | None = None, defer_copy: bool = False) -> dict[str, Any]:
+             closing: Closing | None = None, defer_copy: bool = False) -> dict[str, Any]:
     """Act on a verdict that closes the review: close it (for an accepted label, with the copy it
-    licenses noted as pending), then make that copy. ``answer``: the builtin review app's answer that
-    closes its task. Raises what closing a builtin task raises (TaskChanged, TaskLeased, AlreadyAnswered)
-    and what the copy raises — unless ``defer_copy``: a copy that fails then stays pending for the
-    sweep (a reviewer's answer is safe once the review is closed)."""
+    licenses noted as pending), then make that copy. ``closing``: what else the backend's close writes
+    (the review app's: ``handlers.review_backends.builtin.closing``). Raises what that close raises
+    (TaskChanged, TaskLeased, AlreadyAnswered) and what the copy raises — unless ``defer_copy``: a copy
+    that fails then stays pending for the sweep (a reviewer's answer is safe once the review is closed)."""
     details = verdict.details | (details or {})
-    closing = None
-    if task.builtin:
-        label = verdict.decision.label
-        agreement = {a.worker_id: a.label == label for a in verdict.answers} if verdict.decision.accept else {}
-        closing = Closing(task, answer, agreement)
     if verdict.status != "accepted":
         return close(task, verdict.status, details, closing=closing)
     copy = licensed_copy(task, verdict.decision.label, gate_set=verdict.decision.gate_set)
@@ -140,11 +137,14 @@ def complete_copy(copy: PendingCopy) -> dict[str, Any]:
 
 def withdraw(review: str, reason: str) -> dict[str, Any]:
     """The image of a review was deleted: the review becomes ``deleted`` (counted, with ``reason``),
-    if it is open or its copy is still pending."""
+    if it is open or its copy is still pending; then the stack's review backend takes an open one back
+    from its reviewers."""
     task = context.table().review(review)
     was = context.table().withdraw_review(task, reason) if task is not None else None
     if was is None:
         return {"copy": "withdrawn", "reason": reason, "duplicate": True}
+    if was == "open":
+        review_backend().withdrawn(task, reason)
     context.metrics.add_metric(name="Reviews_deleted", unit="Count", value=1)
     context.announce("review_completed", f"review deleted: {reason}", {"human_loop": review, "image": task.image_uri,
                                                                        "reason": reason})

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Callable, Mapping
 
-from components.functions import CUSTOM_LABELS_BUCKET, CUSTOM_LABELS_READS, CUSTOM_LABELS_WRITES
+from components.grants import CUSTOM_LABELS_BUCKET, CUSTOM_LABELS_READS, CUSTOM_LABELS_WRITES
 
 Reader = Callable[[str, str], bytes]  # (bucket, key) -> the object's content
 
@@ -111,6 +111,8 @@ def requests(service: str, operation: str, params: Mapping[str, Any], place: Pla
         return (Request(action, place.arn("cognito-idp", f"userpool/{params['UserPoolId']}")),)
     if service == "iam" and operation == "SimulatePrincipalPolicy":
         return (Request(action, params["PolicySourceArn"]),)
+    if service == "sqs" and ("QueueName" in params or "QueueUrl" in params):  # a queue's URL ends in its name
+        return (Request(action, place.arn("sqs", params.get("QueueName") or params["QueueUrl"].rsplit("/", 1)[1])),)
     if service == "sagemaker" and operation == "StartHumanLoop":
         return (Request(action, params["FlowDefinitionArn"]),)
     if service == "rekognition":

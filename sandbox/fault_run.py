@@ -49,11 +49,11 @@ from .api_gateway import http_api_event, reviewer_claims
 from .clock import SimulatedClock
 from .faults import Fault, FaultInjector
 from .local_aws import LambdaFailed, LocalStack
+from .review_backends import sandbox_backend
 from .scripted_trainer import scripted_custom_labels
 from .workforce import output_document, output_key
 
 LABELS = ("cat", "dog")
-BACKENDS = ("builtin", "a2i")
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(32)
 UNSURE = (("cat", 52.0), ("dog", 41.0))  # asks for a review
 FINAL = ("confident", "to_training", "to_audit", "no_label", "skipped", "unreadable")  # an upload's end
@@ -191,7 +191,7 @@ class FaultRun:
         self.seeded: set[str] = set()  # labelled images put into the training folders by hand
         self.deleted: set[str] = set()  # uploads their uploader deleted
         self._to_delete: dict[str, list[str]] = defaultdict(list)  # when ("before"/"after" the answers) -> keys
-        self.reviewers = AppReviewers(self) if backend == "builtin" else A2IWorkforce(self)
+        self.reviewers = SCENARIOS[backend].reviewers(self)
         self._working_on: list[str] = []  # the keys of the invocations under way, innermost last
         injector.during = lambda: self._working_on[-1] if self._working_on else ""
         stack.wrap_handlers(self._tagged)
@@ -674,6 +674,20 @@ def _key_of(event: Any) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class Scenario:
+    """How the run reviews with one backend: its reviewers, and the parameters it starts with."""
+
+    reviewers: Any  # FaultRun -> the reviewers (answer(), audit(…))
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+# The backends the fault run covers: the review app with consensus (two answers an image), and A2I.
+SCENARIOS = {"builtin": Scenario(AppReviewers, {"Reviewers-Per-Image": REVIEWERS_PER_IMAGE}),
+             "a2i": Scenario(A2IWorkforce)}
+BACKENDS = tuple(SCENARIOS)
+
+
 def run(uploads: int = 60, seed: int = 0, fault_rate: float = 0.1, max_deliveries: int = 3,
         unsure_share: float = 0.3, kinds: Iterable[str] | None = None, containers: str = "per_invocation",
         backend: str = "builtin", crash_rate: float | None = None) -> Report:
@@ -690,13 +704,11 @@ def run(uploads: int = 60, seed: int = 0, fault_rate: float = 0.1, max_deliverie
                              crash_rate=fault_rate * CRASH_SHARE if crash_rate is None else crash_rate)
     models = scripted_custom_labels(labels=LABELS)
     models.trainer.script("v2", f1=0.95)
-    standins = {"rekognition": models} | ({"sagemaker-a2i-runtime": A2I()} if backend == "a2i" else {})
-    overrides = {"Reviewers-Per-Image": REVIEWERS_PER_IMAGE} if backend == "builtin" else {}
-    with reproducible(seed) as clock, LocalStack(labels=LABELS, containers=containers, serial=True,
-                                                 standins=standins, parameter_overrides=overrides) as stack:
+    standins = {"rekognition": models, **sandbox_backend(backend).standins({})}
+    with reproducible(seed) as clock, LocalStack(labels=LABELS, containers=containers, serial=True, standins=standins,
+                                                 parameter_overrides=SCENARIOS[backend].parameters,
+                                                 review=backend) as stack:
         stack.models = models
-        if backend == "builtin":
-            stack.use_review_app()
         stack.on_function_client(injector.attach)
         fault_run = FaultRun(stack, injector, rng, max_deliveries, backend, clock)
         fault_run.seed_training_images(6, 0)

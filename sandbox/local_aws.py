@@ -22,14 +22,14 @@ import os
 import time
 import uuid
 import zipfile
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any, Callable, Iterable, Mapping
 
 import boto3
 from botocore.config import Config
 
-from components.functions import FUNCTIONS
-from components.naming import REVIEWER_GROUP, Naming
+from components.functions import every_function
+from components.naming import Naming
 from components.state_machines import detection_definition, lifecycle_definition
 from components.triggers import (SERVING_SCHEDULE, Trigger, bucket_triggers, parameter_trigger, training_schedule,
                                  waiting_trigger)
@@ -43,6 +43,7 @@ from plugins import Engine
 from .access import AccessCheck, Place
 from .containers import Containers
 from .moto_harness import Handler, Invocation, MotoHarness
+from .review_backends import every_sandbox_backend, sandbox_backend
 from .standins import attach
 
 REGION = "us-east-1"
@@ -51,7 +52,6 @@ MOCK_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use
 # No client-side retries: throttling reaches the state machines, whose Retry rules handle it.
 SANDBOX_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1})
 PROJECT_CREATED = 1700000000000  # the project ARN's creation stamp
-IMAGE_URL_SECONDS = 300  # how long the review app's image URLs stay valid (the stack default)
 
 
 @dataclass
@@ -69,6 +69,9 @@ class LocalStack:
     # Lambda containers (sandbox.containers): "shared" (one for every function and the caller),
     # "per_function" (each function its own, kept warm) or "per_invocation" (every invocation cold).
     containers: str = "shared"
+    # The review backend its functions are told (handlers.review_backends.REGISTRY): the tests' stacks
+    # review with the A2I stand-in unless they switch (use_review); every backend's functions exist.
+    review: str = "a2i"
 
     # -- lifecycle -----------------------------------------------------------
     def __enter__(self) -> "LocalStack":
@@ -180,13 +183,15 @@ class LocalStack:
             self.client("ssm").put_parameter(
                 Name=self.parameter_path + spec.name, Type="String", Value=spec.format(defaults[spec.name]),
                 Description=spec.description[:1024], AllowedPattern=spec.allowed_pattern)
-        self.flow_definition_arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:flow-definition/{naming('review')}"
         self.project_arn = project_arn(naming)
         self.config = RuntimeConfig(
             table=self.table, bucket=self.bucket, parameter_path=self.parameter_path, labels=tuple(self.labels),
-            topic_arn=self.topic_arn, project_arn=self.project_arn, flow_definition_arn=self.flow_definition_arn,
-            stack=self.stack, parameter_ttl_seconds=60, event_bus=naming.event_bus)
-        self.functions = {key: self._function(key, spec.handler) for key, spec in FUNCTIONS.items()}
+            topic_arn=self.topic_arn, project_arn=self.project_arn, stack=self.stack, parameter_ttl_seconds=60,
+            event_bus=naming.event_bus, review_backend=self.review, **sandbox_backend(self.review).settings(naming))
+        for backend in every_sandbox_backend():
+            backend.create(self)
+        self.specs = every_function()
+        self.functions = {key: self._function(key, spec.handler) for key, spec in self.specs.items()}
         self.state_machines = {
             "detection": self._state_machine("detection", "EXPRESS", detection_definition(
                 self.functions["detect"], self.functions["start_review"], self.functions["detection_failed"])),
@@ -206,14 +211,21 @@ class LocalStack:
                                                    waiting_trigger(self.stack, naming.event_bus)]
         self.deliveries = {t.name: (t, self._rule(t)) for t in triggers}
 
-    def use_review_app(self, base_url: str = "http://127.0.0.1:8080") -> None:
-        """Review in the builtin review app instead of A2I (as a stack deployed with ``review:
-        builtin``), its page and sign-in at ``base_url`` (``labelloop review``'s server)."""
-        from .api_gateway import CLIENT_ID, POOL_ID
+    def use_review(self, name: str, **options: Any) -> None:
+        """Review with backend ``name`` from now on (as a stack deployed with ``review: <name>``): its
+        functions are told its settings (``options``: the backend's own, e.g. the builtin app's
+        ``base_url``) and no other backend's."""
+        defaults = {f.name: f.default_factory() if f.default_factory is not MISSING else f.default
+                    for f in fields(RuntimeConfig)}
+        others = {key: defaults[key] for backend in every_sandbox_backend() for key in backend.settings(self.naming)}
+        self.configure(**{**others, "review_backend": name, **sandbox_backend(name).settings(self.naming, **options)})
 
-        self.configure(flow_definition_arn=None, reviewer_group=REVIEWER_GROUP, user_pool_id=POOL_ID,
-                       user_pool_client_id=CLIENT_ID, login_url=base_url, review_url=f"{base_url}/",
-                       image_url_seconds=IMAGE_URL_SECONDS)
+    def __getattr__(self, name: str) -> Any:
+        """A setting the stack's functions are told, read as the stack's own (``stack.flow_definition_arn``)."""
+        config = self.__dict__.get("config")
+        if config is None or name.startswith("_") or not hasattr(config, name):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return getattr(config, name)
 
     def configure(self, **changes: Any) -> None:
         """Change the functions' configuration (``RuntimeConfig`` fields), as a deploy that
@@ -242,7 +254,7 @@ class LocalStack:
         name = self.naming.function(key)
         arn = self.client("lambda").create_function(
             FunctionName=name, Runtime="python3.13", Role=self._role(name, "lambda.amazonaws.com"),
-            Handler=handler_path, Code={"ZipFile": _placeholder_zip()}, Timeout=FUNCTIONS[key].timeout,
+            Handler=handler_path, Code={"ZipFile": _placeholder_zip()}, Timeout=self.specs[key].timeout,
         )["FunctionArn"]
         module, _, function = handler_path.rpartition(".")
         handler = getattr(importlib.import_module(module), function)
@@ -374,15 +386,13 @@ def project_arn(naming: Naming) -> str:
     return f"arn:aws:rekognition:{REGION}:{ACCOUNT}:project/{naming.project}/{PROJECT_CREATED}"
 
 
-def sandbox_config(naming: Naming, labels: tuple[str, ...], *, review_app: bool) -> RuntimeConfig:
+def sandbox_config(naming: Naming, labels: tuple[str, ...], *, review: str) -> RuntimeConfig:
     """The names a sandbox stack's functions are told (as :class:`LocalStack` creates them), for a saved
-    run that is not restored."""
-    from .api_gateway import CLIENT_ID, POOL_ID
-
-    review = dict(reviewer_group=REVIEWER_GROUP, user_pool_id=POOL_ID, user_pool_client_id=CLIENT_ID) if review_app else {}
+    run that is not restored and reviewed with backend ``review``."""
     return RuntimeConfig(table=naming.table, bucket=naming("data"), parameter_path=naming.parameter_path,
                          labels=tuple(labels), project_arn=project_arn(naming), stack=naming.stack,
-                         event_bus=naming.event_bus, **review)
+                         event_bus=naming.event_bus, review_backend=review,
+                         **sandbox_backend(review).settings(naming))
 
 
 class LambdaFailed(RuntimeError):

@@ -198,7 +198,7 @@ class LocalReviewApp:
         self.review_url = self.base_url + "/"
         self.sign_in = LocalSignIn(self.review_url, clock)
         self.after_request = after_request
-        stack.use_review_app(self.base_url)
+        stack.use_review("builtin", base_url=self.base_url)
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
         """Answer one request, once ``after_request(method, path, status)`` has saved what it changed (a

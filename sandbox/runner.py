@@ -23,13 +23,11 @@ from handlers.runtime.workflow import FINISH, RunState, lifecycle_input
 
 from .dataset import LABELS, Sample, imbalanced, load_samples, side_of, split, take_per_label
 from . import saved
-from .a2i import A2I
 from .custom_labels import CustomLabels
 from .digits_trainer import DigitsTrainer
 from .local_aws import REGION, LocalStack
 from .mistakes import Mistakes, hardness
-from .reviewers import ReviewTeam
-from .workforce import Workforce
+from .review_backends import Reviewers, sandbox_backend
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,7 @@ class SandboxOptions:
     review_budget: int | None = None  # builtin: the answers the reviewers give per round (None: every open task)
     parameters: dict[str, str] = field(default_factory=dict)
     out: Path | None = Path("sandbox-report")
-    review: str = "builtin"  # the review backend: the builtin review app, or "a2i" (the A2I stand-in)
+    review: str = "builtin"  # the review backend (handlers.review_backends.REGISTRY): the review app, "a2i", …
     reviewer_error_rates: tuple[float, ...] = ()  # builtin: one simulated reviewer per rate (default: error_rate)
     leave_reviews_open: bool = False  # builtin: the last round's reviews wait for a person (labelloop review)
     dataset: str = "digits"  # or "mnist" (sandbox.dataset)
@@ -172,17 +170,12 @@ def _run(options: SandboxOptions, progress: Progress, on_round: Callable[[RoundR
     data, log = RunData.load(options), _Log()
     model_service = CustomLabels(DigitsTrainer(options.seed, side_of(options.dataset)),
                                  cloudwatch=lambda: boto3.client("cloudwatch", region_name=REGION))
-    a2i = A2I()
+    review = sandbox_backend(options.review)
     with LocalStack(labels=LABELS, policies=options.policies, parameter_overrides=options.parameters,
-                    standins={"rekognition": model_service, "sagemaker-a2i-runtime": a2i}, serial=True) as stack:
-        if options.review == "a2i":
-            workforce = Workforce(a2i, log.truth, LABELS, options.error_rate, options.seed)
-            answer = lambda: workforce.answer_open_loops(stack.client("s3"), stack.bucket)  # noqa: E731
-        else:
-            stack.use_review_app()
-            workforce = ReviewTeam(stack, log.truth, LABELS, options.error_rates, options.seed,
-                                   _mistakes(options, stack.bucket, data))
-            answer = lambda: workforce.answer_open_tasks(options.review_budget)  # noqa: E731
+                    standins={"rekognition": model_service, **review.standins({})}, serial=True,
+                    review=options.review) as stack:
+        workforce = review.reviewers(stack, log.truth, LABELS, options.error_rates, options.seed,
+                                     _mistakes(options, stack.bucket, data))
         _upload_seeds(stack, data.seeds)
         _upload_seeds(stack, data.gate_set, layout.TESTING_PREFIX)
         for number in range(len(data.batches) + 1):
@@ -191,7 +184,7 @@ def _run(options: SandboxOptions, progress: Progress, on_round: Callable[[RoundR
                 _detect_batch(stack, row, data.batches[number - 1], log, lambda done: progress(
                     f"round {number}: detecting", done, data.streamed))
                 if not (options.leave_reviews_open and number == len(data.batches)):
-                    row.answers = answer()
+                    row.answers = workforce.answer(options.review_budget)
                 stack.pump()
             progress(f"round {number}: training check", log.uploaded, data.streamed)
             _check_training(stack, row, data, log, model_service)
@@ -204,7 +197,7 @@ def _run(options: SandboxOptions, progress: Progress, on_round: Callable[[RoundR
         log.failures, log.stuck = _problems(stack, parameters)
         if options.out is not None:
             saved.save(stack, options.out, truth=log.truth, options=_options_json(options),
-                       model_service=model_service, a2i=a2i)
+                       model_service=model_service)
     return _result(options, log, workforce, parameters, time.perf_counter() - started, final_scores)
 
 
@@ -295,7 +288,7 @@ def _tally(stack: LocalStack, row: RoundRow, log: _Log) -> None:
     row.active = log.last.loop.active_version or "-"
 
 
-def _result(options: SandboxOptions, log: _Log, workforce: Workforce | ReviewTeam, parameters: dict[str, str],
+def _result(options: SandboxOptions, log: _Log, workforce: Reviewers, parameters: dict[str, str],
             wall_seconds: float, final_scores: Evaluation | None) -> SandboxResult:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # peak RSS of this process (KiB on Linux)
     deployed = [v for v, info in log.versions.items() if info["deployed"]]

@@ -32,12 +32,13 @@ from unittest import mock
 import boto3
 
 from components.naming import Naming
+from handlers.review_backends import DEFAULT as DEFAULT_REVIEW
 from handlers.runtime.state import StateTable, put_items, table_definition
 
 from . import journal
-from .a2i import A2I
 from .custom_labels import NAMESPACE, PUT_LIMIT, CustomLabels
 from .local_aws import REGION, LocalStack
+from .review_backends import sandbox_backend
 from .recorder import Recorder, SavedBucket, SavedTable, bodies
 
 STATE, OBJECTS, SERVICES, LOCK = "state.json", "objects.tar", "services.pkl", ".lock"
@@ -53,9 +54,9 @@ class NotASandbox(FileNotFoundError):
 
 
 def save(stack: LocalStack, out: Path, *, truth: dict[str, str], options: dict[str, Any],
-         model_service: CustomLabels, a2i: A2I) -> dict:
-    """Write the stack's table, parameters, bucket and local services into ``out`` (in place of what
-    was saved there, a journal included)."""
+         model_service: CustomLabels) -> dict:
+    """Write the stack's table, parameters, bucket and local services (the model service's, the review
+    backend's stand-ins') into ``out`` (in place of what was saved there, a journal included)."""
     out.mkdir(parents=True, exist_ok=True)
     journal.remove(out)  # the stack holds its changes already (restore folded them in), or this is a new run
     model_service.flush()  # what ran so far, as CloudWatch has it
@@ -66,8 +67,8 @@ def save(stack: LocalStack, out: Path, *, truth: dict[str, str], options: dict[s
     _write_objects(out, bodies(stack))
     write_state(out, state)
     with open(out / SERVICES, "wb") as handle:
-        pickle.dump({"versions": model_service.versions, "loops": a2i.loops, "seed": model_service.trainer.seed,
-                     "side": model_service.trainer.side},
+        pickle.dump({"versions": model_service.versions, "seed": model_service.trainer.seed,
+                     "side": model_service.trainer.side, **sandbox_backend(stack.review).saved(stack.standins)},
                     handle)
     return state
 
@@ -198,6 +199,11 @@ def _read_state(folder: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def review_of(state: dict) -> str:
+    """The review backend a saved run reviewed with (``labelloop sandbox --review``)."""
+    return (state.get("options") or {}).get("review") or DEFAULT_REVIEW
+
+
 def saved_versions(folder: Path) -> dict:
     """The saved local model service's versions by name ({} when the run saved none)."""
     path = Path(folder) / SERVICES
@@ -222,9 +228,10 @@ def restore(folder: Path) -> Iterator[tuple[LocalStack, CustomLabels, dict]]:
     model_service = CustomLabels(DigitsTrainer(services.get("seed", 0), services.get("side", 8)),
                                  cloudwatch=lambda: boto3.client("cloudwatch", region_name=REGION))
     model_service.versions = services.get("versions", {})
-    a2i = A2I(loops=services.get("loops", {}))
+    review = review_of(state)
     with LocalStack(labels=tuple(state["labels"]), policies=tuple(state["policies"]), stack=state["stack"],
-                    standins={"rekognition": model_service, "sagemaker-a2i-runtime": a2i}, serial=True) as stack:
+                    standins={"rekognition": model_service, **sandbox_backend(review).standins(services)},
+                    serial=True, review=review) as stack:
         bucket = SavedBucket(stack, folder / OBJECTS)
         bucket.load_prefix("")  # every object, as if it had been there all along: no events
         bucket.close()
@@ -233,7 +240,7 @@ def restore(folder: Path) -> Iterator[tuple[LocalStack, CustomLabels, dict]]:
         stack.discard_pending_events()
         yield stack, model_service, state
         save(stack, folder, truth=state.get("truth", {}), options=state.get("options", {}),
-             model_service=model_service, a2i=a2i)
+             model_service=model_service)
 
 
 @contextlib.contextmanager

@@ -26,7 +26,8 @@ from handlers.runtime.state import Snapshot
 
 from .api_gateway import http_api_event, reviewer_claims
 from .local_aws import REGION, LambdaFailed, LocalStack, sandbox_config
-from .saved import NotASandbox, RunBusy, change_parameter, load_state, locked, restore, saved_versions, snapshot
+from .saved import (NotASandbox, RunBusy, change_parameter, load_state, locked, restore, review_of, saved_versions,
+                    snapshot)
 
 
 class SandboxTarget(Target):
@@ -88,7 +89,7 @@ class SandboxTarget(Target):
     def deployed(self) -> RuntimeConfig:
         """The run's stack as the sandbox creates it (sandbox.local_aws), with its review app when the run
         reviewed there."""
-        return sandbox_config(self.naming, self.labels, review_app=self.state.get("options", {}).get("review") != "a2i")
+        return sandbox_config(self.naming, self.labels, review=review_of(self.state))
 
     def model_versions(self) -> list[dict]:
         """The saved local model service's versions (no restore needed)."""
@@ -150,10 +151,10 @@ class SandboxTarget(Target):
     @contextlib.contextmanager
     def temporary_reviewer(self, name: str) -> Iterator[dict]:
         """The claims of a sandbox reviewer's token (nothing to create or remove: the sandbox's sign-in
-        lets anyone in); the run reviews in its review app from now on, as `labelloop review` has it."""
-        if self.state.get("options", {}).get("review") == "a2i":
-            raise UsageError(f"{self.description} reviews with the A2I stand-in: it has no review app to sign in to")
-        self._restored().use_review_app()
+        lets anyone in), for a run that reviews in the review app."""
+        if not self._restored().config.reviewer_group:
+            raise UsageError(f"{self.description} reviews with {review_of(self.state)}: it has no review app to sign "
+                             "in to")
         yield reviewer_claims(name, "access", int(time.time()), 3600)  # an hour, as the stack's tokens
 
     def review_api(self, reviewer: Any, method: str, path: str, body: dict | None = None) -> tuple[int, Any]:

@@ -13,8 +13,8 @@ import json
 from typing import Any
 
 import pulumi_mocks
+from pulumi_mocks import BUILTIN
 
-from components.config import BUILTIN
 from components.functions import deployed_with
 
 

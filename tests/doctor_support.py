@@ -79,7 +79,8 @@ def deployed_stack():
             UserPoolId=pool, ClientName=st.naming("review"),
             ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"],
         )["UserPoolClient"]["ClientId"]
-        st.configure(flow_definition_arn=None, reviewer_group=REVIEWER_GROUP, user_pool_id=pool,
+        st.use_review("builtin")
+        st.configure(reviewer_group=REVIEWER_GROUP, user_pool_id=pool,
                      user_pool_client_id=client, login_url="https://login.example.com",
                      review_url="http://127.0.0.1:1/", image_url_seconds=300)
         st.client("s3").put_bucket_versioning(Bucket=st.bucket, VersioningConfiguration={"Status": "Enabled"})

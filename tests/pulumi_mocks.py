@@ -9,8 +9,11 @@ parts never import it, so they are unaffected). The mocks
   ``None`` — and echo the inputs;
 * render ``aws.iam.get_policy_document`` to the JSON IAM would get, so tests
   read real policy documents;
-* record each resource's URN, parent, inputs and outputs, and the outputs each
-  component registers.
+* record each resource's URN, parent, inputs and outputs, aliases, and the outputs
+  each component registers;
+* keep the providers apart from the resources (a provider is no AWS resource), and
+  compute a taggable resource's ``tagsAll`` from its provider's default tags and its
+  own, as the AWS provider does.
 
 :func:`run_program` runs ``__main__.py`` with a stack config and returns a
 :class:`Deployment` snapshot, cached per (stack, config) so each worker runs a
@@ -20,6 +23,7 @@ given stack once.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import runpy
 import threading
@@ -116,6 +120,8 @@ def _computed(typ: str, name: str, inputs: Mapping[str, Any]) -> tuple[str, dict
                                                                                           f"alarm:{named}")}),
         "aws:kms/alias:Alias": lambda: (named, {"name": named, "arn": arn("kms", named)}),
         "aws:cognito/userGroup:UserGroup": lambda: (f"{inputs.get('userPoolId')}/{named}", {"name": named}),
+        "aws:lambda/functionUrl:FunctionUrl": lambda: (inputs.get("functionName"), {
+            "functionUrl": f"https://{_hash(name, 32)}.lambda-url.{REGION}.on.aws/", "urlId": _hash(name, 32)}),
     }
     if typ in simple:
         return simple[typ]()
@@ -190,6 +196,8 @@ class Resource:
     outputs: dict[str, Any]
     secrets: frozenset[str] = frozenset()
     ignore_changes: tuple[str, ...] = ()
+    provider: str = ""  # the provider's URN ("" for a component)
+    aliases: tuple[dict[str, Any], ...] = ()  # each alias as registered: {"type": …, "name": …, …} or {"urn": …}
 
 
 def _unwrap(values: Mapping[str, Any]) -> tuple[dict[str, Any], frozenset[str]]:
@@ -197,35 +205,66 @@ def _unwrap(values: Mapping[str, Any]) -> tuple[dict[str, Any], frozenset[str]]:
     return plain, frozenset(k for k, v in values.items() if rpc.is_rpc_secret(v))
 
 
+def resource_class(token: str) -> type | None:
+    """``aws:lambda/function:Function`` → ``pulumi_aws.lambda_.Function`` (None for another package)."""
+    package, module, name = token.split(":")[0], token.split(":")[1].split("/")[0], token.split(":")[2]
+    if package != "aws":
+        return None
+    return getattr(importlib.import_module(f"pulumi_aws.{module}{'_' if module == 'lambda' else ''}"), name)
+
+
+def _tags_all(typ: str, tags: Any, provider: Resource | None) -> dict[str, Any]:
+    """What the AWS provider reports as a taggable resource's ``tagsAll``: its provider's default tags and
+    its own."""
+    kind = resource_class(typ)
+    if kind is None or not isinstance(getattr(kind, "tags_all", None), property):
+        return {}
+    default = json.loads(provider.inputs.get("defaultTags") or "{}") if provider else {}
+    return {"tagsAll": {**(default.get("tags") or {}), **(tags or {})}}
+
+
 class Mocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.resources: dict[str, Resource] = {}
+        self.providers: dict[str, Resource] = {}
         self.invokes: list[tuple[str, dict]] = []
+        self.invoke_providers: list[str] = []  # the provider each invoke was made with (its URN)
         self.component_outputs: dict[str, dict[str, Any]] = {}
         self.registering = threading.local()
         self._lock = threading.Lock()
 
     def reset(self) -> None:
         with self._lock:
-            self.resources, self.invokes, self.component_outputs = {}, [], {}
+            self.resources, self.providers, self.invokes, self.component_outputs = {}, {}, [], {}
+            self.invoke_providers = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         urn, parent = getattr(self.registering, "urn", ""), getattr(self.registering, "parent", "")
         ignore = tuple(getattr(self.registering, "ignore_changes", ()))
+        aliases = tuple(getattr(self.registering, "aliases", ()))
         inputs, secrets = _unwrap(args.inputs)
         if not args.custom:  # a component: no provider, no id
             with self._lock:
-                self.resources[urn] = Resource(urn, args.typ, args.name, parent, False, None, inputs, {})
+                self.resources[urn] = Resource(urn, args.typ, args.name, parent, False, None, inputs, {},
+                                               aliases=aliases)
             return None, {}
+        if args.typ.startswith("pulumi:providers:"):
+            with self._lock:
+                self.providers[urn] = Resource(urn, args.typ, args.name, parent, True, f"{args.name}-id", inputs,
+                                               dict(inputs), secrets)
+            return f"{args.name}-id", {}
+        provider_urn = args.provider.rsplit("::", 1)[0] if args.provider else ""  # a reference: <urn>::<id>
         resource_id, computed = _computed(args.typ, args.name, inputs)
+        computed |= _tags_all(args.typ, inputs.get("tags"), self.providers.get(provider_urn))
         with self._lock:
             self.resources[urn] = Resource(urn, args.typ, args.name, parent, True, resource_id, inputs,
-                                           {**inputs, **computed}, secrets, ignore)
+                                           {**inputs, **computed}, secrets, ignore, provider_urn, aliases)
         return resource_id, {**args.inputs, **computed}  # secret inputs stay secret outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         with self._lock:
             self.invokes.append((args.token, dict(args.args)))
+            self.invoke_providers.append(args.provider.rsplit("::", 1)[0] if args.provider else "")
         if args.token == "aws:iam/getPolicyDocument:getPolicyDocument":
             return render_policy_document(args.args)
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
@@ -250,6 +289,7 @@ class Monitor(MockMonitor):
         self.mocks.registering.urn = self.make_urn(request.parent, request.type, request.name)
         self.mocks.registering.parent = request.parent
         self.mocks.registering.ignore_changes = list(request.ignoreChanges)
+        self.mocks.registering.aliases = [_alias(a) for a in request.aliases]
         return super().RegisterResource(request)
 
     def RegisterResourceOutputs(self, request):
@@ -257,6 +297,15 @@ class Monitor(MockMonitor):
         with self.mocks._lock:
             self.mocks.component_outputs[request.urn] = outputs
         return super().RegisterResourceOutputs(request)
+
+
+def _alias(alias) -> dict[str, Any]:
+    """An alias as registered: an URN, or the spec of the resource's former self."""
+    if alias.WhichOneof("alias") == "urn":
+        return {"urn": alias.urn}
+    spec = alias.spec
+    return {key: value for key, value in (("type", spec.type), ("name", spec.name), ("stack", spec.stack),
+                                          ("project", spec.project), ("parentUrn", spec.parentUrn)) if value}
 
 
 MOCKS = Mocks()
@@ -283,6 +332,8 @@ class Deployment:
     component_outputs: dict[str, dict[str, Any]]
     stack_outputs: dict[str, Any]
     invokes: list[tuple[str, dict]] = field(default_factory=list)
+    providers: list[Resource] = field(default_factory=list)
+    invoke_providers: list[str] = field(default_factory=list)
 
     def of_type(self, typ: str) -> list[Resource]:
         return [r for r in self.resources if r.type == typ]
@@ -373,10 +424,11 @@ def _deploy(outputs: Callable[[], Mapping[str, Any]], config: Mapping[str, Any],
     mocks = run(lambda: pulumi.Output.all(**outputs()).apply(exported.update), config, stack)
     with mocks._lock:
         return Deployment(stack, dict(config), list(mocks.resources.values()), dict(mocks.component_outputs),
-                          exported, list(mocks.invokes))
+                          exported, list(mocks.invokes), list(mocks.providers.values()), list(mocks.invoke_providers))
 
 
 # -- stacks the tests deploy ----------------------------------------------------------------
+BUILTIN, A2I = "builtin", "a2i"  # the review backends (labelloop:review) the stacks below use
 # The default config: two labels, everything else default (the builtin review app, its own user pool).
 BUILTIN_SMALL = {"labels": ["cat", "dog"]}
 # The smallest A2I stack: two labels and an existing work team; everything else default.

@@ -43,7 +43,8 @@ REVIEWER_GROUP = "reviewers"
 
 def use_review_app(st) -> None:
     """Review in the builtin review app instead of A2I (a stack deployed with ``review: builtin``)."""
-    st.configure(flow_definition_arn=None, reviewer_group=REVIEWER_GROUP, user_pool_id="us-east-1_Reviewers",
+    st.use_review("builtin")
+    st.configure(reviewer_group=REVIEWER_GROUP, user_pool_id="us-east-1_Reviewers",
                  user_pool_client_id="reviewclient", login_url="https://login.example.com",
                  review_url="https://review.example.com/", image_url_seconds=300)
 

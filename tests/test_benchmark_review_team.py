@@ -43,7 +43,10 @@ def test_a_team_at_once_is_served_and_every_copy_is_right(capsys):
     assert figures["p99"] <= 5  # two Queries and three leases at most; the full run's p99 is in docs/benchmarks.md
     assert (figures["double"], figures["orphan"], figures["missing"], figures["lost"]) == (0, 0, 0, 0)
     rows = [line.split() for line in lines if re.match(r"\s+[13]\s+\d+", line)]
-    assert [row[0] for row in rows] == ["1", "3"] and all(int(row[9]) > 0 for row in rows)  # copies were made
+    assert [row[0] for row in rows] == ["1", "3"]
+    # one answer closes a task, so copies were made; with three a task closes only when its third answer
+    # arrives, which the threads' timing decides — what holds there is the audit above
+    assert int(rows[0][9]) > 0
 
 
 @pytest.mark.slow

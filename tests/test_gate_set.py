@@ -28,7 +28,7 @@ def answers(wrong: dict[str, str]) -> dict:
     return RIGHT | {key: ((label, 70.0), (GATE[key], 30.0)) for key, label in wrong.items()}
 
 
-def testing_data(stack) -> list[dict]:
+def sent_testing_data(stack) -> list[dict]:
     return [call["TestingData"] for call in stack.models.operations("CreateProjectVersion")]
 
 
@@ -83,7 +83,7 @@ def test_with_a_gate_set_the_training_is_tested_on_it_and_compared_side_by_side(
         seed(stack, {"cat": 5, "dog": 5}, start=100)
         execution = stack.run_lifecycle()
 
-        assert testing_data(stack) == [{"AutoCreate": True}, {"Assets": [{"GroundTruthManifest": {"S3Object": {
+        assert sent_testing_data(stack) == [{"AutoCreate": True}, {"Assets": [{"GroundTruthManifest": {"S3Object": {
             "Bucket": stack.bucket, "Name": "manifests/v2.testing.manifest"}}}]}]
         state = output(execution)
         assert state["outcome"]["value"] == "deployed" and loop().active_version == "v2"

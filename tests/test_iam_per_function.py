@@ -22,8 +22,8 @@ from lifecycle_support import PNG, seed, wait_for_detections
 from review_api_support import Clock, Reviewer
 from stack_support import output_document, set_parameters, use_review_app, write_output
 
-from components import config
-from components.functions import CUSTOM_LABELS_READS, deployed_with
+from components.functions import deployed_with
+from components.grants import CUSTOM_LABELS_READS
 from handlers import review_api
 from handlers.runtime import context
 from plugins import REVIEWERS_PER_IMAGE, TASK_LIFETIME_HOURS
@@ -247,7 +247,7 @@ def test_every_call_of_every_function_is_allowed_by_its_deployed_role():
     check, statuses, started = run_the_loop()
     assert statuses == ["SUCCEEDED", "SUMMARY SENT", "SUCCEEDED", "SUCCEEDED", "FAILED", "stopped", "starting", 1,
                         ["v1"]]
-    exercised = set(deployed_with(config.A2I))  # this run reviews in A2I: every function of an A2I stack
+    exercised = set(deployed_with(pulumi_mocks.A2I))  # this run reviews in A2I: every function of an A2I stack
     assert set(check.requests) == exercised, f"not exercised: {sorted(exercised - set(check.requests))}"
     # Cold: every invocation had a container of its own.
     assert all(started[key] >= 1 for key in exercised) and started["detect"] > 1

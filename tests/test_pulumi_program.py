@@ -11,11 +11,11 @@ import pulumi
 import pytest
 import yaml
 
-from components.config import A2I, BUILTIN, KEYS, ConfigError, parse_stack_config
+from components.config import KEYS, ConfigError, parse_stack_config
 from components.functions import FUNCTIONS, deployed_with
 from components.naming import Account, Naming, StackNameError
 from components.storage import Storage, StorageArgs
-from pulumi_mocks import (ACCOUNT, BUILTIN_FULL, BUILTIN_SMALL, DEFAULT, EXISTING_POOL, FULL, FUNCTION, REGION,
+from pulumi_mocks import (A2I, ACCOUNT, BUILTIN, BUILTIN_FULL, BUILTIN_SMALL, DEFAULT, EXISTING_POOL, FULL, FUNCTION, REGION,
                           ROLE_POLICY, ROOT, Deployment, run, run_loop, run_program)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -79,9 +79,9 @@ A2I_INSTEAD = {
     "aws:sagemaker/flowDefinition:FlowDefinition": 1, "aws:sagemaker/humanTaskUI:HumanTaskUI": 1,
 }
 COMPONENTS = {"labelloop:index:LabelLoop", "labelloop:index:Storage", "labelloop:index:OperatorParameters",
-              "labelloop:index:Detection", "labelloop:index:HumanReview", "labelloop:index:ModelLifecycle",
+              "labelloop:index:Detection", "labelloop:index:A2IReview", "labelloop:index:ModelLifecycle",
               "labelloop:index:Observability", "labelloop:index:Serving"}
-BUILTIN_COMPONENTS = COMPONENTS - {"labelloop:index:HumanReview"} | {"labelloop:index:ReviewApp"}
+BUILTIN_COMPONENTS = COMPONENTS - {"labelloop:index:A2IReview"} | {"labelloop:index:ReviewApp"}
 
 
 def _difference(counts: dict, base: dict) -> dict:

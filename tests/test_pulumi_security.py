@@ -7,10 +7,9 @@ import re
 import pytest
 
 from components import iam
-from components.config import A2I, BUILTIN
 from components.functions import FUNCTIONS, deployed_with
 from components.state_machines import detection_definition
-from pulumi_mocks import (ACCOUNT, BUCKET, BUCKET_POLICY, BUILTIN_FULL, BUILTIN_SMALL, DEFAULT, EVENT_TARGET,
+from pulumi_mocks import (A2I, ACCOUNT, BUILTIN, BUCKET, BUCKET_POLICY, BUILTIN_FULL, BUILTIN_SMALL, DEFAULT, EVENT_TARGET,
                           EXISTING_POOL, FULL, FUNCTION, INVOKE_CONFIG, KMS_KEY, PERMISSION, QUEUE_POLICY, REGION, ROLE,
                           ROLE_POLICY, STATE_MACHINE, TOPIC, actions_of, as_list, function_name, role_policy,
                           run_program, trust_policy)

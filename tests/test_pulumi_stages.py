@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from components.a2i_review import SAGEMAKER_MANAGED_CLIENT_FIELDS, categories
-from components.config import A2I, BUILTIN
+from components.a2i_review import SAGEMAKER_MANAGED_CLIENT_FIELDS
+from components.review_backends.a2i import categories
 from components.functions import deployed_with
 from components.observability import DETECTION_OUTCOMES, REVIEW_PURPOSES, REVIEW_STATUSES
 from components.review_app import PUBLIC_ROUTES, REVIEWER_ROUTES
@@ -18,7 +18,7 @@ from handlers.runtime.state import KEY_SCHEMA
 from plugins import Engine
 from plugins.decisions import PURPOSES
 from policies.names import NONE_OF_THE_ABOVE
-from pulumi_mocks import (ACCOUNT, BUILTIN_FULL, BUILTIN_SMALL, DASHBOARD, DEFAULT, EVENT_RULE, EVENT_TARGET,
+from pulumi_mocks import (A2I, ACCOUNT, BUILTIN, BUILTIN_FULL, BUILTIN_SMALL, DASHBOARD, DEFAULT, EVENT_RULE, EVENT_TARGET,
                           EXISTING_POOL, FULL, FUNCTION, LOG_GROUP, METRIC_ALARM, PARAMETER, PERMISSION, REGION,
                           STATE_MACHINE, TABLE, TEAM_POLICIES, function_name, run_program)
 
@@ -176,7 +176,7 @@ def test_uploads_start_the_express_state_machine_of_the_builder(default):
                                                     "dataset")}}
 
 
-# -- HumanReview ----------------------------------------------------------------------------------------
+# -- A2IReview ----------------------------------------------------------------------------------------
 def test_the_task_ui_offers_the_labels_and_none_of_the_above(full):
     (ui,) = full.of_type("aws:sagemaker/humanTaskUI:HumanTaskUI")
     template = ui.inputs["uiTemplate"]["content"]
@@ -204,10 +204,15 @@ def test_the_flow_definition_writes_answers_where_the_output_trigger_listens(def
     assert json.loads(output.inputs["eventPattern"]) == {t.name: t.pattern for t in bucket_triggers(bucket)}[
         "review-output"]
     assert target_of(d, output).inputs["arn"] == arns_of(d, ["review_output"])["review_output"]
-    component = d.component("labelloop:index:HumanReview")
+    component = d.component("labelloop:index:A2IReview")
     assert d.registered(component)["flowDefinitionArn"] == flow.outputs["arn"]
     assert "portalUrl" not in d.registered(component)
     assert not [r for r in d.resources if r.type.startswith(("aws:cognito", "aws:sagemaker/work"))]
+
+
+def test_the_a2i_component_keeps_its_former_type_so_deployed_stacks_keep_their_resources(default):
+    # Its children's URNs take their parent's type: the alias carries them over too (no replacement).
+    assert [a["type"] for a in default.component("labelloop:index:A2IReview").aliases] == ["labelloop:index:HumanReview"]
 
 
 def test_a_changed_label_set_is_a_new_flow_definition():
@@ -219,7 +224,7 @@ def test_a_changed_label_set_is_a_new_flow_definition():
 
 def test_a_created_workforce_signs_in_the_reviewers(full):
     d = full
-    component = d.component("labelloop:index:HumanReview")
+    component = d.component("labelloop:index:A2IReview")
     (pool,) = d.of_type("aws:cognito/userPool:UserPool")
     assert pool.inputs["adminCreateUserConfig"] == {"allowAdminCreateUserOnly": True}
     (client,) = d.of_type("aws:cognito/userPoolClient:UserPoolClient")
@@ -600,7 +605,7 @@ def test_every_function_knows_its_stack(config, request, tmp_path):
         flow_definition_arn=flow, detection_state_machine_arn=d.stack_outputs["detectionStateMachineArn"],
         lifecycle_state_machine_arn=d.stack_outputs["lifecycleStateMachineArn"],
         schedule_rule=rule(d, "training-schedule").outputs["name"], stack="test", labels_file=LABELS_FILE,
-        event_bus="labelloop-test-events")
+        event_bus="labelloop-test-events", review_backend=A2I)
     policies = ",".join(d.config.get("policies", []))
     for key in deployed_with(A2I):
         env = environment(d, key)
@@ -624,4 +629,4 @@ def test_team_policies_are_listed_for_the_functions(full):
 
 def test_tags_reach_the_resources(full):
     for resource in full.of_type(FUNCTION) + full.of_type(TABLE) + full.of_type(STATE_MACHINE):
-        assert resource.inputs["tags"] == {"labelloop:stack": "test", "team": "vision"}
+        assert resource.outputs["tagsAll"] == {"labelloop:stack": "test", "team": "vision"}

@@ -12,6 +12,7 @@ import threading
 from contextlib import contextmanager
 
 import pytest
+from moto.s3 import models as moto_s3_models
 import state_support
 from review_api_support import Clock, Reviewer
 from stack_support import PNG, UNSURE, counts, keys_under, open_review, parameters, review_app_stack, upload
@@ -243,13 +244,23 @@ def test_deleting_a_reviewed_image_later_takes_its_copy_out_and_uncounts_it(st):
     assert (review.status, review.copy) == ("accepted", "removed") and "deleted by its uploader" in review.removed_reason
 
 
-def test_an_upload_again_after_its_deletion_is_a_new_image_and_keeps_its_copy(st):
-    key = "images_for_detection/deleted/again.png"
+@pytest.mark.parametrize("same_second", [False, True], ids=["clock", "in-the-marker's-second"])
+def test_an_upload_again_after_its_deletion_is_a_new_image_and_keeps_its_copy(st, monkeypatch, same_second):
+    if same_second:  # S3 stamps versions and markers to the second: here every one ties
+        monkeypatch.setattr(moto_s3_models, "iso_8601_datetime_without_milliseconds_s3",
+                            lambda _: "2026-12-07T10:00:00.000Z")
+    key = f"images_for_detection/deleted/again-{same_second}.png"
     first, task = open_review(st, key)
     assert Reviewer(st, "ana").answer(task, "cat")[0] == 200
-    st.client("s3").delete_object(Bucket=st.bucket, Key=key)
-    second, again = open_review(st, key, UNSURE)  # the same key uploaded again, then its deletion arrives
+    marker = st.client("s3").delete_object(Bucket=st.bucket, Key=key)["VersionId"]
+    st.discard_pending_events()  # its deletion arrives late: after the same key is uploaded again
+    second, again = open_review(st, key, UNSURE)
     assert second != first
+    event = {"version": "0", "detail-type": "Object Deleted", "source": "aws.s3", "account": "123456789012",
+             "detail": {"bucket": {"name": st.bucket}, "object": {"key": key, "version-id": marker},
+                        "reason": "DeleteObject", "deletion-type": "Delete Marker Created"}}
+    [result] = st.deliver("dataset", event)["deleted"]
+    assert [f["detection_id"] for f in result["forgotten"]] == [first]  # not the upload after it
     assert Reviewer(st, "ana").answer(again, "dog")[0] == 200
     st.pump()
     assert copies_of(st, first) == [] and len(copies_of(st, second)) == 1

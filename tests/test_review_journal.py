@@ -31,7 +31,7 @@ def review_run(tmp_path_factory) -> Path:
     """A saved run with three of the review app's tasks open, made by the real handlers."""
     folder = tmp_path_factory.mktemp("journal-run")
     with local_stack() as st:
-        st.use_review_app()
+        st.use_review("builtin")
         activate_model()
         for n in range(3):
             open_review(st, f"images_for_detection/j/{n}.png")

@@ -1,6 +1,7 @@
 import pytest
 
-from components.config import ConfigError, ExistingReviewerPool, Throttle, parse_stack_config
+from components.config import ConfigError, parse_stack_config
+from components.review_backends.builtin import ExistingReviewerPool, Throttle
 
 BASE = {"labels": ["cat", "dog"], "review": "a2i", "workteamName": "reviewers"}
 POOL = {"reviewerUserPoolId": "eu-west-1_AbC123", "reviewerGroup": "labelers", "reviewerUserPoolDomain": "acme-login"}

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Mapping
+
+from ..review_backends import DEFAULT as DEFAULT_REVIEW_BACKEND
 
 # The labels travel in the function's archive: Lambda's 4 KB of environment cannot hold 250 labels.
 LABELS_FILE = "labelloop_labels.json"
@@ -32,6 +35,10 @@ class RuntimeConfig:
     parameter_ttl_seconds: int = 60
     stack: str = "dev"
     labels_file: str | None = None  # set: the labels are read from this file of the archive
+    # The stack's review backend (labelloop:review; handlers/review_backends/), and the settings a
+    # backend without fields of its own below gives its functions.
+    review_backend: str = DEFAULT_REVIEW_BACKEND
+    review_settings: Mapping[str, str] = field(default_factory=dict)
     # The builtin review app (the review function only): who may review, how the page signs in.
     reviewer_group: str | None = None  # the Cognito group whose members are reviewers
     user_pool_id: str | None = None
@@ -80,6 +87,8 @@ class RuntimeConfig:
             parameter_ttl_seconds=int(env.get("LABELLOOP_PARAMETER_TTL", "60")),
             stack=env.get("LABELLOOP_STACK", "dev"),
             labels_file=labels_file,
+            review_backend=env.get("LABELLOOP_REVIEW_BACKEND") or DEFAULT_REVIEW_BACKEND,
+            review_settings=json.loads(env.get("LABELLOOP_REVIEW_SETTINGS") or "{}"),
             reviewer_group=env.get("LABELLOOP_REVIEWER_GROUP") or None,
             user_pool_id=env.get("LABELLOOP_USER_POOL_ID") or None,
             user_pool_client_id=env.get("LABELLOOP_USER_POOL_CLIENT_ID") or None,
@@ -106,6 +115,9 @@ class RuntimeConfig:
             "LABELLOOP_PARAMETER_TTL": str(self.parameter_ttl_seconds),
             "LABELLOOP_STACK": self.stack,
             "POWERTOOLS_SERVICE_NAME": self.service,
+            "LABELLOOP_REVIEW_BACKEND": self.review_backend,
+            "LABELLOOP_REVIEW_SETTINGS": json.dumps(dict(self.review_settings), sort_keys=True)
+            if self.review_settings else None,
             "LABELLOOP_REVIEWER_GROUP": self.reviewer_group,
             "LABELLOOP_USER_POOL_ID": self.user_pool_id,
             "LABELLOOP_USER_POOL_CLIENT_ID": self.user_pool_client_id,

@@ -1,5 +1,6 @@
 """The wrapper every Lambda entry point uses: structured logs with the request
-context, metrics flushed at the end, per-container state reused.
+context, metrics flushed at the end, per-container state reused. A body that takes
+two arguments is handed the Lambda context too (the review API's resolver keeps it).
 
 A function that EventBridge invokes asynchronously has no state machine to retry it: Lambda's two
 retries come minutes apart and then the event is dead-lettered. Its entry point
@@ -10,6 +11,7 @@ handlers are idempotent (content-keyed conditional writes). A final error fails 
 
 from __future__ import annotations
 
+import inspect
 from functools import wraps
 from typing import Any, Callable
 
@@ -33,17 +35,19 @@ def entry_point(fn: Callable[[dict], Any] | None = None, *, retry_transient: boo
     if fn is None:
         return lambda body: entry_point(body, retry_transient=retry_transient)
 
-    def run(event: dict) -> Any:
+    takes_context = len(inspect.signature(fn).parameters) > 1
+
+    def run(event: dict, context: Any) -> Any:
+        body = (lambda: fn(event, context)) if takes_context else (lambda: fn(event))
         if not retry_transient:
-            return fn(event)
-        return backoff.retried(lambda: fn(event), attempts=BODY_ATTEMPTS, base=BODY_BASE_DELAY,
-                               cap=BODY_MAX_DELAY)
+            return body()
+        return backoff.retried(body, attempts=BODY_ATTEMPTS, base=BODY_BASE_DELAY, cap=BODY_MAX_DELAY)
 
     @wraps(fn)
     @logger.inject_lambda_context(clear_state=True)
     def handler(event: dict, context: Any) -> Any:
         try:
-            return run(event)
+            return run(event, context)
         except ClientError as exc:  # let Step Functions match the AWS error code
             raise named(exc) from exc
         finally:
