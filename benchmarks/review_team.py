@@ -52,7 +52,8 @@ if str(ROOT) not in sys.path:
 
 from handlers import dataset  # noqa: E402
 from handlers.runtime import aws as runtime_aws  # noqa: E402
-from handlers.runtime import context, ids, layout, state  # noqa: E402
+from handlers.runtime import clock as runtime_clock  # noqa: E402
+from handlers.runtime import context, ids, layout  # noqa: E402
 from handlers.runtime.state import ReviewTask  # noqa: E402
 from plugins import LEASE_MINUTES, MAX_REVIEWERS, TASK_LIFETIME_HOURS  # noqa: E402
 from sandbox.api_gateway import http_api_event, reviewer_claims  # noqa: E402
@@ -129,10 +130,10 @@ def open_tasks(stack: LocalStack, count: int, per_image: int, seed: int) -> None
     for i in range(count):
         detection_id = uuid.UUID(int=rng.getrandbits(128)).hex + f"{i:08x}"
         confidence = rng.uniform(20, 70)
-        expires = state.iso(state.utcnow() + timedelta(hours=settings[TASK_LIFETIME_HOURS]))
+        expires = runtime_clock.iso(runtime_clock.utcnow() + timedelta(hours=settings[TASK_LIFETIME_HOURS]))
         table.record_review_started(ReviewTask(
             name=ids.human_loop_name(detection_id), detection_id=detection_id, purpose="training",
-            image_uri=f"s3://{stack.bucket}/{IMAGE_KEY}", image_version=version, started_at=state.now_iso(),
+            image_uri=f"s3://{stack.bucket}/{IMAGE_KEY}", image_version=version, started_at=runtime_clock.now_iso(),
             reason=f"top label 'cat' at {confidence:.1f} is below Minimum-Label-Detection-Confidence 70",
             model_labels=({"name": "cat", "confidence": confidence},), priority=100 - confidence,
             reviewers=per_image, max_reviewers=max(per_image, settings[MAX_REVIEWERS]), answers=0, expires_at=expires))
@@ -261,8 +262,8 @@ def _subject(name: str) -> str:
 
 def one_run(args, per_image: int) -> tuple[Run, dict]:
     clock = Clock()
-    real_now = state.utcnow
-    state.utcnow = clock.now  # the handlers' one clock
+    real_now = runtime_clock.source
+    runtime_clock.source = clock.now  # the handlers' one clock
     try:
         with LocalStack(labels=LABELS, parameter_overrides={LEASE_MINUTES: 1}, review="builtin") as stack:
             print(f"{per_image} reviewer(s) per image: opening {args.tasks} review tasks…", file=sys.stderr,
@@ -277,7 +278,7 @@ def one_run(args, per_image: int) -> tuple[Run, dict]:
             found = audit(stack, run) | {"seconds": time.perf_counter() - started, "refreshes": calls.refreshes,
                                          "at_once": most, "simulated": clock.second}
     finally:
-        state.utcnow = real_now
+        runtime_clock.source = real_now
     return run, found
 
 

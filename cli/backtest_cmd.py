@@ -22,7 +22,7 @@ from . import backtest as bt
 from .errors import UsageError
 from .sandbox_cmd import parse_params
 from .tables import format_table, print_json
-from .target import add_target_arguments, open_target
+from .target_options import add_target_arguments, open_target
 
 
 def register(sub) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .doctor import CHECKS, FAIL, OK, WARN, Doctor, run_checks
 from .tables import print_json
-from .target import add_target_arguments, open_target
+from .target_options import add_target_arguments, open_target
 
 MARKS = {OK: "ok  ", WARN: "warn", FAIL: "FAIL", "skip": "skip"}
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from .tables import format_table, print_json
 from .errors import UsageError
-from .target import FunctionFailed, add_target_arguments, open_target
+from .target import FunctionFailed
+from .target_options import add_target_arguments, open_target
 from .train_cmd import _confirm
 
 FUNCTION = "dataset"

@@ -14,7 +14,7 @@ from plugins import InvalidParameterValue
 
 from .errors import UsageError
 from .tables import print_json, print_table
-from .target import add_target_arguments, open_target
+from .target_options import add_target_arguments, open_target
 
 NOT_SET = "(not set)"
 

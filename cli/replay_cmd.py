@@ -24,7 +24,7 @@ from handlers.runtime.ids import execution_name
 from handlers.runtime.workflow import detection_input
 
 from .tables import format_table, print_json
-from .target import add_target_arguments, open_target
+from .target_options import add_target_arguments, open_target
 
 POLL_SECONDS = 5.0
 # A replay started this long ago and still marked as running was lost (an Express run lasts five

@@ -17,7 +17,7 @@ from policies.names import MIN_INFERENCE_UNITS
 
 from .errors import UsageError
 from .tables import print_json
-from .target import add_target_arguments, open_target
+from .target_options import add_target_arguments, open_target
 from .train_cmd import _confirm
 
 TEARDOWN_TIMEOUT = 1800

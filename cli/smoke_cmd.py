@@ -14,7 +14,7 @@ from policies.names import IDLE_STOP_MINUTES, MIN_INFERENCE_UNITS, START_ON_PEND
 
 from .smoke import Smoke, StepFailed
 from .tables import print_json
-from .target import add_target_arguments, open_target
+from .target_options import add_target_arguments, open_target
 from .train_cmd import RUN_TIMEOUT, _confirm, follow
 
 TRAINING_HOURS = 2  # what a first training of a few hundred images typically takes, stated with the cost

@@ -5,7 +5,7 @@ partition, two day-statistics items, the pending partition, the active model's
 record, the reviewers' partition, the ledger partition, the month's day counters
 in one batch) and from the parameter path — no scan, whatever the table's size —
 and the ledger's inference-unit hours are reconciled with what AWS recorded,
-CloudWatch's ``InServiceInferenceUnits`` (:mod:`cli.usage`; one call).
+CloudWatch's ``InServiceInferenceUnits`` (:mod:`handlers.runtime.usage`; one call).
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers.runtime.stuck import diagnose
 from handlers.runtime.ledger import PRICES_READ, days_between, iu_hours, ledger, month_start, units_running
+from handlers.runtime.usage import reconcile
 from handlers.summary import OUTCOMES, REVIEWS
 
 from .params_cmd import parameter_rows
 from .tables import format_table, print_json
-from .usage import reconcile
-from .target import add_target_arguments, open_target
+from .target_options import add_target_arguments, open_target
 
 
 def register(sub) -> None:

@@ -1,37 +1,19 @@
-"""Which stack a command talks to: the target options and what every target offers.
-
-Every operator command takes the same options:
-
-* ``--stack NAME`` — a deployed stack, its names read from its Pulumi outputs
-  (:mod:`cli.pulumi_stack`); without a target option, the selected Pulumi stack
-  (``pulumi stack select``). The region is ``--region``, else the stack's
-  ``aws:region``, else ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, else the AWS
-  profile's; the credentials those of ``--profile``, else the stack's
-  ``aws:profile``, else the AWS CLI's usual places (``AWS_PROFILE``, ``~/.aws``).
-* ``--parameter-path``, ``--table``, ``--lifecycle-arn`` (and
-  ``--stack-policies``) — the same names given explicitly; they win over the
-  stack outputs and work without the Pulumi CLI.
-* ``--sandbox DIR`` — a run saved by ``labelloop sandbox --out DIR``.
+"""What every target of an operator command offers, whichever stack it is.
 
 Commands see a :class:`Target` and never ask which kind it is: each difference
 between a deployed stack (:class:`cli.aws_target.AwsTarget`) and a saved
-sandbox run (:class:`sandbox.target.SandboxTarget`) is one of its methods. So
+sandbox run (:class:`cli.sandbox_target.SandboxTarget`) is one of its methods. So
 the same command code runs against AWS, moto in the tests, and a saved run.
 """
 
 from __future__ import annotations
 
-import contextlib
 from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from functools import cached_property
-from pathlib import Path
-from typing import Any, Callable, ContextManager, Iterator
+from typing import Any, Callable, ContextManager
 
 from handlers.runtime.state import StateTable
-
-from .errors import UsageError
-from .policy_path import add_policy_path_argument
 
 # The names a command may need, by the option that gives each.
 OPTIONS = {"parameter_path": "--parameter-path", "table": "--table", "lifecycle_arn": "--lifecycle-arn"}
@@ -46,32 +28,6 @@ class FunctionFailed(RuntimeError):
     def __init__(self, function: str, error_type: str | None, message: str | None):
         super().__init__(f"the {function} function failed: {error_type}: {message}")
         self.function, self.error_type, self.message = function, error_type, message
-
-
-def add_target_arguments(parser) -> None:
-    """The target options, shared by every operator command (each uses the names it needs, so one set of
-    options, e.g. in a shell alias, serves every command)."""
-    group = parser.add_argument_group("target (one of --stack, the explicit names, or --sandbox; "
-                                      "default: the selected Pulumi stack)")
-    group.add_argument("--stack", metavar="NAME",
-                       help="a deployed stack; its names come from `pulumi stack output --json --stack NAME` "
-                            "(default: the stack `pulumi stack select` chose)")
-    group.add_argument("--region", metavar="REGION", default=None,
-                       help="AWS region (default: the stack's aws:region, else AWS_REGION or AWS_DEFAULT_REGION, "
-                            "else the profile's)")
-    group.add_argument("--profile", metavar="NAME", default=None,
-                       help="AWS CLI profile for credentials (default: the stack's aws:profile, else AWS_PROFILE)")
-    group.add_argument("--parameter-path", metavar="PATH", help="SSM path of the operator parameters, "
-                       "e.g. /labelloop/prod/ (stack output parameterPath)")
-    group.add_argument("--table", metavar="NAME", help="DynamoDB state table (stack output tableName)")
-    group.add_argument("--lifecycle-arn", metavar="ARN",
-                       help="lifecycle state machine ARN (stack output lifecycleStateMachineArn)")
-    group.add_argument("--stack-policies", metavar="MODULES", default=None,
-                       help="comma-separated policy modules the stack runs, for their parameters "
-                            "(default: stack output policies, else $LABELLOOP_POLICIES)")
-    group.add_argument("--sandbox", metavar="DIR", type=Path, default=None,
-                       help="a saved sandbox run (`labelloop sandbox --out DIR`)")
-    add_policy_path_argument(parser)
 
 
 class Target(ABC):
@@ -225,28 +181,3 @@ class Target(ABC):
                 found[parameter["Name"][len(path):]] = {"value": parameter["Value"],
                                                         "modified": self.parameter_modified(parameter)}
         return found
-
-
-@contextlib.contextmanager
-def open_target(args) -> Iterator[Target]:
-    """The target the options name."""
-    folder = getattr(args, "sandbox", None)
-    explicit = {name: getattr(args, name, None) for name in OPTIONS}
-    if folder is not None:
-        given = [OPTIONS[n] for n, v in explicit.items() if v] + (["--stack"] if args.stack else [])
-        if given:
-            raise UsageError(f"--sandbox and {', '.join(given)} name two different targets; use one of them")
-        from sandbox.target import SandboxTarget
-
-        with SandboxTarget.open(folder) as target:
-            yield target
-        return
-    from .aws_target import aws_target
-
-    yield aws_target(args.stack, explicit, _policy_option(args), region=getattr(args, "region", None),
-                     profile=getattr(args, "profile", None))
-
-
-def _policy_option(args) -> tuple[str, ...] | None:
-    raw = getattr(args, "stack_policies", None)
-    return None if raw is None else tuple(p.strip() for p in raw.split(",") if p.strip())

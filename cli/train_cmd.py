@@ -17,7 +17,7 @@ from handlers.runtime import workflow
 
 from .errors import UsageError
 from .tables import print_json
-from .target import add_target_arguments, open_target
+from .target_options import add_target_arguments, open_target
 
 POLL_SECONDS = 5.0  # between two looks at a running execution on AWS
 CHECK_TIMEOUT = 600

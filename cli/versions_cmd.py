@@ -8,7 +8,7 @@ deployed and stopped. A row that carries a ``cost`` (the cost so far) adds a cos
 from __future__ import annotations
 
 from .tables import format_table, print_json
-from .target import add_target_arguments, open_target
+from .target_options import add_target_arguments, open_target
 
 RUNNING = ("STARTING", "RUNNING")  # Rekognition statuses of a model that bills
 

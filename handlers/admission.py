@@ -13,9 +13,10 @@ accepts (``handlers.drain``), and ends the backlog when none is left.
 
 from __future__ import annotations
 
-from .runtime import aws, backoff, config, context
+from .runtime import aws, config, context
 from .runtime.events import waiting_event
-from .runtime.state import LoopState, now_iso
+from .runtime.clock import now_iso
+from .runtime.state import LoopState
 
 # What Custom Labels answers when the calls exceed what the running inference units sustain (its
 # ThrottlingException is a passing service fault: the workflow's Retry handles it).
@@ -40,7 +41,7 @@ def wake_serving() -> None:
     if not cfg.event_bus:
         return
     try:
-        answer = backoff.call(lambda: aws.client("events").put_events(Entries=[waiting_event(cfg.stack, cfg.event_bus)]))
+        answer = aws.client("events").put_events(Entries=[waiting_event(cfg.stack, cfg.event_bus)])
         if answer.get("FailedEntryCount"):
             context.logger.warning("the image-waiting event was refused", extra={"entries": answer.get("Entries")})
     except Exception:  # the image is recorded as pending: the schedule looks anyway

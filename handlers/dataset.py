@@ -26,7 +26,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from . import review_outcome
-from .runtime import aws, config, context, layout, state
+from .runtime import aws, clock, config, context, layout
 from .runtime.events import DELETE_MARKER_CREATED, ObjectEvent, UnrecognisedEvent, object_events
 from .runtime.ids import detection_id
 from .runtime.lambda_entry import entry_point
@@ -151,7 +151,7 @@ def delete_every_version(key: str) -> list[str]:
 
 def complete_copies(*, all_ages: bool = False) -> dict[str, Any]:
     """Make the copies accepted reviews licensed and that are not made yet (the oldest first)."""
-    before = None if all_ages else state.iso(state.utcnow() - COPY_GRACE)
+    before = None if all_ages else clock.iso(clock.utcnow() - COPY_GRACE)
     results = []
     for pending in context.table().pending_copies(SWEEP_COPIES, accepted_before=before):
         try:
@@ -178,6 +178,6 @@ def handle(event: dict) -> dict[str, Any]:
     return {"deleted": [deleted(obj) for obj in object_events(event)]}
 
 
-@entry_point(retry_transient=True)  # EventBridge invokes it asynchronously
+@entry_point
 def handler(event: dict) -> dict:
     return handle(event)

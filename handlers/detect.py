@@ -26,11 +26,12 @@ from botocore.exceptions import ClientError
 from plugins import Detection, LabelScore
 
 from . import admission
-from .runtime import aws, backoff, config, context, layout
+from .runtime import aws, config, context, layout
+from .runtime.clock import now_iso
 from .runtime.events import ObjectEvent, object_events
 from .runtime.ids import detection_id, execution_name
 from .runtime.lambda_entry import entry_point
-from .runtime.state import AlreadyDone, DetectionRecord, LoopState, now_iso
+from .runtime.state import AlreadyDone, DetectionRecord, LoopState
 from .runtime.workflow import detection_input
 
 UNREADABLE = {
@@ -181,15 +182,23 @@ def _duplicate(table, summary: dict, existing: DetectionRecord) -> dict:
                       "labels": list(existing.labels), **_review_task(decision)}
 
 
+def start_detection(name: str, detection: dict) -> None:
+    """Start one detection execution. One already under ``name`` is this start: its request was
+    applied, its response lost, and the client (or a retried step) sent it again."""
+    try:
+        aws.client("stepfunctions").start_execution(stateMachineArn=config.current().detection_state_machine_arn,
+                                                    name=name, input=json.dumps(detection))
+    except ClientError as exc:
+        if aws.error_code(exc) != "ExecutionAlreadyExists":
+            raise
+
+
 def split(objects: list[ObjectEvent]) -> dict[str, Any]:
     """An event with several records: each starts a detection of its own (as an upload's event does)."""
-    cfg, sfn = config.current(), aws.client("stepfunctions")
-    for obj in (o for o in objects if o.created):  # each start retried on its own: a duplicate start is harmless (content-keyed)
-        backoff.call(lambda: sfn.start_execution(
-            stateMachineArn=cfg.detection_state_machine_arn,
-            name=execution_name("split", detection_id(obj.bucket, obj.key, obj.content_id)),
-            input=json.dumps(detection_input(obj.bucket, obj.key, obj.etag, obj.version_id, size=obj.size,
-                                             reason=f"one of {len(objects)} records of an event"))))
+    for obj in (o for o in objects if o.created):  # a duplicate start is harmless (content-keyed)
+        start_detection(execution_name("split", detection_id(obj.bucket, obj.key, obj.content_id)),
+                        detection_input(obj.bucket, obj.key, obj.etag, obj.version_id, size=obj.size,
+                                        reason=f"one of {len(objects)} records of an event"))
     return {"outcome": "split", "records": len(objects), "review": False,
             "reason": f"an event with {len(objects)} records: each is detected on its own",
             "keys": [obj.key for obj in objects]}

@@ -15,7 +15,7 @@ from .detect import image_record
 from .runtime import context, errors
 from .runtime.events import object_events
 from .runtime.lambda_entry import entry_point
-from .runtime.state import today
+from .runtime.clock import today
 from .runtime.workflow import FailedDetection
 
 

@@ -60,7 +60,7 @@ def apply_schedule(rule: str, name: str, value) -> str:
     return f"{expression}, {current['State'].lower()}"
 
 
-@entry_point(retry_transient=True)
+@entry_point
 def handler(event: dict) -> dict:
     if not isinstance(event, dict):
         raise UnrecognisedEvent(f"the event is a {type(event).__name__}, not a Parameter Store Change event")

@@ -409,7 +409,7 @@ def api_handler(event: dict, lambda_context: Any) -> dict:
     return app.resolve(event, lambda_context)
 
 
-@entry_point(retry_transient=True)  # EventBridge invokes it asynchronously
+@entry_point
 def sweep_handler(event: dict) -> dict:
     return sweep()
 

@@ -20,7 +20,8 @@ from .runtime import aws, config, context, layout
 from .runtime.events import object_events
 from .runtime.ids import human_loop_name
 from .runtime.lambda_entry import entry_point
-from .runtime.state import AlreadyDone, ReviewTask, now_iso
+from .runtime.clock import now_iso
+from .runtime.state import AlreadyDone, ReviewTask
 
 # An A2I output holds this loop's input (an image URI and a few labels) and at most three answers
 # (TaskCount ≤ 3): a few kilobytes. Anything near this limit is not an output of this stack's loops.
@@ -149,6 +150,6 @@ def process_event(event: dict) -> list[dict]:
     return results
 
 
-@entry_point(retry_transient=True)
+@entry_point
 def handler(event: dict) -> list[dict]:
     return process_event(event)

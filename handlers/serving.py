@@ -25,9 +25,10 @@ from plugins import Evaluation, Serving, ServingDecision
 from .drain import drain
 from .lifecycle.deploy import stop_model
 from .lifecycle.strays import running_versions
-from .runtime import aws, config, context, state
+from .runtime import aws, clock, config, context
 from .runtime.lambda_entry import entry_point
-from .runtime.state import LoopState, ModelVersion, from_iso, iso
+from .runtime.clock import from_iso, iso
+from .runtime.state import LoopState, ModelVersion
 
 SCHEDULE = "rate(5 minutes)"
 CLAIM_MINUTES = 60  # a start or stop claimed longer ago than this was cut off with its function: taken over
@@ -187,7 +188,7 @@ def start(table, seen: Observed, decision: ServingDecision) -> str:
     except Exception:  # no answer at all (a dropped connection): the next look may try again
         table.release_serving("start")
         raise
-    table.update_model(seen.version, status="STARTING", start_requested_at=iso(state.utcnow()),
+    table.update_model(seen.version, status="STARTING", start_requested_at=iso(clock.utcnow()),
                        inference_units=capacity.min_units)
     context.announce("model_started", f"Model {seen.version} starting: {decision.reason}",
                      {"version": seen.version, "reason": decision.reason, "policy": decision.policy,
@@ -207,7 +208,7 @@ def _start_failed(version: str | None, why: str) -> None:
 def serve(trigger: str = "schedule", action: str | None = None, reason: str = "") -> dict:
     """One look at the active model: the decision (the operator's ``action``, or the policies'),
     what was done, and the images started again."""
-    table, now = context.table(), state.utcnow()
+    table, now = context.table(), clock.utcnow()
     loop = table.loop()
     seen = observe(loop)
     record = reconcile(table, loop, seen, table.model(seen.version), iso(now))
@@ -234,7 +235,7 @@ def serve(trigger: str = "schedule", action: str | None = None, reason: str = ""
 def teardown() -> dict:
     """Stop every version of the project that is starting or running, whoever started it; what is
     still live (stopping) is in the answer: ask again until nothing is."""
-    table, now = context.table(), iso(state.utcnow())
+    table, now = context.table(), iso(clock.utcnow())
     stopped = {}
     for version, arn in sorted(running_versions().items()):
         stopped[version] = stop_model(version, arn).get("stopped") is not None
@@ -245,7 +246,7 @@ def teardown() -> dict:
     return {"action": "teardown", "stopped": sorted(stopped), "live": live, "done": not live}
 
 
-@entry_point(retry_transient=True)
+@entry_point
 def handler(event: dict) -> dict:
     event = event or {}
     action = event.get("action")

@@ -67,6 +67,6 @@ def day_of(event) -> str:
         raise UnrecognisedEvent(f"the summary's day {day!r} is not a date (YYYY-MM-DD)") from None
 
 
-@entry_point(retry_transient=True)
+@entry_point
 def handler(event: dict) -> dict:
     return send_summary(day_of(event))

@@ -55,6 +55,6 @@ def update_counters(event: dict) -> list[dict]:
     return results
 
 
-@entry_point(retry_transient=True)
+@entry_point
 def handler(event: dict) -> list[dict]:
     return update_counters(event)

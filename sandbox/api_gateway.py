@@ -13,11 +13,7 @@ from urllib.parse import parse_qs
 
 from components.naming import REVIEWER_GROUP
 
-from .local_aws import REGION
-
-POOL_ID = f"{REGION}_sandbox"  # the sandbox's user pool and the page's app client
-CLIENT_ID = "sandbox-review"
-ISSUER = f"https://cognito-idp.{REGION}.amazonaws.com/{POOL_ID}"
+from .identifiers import CLIENT_ID, ISSUER
 
 
 def reviewer_claims(name: str, use: str, issued_at: int, seconds: int) -> dict[str, Any]:

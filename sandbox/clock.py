@@ -1,7 +1,7 @@
 """The sandbox's simulated clock: minutes of model start-up and hours of idle time pass at once.
 
-Every record the handlers write is stamped by ``handlers.runtime.state.utcnow`` (the one clock of
-the runtime); while a clock is installed, that is this clock's time, and the Custom Labels stand-in
+Every record the handlers write is stamped by ``handlers.runtime.clock`` (the one clock of the
+runtime); while a clock is installed, that is this clock's time, and the Custom Labels stand-in
 given ``clock=clock.now`` starts and stops models by it.
 """
 
@@ -11,7 +11,7 @@ import contextlib
 from datetime import datetime, timedelta
 from typing import Iterator
 
-from handlers.runtime import state
+from handlers.runtime import clock as runtime_clock
 
 
 class SimulatedClock:
@@ -38,9 +38,9 @@ class SimulatedClock:
     @contextlib.contextmanager
     def installed(self) -> Iterator["SimulatedClock"]:
         """The runtime's records are stamped with this clock's time inside the block."""
-        real = state.utcnow
-        state.utcnow = self.now
+        real = runtime_clock.source
+        runtime_clock.source = self.now
         try:
             yield self
         finally:
-            state.utcnow = real
+            runtime_clock.source = real

@@ -182,8 +182,10 @@ def summary_line(tallies: Sequence[Tally]) -> str:
 
 class FaultRun:
     def __init__(self, stack: LocalStack, injector: FaultInjector, rng: random.Random, max_deliveries: int,
-                 backend: str, clock: SimulatedClock):
+                 backend: str, clock: SimulatedClock, uploaders: random.Random):
         self.stack, self.injector, self.rng, self.max_deliveries = stack, injector, rng, max_deliveries
+        # Which uploads their uploaders delete: a function of the seed alone, not of the faults met so far.
+        self.uploaders = uploaders
         self.clock = clock
         self.report = Report(backend=backend, fault_rate=injector.rate, injector=injector)
         self.uploads: dict[str, str] = {}  # key -> detection id of the uploaded version
@@ -231,8 +233,8 @@ class FaultRun:
         if key.startswith(layout.DETECTION_PREFIX):
             det = self.uploads[key] = detection_id(self.stack.bucket, key, etag)
             self._keys[det] = self._keys[human_loop_name(det)] = key
-            if self.rng.random() < DELETE_SHARE:
-                self._to_delete[self.rng.choice(("before", "after"))].append(key)
+            if self.uploaders.random() < DELETE_SHARE:
+                self._to_delete[self.uploaders.choice(("before", "after"))].append(key)
         else:
             self.seeded.add(key)
 
@@ -710,7 +712,7 @@ def run(uploads: int = 60, seed: int = 0, fault_rate: float = 0.1, max_deliverie
                                                  review=backend) as stack:
         stack.models = models
         stack.on_function_client(injector.attach)
-        fault_run = FaultRun(stack, injector, rng, max_deliveries, backend, clock)
+        fault_run = FaultRun(stack, injector, rng, max_deliveries, backend, clock, random.Random(f"{seed}:uploaders"))
         fault_run.seed_training_images(6, 0)
         early = max(1, uploads // 5)
         for i in range(uploads):

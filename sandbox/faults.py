@@ -1,8 +1,8 @@
 """Seeded fault injection on the clients the harness hands to handlers, and functions that die.
 
 :class:`FaultInjector` is attached to every client of a function's container
-(``LocalStack.on_function_client``); on each call it draws, from its own seeded
-generator, whether the call fails and how, among the faults AWS documents for
+(``LocalStack.on_function_client``); on each request it draws, from its own seeded
+generator, whether the request fails and how, among the faults AWS documents for
 that call:
 
 - ``throttling``: the service's throttling error (S3 ``SlowDown``, DynamoDB
@@ -15,17 +15,23 @@ that call:
   ``CancellationReasons`` entry per item, the reason on one item and ``None`` on the others;
 - ``parameter_throttling``: a throttled parameter read (``GetParametersByPath``,
   ``GetParameter``), which Powertools wraps in ``GetParameterError``;
-- ``response_lost``: the call reaches the service and is applied, then the caller
+- ``response_lost``: the request reaches the service and is applied, then the caller
   gets botocore's ``ReadTimeoutError`` or ``ConnectionClosedError``, as when the
   response never came back (raised from an ``after-call`` handler, so the write is
-  in moto or the stand-in). botocore's standard retry mode retries both (they are
-  ``HTTPClientError``\\ s) with the same request — a transaction keeps its
-  ``ClientRequestToken`` — but the sandbox's clients make one attempt: the fault is
-  what is left when every attempt's response was lost, and the handler's own retry
-  is a new request.
+  in moto or the stand-in).
 
 A throttling, server or cancellation fault never reaches the service: nothing is
 written, as AWS answers throttling and cancellations.
+
+**The client's attempts.** The functions' clients retry as botocore's standard mode
+does (``handlers.runtime.aws.CLIENT_CONFIG``), which a fault answered before the call
+reaches botocore's endpoint would skip; so the injector plays them: a faulted request
+that botocore's own standard retry conditions would retry (asked of
+``botocore.retries.standard``) is sent again, up to ``client_attempts`` requests,
+each drawn afresh. A lost response is retried as botocore retries it: the request was
+applied, and the same request is sent again (a conditional write then meets its own
+first write). The handler sees a fault only when the client's last attempt drew one, or
+when botocore does not retry it (a cancelled transaction).
 
 **A function that dies mid-way** (``crash_rate``: the share of invocations): a
 Lambda killed by its timeout or by running out of memory stops where it is —
@@ -62,7 +68,11 @@ from functools import cache
 from types import SimpleNamespace
 from typing import Any, Callable, Iterable, Iterator
 
+from botocore import xform_name
 from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+from botocore.retries.standard import RetryContext, StandardRetryConditions
+
+from handlers.runtime.aws import CALL_ATTEMPTS
 
 CANCELLATION_REASONS = ("ThrottlingError", "TransactionConflict", "ProvisionedThroughputExceeded")
 PARAMETER_READS = ("GetParametersByPath", "GetParameter", "GetParameters")
@@ -96,6 +106,8 @@ SERVER_ERRORS = {
 }
 KINDS = ("throttling", "server_error", *CANCELLATION_REASONS, "parameter_throttling", RESPONSE_LOST)
 _LOST = "labelloop_response_lost"  # the request context's mark of a call whose response is lost
+_PARAMS = "labelloop_fault_params"  # the request context's copy of the call's parameters (to send it again)
+_RESENT = "labelloop_fault_resent"  # the request context's mark of a lost response's first application
 
 
 @dataclass(frozen=True)
@@ -158,20 +170,25 @@ def kinds_for(service: str, operation: str) -> tuple[str, ...]:
 
 
 class FaultInjector:
-    """Fails ``rate`` of the calls (of ``kinds``; every kind by default) and kills ``crash_rate`` of
-    the invocations run through :meth:`invocation`, drawn from ``seed``."""
+    """Fails ``rate`` of the requests (of ``kinds``; every kind by default) and kills ``crash_rate`` of
+    the invocations run through :meth:`invocation`, drawn from ``seed``; plays the client's retries, up
+    to ``client_attempts`` requests a call."""
 
-    def __init__(self, seed: int = 0, rate: float = 0.1, kinds: Iterable[str] = KINDS, crash_rate: float = 0.0):
+    def __init__(self, seed: int = 0, rate: float = 0.1, kinds: Iterable[str] = KINDS, crash_rate: float = 0.0,
+                 client_attempts: int = CALL_ATTEMPTS):
         unknown = set(kinds) - set(KINDS)
         if unknown:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
         self.rate, self.kinds, self.crash_rate = rate, tuple(kinds), crash_rate
+        self._retries = StandardRetryConditions(max_attempts=client_attempts)
+        self.client_attempts = client_attempts
         self._rng = random.Random(seed)
         self._lock = threading.RLock()
         self._paused = 0
+        self._resending = threading.local()  # .client: the client whose next call applies a lost response's request
         self._running: list[Invocation] = []  # innermost last (a serial run nests executions in calls)
         self._calls_before: dict[str, int] = {}  # function -> calls its previous invocation made
-        self.calls: Counter[str] = Counter()  # every call seen, by "<service>.<Operation>"
+        self.calls: Counter[str] = Counter()  # every request seen, by "<service>.<Operation>"
         self.invocations = 0
         self.faults: list[Fault] = []
         # What the function is working on when a fault is injected (a run sets it: the image's key).
@@ -230,20 +247,28 @@ class FaultInjector:
         service_id = client.meta.service_model.service_id.hyphenize()
         endpoint = client.meta.endpoint_url
 
+        def keep(params, context, **_):
+            context[_PARAMS] = dict(params)
+
         def before(model, params, context, **_):
-            return self._before(function, service, model.name, params, context)
+            return self._before(function, client, model, params, context)
 
         def after(model, context, **_):
             self._after(function, f"{service}.{model.name}", endpoint, context)
 
+        client.meta.events.register(f"before-parameter-build.{service_id}.*", keep)
         # First: a faulted call never reaches moto or a stand-in.
         client.meta.events.register_first(f"before-call.{service_id}.*", before)
         client.meta.events.register(f"after-call.{service_id}.*", after)
 
-    def _before(self, function: str, service: str, operation: str, params: dict, context: dict):
-        name = f"{service}.{operation}"
+    def _before(self, function: str, client: Any, model: Any, params: dict, context: dict):
+        if getattr(self._resending, "client", None) is client:
+            self._resending.client = None
+            context[_RESENT] = True
+            return None  # a lost response's request, applied before the client sends it again
+        service = client.meta.service_model.service_name
+        name = f"{service}.{model.name}"
         with self._lock:
-            self.calls[name] += 1
             invocation = self._current(function)
             if invocation is not None:
                 if invocation.dead:
@@ -252,22 +277,58 @@ class FaultInjector:
                 death = invocation.death
                 if death and death.at == invocation.calls and not death.after:
                     self._die(invocation, name)
-            kinds = [k for k in kinds_for(service, operation) if k in self.kinds]
-            if self._paused or not kinds or self._rng.random() >= self.rate:
-                return None
-            kind = self._rng.choice(kinds)
+        attempt = 0
+        while True:  # the client's attempts: each request drawn afresh
+            attempt += 1
+            with self._lock:
+                self.calls[name] += 1
+                kinds = [k for k in kinds_for(service, model.name) if k in self.kinds]
+                if self._paused or not kinds or self._rng.random() >= self.rate:
+                    return None
+                kind = self._rng.choice(kinds)
+                if kind == RESPONSE_LOST:
+                    lost = self._rng.choice(LOST_RESPONSES)
+                    self.faults.append(Fault(function, name, kind, lost.__name__, self.during()))
+                else:
+                    code, status, extra = self._error(service, kind, params)
+                    self.faults.append(Fault(function, name, kind, code, self.during()))
             if kind == RESPONSE_LOST:
-                lost = self._rng.choice(LOST_RESPONSES)
-                self.faults.append(Fault(function, name, kind, lost.__name__, self.during()))
-                context[_LOST] = lost  # the call goes on; after-call loses its response
-                return None
-            code, status, extra = self._error(service, kind, params)
-            self.faults.append(Fault(function, name, kind, code, self.during()))
-        parsed = {"Error": {"Code": code, "Message": f"injected fault ({kind})"}, **extra,
-                  "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0}}
-        return SimpleNamespace(status_code=status, headers={}, content=b"", raw=None), parsed
+                error = lost(endpoint_url=client.meta.endpoint_url, error="injected fault (response_lost)")
+                if not self._retried(attempt, model, caught=error):
+                    context[_LOST] = lost  # the call goes on; after-call loses its response
+                    return None
+                self._resend(client, model, context)  # applied; its response lost, the client sends it again
+                continue
+            parsed = {"Error": {"Code": code, "Message": f"injected fault ({kind})"}, **extra,
+                      "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": attempt - 1}}
+            response = SimpleNamespace(status_code=status, headers={}, content=b"", raw=None)
+            if not self._retried(attempt, model, parsed=parsed, http=response):
+                return response, parsed
+
+    def _retried(self, attempt: int, model: Any, *, parsed: dict | None = None, http: Any = None,
+                 caught: Exception | None = None) -> bool:
+        """Whether botocore's standard mode sends the request again after this attempt's fault."""
+        return self._retries.is_retryable(RetryContext(attempt, model, parsed, http, caught))
+
+    def _resend(self, client: Any, model: Any, context: dict) -> None:
+        """Apply the call's request once, as a request whose response was lost (what the service then
+        holds is what the client's next attempt meets). A body the request read is rewound for the
+        next attempt, as botocore rewinds it."""
+        params = context.get(_PARAMS, {})
+        bodies = {name: value.tell() for name, value in params.items() if hasattr(value, "seek")}
+        self._resending.client = client
+        try:
+            getattr(client, xform_name(model.name))(**params)
+        except Exception:  # the service refused it: the next attempt meets what it left
+            pass
+        finally:
+            self._resending.client = None
+            for name, position in bodies.items():
+                params[name].seek(position)
 
     def _after(self, function: str, name: str, endpoint: str, context: dict) -> None:
+        if context.pop(_RESENT, False):
+            return
         with self._lock:
             invocation = self._current(function)
             if invocation is not None and invocation.death and invocation.death.after \

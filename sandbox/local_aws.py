@@ -42,15 +42,14 @@ from plugins import Engine
 
 from .access import AccessCheck, Place
 from .containers import Containers
+from .identifiers import ACCOUNT, CLIENT_ID, POOL_ID, REGION
 from .moto_harness import Handler, Invocation, MotoHarness
 from .review_backends import every_sandbox_backend, sandbox_backend
 from .standins import attach
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
 MOCK_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 # No client-side retries: throttling reaches the state machines, whose Retry rules handle it.
-SANDBOX_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1})
+SANDBOX_CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1})
 PROJECT_CREATED = 1700000000000  # the project ARN's creation stamp
 
 

@@ -36,6 +36,8 @@ from typing import Any, Callable, ClassVar, Iterator
 MOTO_VERSION = "5.2.5"
 
 Handler = Callable[[Any, Any], Any]
+# The mark of a request a test refused at the HTTP level (a throttled attempt): moto never applies it.
+REFUSED = "labelloop_refused"
 _ABSENT = object()  # a patched attribute the owner did not hold itself
 
 
@@ -169,6 +171,8 @@ class MotoHarness:
         process_request = BotocoreStubber.process_request
 
         def serialised_request(stubber, request):
+            if getattr(request, REFUSED, False):
+                return None  # answered by the refusal, as AWS applies nothing it refuses
             with self.lock:
                 return process_request(stubber, request)
 
@@ -183,7 +187,8 @@ class MotoHarness:
                 worker._execution_logic()
 
         patches = [
-            # One moto request at a time, as AWS applies each write atomically (see the module docstring).
+            # One moto request at a time, as AWS applies each write atomically (see the module docstring);
+            # a refused request (REFUSED) is not applied at all.
             (BotocoreStubber, "process_request", serialised_request),
             # The simple (no Docker) backend answers with a canned payload and never reaches _invoke_lambda.
             (LambdaSimpleBackend, "invoke", LambdaBackend.invoke),

@@ -47,10 +47,12 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 from botocore.exceptions import ClientError
 
 from handlers.runtime import layout
-from handlers.runtime.state import Snapshot, from_iso
+from handlers.runtime.clock import from_iso
+from handlers.runtime.state import Snapshot
 
 from . import journal
-from .api_gateway import CLIENT_ID, ISSUER, http_api_event, reviewer_claims
+from .api_gateway import http_api_event, reviewer_claims
+from .identifiers import CLIENT_ID, ISSUER
 from .local_aws import LambdaFailed, LocalStack
 
 TOKEN_SECONDS = 3600

@@ -25,10 +25,11 @@ from typing import Mapping
 
 import boto3
 
-from cli.usage import in_service, project_of
 from handlers.runtime import layout
+from handlers.runtime.clock import from_iso, iso
 from handlers.runtime.ledger import iu_hours
-from handlers.runtime.state import StateTable, from_iso, iso
+from handlers.runtime.state import StateTable
+from handlers.runtime.usage import in_service, project_of
 
 from .a2i import A2I
 from .clock import SimulatedClock

@@ -25,7 +25,7 @@ import math
 from datetime import datetime, timedelta
 from typing import Mapping
 
-from handlers.runtime.state import iso
+from handlers.runtime.clock import iso
 from plugins import Engine, Serving
 
 from .serving_day import DRAIN_MINUTES, SCHEDULE_MINUTES, START, DayResult, Trace

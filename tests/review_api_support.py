@@ -10,7 +10,7 @@ from typing import Any
 
 from stack_support import REVIEWER_GROUP
 
-from handlers.runtime import state
+from handlers.runtime import clock
 from sandbox.api_gateway import http_api_event
 
 POOL = "us-east-1_Reviewers"  # stack_support.use_review_app's pool and client
@@ -65,8 +65,8 @@ class Clock:
 
     def __init__(self, monkeypatch):
         self.offset = timedelta()
-        real = state.utcnow
-        monkeypatch.setattr(state, "utcnow", lambda: real() + self.offset)
+        real = clock.source
+        monkeypatch.setattr(clock, "source", lambda: real() + self.offset)
 
     def advance(self, **delta: float) -> None:
         self.offset += timedelta(**delta)

@@ -10,7 +10,7 @@ import http.client
 import json
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from sandbox.api_gateway import CLIENT_ID
+from sandbox.identifiers import CLIENT_ID
 
 
 class Browser:

@@ -1,6 +1,6 @@
 """Raw access to the state table, for tests: states no handler writes (a stale lock, a model without a
 predecessor) and attributes no record carries. Tests may know the item layout (``ITEM_TYPES`` in
-handlers/runtime/state.py); no other code outside the state module does."""
+handlers/runtime/state/items.py); no other code outside the state package does."""
 
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ def test_smoke_runs_end_to_end_on_a_sandbox_run_and_removes_what_it_made(capsys,
 
 
 def test_smoke_fails_at_the_step_that_broke_and_still_cleans_up(capsys, run_copy, monkeypatch):
-    from sandbox.target import SandboxTarget
+    from cli.sandbox_target import SandboxTarget
 
     restored = SandboxTarget._restored
 

@@ -98,7 +98,7 @@ def test_status_reconciles_the_ledger_with_in_service_inference_units(capsys, st
     def denied(**_):
         raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetMetricData")
 
-    monkeypatch.setattr("cli.usage.in_service", lambda cloudwatch, *a: denied())
+    monkeypatch.setattr("handlers.runtime.usage.in_service", lambda cloudwatch, *a: denied())
     code, out, _ = cli(capsys, "status", *target)
     assert code == 0 and "CloudWatch     not reconciled: CloudWatch InServiceInferenceUnits could not be read" in out
     assert "cloudwatch:GetMetricData" in out

@@ -21,6 +21,7 @@ from lifecycle_support import lifecycle_stack, loop, seed
 from components.functions import FUNCTIONS
 from components.state_machines import detection_definition, lifecycle_definition
 from handlers.runtime import errors
+from handlers.runtime.aws import CALL_ATTEMPTS
 from handlers.runtime.settings import ParameterReader
 from plugins import Engine
 from sandbox import fault_run
@@ -37,7 +38,7 @@ from sandbox.faults import (
 )
 from sandbox.local_aws import LocalStack
 
-RUNS = {"builtin": dict(uploads=40, seed=0, fault_rate=0.3), "a2i": dict(uploads=30, seed=0, fault_rate=0.1)}
+RUNS = {"builtin": dict(uploads=40, seed=1, fault_rate=0.3), "a2i": dict(uploads=30, seed=0, fault_rate=0.1)}
 
 
 # -- the injector -------------------------------------------------------------------------------
@@ -48,7 +49,8 @@ def plain_stack():
 
 
 def faulted_client(stack, service: str, **options):
-    injector = FaultInjector(**options)
+    """A client whose every call meets the injector; one request a call (``client_attempts``) unless told."""
+    injector = FaultInjector(**{"client_attempts": 1, **options})
     client = stack.session.client(service)
     injector.attach("detect", client)
     return injector, client
@@ -91,6 +93,21 @@ def test_a_throttled_parameter_read_reaches_the_reader_as_powertools_raises_it(p
     assert type(refused.value).__name__ == "ThrottlingException"
     assert isinstance(refused.value.__cause__, errors.GetParameterError)
     assert injector.by_kind() == {"parameter_throttling": 1}
+
+
+def test_the_injector_plays_the_clients_attempts_each_drawn_afresh(plain_stack):
+    injector, ddb = faulted_client(plain_stack, "dynamodb", rate=1.0, kinds=("throttling",),
+                                   client_attempts=CALL_ATTEMPTS)
+    with pytest.raises(ClientError) as throttled:
+        ddb.get_item(TableName=plain_stack.table, Key={"pk": {"S": "X"}, "sk": {"S": "X"}})
+    assert throttled.value.response["ResponseMetadata"]["RetryAttempts"] == CALL_ATTEMPTS - 1
+    assert injector.calls["dynamodb.GetItem"] == CALL_ATTEMPTS and len(injector.faults) == CALL_ATTEMPTS
+    cancelling, ddb = faulted_client(plain_stack, "dynamodb", rate=1.0, kinds=("TransactionConflict",),
+                                     client_attempts=CALL_ATTEMPTS)
+    with pytest.raises(ClientError):  # botocore does not retry a cancelled transaction: the state module does
+        ddb.transact_write_items(TransactItems=[{"Put": {"TableName": plain_stack.table,
+                                                         "Item": {"pk": {"S": "X"}, "sk": {"S": "X"}}}}])
+    assert len(cancelling.faults) == 1
 
 
 def test_each_call_meets_only_the_faults_aws_documents_for_it():

@@ -15,8 +15,9 @@ from components.config import KEYS, ConfigError, parse_stack_config
 from components.functions import FUNCTIONS, deployed_with
 from components.naming import Account, Naming, StackNameError
 from components.storage import Storage, StorageArgs
-from pulumi_mocks import (A2I, ACCOUNT, BUILTIN, BUILTIN_FULL, BUILTIN_SMALL, DEFAULT, EXISTING_POOL, FULL, FUNCTION, REGION,
-                          ROLE_POLICY, ROOT, Deployment, run, run_loop, run_program)
+from plugins import Engine
+from pulumi_mocks import (A2I, ACCOUNT, BUILTIN, BUILTIN_FULL, BUILTIN_SMALL, DEFAULT, EXISTING_POOL, FULL, FUNCTION,
+                          REGION, ROLE_POLICY, ROOT, TEAM_POLICIES, Deployment, run, run_loop, run_program)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -62,7 +63,7 @@ DEFAULT_STACK = {
     "aws:sns/topic:Topic": 1,
     "aws:sqs/queue:Queue": 1,
     "aws:sqs/queuePolicy:QueuePolicy": 1,
-    "aws:ssm/parameter:Parameter": 18,
+    "aws:ssm/parameter:Parameter": len(Engine.load([], entry_points=False).catalog),  # one per parameter
 }
 # What the smallest A2I stack (two labels, an existing work team) has instead of the review app.
 A2I_INSTEAD = {
@@ -109,12 +110,15 @@ def test_a_full_stack_adds_the_workforce_reviewers_email_and_team_parameters():
     counts = run_program(FULL).count_by_type()
     small = run_program(DEFAULT).count_by_type()  # the smallest A2I stack
     extra = {k: counts.get(k, 0) - small.get(k, 0) for k in counts if counts.get(k, 0) != small.get(k, 0)}
+    team_parameters = set(Engine.load(TEAM_POLICIES, entry_points=False).catalog) - set(
+        Engine.load([], entry_points=False).catalog)
+    assert team_parameters  # each team policy brings its own
     assert extra == {
         "aws:cognito/user:User": 2, "aws:cognito/userGroup:UserGroup": 1, "aws:cognito/userInGroup:UserInGroup": 2,
         "aws:cognito/userPool:UserPool": 1, "aws:cognito/userPoolClient:UserPoolClient": 1,
         "aws:cognito/userPoolDomain:UserPoolDomain": 1, "aws:sagemaker/workforce:Workforce": 1,
         "aws:sagemaker/workteam:Workteam": 1, "aws:sns/topicSubscription:TopicSubscription": 1,
-        "aws:ssm/parameter:Parameter": 2,  # Maximum-Reviews-Per-Day, Acme-Minimum-Images-Per-Label
+        "aws:ssm/parameter:Parameter": len(team_parameters),  # the team policies' (Maximum-Reviews-Per-Day, …)
     }
 
 

@@ -79,7 +79,7 @@ def test_the_lambda_context_reaches_the_resolver_and_a_body_that_takes_it(stack)
     assert review_api.handler(http_api_event("GET", "/config"), context)["statusCode"] == 200
     assert review_api.app.lambda_context is context
 
-    @entry_point(retry_transient=True)
+    @entry_point
     def with_context(event: dict, lambda_context) -> str:
         seen.append(lambda_context)
         return event["x"]

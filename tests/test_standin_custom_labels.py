@@ -209,7 +209,7 @@ def test_the_digits_trainer_trains_a_real_model_and_refuses_a_single_label(aws):
 def test_a_running_version_publishes_in_service_inference_units_every_minute(aws):
     from datetime import datetime, timedelta, timezone
 
-    from cli.usage import in_service
+    from handlers.runtime.usage import in_service
     from sandbox.clock import SimulatedClock
 
     clock = SimulatedClock(datetime(2026, 3, 2, 9, 0, 30, tzinfo=timezone.utc))

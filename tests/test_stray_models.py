@@ -1,16 +1,18 @@
-"""A model the loop must stop is stopped. A throttled StopProjectVersion is retried until the model
-is STOPPING; if it still cannot be stopped, the StopFailed alarm fires, the run fails saying the
+"""A model the loop must stop is stopped. A throttled StopProjectVersion is retried by the client
+(botocore's standard mode, the functions' configuration) until the model is STOPPING; if it still cannot be stopped, the StopFailed alarm fires, the run fails saying the
 model still runs, its lock is kept (naming the model), and the next lifecycle run stops it before
 anything else. Every run stops any model that is running without being the active one."""
 
 from __future__ import annotations
 
 import pytest
+from fault_support import production_clients
 from lifecycle_support import deploy_first, finish_result, lifecycle_stack, loop, output, seed
 from pulumi_mocks import DEFAULT, run_program
 
 from handlers.lifecycle import deploy, strays
-from handlers.runtime import backoff, context
+from handlers.runtime import context
+from handlers.runtime.aws import CALL_ATTEMPTS
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -38,12 +40,14 @@ def restore_pointer(v1: str) -> None:
     context.table().switch_active("v1", v1, 0.9, "v1b")
 
 
-def test_a_throttled_stop_is_retried_until_the_model_stops(waits):
+@pytest.mark.usefixtures("waits")
+def test_a_throttled_stop_is_retried_until_the_model_stops():
     with lifecycle_stack() as stack:
         deploy_first(stack)
         lose_the_switch(stack)
         stack.models.fail_next("StopProjectVersion", "ThrottlingException", "ThrottlingException")
-        execution = stack.run_lifecycle()
+        with production_clients(stack.session) as waits:
+            execution = stack.run_lifecycle()
 
         assert execution["status"] == "FAILED"  # the switch was lost, the candidate cleaned up
         assert stack.models.status("v2") == "STOPPING" and "v2" not in stack.models.running
@@ -57,8 +61,9 @@ def test_a_model_that_cannot_be_stopped_fires_the_alarm_keeps_the_lock_and_the_n
     with lifecycle_stack() as stack:
         deploy_first(stack)
         v1 = lose_the_switch(stack)
-        stack.models.fail_next("StopProjectVersion", *["ThrottlingException"] * deploy.STOP_ATTEMPTS)
-        execution = stack.run_lifecycle()
+        stack.models.fail_next("StopProjectVersion", *["ThrottlingException"] * CALL_ATTEMPTS)  # every attempt
+        with production_clients(stack.session):
+            execution = stack.run_lifecycle()
 
         assert execution["status"] == "FAILED"
         assert "v2" in stack.models.running  # still billing …
@@ -109,16 +114,18 @@ def test_models_of_a_run_in_progress_are_its_own():
         assert stack.models.running == {"v1", "v2"}
 
 
-def test_stop_previous_retries_a_throttled_stop(waits):
+@pytest.mark.usefixtures("waits")
+def test_stop_previous_retries_a_throttled_stop():
     with lifecycle_stack() as stack:
         deploy_first(stack)
         seed(stack, {"cat": 5, "dog": 5}, start=100)
         stack.models.fail_next("StopProjectVersion", "ThrottlingException", "ThrottlingException")
-        execution = stack.run_lifecycle()
+        with production_clients(stack.session) as waits:
+            execution = stack.run_lifecycle()
 
         assert execution["status"] == "SUCCEEDED"
         assert stack.models.running == {"v2"} and "stop_error" not in output(execution)
-        assert len(waits) == 2 and stack.retry_sleeps == []  # retried inside StopPrevious
+        assert len(waits) == 2 and stack.retry_sleeps == []  # retried inside StopPrevious, by its client
 
 
 def test_the_stop_failed_alarm_tells_the_topic():

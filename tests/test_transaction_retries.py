@@ -1,5 +1,6 @@
-"""A DynamoDB call that is throttled, or a transaction cancelled for throttling or a conflicting
-transaction, is tried again inside the state module (a few times, jittered); a failed condition is
+"""A DynamoDB call that is throttled is tried again by the client (botocore's standard mode); a
+transaction cancelled for throttling or a conflicting transaction, which botocore does not retry, is
+tried again inside the state module (a few times, jittered); a failed condition is
 the guard working and is never tried again; what still fails after the retries reaches the state
 machine under a name its Retry rules match. Injected per cancellation reason: nothing is lost — an
 image always ends with its record, a human loop started always has its record, so its answer is
@@ -12,7 +13,7 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
-from fault_support import failing
+from fault_support import refusing
 from stack_support import (
     CONFIDENT,
     UNSURE,
@@ -93,9 +94,9 @@ def test_every_transaction_of_a_review_cancelled_once_loses_nothing(st, waits, r
                                              ("GetItem", "ThrottlingException"),
                                              ("UpdateItem", "ThrottlingException"),
                                              ("Query", "RequestLimitExceeded")])
-def test_single_item_calls_are_retried_too(st, waits, operation, code):
+def test_single_item_calls_are_retried_too(st, operation, code):
     table = context.table()
-    with failing("dynamodb", operation, code, lambda n, _: n <= 2) as seen:
+    with refusing(st.session, "dynamodb", operation, code, lambda n, _: n <= 2) as (seen, waits):
         if operation == "UpdateItem":
             table.record_training_decision({"train": False, "reason": "a throttled write"})
         elif operation == "Query":

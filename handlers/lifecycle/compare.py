@@ -33,10 +33,10 @@ from plugins import GATE_SET_MINIMUM, GATE_SET_PARAMETER
 from plugins.scoring import score
 
 from ..detect import UNREADABLE
-from ..runtime import aws, backoff, config, context, layout
+from ..runtime import aws, config, context, layout
 from ..runtime.errors import IncumbentStarting
 from ..runtime.lambda_entry import entry_point
-from ..runtime.state import now_iso
+from ..runtime.clock import now_iso
 from ..runtime.workflow import RunState
 from .evaluate import evaluation_record
 from .manifest import listing, parse_line
@@ -76,9 +76,9 @@ def answer(version_arn: str, bucket: str, key: str) -> str | None:
     """The model's best label for one image; None when it returned none or cannot read the image."""
     rekognition = aws.client("rekognition")
     try:
-        labels = backoff.call(lambda: rekognition.detect_custom_labels(
+        labels = rekognition.detect_custom_labels(
             ProjectVersionArn=version_arn, Image={"S3Object": {"Bucket": bucket, "Name": key}},
-            MinConfidence=0))["CustomLabels"]
+            MinConfidence=0)["CustomLabels"]
     except ClientError as exc:
         code = aws.error_code(exc)
         if code == "ResourceNotReadyException":

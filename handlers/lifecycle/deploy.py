@@ -1,18 +1,20 @@
 """Blue/green deployment steps: start the candidate, switch the active model
 pointer (compare-and-swap), stop the previous version.
 
-Stopping is retried until the model is STOPPING or STOPPED: a throttled stop,
-or a model still starting, is tried again (a bounded number of times within
-the function's timeout); a model left running bills by the hour."""
+Stopping waits until the model can be stopped: a model still starting is asked
+again (a bounded number of times within the function's timeout), until it is
+STOPPING or STOPPED; a model left running bills by the hour. A throttled stop is
+retried by the client, then by the step's Retry rules."""
 
 from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from ..runtime import aws, backoff, context, errors
+from ..runtime import aws, backoff, context
 from ..runtime.errors import ModelBusy
 from ..runtime.lambda_entry import entry_point
-from ..runtime.state import ActiveModelMoved, now_iso
+from ..runtime.clock import now_iso
+from ..runtime.state import ActiveModelMoved
 from ..runtime.workflow import RunState
 from .training import describe
 
@@ -87,8 +89,7 @@ def stop_model(version: str | None, version_arn: str | None) -> dict:
         return {"stopped": None}
     try:
         backoff.retried(lambda: _stop(version, version_arn), attempts=STOP_ATTEMPTS, base=STOP_BASE_DELAY,
-                        cap=STOP_MAX_DELAY, transient=lambda exc: isinstance(exc, StillRunning) or
-                        errors.is_transient(exc))
+                        cap=STOP_MAX_DELAY, again=lambda exc: isinstance(exc, StillRunning))
     except NotRunning as exc:
         return {"stopped": None, "reason": str(exc)}
     if version:

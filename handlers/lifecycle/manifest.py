@@ -20,7 +20,7 @@ import tempfile
 from collections import Counter
 from datetime import datetime, timezone
 
-from ..runtime import aws, backoff, config, context, layout
+from ..runtime import aws, config, context, layout
 from ..runtime.lambda_entry import entry_point
 from ..runtime.workflow import RunState
 from ..training_data import classify
@@ -55,11 +55,11 @@ def rule_violation(counts: Counter, labels: tuple[str, ...]) -> str | None:
 
 
 def listing(s3, bucket: str, prefix: str):
-    """Every page of the objects under ``prefix``, each page's call retried on its own (``backoff.call``):
+    """Every page of the objects under ``prefix``, each page's call retried on its own by the client:
     one throttled page of thousands does not fail the step and list them all again."""
     kwargs = {"Bucket": bucket, "Prefix": prefix}
     while True:
-        page = backoff.call(lambda: s3.list_objects_v2(**kwargs))
+        page = s3.list_objects_v2(**kwargs)
         yield page
         if not page.get("IsTruncated"):
             return

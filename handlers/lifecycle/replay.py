@@ -8,17 +8,17 @@ page again: asynchronous Express starts are not idempotent by name (AWS starts
 a second, concurrent execution under the same name), so every start has a name
 of its own and the detection is what makes a duplicate harmless — keyed by the
 image's content, it replaces the pending record once (a conditional write), so
-the second execution records nothing, counts nothing and opens no second review. For the same
-reason each start is retried on its own (``backoff.call``): one throttled start among hundreds does
-not fail the page and start it all again.
+the second execution records nothing, counts nothing and opens no second review. Each start is
+retried on its own by the client: one throttled start among hundreds does not fail the page and
+start it all again.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 
-from ..runtime import aws, backoff, config, context
+from ..detect import start_detection
+from ..runtime import context
 from ..runtime.ids import execution_name
 from ..runtime.lambda_entry import entry_point
 from ..runtime.workflow import RunState, detection_input
@@ -27,15 +27,13 @@ PAGE = 200
 
 
 def replay_pending(owner: str, after: str | None = None, page: int | None = None) -> dict:
-    cfg, page = config.current(), page or PAGE
-    sfn = aws.client("stepfunctions")
+    page = page or PAGE
     waiting = context.table().pending_page(after, page)
     run = hashlib.sha256(owner.encode()).hexdigest()[:16]  # names the run, for tracing
     for pending in waiting:
-        backoff.call(lambda: sfn.start_execution(
-            stateMachineArn=cfg.detection_state_machine_arn, name=execution_name(f"replay-{run}", pending.detection_id),
-            input=json.dumps(detection_input(pending.bucket, pending.key, pending.etag, pending.version_id,
-                                             reason="replay", pending_cursor=pending.cursor))))
+        start_detection(execution_name(f"replay-{run}", pending.detection_id),
+                        detection_input(pending.bucket, pending.key, pending.etag, pending.version_id,
+                                        reason="replay", pending_cursor=pending.cursor))
     more = len(waiting) == page
     return {"replayed": len(waiting), "more": more, "after": waiting[-1].cursor if waiting else after}
 

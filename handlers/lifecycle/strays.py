@@ -12,7 +12,7 @@ stopped here, the lock is free again.
 
 from __future__ import annotations
 
-from ..runtime import aws, backoff, config, context
+from ..runtime import aws, config, context
 from ..runtime.lambda_entry import entry_point
 from ..runtime.workflow import RunState
 from .check import lock_is_stale, stale_before
@@ -25,7 +25,7 @@ def running_versions(statuses: tuple[str, ...] = LIVE) -> dict[str, str]:
     rekognition, kwargs = aws.client("rekognition"), {"ProjectArn": config.current().project_arn, "MaxResults": 100}
     running = {}
     while True:
-        page = backoff.call(lambda: rekognition.describe_project_versions(**kwargs))  # a page on its own
+        page = rekognition.describe_project_versions(**kwargs)  # a page retried on its own by the client
         running |= {version_name(d["ProjectVersionArn"]): d["ProjectVersionArn"]
                     for d in page.get("ProjectVersionDescriptions", []) if d.get("Status") in statuses}
         if not page.get("NextToken"):

@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError
 
 from ..runtime import aws, config, context, layout
 from ..runtime.lambda_entry import entry_point
-from ..runtime.state import now_iso
+from ..runtime.clock import now_iso
 from ..runtime.workflow import PollRequest, RunState
 
 IN_PROGRESS = {"training": "TRAINING_IN_PROGRESS", "starting": "STARTING"}

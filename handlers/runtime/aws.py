@@ -15,8 +15,11 @@ _lock = threading.Lock()
 _session: boto3.Session | None = None
 _clients: dict[str, object] = {}
 _config_override: Config | None = None
-# Standard retry mode: exponential backoff with jitter on throttling, 3 attempts.
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, user_agent_extra="labelloop")
+# The one retry layer inside a call (see errors.py: who retries what): botocore's standard mode,
+# exponential backoff with full jitter and a retry quota, at most CALL_ATTEMPTS requests per call
+# (``total_max_attempts`` counts the first request; botocore's ``max_attempts`` would count retries only).
+CALL_ATTEMPTS = 3
+CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": CALL_ATTEMPTS}, user_agent_extra="labelloop")
 # Presigned S3 URLs (the review app's images) signed with SigV4, whose expiry is relative and bounded.
 SERVICE_CONFIG = {"s3": Config(signature_version="s3v4")}
 

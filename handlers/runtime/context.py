@@ -16,7 +16,8 @@ from plugins import Engine, InvalidParameterValue, LoopEvent, Settings
 from . import config as _config
 from .notify import Notifier
 from .settings import ParameterReader
-from .state import StateTable, now_iso
+from .clock import now_iso
+from .state import StateTable
 
 # The service name (POWERTOOLS_SERVICE_NAME, "labelloop-<stack>") is the metrics' stack dimension.
 logger = Logger()

@@ -1,11 +1,33 @@
-"""Errors as Step Functions sees them, and the one place that decides which are transient.
+"""Errors as Step Functions sees them, the one place that decides which are transient, and who
+retries what.
 
 A Lambda error's name is the exception's class name, so a botocore ``ClientError`` would always be
 "ClientError". The entry point re-raises it as an exception class named after the AWS error code
 (:func:`named`: "ThrottlingException", …), which the state machines' Retry rules match by name
-(:data:`RETRY_ERROR_NAMES`). Code that retries or falls back inside a function asks
-:func:`is_transient`; both read the same lists, so a state machine and a handler never disagree
-about what is worth another attempt. Everything else is final.
+(:data:`RETRY_ERROR_NAMES`). Code that falls back inside a function asks :func:`is_transient`; both
+read the same lists, so a state machine and a handler never disagree about what is worth another
+attempt. Everything else is final.
+
+Who retries what — one layer for each scope, so that attempts never multiply:
+
+- **Inside one AWS call: botocore's standard retry mode** (``aws.CLIENT_CONFIG``, at most
+  :data:`CALL_ATTEMPTS` requests): throttling, server errors, dropped connections and lost responses,
+  spaced by exponential backoff with full jitter, and stopped early by the client's retry quota when
+  most calls fail — it sends less when the service asks for less. No handler wraps a call in a retry
+  loop of its own.
+- **The one transient failure botocore leaves**: a DynamoDB transaction cancelled only for throttling
+  or a conflicting transaction (:func:`cancelled_transiently`: HTTP 400, its reasons in the body). The
+  state package sends it again, within the same budget: a call's requests in all, botocore's and
+  its own, stay within :data:`CALL_ATTEMPTS`.
+- **Around a function: what invokes it.** A state machine's task by its Retry rules
+  (:data:`RETRY_ERROR_NAMES`, with backoff); a function EventBridge invokes asynchronously by Lambda's
+  asynchronous invocation (two more attempts, a minute and two apart, then the failure destination);
+  the review app's API by the review page, which sends a request that failed again, later; the
+  schedules' sweeps by their next run. A handler does not run its body again.
+
+So one always-throttled call costs at most :data:`CALL_ATTEMPTS` requests per invocation of the
+function that makes it. What is not an error's retry stays in its handler, bounded: waiting for a
+model still starting before it can be stopped (``lifecycle/deploy.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +47,7 @@ from botocore.exceptions import (
 )
 
 from . import aws
+from .aws import CALL_ATTEMPTS  # noqa: F401  (a call's requests in all: botocore's, and the state package's)
 
 # Transient error codes of the calls labelloop makes, per service: throttling and server faults as
 # each service's API reference and botocore's service model name them, and the errors common to
@@ -118,6 +141,12 @@ def cancellation_reasons(exc: BaseException) -> tuple[str, ...]:
 def guard_failed(exc: BaseException) -> bool:
     """A transaction cancelled because a condition failed: the write it guards was done before."""
     return GUARD_FAILED in cancellation_reasons(exc)
+
+
+def cancelled_transiently(exc: BaseException) -> bool:
+    """A transaction cancelled only for throttling or a conflicting transaction: worth sending again,
+    which botocore does not do (a 400 whose reasons are in the body)."""
+    return _transient_cancellation(cancellation_reasons(exc)) is not None
 
 
 def _transient_cancellation(reasons: tuple[str, ...]) -> str | None:

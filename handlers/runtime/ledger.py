@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable, Mapping
 
-from .state import DayStats, ServingPeriod, TrainingPeriod, from_iso
+from .clock import from_iso
+from .state import DayStats, ServingPeriod, TrainingPeriod
 
 # The date the default prices were read. The figures are those the project's cost model uses for
 # us-east-1 (Rekognition Custom Labels: inference per inference-unit hour, training per hour);

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
-from handlers.runtime.ledger import iu_hours
-from handlers.runtime.state import ServingPeriod
+from .ledger import iu_hours
+from .state import ServingPeriod
 
 NAMESPACE, METRIC = "AWS/Rekognition", "InServiceInferenceUnits"
 PERIOD = 60

@@ -18,16 +18,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from cli.errors import UsageError
-from cli.target import FunctionFailed, Target
 from components.naming import Naming
 from handlers.runtime.config import RuntimeConfig
 from handlers.runtime.state import Snapshot
+from sandbox.api_gateway import http_api_event, reviewer_claims
+from sandbox.local_aws import REGION, LambdaFailed, LocalStack, sandbox_config
+from sandbox.saved import (NotASandbox, RunBusy, change_parameter, load_state, locked, restore, review_of, saved_versions,
+                           snapshot)
 
-from .api_gateway import http_api_event, reviewer_claims
-from .local_aws import REGION, LambdaFailed, LocalStack, sandbox_config
-from .saved import (NotASandbox, RunBusy, change_parameter, load_state, locked, restore, review_of, saved_versions,
-                    snapshot)
+from .errors import UsageError
+from .target import FunctionFailed, Target
+
 
 
 class SandboxTarget(Target):
