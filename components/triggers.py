@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from components.event_rule import Trigger, bucket_objects
 from components.review_backends import deployable, every_backend
 from handlers.dataset import SWEEP as DATASET_SWEEP_INPUT
 from handlers.parameter_change import rate_expression
@@ -21,23 +22,6 @@ from handlers.runtime import layout
 from handlers.runtime.events import waiting_pattern
 from handlers.runtime.workflow import lifecycle_input
 from policies.names import ENABLE_TRAINING, POLL_FREQUENCY
-
-
-@dataclass(frozen=True)
-class Trigger:
-    name: str
-    description: str
-    pattern: dict[str, Any]
-    target: str  # a FUNCTIONS key, or "detection" / "lifecycle" for a state machine
-    event_bus: str | None = None  # the bus the rule listens on (None: the account's default bus)
-
-
-def bucket_objects(bucket: str, prefix: str, *detail_types: str) -> dict[str, Any]:
-    return {
-        "source": ["aws.s3"],
-        "detail-type": list(detail_types),
-        "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": prefix}]}},
-    }
 
 
 def bucket_triggers(bucket: str, review_backend: str | None = None) -> list[Trigger]:

@@ -14,7 +14,8 @@ from handlers import review_api
 from handlers.runtime import config
 from handlers.runtime.config import RuntimeConfig
 from handlers.runtime.lambda_entry import entry_point
-from sandbox.api_gateway import CLIENT_ID, POOL_ID, http_api_event, reviewer_claims
+from sandbox.api_gateway import http_api_event, reviewer_claims
+from sandbox.identifiers import CLIENT_ID, POOL_ID
 
 TASK = "labelloop-" + "0" * 40
 CONFIG = RuntimeConfig(table="labelloop-test-state", bucket="labelloop-test-data", parameter_path="/labelloop/test/",

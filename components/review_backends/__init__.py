@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from components.deploy_access import Access
     from components.grants import FunctionSpec, Grant
     from components.naming import Naming
-    from components.triggers import Trigger
+    from components.event_rule import Trigger
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from components.deploy_access import PASS_ROLE, REVIEWER_POOL, USER_POOLS, on
 from components.grants import COPY_REVIEWED, PARAMETERS, PUBLISH, TABLE_RW, FunctionSpec, Grant
 from components.naming import Naming
 from components.review_backends import Deployable
-from components.triggers import Trigger, bucket_objects
+from components.event_rule import Trigger, bucket_objects
 from handlers.runtime import layout
 from policies.names import NONE_OF_THE_ABOVE
 

@@ -10,13 +10,16 @@ reviewers answer. Nothing outside those modules asks which backend a stack has: 
 registry for the stack's ``BACKEND``.
 
 Adding one is a line here and its own modules (docs/architecture.md, "Adding a review backend").
-This module imports nothing of the project, so every layer may read it.
+It imports only the runtime's configuration (whose default it names), so every layer from the
+handlers up may read it.
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+
+from handlers.runtime.config import DEFAULT_REVIEW_BACKEND
 
 SIDES = ("runtime", "deploy", "sandbox")
 
@@ -40,7 +43,7 @@ class Registered:
         return importlib.import_module(getattr(self, side)).BACKEND
 
 
-DEFAULT = "builtin"
+DEFAULT = DEFAULT_REVIEW_BACKEND
 REGISTRY: dict[str, Registered] = {r.name: r for r in (
     Registered("builtin", "the builtin review app", "labelloop's own review app, the default",
                "handlers.review_backends.builtin", "components.review_backends.builtin",

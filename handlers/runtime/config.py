@@ -9,7 +9,10 @@ from functools import cache
 from pathlib import Path
 from typing import Mapping
 
-from ..review_backends import DEFAULT as DEFAULT_REVIEW_BACKEND
+# The review backend of a stack that names none (labelloop:review); the registry,
+# handlers/review_backends/, reads it from here: the runtime sits below the handlers.
+DEFAULT_REVIEW_BACKEND = "builtin"
+
 
 # The labels travel in the function's archive: Lambda's 4 KB of environment cannot hold 250 labels.
 LABELS_FILE = "labelloop_labels.json"

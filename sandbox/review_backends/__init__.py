@@ -13,7 +13,6 @@ from handlers.review_backends import backend, every
 if TYPE_CHECKING:
     from components.naming import Naming
 
-    from ..local_aws import LocalStack
     from ..mistakes import Mistakes
 
 # What `labelloop sandbox` may ask of the simulated reviewers, besides an error rate each backend takes.
@@ -46,7 +45,7 @@ class SandboxBackend:
         """What a saved run keeps of its stand-ins (pickled with the run)."""
         return {}
 
-    def create(self, stack: LocalStack) -> None:
+    def create(self, stack: Any) -> None:  # a sandbox.local_aws.LocalStack (which imports this)
         """Create in moto what its component would deploy and its functions read (a queue, a secret, …);
         every backend's is created, as every backend's functions are."""
 
@@ -55,7 +54,7 @@ class SandboxBackend:
         tell them), for a stack named by ``naming``."""
         return {}
 
-    def reviewers(self, stack: LocalStack, truth: dict[str, str], labels: tuple[str, ...],
+    def reviewers(self, stack: Any, truth: dict[str, str], labels: tuple[str, ...],
                   error_rates: tuple[float, ...], seed: int, mistakes: Mistakes) -> Reviewers:
         """Simulated reviewers answering ``stack``'s reviews; ``truth``: image URI -> its true label."""
         raise NotImplementedError(f"the review backend {self.name!r} has no simulated reviewers")

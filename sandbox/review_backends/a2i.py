@@ -10,6 +10,7 @@ from typing import Any, Mapping
 from components.naming import Naming
 
 from ..a2i import A2I
+from ..identifiers import ACCOUNT, REGION
 from ..workforce import Workforce
 from . import SandboxBackend
 
@@ -41,8 +42,6 @@ class A2IBackend(SandboxBackend):
         return {"loops": standins[SERVICE].loops} if SERVICE in standins else {}
 
     def settings(self, naming: Naming) -> dict[str, Any]:
-        from ..local_aws import ACCOUNT, REGION
-
         return {"flow_definition_arn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:flow-definition/{naming('review')}"}
 
     def reviewers(self, stack, truth, labels, error_rates, seed, mistakes) -> Team:

@@ -10,7 +10,7 @@ from typing import Any
 
 from components.naming import REVIEWER_GROUP, Naming
 
-from ..api_gateway import CLIENT_ID, POOL_ID
+from ..identifiers import CLIENT_ID, POOL_ID
 from ..reviewers import ReviewTeam
 from . import REVIEWER_OPTIONS, SandboxBackend
 
