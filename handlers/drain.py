@@ -112,6 +112,8 @@ def drain(table, owner: str, units: int, *, seconds: float = DRAIN_SECONDS) -> D
             result.rate_per_unit = round(pacer.rate / units, 3)
         result.left = result.left or bool(result.deferred)
         table.release_drain(owner, result.rate_per_unit, drained=not result.left)
+    if not result.left and table.pending_page(None, 1):  # parked behind the last page read: look again
+        result.left = True
     if result.left:
         admission.wake_serving()  # the next look goes on at once
     return result

@@ -7,7 +7,7 @@ RecordFailure records it), the serving function (woken by detect's event and by 
 drain, the state module on moto's DynamoDB, SSM for the parameters, EventBridge for the events. What
 is modelled: the Custom Labels stand-in answers at most its units × ``throughput`` calls a second
 (``sandbox.custom_labels``); the uploads' events arrive ``arrival_rate`` a second (S3 → EventBridge →
-an Express start each); DynamoDB cancels a transaction that touches an item another write touched
+an Express start each); DynamoDB cancels a transaction that touches an item another transaction touched
 less than :data:`CONFLICT_SECONDS` before (a ``TransactionConflict``, retried as AWS's is, and
 counted); each call takes :data:`LATENCY` seconds of an execution's time (for the executions in
 flight at once). Time is simulated: the drain's waits and the calls' back-offs move the clock, and
@@ -51,7 +51,6 @@ START = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
 MODEL_ARN = f"arn:aws:rekognition:{REGION}:{ACCOUNT}:project/labelloop-sandbox-model/version/v1/1700000000000"
 CONFLICT_SECONDS = 0.025  # how long a transaction holds its items (a TransactWriteItems takes tens of ms)
 LATENCY = {"dynamodb": 0.01, "rekognition": 0.2, "events": 0.02}  # seconds a call takes (others: 0.02)
-WRITES = ("TransactWriteItems", "UpdateItem", "PutItem", "DeleteItem")
 DETECTED = ("confident", "to_training", "to_audit", "no_label", "unreadable")
 SCHEDULE_SECONDS = 300  # the serving schedule's rate (handlers.serving.SCHEDULE)
 
@@ -138,17 +137,17 @@ class _Sim:
         return None
 
     def _conflict(self, params, model, **_):
-        if model.name not in WRITES:
+        """A transaction is cancelled when another held one of its items within CONFLICT_SECONDS (raised before
+        the request is sent: what the state package sends again itself, as botocore does not retry it)."""
+        if model.name != "TransactWriteItems":
             return
-        items = ([next(iter(op.values())) for op in params["TransactItems"]] if model.name == "TransactWriteItems"
-                 else [params])
+        items = [next(iter(op.values())) for op in params["TransactItems"]]
         keys = [f"{i.get('Key', i.get('Item', {})).get('pk')}|{i.get('Key', i.get('Item', {})).get('sk')}" for i in items]
         now = self.now()
         if any(now - self.touched.get(k, -1.0) < CONFLICT_SECONDS for k in keys):
             self.result.conflicts += 1
-            raise _transaction_conflict(model.name, len(items))
-        if model.name == "TransactWriteItems":
-            self.touched.update({k: now for k in keys})
+            raise _transaction_conflict(len(items))
+        self.touched.update({k: now for k in keys})
 
     # -- the loop's functions --------------------------------------------------------------
     def execution(self, event: dict, attempt: int = 0, began: float | None = None) -> None:
@@ -161,7 +160,7 @@ class _Sim:
             answer = detect_module.detect(next(object_events(event)))
         except Exception as exc:
             if not self.retried(exc, DETECT, attempt, lambda: self.execution(event, attempt + 1, began)):
-                self.failure(event, {"Error": errors.error_code(exc) or type(exc).__name__, "Cause": str(exc)}, began)
+                self.failure(event, {"Error": _step_error(exc), "Cause": str(exc)}, began)
             self.span_calls, self.counting = outer, counting
             return
         if answer.get("saturated") or answer.get("outcome") == "pending" and not answer.get("duplicate"):
@@ -191,7 +190,7 @@ class _Sim:
     def retried(self, exc: Exception, task, attempt: int, again: Callable[[], None]) -> bool:
         """Whether the task's Retry rules (in the deployed definition) try it again; if so ``again`` runs
         after the back-off (full jitter) on the clock."""
-        name = errors.error_code(exc) or type(exc).__name__
+        name = _step_error(exc)
         rule = next((r for r in self.retries[task.state] if name in r["ErrorEquals"]), None)
         if rule is None or attempt + 1 >= rule["MaxAttempts"]:
             return False
@@ -231,15 +230,18 @@ class _Sim:
             self.at(self.now() + every, lambda: self.tick(every, until))
 
 
-def _transaction_conflict(operation: str, items: int) -> ClientError:
-    if operation != "TransactWriteItems":
-        return ClientError({"Error": {"Code": "TransactionConflictException", "Message": "transaction in progress"}},
-                           operation)
+def _step_error(exc: Exception) -> str:
+    """The error's name as the workflow's Retry rules see it (a function's entry point raises an AWS error
+    under ``errors.named``: a transaction cancelled for a conflict as ``TransactionConflict``)."""
+    return errors.error_code(errors.named(exc) if isinstance(exc, ClientError) else exc) or type(exc).__name__
+
+
+def _transaction_conflict(items: int) -> ClientError:
     reasons = [{"Code": "TransactionConflict"}] + [{"Code": "None"}] * (items - 1)
     return ClientError({"Error": {"Code": "TransactionCanceledException",
                                   "Message": "Transaction cancelled, please refer cancellation reasons for specific "
                                              "reasons [TransactionConflict]"},
-                        "CancellationReasons": reasons}, operation)
+                        "CancellationReasons": reasons}, "TransactWriteItems")
 
 
 def replay(uploads: int = 10_000, *, units: int = 1, throughput: float = DEFAULT_THROUGHPUT,
