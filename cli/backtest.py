@@ -5,8 +5,8 @@ score the model gave, the model version, the time and what the loop decided.
 :func:`replay` asks a policy engine the review question again for each of
 them, in time order, with the facts the loop would have given it:
 
-* ``sequence`` — the detection's 1-based position among the replayed
-  detections (what audit sampling counts);
+* ``detection_id`` — as recorded (audit sampling draws from it, so a replay
+  samples the images the stack sampled);
 * ``reviews_today`` — the reviews *this* replay started earlier on the same
   UTC day (what a daily budget counts).
 
@@ -214,19 +214,19 @@ def replay(events: list[Event], engine, settings, label_set: tuple[str, ...], na
     tally = Tally(name, added_to_training=0 if any(e.true_label for e in events) else None)
     reviews_per_day: Counter = Counter()
     switches = switch_names(engine)
-    for sequence, event in enumerate(events, start=1):
+    for event in events:
         try:
-            _replay_event(event, sequence, engine, settings, label_set, tally, reviews_per_day, switches)
+            _replay_event(event, engine, settings, label_set, tally, reviews_per_day, switches)
         except PolicyError as exc:  # a broken policy: one line naming it and the detection, no traceback
             raise PolicyError(f"{exc} (replaying detection {event.detection_id} through {name})") from exc
     return tally
 
 
-def _replay_event(event: Event, sequence: int, engine, settings, label_set: tuple[str, ...], tally: Tally,
+def _replay_event(event: Event, engine, settings, label_set: tuple[str, ...], tally: Tally,
                   reviews_per_day: Counter, switches: frozenset[str]) -> None:
     day = event.at.astimezone(timezone.utc).strftime("%Y-%m-%d")
     facts = Detection(event.detection_id, event.image_uri, event.model_version, event.labels,
-                      sequence=sequence, reviews_today=reviews_per_day[day], detected_at=event.detected_at)
+                      reviews_today=reviews_per_day[day], detected_at=event.detected_at)
     decision = engine.review(facts, settings)
     tally.count(event, decision.review, decision.purpose, decision.policy, decision.reason, switches)
     if not decision.review:

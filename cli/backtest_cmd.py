@@ -63,7 +63,6 @@ def export_record(record: DetectionRecord, truth: dict[str, str]) -> dict[str, A
         "detected_at": record.detected_at,
         "model_version": record.model_version,
         "labels": [{"name": s["name"], "confidence": float(s["confidence"])} for s in record.labels],
-        "sequence": record.sequence,
         "outcome": record.outcome,
         "reason": record.reason,
         "decision": record.decision,

@@ -22,6 +22,8 @@ from components.regions import CUSTOM_LABELS_REGIONS, READ_ON, SOURCE, region_pr
 from components.triggers import SERVING_SCHEDULE, bucket_triggers, parameter_trigger, training_schedule, waiting_trigger
 from handlers.review_backends import DEFAULT as DEFAULT_REVIEW
 from handlers.runtime.ledger import units_running
+from handlers.runtime.state import iso
+from handlers.serving import IDLE_DAYS, days_back
 from policies.names import (ENABLE_TRAINING, IDLE_STOP_MINUTES, MAX_INFERENCE_UNITS, MIN_INFERENCE_UNITS,
                             START_ON_PENDING)
 
@@ -398,7 +400,9 @@ def check_idle_model(doctor: Doctor) -> Iterator[Finding]:
     if not loop.active_version or not running:
         yield doctor.finding("idle-model", OK, "no model bills while idle")
         return
-    last = loop.last_detected_at
+    now = doctor.target.now()
+    last = max((d.last_detected_at for d in table.days_stats(days_back(now, iso(now - timedelta(days=IDLE_DAYS))))
+                if d.last_detected_at), default=None)
     idle = (doctor.target.now() - datetime.fromisoformat(last.replace("Z", "+00:00"))) if last else None
     idle_minutes = None if idle is None else int(idle.total_seconds() // 60)
     stop_after = int(doctor.settings[IDLE_STOP_MINUTES])

@@ -43,10 +43,8 @@ def gather(target) -> dict:
     f1 = loop.active_f1 if loop.active_f1 is not None else evaluation.get("f1")
     now = target.now()
     accuracy = target.reviewer_accuracy()
-    days = []
-    for day in ((now - timedelta(days=1)).strftime("%Y-%m-%d"), now.strftime("%Y-%m-%d")):
-        stats = table.day_stats(day)
-        days.append({"day": day, "detections": stats.detections, "counts": dict(stats.counts)})
+    two_days = table.days_stats(((now - timedelta(days=1)).strftime("%Y-%m-%d"), now.strftime("%Y-%m-%d")))
+    days = [{"day": stats.day, "detections": stats.detections, "counts": dict(stats.counts)} for stats in two_days]
     label_rows = [{"label": label, "images": dataset.images.get(label, 0), "trained": dataset.trained.get(label, 0),
                    "new_since_training": dataset.new_since_training(label)}
                   for label in sorted(set(dataset.labels) | set(target.labels))]
@@ -75,7 +73,9 @@ def gather(target) -> dict:
         "parameters": {"checked": len(target.catalog), "problems": problems},
         "stuck": stuck,
         "serving": {"decision": dict(loop.last_serving_decision) or None, "claim": loop.serving_claim,
-                    "last_detected_at": loop.last_detected_at},
+                    "last_detected_at": max((d.last_detected_at for d in two_days if d.last_detected_at),
+                                            default=None),
+                    "backlog_since": loop.backlog_since},
         "cost": cost(table, target.prices, now, lambda: target.client("cloudwatch")),
     }
 

@@ -15,33 +15,42 @@ from dataclasses import replace
 from typing import Iterable
 
 from components.grants import (COPY_REVIEWED, CUSTOM_LABELS_BUCKET, CUSTOM_LABELS_READS, CUSTOM_LABELS_WRITES,
-                               DESCRIBE_VERSIONS, PARAMETERS, PUBLISH, TABLE_RW, FunctionSpec, Grant)
+                               DAY_COUNTS, DESCRIBE_VERSIONS, PARAMETERS, PUBLISH, TABLE_RW, FunctionSpec, Grant)
 from components.review_backends import Deployable, deployable, every_backend
 from handlers.runtime import layout
 
+
+# Detecting an image (the detect function; the serving function's drain of the waiting images):
+DETECT_GRANTS = (
+    # DetectCustomLabels reads the image (the uploaded version) with this role's S3 access.
+    Grant(("s3:GetObject", "s3:GetObjectVersion"), f"objects:{layout.DETECTION_PREFIX}"),
+    Grant(("rekognition:DetectCustomLabels",), "project_versions"),
+    # The review decision's parameters, by name: one call for up to ten (the whole path takes a page per ten).
+    TABLE_RW, Grant(("ssm:GetParameters",), "parameters"), PUBLISH,
+    # A replayed detection removes its pending item; one done at last, its failure.
+    Grant(("dynamodb:DeleteItem",), "table"),
+    # An image waits (no model runs, or it is at capacity): an event asks the serving function at once.
+    Grant(("events:PutEvents",), "event_bus"),
+)
+# Opening a review (the start_review function; the drain, for the images it detects), besides what the
+# review backend's own call needs (OPENS below):
+START_REVIEW_GRANTS = (
+    TABLE_RW,
+    Grant(("dynamodb:DeleteItem",), "table"),  # a start that failed before, done at last: not failed any more
+    PARAMETERS,  # a review app task's reviewers and lifetime
+)
 
 CORE: dict[str, FunctionSpec] = {f.key: f for f in [
     # -- detection and review ---------------------------------------------------
     # The detection workflow's three functions: their timeouts bound its Express run (five minutes).
     FunctionSpec("detect", "handlers.detect.handler", "Classify an uploaded image and record the review decision", (
-        # DetectCustomLabels reads the image (the uploaded version) with this role's S3 access.
-        Grant(("s3:GetObject", "s3:GetObjectVersion"), f"objects:{layout.DETECTION_PREFIX}"),
-        Grant(("rekognition:DetectCustomLabels",), "project_versions"),
-        # The review decision's parameters, by name: one call for up to ten (the whole path takes a page per ten).
-        TABLE_RW, Grant(("ssm:GetParameters",), "parameters"), PUBLISH,
-        # A replayed detection removes its pending item; one done at last, its failure.
-        Grant(("dynamodb:DeleteItem",), "table"),
+        *DETECT_GRANTS,
         # An event with several records: each gets a detection of its own.
         Grant(("states:StartExecution",), "state_machine:detection"),
-        # An image waits for a model that does not run: an event asks the serving decision at once.
-        Grant(("events:PutEvents",), "event_bus"),
     ), timeout=20),
     FunctionSpec("start_review", "handlers.start_review.handler",
-                 "Open the review of a detection with the stack's review backend", (
-        TABLE_RW,
-        Grant(("dynamodb:DeleteItem",), "table"),  # a start that failed before, done at last: not failed any more
-        PARAMETERS,  # a review app task's reviewers and lifetime
-    ), timeout=15),
+                 "Open the review of a detection with the stack's review backend", START_REVIEW_GRANTS,
+                 timeout=15),
     FunctionSpec("detection_failed", "handlers.detection_failed.handler", "Record a detection that failed", (
         TABLE_RW, PUBLISH), timeout=15),
     FunctionSpec("training_data", "handlers.training_data.handler", "Count training images per label", (
@@ -59,7 +68,7 @@ CORE: dict[str, FunctionSpec] = {f.key: f for f in [
         Grant(("s3:ListBucketVersions",), f"bucket:{layout.TESTING_PREFIX}"),
     ), timeout=120),
     FunctionSpec("summary", "handlers.summary.handler", "Send the daily detection summary", (
-        TABLE_RW, PUBLISH, PARAMETERS)),  # the parameters: whether the loop is stuck
+        TABLE_RW, DAY_COUNTS, PUBLISH, PARAMETERS)),  # the parameters: whether the loop is stuck
     # -- model lifecycle ----------------------------------------------------------
     FunctionSpec("training_check", "handlers.lifecycle.check.handler",
                  "Decide whether to train now and take the training lock", (TABLE_RW, PARAMETERS, PUBLISH)),
@@ -122,9 +131,10 @@ CORE: dict[str, FunctionSpec] = {f.key: f for f in [
                  "Start or stop the active model on demand; the operator's start, stop and teardown", (
                      DESCRIBE_VERSIONS,
                      Grant(("rekognition:StartProjectVersion", "rekognition:StopProjectVersion"), "project_versions"),
-                     TABLE_RW, PARAMETERS, PUBLISH,
-                     # Once the model runs, the images that waited are detected.
-                     Grant(("states:StartExecution",), "state_machine:detection")), timeout=60),
+                     TABLE_RW, DAY_COUNTS, PARAMETERS, PUBLISH,
+                     # Once the model runs, the images that waited are detected here (handlers.drain), as the
+                     # detection workflow's Detect and StartReview do: what those two functions are granted.
+                     *DETECT_GRANTS, *START_REVIEW_GRANTS), timeout=300),
     FunctionSpec("parameter_change", "handlers.parameter_change.handler",
                  "Apply an operator parameter change to the training schedule", (
                      Grant(("events:DescribeRule", "events:PutRule", "events:EnableRule", "events:DisableRule"),
@@ -135,7 +145,7 @@ CORE: dict[str, FunctionSpec] = {f.key: f for f in [
 
 # -- review backends ----------------------------------------------------------------------
 # The core functions that call the review backend's run-time side (handlers/review_backends/interface.py):
-OPENS = ("start_review",)  # ReviewBackend.open
+OPENS = ("start_review", "serve")  # ReviewBackend.open (the serving function: the drain starts reviews)
 WITHDRAWS = ("dataset",)  # ReviewBackend.withdrawn (review_outcome.withdraw of an open review: a deleted upload)
 
 

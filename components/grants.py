@@ -39,6 +39,7 @@ class FunctionSpec:
 
 
 TABLE_RW = Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"), "table")
+DAY_COUNTS = Grant(("dynamodb:BatchGetItem",), "table")  # a day's counters: its item and every shard of it
 PARAMETERS = Grant(("ssm:GetParametersByPath",), "parameters")
 PUBLISH = Grant(("sns:Publish",), "topic")
 DESCRIBE_VERSIONS = Grant(("rekognition:DescribeProjectVersions",), "project")

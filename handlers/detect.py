@@ -1,13 +1,18 @@
 """Detection (first task of the detection state machine): classify one uploaded
 image with the active model, record every label score and the review decision.
 
-Steady state: 3 AWS calls — one GetItem (the active model, the detections
-counted so far and today's reviews), DetectCustomLabels, one transaction (the
-record, the day's count and the detection's number in the sequence, taken only
-if it is still the number the decision was made with). A duplicate event writes
-nothing new and counts nothing; an image whose detection failed is detected
-again (its redelivered event, or ``labelloop replay --failed``). An event with
-several records starts one detection per record.
+Steady state: 3 AWS calls — one GetItem (the active model, whether images wait
+for its capacity, today's reviews), DetectCustomLabels, one transaction (the
+record and its count on the image's shard of the day: no item every image
+writes). A duplicate event writes nothing new and counts nothing; an image whose
+detection failed is detected again (its redelivered event, or ``labelloop replay
+--failed``). An event with several records starts one detection per record.
+
+At capacity (``handlers.admission``): while images wait for the running model's
+capacity, an upload parks at once (2 calls: the read and one transaction, the
+record and its place in the queue), and one the model refuses for throughput
+parks the same way; the serving function detects them at the rate the model
+accepts, oldest first.
 """
 
 from __future__ import annotations
@@ -20,12 +25,13 @@ from botocore.exceptions import ClientError
 
 from plugins import Detection, LabelScore
 
+from . import admission
 from .runtime import aws, config, context, layout
-from .runtime.events import ObjectEvent, object_events, waiting_event
+from .runtime.clock import now_iso
+from .runtime.events import ObjectEvent, object_events
 from .runtime.ids import detection_id, execution_name
 from .runtime.lambda_entry import entry_point
-from .runtime.clock import now_iso
-from .runtime.state import AlreadyDone, DetectionRecord, LoopState, SequenceTaken
+from .runtime.state import AlreadyDone, DetectionRecord, LoopState
 from .runtime.workflow import detection_input
 
 UNREADABLE = {
@@ -33,9 +39,6 @@ UNREADABLE = {
     "ImageTooLargeException": "the image is larger than Rekognition accepts (15 MB, 4096 px per side)",
     "InvalidS3ObjectException": "Rekognition cannot read the object from S3 (deleted, or no access)",
 }
-# Decided again with the next number while other detections take it first; the last attempt takes
-# a number whatever the count is by then (under that much contention two detections may share one).
-SEQUENCE_ATTEMPTS = 10
 
 
 def skip_reason(obj: ObjectEvent) -> str | None:
@@ -58,18 +61,21 @@ def image_record(obj: ObjectEvent) -> DetectionRecord:
                            detected_at=now_iso())
 
 
-def detect(obj: ObjectEvent, pending_cursor: str | None = None) -> dict[str, Any]:
-    """``pending_cursor``: the pending detection a replay detects at last."""
+def detect(obj: ObjectEvent, pending_cursor: str | None = None, loop: LoopState | None = None) -> dict[str, Any]:
+    """``pending_cursor``: the pending detection a replay detects at last; ``loop``: the loop state,
+    when the caller (the drain) has read it already."""
     table = context.table()
     record = image_record(obj)
     skipped = skip_reason(obj)
     if skipped:
         return _finish(table, replace(record, outcome="skipped", reason=skipped))
 
-    loop = table.begin_detection()
+    loop = loop or table.begin_detection()
     if not loop.active_arn:
         return _pending(table, record, "no model is deployed yet; it is detected once the first model is promoted",
                         pending_cursor)
+    if loop.backlog_since and not pending_cursor:  # images wait for capacity: this one queues behind them
+        return _pending(table, record, admission.waiting_reason(loop), None)
 
     image = {"S3Object": {"Bucket": obj.bucket, "Name": obj.key, **({"Version": obj.version_id} if obj.version_id else {})}}
     try:
@@ -80,23 +86,23 @@ def detect(obj: ObjectEvent, pending_cursor: str | None = None) -> dict[str, Any
         if code in UNREADABLE:
             return _finish(table, replace(record, outcome="unreadable", reason=f"{UNREADABLE[code]} ({code})",
                                           model_version=loop.active_version), pending_cursor)
+        if code in admission.SATURATED:  # beyond what the running units sustain: it waits, it does not fail
+            result = _saturated(table, record, f"model {loop.active_version} is at capacity ({code}); "
+                                "it is detected in arrival order as capacity frees up", pending_cursor)
+            admission.note_saturated(table)
+            return result
         if code == "ResourceNotReadyException":
             result = _pending(table, record, f"model {loop.active_version} is not running ({code}); "
                               "it is detected once a model runs again", pending_cursor)
             if not pending_cursor and not result.get("duplicate"):
-                wake_serving()
+                admission.wake_serving()
             return result
         raise  # throttling and service errors: the state machine retries with backoff
 
     scores = tuple(LabelScore(l["Name"], float(l["Confidence"])) for l in response.get("CustomLabels", []))
-    model_version, attempt = loop.active_version, 1
-    while True:
-        decided = _decided(record, model_version, scores, loop)
-        try:
-            result = _finish(table, decided, pending_cursor, exact=attempt < SEQUENCE_ATTEMPTS)
-            break
-        except SequenceTaken as taken:  # another detection took this number: decide with the next one
-            loop, attempt = taken.loop, attempt + 1
+    model_version = loop.active_version
+    decided = _decided(record, model_version, scores, loop)
+    result = _finish(table, decided, pending_cursor)
     if result.get("duplicate"):
         return result
     decision = decided.decision
@@ -104,32 +110,17 @@ def detect(obj: ObjectEvent, pending_cursor: str | None = None) -> dict[str, Any
                      "labels": list(decided.labels), **_review_task(decision)}
 
 
-def wake_serving() -> None:
-    """An image waits for a model that does not run: an event asks the serving decision now (should
-    it not get through, the serving schedule asks within minutes)."""
-    cfg = config.current()
-    if not cfg.event_bus:
-        return
-    try:
-        answer = aws.client("events").put_events(Entries=[waiting_event(cfg.stack, cfg.event_bus)])
-        if answer.get("FailedEntryCount"):
-            context.logger.warning("the image-waiting event was refused", extra={"entries": answer.get("Entries")})
-    except Exception:  # the image is recorded as pending: the schedule starts the model if it should
-        context.logger.exception("could not send the image-waiting event")
-
-
 def _decided(record: DetectionRecord, model_version: str, scores: tuple[LabelScore, ...],
              loop: LoopState) -> DetectionRecord:
-    """The record with the policies' review decision, as the detection numbered after ``loop``'s count."""
-    sequence = loop.sequence + 1
+    """The record with the policies' review decision."""
     facts = Detection(record.detection_id, record.image_uri, model_version, scores,
-                      sequence=sequence, reviews_today=loop.reviews_today, detected_at=record.detected_at,
+                      reviews_today=loop.reviews_today, detected_at=record.detected_at,
                       training_counts=loop.trained_counts)
     decision = context.engine().review(facts, context.settings("review_decision"))
     outcome = "no_label" if not scores else ("confident" if not decision.review else f"to_{decision.purpose}")
     return replace(record, outcome=outcome, reason=decision.reason, model_version=model_version,
                    labels=tuple({"name": s.name, "confidence": s.confidence} for s in facts.labels),
-                   sequence=sequence, decision={"review": decision.review, "purpose": decision.purpose,
+                   decision={"review": decision.review, "purpose": decision.purpose,
                                                 "reason": decision.reason, "policy": decision.policy,
                                                 "priority": decision.priority, "reviewers": decision.reviewers})
 
@@ -139,6 +130,15 @@ def _review_task(decision: dict) -> dict:
     return {name: decision[name] for name in ("priority", "reviewers") if decision.get(name) is not None}
 
 
+def _saturated(table, record: DetectionRecord, reason: str, pending_cursor: str | None) -> dict:
+    """The model refused the call for throughput: a new image parks; a waiting one stays where it is
+    (nothing written: the drain tries it again once the model accepts more)."""
+    if pending_cursor:
+        return {"detection_id": record.detection_id, "outcome": "pending", "reason": reason, "review": False,
+                "saturated": True}
+    return _pending(table, record, reason, None) | {"saturated": True}
+
+
 def _pending(table, record: DetectionRecord, reason: str, pending_cursor: str | None) -> dict:
     if pending_cursor:  # a replay that still finds no model: stays pending (not failed), nothing else to write
         table.clear_failure(record.detection_id)
@@ -146,22 +146,21 @@ def _pending(table, record: DetectionRecord, reason: str, pending_cursor: str | 
     return _finish(table, replace(record, outcome="pending", reason=reason), pending=True)
 
 
-def _finish(table, record: DetectionRecord, pending_cursor: str | None = None, *, pending: bool = False,
-            exact: bool = True) -> dict:
+def _finish(table, record: DetectionRecord, pending_cursor: str | None = None, *, pending: bool = False) -> dict:
     """Write the record once; a failed detection of the same image is replaced (its retry)."""
     summary = {"detection_id": record.detection_id, "outcome": record.outcome, "reason": record.reason,
                "bucket": record.bucket, "key": record.key, "version_id": record.version_id, "review": False}
     try:
         if pending_cursor:
-            table.replace_pending(record, pending_cursor, exact=exact)
+            table.replace_pending(record, pending_cursor)
         else:
-            table.record_detection(record, pending=pending, exact=exact)
+            table.record_detection(record, pending=pending)
     except AlreadyDone:
         existing = table.detection(record.detection_id) or DetectionRecord(record.detection_id)
         if existing.outcome != "failed":
             return _duplicate(table, summary, existing)
         try:
-            table.replace_failed(record, existing, pending=pending, exact=exact)
+            table.replace_failed(record, existing, pending=pending)
         except AlreadyDone:  # another delivery retried it a moment ago
             return _duplicate(table, summary, table.detection(record.detection_id) or existing)
         summary["retried"] = f"detected again after a failure ({existing.reason})"

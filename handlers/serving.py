@@ -8,7 +8,8 @@ act, record. A start or stop is claimed on the loop item first (one at a time: m
 once start the model once); a stop is refused while a lifecycle run holds the training lock (it
 trains or deploys: a stop never interrupts a blue/green switch), a start while the run deploys
 (it starts its own candidate). The serving periods (RUNNING until stopped) are the cost ledger;
-once the model runs, the images that waited are detected, oldest first.
+once the model runs, the images that waited — for a model, or for its capacity — are detected,
+oldest first, at the rate the model accepts (``handlers.drain``).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from botocore.exceptions import ClientError
 
 from plugins import Evaluation, Serving, ServingDecision
 
+from .drain import drain
 from .lifecycle.deploy import stop_model
-from .lifecycle.replay import replay_pending
 from .lifecycle.strays import running_versions
 from .runtime import aws, clock, config, context
 from .runtime.lambda_entry import entry_point
@@ -31,8 +32,8 @@ from .runtime.state import LoopState, ModelVersion
 
 SCHEDULE = "rate(5 minutes)"
 CLAIM_MINUTES = 60  # a start or stop claimed longer ago than this was cut off with its function: taken over
-REPLAY_PAGES = 5  # pages of waiting images started per invocation (the next one starts the rest)
-OPERATOR, ARRIVAL = "operator", "arrival"
+OPERATOR = "operator"
+IDLE_DAYS = 8
 # Rekognition's statuses, as the serving decision sees them.
 STATUSES = {"TRAINING_COMPLETED": "stopped", "STOPPED": "stopped", "STARTING": "starting", "RUNNING": "running",
             "STOPPING": "stopping", "FAILED": "failed"}
@@ -94,15 +95,22 @@ def _running_since(loop: LoopState, seen: Observed, now: str) -> str:
 def facts(table, loop: LoopState, seen: Observed, record: ModelVersion | None, now: datetime) -> Serving:
     waiting = table.waiting()
     since = _since(loop, seen, record)
+    days = table.days_stats(days_back(now, since))  # today last
     idle = None
     if seen.status == "running":
-        last = max(t for t in (loop.last_detected_at, since, "") if t is not None)
+        last = max(t for t in (*(d.last_detected_at for d in days), since, "") if t is not None)
         idle = _minutes(last, now) if last else 0.0
     training = bool(loop.training_owner)
-    return Serving(seen.status, iso(now), seen.version, since, seen.units, idle,
-                   table.day_stats(now.strftime("%Y-%m-%d")).detections, waiting.count,
+    return Serving(seen.status, iso(now), seen.version, since, seen.units, idle, days[-1].detections, waiting.count,
                    _minutes(waiting.oldest_at, now) if waiting.oldest_at else None,
                    switching=training and _deploying(table, loop), training=training)
+
+
+def days_back(now: datetime, since: str | None) -> list[str]:
+    """The UTC days to look for the last detection in: since the model began to run, a week at most
+    (Idle-Stop-Minutes is at most a week), today last."""
+    first = max(from_iso(since) if since else now, now - timedelta(days=IDLE_DAYS)).date()
+    return [(first + timedelta(days=n)).isoformat() for n in range((now.date() - first).days + 1)]
 
 
 def _since(loop: LoopState, seen: Observed, record: ModelVersion | None) -> str | None:
@@ -196,17 +204,6 @@ def _start_failed(version: str | None, why: str) -> None:
                             "again, or run `labelloop start`.")
 
 
-def replay_waiting(owner: str) -> int:
-    """Start the detection of the images that waited, oldest first, a few pages at a time."""
-    started, after = 0, None
-    for _ in range(REPLAY_PAGES):
-        page = replay_pending(owner, after)
-        started, after = started + page["replayed"], page["after"]
-        if not page["more"]:
-            break
-    return started
-
-
 # -- the entry point -------------------------------------------------------------------------
 def serve(trigger: str = "schedule", action: str | None = None, reason: str = "") -> dict:
     """One look at the active model: the decision (the operator's ``action``, or the policies'),
@@ -219,10 +216,9 @@ def serve(trigger: str = "schedule", action: str | None = None, reason: str = ""
     decision = (ServingDecision(action, reason or f"{OPERATOR} asked to {action}", OPERATOR) if action
                 else context.engine().serving(serving, context.settings()))
     outcome = act(table, decision, serving, seen, now)
-    # An arrival only decides: the images waiting while the model runs are started by the schedule, so a
-    # burst of arrivals does not start the same images again and again.
-    replayed = (replay_waiting(f"serving-{iso(now)}") if serving.running and serving.pending and trigger != ARRIVAL
-                else 0)
+    # The images waiting while the model runs are detected by one look at a time (the drain's lease).
+    drained = (drain(table, f"serving-{iso(now)}", seen.units or 1)
+               if serving.running and serving.pending and outcome != "stopped" else None)
     table.record_serving_decision({"action": decision.action, "reason": decision.reason, "policy": decision.policy,
                                    "trigger": trigger, "outcome": outcome, "status": serving.status,
                                    "version": seen.version})
@@ -232,7 +228,8 @@ def serve(trigger: str = "schedule", action: str | None = None, reason: str = ""
     context.metrics.add_metric(name=IMAGES_WAITING, unit="Count", value=serving.pending)
     return {"trigger": trigger, "status": serving.status, "version": seen.version, "action": decision.action,
             "reason": decision.reason, "policy": decision.policy, "outcome": outcome, "pending": serving.pending,
-            "idle_minutes": serving.idle_minutes, "replayed": replayed}
+            "idle_minutes": serving.idle_minutes, "replayed": drained.detected if drained else 0,
+            **({"drain": drained.as_dict()} if drained else {})}
 
 
 def teardown() -> dict:

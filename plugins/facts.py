@@ -33,8 +33,8 @@ class Detection:
     """The model's answer for one uploaded image, with every label's score.
 
     ``labels`` is sorted by confidence, highest first, and may be empty (the
-    model returned nothing). ``sequence`` is this detection's 1-based position
-    among all detections of the stack (what audit sampling counts);
+    model returned nothing). ``detection_id`` is fixed by the image's content
+    (what audit sampling draws from: a duplicate or a replay draws the same);
     ``reviews_today`` is how many human reviews were started since 00:00 UTC;
     ``training_counts`` the training images per label at the last training
     (empty before the first). ``labels`` may also be given as
@@ -45,7 +45,6 @@ class Detection:
     image_uri: str
     model_version: str
     labels: tuple[LabelScore, ...] = ()
-    sequence: int = 1
     reviews_today: int = 0
     detected_at: str = ""
     training_counts: Mapping[str, int] = field(default_factory=dict)

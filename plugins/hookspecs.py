@@ -41,8 +41,8 @@ def review_decision(detection: Detection, settings: Settings) -> ReviewDecision 
     """Should a person review this image, and for what purpose?
 
     Called once per detected image, after the model answered. ``detection``
-    holds every label's confidence (possibly none), the detection's sequence
-    number and the reviews started today. Return ``ReviewDecision(review=True,
+    holds every label's confidence (possibly none), its detection id (fixed by
+    the image's content) and the reviews started today. Return ``ReviewDecision(review=True,
     purpose="training"|"audit", …)`` to start a human loop: a ``training``
     answer may become training data, an ``audit`` answer never does. In the
     builtin review app a review may also carry its ``priority`` (0-100, the

@@ -31,12 +31,13 @@ def policy_engine(*modules: str, replace_defaults: bool = False, **parameters: A
 
 
 def detection(scores: Mapping[str, float] | None = None, *, image: str = "cat-0001.png", model_version: str = "v1",
-              sequence: int = 1, reviews_today: int = 0, detected_at: str = "2026-01-05T09:30:00Z",
+              reviews_today: int = 0, detected_at: str = "2026-01-05T09:30:00Z",
               detection_id: str | None = None) -> Detection:
-    """The model's answer for one upload: ``scores`` by label (default: a confident cat)."""
+    """The model's answer for one upload: ``scores`` by label (default: a confident cat). The detection
+    id defaults to one derived from ``image``, as the loop derives it from the image's content."""
     scores = {"cat": 96.5, "dog": 3.1} if scores is None else scores
-    return Detection(detection_id or f"det-{sequence:06d}", f"s3://labelloop-dev-data/images_for_detection/{image}",
-                     model_version, scores, sequence=sequence, reviews_today=reviews_today, detected_at=detected_at)
+    return Detection(detection_id or f"det-{image}", f"s3://labelloop-dev-data/images_for_detection/{image}",
+                     model_version, scores, reviews_today=reviews_today, detected_at=detected_at)
 
 
 def dataset(images: Mapping[str, int] | None = None, new: Mapping[str, int] | None = None, *,

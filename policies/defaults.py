@@ -6,6 +6,7 @@ decide only what the team policies leave open.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 
 from plugins import (
@@ -101,12 +102,21 @@ def review_decision(detection: Detection, settings: Settings) -> ReviewDecision:
         False, f"confidence {confidence:.1f} meets {MIN_CONFIDENCE} {threshold:g}")
 
 
+def unit_hash(text: str, salt: str) -> float:
+    """A number in [0, 1) fixed by ``text``: a draw that a duplicate delivery, a retry or a backtest
+    repeats exactly."""
+    digest = hashlib.sha256(f"{salt}:{text}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
 def audit_sample(detection: Detection, settings: Settings) -> ReviewDecision | None:
-    """The audit review of one detection in every Human-Sampling-Interval, when sampling is on (off, the
-    sampler proposes nothing, so an ordinary detection's reason is not a refused sample)."""
+    """The audit review of one detection in every Human-Sampling-Interval (in expectation: a draw fixed
+    by the image's content, below 1/N, so no stack-wide counter is written per image), when sampling is on
+    (off, the sampler proposes nothing, so an ordinary detection's reason is not a refused sample)."""
     interval = settings[SAMPLING_INTERVAL]
-    if settings[ENABLE_SAMPLING] and detection.sequence % interval == 0:
-        return ReviewDecision(True, f"audit sample: detection {detection.sequence} is one in every {interval}", "audit")
+    draw = unit_hash(detection.detection_id, "audit")
+    if settings[ENABLE_SAMPLING] and draw * interval < 1:
+        return ReviewDecision(True, f"audit sample: one in every {interval} images, drawn from its content", "audit")
     return None
 
 

@@ -9,11 +9,9 @@ engine refuses its reviews, as every policy's. Pure, like every policy.
 
 from __future__ import annotations
 
-import hashlib
-
 from plugins import Detection, ReviewDecision, Settings
 
-from .defaults import audit_sample
+from .defaults import audit_sample, unit_hash  # noqa: F401  (the strategies' reproducible draw)
 
 
 def decide(detection: Detection, settings: Settings, *, fires: bool, reason: str,
@@ -24,8 +22,3 @@ def decide(detection: Detection, settings: Settings, *, fires: bool, reason: str
     return audit_sample(detection, settings) or ReviewDecision(False, reason)
 
 
-def unit_hash(text: str, salt: str) -> float:
-    """A number in [0, 1) fixed by ``text``: a draw that a duplicate delivery, a retry or a backtest
-    repeats exactly."""
-    digest = hashlib.sha256(f"{salt}:{text}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64

@@ -23,6 +23,17 @@ The rules (one project, the operations labelloop calls):
 - ``DetectCustomLabels`` answers only from a ``RUNNING`` version
   (``ResourceNotReadyException``); without ``MinConfidence`` each label's
   threshold from the evaluation filters, as Rekognition's assumed threshold does.
+- Capacity (with ``throughput``, transactions a second per inference unit): a
+  running version answers at most its units × ``throughput`` calls a second, with
+  one second of them as a burst (a token bucket on the clock), and refuses the
+  rest with ``ProvisionedThroughputExceededException``, as Rekognition does
+  "if the number of calls exceeds the maximum TPS the total inference units
+  support". AWS publishes no rate per unit (it depends on the model, the image
+  size and whether it is read from S3): :data:`DEFAULT_THROUGHPUT` is this
+  stand-in's assumption, to be replaced by what a stack measured (the drain
+  records it). Without ``throughput`` (the tests' default) a model never refuses
+  for throughput. The units are ``MinInferenceUnits``: AWS's autoscaling up to
+  ``MaxInferenceUnits`` is not modelled.
 - Billing: a version bills per inference unit per hour from ``RUNNING`` until
   ``STOPPED``, idle or not (:attr:`CustomLabels.bills`, :meth:`CustomLabels.iu_hours`).
 - Usage: as time passes, each minute a version was in service is published to CloudWatch as the
@@ -69,6 +80,10 @@ MESSAGES = {"TRAINING_FAILED": "The manifest file contains too many invalid data
             "STOPPED": "The model is stopped."}
 FIRST_CREATED = 1700000000000  # version ARNs end in their creation time (ms); versions count up from here
 NAMESPACE, IN_SERVICE = "AWS/Rekognition", "InServiceInferenceUnits"
+# Detections a second one inference unit answers, when capacity is modelled: an assumption (AWS publishes
+# no figure; a small classification model reading small images from S3); override it with what you measured.
+DEFAULT_THROUGHPUT = 5.0
+BURST_SECONDS = 1.0  # calls beyond the rate a version absorbs after a quiet second
 PUT_LIMIT = 1000  # metric data per PutMetricData
 
 
@@ -190,8 +205,11 @@ class CustomLabels:
 
     def __init__(self, trainer: Trainer, s3: Callable[[], Any] | None = None, *,
                  clock: Callable[[], datetime] | None = None, start_minutes: float = 10.0,
-                 stop_minutes: float = 2.0, cloudwatch: Callable[[], Any] | None = None):
+                 stop_minutes: float = 2.0, cloudwatch: Callable[[], Any] | None = None,
+                 throughput: float | None = None):
         self.trainer = trainer
+        self.throughput = throughput  # calls a second per inference unit; None: never refuses for throughput
+        self._buckets: dict[str, tuple[float, datetime]] = {}  # version -> (tokens, when counted)
         self.clock, self.start_minutes, self.stop_minutes = clock, start_minutes, stop_minutes
         self.bills: list[Bill] = []
         self.published: list[dict] = []  # every InServiceInferenceUnits datapoint, oldest minute first
@@ -239,13 +257,14 @@ class CustomLabels:
             while version.queue:
                 self._advance(version)
 
-    def add_running(self, arn: str) -> ModelVersion:
-        """A version that is already RUNNING, named by its ARN (``…:project/<p>/version/<v>/<n>``), as a
-        stack that has been serving has one; it answers as the trainer answers for an untrained model."""
+    def add_running(self, arn: str, units: int = 1) -> ModelVersion:
+        """A version that is already RUNNING on ``units`` inference units, named by its ARN
+        (``…:project/<p>/version/<v>/<n>``), as a stack that has been serving has one; it answers as the
+        trainer answers for an untrained model."""
         project, _, name = arn.split("project/", 1)[1].split("/")[:3]
         version = self.versions[name] = ModelVersion(name, arn, project, "RUNNING", Training(), {}, self.now(),
-                                                     min_units=1)
-        self.bills.append(Bill(name, 1, self.now()))
+                                                     min_units=units)
+        self.bills.append(Bill(name, units, self.now()))
         return version
 
     # -- the API ----------------------------------------------------------------
@@ -331,12 +350,32 @@ class CustomLabels:
         version = self._by_arn(ProjectVersionArn)
         if version.status != "RUNNING":
             raise ServiceFault("ResourceNotReadyException", f"model {version.name} is {version.status}, not RUNNING")
+        if not self._take_token(version):
+            raise ServiceFault("ProvisionedThroughputExceededException",
+                               f"model {version.name} answers {self._rate(version):g} calls a second on "
+                               f"{version.min_units or 1} inference unit(s)")
         labels = self.trainer.detect(version, Image["S3Object"], self._s3())
         return {"CustomLabels": [
             {"Name": name, "Confidence": confidence} for name, confidence in labels
             if confidence >= (version.threshold(name) * 100 if MinConfidence is None else float(MinConfidence))]}
 
     # -- the rules' machinery -------------------------------------------------------
+    def _rate(self, version: ModelVersion) -> float:
+        return (version.min_units or 1) * self.throughput
+
+    def _take_token(self, version: ModelVersion) -> bool:
+        """One call within the version's capacity (always, when capacity is not modelled)."""
+        if self.throughput is None:
+            return True
+        rate, now = self._rate(version), self.now()
+        tokens, counted = self._buckets.get(version.name, (rate * BURST_SECONDS, now))
+        tokens = min(rate * BURST_SECONDS, tokens + rate * max(0.0, (now - counted).total_seconds()))
+        if tokens < 1.0:
+            self._buckets[version.name] = (tokens, now)
+            return False
+        self._buckets[version.name] = (tokens - 1.0, now)
+        return True
+
     def _record(self, operation: str, params: dict) -> None:
         self.calls.append((operation, params))
         self._tick()

@@ -60,7 +60,7 @@ def run(options: SandboxOptions) -> list[RoundRow]:
     team = _Team(options)
     trained = {label: 0 for label in LABELS}
     training: list[tuple[str, str, Sample]] = [(s.label, s.name, s) for s in data.seeds]  # (label folder, key, …)
-    model, version, rows, opened, sequence = None, 0, [], [], 0
+    model, version, rows, opened, sequence = None, 0, [], [], 0  # sequence: the upload order (review queue ties)
     for number in range(len(data.batches) + 1):
         row = RoundRow(number)
         if number:
@@ -71,7 +71,7 @@ def run(options: SandboxOptions) -> list[RoundRow]:
             for sample, labels in zip(batch, confidences):
                 sequence += 1
                 detection = Detection(_detection_id(options.seed, sample), f"upload/{sample.name}", f"v{version}",
-                                      labels, sequence, training_counts=trained)
+                                      labels, training_counts=trained)
                 decision = engine.review(detection, settings)
                 if decision.review:
                     row.to_review += 1

@@ -83,6 +83,7 @@ class LocalStack:
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
             "POWERTOOLS_SERVICE_NAME": "labelloop", "LABELLOOP_POLICIES": ",".join(self.policies),
             "LABELLOOP_LOAD_ENTRY_POINTS": "",
+            "LABELLOOP_DRAIN_WORKERS": "1",  # the drain detects one image at a time: a reproducible order
         })
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         runtime_context.logger.setLevel(os.environ["POWERTOOLS_LOG_LEVEL"])

@@ -67,7 +67,7 @@ class ScriptedTrainer:
 
 
 def scripted_custom_labels(s3: Callable[[], Any] | None = None, *, cloudwatch: Callable[[], Any] | None = None,
-                           **options) -> CustomLabels:
+                           throughput: float | None = None, **options) -> CustomLabels:
     """A Custom Labels stand-in with a :class:`ScriptedTrainer` (``options`` are its constructor's); with
-    ``cloudwatch``, publishing InServiceInferenceUnits."""
-    return CustomLabels(ScriptedTrainer(**options), s3=s3, cloudwatch=cloudwatch)
+    ``cloudwatch``, publishing InServiceInferenceUnits; with ``throughput``, refusing calls beyond it."""
+    return CustomLabels(ScriptedTrainer(**options), s3=s3, cloudwatch=cloudwatch, throughput=throughput)

@@ -3,14 +3,13 @@
 from plugins import Detection, LabelScore
 
 
-def detection(*scores, sequence=1, reviews_today=0, **extra):
+def detection(*scores, reviews_today=0, **extra):
     """A Detection from (label, confidence) pairs."""
     return Detection(
         detection_id=extra.pop("detection_id", "d-1"),
         image_uri="s3://bucket/images_for_detection/x.png",
         model_version="v1",
         labels=tuple(LabelScore(n, c) for n, c in scores),
-        sequence=sequence,
         reviews_today=reviews_today,
         **extra,
     )

@@ -369,7 +369,7 @@ def test_export_writes_every_detection_as_json_lines(capsys, st, target, tmp_pat
     assert len(records) == sum(1 for _ in context.table().detections())
     assert [r["detected_at"] for r in records] == sorted(r["detected_at"] for r in records)
     record = next(r for r in records if r["image_uri"].endswith("/export.png"))
-    assert set(record) == {"detection_id", "image_uri", "detected_at", "model_version", "labels", "sequence",
+    assert set(record) == {"detection_id", "image_uri", "detected_at", "model_version", "labels",
                            "outcome", "reason", "decision", "human_loop", "review_status", "human_label",
                            "true_label"}
     assert record["labels"] == [{"name": "cat", "confidence": 95.0}, {"name": "dog", "confidence": 5.0}]

@@ -27,7 +27,7 @@ def det(n, at, scores, truth, *, recorded=None, status=None, outcome=None):
 
 
 # Two UTC days. Written out of order: the replay sorts by time. The pending one (no model answer) is
-# not replayed and takes no sequence number: if it did, d3 would be detection 4 and not an audit sample.
+# not replayed. Audit sampling one in 3 draws from each detection id: d1, d2, d7, d8 and d9 draw below 1/3.
 EVENTS = [
     det(6, "2026-01-02T00:01:00Z", [("dog", 50.0), ("cat", 45.0)], "dog", recorded="review", status="accepted"),
     det(1, "2026-01-01T00:01:00Z", [("cat", 95.0), ("dog", 5.0)], "cat", recorded="confident"),
@@ -68,29 +68,30 @@ def test_backtest_counts_of_a_hand_built_event_set(capsys, events):
     assert (recorded["reviews"], recorded["errors_caught"], recorded["errors_slipped"]) == (4, 2, 2)
     assert recorded["errors_caught_per_100_reviews"] == 50.0 and recorded["added_to_training"] == 4
 
-    # Defaults, sampling one in 3: d2, d5, d6, d8 below 70 (training); d3 and d9 are detections 3 and 9 (audit).
+    # Defaults, sampling one in 3: d2, d5, d6, d8 below 70 (training); d1, d7 and d9 confident and drawn (audit).
     defaults = by_name["policies.defaults"]
-    assert defaults["reviews"] == 6 and defaults["by_purpose"] == {"training": 4, "audit": 2}
-    assert defaults["audit_share"] == pytest.approx(2 / 6)
+    assert defaults["reviews"] == 7 and defaults["by_purpose"] == {"training": 4, "audit": 3}
+    assert defaults["audit_share"] == pytest.approx(3 / 7)
     assert (defaults["model_errors"], defaults["errors_caught"], defaults["errors_slipped"]) == (4, 3, 1)
-    assert defaults["errors_caught_per_100_reviews"] == 50.0
-    assert defaults["by_label"] == {"(no label)": 1, "cat": 2, "dog": 3}
-    assert defaults["by_policy"] == {"policies.defaults / training": 4, "policies.defaults / audit": 2}
+    assert defaults["errors_caught_per_100_reviews"] == pytest.approx(300 / 7, abs=0.05)
+    assert defaults["by_label"] == {"(no label)": 1, "cat": 4, "dog": 2}
+    assert defaults["by_policy"] == {"policies.defaults / training": 4, "policies.defaults / audit": 3}
     # The simulated reviewer answers with the true label; audits never become training data.
     assert defaults["added_to_training"] == 4 and defaults["added_by_label"] == {"cat": 2, "dog": 2}
 
-    # Budget of 2 a day: day 1 reviews d2 and audits d3, then refuses d4 and d5; day 2 starts at 0: d6, d8, not d9.
+    # Budget of 2 a day: day 1 audits d1 and reviews d2, then refuses d5; day 2 starts at 0: d6 and the
+    # audit of d7, not d8 nor d9.
     budget = by_name["policies.review_budget"]
-    assert budget["reviews"] == 4 and budget["by_purpose"] == {"training": 3, "audit": 1}
-    assert budget["audit_share"] == 0.25
+    assert budget["reviews"] == 4 and budget["by_purpose"] == {"training": 2, "audit": 2}
+    assert budget["audit_share"] == 0.5
     assert (budget["errors_caught"], budget["errors_slipped"], budget["errors_caught_per_100_reviews"]) == (1, 3, 25.0)
-    assert budget["added_to_training"] == 3
+    assert budget["added_to_training"] == 2
     assert budget["settings"]["Maximum-Reviews-Per-Day"] == "2"
 
     # Uncertainty: d6 (dog 50 vs cat 45, within 10) is now its review; the rest as the defaults decide.
     uncertain = by_name["policies.uncertainty"]
-    assert uncertain["reviews"] == 6
-    assert uncertain["by_policy"] == {"policies.defaults / training": 3, "policies.defaults / audit": 2,
+    assert uncertain["reviews"] == 7
+    assert uncertain["by_policy"] == {"policies.defaults / training": 3, "policies.defaults / audit": 3,
                                       "policies.uncertainty / training": 1}
     assert uncertain["policies"] == ["policies.uncertainty", "policies.defaults"]
 
@@ -103,11 +104,11 @@ def test_backtest_text_shows_the_columns_side_by_side(capsys, events):
     header = next(line for line in lines if "recorded" in line and "review_budget" in line)
     assert header.split() == ["recorded", "defaults", "review_budget"]
     row = next(line for line in lines if line.startswith("reviews started"))
-    assert row.split()[-3:] == ["4", "6", "4"]
+    assert row.split()[-3:] == ["4", "7", "4"]
     assert next(line for line in lines if line.startswith("errors caught per 100 reviews")).split()[-3:] == \
-        ["50.0", "50.0", "25.0"]
+        ["50.0", "42.9", "25.0"]
     assert "not replayed (no model answer): 1 pending" in out
-    assert "audit sample: detection N is one in every N" in out  # reviews grouped by reason
+    assert "audit sample: one in every N images, drawn from its content" in out  # reviews grouped by reason
 
 
 def test_backtest_without_true_labels_counts_reviews_only(capsys, tmp_path):

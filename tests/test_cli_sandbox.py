@@ -7,6 +7,7 @@ import re
 
 from cli_support import cli, cli_json
 
+from policies.defaults import unit_hash
 from sandbox.saved import load_state, write_state
 
 
@@ -101,9 +102,9 @@ def test_backtest_of_the_defaults_reproduces_what_the_run_recorded(capsys, saved
     for key in ("reviews", "by_purpose", "by_policy", "by_reason", "by_label", "model_errors", "errors_caught",
                 "added_to_training"):
         assert defaults[key] == recorded[key], key
-    # Audits: detections numbered 10, 20, … (as the loop numbered them) that were not low-confidence reviews.
+    # Audits: the confident detections whose id draws below 1/10 (as the loop drew them).
     confident_tenths = [d for d in detections(saved_run)
-                        if d["sequence"] % 10 == 0 and d["labels"][0]["confidence"] >= 70]
+                        if unit_hash(d["detection_id"], "audit") * 10 < 1 and d["labels"][0]["confidence"] >= 70]
     assert defaults["by_purpose"]["audit"] == len(confident_tenths) > 0
     assert defaults["settings"] == {"Enable-Automatic-Human-Sampling": "true", "Human-Sampling-Interval": "10",
                                     "Minimum-F1-Score": "0.5"}

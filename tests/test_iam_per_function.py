@@ -262,7 +262,7 @@ def test_every_call_of_every_function_is_allowed_by_its_deployed_role():
     assert made("dataset", "s3:PutObject", "/images_labeled_by_folder/cat/")  # the answer's copy, left pending
     assert made("dataset", "s3:DeleteObjectVersion", "/images_labeled_by_folder/cat/")  # ...and its upload deleted
     assert made("detect", "events:PutEvents", ":event-bus/labelloop-sandbox-events")  # an image waits: the serving decision now
-    assert made("serve", "rekognition:StartProjectVersion") and made("serve", "states:StartExecution")
+    assert made("serve", "rekognition:StartProjectVersion") and made("serve", "rekognition:DetectCustomLabels")  # the drain
     assert [str(d) for d in check.denials] == []
 
 

@@ -165,7 +165,7 @@ def test_pending_detections_are_replayed_after_the_first_deployment(monkeypatch)
         detected = [c["Image"]["S3Object"]["Name"] for c in stack.models.operations("DetectCustomLabels")]
         assert sorted(detected) == keys
         stats = table.day_stats().counts
-        assert (stats["outcome_pending"], stats["outcome_confident"], stats["replayed"]) == (0, 3, 3)
+        assert ("outcome_pending" in stats, stats["outcome_confident"], stats["replayed"]) == (False, 3, 3)
         assert "replayed  3" in stack.notifications()[-1]["message"]
 
 

@@ -178,7 +178,7 @@ def test_the_detection_reads_only_the_review_decisions_parameters_and_every_revi
         assert "Minimum-F1-Score" not in scope and "Idle-Stop-Minutes" not in scope
         settings = scope.defaults()  # holds only the scope's: a policy reading another parameter raises
         for scores in ({"cat": 55.0, "dog": 45.0}, {"cat": 99.0, "dog": 1.0}, {}):
-            engine.review(Detection("d" * 40, "s3://b/k.png", "v1", scores, sequence=1000), settings)
+            engine.review(Detection("d" * 40, "s3://b/k.png", "v1", scores), settings)
 
 
 def test_a_per_label_value_names_only_labels_of_the_label_set_and_a_typo_gets_the_closest():

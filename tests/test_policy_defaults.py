@@ -68,17 +68,20 @@ def test_review_uses_the_top_label_whatever_the_order_given(engine, settings):
     assert d.review is False
 
 
-def test_audit_sampling_every_nth(engine, settings):
-    s = with_(settings, **{names.ENABLE_SAMPLING: True, names.SAMPLING_INTERVAL: 3})
-    picked = [n for n in range(1, 10) if engine.review(detection(("cat", 99.0), sequence=n), s).review]
-    assert picked == [3, 6, 9]
-    d = engine.review(detection(("cat", 99.0), sequence=6), s)
-    assert d.purpose == "audit" and "one in every 3" in d.reason
+def test_audit_sampling_is_one_in_every_n_in_expectation_and_fixed_by_the_image(engine, settings):
+    s = with_(settings, **{names.ENABLE_SAMPLING: True, names.SAMPLING_INTERVAL: 10})
+    ids = [f"{n:040x}" for n in range(5000)]
+    picked = [i for i in ids if engine.review(detection(("cat", 99.0), detection_id=i), s).review]
+    assert 0.085 < len(picked) / len(ids) < 0.115  # 500 expected; 3 standard deviations is ±64
+    again = [i for i in ids[:500] if engine.review(detection(("cat", 99.0), detection_id=i), s).review]
+    assert again == [i for i in picked if i in ids[:500]]  # a duplicate, a retry or a backtest draws the same
+    d = engine.review(detection(("cat", 99.0), detection_id=picked[0]), s)
+    assert d.purpose == "audit" and "one in every 10" in d.reason
 
 
 def test_audit_interval_one_samples_every_confident_detection(engine, settings):
     s = with_(settings, **{names.ENABLE_SAMPLING: True, names.SAMPLING_INTERVAL: 1})
-    assert all(engine.review(detection(("cat", 99.0), sequence=n), s).purpose == "audit" for n in range(1, 6))
+    assert all(engine.review(detection(("cat", 99.0), detection_id=f"d{n}"), s).purpose == "audit" for n in range(5))
 
 
 def test_low_confidence_wins_over_audit(engine, settings):
@@ -88,7 +91,7 @@ def test_low_confidence_wins_over_audit(engine, settings):
 
 def test_sampling_off_never_audits(engine, settings):
     s = with_(settings, **{names.SAMPLING_INTERVAL: 1})
-    assert not engine.review(detection(("cat", 99.0), sequence=1000), s).review
+    assert not any(engine.review(detection(("cat", 99.0), detection_id=f"d{n}"), s).review for n in range(20))
 
 
 # -- training_decision ----------------------------------------------------------

@@ -9,15 +9,15 @@ from plugins.testing import dataset, detection, evaluation, model, policy_engine
 def test_facts_take_keywords_and_plain_scores():
     fact = Detection(detection_id="d-7", image_uri="s3://b/images_for_detection/x.png", model_version="v2",
                      labels={"dog": 30.0, "cat": 62.0})
-    assert fact.labels == (LabelScore("cat", 62.0), LabelScore("dog", 30.0)) and fact.sequence == 1
+    assert fact.labels == (LabelScore("cat", 62.0), LabelScore("dog", 30.0)) and fact.reviews_today == 0
     assert Detection("d", "s3://b/k", "v1", [("cat", 10)]).top == LabelScore("cat", 10.0)
     assert Detection("d", "s3://b/k", "v1").top is None  # the model returned nothing
     assert DatasetStats().total == 0 and ModelState().active_version is None
 
 
 def test_the_builders_make_realistic_facts():
-    fact = detection({"cat": 62.0, "dog": 30.0}, sequence=10)
-    assert fact.top_confidence == 62.0 and fact.image_uri.startswith("s3://") and fact.detection_id == "det-000010"
+    fact = detection({"cat": 62.0, "dog": 30.0}, image="cat-0010.png")
+    assert fact.top_confidence == 62.0 and fact.image_uri.endswith("/cat-0010.png") and fact.detection_id == "det-cat-0010.png"
     assert dataset(new={"cat": 12}).label_set == ("cat", "dog") and dataset(new={"cat": 12}).new_total == 12
     assert model(None).active_f1 is None and model(training="v3").training_in_progress
     assert evaluation(0.8, {"cat": 0.9, "dog": 0.7}).per_label["dog"].f1 == 0.7

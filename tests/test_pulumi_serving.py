@@ -40,8 +40,8 @@ def test_an_image_waiting_asks_the_serving_function_through_an_event_of_this_sta
     serving = role_policy(d, function_name("serve"))
     actions = {a for s in serving["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert {"rekognition:StartProjectVersion", "rekognition:StopProjectVersion",
-            "rekognition:DescribeProjectVersions", "states:StartExecution"} <= actions
-    assert "rekognition:DetectCustomLabels" not in actions and "events:PutEvents" not in actions
+            "rekognition:DescribeProjectVersions", "rekognition:DetectCustomLabels"} <= actions  # it drains
+    assert "states:StartExecution" not in actions  # the waiting images are detected in place, not re-run
 
 
 def test_the_forgotten_model_alarm_and_the_dashboards_inference_unit_hours(d):

@@ -98,11 +98,11 @@ def test_a_registered_toy_backend_deploys_under_the_mocks(toy):
     assert {f.inputs["name"] for f in d.of_type(FUNCTION)} == {function_name(k, "toy") for k in deployed_with("toy")}
     answer = d.one(FUNCTION, name=function_name("toy_answer", "toy"))
     assert answer.parent == component.urn and answer.inputs["handler"] == "toy_review.runtime.answer_handler"
-    # StartReview (opens) and the dataset's function (withdraws) may use the toy's queue, named before it
-    # exists, and no other function may; the toy's function writes training data.
+    # StartReview and the serving function's drain (open) and the dataset's function (withdraws) may use the
+    # toy's queue, named before it exists, and no other function may; the toy's function writes training data.
     queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:labelloop-toy-toy-tasks.fifo"
     using_queue = {key for key in deployed_with("toy") if queue_arn in json.dumps(role_policy(d, function_name(key, "toy")))}
-    assert using_queue == {"start_review", "dataset"}
+    assert using_queue == {"start_review", "serve", "dataset"}
     start = role_policy(d, function_name("start_review", "toy"))["Statement"]
     assert {"Action": ["sqs:GetQueueUrl", "sqs:SendMessage"], "Resource": queue_arn} in [
         {k: s[k] for k in ("Action", "Resource")} for s in start]

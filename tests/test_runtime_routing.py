@@ -133,11 +133,11 @@ def test_detect_handler_refuses_what_is_not_an_s3_event(st):
     assert failed.value.payload["errorType"] == "UnrecognisedEvent"
 
 
-def test_detection_counts_the_sequence(st):
-    before = context.table().loop().sequence
+def test_detections_are_counted_on_their_day(st):
+    before = context.table().day_stats().counts.get("outcome_confident", 0)
     upload(st, "images_for_detection/route/seq-1.png", CONFIDENT)
     upload(st, "images_for_detection/route/seq-2.png", CONFIDENT)
-    assert context.table().loop().sequence == before + 2
+    assert context.table().day_stats().counts["outcome_confident"] == before + 2
 
 
 def test_review_output_handler_ignores_other_files(st):

@@ -234,3 +234,36 @@ def test_a_running_version_publishes_in_service_inference_units_every_minute(aws
     assert usage.end == datetime(2026, 3, 2, 10, 38, tzinfo=timezone.utc)  # the last minute with data, not now
     assert in_service(aws.client("cloudwatch"), {"v1": "labelloop-test-model"}, clock.now() - timedelta(minutes=5),
                       clock.now()).iu_hours == {}
+
+
+@pytest.mark.parametrize("units", [1, 4])
+def test_a_running_model_refuses_calls_beyond_its_units_capacity(aws, units):
+    """With ``throughput`` (calls a second per unit) the model absorbs a second's worth as a burst, then
+    answers at its rate and refuses the rest as Rekognition does."""
+    from datetime import datetime, timedelta, timezone
+
+    now = [datetime(2026, 3, 2, tzinfo=timezone.utc)]
+    models = scripted_custom_labels(throughput=5.0)
+    models.clock = lambda: now[0]
+    arn = PROJECT.rsplit("/", 1)[0] + "/version/v1/1700000000000"
+    models.add_running(arn, units)
+    rekognition = client_for(aws, models)
+    image = {"S3Object": {"Bucket": BUCKET, "Name": "images_for_detection/x.png"}}
+
+    def burst(calls: int) -> list[str]:
+        answers = []
+        for _ in range(calls):
+            try:
+                rekognition.detect_custom_labels(ProjectVersionArn=arn, Image=image)
+                answers.append("ok")
+            except ClientError as exc:
+                answers.append(exc.response["Error"]["Code"])
+        return answers
+
+    capacity = 5 * units
+    assert burst(capacity + 3) == ["ok"] * capacity + ["ProvisionedThroughputExceededException"] * 3
+    now[0] += timedelta(seconds=0.4)  # two calls' worth per unit come back
+    assert burst(2 * units + 1).count("ok") == 2 * units
+    now[0] += timedelta(seconds=60)  # a quiet minute refills one second's worth, no more
+    assert burst(capacity + 1).count("ok") == capacity
+    assert scripted_custom_labels().throughput is None  # by default a model never refuses for throughput

@@ -43,7 +43,7 @@ WRITES = {"record_detection", "replace_pending", "replace_failed", "note_detecti
           "record_parameter_change", "lease_task", "record_task_answer", "skip_task", "expire_review_tasks",
           "claim_serving", "release_serving", "record_serving_decision", "open_serving_period",
           "close_serving_period", "open_training_period", "close_training_period", "copy_done", "withdraw_review",
-          "copy_removed"}
+          "copy_removed", "mark_backlog", "claim_drain", "release_drain"}
 READS = {"begin_detection", "loop", "loop_and_dataset", "pending", "pending_page", "detection", "detections",
          "failed_detections", "day_stats", "review", "model", "models", "parameter_changes", "all_items", "outline",
          "review_with_answers", "open_tasks", "open_task_overview", "reviewer_stats", "reviewers", "waiting",
@@ -115,6 +115,9 @@ def workload(table) -> None:
     table.clear_failure("d1")
     table.first_alert("Minimum-Confidence", "abc", "not allowed")
     table.record_parameter_change("Minimum-Confidence", "Update", "80")
+    table.mark_backlog(f"{DAY}T07:00:00.000000Z")  # a burst: the drain takes it, measures 4.5/s per unit, ends it
+    table.claim_drain("look-1", f"{DAY}T07:05:00.000000Z", f"{DAY}T07:00:00.000000Z")
+    table.release_drain("look-1", 4.5, drained=True)
 
 
 def review_task_workload(table) -> None:
@@ -203,7 +206,9 @@ def test_records_read_back(table):
     assert [p.detection_id for p in table.pending()] == ["d3"]
     assert table.review("labelloop-d1").result["label"] == "cat"
     assert table.model("v1").counts == {"cat": 1} and table.model(None) is None
-    assert table.day_stats(DAY).counts["outcome_to_training"] == 1 and table.day_stats(DAY).detections == 3
+    # d1 detected, d2 failed; d3 still waits (counted once detected)
+    assert table.day_stats(DAY).counts["outcome_to_training"] == 1 and table.day_stats(DAY).detections == 2
+    assert (loop.backlog_since, loop.drain_owner) == (None, None) and table.loop().drain_rate == 4.5
     changes = table.parameter_changes()
     assert [(c.parameter, c.value, c.schedule) for c in changes] == [("Minimum-Confidence", "80", None)]
     snapshot = Snapshot.of(table.all_items())
@@ -261,3 +266,32 @@ def test_the_architecture_state_table_lists_the_item_map():
     section = doc.split("## State", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| `(.+?)` / `(.+?)` \| (.+?) \|$", section, re.MULTILINE)
     assert rows == [(t.pk, t.sk, t.holds) for t in ITEM_TYPES]
+
+
+def test_the_backlog_is_marked_once_and_one_look_at_a_time_drains_it(table):
+    assert table.mark_backlog(f"{DAY}T07:00:00Z") and not table.mark_backlog(f"{DAY}T07:00:01Z")
+    assert table.loop().backlog_since == f"{DAY}T07:00:00Z"
+    assert table.claim_drain("a", f"{DAY}T07:05:00Z", f"{DAY}T07:00:00Z")
+    assert not table.claim_drain("b", f"{DAY}T07:06:00Z", f"{DAY}T07:01:00Z")  # a's lease holds
+    assert table.claim_drain("b", f"{DAY}T07:10:00Z", f"{DAY}T07:05:30Z")  # a was cut off: b takes over
+    table.release_drain("a", 9.0, drained=True)  # too late: changes nothing
+    assert (table.loop().drain_owner, table.loop().backlog_since, table.loop().drain_rate) == (
+        "b", f"{DAY}T07:00:00Z", None)
+    table.release_drain("b", 3.0, drained=False)  # time up, images left: the backlog goes on
+    assert (table.loop().drain_owner, table.loop().backlog_since, table.loop().drain_rate) == (
+        None, f"{DAY}T07:00:00Z", 3.0)
+
+
+def test_no_write_of_an_image_touches_an_item_every_image_writes(table):
+    """Two images detected, parked and replaced, failed: every item their writes touch is theirs or a shard."""
+    seen: list[tuple[str, str]] = []
+    table._ddb.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", lambda params, **_: seen.extend(
+        (op["Key"] if "Key" in op else op["Item"])["pk"]["S"] for item in params["TransactItems"]
+        for op in item.values()))
+    for n, (outcome, pending) in enumerate([("confident", False), ("pending", True), ("failed", False)]):
+        table.record_detection(replace(IMAGE, detection_id=f"img{n}", outcome=outcome), pending=pending)
+    table.replace_pending(replace(IMAGE, detection_id="img1", outcome="confident"), table.pending()[0].cursor)
+    table.note_detection_failure(replace(IMAGE, detection_id="img3", outcome="failed", reason="boom"))
+    shared = [pk for pk in seen if not pk.startswith(("DET#", "PENDING#", "COUNTS#", "FAILED"))]
+    assert seen and shared == []
+    assert len({pk for pk in seen if pk.startswith("COUNTS#")}) > 1  # the images spread over the day's shards

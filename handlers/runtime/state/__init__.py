@@ -20,17 +20,18 @@ caller under a name its retries match.
 
 Items (``ITEM_TYPES``; ``<…>`` is a variable part of the key):
 
-  LOOP / STATE  active and previous model (compare-and-swap), detection sequence,
-      last detection, versions numbered, reviews per day, open reviews, training lock
-      (and the models its run could not stop), last training decision, training
-      baseline (images per label at the last training, when it finished), the
-      serving claim (a start or stop under way) and the last serving decision
+  LOOP / STATE  active and previous model (compare-and-swap), versions numbered,
+      reviews per day, open reviews, training lock (and the models its run could not
+      stop), last training decision, training baseline (images per label at the last
+      training, when it finished), the serving claim (a start or stop under way), the
+      last serving decision, the backlog (since when images wait for capacity) and its
+      drain (lease, measured rate)
   LOOP / COUNT#<label>  training images per label
   DET#<detection id> / DET  one detection: image, every label score, model
       version, decision with reason and policy, outcome, review status, human
       label, failure
-  PENDING / <detected at>#<detection id>  a detection waiting for a model, in
-      arrival order
+  PENDING#<shard> / <detected at>#<detection id>  a detection waiting for a model
+      or for its capacity, in arrival order within its shard
   FAILED / <detection id>  a detection that failed after its retries, to replay
       (`labelloop replay --failed`): image, reason, when, how often, when replayed
   HL#<human loop> / HL  one review: an A2I human loop, or a task of the builtin
@@ -53,8 +54,10 @@ Items (``ITEM_TYPES``; ``<…>`` is a variable part of the key):
       replay --copies`)
   IMG#<key> / IMG  one counted training image (makes the counters exact under
       duplicate events)
-  STATS#<day> / STATS  counts per outcome and review status for a UTC day (daily
-      summary, `labelloop status`)
+  STATS#<day> / STATS  counts per review status for a UTC day (daily summary,
+      `labelloop status`)
+  COUNTS#<day>#<shard> / COUNTS  a share of a UTC day's detection counts: outcomes,
+      replays, the last detection's time
   MODEL#<version> / MODEL  a version: status, manifest, evaluation with
       per-label metrics, its answers per gate-set image (in S3), deployment
       decision, start and stop
@@ -83,7 +86,6 @@ from .conditions import (
     ConditionFailed,
     CopyWithdrawn,
     LockHeld,
-    SequenceTaken,
     TaskChanged,
     TaskClosed,
     TaskLeased,
@@ -133,7 +135,7 @@ __all__ = [
     "table_definition", "task_cursor", "to_dynamo",
     # why a conditional write did not happen
     "ActiveModelMoved", "AlreadyAnswered", "AlreadyDone", "ConditionFailed", "CopyWithdrawn", "LockHeld",
-    "SequenceTaken", "TaskChanged", "TaskClosed", "TaskLeased", "TrainingImageCounted",
+    "TaskChanged", "TaskClosed", "TaskLeased", "TrainingImageCounted",
     # records
     "Closing", "Dataset", "DayStats", "DetectionFailure", "DetectionRecord", "LoopState", "ModelVersion", "OpenTask",
     "OpenTaskOverview", "OpenTaskPage", "ParameterChange", "PendingCopy", "PendingDetection", "ReviewTask",

@@ -7,12 +7,12 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from botocore.exceptions import ClientError
 
-from .. import aws, backoff, errors
+from .. import aws, backoff, errors, shards
 from ..aws import CALL_ATTEMPTS
 from ..backoff import CALL_BASE_DELAY, CALL_MAX_DELAY
 from .codec import _item, _key, _plain, _ser, to_dynamo
 from .conditions import AlreadyDone, ConditionFailed
-from .items import _DAY
+from .items import _DAY, _DAY_SHARD
 
 
 class TableBase:
@@ -110,13 +110,21 @@ class TableBase:
         """A delete (in a transaction) of an item that may not exist."""
         return {"Delete": {"TableName": self.name, "Key": key}}
 
-    def _days(self, *moves: tuple[str, Mapping[str, int]]) -> list[dict]:
-        """Updates of day counters, ``(day, {counter: amount})``; one per day (an item appears once in a transaction)."""
+    def _days(self, *moves: tuple[str, Mapping[str, int]], shard_of: str | None = None,
+              detected_at: str | None = None) -> list[dict]:
+        """Updates of day counters, ``(day, {counter: amount})``; one per day (an item appears once in a transaction).
+        ``shard_of``: an image's detection id — its counts go to its shard of each day (``detected_at``: the
+        time its day's share records as the last detection), never to an item every image writes."""
         merged: dict[str, dict[str, int]] = {}
         for day, counts in moves:
             for name, amount in counts.items():
                 merged.setdefault(day, {})[name] = merged.get(day, {}).get(name, 0) + amount
-        return [self._add(_key(_DAY, day), counts) for day, counts in merged.items()]
+        if shard_of is None:
+            return [self._add(_key(_DAY, day), counts) for day, counts in merged.items()]
+        part = shards.shard(shard_of)
+        return [self._add(_key(_DAY_SHARD, day, part), counts,
+                          {"last_detected_at": detected_at} if detected_at and detected_at[:10] == day else None)
+                for day, counts in merged.items()]
 
     def _update(self, key: dict, sets: Mapping[str, Any], *, condition: str | None = None,
                 values: Mapping[str, Any] | None = None, removes: Iterable[str] = (),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .records import LoopState, _loop_state
 
 
 class ConditionFailed(Exception):
@@ -50,12 +49,3 @@ class CopyWithdrawn(ConditionFailed):
 
 class TrainingImageCounted(ConditionFailed):
     """The training image was counted already (the copy's own S3 event came first)."""
-
-
-class SequenceTaken(ConditionFailed):
-    """Another detection took the sequence number this one was decided with; ``loop`` is the loop
-    state now (decide again with its next number)."""
-
-    @property
-    def loop(self) -> LoopState:
-        return _loop_state(self.item)

@@ -1,13 +1,15 @@
-"""Detections: each image version's record, the detection sequence, the images waiting for a model and the failed."""
+"""Detections: each image version's record and its count, the images waiting (for a model or for its
+capacity, sharded) and the failed."""
 
 from __future__ import annotations
 
 from typing import Any, Iterator
 
+from .. import shards
 from ..clock import now_iso
 from .base import TableBase
 from .codec import _item, _key, _plain
-from .conditions import AlreadyDone, ConditionFailed, SequenceTaken
+from .conditions import AlreadyDone, ConditionFailed
 from .items import _DETECTION, _FAILED, _LOOP, _PENDING
 from .records import (
     DetectionFailure,
@@ -23,54 +25,58 @@ from .records import (
 )
 
 
+def _pending_partition(part: int) -> str:
+    return _PENDING.key(part, "", "")["pk"]
+
+
 class Detections(TableBase):
     """Detections, the pending and the failed."""
 
     def begin_detection(self) -> LoopState:
-        """One read: the active model, the detections counted so far, today's reviews and the training
-        images per label at the last training."""
+        """One read: the active model, whether images wait for its capacity, today's reviews and the
+        training images per label at the last training."""
         return _loop_state(self._get(_key(_LOOP)))
 
-    # A classified image (its record has a ``sequence``) is counted in the same transaction that writes
-    # its record, so a duplicate or a retry counts nothing. ``exact``: the count must still be the one
-    # the decision was made with (``sequence - 1``), else SequenceTaken; without it, it is counted
-    # whatever the count is now (two detections may then share a number).
-    def record_detection(self, record: DetectionRecord, *, pending: bool = False, exact: bool = True) -> None:
-        """Write a detection once, with its day's outcome count. Raises AlreadyDone if it exists,
-        SequenceTaken if another detection took its number."""
-        items = [
-            self._put(_key(_DETECTION, record.detection_id), _attributes(record)),
-            *self._days((record.detected_at[:10], {f"outcome_{record.outcome}": 1})),
-        ]
+    # Every write of an image touches only its own items and its shard of the day's counts (no item that
+    # every image writes): a classified image is counted in the transaction that writes its record, so a
+    # duplicate or a retry counts nothing; an image that waits (pending) is counted once it is detected.
+    def record_detection(self, record: DetectionRecord, *, pending: bool = False) -> None:
+        """Write a detection once, with its day's outcome count (a pending one: its place in the queue).
+        Raises AlreadyDone if it exists."""
         if pending:
-            items.append(self._pending_item(record))
-        self._write_detection(items, record, exact)
+            self._transact([self._put(_key(_DETECTION, record.detection_id), _attributes(record)),
+                            self._pending_item(record)])
+            return
+        self._transact([self._put(_key(_DETECTION, record.detection_id), _attributes(record)),
+                        *self._counted(record, {f"outcome_{record.outcome}": 1})])
 
-    def replace_pending(self, record: DetectionRecord, cursor: str, *, exact: bool = True) -> None:
-        """A pending detection detected at last: overwrite the record, move the day's count, drop the
-        pending item (and a failure of an earlier replay). Raises AlreadyDone if it was replaced before."""
-        self._write_detection([
+    def replace_pending(self, record: DetectionRecord, cursor: str) -> None:
+        """A pending detection detected at last: overwrite the record, count it, drop the pending item
+        (and a failure of an earlier replay). Raises AlreadyDone if it was replaced before."""
+        self._transact([
             self._replace(record, "pending"),
-            *self._days((record.detected_at[:10], {f"outcome_{record.outcome}": 1, "replayed": 1}),
-                        (cursor[:10], {"outcome_pending": -1})),
-            {"Delete": {"TableName": self.name, "Key": _key(_PENDING, *cursor.split("#", 1))}},
+            *self._counted(record, {f"outcome_{record.outcome}": 1, "replayed": 1}),
+            {"Delete": {"TableName": self.name, "Key": self._pending_key(cursor)}},
             self._delete(_key(_FAILED, record.detection_id)),
-        ], record, exact)
+        ])
 
-    def replace_failed(self, record: DetectionRecord, failed: DetectionRecord, *, pending: bool = False,
-                       exact: bool = True) -> None:
+    def replace_failed(self, record: DetectionRecord, failed: DetectionRecord, *, pending: bool = False) -> None:
         """A failed detection done at last (its event redelivered, or replayed): overwrite the record,
         move the failure's count to this outcome, drop it from the failed. Raises AlreadyDone if it is
         not failed (any more)."""
-        items = [
+        counted = {} if pending else {f"outcome_{record.outcome}": 1}
+        self._transact([
             self._replace(record, "failed"),
-            *self._days((record.detected_at[:10], {f"outcome_{record.outcome}": 1}),
-                        (failed.detected_at[:10], {"outcome_failed": -1})),
+            *self._days((record.detected_at[:10], counted), (failed.detected_at[:10], {"outcome_failed": -1}),
+                        shard_of=record.detection_id, detected_at=None if pending else record.detected_at),
             self._delete(_key(_FAILED, record.detection_id)),
-        ]
-        if pending:
-            items.append(self._pending_item(record))
-        self._write_detection(items, record, exact)
+            *([self._pending_item(record)] if pending else []),
+        ])
+
+    def _counted(self, record: DetectionRecord, counts: Mapping[str, int]) -> list[dict]:
+        """A detected image's counts, on its shard of its day."""
+        return self._days((record.detected_at[:10], counts), shard_of=record.detection_id,
+                          detected_at=record.detected_at)
 
     def _replace(self, record: DetectionRecord, outcome: str) -> dict:
         """A put of the record over one whose outcome is ``outcome``."""
@@ -79,55 +85,51 @@ class Detections(TableBase):
                         "ExpressionAttributeValues": {":was": {"S": outcome}}}}
 
     def _pending_item(self, record: DetectionRecord) -> dict:
-        return self._put(_key(_PENDING, record.detected_at, record.detection_id), {
+        return self._put(self._pending_key(f"{record.detected_at}#{record.detection_id}"), {
             "detection_id": record.detection_id, "bucket": record.bucket, "key": record.key,
             "etag": record.etag, "version_id": record.version_id})
 
-    def _write_detection(self, items: list[dict], record: DetectionRecord, exact: bool) -> None:
-        """The transaction, with the record's count in the detection sequence last (a duplicate says AlreadyDone first)."""
-        if record.sequence is None:
-            self._transact(items)
-            return
-        if not exact:
-            self._transact([*items, self._add(_key(_LOOP), {"detections": 1}, {"last_detected_at": record.detected_at})])
-            return
-        previous = record.sequence - 1
-        count = {"Update": {
-            "TableName": self.name, "Key": _key(_LOOP), "UpdateExpression": "SET #d = :n, #l = :l",
-            "ConditionExpression": "#d = :p" if previous else "attribute_not_exists(#d) OR #d = :p",
-            "ExpressionAttributeNames": {"#d": "detections", "#l": "last_detected_at"},
-            "ExpressionAttributeValues": {":n": {"N": str(record.sequence)}, ":p": {"N": str(previous)},
-                                          ":l": {"S": record.detected_at}},
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
-        self._transact([*items, count], {len(items): SequenceTaken})
+    @staticmethod
+    def _pending_key(cursor: str) -> dict:
+        """The key of a pending item: its shard is its detection id's."""
+        detected_at, detection_id = cursor.split("#", 1)
+        return _key(_PENDING, shards.shard(detection_id), detected_at, detection_id)
 
     def pending(self) -> list[PendingDetection]:
-        return [_pending(i) for i in self._query(_PENDING.partition)]
+        """Every pending detection, oldest first (a Query per shard)."""
+        return sorted((_pending(i) for part in shards.all_shards() for i in self._query(_pending_partition(part))),
+                      key=lambda p: p.cursor)
 
     def waiting(self) -> Waiting:
-        """How many images wait for a model and when the first arrived: the oldest pending item and a
-        count of the partition (one page per 1 MB of keys)."""
+        """How many images wait and when the first arrived: the oldest pending item and a count of each
+        shard (a Query per shard and per 1 MB of keys)."""
         first = self.pending_page(None, 1)
         if not first:
             return Waiting()
-        kwargs: dict[str, Any] = {"TableName": self.name, "ConsistentRead": True, "Select": "COUNT",
-                                  "KeyConditionExpression": "pk = :pk",
-                                  "ExpressionAttributeValues": {":pk": {"S": _PENDING.partition}}}
         count = 0
-        while True:
-            page = self._call("query", **kwargs)
-            count += int(page.get("Count", 0))
-            if "LastEvaluatedKey" not in page:
-                return Waiting(count, first[0].cursor.split("#", 1)[0])
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for part in shards.all_shards():
+            kwargs: dict[str, Any] = {"TableName": self.name, "ConsistentRead": True, "Select": "COUNT",
+                                      "KeyConditionExpression": "pk = :pk",
+                                      "ExpressionAttributeValues": {":pk": {"S": _pending_partition(part)}}}
+            while True:
+                page = self._call("query", **kwargs)
+                count += int(page.get("Count", 0))
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return Waiting(count, first[0].cursor.split("#", 1)[0])
 
     def pending_page(self, after: str | None, limit: int) -> list[PendingDetection]:
-        """Up to ``limit`` pending detections after the cursor ``after``, oldest first."""
-        values = {":pk": {"S": _PENDING.partition}, **({":after": {"S": after}} if after else {})}
-        page = self._call("query", TableName=self.name, ConsistentRead=True, Limit=limit,
-                          ExpressionAttributeValues=values,
-                          KeyConditionExpression="pk = :pk" + (" AND sk > :after" if after else ""))
-        return [_pending(_plain(i)) for i in page.get("Items", [])]
+        """Up to ``limit`` pending detections after the cursor ``after``, oldest first: the first ``limit``
+        of each shard (a Query each), merged."""
+        values = {**({":after": {"S": after}} if after else {})}
+        found: list[PendingDetection] = []
+        for part in shards.all_shards():
+            page = self._call("query", TableName=self.name, ConsistentRead=True, Limit=limit,
+                              ExpressionAttributeValues=values | {":pk": {"S": _pending_partition(part)}},
+                              KeyConditionExpression="pk = :pk" + (" AND sk > :after" if after else ""))
+            found.extend(_pending(_plain(i)) for i in page.get("Items", []))
+        return sorted(found, key=lambda p: p.cursor)[:limit]
 
     def detection(self, detection_id: str) -> DetectionRecord | None:
         item = self._get(_key(_DETECTION, detection_id))
@@ -144,7 +146,8 @@ class Detections(TableBase):
                             {k: v for k, v in what.items() if v is not None}, removes=("replayed_at",))
         try:
             self._transact([self._put(_key(_DETECTION, record.detection_id), _attributes(record)),
-                            *self._days((record.detected_at[:10], {"outcome_failed": 1})), failure])
+                            *self._days((record.detected_at[:10], {"outcome_failed": 1}),
+                                        shard_of=record.detection_id), failure])
             return "recorded"
         except AlreadyDone:
             existing = self.detection(record.detection_id)

@@ -50,15 +50,16 @@ class ItemType:
         return tuple(re.compile("(.+)".join(re.escape(p) for p in _VARIABLE.split(t))) for t in (self.pk, self.sk))
 
 
-_LOOP = ItemType("LOOP", "STATE", "active and previous model (compare-and-swap), detection sequence, last "
-                 "detection, versions numbered, reviews per day, open reviews, training lock (and the models its "
-                 "run could not stop), last training decision, training baseline (images per label at the last "
-                 "training, when it finished), the serving claim (a start or stop under way) and the last serving "
-                 "decision")
+_LOOP = ItemType("LOOP", "STATE", "active and previous model (compare-and-swap), versions numbered, reviews per "
+                 "day, open reviews, training lock (and the models its run could not stop), last training decision, "
+                 "training baseline (images per label at the last training, when it finished), the serving claim (a "
+                 "start or stop under way), the last serving decision, the backlog (since when images wait for "
+                 "capacity) and its drain (lease, measured rate)")
 _LABEL_COUNT = ItemType("LOOP", "COUNT#<label>", "training images per label")
 _DETECTION = ItemType("DET#<detection id>", "DET", "one detection: image, every label score, model version, "
                       "decision with reason and policy, outcome, review status, human label, failure")
-_PENDING = ItemType("PENDING", "<detected at>#<detection id>", "a detection waiting for a model, in arrival order")
+_PENDING = ItemType("PENDING#<shard>", "<detected at>#<detection id>", "a detection waiting for a model or for its "
+                    "capacity, in arrival order within its shard")
 _FAILED = ItemType("FAILED", "<detection id>", "a detection that failed after its retries, to replay (`labelloop "
                    "replay --failed`): image, reason, when, how often, when replayed")
 _REVIEW = ItemType("HL#<human loop>", "HL", "one review: an A2I human loop, or a task of the builtin review app "
@@ -78,8 +79,9 @@ _COPY = ItemType("COPY", "<human loop>", "an accepted review's copy not made yet
                  "dataset sweep, a retry, `labelloop replay --copies`)")
 _TRAINING_IMAGE = ItemType("IMG#<key>", "IMG",
                            "one counted training image (makes the counters exact under duplicate events)")
-_DAY = ItemType("STATS#<day>", "STATS", "counts per outcome and review status for a UTC day (daily summary, "
-                "`labelloop status`)")
+_DAY = ItemType("STATS#<day>", "STATS", "counts per review status for a UTC day (daily summary, `labelloop status`)")
+_DAY_SHARD = ItemType("COUNTS#<day>#<shard>", "COUNTS", "a share of a UTC day's detection counts: outcomes, replays, "
+                      "the last detection's time")
 _MODEL = ItemType("MODEL#<version>", "MODEL", "a version: status, manifest, evaluation with per-label metrics, "
                   "its answers per gate-set image (in S3), deployment decision, start and stop")
 _SERVING = ItemType("LEDGER", "SERVING#<from>#<version>", "one period a version ran (billed from RUNNING "
@@ -93,7 +95,7 @@ _ALERT = ItemType("ALERT#<name>", "<value>", "a problem already reported (an inv
 _PARAMETER_CHANGE = ItemType("PARAMCHANGE", "<time>", "an applied operator parameter change: parameter, "
                              "operation, value, schedule")
 ITEM_TYPES = (_LOOP, _LABEL_COUNT, _DETECTION, _PENDING, _FAILED, _REVIEW, _TASK_ANSWER, _TASK_SKIP, _OPEN_TASK,
-              _REVIEWER, _COPY, _TRAINING_IMAGE, _DAY, _MODEL, _SERVING, _TRAINING, _REJECTED_OUTPUT, _ALERT, _PARAMETER_CHANGE)
+              _REVIEWER, _COPY, _TRAINING_IMAGE, _DAY, _DAY_SHARD, _MODEL, _SERVING, _TRAINING, _REJECTED_OUTPUT, _ALERT, _PARAMETER_CHANGE)
 
 
 def item_type(key: Mapping[str, Any]) -> ItemType | None:

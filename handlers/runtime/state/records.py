@@ -10,6 +10,7 @@ from plugins import DatasetStats
 from ..clock import today
 from .items import (
     _DAY,
+    _DAY_SHARD,
     _DETECTION,
     _FAILED,
     _LABEL_COUNT,
@@ -33,7 +34,6 @@ class LoopState:
     previous_version: str | None = None
     previous_arn: str | None = None
     switched_at: str | None = None
-    sequence: int = 0  # detections counted so far
     versions: int = 0  # versions numbered so far (the next training is v<versions + 1>)
     reviews_today: int = 0
     open_reviews: int = 0
@@ -43,10 +43,13 @@ class LoopState:
     strays: Mapping[str, str] = field(default_factory=dict)  # version -> ARN the lock's run could not stop
     last_training_decision: Mapping[str, Any] = field(default_factory=dict)
     trained_counts: Mapping[str, int] = field(default_factory=dict)  # training images per label at the last training
-    last_detected_at: str | None = None
     serving_claim: str | None = None  # "start" or "stop": a serving action under way
     serving_claim_at: str | None = None
     last_serving_decision: Mapping[str, Any] = field(default_factory=dict)
+    backlog_since: str | None = None  # images wait for the running model's capacity (detections park at once)
+    drain_owner: str | None = None  # the serving look draining them (one at a time) ...
+    drain_until: str | None = None  # ... until then
+    drain_rate: float | None = None  # detections a second per inference unit the last drain measured
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,6 @@ class DetectionRecord:
     version_id: str | None = None
     model_version: str | None = None
     labels: tuple[Mapping[str, Any], ...] = ()
-    sequence: int | None = None
     decision: Mapping[str, Any] | None = None
     human_loop: str | None = None
     review_status: str | None = None
@@ -322,10 +324,11 @@ class ModelVersion:
 @dataclass(frozen=True)
 class DayStats:
     """The counters of one UTC day: ``outcome_<outcome>``, ``reviews_started_<purpose>``,
-    ``reviews_<status>``, ``outputs_rejected``, ``replayed``."""
+    ``reviews_<status>``, ``outputs_rejected``, ``replayed``; the time of its last detection."""
 
     day: str
     counts: Mapping[str, int] = field(default_factory=dict)
+    last_detected_at: str | None = None
 
     @property
     def detections(self) -> int:
@@ -391,7 +394,8 @@ class Snapshot:
         return cls(_loop_state(state), _dataset(state, by_type.get(_LABEL_COUNT, ())),
                    tuple(_detection(i) for i in by_type.get(_DETECTION, ())),
                    tuple(_review(i) for i in by_type.get(_REVIEW, ())),
-                   tuple(sorted((_day(i) for i in by_type.get(_DAY, ())), key=lambda d: d.day)))
+                   tuple(sorted(_days_of([*by_type.get(_DAY, ()), *by_type.get(_DAY_SHARD, ())]).values(),
+                                key=lambda d: d.day)))
 
     @property
     def last_day(self) -> str | None:
@@ -418,7 +422,6 @@ def _loop_state(item: Mapping[str, Any] | None, day: str | None = None) -> LoopS
         previous_version=item.get("previous_version"),
         previous_arn=item.get("previous_arn"),
         switched_at=item.get("switched_at"),
-        sequence=int(item.get("detections", 0)),
         versions=int(item.get("versions", 0)),
         reviews_today=int(item.get(f"reviews_{day or today()}", 0)),
         open_reviews=int(item.get("open_reviews", 0)),
@@ -428,10 +431,13 @@ def _loop_state(item: Mapping[str, Any] | None, day: str | None = None) -> LoopS
         strays=dict(item.get("strays") or {}),
         last_training_decision=item.get("last_training_decision") or {},
         trained_counts={label: int(n) for label, n in (item.get("trained_counts") or {}).items()},
-        last_detected_at=item.get("last_detected_at"),
         serving_claim=item.get("serving_claim"),
         serving_claim_at=item.get("serving_claim_at"),
         last_serving_decision=item.get("last_serving_decision") or {},
+        backlog_since=item.get("backlog_since"),
+        drain_owner=item.get("drain_owner"),
+        drain_until=item.get("drain_until"),
+        drain_rate=float(item["drain_rate"]) if item.get("drain_rate") is not None else None,
     )
 
 
@@ -497,8 +503,19 @@ def _serving_period(item: Mapping[str, Any]) -> ServingPeriod:
     return ServingPeriod(**_fields(ServingPeriod, item))
 
 
-def _day(item: Mapping[str, Any]) -> DayStats:
-    return DayStats(_DAY.part(item), {k: int(v) for k, v in item.items() if k not in ("pk", "sk")})
+def _days_of(items: Iterable[Mapping[str, Any]]) -> dict[str, DayStats]:
+    """Each day's counters: its review counts and the sum of its shares of the detection counts."""
+    counts: dict[str, dict[str, int]] = {}
+    last: dict[str, str] = {}
+    for item in items:
+        day = (_DAY if _DAY.matches(item) else _DAY_SHARD).part(item)
+        mine = counts.setdefault(day, {})
+        for name, value in item.items():
+            if name == "last_detected_at":
+                last[day] = max(last.get(day, ""), value)
+            elif name not in ("pk", "sk"):
+                mine[name] = mine.get(name, 0) + int(value)
+    return {day: DayStats(day, c, last.get(day)) for day, c in counts.items()}
 
 
 def _parameter_change(item: Mapping[str, Any]) -> ParameterChange:

@@ -41,6 +41,37 @@ class ServingLedger(TableBase):
     def record_serving_decision(self, decision: Mapping[str, Any]) -> None:
         self._update(_key(_LOOP), {"last_serving_decision": dict(decision) | {"at": now_iso()}})
 
+    # -- admission at the model's capacity: the backlog and its drain ----------------------------
+    def mark_backlog(self, at: str) -> bool:
+        """Images wait for the running model's capacity from ``at`` on (detections park at once until the
+        drain has caught up). True for the call that marked it, False when it was marked already."""
+        try:
+            self._update(_key(_LOOP), {"backlog_since": at}, condition="attribute_not_exists(backlog_since)")
+            return True
+        except ConditionFailed:
+            return False
+
+    def claim_drain(self, owner: str, until: str, now: str) -> bool:
+        """Take the drain of the waiting images until ``until`` (one serving look at a time); False while
+        another look holds it."""
+        try:
+            self._update(_key(_LOOP), {"drain_owner": owner, "drain_until": until},
+                         condition="attribute_not_exists(drain_until) OR drain_until < :now OR drain_owner = :o",
+                         values={":now": now, ":o": owner})
+            return True
+        except ConditionFailed:
+            return False
+
+    def release_drain(self, owner: str, rate: float | None, *, drained: bool) -> None:
+        """Give the drain up, with the rate it measured (detections a second per inference unit);
+        ``drained``: no image waits any more, so the backlog ends."""
+        removes = ("drain_owner", "drain_until", *(("backlog_since",) if drained else ()))
+        try:
+            self._update(_key(_LOOP), {"drain_rate": rate} if rate else {}, condition="drain_owner = :o",
+                         values={":o": owner}, removes=removes)
+        except ConditionFailed:
+            pass  # its lease ran out and another look took the drain over
+
     def open_serving_period(self, version: str, units: int, at: str, max_units: int | None = None) -> bool:
         """The version runs (and bills) from ``at``: its period opens once; False if one is open."""
         cursor = f"{at}#{version}"
