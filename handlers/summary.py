@@ -15,7 +15,6 @@ OUTCOMES = {
     "to_training": "sent to review (training)",
     "to_audit": "sent to review (audit)",
     "no_label": "no label returned",
-    "pending": "waiting for a model",
     "skipped": "skipped (not an image)",
     "unreadable": "unreadable image",
     "failed": "failed after retries",
@@ -48,6 +47,10 @@ def send_summary(day: str) -> dict:
     rows = summary_lines(stats.counts)
     table = context.table()
     loop, dataset = table.loop_and_dataset()
+    # An image that waits is counted among the day's detections once it is detected: say what waits now.
+    waiting = table.waiting()
+    if waiting.count:
+        rows.append((f"waiting for a model now (the first since {waiting.oldest_at})", waiting.count))
     footer = f"Active model: {loop.active_version or 'none yet'}; open reviews: {loop.open_reviews}."
     stuck = diagnose(loop, dataset, context.settings(), table.models())
     footer += "".join(f"\nStuck: {s.line()}" for s in stuck)

@@ -164,8 +164,14 @@ def test_unreadable_image(st, code):
 
 def test_stopped_model_leaves_the_image_pending(st):
     key = "images_for_detection/sm/model-stopped.png"
-    st.models.faults["DetectCustomLabels"] = ["ResourceNotReadyException"]
-    execution = upload(st, key, CONFIDENT)
+    running = [v for v in st.models.versions.values() if v.status == "RUNNING"]
+    for version in running:  # stopped as the stand-in reports it: the drain finds nothing to run it on
+        version.status = "STOPPED"
+    try:
+        execution = upload(st, key, CONFIDENT)
+    finally:
+        for version in running:
+            version.status = "RUNNING"
     assert execution["status"] == "SUCCEEDED"
     record = record_of(st, key)
     assert record.outcome == "pending" and "not running" in record.reason
