@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .report_data import save as save_data
 from .runner import RoundRow, SandboxResult
 
 COLUMNS = [
@@ -72,7 +73,10 @@ def _count(n: int, noun: str) -> str:
 
 
 def write_report(result: SandboxResult, out: Path) -> list[Path]:
+    """``report.md`` and its plots, and what they are built from (``report.json``: a later command that
+    changes the run brings them up to date from it)."""
     out.mkdir(parents=True, exist_ok=True)
+    save_data(result, out)
     plots = [_plot_f1(result, out / "f1_per_version.png"), _plot_reviews(result, out / "reviews_per_round.png"),
              _plot_confidence(result, out / "confidence.png")]
     options = result.options
@@ -90,6 +94,7 @@ def write_report(result: SandboxResult, out: Path) -> list[Path]:
         "F1 is the model's own evaluation on its held-out test split (what the deployment gate sees); "
         "holdout F1 is measured on images never uploaded, the same for every version.", "",
         *final_model_lines(result),
+        *(["## After the run", "", *[f"- {line}" for line in result.after_run], ""] if result.after_run else []),
         "## Plots", "",
         *[f"![{p.stem.replace('_', ' ')}]({p.name})" for p in plots], "",
     ]
