@@ -75,6 +75,7 @@ class RoundRow:
     active: str = "-"
     active_holdout_f1: float | None = None  # the active model's, after the round
     answers: int = 0  # reviewer answers given in the round
+    reviews_by: dict[str, int] = field(default_factory=dict)  # reviews started, by the policy that started them
 
 
 @dataclass
@@ -350,6 +351,7 @@ def _fill_detections(row: RoundRow, detections: Iterable[DetectionRecord], seen:
                 policy = decision.get("policy", "").replace("policies.", "")
                 reasons[decision.get("purpose") if policy == "defaults" else policy] += 1
         seen.known.add(known)
+    row.reviews_by = dict(reasons.most_common())
     row.review_reasons = ", ".join(f"{k} {n}" for k, n in reasons.most_common()) or "-"
 
 
