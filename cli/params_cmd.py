@@ -13,7 +13,7 @@ import difflib
 from plugins import InvalidParameterValue
 
 from .errors import UsageError
-from .tables import print_json, print_table
+from .tables import format_table, print_json, print_table, room
 from .target_options import add_target_arguments, open_target
 
 NOT_SET = "(not set)"
@@ -92,6 +92,24 @@ def _table_rows(rows: list[dict]) -> list[dict]:
                  "modified": (r["modified"] or "-").replace("T", " ").rstrip("Z")} for r in rows]
 
 
+def print_lines(rows: list[dict]) -> None:
+    """A line per parameter; on a terminal too narrow for the descriptions beside the rest, each description
+    goes under its line, wrapped to the width (the names are never cut: they are what `params set` takes)."""
+    import textwrap
+
+    columns = ["name", "value", "default", "allowed", "valid", "modified"]
+    natural = sum(max(len(c), *(len(str(r[c] or "-")) for r in rows)) + 2 for c in columns + ["description"])
+    if natural <= room():
+        print(format_table(rows, columns + ["description"]))
+        return
+    width = int(min(room(), 200))
+    table = format_table(rows, columns, whole=["name"]).splitlines()
+    print("\n".join(table[:2]))
+    for row, line in zip(rows, table[2:]):
+        print(line)
+        print(textwrap.fill(row["description"], width, initial_indent="    ", subsequent_indent="    "))
+
+
 def spec_of(target, name: str):
     """The catalog entry for ``name``, or a UsageError that says what exists."""
     catalog = target.catalog
@@ -115,7 +133,7 @@ def run_list(args) -> int:
         return 0
     print(f"Parameters of {description} ({path})")
     print()
-    print_table(_table_rows(rows), ["name", "value", "default", "allowed", "valid", "modified", "description"])
+    print_lines(_table_rows(rows))
     bad = [r for r in rows if r["state"] != "ok"]
     if bad:
         print()

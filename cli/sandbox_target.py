@@ -78,14 +78,28 @@ class SandboxTarget(Target):
     def _restored(self) -> LocalStack:
         """The whole run, in place of the snapshot (one moto at a time); saved back when the target closes."""
         if self._stack is None:
+            from sandbox import report_data  # scikit-learn, as the restore: only a change needs it
+
             self._lock()
             self._open.close()
             say(f"Restoring the run in {self.folder} to change it (its table, bucket and models, into moto)…")
-            self._stack, _models, _state = self._open.enter_context(restore(self.folder))
-            self._open.push(lambda failed, *_: failed or say(f"Saving the run back into {self.folder}…"))  # before
-            # the save (last in, first out), which only a command ending without an error makes
+            report: list = []  # the report data brought up to date, written once the run is saved
+            self._open.push(lambda failed, *_: None if failed else self._write_report(report))
+            self._stack, models, _state = self._open.enter_context(restore(self.folder))
+            # Last in, first out: before the save, which only a command ending without an error makes.
+            self._open.push(lambda failed, *_: None if failed else say(f"Saving the run back into {self.folder}…"))
+            self._open.push(lambda failed, *_: None if failed else report.append(
+                report_data.bring_up_to_date(self.folder, self._stack, models)))
             self._clients = self._stack.client
         return self._stack
+
+    def _write_report(self, report: list) -> None:
+        from sandbox.report import write_report
+
+        if report and report[0] is not None:
+            say(f"Bringing the report in {self.folder} up to date (the models scored on the run's "
+                f"{len(report[0].holdout_images)} holdout images)…")
+            write_report(report[0], self.folder)
 
     # -- the target protocol ---------------------------------------------------------------
     @property

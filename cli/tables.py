@@ -12,15 +12,16 @@ MIN_WIDTH = 12  # a text column is never cut narrower than this (or its header)
 
 
 def format_table(rows: Iterable[Mapping], columns: Sequence[str], headers: Sequence[str] | None = None,
-                 right: Sequence[str] = ()) -> str:
-    """Rows as aligned text; ``right`` names the columns to right-align (numbers)."""
+                 right: Sequence[str] = (), whole: Sequence[str] = ()) -> str:
+    """Rows as aligned text; ``right`` names the columns to right-align (numbers), ``whole`` those never cut."""
     rows = list(rows)
     headers = list(headers or [c.replace("_", " ") for c in columns])
     cells = [[_text(row.get(c)) for c in columns] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    overflow = sum(widths) + 2 * (len(widths) - 1) - _room()
+    overflow = sum(widths) + 2 * (len(widths) - 1) - room()
     if overflow > 0:  # cut the widest text column first (down to a floor), then the next, with an ellipsis
-        floors = [len(h) if c in right else max(len(h), MIN_WIDTH) for h, c in zip(headers, columns)]
+        floors = [w if c in whole else len(h) if c in right else max(len(h), MIN_WIDTH)
+                  for w, h, c in zip(widths, headers, columns)]
         for i in sorted(range(len(widths)), key=lambda i: -widths[i]):
             cut = min(overflow, max(0, widths[i] - floors[i]))
             widths[i] -= cut
@@ -36,7 +37,7 @@ def format_table(rows: Iterable[Mapping], columns: Sequence[str], headers: Seque
     return "\n".join(lines)
 
 
-def _room() -> float:
+def room() -> float:
     """The width to fit: the terminal's (or $COLUMNS), unlimited when the output is not a terminal."""
     if "COLUMNS" not in os.environ and not sys.stdout.isatty():
         return float("inf")
@@ -44,8 +45,8 @@ def _room() -> float:
 
 
 def print_table(rows: Iterable[Mapping], columns: Sequence[str], headers: Sequence[str] | None = None,
-                right: Sequence[str] = ()) -> None:
-    print(format_table(rows, columns, headers, right))
+                right: Sequence[str] = (), whole: Sequence[str] = ()) -> None:
+    print(format_table(rows, columns, headers, right, whole))
 
 
 def _text(value) -> str:

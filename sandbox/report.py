@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .report_data import save as save_data
 from .runner import RoundRow, SandboxResult
 
 COLUMNS = [
@@ -72,7 +73,10 @@ def _count(n: int, noun: str) -> str:
 
 
 def write_report(result: SandboxResult, out: Path) -> list[Path]:
+    """``report.md`` and its plots, and what they are built from (``report.json``: a later command that
+    changes the run brings them up to date from it)."""
     out.mkdir(parents=True, exist_ok=True)
+    save_data(result, out)
     plots = [_plot_f1(result, out / "f1_per_version.png"), _plot_reviews(result, out / "reviews_per_round.png"),
              _plot_confidence(result, out / "confidence.png")]
     options = result.options
@@ -90,6 +94,7 @@ def write_report(result: SandboxResult, out: Path) -> list[Path]:
         "F1 is the model's own evaluation on its held-out test split (what the deployment gate sees); "
         "holdout F1 is measured on images never uploaded, the same for every version.", "",
         *final_model_lines(result),
+        *(["## After the run", "", *[f"- {line}" for line in result.after_run], ""] if result.after_run else []),
         "## Plots", "",
         *[f"![{p.stem.replace('_', ' ')}]({p.name})" for p in plots], "",
     ]
@@ -114,6 +119,12 @@ def _save(plt, fig, path: Path) -> Path:
 
 
 def _plot_f1(result: SandboxResult, path: Path) -> Path:
+    return _save(_figure(), f1_figure(result), path)
+
+
+def f1_figure(result: SandboxResult):
+    """Each version's F1, on the whole 0–1 scale (a narrow one would make a small change look large), its
+    holdout F1 written beside it."""
     plt = _figure()
     names = list(result.versions)
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -121,37 +132,43 @@ def _plot_f1(result: SandboxResult, path: Path) -> Path:
     ax.plot(xs, [result.versions[n]["f1"] for n in names], "o-", label="F1 (test split, deployment gate)")
     ax.plot(xs, [result.versions[n]["holdout_f1"] for n in names], "s-", label="F1 on holdout images")
     for x, name in zip(xs, names):
-        if result.versions[name]["deployed"]:
-            ax.annotate("deployed", (x, result.versions[name]["holdout_f1"]), textcoords="offset points",
-                        xytext=(0, 8), ha="center", fontsize=7)
+        holdout = result.versions[name]["holdout_f1"]
+        if holdout is not None:
+            deployed = ", deployed" if result.versions[name]["deployed"] else ""
+            ax.annotate(f"{holdout:.3f}{deployed}", (x, holdout), textcoords="offset points", xytext=(0, -14),
+                        ha="center", fontsize=7)
     ax.set_xticks(list(xs), names)
-    values = [v for n in names for v in (result.versions[n]["f1"], result.versions[n]["holdout_f1"]) if v is not None]
-    ax.set_ylim(max(0.0, min(values, default=0.0) - 0.05), 1.02)
+    ax.set_ylim(0.0, 1.02)
     ax.set_xlabel("model version")
     ax.set_ylabel("macro F1")
     ax.set_title("F1 per model version")
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
-    return _save(plt, fig, path)
+    return fig
 
 
 def _plot_reviews(result: SandboxResult, path: Path) -> Path:
+    return _save(_figure(), reviews_figure(result), path)
+
+
+def reviews_figure(result: SandboxResult):
+    """Reviews started per round, stacked by the policy that started them, and the answers accepted."""
     plt = _figure()
     rounds = [r.round for r in result.rows]
-    labels = sorted({label for per in result.accepted_labels for label in per})
+    policies = sorted({policy for r in result.rows for policy in r.reviews_by})
     fig, ax = plt.subplots(figsize=(8, 4))
     bottom = [0] * len(rounds)
-    for label in labels:
-        heights = [per.get(label, 0) for per in result.accepted_labels]
-        ax.bar(rounds, heights, bottom=bottom, label=label)
+    for policy in policies:
+        heights = [r.reviews_by.get(policy, 0) for r in result.rows]
+        ax.bar(rounds, heights, bottom=bottom, label=policy)
         bottom = [b + h for b, h in zip(bottom, heights)]
-    ax.plot(rounds, [r.to_review for r in result.rows], "k.--", label="reviews started")
+    ax.plot(rounds, [r.accepted for r in result.rows], "k.--", label="accepted into training data")
     ax.set_xticks(rounds)
     ax.set_xlabel("round")
-    ax.set_ylabel("images")
-    ax.set_title("Review volume and accepted labels per round")
+    ax.set_ylabel("reviews")
+    ax.set_title("Reviews started per round, by the policy that started them")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return _save(plt, fig, path)
+    return fig
 
 
 def _plot_confidence(result: SandboxResult, path: Path) -> Path:

@@ -75,6 +75,7 @@ class RoundRow:
     active: str = "-"
     active_holdout_f1: float | None = None  # the active model's, after the round
     answers: int = 0  # reviewer answers given in the round
+    reviews_by: dict[str, int] = field(default_factory=dict)  # reviews started, by the policy that started them
 
 
 @dataclass
@@ -97,6 +98,8 @@ class SandboxResult:
     failures: dict[str, int] = field(default_factory=dict)  # why detections failed after retries -> how many
     stuck: list[str] = field(default_factory=list)  # what keeps the loop from going on by itself, with the fix
     final_scores: Evaluation | None = None  # the final model on the holdout images: per label, confusion matrix
+    holdout_images: tuple[int, ...] = ()  # the holdout images, by their index in the data set
+    after_run: list[str] = field(default_factory=list)  # what commands changed on the saved run later
 
     @property
     def images_per_second(self) -> float:
@@ -122,6 +125,7 @@ class RunData:
     holdout_y: np.ndarray
     batches: list[list[Sample]]
     gate_set: list[Sample] = field(default_factory=list)
+    holdout_images: tuple[int, ...] = ()  # by their index in the data set
 
     @classmethod
     def load(cls, options: SandboxOptions) -> "RunData":
@@ -132,7 +136,7 @@ class RunData:
         stream = imbalanced(stream, options.imbalance, options.seed)
         batches = [list(b) for b in np.array_split(np.array(stream, dtype=object), options.rounds)] if stream else []
         return cls(seeds, np.array([s.features() for s in holdout]), np.array([s.label for s in holdout]),
-                   batches, gate_set)
+                   batches, gate_set, tuple(s.index for s in holdout))
 
     @property
     def streamed(self) -> int:
@@ -199,7 +203,9 @@ def _run(options: SandboxOptions, progress: Progress, on_round: Callable[[RoundR
         if options.out is not None:
             saved.save(stack, options.out, truth=log.truth, options=_options_json(options),
                        model_service=model_service)
-    return _result(options, log, workforce, parameters, time.perf_counter() - started, final_scores)
+    result = _result(options, log, workforce, parameters, time.perf_counter() - started, final_scores)
+    result.holdout_images = data.holdout_images
+    return result
 
 
 def _mistakes(options: SandboxOptions, bucket: str, data: RunData) -> Mistakes:
@@ -345,6 +351,7 @@ def _fill_detections(row: RoundRow, detections: Iterable[DetectionRecord], seen:
                 policy = decision.get("policy", "").replace("policies.", "")
                 reasons[decision.get("purpose") if policy == "defaults" else policy] += 1
         seen.known.add(known)
+    row.reviews_by = dict(reasons.most_common())
     row.review_reasons = ", ".join(f"{k} {n}" for k, n in reasons.most_common()) or "-"
 
 

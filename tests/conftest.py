@@ -94,6 +94,7 @@ def saved_run(tmp_path_factory) -> Path:
     """One saved sandbox run for the whole test session, built once however many workers ask for it.
 
     Read it only (commands that read open a snapshot of it); tests that change a run use ``run_copy``."""
+    from sandbox.report import write_report
     from sandbox.runner import SandboxOptions, run
 
     base = tmp_path_factory.getbasetemp()
@@ -104,7 +105,7 @@ def saved_run(tmp_path_factory) -> Path:
     with open(root / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (folder / "state.json").is_file():
-            run(SandboxOptions(out=root / "building", **SANDBOX_OPTIONS))
+            write_report(run(SandboxOptions(out=root / "building", **SANDBOX_OPTIONS)), root / "building")
             (root / "building").rename(folder)
     return folder
 
