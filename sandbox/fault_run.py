@@ -65,7 +65,7 @@ BATCH_MINUTES = 1  # what a batch lasts on the run's clock
 SWEEP_BATCHES = 5  # batches between the schedules' sweeps (every 5 minutes, as on AWS)
 DELETE_SHARE = 0.05  # uploads their uploader deletes, before or after their review is answered
 CRASH_SHARE = 0.1  # invocations that die mid-way, as a share of the fault rate
-LIFECYCLE_RUNS = 3  # scheduled lifecycle runs, at most, until one succeeds
+SCHEDULE_RUNS = 3  # a schedule's runs (the training schedule's lifecycle runs, the serving decision's), at most, until one succeeds
 OPERATOR_ATTEMPTS = 5  # an operator runs a replay again while it reports what is left, this many times at most
 # The review app's reviewers: each image wants two answers, a third settles a disagreement.
 REVIEWERS = ("reviewer-1", "reviewer-2", "reviewer-3")
@@ -282,16 +282,29 @@ class FaultRun:
         return None
 
     def sweeps(self) -> None:
-        """What the schedules do every few minutes: the review app's sweep and the dataset sweep."""
+        """What the schedules do every few minutes: the review app's sweep, the dataset sweep and the
+        serving decision (whose drain detects the images a refusing model left waiting)."""
         if isinstance(self.reviewers, AppReviewers):
             self.invoke("review_api", {"sweep": True})
         self.invoke("dataset", {"sweep": True})
+        self.scheduled("serve", {"trigger": "schedule"})
         self.deliver()
+
+    def scheduled(self, target: str, event: dict) -> None:
+        """A scheduled run of a function: one that fails (after Lambda's asynchronous retries) is not a
+        loss, the schedule's next run follows (up to SCHEDULE_RUNS); all failing is a finding."""
+        for _ in range(SCHEDULE_RUNS * ASYNC_ATTEMPTS):
+            try:
+                self.stack.deliver(target, event)
+                return
+            except LambdaFailed as exc:
+                error = exc.payload.get("errorType", "?") if isinstance(exc.payload, dict) else str(exc.payload)
+        self.report.findings.append(Finding("failed", f"{SCHEDULE_RUNS} scheduled runs of {target} failed ({error})"))
 
     def lifecycle(self) -> None:
         """A scheduled lifecycle run; one that fails is a finding, and the schedule's next run follows
-        (up to LIFECYCLE_RUNS), as the training schedule runs again every few minutes."""
-        for _ in range(LIFECYCLE_RUNS):
+        (up to SCHEDULE_RUNS), as the training schedule runs again every few minutes."""
+        for _ in range(SCHEDULE_RUNS):
             before = len(self.injector.faults)
             arn = self.stack.start_execution("lifecycle", lifecycle_input("schedule"))
             self.stack.wait_for_executions()
@@ -400,7 +413,8 @@ class FaultRun:
             days.update(day.counts)
         # What each day counted: every outcome of a detection, and every review closed, by status.
         for prefix, found, names, what in (
-                ("outcome_", Counter(r.outcome for r in records.values()), (), "records"),
+                # a waiting image is counted once it is detected, not while it waits
+                ("outcome_", Counter(r.outcome for r in records.values() if r.outcome != "pending"), (), "records"),
                 ("reviews_", Counter(t.status for t in snapshot.reviews if t.status != "open"), CLOSED, "reviews")):
             counted = Counter({name.removeprefix(prefix): n for name, n in days.items() if name.startswith(prefix)
                                and (not names or name.removeprefix(prefix) in names)})
@@ -732,6 +746,7 @@ def run(uploads: int = 60, seed: int = 0, fault_rate: float = 0.1, max_deliverie
         fault_run.reviewers.answer()
         fault_run.replay_failed()
         fault_run.replay_copies()
+        fault_run.sweeps()  # the schedules' next run after the operator's replays
         stack.wait_for_executions()
         return fault_run.audit()
 
