@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any, Callable, Iterator
 
 from components.naming import PROJECT, Naming, StackNameError
-from handlers.runtime.config import RuntimeConfig
+from handlers.runtime.config import MissingConfiguration, RuntimeConfig
 from handlers.runtime.ledger import Prices
 
 from .errors import UsageError
@@ -114,7 +114,10 @@ class AwsTarget(Target):
         return None
 
     def model_versions(self) -> list[dict]:
-        config = self.deployed()
+        try:
+            config = self.deployed()
+        except MissingConfiguration:  # a function not deployed by the program: no project to describe
+            return []
         if config is None or not config.project_arn:
             return []
         pages = self.client("rekognition").get_paginator("describe_project_versions").paginate(

@@ -113,8 +113,8 @@ def run(args) -> int:
     if args.copies:
         return run_copies(args)
     with open_target(args) as target:
-        # Nothing failed: answered from what the table says (a saved run is restored only for a change).
-        machine = target.detection_machine(args.detection_arn) if target.table().failed_detections() else ""
+        # A usage error first; a saved run is restored only to start a detection (nothing failed: never)
+        machine = target.detection_machine(args.detection_arn)
         result = replay_failed(target, machine, wait=0.0 if args.no_wait else float(args.timeout))
     if args.json:
         print_json(result)

@@ -22,6 +22,7 @@ from components.naming import Naming
 from handlers.runtime.config import RuntimeConfig
 from handlers.runtime.state import Snapshot
 from sandbox.api_gateway import http_api_event, reviewer_claims
+from sandbox.identifiers import ACCOUNT
 from sandbox.local_aws import REGION, LambdaFailed, LocalStack, sandbox_config
 from sandbox.saved import (NotASandbox, RunBusy, change_parameter, load_state, locked, policy_folders, restore, review_of,
                            saved_versions, snapshot)
@@ -155,7 +156,8 @@ class SandboxTarget(Target):
         return self._restored().run_lifecycle(payload)["executionArn"]
 
     def detection_machine(self, explicit: str | None = None) -> str:
-        return self._restored().state_machines["detection"]
+        # named as the restored stack's (moto's ARN of the name): nothing to restore to know it
+        return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self.naming.state_machine('detection')}"
 
     def start_detection(self, machine: str, name: str, payload: dict) -> bool:
         stack = self._restored()

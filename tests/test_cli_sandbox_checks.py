@@ -17,7 +17,8 @@ def test_a_fresh_sandbox_run_passes_the_checks_that_apply_there(capsys, saved_ru
     data = cli_json_code(capsys, 0, "doctor", "--sandbox", saved_run)
     found = statuses(data)
     assert found == {"region": {"ok"}, "parameters": {"ok"}, "model": {"ok"}, "permissions": {"skip"},
-                     "quotas": {"skip"}, "reviewer-email": {"skip"}, "a2i": {"skip"}, "functions": {"skip"},
+                     "quotas": {"skip"}, "reviewer-email": {"skip"}, "a2i": {"skip"}, "labelstudio": {"skip"},
+                     "functions": {"skip"},
                      "rules": {"skip"}, "idle-model": {"skip"}}
 
 
@@ -33,7 +34,7 @@ def test_a_broken_sandbox_run_fails_clearly(capsys, run_copy):
     assert "FAIL  model           the active model v99 is not a version of the stack's project" in out
     # What still runs is not the active model: it bills without serving.
     assert re.search(r"FAIL  model           v\d+ run\(s\) without serving \(\$4\.00 an hour\)", out)
-    assert out.splitlines()[-1] == "1 ok, 0 warning(s), 3 failed, 7 skipped"
+    assert out.splitlines()[-1] == "1 ok, 0 warning(s), 3 failed, 8 skipped"
     assert json.loads(cli(capsys, "doctor", "--sandbox", run_copy, "--json")[1])["fail"] == 3
 
 
