@@ -63,6 +63,9 @@ def run(args) -> int:
                 say(f"Opening the sandbox run in {folder}: {waiting} review task{'s' * (waiting != 1)} open…")
 
                 def ready(server, app) -> None:
+                    if app.labelstudio is not None:
+                        say(labelstudio_instructions(app, folder))
+                        return
                     say(f"Review at {app.review_url} — each answer is saved into {folder} as it is given. "
                         "Ctrl-C (or TERM) stops the server.")
 
@@ -80,3 +83,15 @@ def nothing_to_review(folder: Path, lapsed: int) -> str:
            "Review-Task-Lifetime-Hours (expired when met)" if lapsed else "no review task is open")
     return (f"Nothing to review in {folder}: {why}. A run leaves its last round's reviews open for a person "
             f"with `{LEAVE_OPEN}`; then `labelloop review --sandbox DIR`.")
+
+
+def labelstudio_instructions(app, folder: Path) -> str:
+    """What a person does to label a Label Studio run: Label Studio's own UI, with this server behind it."""
+    from sandbox.label_studio import ADMIN, PASSWORD
+
+    routes = app.labelstudio
+    return (f"Label in Label Studio: {routes.project_url} (project {routes.project_title!r}; its local server, "
+            f"`labelloop labelstudio start`, signs in {ADMIN} / {PASSWORD}).\n"
+            f"Its images and webhook are served here, at {app.base_url}; each annotation reaches the run by the "
+            f"webhook, and the reconcile (now, every 5 minutes and at the stop) settles any it missed — saved into "
+            f"{folder} as it is settled. Ctrl-C (or TERM) stops the server.")

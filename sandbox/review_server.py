@@ -200,7 +200,14 @@ class LocalReviewApp:
         self.review_url = self.base_url + "/"
         self.sign_in = LocalSignIn(self.review_url, clock)
         self.after_request = after_request
-        stack.use_review("builtin", base_url=self.base_url)
+        self.labelstudio = None
+        if stack.review == "labelstudio":  # Label Studio's UI is the page: the stack's routes for it are served
+            from .labelstudio_routes import LocalLabelStudioRoutes
+
+            self.labelstudio = LocalLabelStudioRoutes(stack, self.base_url, lambda what: after_request(
+                "RECONCILE", what, HTTPStatus.OK))
+        else:
+            stack.use_review("builtin", base_url=self.base_url)
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
         """Answer one request, once ``after_request(method, path, status)`` has saved what it changed (a
@@ -227,6 +234,8 @@ class LocalReviewApp:
             return Reply.redirect(self.review_url)
         if (method, path) == ("GET", "/images"):
             return self.image(query.get("url", ""))
+        if self.labelstudio is not None and self.labelstudio.handles(path):
+            return Reply(*self.labelstudio.invoke(method, path, url.query, headers, body))
         if path in ("/", "/config") and method == "GET":
             return self.invoke(method, path, url.query, headers, body, claims=None)
         if path.startswith("/api/"):
@@ -286,7 +295,8 @@ class LocalReviewApp:
         except ClientError:  # a key or version that is gone
             return Reply.json(HTTPStatus.NOT_FOUND, {"message": "no such image"})
         kind = mimetypes.guess_type(key)[0] or "application/octet-stream"
-        return Reply(HTTPStatus.OK, body, {"Content-Type": kind, "Cache-Control": "private, max-age=300"})
+        return Reply(HTTPStatus.OK, body, {"Content-Type": kind, "Cache-Control": "private, max-age=300",
+                                           "Access-Control-Allow-Origin": "*"})  # Label Studio's page shows it too
 
 
 def bind(host: str, port: int) -> HTTPServer:
@@ -313,7 +323,13 @@ def bind(host: str, port: int) -> HTTPServer:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (the base class's name)
             pass  # the function logs every request, and the app each change it saves
 
-    return HTTPServer((host, port), Handler)
+    class Server(HTTPServer):
+        def service_actions(self) -> None:  # between requests: the reconcile's schedule
+            labelstudio = getattr(getattr(self, "app", None), "labelstudio", None)
+            if labelstudio is not None:
+                labelstudio.tick()
+
+    return Server((host, port), Handler)
 
 
 def url_of(server: HTTPServer) -> str:
@@ -397,9 +413,18 @@ def review_sandbox(folder: Path, host: str = "127.0.0.1", port: int = 8080,
                 say(f"{method} {path} {status}: saved into {folder} ({change.describe()})")
 
         app = LocalReviewApp(stack, url_of(server), after_request=journal_changes)
+        if app.labelstudio is not None:
+            started = app.labelstudio.start()
+            if started.get("labelstudio") == "unavailable":
+                say(f"  Label Studio cannot be reached now ({started['reason']}); its answers wait there, and the "
+                    "reconcile settles them once it answers (`labelloop labelstudio start`)")
         if stop is not None:
             stop.server = server
-        serve(server, app, on_ready)
+        try:
+            serve(server, app, on_ready)
+        finally:
+            if app.labelstudio is not None:
+                app.labelstudio.reconcile()  # what the webhook missed, before the run is saved
         if stop is not None and stop.received:
             say(f"Stopping ({stop.received}): the last request was answered.")
     return saved
