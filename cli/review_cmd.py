@@ -21,7 +21,9 @@ def register(sub) -> None:
                     "run's folder before it is acknowledged, so stopping the server any way — Ctrl-C, TERM, a "
                     "closed terminal, even kill -9 — loses none; `labelloop train --sandbox DIR` then trains on "
                     "them. A run with no review open is said so at once (exit 0). A deployed stack's reviewers "
-                    "open its reviewUrl output instead.")
+                    "open its reviewUrl output instead. A run made with --review labelstudio is labelled in "
+                    "Label Studio's own UI (labelloop labelstudio start): this serves the stack's image and webhook "
+                    "routes its tasks use, and prints the project's address.")
     parser.add_argument("--sandbox", type=Path, required=True, metavar="DIR", help="a saved sandbox run")
     parser.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080; 0: any free port)")
     parser.set_defaults(run=run)
@@ -63,8 +65,8 @@ def run(args) -> int:
                 say(f"Opening the sandbox run in {folder}: {waiting} review task{'s' * (waiting != 1)} open…")
 
                 def ready(server, app) -> None:
-                    if app.labelstudio is not None:
-                        say(labelstudio_instructions(app, folder))
+                    if app.own_routes is not None:  # a backend with a UI of its own: what the person does there
+                        say(app.own_routes.instructions(folder))
                         return
                     say(f"Review at {app.review_url} — each answer is saved into {folder} as it is given. "
                         "Ctrl-C (or TERM) stops the server.")
@@ -84,14 +86,3 @@ def nothing_to_review(folder: Path, lapsed: int) -> str:
     return (f"Nothing to review in {folder}: {why}. A run leaves its last round's reviews open for a person "
             f"with `{LEAVE_OPEN}`; then `labelloop review --sandbox DIR`.")
 
-
-def labelstudio_instructions(app, folder: Path) -> str:
-    """What a person does to label a Label Studio run: Label Studio's own UI, with this server behind it."""
-    from sandbox.label_studio import ADMIN, PASSWORD
-
-    routes = app.labelstudio
-    return (f"Label in Label Studio: {routes.project_url} (project {routes.project_title!r}; its local server, "
-            f"`labelloop labelstudio start`, signs in {ADMIN} / {PASSWORD}).\n"
-            f"Its images and webhook are served here, at {app.base_url}; each annotation reaches the run by the "
-            f"webhook, and the reconcile (now, every 5 minutes and at the stop) settles any it missed — saved into "
-            f"{folder} as it is settled. Ctrl-C (or TERM) stops the server.")

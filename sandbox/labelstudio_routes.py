@@ -59,16 +59,28 @@ class LocalLabelStudioRoutes:
             reply_headers["Location"] = f"/images?{urlencode({'url': reply_headers['Location']})}"
         return int(response.get("statusCode", 200)), (response.get("body") or "").encode(), reply_headers
 
-    def start(self) -> dict[str, Any]:
+    def start(self) -> str | None:
         """Point the project's tasks and its webhook at this server, then reconcile. Label Studio down or
-        refusing: said, and the server serves all the same (the schedule's reconcile tries again)."""
+        refusing: what to do about it (the server serves all the same; the schedule's reconcile tries again)."""
         try:
             ls = settings.client()
             self.project = ls.project(self.project_title, self.stack.labels, create=False)["id"]
-            moved = self._point_here(ls, self.project)
+            self._point_here(ls, self.project)
         except (Unavailable, Refused, labeling.ConfigMismatch) as exc:
-            return {"labelstudio": "unavailable", "reason": str(exc)}
-        return {"moved": moved, **self.reconcile()}
+            return (f"Label Studio cannot be used now ({exc}); its annotations wait there, and the reconcile settles "
+                    "them once it answers. Fix: `labelloop labelstudio start`")
+        self.reconcile()
+        return None
+
+    def instructions(self, folder) -> str:
+        """What a person does: label in Label Studio's own UI, with this server behind it."""
+        from .label_studio import ADMIN, PASSWORD
+
+        return (f"Label in Label Studio: {self.project_url} (project {self.project_title!r}; its local server, "
+                f"`labelloop labelstudio start`, signs in {ADMIN} / {PASSWORD}).\n"
+                f"Its images and webhook are served here, at {self.base_url}; each annotation reaches the run by "
+                f"the webhook, and the reconcile (now, every 5 minutes and at the stop) settles any it missed — "
+                f"saved into {folder} as it is settled. Ctrl-C (or TERM) stops the server.")
 
     @property
     def project_url(self) -> str:

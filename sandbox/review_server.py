@@ -54,6 +54,7 @@ from . import journal
 from .api_gateway import http_api_event, reviewer_claims
 from .identifiers import CLIENT_ID, ISSUER
 from .local_aws import LambdaFailed, LocalStack
+from .review_backends import sandbox_backend
 
 TOKEN_SECONDS = 3600
 CODE_SECONDS = 300
@@ -200,13 +201,10 @@ class LocalReviewApp:
         self.review_url = self.base_url + "/"
         self.sign_in = LocalSignIn(self.review_url, clock)
         self.after_request = after_request
-        self.labelstudio = None
-        if stack.review == "labelstudio":  # Label Studio's UI is the page: the stack's routes for it are served
-            from .labelstudio_routes import LocalLabelStudioRoutes
-
-            self.labelstudio = LocalLabelStudioRoutes(stack, self.base_url, lambda what: after_request(
-                "RECONCILE", what, HTTPStatus.OK))
-        else:
+        # A backend with a UI of its own (Label Studio) gets its routes served; any other, the review app.
+        self.own_routes = sandbox_backend(stack.review).served(
+            stack, self.base_url, lambda what: after_request("RECONCILE", what, HTTPStatus.OK))
+        if self.own_routes is None:
             stack.use_review("builtin", base_url=self.base_url)
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
@@ -234,8 +232,8 @@ class LocalReviewApp:
             return Reply.redirect(self.review_url)
         if (method, path) == ("GET", "/images"):
             return self.image(query.get("url", ""))
-        if self.labelstudio is not None and self.labelstudio.handles(path):
-            return Reply(*self.labelstudio.invoke(method, path, url.query, headers, body))
+        if self.own_routes is not None and self.own_routes.handles(path):
+            return Reply(*self.own_routes.invoke(method, path, url.query, headers, body))
         if path in ("/", "/config") and method == "GET":
             return self.invoke(method, path, url.query, headers, body, claims=None)
         if path.startswith("/api/"):
@@ -325,9 +323,9 @@ def bind(host: str, port: int) -> HTTPServer:
 
     class Server(HTTPServer):
         def service_actions(self) -> None:  # between requests: the reconcile's schedule
-            labelstudio = getattr(getattr(self, "app", None), "labelstudio", None)
-            if labelstudio is not None:
-                labelstudio.tick()
+            own = getattr(getattr(self, "app", None), "own_routes", None)
+            if own is not None:
+                own.tick()
 
     return Server((host, port), Handler)
 
@@ -413,18 +411,17 @@ def review_sandbox(folder: Path, host: str = "127.0.0.1", port: int = 8080,
                 say(f"{method} {path} {status}: saved into {folder} ({change.describe()})")
 
         app = LocalReviewApp(stack, url_of(server), after_request=journal_changes)
-        if app.labelstudio is not None:
-            started = app.labelstudio.start()
-            if started.get("labelstudio") == "unavailable":
-                say(f"  Label Studio cannot be reached now ({started['reason']}); its answers wait there, and the "
-                    "reconcile settles them once it answers (`labelloop labelstudio start`)")
+        if app.own_routes is not None:
+            problem = app.own_routes.start()
+            if problem:
+                say(f"  {problem}")
         if stop is not None:
             stop.server = server
         try:
             serve(server, app, on_ready)
         finally:
-            if app.labelstudio is not None:
-                app.labelstudio.reconcile()  # what the webhook missed, before the run is saved
+            if app.own_routes is not None:
+                app.own_routes.reconcile()  # what the webhook missed, before the run is saved
         if stop is not None and stop.received:
             say(f"Stopping ({stop.received}): the last request was answered.")
     return saved

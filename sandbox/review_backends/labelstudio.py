@@ -72,6 +72,11 @@ class LabelStudioSandbox(SandboxBackend):
         if kept.get("review_settings"):
             stack.configure(review_backend=self.name, review_settings=dict(kept["review_settings"]))
 
+    def served(self, stack, base_url: str, changed):
+        from ..labelstudio_routes import LocalLabelStudioRoutes  # Label Studio's UI is the page: the routes behind it
+
+        return LocalLabelStudioRoutes(stack, base_url, changed)
+
     def settings(self, naming: Naming, url: str = LOCAL, project: str | None = None,
                  routes: str | None = None) -> dict[str, Any]:
         return {"review_settings": {
