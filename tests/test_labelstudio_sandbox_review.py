@@ -49,14 +49,17 @@ def test_a_person_labels_a_saved_run_in_label_studios_ui_and_the_answer_reaches_
     out = tmp_path / "run"
     title = saved_labelstudio_run(label_studio, out)
     assert reviews(out)["unsure.png"].status == "open"
-    server, ready = bind("127.0.0.1", 0), threading.Event()
-    serving = threading.Thread(target=review_sandbox, args=(out,),
-                               kwargs={"server": server, "on_ready": lambda *_: ready.set()}, daemon=True)
+    server, ready, apps = bind("127.0.0.1", 0), threading.Event(), []
+    serving = threading.Thread(target=review_sandbox, args=(out,), daemon=True, kwargs={
+        "server": server, "on_ready": lambda _, app: apps.append(app) or ready.set()})
     serving.start()
     try:
         assert ready.wait(120), "the review server did not start"
         ls = LabelStudio(label_studio.url, label_studio.token)
-        [task] = ls.tasks(ls.project(title, ("cat", "dog"), create=False)["id"])
+        project = ls.project(title, ("cat", "dog"), create=False)["id"]
+        told = apps[0].own_routes.instructions(out)  # what `labelloop review` prints: where the person goes
+        assert f"Label in Label Studio: {label_studio.url}/projects/{project}/data (project {title!r}" in told
+        [task] = ls.tasks(project)
         link = task["data"][labeling.IMAGE]
         assert urlsplit(link).netloc == urlsplit(url_of(server)).netloc  # the task's link points at the server
         with urllib.request.urlopen(link, timeout=30) as shown:  # as the browser showing the task loads it
