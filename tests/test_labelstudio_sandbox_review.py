@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from lifecycle_support import PNG, seed, wait_for_detections
 
-from handlers.labelstudio import labeling
+from handlers.labelstudio import backend, labeling
 from handlers.labelstudio.client import LabelStudio
 from handlers.runtime.state import Snapshot
 from sandbox import saved
@@ -29,8 +29,10 @@ def saved_labelstudio_run(label_studio, out) -> str:
     models = scripted_custom_labels()
     models.trainer.seed, models.trainer.side = 0, 8  # what a saved run records of its trainer
     title = f"labelloop-{uuid.uuid4().hex[:10]}"
-    with LocalStack(labels=("cat", "dog"), standins={"rekognition": models}, review="labelstudio") as stack:
+    with LocalStack(labels=("cat", "dog"), standins={"rekognition": models}, review="labelstudio",
+                    containers="per_invocation", stack="lsreview") as stack:  # each function cold, as on AWS
         stack.configure(**sandbox_backend("labelstudio").settings(stack.naming, url=label_studio.url, project=title))
+        backend.reset()  # the settings an earlier stack's functions cached
         seed(stack, {"cat": 6, "dog": 6})
         assert stack.run_lifecycle()["status"] == "SUCCEEDED"
         models.trainer.by_key["images_for_detection/unsure.png"] = UNSURE
