@@ -21,7 +21,9 @@ def register(sub) -> None:
                     "run's folder before it is acknowledged, so stopping the server any way — Ctrl-C, TERM, a "
                     "closed terminal, even kill -9 — loses none; `labelloop train --sandbox DIR` then trains on "
                     "them. A run with no review open is said so at once (exit 0). A deployed stack's reviewers "
-                    "open its reviewUrl output instead.")
+                    "open its reviewUrl output instead. A run made with --review labelstudio is labelled in "
+                    "Label Studio's own UI (labelloop labelstudio start): this serves the stack's image and webhook "
+                    "routes its tasks use, and prints the project's address.")
     parser.add_argument("--sandbox", type=Path, required=True, metavar="DIR", help="a saved sandbox run")
     parser.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080; 0: any free port)")
     parser.set_defaults(run=run)
@@ -63,6 +65,9 @@ def run(args) -> int:
                 say(f"Opening the sandbox run in {folder}: {waiting} review task{'s' * (waiting != 1)} open…")
 
                 def ready(server, app) -> None:
+                    if app.own_routes is not None:  # a backend with a UI of its own: what the person does there
+                        say(app.own_routes.instructions(folder))
+                        return
                     say(f"Review at {app.review_url} — each answer is saved into {folder} as it is given. "
                         "Ctrl-C (or TERM) stops the server.")
 
@@ -80,3 +85,4 @@ def nothing_to_review(folder: Path, lapsed: int) -> str:
            "Review-Task-Lifetime-Hours (expired when met)" if lapsed else "no review task is open")
     return (f"Nothing to review in {folder}: {why}. A run leaves its last round's reviews open for a person "
             f"with `{LEAVE_OPEN}`; then `labelloop review --sandbox DIR`.")
+

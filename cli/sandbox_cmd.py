@@ -37,7 +37,8 @@ def register(sub) -> None:
                         help="builtin: one simulated reviewer per error rate (default: one, at --error-rate); "
                              "with --param Reviewers-Per-Image=2 or more they must agree")
     parser.add_argument("--leave-reviews-open", action="store_true",
-                        help="builtin: the last round's reviews wait for a person: labelloop review --sandbox DIR")
+                        help="builtin, labelstudio: the last round's reviews wait for a person: "
+                             "labelloop review --sandbox DIR")
     parser.add_argument("--policies", default=None,
                         help="comma-separated team policy modules to switch on (default: $LABELLOOP_POLICIES)")
     add_policy_path_argument(parser)

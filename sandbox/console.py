@@ -23,7 +23,8 @@ LEFT_OUT_FIRST = ("uploaded", "review_reasons", "detected", "failed", "pending")
 
 
 REVIEWERS = {"builtin": "simulated reviewers answering in labelloop's review app",
-             "a2i": "simulated reviewers answering the A2I stand-in's human loops"}
+             "a2i": "simulated reviewers answering the A2I stand-in's human loops",
+             "labelstudio": "simulated annotators answering in a local Label Studio"}
 
 
 def header_lines(options: SandboxOptions) -> list[str]:

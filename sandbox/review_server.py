@@ -54,6 +54,7 @@ from . import journal
 from .api_gateway import http_api_event, reviewer_claims
 from .identifiers import CLIENT_ID, ISSUER
 from .local_aws import LambdaFailed, LocalStack
+from .review_backends import sandbox_backend
 
 TOKEN_SECONDS = 3600
 CODE_SECONDS = 300
@@ -200,7 +201,11 @@ class LocalReviewApp:
         self.review_url = self.base_url + "/"
         self.sign_in = LocalSignIn(self.review_url, clock)
         self.after_request = after_request
-        stack.use_review("builtin", base_url=self.base_url)
+        # A backend with a UI of its own (Label Studio) gets its routes served; any other, the review app.
+        self.own_routes = sandbox_backend(stack.review).served(
+            stack, self.base_url, lambda what: after_request("RECONCILE", what, HTTPStatus.OK))
+        if self.own_routes is None:
+            stack.use_review("builtin", base_url=self.base_url)
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
         """Answer one request, once ``after_request(method, path, status)`` has saved what it changed (a
@@ -227,6 +232,8 @@ class LocalReviewApp:
             return Reply.redirect(self.review_url)
         if (method, path) == ("GET", "/images"):
             return self.image(query.get("url", ""))
+        if self.own_routes is not None and self.own_routes.handles(path):
+            return Reply(*self.own_routes.invoke(method, path, url.query, headers, body))
         if path in ("/", "/config") and method == "GET":
             return self.invoke(method, path, url.query, headers, body, claims=None)
         if path.startswith("/api/"):
@@ -286,7 +293,8 @@ class LocalReviewApp:
         except ClientError:  # a key or version that is gone
             return Reply.json(HTTPStatus.NOT_FOUND, {"message": "no such image"})
         kind = mimetypes.guess_type(key)[0] or "application/octet-stream"
-        return Reply(HTTPStatus.OK, body, {"Content-Type": kind, "Cache-Control": "private, max-age=300"})
+        return Reply(HTTPStatus.OK, body, {"Content-Type": kind, "Cache-Control": "private, max-age=300",
+                                           "Access-Control-Allow-Origin": "*"})  # Label Studio's page shows it too
 
 
 def bind(host: str, port: int) -> HTTPServer:
@@ -313,7 +321,13 @@ def bind(host: str, port: int) -> HTTPServer:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (the base class's name)
             pass  # the function logs every request, and the app each change it saves
 
-    return HTTPServer((host, port), Handler)
+    class Server(HTTPServer):
+        def service_actions(self) -> None:  # between requests: the reconcile's schedule
+            own = getattr(getattr(self, "app", None), "own_routes", None)
+            if own is not None:
+                own.tick()
+
+    return Server((host, port), Handler)
 
 
 def url_of(server: HTTPServer) -> str:
@@ -397,9 +411,17 @@ def review_sandbox(folder: Path, host: str = "127.0.0.1", port: int = 8080,
                 say(f"{method} {path} {status}: saved into {folder} ({change.describe()})")
 
         app = LocalReviewApp(stack, url_of(server), after_request=journal_changes)
+        if app.own_routes is not None:
+            problem = app.own_routes.start()
+            if problem:
+                say(f"  {problem}")
         if stop is not None:
             stop.server = server
-        serve(server, app, on_ready)
+        try:
+            serve(server, app, on_ready)
+        finally:
+            if app.own_routes is not None:
+                app.own_routes.reconcile()  # what the webhook missed, before the run is saved
         if stop is not None and stop.received:
             say(f"Stopping ({stop.received}): the last request was answered.")
     return saved

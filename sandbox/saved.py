@@ -68,6 +68,9 @@ def save(stack: LocalStack, out: Path, *, truth: dict[str, str], options: dict[s
              "model_versions": [{"version": v.name, "arn": v.arn, "status": v.status, "units": v.min_units}
                                 for v in model_service.versions.values()],
              "metrics": [dict(d, Timestamp=d["Timestamp"].isoformat()) for d in model_service.published]}
+    kept = sandbox_backend(stack.review).kept(stack)  # its settings and secrets: the same stack when served again
+    if kept:
+        state["review_backend"] = kept
     _write_objects(out, bodies(stack))
     write_state(out, state)
     with open(out / SERVICES, "wb") as handle:
@@ -246,6 +249,7 @@ def restore(folder: Path) -> Iterator[tuple[LocalStack, CustomLabels, dict]]:
         bucket.load_prefix("")  # every object, as if it had been there all along: no events
         bucket.close()
         _load_table_and_parameters(stack.client, state, stack.naming)
+        sandbox_backend(review).resume(stack, state.get("review_backend") or {})
         model_service.published = _put_metrics(stack.client("cloudwatch"), state)
         stack.discard_pending_events()
         yield stack, model_service, state
@@ -268,8 +272,9 @@ def reviewing(folder: Path, say: Callable[[str], None] = lambda _: None) -> Iter
     say("  starting the review function and its stand-ins in moto…")
     try:
         with LocalStack(labels=tuple(state["labels"]), policies=tuple(state["policies"]), stack=state["stack"],
-                        serial=True) as stack:
+                        serial=True, review=review_of(state)) as stack:
             _put_parameters(stack.client("ssm"), state, stack.naming)
+            sandbox_backend(stack.review).resume(stack, state.get("review_backend") or {})
             table, bucket = SavedTable(stack, state.get("items", [])), SavedBucket(stack, folder / OBJECTS)
             say(f"  ready in {time.perf_counter() - started:.1f} s; the run's {table.saved} table items and "
                 f"{bucket.saved} objects are read as the app asks for them")

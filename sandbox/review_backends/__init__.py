@@ -45,6 +45,20 @@ class SandboxBackend:
         """What a saved run keeps of its stand-ins (pickled with the run)."""
         return {}
 
+    def kept(self, stack: Any) -> dict[str, Any]:
+        """What a saved run keeps in its state of the backend's settings and secrets (JSON), so that the run
+        served again (:meth:`resume`) is the same stack to the backend's outside world."""
+        return {}
+
+    def resume(self, stack: Any, kept: Mapping[str, Any]) -> None:
+        """Put back into a saved run's new ``stack`` what :meth:`kept` kept (nothing for a run without it)."""
+
+    def served(self, stack: Any, base_url: str, changed: Any) -> Any:
+        """What ``labelloop review --sandbox DIR`` serves at ``base_url`` for a run of this backend besides the
+        review app: routes of its own (``handles(path)``, ``invoke(...)``, ``start()``, ``tick()``,
+        ``reconcile()``; ``changed(what)`` saves what they changed), or None: the builtin review app is served."""
+        return None
+
     def create(self, stack: Any) -> None:  # a sandbox.local_aws.LocalStack (which imports this)
         """Create in moto what its component would deploy and its functions read (a queue, a secret, …);
         every backend's is created, as every backend's functions are."""

@@ -1,8 +1,11 @@
 """The ``labelstudio`` review backend in the sandbox: a real Label Studio on this machine
 (:mod:`sandbox.label_studio`, ``labelloop labelstudio start``), the stack's token and signing key in
 moto's SSM, and simulated annotators (:mod:`sandbox.labelstudio_reviewers`) annotating through Label
-Studio's API. Nothing serves the stack's routes here, so Label Studio's webhooks find no one: after
-each round of answers the reconcile settles them, as it does for an instance behind a firewall."""
+Studio's API. Nothing serves the stack's routes during a run, so Label Studio's webhooks find no one:
+after each round of answers the reconcile settles them, as it does for an instance behind a firewall.
+The routes' URL is ``labelloop review``'s, which serves them for a saved run (``sandbox.review_server``):
+a saved run keeps its signing key, its routes' URL and its Label Studio, so the links its tasks hold
+stay valid."""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from . import SandboxBackend
 FUNCTION = "labelstudio"
 LOCAL = "http://127.0.0.1:8081"  # `labelloop labelstudio start`'s
 TOKEN_PARAMETER = "labelstudio/token"  # under the stack's parameter path: the local server's known token
-ROUTES_URL = "http://127.0.0.1:9"  # nothing listens: the webhooks go unanswered, the reconcile settles
+ROUTES_URL = "http://127.0.0.1:8080"  # `labelloop review --sandbox DIR`'s (during a run: no one, the reconcile settles)
 
 
 @dataclass
@@ -47,13 +50,32 @@ class Annotators:
 
 class LabelStudioSandbox(SandboxBackend):
     name = "labelstudio"
-    options = frozenset({"review_budget"})
+    options = frozenset({"review_budget", "leave_reviews_open"})
 
     def create(self, stack) -> None:
         ssm = stack.client("ssm")
         for name, value, kind in ((SIGNING_KEY, secrets.token_hex(32), "SecureString"),
                                   (TOKEN_PARAMETER, TOKEN, "SecureString"), (ROUTES, ROUTES_URL, "String")):
             ssm.put_parameter(Name=parameter(stack.naming, name), Value=value, Type=kind, Overwrite=True)
+
+    def kept(self, stack) -> dict[str, Any]:
+        ssm = stack.client("ssm")
+        return {"review_settings": dict(stack.config.review_settings), "parameters": {
+            name: ssm.get_parameter(Name=parameter(stack.naming, name), WithDecryption=True)["Parameter"]["Value"]
+            for name in (SIGNING_KEY, ROUTES)}}
+
+    def resume(self, stack, kept) -> None:
+        ssm = stack.client("ssm")
+        for name, value in (kept.get("parameters") or {}).items():
+            ssm.put_parameter(Name=parameter(stack.naming, name), Value=value, Overwrite=True,
+                              Type="SecureString" if name == SIGNING_KEY else "String")
+        if kept.get("review_settings"):
+            stack.configure(review_backend=self.name, review_settings=dict(kept["review_settings"]))
+
+    def served(self, stack, base_url: str, changed):
+        from ..labelstudio_routes import LocalLabelStudioRoutes  # Label Studio's UI is the page: the routes behind it
+
+        return LocalLabelStudioRoutes(stack, base_url, changed)
 
     def settings(self, naming: Naming, url: str = LOCAL, project: str | None = None,
                  routes: str | None = None) -> dict[str, Any]:
