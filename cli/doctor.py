@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from components.regions import CUSTOM_LABELS_REGIONS, READ_ON, SOURCE, region_problem
+from components.regions import CUSTOM_LABELS_REGIONS, READ_ON, region_problem
 from components.triggers import SERVING_SCHEDULE, bucket_triggers, parameter_trigger, training_schedule, waiting_trigger
 from handlers.review_backends import DEFAULT as DEFAULT_REVIEW
 from handlers.runtime.ledger import units_running

@@ -54,15 +54,7 @@ class LabelStudioReview(ReviewStage):
 
         self.function = args.functions.create(FUNCTION, self, name, asynchronous=True)  # the reconcile's events
         self.deployed = {FUNCTION: self.function}
-        self.permission = aws.lambda_.Permission(
-            f"{name}-api-invoke", action="lambda:InvokeFunction", function=self.function.name,
-            principal="apigateway.amazonaws.com", source_arn=pulumi.Output.concat(self.api.execution_arn, "/*/*"),
-            opts=child)
-        self.integration = aws.apigatewayv2.Integration(
-            f"{name}-integration", api_id=self.api.id, integration_type="AWS_PROXY",
-            integration_uri=self.function.function.invoke_arn, integration_method="POST",
-            payload_format_version="2.0", opts=child)
-        target = pulumi.Output.concat("integrations/", self.integration.id)
+        target = self.served_by(name, self.api, self.function)
         self.routes = {key: aws.apigatewayv2.Route(
             f"{name}-route-{'webhook' if key.startswith('POST') else 'images'}", api_id=self.api.id, route_key=key,
             target=target, authorization_type="NONE", opts=child) for key in ROUTE_KEYS}

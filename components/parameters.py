@@ -8,8 +8,7 @@ back that an operator changed live (``ignore_changes`` on the value).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Mapping
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws

@@ -143,10 +143,6 @@ class ReviewApp(ReviewStage):
             login_url=self.login_url, review_url=self.review_url, image_url_seconds=settings.review_image_url_seconds)
         self.function = functions.create(FUNCTION, self, name, asynchronous=True)  # the sweep's events
         self.deployed = {FUNCTION: self.function}
-        self.permission = aws.lambda_.Permission(
-            f"{name}-api-invoke", action="lambda:InvokeFunction", function=self.function.name,
-            principal="apigateway.amazonaws.com", source_arn=pulumi.Output.concat(self.api.execution_arn, "/*/*"),
-            opts=child)
 
         # -- the sweep: expired tasks closed and the gauges published, every few minutes ------------
         self.sweep_rule = events.schedule_rule(name, naming, SWEEP, parent=self)
@@ -161,11 +157,7 @@ class ReviewApp(ReviewStage):
             jwt_configuration=aws.apigatewayv2.AuthorizerJwtConfigurationArgs(
                 issuer=self.user_pool_id.apply(issuer), audiences=[self.client.id]),
             opts=child)
-        self.integration = aws.apigatewayv2.Integration(
-            f"{name}-integration", api_id=self.api.id, integration_type="AWS_PROXY",
-            integration_uri=self.function.function.invoke_arn, integration_method="POST",
-            payload_format_version="2.0", opts=child)
-        target = pulumi.Output.concat("integrations/", self.integration.id)
+        target = self.served_by(name, self.api, self.function)
         self.routes = {key: aws.apigatewayv2.Route(
             f"{name}-route-{route_slug(key)}", api_id=self.api.id, route_key=key, target=target,
             authorization_type="NONE", opts=child) for key in PUBLIC_ROUTES}

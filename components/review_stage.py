@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 
 from components.config import StackConfig
 from components.lambdas import DeployedFunction, FunctionFactory
@@ -39,3 +40,17 @@ class ReviewStage(pulumi.ComponentResource):
 
     deployed: dict[str, DeployedFunction]
     stack_outputs: dict[str, pulumi.Input[Any]]
+
+    def served_by(self, name: str, api: aws.apigatewayv2.Api, function: DeployedFunction) -> pulumi.Output[str]:
+        """Let the HTTP API ``api`` invoke ``function`` through a Lambda proxy integration (payload 2.0);
+        returns what its routes target (``integrations/<id>``)."""
+        child = pulumi.ResourceOptions(parent=self)
+        self.permission = aws.lambda_.Permission(
+            f"{name}-api-invoke", action="lambda:InvokeFunction", function=function.name,
+            principal="apigateway.amazonaws.com", source_arn=pulumi.Output.concat(api.execution_arn, "/*/*"),
+            opts=child)
+        self.integration = aws.apigatewayv2.Integration(
+            f"{name}-integration", api_id=api.id, integration_type="AWS_PROXY",
+            integration_uri=function.function.invoke_arn, integration_method="POST",
+            payload_format_version="2.0", opts=child)
+        return pulumi.Output.concat("integrations/", self.integration.id)

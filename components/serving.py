@@ -6,8 +6,7 @@ image arrives while the model does not run. The operator's ``labelloop start``, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Mapping
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws

@@ -31,7 +31,7 @@ from plugins import LabelDecision, LabelScore, ReviewResult, WorkerAnswer
 from .review_backends.interface import review_backend
 from .runtime import aws, config, context, layout
 from .runtime.clock import now_iso
-from .runtime.state import AlreadyAnswered, AlreadyDone, Closing, CopyWithdrawn, PendingCopy, ReviewTask, TaskAnswer
+from .runtime.state import AlreadyAnswered, AlreadyDone, Closing, CopyWithdrawn, PendingCopy, ReviewTask
 
 MORE = "more"  # not a status: the review stays open for more answers
 GONE = ("NoSuchKey", "NoSuchVersion")

@@ -14,7 +14,7 @@ the key tells, whatever the event says and in whatever order events arrive.
 from __future__ import annotations
 
 from .runtime import aws, config, context, layout
-from .runtime.events import ObjectEvent, object_events
+from .runtime.events import object_events
 from .runtime.lambda_entry import entry_point
 
 def classify(key: str, labels: tuple[str, ...], prefix: str = layout.TRAINING_PREFIX) -> tuple[str | None, str]:

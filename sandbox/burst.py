@@ -24,7 +24,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Callable
 
 from botocore.exceptions import ClientError
 

@@ -42,7 +42,7 @@ from plugins import Engine
 
 from .access import AccessCheck, Place
 from .containers import Containers
-from .identifiers import ACCOUNT, CLIENT_ID, POOL_ID, REGION
+from .identifiers import ACCOUNT, REGION
 from .moto_harness import Handler, Invocation, MotoHarness
 from .review_backends import every_sandbox_backend, sandbox_backend
 from .standins import attach

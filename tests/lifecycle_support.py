@@ -78,3 +78,16 @@ def wait_for_detections(stack, timeout: float = 30.0) -> None:
     while sfn.list_executions(stateMachineArn=stack.state_machines["detection"], statusFilter="RUNNING")["executions"]:
         assert time.monotonic() < deadline, "detections still running"
         time.sleep(0.01)
+
+
+def deployed_with_two_reviews(stack, models, unsure=(("cat", 52.0), ("dog", 41.0))) -> None:
+    """A stack with a deployed model and two unsure uploads under review, ``kept.png`` and ``deleted.png``
+    (a backend's end-to-end test deletes the second)."""
+    seed(stack, {"cat": 6, "dog": 6})
+    assert stack.run_lifecycle()["status"] == "SUCCEEDED"
+    for name in ("kept", "deleted"):
+        models.trainer.by_key[f"images_for_detection/{name}.png"] = unsure
+        stack.client("s3").put_object(Bucket=stack.bucket, Key=f"images_for_detection/{name}.png",
+                                      Body=PNG + name.encode())
+    stack.pump()
+    wait_for_detections(stack)

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 from deployed_roles import role_policies
-from lifecycle_support import PNG, seed, wait_for_detections
+from lifecycle_support import deployed_with_two_reviews
 from pulumi_mocks import EVENT_RULE, EVENT_TARGET, FUNCTION, PARAMETER, function_name, role_policy, run_program
 
 from components.config import ConfigError, parse_stack_config
@@ -100,14 +100,8 @@ def test_reviews_in_label_studio_reach_training_each_function_cold_under_its_dep
         title = f"labelloop-{uuid.uuid4().hex[:10]}"
         stack.configure(**sandbox_backend("labelstudio").settings(stack.naming, url=label_studio.url, project=title))
         check = stack.enforce_roles(role_policies(stack, CONFIG))
-        seed(stack, {"cat": 6, "dog": 6})
-        assert stack.run_lifecycle()["status"] == "SUCCEEDED"
+        deployed_with_two_reviews(stack, models, UNSURE)
         s3 = stack.client("s3")
-        for name in ("kept", "deleted"):
-            models.trainer.by_key[f"images_for_detection/{name}.png"] = UNSURE
-            s3.put_object(Bucket=stack.bucket, Key=f"images_for_detection/{name}.png", Body=PNG + name.encode())
-        stack.pump()
-        wait_for_detections(stack)
         ls = LabelStudio(label_studio.url, label_studio.token)
         project = ls.project(title, ("cat", "dog"), create=False)["id"]
         assert len(ls.tasks(project)) == 2  # one task per review, pushed by StartReview

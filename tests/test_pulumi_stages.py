@@ -516,7 +516,8 @@ def test_the_dashboard_shows_the_loop(default):
     widgets = {w["properties"].get("title"): w["properties"] for w in body["widgets"]}
     loop_metrics = lambda title: [m[1] for m in widgets[title]["metrics"]]  # noqa: E731
     # Every outcome and review the handlers count and the daily summary reports.
-    assert set(DETECTION_OUTCOMES) == set(summary.OUTCOMES) - {"failed"}
+    # (an image that waits is a metric as it waits; the summary counts it once detected and says what waits now)
+    assert set(DETECTION_OUTCOMES) - {"pending"} == set(summary.OUTCOMES) - {"failed"}
     assert loop_metrics("Detections by outcome") == [f"Detections_{o}" for o in DETECTION_OUTCOMES]
     assert set(REVIEW_PURPOSES) == set(PURPOSES)
     assert loop_metrics("Reviews started") == [f"ReviewsStarted_{p}" for p in REVIEW_PURPOSES]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from deployed_roles import role_policies
-from lifecycle_support import PNG, seed, wait_for_detections
+from lifecycle_support import deployed_with_two_reviews
 from pulumi_mocks import (ACCOUNT, DASHBOARD, FUNCTION, METRIC_ALARM, REGION, function_name, role_policy,
                           run_program)
 from toy_review import REGISTERED as TOY
@@ -146,14 +146,8 @@ def test_a_review_through_the_toy_backend_ends_in_the_shared_outcome_each_functi
     with LocalStack(labels=("cat", "dog"), containers="per_invocation", standins={"rekognition": models},
                     review="toy") as stack:
         check = stack.enforce_roles(role_policies(stack, CONFIG))
-        seed(stack, {"cat": 6, "dog": 6})
-        assert stack.run_lifecycle()["status"] == "SUCCEEDED"
+        deployed_with_two_reviews(stack, models, UNSURE)
         s3 = stack.client("s3")
-        for name in ("kept", "deleted"):
-            models.trainer.by_key[f"images_for_detection/{name}.png"] = UNSURE
-            s3.put_object(Bucket=stack.bucket, Key=f"images_for_detection/{name}.png", Body=PNG + name.encode())
-        stack.pump()
-        wait_for_detections(stack)
         s3.delete_object(Bucket=stack.bucket, Key="images_for_detection/deleted.png")  # its uploader deletes it
         stack.pump()
         truth = {f"s3://{stack.bucket}/images_for_detection/{name}.png": "dog" for name in ("kept", "deleted")}

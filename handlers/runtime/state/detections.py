@@ -3,7 +3,7 @@ capacity, sharded) and the failed."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from .. import shards
 from ..clock import now_iso
