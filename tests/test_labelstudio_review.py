@@ -15,7 +15,7 @@ from pulumi_mocks import EVENT_RULE, EVENT_TARGET, FUNCTION, PARAMETER, function
 
 from components.config import ConfigError, parse_stack_config
 from components.deployer import deploy_access
-from components.functions import CORE, deployed_with
+from components.functions import CORE, OPENS, WITHDRAWS, deployed_with
 from handlers.labelstudio.client import LabelStudio
 from handlers.runtime import context
 from handlers.runtime.state import Snapshot
@@ -64,10 +64,12 @@ def test_the_token_is_read_by_the_functions_that_call_label_studio_only():
     token_arn = f"parameter/labelloop/{STACK}/labelstudio/token"
     reading = {key for key in deployed_with("labelstudio")
                if token_arn in json.dumps(role_policy(d, function_name(key, STACK)))}
-    assert reading == {"labelstudio", "start_review", "dataset"}  # pushes, settles; withdraws a forgotten image's
+    # its own function settles; those that open a review push (the serving function's drain opens too); the
+    # dataset function withdraws a forgotten image's
+    assert reading == {"labelstudio", *OPENS, *WITHDRAWS}
     signing = {key for key in deployed_with("labelstudio")
                if "labelstudio/*" in json.dumps(role_policy(d, function_name(key, STACK)))}
-    assert signing == {"labelstudio", "start_review"}
+    assert signing == {"labelstudio", *OPENS}
     with_secret = run_program({**CONFIG, "labelStudioToken": "secretsmanager:team/labelstudio"}, stack=STACK)
     policy = json.dumps(role_policy(with_secret, function_name("start_review", STACK)))
     assert ":secret:team/labelstudio-??????" in policy
