@@ -262,8 +262,9 @@ def replay(uploads: int = 10_000, *, units: int = 1, throughput: float = DEFAULT
                        standins={"rekognition": models, "sagemaker-a2i-runtime": A2I()}) as stack:
         _running_model(stack, models, units)
         sim = _Sim(stack, clock, result, seed)
-        saved = drain_module.sleep, backoff.sleep, admission_module.SATURATED
+        saved = drain_module.sleep, backoff.sleep, admission_module.SATURATED, random.getstate()
         drain_module.sleep, backoff.sleep = sim.sleep, sim.back_off
+        random.seed(seed)  # the handlers' own draws (the back-offs' jitter): the same run for a seed
         admission_module.SATURATED = admission_module.SATURATED if admission else frozenset()
         try:
             for i in range(uploads):
@@ -275,7 +276,8 @@ def replay(uploads: int = 10_000, *, units: int = 1, throughput: float = DEFAULT
             while sim.queue and sim.now() < horizon:
                 sim.run_until(sim.queue[0][0])
         finally:
-            drain_module.sleep, backoff.sleep, admission_module.SATURATED = saved
+            drain_module.sleep, backoff.sleep, admission_module.SATURATED, random_state = saved
+            random.setstate(random_state)
         _measure(stack, sim, result)
     return result
 

@@ -126,8 +126,9 @@ def options(parser) -> set[str]:
 
 
 # Options of other tools the user-facing pages show: `aws ssm put-parameter --name … --value … --overwrite
-# --type SecureString`, `pulumi config set --path`, `python benchmarks/serving_cost.py --full`.
-OTHER_TOOLS = {"--name", "--value", "--overwrite", "--type", "--path", "--full"}
+# --type SecureString`, `pulumi config set --path`, `python benchmarks/serving_cost.py --full`,
+# `python benchmarks/burst.py --throughput`.
+OTHER_TOOLS = {"--name", "--value", "--overwrite", "--type", "--path", "--full", "--throughput"}
 
 
 def test_every_option_the_user_pages_name_exists():
