@@ -25,9 +25,10 @@ from plugins import Evaluation, Serving, ServingDecision
 from .drain import drain
 from .lifecycle.deploy import stop_model
 from .lifecycle.strays import running_versions
-from .runtime import aws, clock, config, context
+from .runtime import aws, clock, config, context, errors
 from .runtime.lambda_entry import entry_point
 from .runtime.clock import from_iso, iso
+from .runtime.events import ARRIVAL
 from .runtime.state import LoopState, ModelVersion
 
 SCHEDULE = "rate(5 minutes)"
@@ -39,7 +40,7 @@ STATUSES = {"TRAINING_COMPLETED": "stopped", "STOPPED": "stopped", "STARTING": "
             "STOPPING": "stopping", "FAILED": "failed"}
 # The metrics the dashboard and alarms read.
 UNITS_RUNNING, IDLE_RUNNING_MINUTES, IMAGES_WAITING = "InferenceUnitsRunning", "IdleRunningMinutes", "ImagesWaiting"
-START_FAILED = "ServingStartFailed"
+START_FAILED, WAKE_UP_DEFERRED = "ServingStartFailed", "ServingWakeUpDeferred"
 
 
 @dataclass(frozen=True)
@@ -255,4 +256,20 @@ def handler(event: dict) -> dict:
     if action not in (None, "start", "stop"):
         raise ValueError(f"unknown serving action {action!r}: start, stop or teardown")
     trigger = event.get("trigger") or (event.get("detail") or {}).get("trigger")  # the schedule's, detect's event
-    return serve(trigger or (OPERATOR if action else "schedule"), action, event.get("reason", ""))
+    try:
+        return serve(trigger or (OPERATOR if action else "schedule"), action, event.get("reason", ""))
+    except Exception as exc:
+        if trigger != ARRIVAL or not errors.is_transient(exc):
+            raise
+        return deferred(exc)
+
+
+def deferred(exc: Exception) -> dict:
+    """A wake-up (an image waits) that met a passing fault ends here, not in a retry and a dead letter: it
+    only brings the look forward, and the serving schedule's next look (within minutes) does what it
+    would have done; nothing waiting is lost, an image waits a little longer."""
+    code = errors.error_code(exc) or type(exc).__name__
+    context.logger.warning("the wake-up is left to the serving schedule", extra={"error": code})
+    context.metrics.add_metric(name=WAKE_UP_DEFERRED, unit="Count", value=1)
+    return {"trigger": ARRIVAL, "outcome": "deferred",
+            "reason": f"{code}: left to the serving schedule's next look ({SCHEDULE})"}

@@ -8,6 +8,9 @@ from __future__ import annotations
 import contextlib
 import json
 
+import pytest
+from botocore.exceptions import ClientError
+
 from stack_support import (CONFIDENT, UNSURE, activate_model, deactivate_model, local_stack, loops_for, record_of,
                            records_for, upload)
 
@@ -98,3 +101,36 @@ def test_two_executions_of_one_image_at_once_record_count_and_review_it_once(mon
 
         run_detect(events[CONFIDENT_KEY])
         assert_detected_once(stack)
+
+
+def test_a_start_that_fails_mid_page_ends_the_call_with_what_it_started_and_the_next_goes_on(monkeypatch):
+    with pending_stack(serial=True) as stack:
+        owner = "arn:aws:states:us-east-1:123456789012:execution:lifecycle:run-2"
+        start, calls = replay.start_detection, []
+
+        def throttled_once(name, detection):
+            calls.append(detection["key"])
+            if len(calls) == 2:
+                raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
+                                  "StartExecution")
+            start(name, detection)
+
+        monkeypatch.setattr(replay, "start_detection", throttled_once)
+        first = replay.replay_pending(owner)
+        assert (first["replayed"], first["more"]) == (1, True)  # the state machine calls again from its cursor
+        second = replay.replay_pending(owner, first["after"])
+        assert (second["replayed"], second["more"]) == (1, False)
+        assert calls[1] == calls[2] and len(calls) == 3  # the failed start, and only it, is tried again
+        assert len(replay_inputs(stack)) == 2
+        assert_detected_once(stack)
+
+
+def test_a_call_that_starts_nothing_fails_for_the_steps_retry(monkeypatch):
+    with pending_stack(serial=True):
+        def throttled(name, detection):
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "StartExecution")
+
+        monkeypatch.setattr(replay, "start_detection", throttled)
+        with pytest.raises(ClientError):
+            replay.replay_pending("arn:aws:states:us-east-1:123456789012:execution:lifecycle:run-3")
+        assert len(context.table().pending()) == 2

@@ -8,7 +8,9 @@ import contextlib
 
 import pytest
 
+from components.triggers import SERVING_SCHEDULE
 from handlers.runtime import context
+from handlers.runtime.events import ARRIVAL
 from handlers.runtime.ledger import iu_hours
 from handlers.runtime.state import from_iso
 from policies.names import IDLE_STOP_MINUTES, START_ON_PENDING
@@ -173,3 +175,24 @@ def test_maximum_inference_units_reach_every_start_as_max_inference_units():
         st.models.settle()
         assert st.serve({"action": "start"})["outcome"] == "starting"
         assert st.models.operations("StartProjectVersion")[-1]["MaxInferenceUnits"] == 3
+
+
+def test_a_wake_up_that_meets_a_passing_fault_is_left_to_the_schedule_not_dead_lettered(st):
+    """An image waits: its event asks the serving function at once. That look meeting throttling ends
+    there (no retry, no dead letter); the schedule's next look starts the model and detects the image."""
+    stop_idle_model(st)
+    st.clock.at_minute(30)
+    st.models.fail_next("DescribeProjectVersions", "ThrottlingException")  # the sandbox's clients try once
+    upload(st, "waits")  # its waiting event wakes the serving function, which fails to look
+    assert st.models.faults["DescribeProjectVersions"] == []
+    assert records(st)["waits.png"].outcome == "pending" and st.models.status("v1") == "STOPPED"
+    assert context.table().loop().last_serving_decision["trigger"] == "schedule"  # the wake-up decided nothing
+    assert at_minute(st, 35)["outcome"] == "starting"
+    assert at_minute(st, 50)["replayed"] == 1
+
+
+def test_a_wake_up_that_meets_a_final_error_still_fails(st):
+    stop_idle_model(st)
+    st.models.fail_next("DescribeProjectVersions", "AccessDeniedException")
+    with pytest.raises(Exception, match="AccessDenied"):
+        st.deliver(SERVING_SCHEDULE.target, {"detail": {"trigger": ARRIVAL}})

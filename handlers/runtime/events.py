@@ -150,10 +150,13 @@ WAITING_SOURCE = "labelloop"
 WAITING_DETAIL_TYPE = "Image waiting for a model"
 
 
+ARRIVAL = "arrival"  # the serving function's trigger when an image waits (a wake-up, not the schedule)
+
+
 def waiting_event(stack: str, bus: str) -> dict[str, str]:
     """The ``PutEvents`` entry: this stack's image waits (the serving function's trigger is ``arrival``)."""
     return {"Source": WAITING_SOURCE, "DetailType": WAITING_DETAIL_TYPE, "EventBusName": bus,
-            "Detail": json.dumps({"stack": stack, "trigger": "arrival"})}
+            "Detail": json.dumps({"stack": stack, "trigger": ARRIVAL})}
 
 
 def waiting_pattern(stack: str) -> dict[str, Any]:
