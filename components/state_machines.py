@@ -25,8 +25,9 @@ RETRY_SERVICE_ERRORS = retry_service_errors(interval=2, attempts=6, max_delay=60
 # off is lost with the run (its failure record too). Detect and StartReview, then RecordFailure,
 # each with every attempt running to its function's timeout, fit in four minutes
 # (tests/test_detection_time_budget.py); TimeoutSeconds ends a run that still overran itself.
-DETECTION_RETRY = retry_service_errors(interval=1, attempts=3, max_delay=8)
-RECORD_FAILURE_RETRY = retry_service_errors(interval=1, attempts=2, max_delay=4)
+DETECTION_RETRY = retry_service_errors(interval=wf.RETRY_INTERVAL_SECONDS, attempts=wf.DETECTION_RETRIES, max_delay=8)
+RECORD_FAILURE_RETRY = retry_service_errors(interval=wf.RETRY_INTERVAL_SECONDS, attempts=wf.RECORD_FAILURE_RETRIES,
+                                            max_delay=4)
 DETECTION_TIMEOUT_SECONDS = 270
 CAUGHT = "CaughtError"  # the lifecycle's catch-all: the run failed, Finish cleans up
 

@@ -27,10 +27,10 @@ from typing import Any, Callable
 from . import admission
 from .detect import detect
 from .detection_failed import record_failure
-from .runtime import errors, state
+from .runtime import backoff, errors, state
 from .runtime.events import ObjectEvent
 from .runtime.state import LoopState, PendingDetection, iso
-from .runtime.workflow import detection_input
+from .runtime.workflow import DETECTION_RETRIES, RECORD_FAILURE_RETRIES, RETRY_INTERVAL_SECONDS, detection_input
 from .start_review import start_review
 
 DRAIN_SECONDS = 240  # within the serving function's timeout (300 s), and about one schedule period
@@ -134,9 +134,15 @@ def _run(table, loop: LoopState, pacer: Pacer, result: Drained, started, seconds
                 result.left = bool(queue) or more
                 break
             if not queue and more:
-                page = table.pending_page(after, PAGE)
-                if page and after is not None:
-                    loop = table.loop()  # today's reviews (what a budget counts), fresh for each page
+                try:
+                    page = table.pending_page(after, PAGE)
+                    if page and after is not None:
+                        loop = table.loop()  # today's reviews (what a budget counts), fresh for each page
+                except Exception as exc:
+                    if not errors.is_transient(exc):
+                        raise
+                    result.left, more = True, False  # the next look reads it again
+                    continue
                 more = len(page) == PAGE
                 after = page[-1].cursor if page else after
                 queue.extend(page)
@@ -186,7 +192,7 @@ def _detect_one(pending: PendingDetection, loop: LoopState) -> dict:
         return _failed(pending, exc)
     try:
         if answer.get("review"):
-            start_review(answer)
+            _retried(lambda: start_review(answer), DETECTION_RETRIES)
     except Exception as exc:  # detected, its review not started: listed among the failed, as the workflow does
         return _failed(pending, exc) | {"outcome": answer.get("outcome")}
     return answer
@@ -195,7 +201,13 @@ def _detect_one(pending: PendingDetection, loop: LoopState) -> dict:
 def _failed(pending: PendingDetection, exc: Exception) -> dict:
     """Recorded as the detection workflow's RecordFailure records a failure (after the calls' own retries)."""
     code = errors.error_code(exc)
-    record_failure({"input": detection_input(pending.bucket, pending.key, pending.etag, pending.version_id,
+    _retried(lambda: record_failure({"input": detection_input(pending.bucket, pending.key, pending.etag, pending.version_id,
                                              reason="drain", pending_cursor=pending.cursor),
-                    "error": {"Error": code or type(exc).__name__, "Cause": str(exc)}})
+                    "error": {"Error": code or type(exc).__name__, "Cause": str(exc)}}), RECORD_FAILURE_RETRIES)
     return {"outcome": "failed", "drain": "failed"}
+
+
+def _retried(step: Callable[[], Any], retries: int) -> Any:
+    """A step of the detection workflow, retried as its Retry does (passing errors, backing off)."""
+    return backoff.retried(step, attempts=retries + 1, base=RETRY_INTERVAL_SECONDS,
+                           cap=RETRY_INTERVAL_SECONDS * 2 ** retries, again=errors.is_transient)

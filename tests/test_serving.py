@@ -7,9 +7,11 @@ from __future__ import annotations
 import contextlib
 
 import pytest
+from botocore.exceptions import ClientError
 
 from components.triggers import SERVING_SCHEDULE
-from handlers.runtime import context
+from handlers import drain as drain_module
+from handlers.runtime import backoff, context
 from handlers.runtime.events import ARRIVAL
 from handlers.runtime.ledger import iu_hours
 from handlers.runtime.state import from_iso
@@ -41,11 +43,11 @@ def st():
         yield stack
 
 
-def upload(st, *names: str) -> None:
-    """Images arriving at the same moment, then their events delivered."""
+def upload(st, *names: str, answer=CONFIDENT) -> None:
+    """Images arriving at the same moment (the model's ``answer`` to each), then their events delivered."""
     for name in names:
         key = f"images_for_detection/{name}.png"
-        st.models.trainer.by_key[key] = CONFIDENT
+        st.models.trainer.by_key[key] = answer
         st.client("s3").put_object(Bucket=st.bucket, Key=key, Body=PNG + name.encode())
     st.pump()
 
@@ -196,3 +198,48 @@ def test_a_wake_up_that_meets_a_final_error_still_fails(st):
     st.models.fail_next("DescribeProjectVersions", "AccessDeniedException")
     with pytest.raises(Exception, match="AccessDenied"):
         st.deliver(SERVING_SCHEDULE.target, {"detail": {"trigger": ARRIVAL}})
+
+
+def waiting_for_a_running_model(st, *names: str, answer=CONFIDENT) -> None:
+    """Images that arrived while the model was stopped; the model has started since (nothing drained yet)."""
+    stop_idle_model(st)
+    st.clock.at_minute(30)
+    upload(st, *names, answer=answer)
+    assert at_minute(st, 35)["status"] == "starting"
+    assert context.table().waiting().count == len(names)
+
+
+def test_a_drain_that_cannot_read_a_page_leaves_it_to_the_next_look(st, monkeypatch):
+    waiting_for_a_running_model(st, "w0", "w1")
+    table_type, refused = type(context.table()), []
+    pending_page = table_type.pending_page
+
+    def throttled_once(table, after, limit):
+        if not refused:
+            refused.append(after)
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "Query")
+        return pending_page(table, after, limit)
+
+    monkeypatch.setattr(table_type, "pending_page", throttled_once)
+    look = at_minute(st, 40)  # the model runs: the drain's first page read fails
+    assert refused and (look["replayed"], look["drain"]["left"]) == (0, True)
+    assert context.table().waiting().count == 2
+    assert at_minute(st, 45)["replayed"] == 2 and context.table().waiting().count == 0
+
+
+def test_the_drain_retries_a_reviews_start_as_the_workflows_retry_does(st, monkeypatch):
+    waiting_for_a_running_model(st, "unsure", answer=(("cat", 50.0), ("dog", 40.0)))
+    start, tries = drain_module.start_review, []
+
+    def throttled_twice(answer):
+        tries.append(answer["key"])
+        if len(tries) <= 2:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "StartHumanLoop")
+        return start(answer)
+
+    monkeypatch.setattr(drain_module, "start_review", throttled_twice)
+    monkeypatch.setattr(backoff, "sleep", lambda seconds: None)
+    look = at_minute(st, 40)
+    assert look["replayed"] == 1 and len(tries) == 3
+    assert records(st)["unsure.png"].outcome == "to_training" and context.table().failed_detections() == []
+    assert context.table().loop().open_reviews == 1  # started once

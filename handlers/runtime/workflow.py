@@ -65,6 +65,9 @@ DETECT = Task("Detect", "detect", DETECTION)
 START_REVIEW = Task("StartReview", "start_review", REVIEW)  # receives the Detect result
 RECORD_FAILURE = Task("RecordFailure", "detection_failed", FAILURE)  # receives a FailedDetection
 DETECTION_TASKS = (DETECT, START_REVIEW, RECORD_FAILURE)
+# The steps' Retry (Step Functions' MaxAttempts: retries after the first attempt, 1 s apart at first,
+# doubling), which the serving function's drain plays too when it runs the same steps itself.
+DETECTION_RETRIES, RECORD_FAILURE_RETRIES, RETRY_INTERVAL_SECONDS = 3, 2, 1
 
 
 @dataclass(frozen=True)

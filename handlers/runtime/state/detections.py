@@ -101,23 +101,23 @@ class Detections(TableBase):
                       key=lambda p: p.cursor)
 
     def waiting(self) -> Waiting:
-        """How many images wait and when the first arrived: the oldest pending item and a count of each
-        shard (a Query per shard and per 1 MB of keys)."""
-        first = self.pending_page(None, 1)
-        if not first:
-            return Waiting()
-        count = 0
+        """How many images wait and when the first arrived: each shard's keys, in order (a Query per shard
+        and per 1 MB of keys)."""
+        count, oldest = 0, None
         for part in shards.all_shards():
-            kwargs: dict[str, Any] = {"TableName": self.name, "ConsistentRead": True, "Select": "COUNT",
+            kwargs: dict[str, Any] = {"TableName": self.name, "ConsistentRead": True, "ProjectionExpression": "sk",
                                       "KeyConditionExpression": "pk = :pk",
                                       "ExpressionAttributeValues": {":pk": {"S": _pending_partition(part)}}}
             while True:
                 page = self._call("query", **kwargs)
-                count += int(page.get("Count", 0))
+                items = page.get("Items", [])
+                if items and (oldest is None or items[0]["sk"]["S"] < oldest):
+                    oldest = items[0]["sk"]["S"]  # a shard's first key is its oldest (the cursor starts with the time)
+                count += len(items)
                 if "LastEvaluatedKey" not in page:
                     break
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return Waiting(count, first[0].cursor.split("#", 1)[0])
+        return Waiting(count, oldest.split("#", 1)[0]) if count else Waiting()
 
     def pending_page(self, after: str | None, limit: int) -> list[PendingDetection]:
         """Up to ``limit`` pending detections after the cursor ``after``, oldest first: the first ``limit``
