@@ -74,10 +74,27 @@ def run(args) -> int:
                 saved = review_sandbox(folder, server=server, say=say, on_ready=ready, stop=stop)
         except RunBusy as exc:
             raise UsageError(str(exc)) from None
-    say(f"Stopped. {saved} request{'s' * (saved != 1)} changed the run; all of it is in {folder}: "
-        f"`labelloop status --sandbox {folder}` shows it, `labelloop train --sandbox {folder}` trains on it."
-        if saved else f"Stopped. Nothing was answered; {folder} is as it was.")
+    if not saved:
+        say(f"Stopped. Nothing was answered; {folder} is as it was.")
+        return 0
+    say(f"Stopped. {saved} request{'s' * (saved != 1)} changed the run; all of it is in {folder}.")
+    report_after_review(folder)
+    say(f"`labelloop status --sandbox {folder}` shows it, `labelloop train --sandbox {folder}` trains on it.")
     return 0
+
+
+def report_after_review(folder: Path) -> None:
+    """The report brought up to date with each reviewer's answers against the true labels, said here too."""
+    from sandbox.report import write_report
+    from sandbox.report_data import with_reviews
+    from sandbox.saved import load_state
+
+    result, lines = with_reviews(folder, load_state(folder))
+    for line in lines:
+        say(f"  {line}")
+    if result is not None:
+        write_report(result, folder)
+        say(f"  the report in {folder / 'report.md'} is up to date")
 
 
 def nothing_to_review(folder: Path, lapsed: int) -> str:

@@ -208,13 +208,9 @@ class SandboxTarget(Target):
 
     def reviewer_accuracy(self) -> dict[str, tuple[int, int]]:
         """From the answers the run's finished reviews record (the sandbox knows every image's true label)."""
-        truth, counts = self.truth, {}
-        for review in Snapshot.of(self.state.get("items", [])).reviews:
-            true = truth.get(review.image_uri)
-            for answer in (review.result or {}).get("answers") or () if true else ():
-                right, answered = counts.get(answer["worker"], (0, 0))
-                counts[answer["worker"]] = (right + (answer.get("label") == true), answered + 1)
-        return counts
+        from sandbox.reviewer_accuracy import reviewer_accuracy
+
+        return reviewer_accuracy(self.state.get("items", []), self.truth)
 
     as_of = ("when the run was saved — its end, or the last command that changed it: "
              "a saved run's clock stops there, and costs and ages are counted to it")

@@ -150,8 +150,9 @@ class Target(ABC):
         return {}
 
     def reviewer_accuracy(self) -> dict[str, tuple[int, int]]:
-        """Each reviewer's answers that named an image's true label, and their answers to images whose
-        true label is known: {} where no true label is (a deployed stack)."""
+        """Each reviewer's (by the name they signed in with, else their id) answers that named an image's
+        true label, and their answers to images whose true label is known: {} where no true label is (a
+        deployed stack)."""
         return {}
 
     @property

@@ -68,6 +68,17 @@ def final_model_lines(result: SandboxResult) -> list[str]:
     ]
 
 
+def reviewer_lines(result: SandboxResult) -> list[str]:
+    """Each reviewer's answers against the true labels (simulated reviewers, and people on the saved run)."""
+    if not result.reviewers:
+        return []
+    return ["## Reviewers", "",
+            "Every answer against the image's true label, which the sandbox knows (a stack does not).", "",
+            "| Reviewer | Answers | Right | Accuracy |", "|---|---|---|---|",
+            *[f"| {name} | {answered} | {right} | {right / answered:.0%} |"
+              for name, (right, answered) in result.reviewers.items() if answered], ""]
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
@@ -94,6 +105,7 @@ def write_report(result: SandboxResult, out: Path) -> list[Path]:
         "F1 is the model's own evaluation on its held-out test split (what the deployment gate sees); "
         "holdout F1 is measured on images never uploaded, the same for every version.", "",
         *final_model_lines(result),
+        *reviewer_lines(result),
         *(["## After the run", "", *[f"- {line}" for line in result.after_run], ""] if result.after_run else []),
         "## Plots", "",
         *[f"![{p.stem.replace('_', ' ')}]({p.name})" for p in plots], "",

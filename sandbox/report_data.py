@@ -21,6 +21,7 @@ from plugins.scoring import score
 from .custom_labels import CustomLabels
 from .dataset import load_samples
 from .local_aws import LocalStack
+from .reviewer_accuracy import accuracy_line, reviewer_accuracy
 from .runner import RoundRow, SandboxOptions, SandboxResult
 
 FILE = "report.json"
@@ -80,6 +81,27 @@ def bring_up_to_date(folder: Path, stack: LocalStack, service: CustomLabels) -> 
         result.first_deployed = result.first_deployed or active
     result.final_scores = score(active, zip(y, answers[active])) if active in answers else None
     return result
+
+
+def with_reviews(folder: Path, state: dict) -> tuple[SandboxResult | None, list[str]]:
+    """The report data with each reviewer's answers against the true labels, from the saved ``state``
+    (after ``labelloop review``), and a line per reviewer who answered since it was written, for the
+    terminal. (None, []) when no reviewer answered since (or the run kept no report data)."""
+    result = load(folder)
+    if result is None:
+        return None, []
+    now = reviewer_accuracy(state.get("items", []), state.get("truth") or {})
+    grew = {name: counts for name, counts in now.items() if list(counts) != result.reviewers.get(name)}
+    if not grew:
+        return None, []
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = []
+    for name, (right, answered) in grew.items():
+        before = (result.reviewers.get(name) or [0, 0])[1]
+        lines.append(f"{accuracy_line(name, right, answered)}; {answered - before} answered since the report")
+        result.after_run.append(f"{when}: {lines[-1]}")
+    result.reviewers = {name: list(counts) for name, counts in now.items()}
+    return result, lines
 
 
 def _evaluation_json(scores: Evaluation | None) -> dict | None:

@@ -28,6 +28,7 @@ from .digits_trainer import DigitsTrainer
 from .local_aws import REGION, LocalStack
 from .mistakes import Mistakes, hardness
 from .review_backends import Reviewers, sandbox_backend
+from .reviewer_accuracy import reviewer_accuracy
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class SandboxResult:
     final_scores: Evaluation | None = None  # the final model on the holdout images: per label, confusion matrix
     holdout_images: tuple[int, ...] = ()  # the holdout images, by their index in the data set
     after_run: list[str] = field(default_factory=list)  # what commands changed on the saved run later
+    reviewers: dict[str, list[int]] = field(default_factory=dict)  # reviewer -> [answers right, answers]
 
     @property
     def images_per_second(self) -> float:
@@ -200,11 +202,13 @@ def _run(options: SandboxOptions, progress: Progress, on_round: Callable[[RoundR
         final_scores = _final_scores(log, model_service, data)
         parameters = saved.parameters(stack)
         log.failures, log.stuck = _problems(stack, parameters)
+        reviewers = reviewer_accuracy(StateTable(stack.table).all_items(), log.truth)
         if options.out is not None:
             saved.save(stack, options.out, truth=log.truth, options=_options_json(options),
                        model_service=model_service)
     result = _result(options, log, workforce, parameters, time.perf_counter() - started, final_scores)
     result.holdout_images = data.holdout_images
+    result.reviewers = {name: list(counts) for name, counts in reviewers.items()}
     return result
 
 

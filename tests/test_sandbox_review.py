@@ -31,6 +31,9 @@ from cli.main import main
 from handlers.runtime.ids import HUMAN_LOOP_NAME
 from sandbox.api_gateway import reviewer_claims
 from sandbox.journal import JOURNAL
+from handlers.runtime.state import Snapshot
+from sandbox.report import write_report
+from sandbox.reviewer_accuracy import reviewer_accuracy
 from sandbox.runner import SandboxOptions, run
 from sandbox.saved import load_state
 
@@ -74,9 +77,27 @@ def test_disagreeing_reviewers_are_asked_for_one_more_answer_up_to_the_maximum(t
 @pytest.fixture(scope="module")
 def open_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("open-run")
-    run(SandboxOptions(out=folder, images=320, holdout=40, rounds=2, seed=4, leave_reviews_open=True,
-                       parameters={"Minimum-Untrained-Images": "5"}))
+    write_report(run(SandboxOptions(out=folder, images=320, holdout=40, rounds=2, seed=4, leave_reviews_open=True,
+                                    parameters={"Minimum-Untrained-Images": "5"})), folder)  # as the CLI does
     return folder
+
+
+def test_the_report_says_each_reviewers_answers_against_the_true_labels(open_run):
+    state = load_state(open_run)
+    truth, items = dict(state["truth"]), state["items"]
+    counts = reviewer_accuracy(items, truth)
+    report = (open_run / "report.md").read_text()
+    assert counts and all(f"| {name} | {answered} | {right} |" in report for name, (right, answered) in counts.items())
+    snapshot = Snapshot.of(items)
+    names = {r.reviewer: r.name or r.reviewer for r in snapshot.reviewers}  # shown by the name they signed in with
+    review = next(r for r in snapshot.reviews if (r.result or {}).get("answers"))
+    answers = review.result["answers"]
+    truth[review.image_uri] = "not-a-label"  # every answer on this image now wrong
+    flipped = reviewer_accuracy(items, truth)
+    for answer in answers:
+        name = names[answer["worker"]]
+        was_right = sum(a["label"] == state["truth"][review.image_uri] for a in answers if a["worker"] == answer["worker"])
+        assert flipped[name] == (counts[name][0] - was_right, counts[name][1])
 
 
 def test_a_run_can_leave_its_last_reviews_open_for_a_person(open_run, tmp_path):
@@ -221,6 +242,10 @@ def test_every_acknowledged_answer_survives_term_and_kill_and_the_loop_trains_on
     items = load_state(open_copy)["items"]
     assert accepted(items) == before | set(first)
     assert (reviewer(items, "dana")["answers"], reviewer(items, "dana")["skips"]) == (2, 1)
+    said = "dana@sandbox.invalid: 2 of 2 answers right against the true labels (100%); 2 answered since the report"
+    assert said in server.output, server.output
+    report = (open_copy / "report.md").read_text()  # brought up to date (the copy had none)
+    assert "| dana@sandbox.invalid | 2 | 2 | 100% |" in report and said in report
 
     server = review_server(open_copy)  # the second session: killed outright after its last answer
     browser = Browser(server.url)

@@ -16,6 +16,7 @@ from .items import (
     _LABEL_COUNT,
     _LOOP,
     _REVIEW,
+    _REVIEWER,
     _TASK_ANSWER,
     _TASK_SKIP,
     ItemType,
@@ -383,6 +384,7 @@ class Snapshot:
     detections: tuple[DetectionRecord, ...]
     reviews: tuple[ReviewTask, ...]
     days: tuple[DayStats, ...]  # oldest first
+    reviewers: tuple[ReviewerStats, ...] = ()
 
     @classmethod
     def of(cls, items: Iterable[Mapping[str, Any]]) -> "Snapshot":
@@ -395,7 +397,8 @@ class Snapshot:
                    tuple(_detection(i) for i in by_type.get(_DETECTION, ())),
                    tuple(_review(i) for i in by_type.get(_REVIEW, ())),
                    tuple(sorted(_days_of([*by_type.get(_DAY, ()), *by_type.get(_DAY_SHARD, ())]).values(),
-                                key=lambda d: d.day)))
+                                key=lambda d: d.day)),
+                   tuple(_reviewer_stats(i["sk"], i) for i in by_type.get(_REVIEWER, ())))
 
     @property
     def last_day(self) -> str | None:
