@@ -44,6 +44,7 @@ class SandboxTarget(Target):
         self.folder, self.state = Path(folder), state
         self.description = f"sandbox {folder}"
         self.after_teardown = ""  # nothing to destroy: a run is its folder
+        self.starts_at_once = True  # a saved run's model service moves on when it is next looked at
         self.policies = tuple(state.get("policies") or ())
         self._naming = Naming(state["stack"])
         self._open = contextlib.ExitStack()

@@ -85,12 +85,34 @@ def run(args) -> int:
                   file=sys.stderr)
             return 1
         answer = target.invoke_function("serve", {"action": action})
+        if answer["outcome"] == "starting" and target.starts_at_once:
+            answer["status_after"] = _looked_until_started(target)
     answer |= {"target": target.description, "units": units, "cost_per_hour": round(per_hour, 4)}
     if args.json:
         print_json(answer)
-    else:
-        print(f"{action.capitalize()} model {answer['version']}: {answer['outcome']} ({answer['reason']})")
-    # Done, or nothing to do; refused (a lifecycle run, another action under way) or failed: 1.
+        return _exit_status(answer)
+    print(f"{action.capitalize()} model {answer['version']}: {answer['outcome']} ({answer['reason']})")
+    if answer.get("status_after") == "running":
+        print(f"Model {answer['version']} runs now (a sandbox's model starts at once): {units} inference unit(s) "
+              "billed from now on; `labelloop status` shows it.")
+    elif answer["outcome"] == "starting":
+        print("Starting takes minutes; the serving schedule records it as running once it runs "
+              "(`labelloop status` shows the units running).")
+    return _exit_status(answer)
+
+
+def _looked_until_started(target, looks: int = 5) -> str:
+    """The serving schedule's looks (a deployed stack's come every few minutes), until the model is no
+    longer starting: the look that sees it run opens its serving period (it bills from then)."""
+    for _ in range(looks):
+        status = target.invoke_function("serve", {"trigger": "schedule"})["status"]
+        if status != "starting":
+            break
+    return status
+
+
+def _exit_status(answer: dict) -> int:
+    """Done, or nothing to do: 0; refused (a lifecycle run, another action under way) or failed: 1."""
     return 0 if answer["outcome"] in ("stopped", "starting") or answer["outcome"].startswith("nothing to") else 1
 
 

@@ -40,6 +40,8 @@ class Target(ABC):
     policy_fix: str = ""
     # What to do once `labelloop teardown` left nothing running ("" for nothing).
     after_teardown: str = "Next: `pulumi destroy`."
+    # Whether a model it starts runs at once (a sandbox's), so the serving function may look again now.
+    starts_at_once: bool = False
 
     # -- what each kind of target answers in its own way ------------------------------------
     @property

@@ -156,6 +156,10 @@ def test_train_and_rollback_on_a_sandbox_run(capsys, run_copy):
     assert f"Rollback of sandbox {run_copy} from {loop['active_version']} to {loop['previous_version']}" in out
     assert f"outcome    rolled_back {loop['previous_version']}" in out
     assert loop_item(run_copy)["active_version"] == loop["previous_version"]
+    versions = {v["version"]: v for v in cli_json(capsys, "versions", "--sandbox", run_copy)["versions"]}
+    back, left = versions[loop["previous_version"]], versions[loop["active_version"]]
+    assert (back["status"], back["running"], back["stopped_at"]) == ("RUNNING", True, None)  # its old stop is over
+    assert not left["running"] and left["stopped_at"] is not None
 
 
 def test_a_folder_without_a_run_is_named(capsys, tmp_path):
@@ -206,9 +210,14 @@ def test_a_stopped_and_restarted_model_of_a_saved_run_shows_as_rekognition_has_i
     code, out, err = cli(capsys, "stop", "--yes", "--sandbox", run_copy)
     assert code == 0 and ": stopped (" in out, out + err
     assert (active()["status"], active()["running"]) == ("STOPPED", False)  # not STOPPING for ever
+    assert active()["stopped_at"] is not None
+    assert cli_json(capsys, "status", "--sandbox", run_copy)["cost"]["units_running"] == 0
     code, out, err = cli(capsys, "start", "--yes", "--sandbox", run_copy)
     assert code == 0 and ": starting (" in out, out + err  # not "nothing to start: the model is stopping"
-    assert (active()["status"], active()["running"]) == ("RUNNING", True)
+    assert "runs now (a sandbox's model starts at once): 1 inference unit(s) billed from now on" in out
+    assert (active()["status"], active()["running"], active()["stopped_at"]) == ("RUNNING", True, None)
+    status = cli_json(capsys, "status", "--sandbox", run_copy)  # the serving period is open: it bills
+    assert (status["cost"]["units_running"], status["cost"]["per_hour_now"]) == (1, 4.0)
 
 
 def test_status_of_a_saved_run_gives_each_reviewer_their_accuracy_against_the_true_labels(capsys, run_copy):

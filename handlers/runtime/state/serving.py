@@ -73,14 +73,15 @@ class ServingLedger(TableBase):
             pass  # its lease ran out and another look took the drain over
 
     def open_serving_period(self, version: str, units: int, at: str, max_units: int | None = None) -> bool:
-        """The version runs (and bills) from ``at``: its period opens once; False if one is open."""
+        """The version runs (and bills) from ``at``: its period opens once; False if one is open. A stop
+        recorded before (``stopped_at``) is over: it is removed."""
         cursor = f"{at}#{version}"
         try:
             self._transact([
                 self._put(_key(_SERVING, at, version), {"version": version, "units": units, "start": at,
                                                         "max_units": max_units}),
                 {"Update": {"TableName": self.name, "Key": _key(_MODEL, version),
-                            "UpdateExpression": "SET serving_since = :c, version = :v",
+                            "UpdateExpression": "SET serving_since = :c, version = :v REMOVE stopped_at",
                             "ConditionExpression": "attribute_not_exists(serving_since)",
                             "ExpressionAttributeValues": {":c": {"S": cursor}, ":v": {"S": version}}}},
             ])
