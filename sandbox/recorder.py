@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 
 from handlers.runtime import aws as runtime_aws
 from handlers.runtime import context as runtime_context
-from handlers.runtime.state import from_dynamo, put_items
+from handlers.runtime.state import plain_item, put_items
 
 from .journal import KEY_NAMES, Change, item_key
 from .local_aws import ACCOUNT, REGION, SANDBOX_CLIENT_CONFIG, LocalStack
@@ -176,7 +176,7 @@ class Recorder:
         for text in sorted(self._items):
             key = json.loads(text)
             item = ddb.get_item(TableName=self.stack.table, Key=key, ConsistentRead=True).get("Item")
-            (change.items if item else change.deleted_items).append(_plain_item(item or key))
+            (change.items if item else change.deleted_items).append(plain_item(item or key))
         for key in sorted(self._objects):
             try:
                 change.objects[key] = s3.get_object(Bucket=self.stack.bucket, Key=key)["Body"].read()
@@ -210,7 +210,3 @@ def _partition(params: dict[str, Any]) -> Any:
             return _plain.deserialize(values[value])
     return None
 
-
-def _plain_item(item: dict[str, Any]) -> dict[str, Any]:
-    """DynamoDB JSON → the plain values a saved run keeps (as the state module reads items)."""
-    return {name: from_dynamo(_plain.deserialize(value)) for name, value in item.items()}

@@ -33,11 +33,13 @@ import boto3
 
 from components.naming import Naming
 from handlers.review_backends import DEFAULT as DEFAULT_REVIEW
-from handlers.runtime.state import StateTable, put_items, table_definition
+from handlers.runtime.state import StateTable, attribute_values, plain_item, table_definition
 
 from . import journal
 from .custom_labels import NAMESPACE, PUT_LIMIT, CustomLabels
+from .identifiers import ACCOUNT
 from .local_aws import REGION, LocalStack
+from .moto_harness import put_table_items, table_items
 from .review_backends import sandbox_backend
 from .recorder import Recorder, SavedBucket, SavedTable, bodies
 
@@ -62,7 +64,8 @@ def save(stack: LocalStack, out: Path, *, truth: dict[str, str], options: dict[s
     model_service.settle()  # a start or stop asked for completes (its minutes pass before the run is read again)
     model_service.flush()  # what ran so far, as CloudWatch has it
     state = {"stack": stack.stack, "labels": list(stack.labels), "policies": list(stack.policies),
-             "parameters": parameters(stack), "items": StateTable(stack.table).all_items(), "truth": truth,
+             "parameters": parameters(stack), "items": [plain_item(i) for i in table_items(stack.table, ACCOUNT, REGION)],
+             "truth": truth,
              "options": options, "saved_at": datetime.now(timezone.utc).isoformat(),  # the run's clock stops here
              # as DescribeProjectVersions has them: read without unpickling the models (and scikit-learn)
              "model_versions": [{"version": v.name, "arn": v.arn, "status": v.status, "units": v.min_units}
@@ -173,7 +176,7 @@ def change_parameter(folder: Path, name: str, value: str) -> None:
     state = load_state(folder)
     with LocalStack(labels=tuple(state["labels"]), policies=tuple(state["policies"]), stack=state["stack"],
                     serial=True) as stack:
-        _load_table_and_parameters(stack.client, {"parameters": state.get("parameters", {})}, stack.naming)
+        _put_parameters(stack.client("ssm"), state, stack.naming)
         stack.discard_pending_events()
         table = StateTable(stack.table)
         new_stack = {_item_key(i) for i in table.all_items()}
@@ -248,7 +251,8 @@ def restore(folder: Path) -> Iterator[tuple[LocalStack, CustomLabels, dict]]:
         bucket = SavedBucket(stack, folder / OBJECTS)
         bucket.load_prefix("")  # every object, as if it had been there all along: no events
         bucket.close()
-        _load_table_and_parameters(stack.client, state, stack.naming)
+        put_table_items(stack.table, ACCOUNT, REGION, [attribute_values(i) for i in state.get("items", [])])
+        _put_parameters(stack.client("ssm"), state, stack.naming)
         sandbox_backend(review).resume(stack, state.get("review_backend") or {})
         model_service.published = _put_metrics(stack.client("cloudwatch"), state)
         stack.discard_pending_events()
@@ -310,7 +314,7 @@ def snapshot(state: dict) -> Iterator[Callable[[str], Any]]:
                 clients[service] = session.client(service)
                 if service == "dynamodb":
                     clients[service].create_table(**table_definition(naming.table))
-                    put_items(clients[service], naming.table, state.get("items", []))
+                    put_table_items(naming.table, ACCOUNT, REGION, [attribute_values(i) for i in state.get("items", [])])
                 elif service == "ssm":
                     _put_parameters(clients[service], state, naming)
                 elif service == "cloudwatch":
@@ -318,11 +322,6 @@ def snapshot(state: dict) -> Iterator[Callable[[str], Any]]:
             return clients[service]
 
         yield client
-
-
-def _load_table_and_parameters(client: Callable[[str], Any], state: dict, naming: Naming) -> None:
-    put_items(client("dynamodb"), naming.table, state.get("items", []))
-    _put_parameters(client("ssm"), state, naming)
 
 
 def _put_parameters(ssm, state: dict, naming: Naming) -> None:

@@ -78,7 +78,7 @@ from __future__ import annotations
 from ..aws import CALL_ATTEMPTS
 from ..backoff import CALL_BASE_DELAY, CALL_MAX_DELAY
 from ..clock import from_iso, iso, now_iso, today, utcnow
-from .codec import from_dynamo, put_items, to_dynamo
+from .codec import attribute_values, from_dynamo, plain_item, put_items, to_dynamo
 from .conditions import (
     ActiveModelMoved,
     AlreadyAnswered,
@@ -131,8 +131,8 @@ __all__ = [
     # the clock's names and the retries of every call, as callers knew them here
     "CALL_ATTEMPTS", "CALL_BASE_DELAY", "CALL_MAX_DELAY", "from_iso", "iso", "now_iso", "today", "utcnow",
     # items and codec
-    "ITEM_TYPES", "KEY_SCHEMA", "PRIORITY_STEPS", "TASK_CURSOR", "ItemType", "from_dynamo", "item_type", "put_items",
-    "table_definition", "task_cursor", "to_dynamo",
+    "ITEM_TYPES", "KEY_SCHEMA", "PRIORITY_STEPS", "TASK_CURSOR", "ItemType", "attribute_values", "from_dynamo",
+    "item_type", "plain_item", "put_items", "table_definition", "task_cursor", "to_dynamo",
     # why a conditional write did not happen
     "ActiveModelMoved", "AlreadyAnswered", "AlreadyDone", "ConditionFailed", "CopyWithdrawn", "LockHeld",
     "TaskChanged", "TaskClosed", "TaskLeased", "TrainingImageCounted",

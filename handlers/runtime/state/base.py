@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from .. import aws, backoff, errors, shards
 from ..aws import CALL_ATTEMPTS
 from ..backoff import CALL_BASE_DELAY, CALL_MAX_DELAY
-from .codec import _item, _key, _plain, _ser, to_dynamo
+from .codec import _key, _plain, _ser, attribute_values, to_dynamo
 from .conditions import AlreadyDone, ConditionFailed
 from .items import _DAY, _DAY_SHARD
 
@@ -84,7 +84,7 @@ class TableBase:
 
     def _put(self, key: dict, values: Mapping[str, Any]) -> dict:
         """A put of a new item (one that is there already fails the transaction: the work was done)."""
-        return {"Put": {"TableName": self.name, "Item": key | _item(values),
+        return {"Put": {"TableName": self.name, "Item": key | attribute_values(values),
                         "ConditionExpression": "attribute_not_exists(pk)"}}
 
     def _add(self, key: dict, amounts: Mapping[str, int | float], sets: Mapping[str, Any] | None = None,

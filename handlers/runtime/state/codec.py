@@ -33,12 +33,18 @@ def from_dynamo(value: Any) -> Any:
     return value
 
 
-def _item(values: Mapping[str, Any]) -> dict:
+def attribute_values(values: Mapping[str, Any]) -> dict:
+    """Plain values → DynamoDB JSON (an item as a request carries it)."""
     return {k: _ser.serialize(v) for k, v in to_dynamo(values).items()}
 
 
+def plain_item(item: Mapping[str, Any]) -> dict:
+    """DynamoDB JSON → plain values (an item as the package reads it, and a saved run keeps it)."""
+    return {k: from_dynamo(_de.deserialize(v)) for k, v in item.items()}
+
+
 def _plain(item: Mapping[str, Any] | None) -> dict | None:
-    return None if item is None else {k: from_dynamo(_de.deserialize(v)) for k, v in item.items()}
+    return None if item is None else plain_item(item)
 
 
 def _key(item_type: ItemType, *parts: str) -> dict:
@@ -48,6 +54,6 @@ def _key(item_type: ItemType, *parts: str) -> dict:
 def put_items(ddb, table: str, items: list[Mapping[str, Any]]) -> None:
     """Write plain items (a saved run's) into a table, 25 per call, retrying what is left unprocessed."""
     for start in range(0, len(items), 25):
-        request = {table: [{"PutRequest": {"Item": _item(item)}} for item in items[start:start + 25]]}
+        request = {table: [{"PutRequest": {"Item": attribute_values(item)}} for item in items[start:start + 25]]}
         while request:
             request = ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}

@@ -8,7 +8,7 @@ from typing import Any, Iterator, Mapping
 from .. import shards
 from ..clock import now_iso
 from .base import TableBase
-from .codec import _item, _key, _plain
+from .codec import _key, _plain, attribute_values
 from .conditions import AlreadyDone, ConditionFailed
 from .items import _DETECTION, _FAILED, _LOOP, _PENDING
 from .records import (
@@ -80,7 +80,8 @@ class Detections(TableBase):
 
     def _replace(self, record: DetectionRecord, outcome: str) -> dict:
         """A put of the record over one whose outcome is ``outcome``."""
-        return {"Put": {"TableName": self.name, "Item": _key(_DETECTION, record.detection_id) | _item(_attributes(record)),
+        item = _key(_DETECTION, record.detection_id) | attribute_values(_attributes(record))
+        return {"Put": {"TableName": self.name, "Item": item,
                         "ConditionExpression": "#o = :was", "ExpressionAttributeNames": {"#o": "outcome"},
                         "ExpressionAttributeValues": {":was": {"S": outcome}}}}
 
