@@ -35,7 +35,6 @@ import argparse
 import hashlib
 import json
 import random
-import statistics
 import sys
 import threading
 import time

@@ -150,8 +150,8 @@ def dying_invocation(stack, seed: int):
 
 def test_a_function_that_dies_does_nothing_more_and_fails_as_aws_reports_it(plain_stack):
     seen = {}
-    for seed in range(12):
-        invocation, applied, after, died, faults = dying_invocation(plain_stack, seed)
+    for draw in range(12):
+        invocation, applied, after, died, faults = dying_invocation(plain_stack, draw)
         assert applied == invocation.death.after  # died just before the call, or just after it was applied
         assert not after and type(died).__name__ in CRASH_ERRORS
         assert [(f.function, f.operation, f.kind, f.code) for f in faults] == [

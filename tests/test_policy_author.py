@@ -5,7 +5,6 @@ policy's own tests run with pytest in its folder, no PYTHONPATH set; a sandbox r
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path

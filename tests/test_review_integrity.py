@@ -15,7 +15,7 @@ import pytest
 from moto.s3 import models as moto_s3_models
 import state_support
 from review_api_support import Clock, Reviewer
-from stack_support import PNG, UNSURE, counts, keys_under, open_review, parameters, review_app_stack, upload
+from stack_support import UNSURE, counts, keys_under, open_review, parameters, review_app_stack, upload
 
 from handlers import dataset, review_api
 from handlers.runtime import aws, context, layout, state

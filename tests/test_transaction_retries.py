@@ -25,7 +25,7 @@ from stack_support import (
     write_output,
 )
 
-from handlers.runtime import aws, backoff, context, errors, state
+from handlers.runtime import aws, context, errors, state
 from handlers.runtime.state import AlreadyDone, DetectionRecord
 
 REASONS = ("ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict")
