@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from components.naming import Naming
+from handlers.runtime import workflow
 from handlers.runtime.config import RuntimeConfig
 from handlers.runtime.state import Snapshot
 from sandbox.api_gateway import http_api_event, reviewer_claims
@@ -30,6 +31,30 @@ from sandbox.saved import (NotASandbox, RunBusy, change_parameter, load_state, l
 from .errors import UsageError
 from .policy_path import policy_search_path
 from .target import FunctionFailed, Target
+
+
+def _steps_said() -> Callable[[str, Any], Any]:
+    """A wrapper of the functions' handlers that says each lifecycle step as it begins (a step run again,
+    a poll, once)."""
+    steps: dict[str, list[str]] = {}
+    for task in workflow.LIFECYCLE_TASKS:
+        steps.setdefault(task.function, []).append(task.state)
+    last: list[str] = []
+
+    def wrap(key: str, handler):
+        if key not in steps:
+            return handler
+
+        def said(event, context):
+            step = " or ".join(steps[key])
+            if last != [step]:
+                say(f"  {step}…")
+                last[:] = [step]
+            return handler(event, context)
+
+        return said
+
+    return wrap
 
 
 def say(line: str) -> None:
@@ -153,8 +178,11 @@ class SandboxTarget(Target):
         self._clients = self._open.enter_context(snapshot(self.state))
 
     def start_lifecycle(self, payload: dict, what: str, announce: Callable[[str], None]) -> str:
-        # Runs to its end before returning: on the sandbox's simulated clock a training takes seconds.
-        return self._restored().run_lifecycle(payload)["executionArn"]
+        # Runs to its end before returning (on the sandbox's simulated clock a training takes seconds),
+        # saying each step as it begins.
+        stack = self._restored()
+        stack.wrap_handlers(_steps_said())
+        return stack.run_lifecycle(payload)["executionArn"]
 
     def detection_machine(self, explicit: str | None = None) -> str:
         # named as the restored stack's (moto's ARN of the name): nothing to restore to know it

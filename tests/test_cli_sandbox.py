@@ -145,14 +145,15 @@ def test_train_and_rollback_on_a_sandbox_run(capsys, run_copy):
     code, out, err = cli(capsys, "train", "--sandbox", run_copy, "--json")
     assert code == 0 and err.splitlines() == [  # what it is doing, in order, apart from the answer
         f"Restoring the run in {run_copy} to change it (its table, bucket and models, into moto)…",
+        "  StopStrays…", "  CheckTraining…",  # each step of the lifecycle run as it begins
         f"Saving the run back into {run_copy}…"], err
     data = json.loads(out)
     assert data["status"] == "SUCCEEDED" and data["check"]["train"] is False and data["check"]["trigger"] == "manual"
     assert "0 new labelled images since the last training" in data["check"]["reason"]
     assert loop_item(run_copy)["last_training_decision"]["trigger"] == "manual"  # saved back
 
-    code, out, _ = cli(capsys, "rollback", "--yes", "--sandbox", run_copy)
-    assert code == 0
+    code, out, err = cli(capsys, "rollback", "--yes", "--sandbox", run_copy)
+    assert code == 0 and "  PrepareRollback…\n  StartModel…\n" in err and "  Switch…\n" in err, err
     assert f"Rollback of sandbox {run_copy} from {loop['active_version']} to {loop['previous_version']}" in out
     assert f"outcome    rolled_back {loop['previous_version']}" in out
     assert loop_item(run_copy)["active_version"] == loop["previous_version"]
