@@ -61,9 +61,11 @@ def image_record(obj: ObjectEvent) -> DetectionRecord:
                            detected_at=now_iso())
 
 
-def detect(obj: ObjectEvent, pending_cursor: str | None = None, loop: LoopState | None = None) -> dict[str, Any]:
+def detect(obj: ObjectEvent, pending_cursor: str | None = None, loop: LoopState | None = None, *,
+           keep_pending: bool = False) -> dict[str, Any]:
     """``pending_cursor``: the pending detection a replay detects at last; ``loop``: the loop state,
-    when the caller (the drain) has read it already."""
+    when the caller (the drain) has read it already; ``keep_pending``: an image sent to review keeps its
+    pending item until the caller has started the review (the drain: it has no Retry to finish it)."""
     table = context.table()
     record = image_record(obj)
     skipped = skip_reason(obj)
@@ -102,7 +104,7 @@ def detect(obj: ObjectEvent, pending_cursor: str | None = None, loop: LoopState 
     scores = tuple(LabelScore(l["Name"], float(l["Confidence"])) for l in response.get("CustomLabels", []))
     model_version = loop.active_version
     decided = _decided(record, model_version, scores, loop)
-    result = _finish(table, decided, pending_cursor)
+    result = _finish(table, decided, pending_cursor, keep_pending=keep_pending and decided.decision["review"])
     if result.get("duplicate"):
         return result
     decision = decided.decision
@@ -146,13 +148,14 @@ def _pending(table, record: DetectionRecord, reason: str, pending_cursor: str | 
     return _finish(table, replace(record, outcome="pending", reason=reason), pending=True)
 
 
-def _finish(table, record: DetectionRecord, pending_cursor: str | None = None, *, pending: bool = False) -> dict:
+def _finish(table, record: DetectionRecord, pending_cursor: str | None = None, *, pending: bool = False,
+            keep_pending: bool = False) -> dict:
     """Write the record once; a failed detection of the same image is replaced (its retry)."""
     summary = {"detection_id": record.detection_id, "outcome": record.outcome, "reason": record.reason,
                "bucket": record.bucket, "key": record.key, "version_id": record.version_id, "review": False}
     try:
         if pending_cursor:
-            table.replace_pending(record, pending_cursor)
+            table.replace_pending(record, pending_cursor, keep_pending=keep_pending)
         else:
             table.record_detection(record, pending=pending)
     except AlreadyDone:

@@ -27,7 +27,7 @@ from typing import Any, Callable
 from . import admission
 from .detect import detect
 from .detection_failed import record_failure
-from .runtime import backoff, errors, state
+from .runtime import backoff, context, errors, state
 from .runtime.events import ObjectEvent
 from .runtime.state import LoopState, PendingDetection, iso
 from .runtime.workflow import DETECTION_RETRIES, RECORD_FAILURE_RETRIES, RETRY_INTERVAL_SECONDS, detection_input
@@ -182,19 +182,25 @@ def _answered(pending: PendingDetection, answer: dict, pacer: Pacer, result: Dra
 
 
 def _detect_one(pending: PendingDetection, loop: LoopState) -> dict:
-    """One waiting image through the detection workflow's steps: detect, then its review."""
+    """One waiting image through the detection workflow's steps: detect, then its review. An image sent
+    to review keeps its pending item until its review has started (or its failure is listed), so a drain
+    that dies in between leaves it waiting: the next look detects it again (a duplicate, whose review is
+    still to start) and starts its review."""
     obj = ObjectEvent(pending.bucket, pending.key, pending.etag, pending.version_id, None, True)
     try:
-        answer = detect(obj, pending.cursor, loop)
+        answer = detect(obj, pending.cursor, loop, keep_pending=True)
     except Exception as exc:
         if errors.is_transient(exc):  # it still waits: the next look tries again
             return {"outcome": "pending", "drain": "deferred"}
         return _failed(pending, exc)
+    kept = bool(answer.get("review") or answer.get("duplicate"))  # its pending item is still there
     try:
         if answer.get("review"):
             _retried(lambda: start_review(answer), DETECTION_RETRIES)
     except Exception as exc:  # detected, its review not started: listed among the failed, as the workflow does
-        return _failed(pending, exc) | {"outcome": answer.get("outcome")}
+        answer = _failed(pending, exc) | {"outcome": answer.get("outcome")}
+    if kept:
+        context.table().drop_pending(pending.cursor)  # its review started (or its failure is listed to replay)
     return answer
 
 

@@ -243,3 +243,28 @@ def test_the_drain_retries_a_reviews_start_as_the_workflows_retry_does(st, monke
     assert look["replayed"] == 1 and len(tries) == 3
     assert records(st)["unsure.png"].outcome == "to_training" and context.table().failed_detections() == []
     assert context.table().loop().open_reviews == 1  # started once
+
+
+class Died(BaseException):
+    """The function's process ends here (a timeout, out of memory): no handler of the drain catches it."""
+
+
+def test_a_drain_that_dies_before_a_review_starts_leaves_the_image_to_the_next_look(st, monkeypatch):
+    waiting_for_a_running_model(st, "unsure", answer=(("cat", 50.0), ("dog", 40.0)))
+    st.clock.at_minute(40)  # the model runs
+    [pending] = context.table().pending()
+
+    def dies(answer):
+        raise Died()
+
+    monkeypatch.setattr(drain_module, "start_review", dies)
+    with pytest.raises(Died):
+        drain_module._detect_one(pending, context.table().loop())
+    assert records(st)["unsure.png"].outcome == "to_training"  # detected: its review decided...
+    assert context.table().waiting().count == 1  # ...and not started: the image still waits
+    monkeypatch.undo()
+    look = at_minute(st, 41)
+    assert look["replayed"] == 1 and context.table().waiting().count == 0
+    assert context.table().loop().open_reviews == 1  # started once, as first decided
+    day = context.table().day_stats().counts
+    assert (day["outcome_to_training"], day["replayed"]) == (1, 1)  # counted once

@@ -50,15 +50,21 @@ class Detections(TableBase):
         self._transact([self._put(_key(_DETECTION, record.detection_id), _attributes(record)),
                         *self._counted(record, {f"outcome_{record.outcome}": 1})])
 
-    def replace_pending(self, record: DetectionRecord, cursor: str) -> None:
+    def replace_pending(self, record: DetectionRecord, cursor: str, *, keep_pending: bool = False) -> None:
         """A pending detection detected at last: overwrite the record, count it, drop the pending item
-        (and a failure of an earlier replay). Raises AlreadyDone if it was replaced before."""
+        (and a failure of an earlier replay). Raises AlreadyDone if it was replaced before.
+        ``keep_pending``: the pending item stays (its review is still to start: ``drop_pending`` once it
+        has, so a caller that dies in between finds the image waiting again)."""
         self._transact([
             self._replace(record, "pending"),
             *self._counted(record, {f"outcome_{record.outcome}": 1, "replayed": 1}),
-            {"Delete": {"TableName": self.name, "Key": self._pending_key(cursor)}},
+            *([] if keep_pending else [{"Delete": {"TableName": self.name, "Key": self._pending_key(cursor)}}]),
             self._delete(_key(_FAILED, record.detection_id)),
         ])
+
+    def drop_pending(self, cursor: str) -> None:
+        """The pending item of an image whose detection is done, its review started (or its failure listed)."""
+        self._call("delete_item", TableName=self.name, Key=self._pending_key(cursor))
 
     def replace_failed(self, record: DetectionRecord, failed: DetectionRecord, *, pending: bool = False) -> None:
         """A failed detection done at last (its event redelivered, or replayed): overwrite the record,
