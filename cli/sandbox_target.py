@@ -166,6 +166,12 @@ class SandboxTarget(Target):
     def parameter_modified(self, parameter: dict) -> str | None:
         return None  # a snapshot or a restored run re-creates its parameters: their dates mean nothing
 
+    def read_parameters(self) -> dict[str, dict[str, Any]]:
+        """The saved run's parameters, read from its file (no moto) until a command restores the run."""
+        if self._stack is not None:
+            return super().read_parameters()
+        return {name: {"value": value, "modified": None} for name, value in self.state.get("parameters", {}).items()}
+
     def write_parameter(self, name: str, value: str, spec) -> None:
         if self._stack is not None:  # restored already: the change goes to the running stack
             self._stack.set_parameter(name, value)
