@@ -61,14 +61,14 @@ CODE_SECONDS = 300
 REVIEWER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
 SIGN_IN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in · labelloop sandbox</title></head>
+<title>Sign in · labelloop sandbox</title><link rel="icon" href="data:,"></head>
 <body style="font-family: system-ui, sans-serif; max-width: 28rem; margin: 3rem auto; padding: 0 1rem">
 <h1>Sign in to review</h1>
 <p>This is the sandbox's stand-in for the stack's sign-in: choose a reviewer name (lower-case letters,
 digits, <code>.</code> <code>_</code> <code>-</code>). Each name answers a task once.</p>
 <form method="post" action="/oauth2/authorize">
 {hidden}
-<p><label>Reviewer <input name="username" required autofocus pattern="[a-z0-9][a-z0-9._-]{{0,31}}"
+<p><label>Reviewer <input name="username" required autofocus pattern="[a-z0-9][a-z0-9._\\-]{{0,31}}"
  value="{name}"></label></p>
 <p style="color: #b3261e">{problem}</p>
 <p><button type="submit">Sign in</button></p>
@@ -119,7 +119,7 @@ class LocalSignIn:
                                    problem=html.escape(problem))
         return Reply(HTTPStatus.OK, page.encode(), {
             "Content-Type": "text/html; charset=utf-8",
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"})
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'"})
 
     def authorize(self, form: dict[str, str]) -> Reply:
         """The form's answer: back to the page with a code (or the form again, saying what is wrong)."""

@@ -115,6 +115,7 @@ def chromium(tmp_path: Path, width: int, height: int, *, phone: bool = False):
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={width},{height}"):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, as a developer's tools show it
     if phone:  # a touch screen: coarse pointer, no hover, touch events
         options.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
@@ -312,6 +313,21 @@ def test_a_person_signs_in_labels_by_click_key_and_filter_and_skips(open_run, se
     assert skipped_review["status"] == "open"  # another reviewer may still answer it
     stats = next(i for i in items if (i["pk"], i["sk"]) == ("REVIEWERS", reviewer_claims("dana", "access", 0, 0)["sub"]))
     assert (stats["answers"], stats["skips"]) == (4, 1)
+
+
+def test_the_sign_in_checks_the_name_as_typed_and_no_page_logs_an_error(served, browser):
+    browser.get(served.url)
+    field = WebDriverWait(browser, WAIT_SECONDS).until(lambda d: d.find_elements(By.NAME, "username"))[0]
+    for name, allowed in (("dana", True), ("d.a_n-a", True), ("Dana Smith", False), ("-dana", False)):
+        field.clear()
+        field.send_keys(name)
+        assert browser.execute_script("return arguments[0].validity.patternMismatch", field) is not allowed, name
+    field.clear()
+    page = ReviewPage(browser)
+    page.sign_in(served.url, "hal")
+    page.task_shown()
+    # A pattern the browser cannot compile, or a request for an icon the server does not have, is an error here.
+    assert [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
 
 
 def test_labels_take_the_digits_their_names_end_in_else_their_place(browser):
