@@ -35,7 +35,7 @@ IMAGE = DetectionRecord("d1", bucket="b", key="images_for_detection/a.png",
                         image_uri="s3://b/images_for_detection/a.png", detected_at=f"{DAY}T03:04:05.000000Z",
                         outcome="pending", reason="no model yet")
 # Every public method of StateTable, by what it does: the workload below calls every write.
-WRITES = {"record_detection", "replace_pending", "replace_failed", "note_detection_failure", "claim_failed",
+WRITES = {"record_detection", "replace_pending", "drop_pending", "replace_failed", "note_detection_failure", "claim_failed",
           "unclaim_failed", "clear_failure", "record_review_started", "record_review_finished",
           "record_output_rejected", "add_training_image", "remove_training_image", "set_counts", "mark_seen",
           "mark_trained", "take_training_lock", "set_training_version", "record_training_decision",
@@ -78,6 +78,11 @@ def workload(table) -> None:
     table.replace_pending(replace(IMAGE, outcome="to_training", reason="below", model_version="v1",
                                   labels=({"name": "cat", "confidence": 50.0},),
                                   decision={"review": True, "purpose": "training", "reason": "below"}), first.cursor)
+    drained = replace(IMAGE, detection_id="d6", detected_at=f"{DAY}T03:04:07.000000Z")  # by the drain: kept waiting
+    table.record_detection(drained, pending=True)  # until its review has started
+    cursor = next(p.cursor for p in table.pending() if p.detection_id == "d6")
+    table.replace_pending(replace(drained, outcome="to_audit", reason="sample"), cursor, keep_pending=True)
+    table.drop_pending(cursor)
     table.record_review_started(ReviewTask("labelloop-d1", "d1", "training", IMAGE.image_uri,
                                            f"{DAY}T03:05:00.000000Z"))
     table.record_review_finished("labelloop-d1", "d1", "accepted", {"label": "cat", "finished_at": f"{DAY}T04:00:00Z"})
@@ -206,13 +211,15 @@ def test_records_read_back(table):
     assert [p.detection_id for p in table.pending()] == ["d3"]
     assert table.review("labelloop-d1").result["label"] == "cat"
     assert table.model("v1").counts == {"cat": 1} and table.model(None) is None
-    # d1 detected, d2 failed; d3 still waits (counted once detected)
-    assert table.day_stats(DAY).counts["outcome_to_training"] == 1 and table.day_stats(DAY).detections == 2
+    # d1 and d6 detected (d6's pending item dropped once its review started), d2 failed; d3 still waits
+    # (counted once detected)
+    counts = table.day_stats(DAY).counts
+    assert (counts["outcome_to_training"], counts["outcome_to_audit"], table.day_stats(DAY).detections) == (1, 1, 3)
     assert (loop.backlog_since, loop.drain_owner) == (None, None) and table.loop().drain_rate == 4.5
     changes = table.parameter_changes()
     assert [(c.parameter, c.value, c.schedule) for c in changes] == [("Minimum-Confidence", "80", None)]
     snapshot = Snapshot.of(table.all_items())
-    assert {d.detection_id for d in snapshot.detections} == {"d1", "d2", "d3", "d4", "d5"}
+    assert {d.detection_id for d in snapshot.detections} == {"d1", "d2", "d3", "d4", "d5", "d6"}
     assert [r.name for r in snapshot.reviews] == ["labelloop-d1"] and snapshot.loop.active_version == "v1"
     assert snapshot.last_day == max(d.day for d in snapshot.days)
     outline = table.outline()
