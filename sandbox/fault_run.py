@@ -38,6 +38,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import quote
 
+from handlers import drain as drain_module
 from handlers.runtime import backoff, context, layout
 from handlers.runtime.ids import detection_id, human_loop_name
 from handlers.runtime.state import Snapshot
@@ -755,14 +756,15 @@ def run(uploads: int = 60, seed: int = 0, fault_rate: float = 0.1, max_deliverie
 def reproducible(seed: int) -> Iterator[SimulatedClock]:
     """What else a run depends on, made the same for a seed: the handlers' own random draws (the
     backoff's jitter, the review app's spreading of reviewers) and the clock the records are stamped
-    with, which moves a minute per batch and by every in-function backoff (waited for at once)."""
-    saved, real_sleep = random.getstate(), backoff.sleep
+    with, which moves a minute per batch and by every in-function wait (a backoff, the drain's pace:
+    waited for at once; a real wait would not move the clock the drain paces itself by)."""
+    saved, sleeps = random.getstate(), (backoff.sleep, drain_module.sleep)
     random.seed(seed)
     clock = SimulatedClock(datetime.now(timezone.utc).replace(second=0, microsecond=0))
-    backoff.sleep = lambda seconds: clock.advance(seconds=seconds)
+    backoff.sleep = drain_module.sleep = lambda seconds: clock.advance(seconds=seconds)
     try:
         with clock.installed():
             yield clock
     finally:
-        backoff.sleep = real_sleep
+        backoff.sleep, drain_module.sleep = sleeps
         random.setstate(saved)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
@@ -20,7 +21,8 @@ from lifecycle_support import lifecycle_stack, loop, seed
 
 from components.functions import FUNCTIONS
 from components.state_machines import detection_definition, lifecycle_definition
-from handlers.runtime import errors
+from handlers import drain
+from handlers.runtime import backoff, errors
 from handlers.runtime.aws import CALL_ATTEMPTS
 from handlers.runtime.settings import ParameterReader
 from plugins import Engine
@@ -271,3 +273,15 @@ def test_the_audit_finds_nothing(report, request, cls):
     the one copy of a review accepted with its label, an accepted review without its copy), and no model
     running beside the active one."""
     assert report.count(cls) == 0, explained(report)
+
+
+def test_a_fault_runs_waits_pass_on_its_own_clock_and_the_drains_pace_with_them():
+    """The drain paces its calls by the clock the run stamps records with: a real wait would not move
+    that clock, and a paced drain would wait longer at every call (a run that never ends)."""
+    with fault_run.reproducible(0) as clock:
+        pacer, started = drain.Pacer(rate=0.5), clock.now()
+        for _ in range(3):
+            drain.sleep(pacer.delay((clock.now() - started).total_seconds()))
+        backoff.sleep(1.5)
+        assert (clock.now() - started).total_seconds() == 2 + 2 + 1.5  # three calls at 0.5 a second, a backoff
+    assert drain.sleep is time.sleep and backoff.sleep is time.sleep
