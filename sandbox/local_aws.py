@@ -71,6 +71,9 @@ class LocalStack:
     # The review backend its functions are told (handlers.review_backends.REGISTRY): the tests' stacks
     # review with the A2I stand-in unless they switch (use_review); every backend's functions exist.
     review: str = "a2i"
+    # The two state machines; a stack that only handles an event no workflow follows (a saved run's
+    # parameter change) is created faster without them.
+    workflows: bool = True
 
     # -- lifecycle -----------------------------------------------------------
     def __enter__(self) -> "LocalStack":
@@ -196,14 +199,14 @@ class LocalStack:
                 self.functions["detect"], self.functions["start_review"], self.functions["detection_failed"])),
             "lifecycle": self._state_machine("lifecycle", "STANDARD", lifecycle_definition(
                 self.functions, **self.lifecycle_options)),
-        }
+        } if self.workflows else {}
         schedule = training_schedule(defaults)
         self.schedule_rule = naming.rule(schedule.name)
         self.client("events").put_rule(Name=self.schedule_rule, ScheduleExpression=schedule.expression,
                                        State="ENABLED" if schedule.enabled else "DISABLED",
                                        Description=schedule.description)
-        self.configure(detection_state_machine_arn=self.state_machines["detection"],
-                       lifecycle_state_machine_arn=self.state_machines["lifecycle"],
+        self.configure(detection_state_machine_arn=self.state_machines.get("detection"),
+                       lifecycle_state_machine_arn=self.state_machines.get("lifecycle"),
                        schedule_rule=self.schedule_rule)
         self.client("events").create_event_bus(Name=naming.event_bus)
         triggers = bucket_triggers(self.bucket) + [parameter_trigger(self.parameter_path),

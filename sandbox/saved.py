@@ -175,7 +175,7 @@ def change_parameter(folder: Path, name: str, value: str) -> None:
     fold(folder)  # what follows writes state.json: the journal is in it first
     state = load_state(folder)
     with LocalStack(labels=tuple(state["labels"]), policies=tuple(state["policies"]), stack=state["stack"],
-                    serial=True) as stack:
+                    serial=True, workflows=False) as stack:
         _put_parameters(stack.client("ssm"), state, stack.naming)
         stack.discard_pending_events()
         table = StateTable(stack.table)
