@@ -39,17 +39,18 @@ def _steps_said() -> Callable[[str, Any], Any]:
     steps: dict[str, list[str]] = {}
     for task in workflow.LIFECYCLE_TASKS:
         steps.setdefault(task.function, []).append(task.state)
-    last: list[str] = []
+    last = ""
 
     def wrap(key: str, handler):
         if key not in steps:
             return handler
 
         def said(event, context):
+            nonlocal last
             step = " or ".join(steps[key])
-            if last != [step]:
+            if step != last:
                 say(f"  {step}…")
-                last[:] = [step]
+                last = step
             return handler(event, context)
 
         return said

@@ -66,7 +66,7 @@ def gather(target) -> dict:
         "pending_copies": len(table.pending_copies(PENDING_COPIES_SHOWN)),
         "reviewers": [{"reviewer": r.reviewer, "name": r.name, "answers": r.answers, "skips": r.skips,
                        "agreed": r.agreed, "disagreed": r.disagreed, "agreement": r.agreement,
-                       "accuracy": _share(*accuracy[r.name or r.reviewer]) if (r.name or r.reviewer) in accuracy else None}
+                       "accuracy": _share(*accuracy.get(r.name or r.reviewer, (0, 0)))}
                       for r in table.reviewers()],
         "days": days,
         "labels": label_rows,

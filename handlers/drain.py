@@ -207,9 +207,10 @@ def _detect_one(pending: PendingDetection, loop: LoopState) -> dict:
 def _failed(pending: PendingDetection, exc: Exception) -> dict:
     """Recorded as the detection workflow's RecordFailure records a failure (after the calls' own retries)."""
     code = errors.error_code(exc)
-    _retried(lambda: record_failure({"input": detection_input(pending.bucket, pending.key, pending.etag, pending.version_id,
-                                             reason="drain", pending_cursor=pending.cursor),
-                    "error": {"Error": code or type(exc).__name__, "Cause": str(exc)}}), RECORD_FAILURE_RETRIES)
+    failure = {"input": detection_input(pending.bucket, pending.key, pending.etag, pending.version_id,
+                                        reason="drain", pending_cursor=pending.cursor),
+               "error": {"Error": code or type(exc).__name__, "Cause": str(exc)}}
+    _retried(lambda: record_failure(failure), RECORD_FAILURE_RETRIES)
     return {"outcome": "failed", "drain": "failed"}
 
 
